@@ -1,0 +1,138 @@
+/**
+ * The manifest of one resource: size, type, version and the SHA-256 of every chunk.
+ * Built by the edge while it fills from the origin; trusted by clients only when it
+ * comes from an edge. A resource id is the SHA-256 of the serialized manifest, so two
+ * versions of one URL never mix.
+ */
+import { DEFAULT_CHUNK_SIZE_BYTES, MANIFEST_VERSION } from './constants.js'
+import { bytesEqual, fromBase64Url, toBase64Url, toHex, utf8Encode } from './encoding.js'
+import { InvalidManifestError } from './errors.js'
+
+export interface Manifest {
+  v: typeof MANIFEST_VERSION
+  /** Absolute URL of the resource at the origin. */
+  url: string
+  /** Size in bytes. */
+  size: number
+  /** Content-Type of the resource. */
+  type: string
+  /** The origin's validator (ETag, else Last-Modified), or '' when it sent none. */
+  etag: string
+  /** Bytes per chunk; the last chunk may be shorter. */
+  chunkSize: number
+  hash: 'SHA-256'
+  /** base64url SHA-256 of each chunk, in order. */
+  chunks: string[]
+}
+
+/** Both Node (`crypto.subtle`, `createHash`) and browsers (`crypto.subtle`) can provide this. */
+export type Sha256 = (data: Uint8Array) => Promise<Uint8Array>
+
+export interface ManifestInit {
+  url: string
+  size: number
+  type?: string
+  etag?: string
+  /** @default DEFAULT_CHUNK_SIZE_BYTES (256 KiB) */
+  chunkSize?: number
+}
+
+const MAX_CHUNKS = 1 << 20
+const SHA256_BYTES = 32
+
+export function chunkCount (size: number, chunkSize: number): number {
+  return Math.ceil(size / chunkSize)
+}
+
+/** Byte range `[start, end)` of chunk `index`. */
+export function chunkBounds (manifest: Pick<Manifest, 'size' | 'chunkSize'>, index: number): { start: number, end: number } {
+  const start = index * manifest.chunkSize
+  return { start, end: Math.min(start + manifest.chunkSize, manifest.size) }
+}
+
+/** Assemble a manifest from per-chunk digests computed elsewhere (e.g. while streaming). */
+export function createManifest (init: ManifestInit, chunkDigests: Uint8Array[]): Manifest {
+  const chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE_BYTES
+  const expected = chunkCount(init.size, chunkSize)
+  if (chunkDigests.length !== expected) {
+    throw new InvalidManifestError(`expected ${expected} chunk digests for ${init.size} bytes, got ${chunkDigests.length}`)
+  }
+  return {
+    v: MANIFEST_VERSION,
+    url: init.url,
+    size: init.size,
+    type: init.type ?? 'application/octet-stream',
+    etag: init.etag ?? '',
+    chunkSize,
+    hash: 'SHA-256',
+    chunks: chunkDigests.map(toBase64Url)
+  }
+}
+
+/** Build a manifest from a whole body held in memory. */
+export async function buildManifest (init: Omit<ManifestInit, 'size'>, body: Uint8Array, sha256: Sha256): Promise<Manifest> {
+  const chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE_BYTES
+  const digests: Uint8Array[] = []
+  for (let start = 0; start < body.length; start += chunkSize) {
+    digests.push(await sha256(body.subarray(start, start + chunkSize)))
+  }
+  return createManifest({ ...init, size: body.length, chunkSize }, digests)
+}
+
+/** True when `bytes` are exactly chunk `index` of the manifest's resource. */
+export async function verifyChunk (manifest: Manifest, index: number, bytes: Uint8Array, sha256: Sha256): Promise<boolean> {
+  const expected = manifest.chunks[index]
+  if (expected === undefined) return false
+  const { start, end } = chunkBounds(manifest, index)
+  if (bytes.length !== end - start) return false
+  const want = fromBase64Url(expected)
+  return want !== undefined && bytesEqual(await sha256(bytes), want)
+}
+
+/** Canonical JSON: fixed key order, so every party derives the same resource id. */
+export function serializeManifest (m: Manifest): string {
+  return JSON.stringify({
+    v: m.v, url: m.url, size: m.size, type: m.type, etag: m.etag, chunkSize: m.chunkSize, hash: m.hash, chunks: m.chunks
+  })
+}
+
+/** Hex SHA-256 of the canonical manifest. */
+export async function resourceId (manifest: Manifest, sha256: Sha256): Promise<string> {
+  return toHex(await sha256(utf8Encode(serializeManifest(manifest))))
+}
+
+/** Validate a manifest received from the network. Throws `InvalidManifestError`. */
+export function parseManifest (raw: string): Manifest {
+  let m: unknown
+  try {
+    m = JSON.parse(raw)
+  } catch {
+    throw new InvalidManifestError('manifest is not JSON')
+  }
+  if (typeof m !== 'object' || m === null) throw new InvalidManifestError('manifest is not an object')
+  const o = m as Record<string, unknown>
+  const fail = (field: string): never => { throw new InvalidManifestError(`invalid manifest field: ${field}`) }
+  if (o.v !== MANIFEST_VERSION) fail('v')
+  if (typeof o.url !== 'string' || o.url.length === 0) fail('url')
+  if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) fail('size')
+  if (typeof o.type !== 'string') fail('type')
+  if (typeof o.etag !== 'string') fail('etag')
+  if (typeof o.chunkSize !== 'number' || !Number.isSafeInteger(o.chunkSize) || o.chunkSize < 1024) fail('chunkSize')
+  if (o.hash !== 'SHA-256') fail('hash')
+  const size = o.size as number
+  const chunkSize = o.chunkSize as number
+  if (!Array.isArray(o.chunks) || o.chunks.length !== chunkCount(size, chunkSize) || o.chunks.length > MAX_CHUNKS) fail('chunks')
+  for (const c of o.chunks as unknown[]) {
+    if (typeof c !== 'string' || fromBase64Url(c)?.length !== SHA256_BYTES) fail('chunks')
+  }
+  return {
+    v: MANIFEST_VERSION,
+    url: o.url as string,
+    size,
+    type: o.type as string,
+    etag: o.etag as string,
+    chunkSize,
+    hash: 'SHA-256',
+    chunks: o.chunks as string[]
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Tracker messages: the WebTorrent WebSocket tracker protocol (as spoken by
+ * `bittorrent-tracker`) plus optional p2pcdn fields and `p2pcdn:`-prefixed actions that
+ * other clients never send and ignore.
+ *
+ * `info_hash`, `peer_id` and `offer_id` are 20-character binary strings (each char 0-255).
+ */
+
+export interface SessionDescription {
+  type: 'offer' | 'answer'
+  sdp: string
+}
+
+export interface OfferEntry {
+  offer: SessionDescription
+  offer_id: string
+}
+
+export type AnnounceEvent = 'started' | 'stopped' | 'completed' | 'update'
+
+/** A peer joins, refreshes or leaves a swarm, optionally carrying offers for other peers. */
+export interface AnnounceRequest {
+  action: 'announce'
+  info_hash: string
+  peer_id: string
+  event?: AnnounceEvent
+  numwant?: number
+  uploaded?: number
+  downloaded?: number
+  left?: number
+  offers?: OfferEntry[]
+  /** p2pcdn: the announcing peer's region. */
+  region?: string
+}
+
+/** An answer to an offer this peer received, relayed to `to_peer_id`. Sent with action `announce`. */
+export interface AnswerRequest {
+  action: 'announce'
+  info_hash: string
+  peer_id: string
+  to_peer_id: string
+  offer_id: string
+  answer: SessionDescription
+}
+
+export interface ScrapeRequest {
+  action: 'scrape'
+  info_hash: string[]
+}
+
+/** An edge registers itself; needs the tracker's shared token. */
+export interface EdgeRegisterRequest {
+  action: 'p2pcdn:edge-register'
+  v: number
+  token: string
+  /** Public base URL of the edge, e.g. `https://eu1.cdn.example`. */
+  url: string
+  region: string
+  /** Bytes per second the edge can serve; 0 = unknown. */
+  capacity: number
+}
+
+/** A registered edge reports its load. Also serves as its heartbeat. */
+export interface EdgeLoadRequest {
+  action: 'p2pcdn:edge-load'
+  v: number
+  connections: number
+  bytesPerSec: number
+  hitRatio: number
+}
+
+/** A client asks for the healthy edges, nearest `region` first. */
+export interface EdgesRequest {
+  action: 'p2pcdn:edges'
+  v: number
+  region?: string
+}
+
+export type ClientMessage =
+  | AnnounceRequest
+  | AnswerRequest
+  | ScrapeRequest
+  | EdgeRegisterRequest
+  | EdgeLoadRequest
+  | EdgesRequest
+
+/** The tracker's reply to an announce. */
+export interface AnnounceResponse {
+  action: 'announce'
+  info_hash: string
+  interval: number
+  'min interval'?: number
+  complete: number
+  incomplete: number
+}
+
+/** An offer from `peer_id`, forwarded to this peer. */
+export interface OfferForward {
+  action: 'announce'
+  info_hash: string
+  peer_id: string
+  offer_id: string
+  offer: SessionDescription
+  /** p2pcdn: the offering peer's region. */
+  region?: string
+}
+
+/** An answer from `peer_id` to one of this peer's offers. */
+export interface AnswerForward {
+  action: 'announce'
+  info_hash: string
+  peer_id: string
+  offer_id: string
+  answer: SessionDescription
+}
+
+export interface ScrapeResponse {
+  action: 'scrape'
+  files: Record<string, { complete: number, incomplete: number, downloaded: number }>
+}
+
+/** A request failed; the socket stays open. `code` is a p2pcdn addition. */
+export interface FailureResponse {
+  'failure reason': string
+  action?: string
+  info_hash?: string
+  code?: string
+}
+
+export interface EdgeInfo {
+  url: string
+  region: string
+  capacity: number
+  connections: number
+  bytesPerSec: number
+  hitRatio: number
+}
+
+export interface EdgesResponse {
+  action: 'p2pcdn:edges'
+  v: number
+  edges: EdgeInfo[]
+}
+
+export interface EdgeRegisteredResponse {
+  action: 'p2pcdn:edge-registered'
+  v: number
+  /** How often the edge must report load, in milliseconds, to stay registered. */
+  heartbeatMs: number
+}
+
+export type TrackerMessage =
+  | AnnounceResponse
+  | OfferForward
+  | AnswerForward
+  | ScrapeResponse
+  | FailureResponse
+  | EdgesResponse
+  | EdgeRegisteredResponse
