@@ -1,0 +1,24 @@
+/**
+ * The script-tag build: `window.P2PCDN`. With `data-tracker` (or `data-edges`) on the
+ * script tag it creates an instance and upgrades `data-p2p-src` elements at once.
+ */
+import { Client } from './client.js'
+import { create } from './index.js'
+import { initFromScript, upgradeAll } from './script-tag.js'
+
+export { create, Client }
+
+const init = typeof document === 'undefined' ? undefined : initFromScript(document.currentScript)
+
+/**
+ * Resolves with the script tag's instance once the page's `data-p2p-src` elements are
+ * loaded; with `undefined` when the tag carries no `data-tracker`.
+ */
+export const ready: Promise<Client | undefined> = init === undefined
+  ? Promise.resolve(undefined)
+  : (async () => {
+      const cdn = create(init)
+      if (document.readyState === 'loading') await new Promise(resolve => document.addEventListener('DOMContentLoaded', resolve, { once: true }))
+      await upgradeAll(cdn)
+      return cdn
+    })()

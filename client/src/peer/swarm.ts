@@ -1,0 +1,212 @@
+import SimplePeer from 'simple-peer'
+import { binaryStringToHex, toBinaryString, type AnnounceEvent, type AnswerForward, type OfferForward } from '../../../protocol/src/index.js'
+import { Emitter } from '../events.js'
+import type { TrackerClient } from '../tracker-client.js'
+import { Peer, type ChunkProvider } from './peer.js'
+
+export interface SwarmInit {
+  tracker: TrackerClient
+  /** 20-character binary string. */
+  infoHash: string
+  /** 20-character binary string. */
+  peerId: string
+  region: () => string | undefined
+  maxPeers: number
+  iceServers: RTCIceServer[]
+  provide: ChunkProvider
+  /** Everything we hold, sent as HAVE frames to each new peer. */
+  holdings: () => Array<{ resourceId: string, chunkCount: number, bitfield: Uint8Array }>
+}
+
+export interface SwarmEvents {
+  peer: { id: string, region: string, connected: boolean }
+  have: { peer: Peer, resourceId: string }
+  uploaded: number
+}
+
+/** Offers sent per announce, as bittorrent-tracker's client caps it. */
+const MAX_OFFERS_PER_ANNOUNCE = 5
+/** An offer nobody answered is dropped after this long (bittorrent-tracker uses 50 s). */
+const OFFER_TIMEOUT_MS = 50_000
+const SIGNAL_TIMEOUT_MS = 5000
+
+/**
+ * Our membership in one swarm: announces with fresh offers, answers offers relayed by the
+ * tracker, and keeps the connected peers within the budget.
+ */
+export class Swarm extends Emitter<SwarmEvents> {
+  readonly peers = new Map<string, Peer>()
+  readonly #init: SwarmInit
+  readonly #pendingOffers = new Map<string, SimplePeer.Instance>()
+  /** Peers connecting through an offer we answered, by their hex id. */
+  readonly #answering = new Map<string, SimplePeer.Instance>()
+  readonly #banned = new Set<string>()
+  readonly #unsubscribe: Array<() => void> = []
+  #announceTimer: ReturnType<typeof setTimeout> | undefined
+  #intervalMs = 120_000
+  #destroyed = false
+  /** Other peers in the swarm according to the last announce reply. */
+  others = 0
+  announced = false
+
+  constructor (init: SwarmInit) {
+    super()
+    this.#init = init
+    const t = init.tracker
+    this.#unsubscribe.push(
+      t.on('open', () => { void this.announce('started') }),
+      t.on('offer', msg => { if (msg.info_hash === init.infoHash) this.#onOffer(msg) }),
+      t.on('answer', msg => { if (msg.info_hash === init.infoHash) this.#onAnswer(msg) }),
+      t.on('announce', msg => {
+        if (msg.info_hash !== init.infoHash) return
+        this.others = Math.max(0, msg.complete + msg.incomplete - 1)
+        this.announced = true
+        this.#intervalMs = msg.interval * 1000
+        this.#scheduleAnnounce()
+      })
+    )
+    if (t.connected) void this.announce('started')
+  }
+
+  /** Announce with as many fresh offers as the budget allows. */
+  async announce (event?: AnnounceEvent): Promise<void> {
+    const { tracker, infoHash, peerId } = this.#init
+    const room = this.#init.maxPeers - this.peers.size - this.#pendingOffers.size - this.#answering.size
+    const offers = event === 'stopped' ? [] : await this.#makeOffers(Math.min(MAX_OFFERS_PER_ANNOUNCE, Math.max(0, room)))
+    if (this.#destroyed && event !== 'stopped') return
+    const region = this.#init.region()
+    tracker.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: peerId,
+      numwant: offers.length,
+      ...(event === undefined ? {} : { event }),
+      ...(region === undefined ? {} : { region }),
+      offers
+    })
+  }
+
+  /** Never connect to this peer again in this session (it sent a bad chunk). */
+  ban (peer: Peer): void {
+    this.#banned.add(peer.id)
+    peer.destroy()
+  }
+
+  destroy (): void {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    clearTimeout(this.#announceTimer)
+    void this.announce('stopped')
+    for (const off of this.#unsubscribe) off()
+    for (const sp of this.#pendingOffers.values()) sp.destroy()
+    for (const sp of this.#answering.values()) sp.destroy()
+    for (const peer of this.peers.values()) peer.destroy()
+    this.#pendingOffers.clear()
+    this.#answering.clear()
+    this.removeAll()
+  }
+
+  #scheduleAnnounce (): void {
+    clearTimeout(this.#announceTimer)
+    this.#announceTimer = setTimeout(() => { void this.announce() }, this.#intervalMs)
+  }
+
+  #newPeer (initiator: boolean): SimplePeer.Instance {
+    return new SimplePeer({ initiator, trickle: false, config: { iceServers: this.#init.iceServers } })
+  }
+
+  async #makeOffers (count: number): Promise<Array<{ offer: { type: 'offer', sdp: string }, offer_id: string }>> {
+    const made = await Promise.all(Array.from({ length: count }, async () => await this.#makeOffer()))
+    return made.filter(o => o !== undefined)
+  }
+
+  async #makeOffer (): Promise<{ offer: { type: 'offer', sdp: string }, offer_id: string } | undefined> {
+    const sp = this.#newPeer(true)
+    const offerId = randomBinaryId()
+    const sdp = await new Promise<string | undefined>(resolve => {
+      const timer = setTimeout(() => resolve(undefined), SIGNAL_TIMEOUT_MS)
+      sp.once('signal', (data: SimplePeer.SignalData) => { clearTimeout(timer); resolve(sdpOf(data)) })
+      sp.once('error', () => { clearTimeout(timer); resolve(undefined) })
+    })
+    if (sdp === undefined || this.#destroyed) {
+      sp.destroy()
+      return undefined
+    }
+    this.#pendingOffers.set(offerId, sp)
+    const expire = setTimeout(() => { if (this.#pendingOffers.get(offerId) === sp) this.#drop(offerId, sp) }, OFFER_TIMEOUT_MS)
+    sp.once('close', () => { clearTimeout(expire); this.#drop(offerId, sp) })
+    sp.once('error', () => { clearTimeout(expire); this.#drop(offerId, sp) })
+    return { offer: { type: 'offer', sdp }, offer_id: offerId }
+  }
+
+  #drop (offerId: string, sp: SimplePeer.Instance): void {
+    if (this.#pendingOffers.get(offerId) === sp) this.#pendingOffers.delete(offerId)
+    sp.destroy()
+  }
+
+  #onOffer (msg: OfferForward): void {
+    const id = binaryStringToHex(msg.peer_id)
+    if (this.#destroyed || this.#banned.has(id) || this.peers.has(id) || this.#answering.has(id)) return
+    if (this.peers.size + this.#answering.size >= this.#init.maxPeers) return
+    const sp = this.#newPeer(false)
+    this.#answering.set(id, sp)
+    const forget = (): void => { if (this.#answering.get(id) === sp) this.#answering.delete(id) }
+    sp.once('signal', (data: SimplePeer.SignalData) => {
+      this.#init.tracker.send({
+        action: 'announce',
+        info_hash: this.#init.infoHash,
+        peer_id: this.#init.peerId,
+        to_peer_id: msg.peer_id,
+        offer_id: msg.offer_id,
+        answer: { type: 'answer', sdp: sdpOf(data) ?? '' }
+      })
+    })
+    sp.once('connect', () => { forget(); this.#addPeer(id, msg.region ?? 'default', sp) })
+    sp.once('close', forget)
+    sp.once('error', () => { forget(); sp.destroy() })
+    setTimeout(() => { if (this.#answering.get(id) === sp) { forget(); sp.destroy() } }, OFFER_TIMEOUT_MS)
+    sp.signal(msg.offer)
+  }
+
+  #onAnswer (msg: AnswerForward): void {
+    const sp = this.#pendingOffers.get(msg.offer_id)
+    if (sp === undefined) return
+    this.#pendingOffers.delete(msg.offer_id)
+    const id = binaryStringToHex(msg.peer_id)
+    if (this.#destroyed || this.#banned.has(id) || this.peers.has(id)) {
+      sp.destroy()
+      return
+    }
+    sp.once('connect', () => this.#addPeer(id, 'default', sp))
+    sp.signal(msg.answer)
+  }
+
+  #addPeer (id: string, region: string, sp: SimplePeer.Instance): void {
+    // Both sides may have offered to each other at once: keep the first connection.
+    if (this.#destroyed || this.peers.has(id) || this.#banned.has(id)) {
+      sp.destroy()
+      return
+    }
+    const peer = new Peer(id, region, sp, this.#init.provide)
+    this.peers.set(id, peer)
+    peer.on('have', ({ resourceId }) => this.emit('have', { peer, resourceId }))
+    peer.on('uploaded', bytes => this.emit('uploaded', bytes))
+    peer.on('close', () => {
+      if (this.peers.get(id) === peer) this.peers.delete(id)
+      this.emit('peer', { id, region, connected: false })
+    })
+    for (const h of this.#init.holdings()) peer.sendHave(h.resourceId, h.chunkCount, h.bitfield)
+    this.emit('peer', { id, region, connected: true })
+  }
+}
+
+/** WebTorrent ids are 20 raw bytes carried as a binary string. */
+export function randomBinaryId (prefix = ''): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(20 - prefix.length))
+  return prefix + toBinaryString(bytes)
+}
+
+/** With `trickle: false` the only signal is the full offer or answer. */
+function sdpOf (data: SimplePeer.SignalData): string | undefined {
+  return 'sdp' in data ? data.sdp : undefined
+}

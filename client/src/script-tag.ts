@@ -1,0 +1,38 @@
+import type { Client } from './client.js'
+import type { ClientInit } from './config.js'
+
+/** Elements whose `data-p2p-src` is upgraded, and the attribute that receives the blob URL. */
+const TARGETS: Record<string, 'src' | 'href'> = { IMG: 'src', VIDEO: 'src', AUDIO: 'src', SOURCE: 'src', A: 'href' }
+
+/** Options from the script tag's data attributes. */
+export function initFromScript (script: HTMLOrSVGScriptElement | null): ClientInit | undefined {
+  if (!(script instanceof HTMLScriptElement)) return undefined
+  const d = script.dataset
+  if (d.tracker === undefined && d.edges === undefined) return undefined
+  const init: ClientInit = {}
+  if (d.tracker !== undefined) init.tracker = d.tracker
+  if (d.swarm !== undefined) init.swarm = d.swarm
+  if (d.region !== undefined) init.region = d.region
+  if (d.edges !== undefined) init.edges = d.edges.split(/[\s,]+/).filter(Boolean)
+  if (d.upload !== undefined) init.upload = d.upload !== 'false' && d.upload !== 'off'
+  return init
+}
+
+/** Replace `data-p2p-src` with a blob URL of what `cdn.fetch` returned. */
+export async function upgradeElement (cdn: Client, el: Element): Promise<void> {
+  const attr = TARGETS[el.tagName]
+  const src = el.getAttribute('data-p2p-src')
+  if (attr === undefined || src === null) return
+  el.removeAttribute('data-p2p-src')
+  const res = await cdn.fetch(src)
+  if (!res.ok) throw new Error(`${src}: ${res.status}`)
+  el.setAttribute(attr, URL.createObjectURL(await res.blob()))
+  el.setAttribute('data-p2p-loaded', '')
+  // A <source> is only read when its media element loads again.
+  if (el.tagName === 'SOURCE') (el.parentElement as HTMLMediaElement | null)?.load?.()
+}
+
+/** Upgrade every element with `data-p2p-src` in the document; resolves when all are done. */
+export async function upgradeAll (cdn: Client, root: ParentNode = document): Promise<void> {
+  await Promise.allSettled([...root.querySelectorAll('[data-p2p-src]')].map(async el => await upgradeElement(cdn, el)))
+}

@@ -1,0 +1,93 @@
+import { createReadStream } from 'node:fs'
+import { readFile, stat } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import { extname, join, normalize, sep } from 'node:path'
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.mp4': 'video/mp4',
+  '.bin': 'application/octet-stream',
+  '.json': 'application/json'
+}
+
+export interface StaticOriginInit {
+  root: string
+  port: number
+  host: string
+  /** Text substitutions applied to .html files, e.g. `{ '{{TRACKER}}': 'ws://...' }`. */
+  substitutions?: Record<string, string>
+}
+
+/**
+ * The demo's origin: static files with ETag, Last-Modified, Cache-Control and Range, the
+ * way an ordinary web server answers. It counts what it served so the page can show it.
+ */
+export async function startStaticOrigin (init: StaticOriginInit): Promise<{ server: Server, url: string, served: () => { requests: number, bytes: number } }> {
+  let requests = 0
+  let bytes = 0
+  const server = createServer((req, res) => {
+    void (async () => {
+      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
+      const file = normalize(join(init.root, path.endsWith('/') ? path + 'index.html' : path))
+      if (!file.startsWith(init.root + sep) || (req.method !== 'GET' && req.method !== 'HEAD')) {
+        res.writeHead(req.method === 'GET' || req.method === 'HEAD' ? 404 : 405).end()
+        return
+      }
+      const info = await stat(file).catch(() => undefined)
+      if (info?.isFile() !== true) {
+        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n')
+        return
+      }
+      requests++
+      const type = TYPES[extname(file)] ?? 'application/octet-stream'
+      const headers: Record<string, string> = {
+        'Content-Type': type,
+        'Access-Control-Allow-Origin': '*',
+        'Accept-Ranges': 'bytes',
+        ETag: `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`,
+        'Last-Modified': info.mtime.toUTCString(),
+        // The page itself is templated per run; everything else may be cached for an hour.
+        'Cache-Control': type.startsWith('text/html') ? 'no-store' : 'public, max-age=3600'
+      }
+      if (type.startsWith('text/html')) {
+        let text = await readFile(file, 'utf8')
+        for (const [from, to] of Object.entries(init.substitutions ?? {})) text = text.replaceAll(from, to)
+        bytes += Buffer.byteLength(text)
+        res.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : text)
+        return
+      }
+      const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '')
+      let start = 0
+      let end = info.size - 1
+      if (range !== null) {
+        start = range[1] === '' ? Math.max(0, info.size - Number(range[2])) : Number(range[1])
+        end = range[1] !== '' && range[2] !== '' ? Math.min(Number(range[2]), info.size - 1) : end
+        if (start > end || start >= info.size) {
+          res.writeHead(416, { ...headers, 'Content-Range': `bytes */${info.size}` }).end()
+          return
+        }
+        headers['Content-Range'] = `bytes ${start}-${end}/${info.size}`
+      }
+      headers['Content-Length'] = String(end - start + 1)
+      res.writeHead(range === null ? 200 : 206, headers)
+      if (req.method === 'HEAD') {
+        res.end()
+        return
+      }
+      bytes += end - start + 1
+      createReadStream(file, { start, end }).pipe(res)
+    })().catch(() => { if (!res.headersSent) res.writeHead(500).end(); else res.destroy() })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(init.port, init.host, resolve)
+  })
+  const address = server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : init.port
+  return { server, url: `http://${init.host}:${port}`, served: () => ({ requests, bytes }) }
+}
