@@ -70,7 +70,8 @@ export function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
 export function utf8Encode (text: string): Uint8Array {
   const out: number[] = []
   for (const ch of text) {
-    const c = ch.codePointAt(0)!
+    let c = ch.codePointAt(0)!
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd // lone surrogate: U+FFFD, as TextEncoder does
     if (c < 0x80) out.push(c)
     else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63))
     else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63))

@@ -53,6 +53,7 @@ export function chunkBounds (manifest: Pick<Manifest, 'size' | 'chunkSize'>, ind
 /** Assemble a manifest from per-chunk digests computed elsewhere (e.g. while streaming). */
 export function createManifest (init: ManifestInit, chunkDigests: Uint8Array[]): Manifest {
   const chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE_BYTES
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new InvalidManifestError(`invalid chunkSize: ${chunkSize}`)
   const expected = chunkCount(init.size, chunkSize)
   if (chunkDigests.length !== expected) {
     throw new InvalidManifestError(`expected ${expected} chunk digests for ${init.size} bytes, got ${chunkDigests.length}`)
@@ -72,6 +73,7 @@ export function createManifest (init: ManifestInit, chunkDigests: Uint8Array[]):
 /** Build a manifest from a whole body held in memory. */
 export async function buildManifest (init: Omit<ManifestInit, 'size'>, body: Uint8Array, sha256: Sha256): Promise<Manifest> {
   const chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE_BYTES
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new InvalidManifestError(`invalid chunkSize: ${chunkSize}`)
   const digests: Uint8Array[] = []
   for (let start = 0; start < body.length; start += chunkSize) {
     digests.push(await sha256(body.subarray(start, start + chunkSize)))

@@ -16,7 +16,8 @@ export interface OfferEntry {
   offer_id: string
 }
 
-export type AnnounceEvent = 'started' | 'stopped' | 'completed' | 'update'
+/** `paused` is sent by WebTorrent for paused torrents; bittorrent-tracker treats it like an update. */
+export type AnnounceEvent = 'started' | 'stopped' | 'completed' | 'update' | 'paused'
 
 /** A peer joins, refreshes or leaves a swarm, optionally carrying offers for other peers. */
 export interface AnnounceRequest {

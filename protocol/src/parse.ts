@@ -10,7 +10,7 @@ import type {
 
 type Obj = Record<string, unknown>
 
-const ANNOUNCE_EVENTS: readonly string[] = ['started', 'stopped', 'completed', 'update']
+const ANNOUNCE_EVENTS: readonly string[] = ['started', 'stopped', 'completed', 'update', 'paused']
 const MAX_OFFERS = 50
 const MAX_SDP_CHARS = 16 * 1024
 const MAX_SCRAPE_HASHES = 100
@@ -202,7 +202,7 @@ function edgeInfo (value: unknown, i: number): EdgeInfo {
     capacity: optionalCount(value, 'capacity') ?? 0,
     connections: optionalCount(value, 'connections') ?? 0,
     bytesPerSec: optionalCount(value, 'bytesPerSec') ?? 0,
-    hitRatio: optionalCount(value, 'hitRatio') ?? 0
+    hitRatio: Math.min(1, optionalCount(value, 'hitRatio') ?? 0)
   }
 }
 
@@ -250,7 +250,7 @@ export function parseTrackerMessage (raw: string): TrackerMessage {
     }
     case 'scrape': {
       if (!isObject(msg.files)) throw new InvalidMessageError('invalid files: expected an object')
-      const files: Record<string, { complete: number, incomplete: number, downloaded: number }> = {}
+      const files: Record<string, { complete: number, incomplete: number, downloaded: number }> = Object.create(null)
       for (const [hash, stats] of Object.entries(msg.files)) {
         if (!isObject(stats)) throw new InvalidMessageError('invalid files entry')
         files[hash] = {

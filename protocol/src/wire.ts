@@ -49,7 +49,8 @@ export function encodeFrame (frame: Frame): Uint8Array {
   let out: Uint8Array
   switch (frame.type) {
     case FrameType.HANDSHAKE:
-      out = Uint8Array.of(frame.type, frame.version & 0xff)
+      if (!Number.isInteger(frame.version) || frame.version < 0 || frame.version > 0xff) throw new TypeError('version must be a u8')
+      out = Uint8Array.of(frame.type, frame.version)
       break
     case FrameType.HAVE: {
       const bytes = Math.ceil(frame.chunkCount / 8)
