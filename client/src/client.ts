@@ -116,7 +116,7 @@ export class Client extends Emitter<ClientEvents> {
   async #openStore (): Promise<ChunkStore> {
     if (!this.config.persist) return createMemoryStore()
     try {
-      return await createIdbStore()
+      return await createIdbStore(this.config.storeName)
     } catch (err) {
       this.emit('storage', { kind: 'memory', reason: err instanceof Error ? err.message : String(err) })
       return createMemoryStore()

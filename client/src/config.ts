@@ -60,6 +60,12 @@ export interface ClientInit {
    * @default true
    */
   persist?: boolean
+  /**
+   * Name prefix of the IndexedDB databases. Tabs of one site share them, so a second tab
+   * reads what the first stored; give each tab its own name to make tabs peers instead.
+   * @default 'p2pcdn'
+   */
+  storeName?: string
 }
 
 export interface ClientConfig {
@@ -76,6 +82,7 @@ export interface ClientConfig {
   httpTimeoutMs: number
   parallelChunks: number
   persist: boolean
+  storeName: string
 }
 
 export const DEFAULT_CLIENT_CONFIG: Omit<ClientConfig, 'tracker' | 'swarm' | 'region'> = {
@@ -88,7 +95,8 @@ export const DEFAULT_CLIENT_CONFIG: Omit<ClientConfig, 'tracker' | 'swarm' | 're
   peerTimeoutMs: 4000,
   httpTimeoutMs: 15_000,
   parallelChunks: 4,
-  persist: true
+  persist: true,
+  storeName: 'p2pcdn'
 }
 
 function defined<T extends object> (obj: T): Partial<T> {

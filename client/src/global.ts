@@ -6,7 +6,8 @@ import { Client } from './client.js'
 import { create } from './index.js'
 import { initFromScript, upgradeAll } from './script-tag.js'
 
-export { create, Client }
+/** `P2PCDN.upgrade(cdn)`: load `data-p2p-src` elements through an instance the page created. */
+export { create, Client, upgradeAll as upgrade }
 
 const init = typeof document === 'undefined' ? undefined : initFromScript(document.currentScript)
 

@@ -13,6 +13,7 @@ export function initFromScript (script: HTMLOrSVGScriptElement | null): ClientIn
   if (d.tracker !== undefined) init.tracker = d.tracker
   if (d.swarm !== undefined) init.swarm = d.swarm
   if (d.region !== undefined) init.region = d.region
+  if (d.store !== undefined) init.storeName = d.store
   if (d.edges !== undefined) init.edges = d.edges.split(/[\s,]+/).filter(Boolean)
   if (d.upload !== undefined) init.upload = d.upload !== 'false' && d.upload !== 'off'
   return init
