@@ -1,0 +1,161 @@
+/**
+ * Edge options: `EdgeInit` is what callers pass, `EdgeConfig` the resolved version.
+ * Bad options throw a `TypeError` that names the option.
+ */
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { DEFAULT_CHUNK_SIZE_BYTES, silentLogger } from '../../protocol/src/index.js'
+import type { Logger } from '../../protocol/src/index.js'
+
+export interface EdgeInit {
+  /**
+   * Base URL of the one origin this edge fronts: `http(s)://host[:port]`, no path.
+   * Required.
+   */
+  origin: string | URL
+  /** TCP port to listen on; 0 picks any free port. @default 8081 */
+  port?: number
+  /** Address to listen on. @default '127.0.0.1' */
+  host?: string
+  /** Region this edge serves, reported to the tracker and in `X-P2PCDN-Region`. @default 'default' */
+  region?: string
+  /** Tracker WebSocket URL (`ws://` or `wss://`). Without it the edge runs standalone. @default undefined */
+  tracker?: string
+  /** Shared token the tracker requires for edge registration. @default undefined */
+  edgeToken?: string
+  /** Base URL clients reach this edge at. @default `http://host:port` once listening */
+  publicUrl?: string
+  /**
+   * Directory for the on-disk cache. When set, every cached object is also written
+   * there (temp file, then rename) and found again after a restart. @default undefined (memory only)
+   */
+  cacheDir?: string
+  /** Bytes per manifest chunk. @default DEFAULT_CHUNK_SIZE_BYTES (256 KiB) */
+  chunkSize?: number
+  /** Path of the built browser SDK served at `/p2pcdn.js`. @default `<package root>/dist/p2pcdn.js` */
+  sdkPath?: string
+  /** Objects larger than this, in bytes, are passed through, not cached. @default 256 MiB */
+  maxObjectBytes?: number
+  /** Bytes of object bodies kept in memory; least recently used go first (they stay on disk). @default 512 MiB */
+  maxMemoryBytes?: number
+  /** Idle time on an origin socket, in milliseconds, before the request fails. @default 30_000 */
+  originTimeoutMs?: number
+  /** Structured logger. @default silentLogger */
+  logger?: Logger
+}
+
+export interface EdgeConfig {
+  origin: URL
+  port: number
+  host: string
+  region: string
+  tracker: string | undefined
+  edgeToken: string | undefined
+  publicUrl: string | undefined
+  cacheDir: string | undefined
+  chunkSize: number
+  sdkPath: string
+  maxObjectBytes: number
+  maxMemoryBytes: number
+  originTimeoutMs: number
+  logger: Logger
+}
+
+export const DEFAULT_EDGE_CONFIG = {
+  port: 8081,
+  host: '127.0.0.1',
+  region: 'default',
+  chunkSize: DEFAULT_CHUNK_SIZE_BYTES,
+  maxObjectBytes: 256 * 1024 * 1024,
+  maxMemoryBytes: 512 * 1024 * 1024,
+  originTimeoutMs: 30_000,
+  logger: silentLogger
+} as const
+
+/** `parseManifest` rejects chunks under 1 KiB; above 16 MiB a chunk no longer fits peer transfer well. */
+const MIN_CHUNK_SIZE_BYTES = 1024
+const MAX_CHUNK_SIZE_BYTES = 16 * 1024 * 1024
+/** Same limit as the tracker's parser applies to `region`. */
+const MAX_REGION_CHARS = 64
+
+export function resolveConfig (init: EdgeInit): EdgeConfig {
+  if (typeof init !== 'object' || init === null) throw new TypeError('createEdge: expected an options object with `origin`')
+  const given = dropUndefined(init)
+  const origin = parseOrigin(given.origin)
+  const config: EdgeConfig = {
+    ...DEFAULT_EDGE_CONFIG,
+    tracker: undefined,
+    edgeToken: undefined,
+    publicUrl: undefined,
+    cacheDir: undefined,
+    sdkPath: '',
+    ...given,
+    origin
+  }
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65_535) throw new TypeError(`port: expected an integer 0-65535, got ${String(config.port)}`)
+  if (typeof config.host !== 'string' || config.host === '') throw new TypeError('host: expected a non-empty string')
+  if (typeof config.region !== 'string' || config.region === '' || config.region.length > MAX_REGION_CHARS) {
+    throw new TypeError(`region: expected a non-empty string of at most ${MAX_REGION_CHARS} characters`)
+  }
+  if (config.tracker !== undefined && !isUrl(config.tracker, ['ws:', 'wss:'])) throw new TypeError(`tracker: expected a ws:// or wss:// URL, got ${config.tracker}`)
+  if (config.edgeToken !== undefined && (typeof config.edgeToken !== 'string' || config.edgeToken === '')) throw new TypeError('edgeToken: expected a non-empty string')
+  if (config.publicUrl !== undefined) {
+    if (!isUrl(config.publicUrl, ['http:', 'https:'])) throw new TypeError(`publicUrl: expected an http(s) URL, got ${config.publicUrl}`)
+    config.publicUrl = config.publicUrl.replace(/\/+$/, '')
+  }
+  if (config.cacheDir !== undefined && (typeof config.cacheDir !== 'string' || config.cacheDir === '')) throw new TypeError('cacheDir: expected a directory path')
+  positiveInteger('chunkSize', config.chunkSize)
+  if (config.chunkSize < MIN_CHUNK_SIZE_BYTES || config.chunkSize > MAX_CHUNK_SIZE_BYTES) {
+    throw new TypeError(`chunkSize: expected ${MIN_CHUNK_SIZE_BYTES}-${MAX_CHUNK_SIZE_BYTES} bytes, got ${config.chunkSize}`)
+  }
+  positiveInteger('maxObjectBytes', config.maxObjectBytes)
+  positiveInteger('maxMemoryBytes', config.maxMemoryBytes)
+  positiveInteger('originTimeoutMs', config.originTimeoutMs)
+  if (config.sdkPath === '') config.sdkPath = defaultSdkPath()
+  return config
+}
+
+function parseOrigin (value: unknown): URL {
+  if (value === undefined || value === null || value === '') throw new TypeError('origin: required (the URL of the origin server)')
+  let url: URL
+  try {
+    url = new URL(String(value))
+  } catch {
+    throw new TypeError(`origin: not a valid URL: ${String(value)}`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`origin: expected http: or https:, got ${url.protocol}`)
+  // Cache keys are request paths; a base path would make the key/URL mapping two-way ambiguous.
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new TypeError(`origin: expected scheme://host[:port] without path, query or credentials, got ${String(value)}`)
+  }
+  return new URL(url.origin)
+}
+
+function isUrl (value: unknown, protocols: string[]): boolean {
+  if (typeof value !== 'string') return false
+  try {
+    return protocols.includes(new URL(value).protocol)
+  } catch {
+    return false
+  }
+}
+
+function positiveInteger (name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new TypeError(`${name}: expected a positive integer, got ${String(value)}`)
+}
+
+function dropUndefined<T extends object> (obj: T): T {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T
+}
+
+/** `<package root>/dist/p2pcdn.js`, the root being the nearest folder above this file with a package.json. */
+export function defaultSdkPath (): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'dist', 'p2pcdn.js')
+    const parent = dirname(dir)
+    if (parent === dir) return join(process.cwd(), 'dist', 'p2pcdn.js')
+    dir = parent
+  }
+}

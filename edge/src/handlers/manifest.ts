@@ -1,0 +1,44 @@
+/** `GET /_p2pcdn/manifest?url=...`: the chunk manifest of one origin resource, filling the cache if needed. */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { serializeManifest } from '../../../protocol/src/index.js'
+import { currentAgeS } from '../cache/policy.js'
+import { resolveResourceUrl } from '../target.js'
+import { lookup } from './cached.js'
+import type { Lookup } from './cached.js'
+import type { HandlerContext } from './context.js'
+import { errorText } from './proxy.js'
+import { send, sendError } from './reply.js'
+
+export async function serveManifest (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+  const param = query.get('url')
+  if (param === null || param === '') {
+    sendError(ctx, res, 400, 'ERR_PROTOCOL', 'missing url parameter')
+    return
+  }
+  const target = resolveResourceUrl(param, ctx.config.origin)
+  if (!target.ok) {
+    sendError(ctx, res, target.status, 'ERR_PROTOCOL', target.reason)
+    return
+  }
+  let found: Lookup
+  try {
+    found = await lookup(ctx, target.key)
+  } catch (err) {
+    ctx.log.warn('fill-failed', { key: target.key, error: String(err) })
+    sendError(ctx, res, 502, 'ERR_HTTP', `origin failed: ${errorText(err)}`)
+    return
+  }
+  if (found.kind === 'pass') {
+    if (found.status === 200) sendError(ctx, res, 409, 'ERR_HTTP', `not cacheable: ${found.reason}`)
+    else sendError(ctx, res, found.status === 404 ? 404 : 502, 'ERR_HTTP', `origin answered ${found.status}`)
+    return
+  }
+  const { entry } = found
+  // Clients may keep the manifest as long as the object it describes stays fresh here.
+  const freshForS = Math.max(0, Math.floor(entry.lifetimeS - currentAgeS(entry, Date.now())))
+  send(ctx, res, 200, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': `max-age=${freshForS}`,
+    'x-cache': found.kind === 'hit' ? 'HIT' : 'MISS'
+  }, serializeManifest(entry.manifest), req.method === 'HEAD')
+}

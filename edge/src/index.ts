@@ -1,0 +1,131 @@
+/**
+ * The p2pcdn edge: a caching reverse proxy for one origin that builds chunk manifests
+ * while it fills, serves the browser SDK, and registers with a tracker.
+ *
+ * @example
+ * ```ts
+ * const edge = createEdge({ origin: 'http://127.0.0.1:8080', port: 0, region: 'eu' })
+ * await edge.start()
+ * console.log(edge.url) // http://127.0.0.1:54321
+ * await edge.stop()
+ * ```
+ */
+import { createDiskStore } from './cache/disk-store.js'
+import { createMemoryStore } from './cache/memory-store.js'
+import type { CacheStore } from './cache/store.js'
+import { createTieredStore } from './cache/tiered-store.js'
+import { resolveConfig } from './config.js'
+import type { EdgeInit } from './config.js'
+import { createFiller } from './filler.js'
+import type { EdgeCounters, HandlerContext } from './handlers/context.js'
+import { createOriginClient } from './origin.js'
+import { createEdgeServer } from './server.js'
+import type { EdgeServer } from './server.js'
+import { createTrackerLink } from './tracker-link.js'
+import type { EdgeLoad, TrackerLink } from './tracker-link.js'
+
+export type { EdgeInit, EdgeConfig } from './config.js'
+export { DEFAULT_EDGE_CONFIG, resolveConfig } from './config.js'
+
+export interface EdgeStats extends EdgeCounters {
+  /** Open client connections. */
+  connections: number
+}
+
+export interface Edge {
+  /** Open the cache, listen, and register with the tracker when one is configured. */
+  start: () => Promise<void>
+  /** Close the server, the tracker socket and every timer; flush disk writes. Safe to call twice. */
+  stop: () => Promise<void>
+  /** The port listened on (the configured one until `start()` resolves). */
+  readonly port: number
+  /** Public base URL, without a trailing slash. */
+  readonly url: string
+  stats: () => EdgeStats
+}
+
+export function createEdge (init: EdgeInit): Edge {
+  const config = resolveConfig(init)
+  const log = config.logger
+  const counters: EdgeCounters = { hits: 0, misses: 0, originRequests: 0, bytesServed: 0 }
+  let port = config.port
+  let server: EdgeServer | undefined
+  let store: CacheStore | undefined
+  let link: TrackerLink | undefined
+  let origin: ReturnType<typeof createOriginClient> | undefined
+  let starting: Promise<void> | undefined
+  let stopping: Promise<void> | undefined
+
+  const url = (): string => config.publicUrl ?? `http://${hostForUrl(config.host)}:${port}`
+
+  let lastSample = { at: Date.now(), bytes: 0 }
+  const load = (): EdgeLoad => {
+    const now = Date.now()
+    const bytesPerSec = now > lastSample.at ? Math.round((counters.bytesServed - lastSample.bytes) * 1000 / (now - lastSample.at)) : 0
+    lastSample = { at: now, bytes: counters.bytesServed }
+    const total = counters.hits + counters.misses
+    return { connections: server?.connections ?? 0, bytesPerSec: Math.max(0, bytesPerSec), hitRatio: total === 0 ? 0 : counters.hits / total }
+  }
+
+  async function doStart (): Promise<void> {
+    const memory = createMemoryStore({ maxBytes: config.maxMemoryBytes })
+    if (config.cacheDir !== undefined) {
+      const disk = createDiskStore({ dir: config.cacheDir, logger: log })
+      const found = await disk.open()
+      log.info('cache-opened', { dir: config.cacheDir, entries: found })
+      store = createTieredStore({ memory, disk, logger: log })
+    } else {
+      store = memory
+    }
+    origin = createOriginClient({ origin: config.origin, timeoutMs: config.originTimeoutMs, onRequest: () => { counters.originRequests++ } })
+    const ctx: HandlerContext = {
+      config,
+      store,
+      origin,
+      counters,
+      log,
+      filler: createFiller({ origin, store, chunkSize: config.chunkSize, maxObjectBytes: config.maxObjectBytes, logger: log })
+    }
+    server = createEdgeServer(ctx, () => [config.origin.origin, new URL(url()).origin])
+    port = await server.listen(config.port, config.host)
+    log.info('listening', { url: url(), origin: config.origin.origin, region: config.region })
+
+    if (config.tracker !== undefined && config.edgeToken !== undefined) {
+      link = createTrackerLink({ tracker: config.tracker, token: config.edgeToken, url: url(), region: config.region, capacity: 0, load, logger: log })
+      link.start()
+    } else if (config.tracker !== undefined) {
+      log.warn('tracker-without-token', { tracker: config.tracker })
+    }
+  }
+
+  async function doStop (): Promise<void> {
+    await starting?.catch(() => {})
+    link?.stop()
+    await server?.close()
+    origin?.close()
+    await store?.close()
+    log.info('stopped', {})
+  }
+
+  return {
+    get port () { return port },
+    get url () { return url() },
+    stats: () => ({ ...counters, connections: server?.connections ?? 0 }),
+    async start () {
+      if (stopping !== undefined) throw new Error('edge stopped; create a new one')
+      starting ??= doStart()
+      await starting
+    },
+    async stop () {
+      stopping ??= doStop()
+      await stopping
+    }
+  }
+}
+
+/** Unspecified bind addresses are not reachable URLs; loopback is the useful default. */
+function hostForUrl (host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1'
+  if (host === '::') return '[::1]'
+  return host.includes(':') ? `[${host}]` : host
+}

@@ -1,0 +1,64 @@
+/** `p2pcdn manifest FILE`: print the manifest the edge would build for a local file. */
+import { createReadStream } from 'node:fs'
+import { extname, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { serializeManifest } from '../../protocol/src/index.js'
+import type { Manifest } from '../../protocol/src/index.js'
+import { resolveConfig } from './config.js'
+import { createManifestBuilder } from './manifest-builder.js'
+
+const USAGE = `Usage: p2pcdn manifest FILE [--chunk-size BYTES] [--url URL] [--type TYPE] [--etag ETAG]
+
+  --chunk-size BYTES  bytes per chunk [262144]
+  --url URL           URL recorded in the manifest [file:// URL of FILE]
+  --type TYPE         Content-Type recorded [guessed from the extension]
+  --etag ETAG         validator recorded ['']`
+
+/** The few types a CDN demo serves; anything else is application/octet-stream. */
+const TYPES: Record<string, string> = {
+  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
+  '.txt': 'text/plain', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp',
+  '.svg': 'image/svg+xml', '.mp4': 'video/mp4', '.webm': 'video/webm', '.mp3': 'audio/mpeg', '.m3u8': 'application/vnd.apple.mpegurl',
+  '.ts': 'video/mp2t', '.m4s': 'video/iso.segment', '.wasm': 'application/wasm', '.bin': 'application/octet-stream'
+}
+
+/** @param argv the arguments after `p2pcdn manifest` */
+export async function manifestMain (argv: string[]): Promise<void> {
+  let file: string
+  let init: { url: string, type: string, etag: string, chunkSize: number }
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { 'chunk-size': { type: 'string' }, url: { type: 'string' }, type: { type: 'string' }, etag: { type: 'string' }, help: { type: 'boolean', short: 'h' } }
+    })
+    if (values.help === true) {
+      process.stdout.write(USAGE + '\n')
+      return
+    }
+    if (positionals.length !== 1 || positionals[0] === undefined) throw new Error('expected exactly one FILE')
+    file = resolve(positionals[0])
+    const chunkText = values['chunk-size']
+    const chunkSize = chunkText === undefined ? undefined : Number(chunkText)
+    if (chunkText !== undefined && !/^\d+$/.test(chunkText)) throw new Error(`--chunk-size: expected bytes, got "${chunkText}"`)
+    // resolveConfig validates chunkSize the way the edge does.
+    init = {
+      url: values.url ?? pathToFileURL(file).href,
+      type: values.type ?? TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
+      etag: values.etag ?? '',
+      chunkSize: resolveConfig({ origin: 'http://localhost', chunkSize, sdkPath: '-' }).chunkSize
+    }
+  } catch (err) {
+    process.stderr.write(`p2pcdn manifest: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
+    process.exitCode = 2
+    return
+  }
+  process.stdout.write(serializeManifest(await manifestOfFile(file, init)) + '\n')
+}
+
+export async function manifestOfFile (file: string, init: { url: string, type: string, etag: string, chunkSize: number }): Promise<Manifest> {
+  const builder = createManifestBuilder(init)
+  for await (const chunk of createReadStream(file)) builder.push(chunk as Buffer)
+  return builder.finish()
+}

@@ -1,0 +1,116 @@
+/** HTTP wiring: the routes the edge serves itself, then the cache, then pass-through. */
+import http from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { EDGE_PATHS } from '../../protocol/src/index.js'
+import { parseRequestTarget } from './target.js'
+import { serveCached } from './handlers/cached.js'
+import type { HandlerContext } from './handlers/context.js'
+import { serveManifest } from './handlers/manifest.js'
+import { proxyRequest } from './handlers/proxy.js'
+import { send, sendError, sendJson } from './handlers/reply.js'
+import { serveSdk } from './handlers/sdk.js'
+import { PREFLIGHT_HEADERS } from './headers.js'
+
+/** Paths under this prefix belong to the edge and never reach the origin. */
+const EDGE_PREFIX = '/_p2pcdn/'
+const SDK_MAP_PATH = `${EDGE_PATHS.sdk}.map`
+
+export interface EdgeServer {
+  readonly server: Server
+  /** Open client connections. */
+  readonly connections: number
+  listen: (port: number, host: string) => Promise<number>
+  close: () => Promise<void>
+}
+
+/**
+ * @param sameOrigins origins an absolute-form request target may name (the origin's
+ * and the edge's own); read on each request because the edge's is known only once listening.
+ */
+export function createEdgeServer (ctx: HandlerContext, sameOrigins: () => string[]): EdgeServer {
+  const sockets = new Set<Socket>()
+  const server = http.createServer((req, res) => {
+    handle(ctx, req, res, sameOrigins()).catch(err => {
+      ctx.log.error('request-failed', { url: req.url, error: String(err) })
+      sendError(ctx, res, 500, 'ERR_HTTP', 'internal error')
+    })
+  })
+  server.on('connection', socket => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  server.on('clientError', (err, socket) => {
+    ctx.log.debug('client-error', { error: String(err) })
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+    else socket.destroy()
+  })
+
+  return {
+    server,
+    get connections () { return sockets.size },
+    async listen (port, host) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, host, () => {
+          server.off('error', reject)
+          resolve()
+        })
+      })
+      const address = server.address()
+      return typeof address === 'object' && address !== null ? address.port : port
+    },
+    async close () {
+      if (!server.listening) return
+      const closed = new Promise<void>(resolve => server.close(() => resolve()))
+      server.closeAllConnections()
+      await closed
+    }
+  }
+}
+
+async function handle (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, sameOrigins: string[]): Promise<void> {
+  const target = parseRequestTarget(req.url ?? '', sameOrigins)
+  if (!target.ok) {
+    ctx.log.debug('bad-target', { reason: target.reason })
+    sendError(ctx, res, target.status, 'ERR_PROTOCOL', target.reason)
+    return
+  }
+  const { key } = target
+  const queryAt = key.indexOf('?')
+  const path = queryAt === -1 ? key : key.slice(0, queryAt)
+  const method = req.method ?? 'GET'
+  const readOnly = method === 'GET' || method === 'HEAD'
+
+  if (method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+    send(ctx, res, 204, { ...PREFLIGHT_HEADERS })
+    return
+  }
+  const own = path === EDGE_PATHS.ping || path === EDGE_PATHS.healthz || path === EDGE_PATHS.sdk || path === SDK_MAP_PATH || path.startsWith(EDGE_PREFIX)
+  if (own && !readOnly) {
+    send(ctx, res, 405, { allow: 'GET, HEAD, OPTIONS', 'content-type': 'application/json; charset=utf-8' }, JSON.stringify({ error: `method ${method} not allowed`, code: 'ERR_PROTOCOL' }))
+    return
+  }
+  switch (path) {
+    case EDGE_PATHS.ping:
+      // Clients time this to pick the nearest edge: keep it tiny and never cached.
+      send(ctx, res, 204, { 'cache-control': 'no-store', 'timing-allow-origin': '*' })
+      return
+    case EDGE_PATHS.healthz:
+      sendJson(ctx, res, 200, { ok: true, region: ctx.config.region }, {}, method === 'HEAD')
+      return
+    case EDGE_PATHS.manifest:
+      await serveManifest(ctx, req, res, new URLSearchParams(queryAt === -1 ? '' : key.slice(queryAt)))
+      return
+    case EDGE_PATHS.sdk:
+    case SDK_MAP_PATH:
+      await serveSdk(ctx, req, res, path === SDK_MAP_PATH)
+      return
+  }
+  if (path.startsWith(EDGE_PREFIX)) {
+    sendError(ctx, res, 404, 'ERR_PROTOCOL', `no such edge endpoint: ${path}`)
+    return
+  }
+  if (readOnly) await serveCached(ctx, req, res, key)
+  else await proxyRequest(ctx, req, res, key, 'BYPASS')
+}
