@@ -20,6 +20,8 @@ interface PageResult {
   sha256: string
   size: number
   stats: { bytes: Record<'cache' | 'peer' | 'edge' | 'origin', number>, uploaded: number, peers: unknown[] }
+  /** Peer and error events of the SDK, printed when an assertion fails. */
+  events: string[]
 }
 
 let origin: Awaited<ReturnType<typeof startOrigin>>
@@ -63,13 +65,17 @@ async function fetchInPage (page: Page): Promise<PageResult> {
     const P2PCDN = (globalThis as any).P2PCDN
     const cdn = P2PCDN.create({ tracker })
     ;(globalThis as any).cdn = cdn
+    const events: string[] = (globalThis as any).events = []
+    cdn.on('peer', (e: any) => events.push(`peer ${e.connected ? 'connected' : 'closed'}`))
+    cdn.on('error', (e: any) => events.push(`error ${e.code} ${e.message}`))
     const res: Response = await cdn.fetch(file)
     const bytes = new Uint8Array(await res.arrayBuffer())
     const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
     return {
       sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join(''),
       size: bytes.length,
-      stats: cdn.stats()
+      stats: cdn.stats(),
+      events
     }
   }, { tracker: tracker.url, file: FILE })
 }
@@ -92,6 +98,10 @@ describe('walking skeleton in Chromium', () => {
     expect(b.sha256).toBe(bodySha256)
     const { peer, edge: fromEdge, origin: fromOrigin } = b.stats.bytes
     console.log(`page B: peer ${peer} B, edge ${fromEdge} B, origin ${fromOrigin} B: peer share ${(100 * peer / SIZE).toFixed(1)}%`)
+    if (peer < 0.9 * SIZE) {
+      console.log('B:', b.events.join('\n'))
+      console.log('A:', await pageA.evaluate(() => JSON.stringify([(globalThis as any).events, (globalThis as any).cdn.stats()])))
+    }
     expect(peer).toBeGreaterThanOrEqual(0.9 * SIZE)
     expect(peer + fromEdge + fromOrigin).toBe(SIZE)
     const uploadedByA = await pageA.evaluate(() => (globalThis as any).cdn.stats().uploaded as number)

@@ -21,6 +21,8 @@ interface PendingRequest {
   index: number
   buffer: Uint8Array
   received: number
+  /** Stall timeout, restarted on every DATA frame. */
+  timeoutMs: number
   timer: ReturnType<typeof setTimeout>
   resolve: (bytes: Uint8Array) => void
   reject: (err: Error) => void
@@ -81,6 +83,7 @@ export class Peer extends Emitter<PeerEvents> {
     const bytes = await new Promise<Uint8Array>((resolve, reject) => {
       const pending: PendingRequest = {
         resourceId, index, buffer: new Uint8Array(size), received: 0, resolve, reject,
+        timeoutMs,
         timer: setTimeout(() => this.#stall(requestId, timeoutMs), timeoutMs)
       }
       this.#pending.set(requestId, pending)
@@ -166,7 +169,9 @@ export class Peer extends Emitter<PeerEvents> {
     }
     p.buffer.set(bytes, offset)
     p.received += bytes.length
-    p.timer.refresh()
+    // Browsers' timers have no refresh(): restart it.
+    clearTimeout(p.timer)
+    p.timer = setTimeout(() => this.#stall(requestId, p.timeoutMs), p.timeoutMs)
     if (p.received >= p.buffer.length) {
       this.#pending.delete(requestId)
       clearTimeout(p.timer)
