@@ -118,3 +118,37 @@ describe('walking skeleton in Chromium', () => {
     expect(origin.requests.get(FILE)).toBe(1)
   })
 })
+
+describe('script-tag mode in Chromium', () => {
+  it('upgrades data-p2p-src elements to blob URLs and resolves P2PCDN.ready', async () => {
+    // A 2x2 PNG, so the browser must decode real image bytes that came through the SDK.
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64')
+    origin.files['/img/dot.png'] = { body: png, type: 'image/png', headers: { 'Cache-Control': 'public, max-age=60' } }
+    origin.files['/tagged.html'] = {
+      type: 'text/html',
+      body: `<!doctype html><script src="${edge.url}/p2pcdn.js" data-tracker="${tracker.url}"></script>
+        <img id="dot" data-p2p-src="/img/dot.png"><a id="link" download data-p2p-src="/img/dot.png">get</a>`
+    }
+    const context = await browser.newContext()
+    contexts.push(context)
+    const page = await context.newPage()
+    await page.goto(`${origin.url}/tagged.html`)
+    const result = await page.evaluate(async () => {
+      const cdn = await (globalThis as any).P2PCDN.ready
+      const img = document.getElementById('dot') as HTMLImageElement
+      await img.decode()
+      return {
+        src: img.src,
+        href: (document.getElementById('link') as HTMLAnchorElement).href,
+        width: img.naturalWidth,
+        pending: document.querySelectorAll('[data-p2p-src]').length,
+        fetched: Object.keys(cdn.stats().resources)
+      }
+    })
+    expect(result.src).toMatch(/^blob:/)
+    expect(result.href).toMatch(/^blob:/)
+    expect(result.width).toBe(2)
+    expect(result.pending).toBe(0)
+    expect(result.fetched).toEqual([`${origin.url}/img/dot.png`])
+  })
+})
