@@ -2,11 +2,10 @@
  * Edge options: `EdgeInit` is what callers pass, `EdgeConfig` the resolved version.
  * Bad options throw a `TypeError` that names the option.
  */
-import { existsSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { DEFAULT_CHUNK_SIZE_BYTES, silentLogger } from '../../protocol/src/index.js'
 import type { Logger } from '../../protocol/src/index.js'
+import { packageRoot } from './package-root.js'
 
 export interface EdgeInit {
   /**
@@ -149,13 +148,7 @@ function dropUndefined<T extends object> (obj: T): T {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T
 }
 
-/** `<package root>/dist/p2pcdn.js`, the root being the nearest folder above this file with a package.json. */
+/** `<package root>/dist/p2pcdn.js`. */
 export function defaultSdkPath (): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return join(dir, 'dist', 'p2pcdn.js')
-    const parent = dirname(dir)
-    if (parent === dir) return join(process.cwd(), 'dist', 'p2pcdn.js')
-    dir = parent
-  }
+  return join(packageRoot(), 'dist', 'p2pcdn.js')
 }

@@ -5,14 +5,14 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createJsonLogger, type Logger } from '../../protocol/src/index.js'
 import { createEdge, type Edge } from '../../edge/src/index.js'
+import { packageRoot } from '../../edge/src/package-root.js'
 import { createTracker } from '../../tracker/src/index.js'
 import { startStaticOrigin } from './static-origin.js'
 
-const SITE = fileURLToPath(new URL('../site', import.meta.url))
+const SITE = join(packageRoot(), 'examples', 'site')
 export const SAMPLE_PATH = '/media/sample-8mib.bin'
 const SAMPLE_BYTES = 8 * 1024 * 1024 + 123_457
 

@@ -1,0 +1,100 @@
+/**
+ * `p2pcdn tracker` as a process: tracker/src/main.ts bundled with esbuild (Node cannot run
+ * the TypeScript directly) and run with real argv, env and signals.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { build } from 'esbuild'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+let dir: string
+let bundle: string
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'p2pcdn-tracker-main-'))
+  const entry = join(dir, 'entry.ts')
+  bundle = join(dir, 'tracker.cjs')
+  const mainPath = join(import.meta.dirname, '../../tracker/src/main.ts')
+  await writeFile(entry, `import { main } from ${JSON.stringify(mainPath)}\nvoid main(process.argv.slice(2), process.env)\n`)
+  // Self-contained CommonJS, ws included, so the bundle runs from a temp dir. ws loads its
+  // optional native helpers in a try/catch, so leaving them out is fine.
+  await build({
+    entryPoints: [entry],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    external: ['bufferutil', 'utf-8-validate'],
+    logLevel: 'silent'
+  })
+})
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+interface Run {
+  child: ReturnType<typeof spawn>
+  stdout: () => string
+  stderr: () => string
+  exit: Promise<number | null>
+}
+
+function run (args: string[], env: Record<string, string> = {}): Run {
+  // A clean environment: only what the test passes may reach main().
+  const child = spawn(process.execPath, [bundle, ...args], { env: { PATH: process.env.PATH ?? '', ...env } })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', chunk => { out += String(chunk) })
+  child.stderr.on('data', chunk => { err += String(chunk) })
+  const exit = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+  return { child, stdout: () => out, stderr: () => err, exit }
+}
+
+async function waitFor (check: () => RegExpMatchArray | null, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const match = check()
+    if (match !== null) return match
+    if (Date.now() > deadline) throw new Error('timed out')
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+}
+
+describe('p2pcdn tracker (main)', () => {
+  it('listens where the flags say, logs JSON, and exits 0 on SIGTERM', async () => {
+    const proc = run(['--port', '0', '--edge-token', 'from-flag'], { P2PCDN_PORT: '1', P2PCDN_EDGE_TOKEN: 'from-env' })
+    const [, url] = await waitFor(() => proc.stderr().match(/listening on (ws:\/\/127\.0\.0\.1:\d+)/))
+    const httpUrl = url!.replace('ws:', 'http:')
+    expect(await (await fetch(`${httpUrl}/healthz`)).json()).toEqual({ ok: true })
+
+    const listening = proc.stdout().split('\n').filter(Boolean).map(line => JSON.parse(line) as Record<string, unknown>)
+      .find(line => line.event === 'listening')
+    expect(listening).toMatchObject({ level: 'info', name: 'p2pcdn:tracker', url })
+
+    proc.child.kill('SIGTERM')
+    expect(await proc.exit).toBe(0)
+  })
+
+  it('takes the port and host from the environment when no flag is given', async () => {
+    const proc = run([], { P2PCDN_PORT: '0', P2PCDN_HOST: '127.0.0.1' })
+    await waitFor(() => proc.stderr().match(/listening on ws:\/\/127\.0\.0\.1:(\d+)/))
+    // No token anywhere: edges are refused, and the log says so.
+    expect(proc.stdout()).toContain('edge-registration-disabled')
+    proc.child.kill('SIGINT')
+    expect(await proc.exit).toBe(0)
+  })
+
+  it.each([
+    [['--bogus']],
+    [['--port', 'eighty']],
+    [['--port', '70000']],
+    [['--port']]
+  ])('exits 2 with a message for %j', async args => {
+    const proc = run(args)
+    expect(await proc.exit).toBe(2)
+    expect(proc.stderr()).toMatch(/p2pcdn tracker: .+\n\nUsage: p2pcdn tracker/)
+  })
+})

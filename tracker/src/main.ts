@@ -1,0 +1,89 @@
+/**
+ * `p2pcdn tracker --port 8000 [--host 127.0.0.1] [--edge-token T]`. The only tracker file
+ * that reads argv or the environment; flags win over P2PCDN_PORT, P2PCDN_HOST and
+ * P2PCDN_EDGE_TOKEN.
+ */
+import { parseArgs } from 'node:util'
+import { createJsonLogger } from '../../protocol/src/index.js'
+import { createTracker } from './index.js'
+import type { Tracker, TrackerInit } from './index.js'
+
+const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-token T]
+
+  --port        TCP port for WebSocket and HTTP (env P2PCDN_PORT; default 8000, 0 = any free)
+  --host        interface to listen on (env P2PCDN_HOST; default 127.0.0.1)
+  --edge-token  shared secret edges register with (env P2PCDN_EDGE_TOKEN; none = edges refused)`
+
+/** Exit code for a bad command line, as most Unix tools use. */
+const EXIT_USAGE = 2
+
+/** Run the tracker until SIGINT or SIGTERM. Exits 2 on a bad command line. */
+export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  let init: TrackerInit | undefined
+  try {
+    init = readOptions(argv, env)
+  } catch (err) {
+    process.stderr.write(`p2pcdn tracker: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
+    process.exit(EXIT_USAGE)
+  }
+  if (init === undefined) return
+
+  const logger = createJsonLogger('p2pcdn:tracker', s => process.stdout.write(s))
+  let tracker: Tracker
+  try {
+    tracker = createTracker({ ...init, logger })
+  } catch (err) {
+    // resolveConfig names the bad option in a TypeError.
+    process.stderr.write(`p2pcdn tracker: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exit(EXIT_USAGE)
+  }
+  await tracker.start()
+  if (init.edgeToken === undefined) logger.warn('edge-registration-disabled', { reason: 'no --edge-token or P2PCDN_EDGE_TOKEN' })
+  process.stderr.write(`p2pcdn tracker listening on ${tracker.url} (HTTP ${tracker.httpUrl})\n`)
+
+  const shutdown = (signal: string): void => {
+    logger.info('shutdown', { signal })
+    tracker.stop().then(() => process.exit(0), (err: unknown) => {
+      logger.error('shutdown-failed', { error: String(err) })
+      process.exit(1)
+    })
+  }
+  process.once('SIGINT', shutdown)
+  process.once('SIGTERM', shutdown)
+}
+
+/** Returns undefined after printing help for `--help`. Throws on a bad flag. */
+function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      'edge-token': { type: 'string' },
+      help: { type: 'boolean', short: 'h' }
+    },
+    strict: true,
+    allowPositionals: false
+  })
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`)
+    return undefined
+  }
+  const port = values.port ?? env.P2PCDN_PORT
+  return {
+    port: port === undefined ? undefined : parsePort(port),
+    host: values.host ?? emptyToUndefined(env.P2PCDN_HOST),
+    edgeToken: values['edge-token'] ?? emptyToUndefined(env.P2PCDN_EDGE_TOKEN)
+  }
+}
+
+function parsePort (text: string): number {
+  const port = Number(text)
+  if (!/^\d+$/.test(text) || port > 65_535) throw new Error(`invalid port "${text}": expected an integer from 0 to 65535`)
+  return port
+}
+
+/** An exported-but-empty variable (`P2PCDN_EDGE_TOKEN=`) means "not set". */
+function emptyToUndefined (value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value
+}

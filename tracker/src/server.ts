@@ -1,0 +1,231 @@
+/**
+ * Wiring: one HTTP server carrying both the WebSocket tracker and the JSON endpoints,
+ * per-socket lifecycle, and the two timers (dead-socket pings, edge expiry).
+ */
+import { createServer } from 'node:http'
+import type { IncomingMessage, Server as HttpServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { WebSocket, WebSocketServer } from 'ws'
+import type { RawData } from 'ws'
+import { MAX_MESSAGE_BYTES } from '../../protocol/src/index.js'
+import type { TrackerMessage } from '../../protocol/src/index.js'
+import { EDGE_MISSED_HEARTBEATS } from './config.js'
+import type { TrackerConfig } from './config.js'
+import type { Connection } from './connection.js'
+import { EdgeRegistry } from './edge-registry.js'
+import { createLoggers } from './handlers/context.js'
+import type { TrackerContext } from './handlers/context.js'
+import { handleMessage } from './handlers/handle-message.js'
+import { handleHttpRequest } from './handlers/http.js'
+import { Swarms } from './swarm.js'
+
+/** A running (or runnable) tracker. */
+export interface Tracker {
+  /** Listen on `host:port`. Rejects if the port is taken. */
+  start: () => Promise<void>
+  /** Close every socket with code 1001, then the server. Safe to call twice. */
+  stop: () => Promise<void>
+  /** The bound port once started (the configured one before). */
+  readonly port: number
+  /** `ws://host:port`, the announce URL. */
+  readonly url: string
+  /** `http://host:port`, for `/healthz`, `/edges` and `/stats`. */
+  readonly httpUrl: string
+}
+
+/** WebSocket close code "going away": the tracker is shutting down. */
+const CLOSE_GOING_AWAY = 1001
+/** How long `stop()` waits for clients to answer the close handshake, in ms. */
+const CLOSE_GRACE_MS = 1000
+
+interface SocketConnection extends Connection {
+  /** Answered the last ping (or sent something) since the previous tick. */
+  alive: boolean
+}
+
+export class TrackerServer implements Tracker {
+  private readonly config: TrackerConfig
+  private readonly ctx: TrackerContext
+  private readonly connections = new Map<WebSocket, SocketConnection>()
+  private http: HttpServer | undefined
+  private wss: WebSocketServer | undefined
+  private timers: NodeJS.Timeout[] = []
+  private boundPort: number | undefined
+  private nextConnectionId = 1
+  private starting: Promise<void> | undefined
+  private stopping: Promise<void> | undefined
+
+  constructor (config: TrackerConfig) {
+    this.config = config
+    this.ctx = {
+      config,
+      swarms: new Swarms<Connection>(),
+      edges: new EdgeRegistry<Connection>(EDGE_MISSED_HEARTBEATS * config.edgeHeartbeatMs),
+      log: createLoggers(config.logger),
+      now: Date.now
+    }
+  }
+
+  get port (): number {
+    return this.boundPort ?? this.config.port
+  }
+
+  get url (): string {
+    return `ws://${this.hostForUrl()}:${this.port}`
+  }
+
+  get httpUrl (): string {
+    return `http://${this.hostForUrl()}:${this.port}`
+  }
+
+  start (): Promise<void> {
+    if (this.stopping !== undefined) return Promise.reject(new Error('tracker was stopped; create a new one'))
+    this.starting ??= this.listen()
+    return this.starting
+  }
+
+  stop (): Promise<void> {
+    this.stopping ??= this.close()
+    return this.stopping
+  }
+
+  private async listen (): Promise<void> {
+    const http = createServer((req, res) => {
+      handleHttpRequest(this.ctx, () => this.connections.size, req, res)
+    })
+    // Signalling messages are a few KiB; ws would otherwise accept 100 MiB frames.
+    const wss = new WebSocketServer({ server: http, maxPayload: MAX_MESSAGE_BYTES, clientTracking: false })
+    wss.on('connection', (socket, req) => this.onConnection(socket, req))
+    wss.on('error', err => this.ctx.log.server.error('server-error', { error: err.message }))
+    this.http = http
+    this.wss = wss
+
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject)
+      http.listen(this.config.port, this.config.host, () => {
+        http.off('error', reject)
+        resolve()
+      })
+    })
+    this.boundPort = (http.address() as AddressInfo).port
+    this.timers = [
+      setInterval(() => this.pingSockets(), this.config.pingIntervalMs),
+      setInterval(() => this.sweepEdges(), this.config.edgeHeartbeatMs)
+    ]
+    for (const timer of this.timers) timer.unref()
+    this.ctx.log.server.info('listening', { url: this.url, httpUrl: this.httpUrl })
+  }
+
+  private onConnection (socket: WebSocket, req: IncomingMessage): void {
+    const conn: SocketConnection = {
+      id: this.nextConnectionId++,
+      swarms: new Map(),
+      region: undefined,
+      alive: true,
+      send: (message: TrackerMessage) => this.send(socket, conn, message)
+    }
+    this.connections.set(socket, conn)
+    this.ctx.log.server.debug('socket-open', { conn: conn.id, remote: req.socket.remoteAddress })
+
+    socket.on('message', data => {
+      conn.alive = true
+      // Binary frames are read as UTF-8 JSON too, as bittorrent-tracker does.
+      handleMessage(this.ctx, conn, rawToText(data))
+    })
+    socket.on('pong', () => { conn.alive = true })
+    // ws follows every 'error' (e.g. a frame over maxPayload) with 'close'.
+    socket.on('error', err => this.ctx.log.server.debug('socket-error', { conn: conn.id, error: err.message }))
+    socket.on('close', code => this.onClose(socket, conn, code))
+  }
+
+  private send (socket: WebSocket, conn: Connection, message: TrackerMessage): void {
+    if (socket.readyState !== WebSocket.OPEN) {
+      this.ctx.log.server.debug('send-dropped', { conn: conn.id, reason: 'socket not open' })
+      return
+    }
+    socket.send(JSON.stringify(message), err => {
+      if (err !== undefined && err !== null) this.ctx.log.server.debug('send-failed', { conn: conn.id, error: err.message })
+    })
+  }
+
+  /** A closed socket leaves every swarm it announced in, and unregisters its edge. */
+  private onClose (socket: WebSocket, conn: Connection, code: number): void {
+    this.connections.delete(socket)
+    let left = 0
+    for (const [infoHash, peerIds] of conn.swarms) {
+      const swarm = this.ctx.swarms.get(infoHash)
+      if (swarm === undefined) continue
+      for (const peerId of peerIds) if (swarm.remove(peerId, conn)) left++
+      this.ctx.swarms.deleteIfEmpty(infoHash)
+    }
+    conn.swarms.clear()
+    const edge = this.ctx.edges.remove(conn)
+    if (edge !== undefined) this.ctx.log.edges.info('edge-removed', { conn: conn.id, url: edge.url, reason: 'socket closed' })
+    this.ctx.log.server.debug('socket-close', { conn: conn.id, code, peersRemoved: left })
+  }
+
+  /**
+   * Dead-socket detection from the ws README ("How to detect and close broken
+   * connections?"): a socket that did not answer the previous ping is terminated.
+   */
+  private pingSockets (): void {
+    for (const [socket, conn] of this.connections) {
+      if (!conn.alive) {
+        this.ctx.log.server.debug('socket-dead', { conn: conn.id })
+        socket.terminate()
+        continue
+      }
+      conn.alive = false
+      socket.ping()
+    }
+  }
+
+  private sweepEdges (): void {
+    for (const edge of this.ctx.edges.sweep(this.ctx.now())) {
+      this.ctx.log.edges.warn('edge-dropped', { url: edge.url, region: edge.region, reason: 'missed heartbeats' })
+    }
+  }
+
+  private async close (): Promise<void> {
+    // Let a start() in flight finish first, or its timers would outlive the tracker.
+    await this.starting?.catch(() => {})
+    for (const timer of this.timers) clearInterval(timer)
+    this.timers = []
+    const sockets = [...this.connections.keys()]
+    await Promise.all(sockets.map(closeGracefully))
+    const http = this.http
+    this.wss?.close()
+    if (http === undefined || !http.listening) return
+    await new Promise<void>(resolve => {
+      http.close(() => resolve())
+      http.closeAllConnections()
+    })
+    this.ctx.log.server.info('stopped', {})
+  }
+
+  private hostForUrl (): string {
+    return this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host
+  }
+}
+
+/** Close with 1001 and wait for the handshake; terminate a client that does not answer. */
+function closeGracefully (socket: WebSocket): Promise<void> {
+  return new Promise(resolve => {
+    if (socket.readyState === WebSocket.CLOSED) {
+      resolve()
+      return
+    }
+    const timer = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS)
+    socket.once('close', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    socket.close(CLOSE_GOING_AWAY, 'tracker shutting down')
+  })
+}
+
+function rawToText (data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8')
+  return data.toString('utf8')
+}
