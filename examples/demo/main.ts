@@ -25,6 +25,55 @@ async function ensureSample (file: string): Promise<void> {
   await writeFile(file, out)
 }
 
+export interface DemoInit {
+  /** Port of the origin and demo page (0 = any). */
+  port: number
+  trackerPort: number
+  /** Ports of the `eu` and `us` edges. */
+  edgePorts: [number, number]
+  host: string
+  logger: Logger
+}
+
+export interface Demo {
+  pageUrl: string
+  trackerUrl: string
+  trackerHttpUrl: string
+  edgeUrls: string[]
+  stop: () => Promise<void>
+}
+
+/** Start everything the demo needs; used by `p2pcdn demo` and by the demo's browser test. */
+export async function startDemo (init: DemoInit): Promise<Demo> {
+  const { host, logger } = init
+  const edgeToken = randomBytes(16).toString('hex')
+  await ensureSample(join(SITE, SAMPLE_PATH))
+  const tracker = createTracker({ port: init.trackerPort, host, edgeToken, logger })
+  await tracker.start()
+  // The origin listens first so the edges know its URL; the page it serves is templated
+  // with the tracker and edge URLs, which exist by the time a browser asks for it.
+  const substitutions: Record<string, string> = { '{{TRACKER}}': tracker.url }
+  const origin = await startStaticOrigin({ root: SITE, port: init.port, host, substitutions })
+  const edges: Edge[] = (['eu', 'us'] as const).map((region, i) => createEdge({
+    origin: origin.url, port: init.edgePorts[i]!, host, region, tracker: tracker.url, edgeToken, logger
+  }))
+  await Promise.all(edges.map(async e => await e.start()))
+  substitutions['{{EDGE}}'] = edges[0]!.url
+  return {
+    pageUrl: `${origin.url}/`,
+    trackerUrl: tracker.url,
+    trackerHttpUrl: tracker.httpUrl,
+    edgeUrls: edges.map(e => e.url),
+    stop: async () => {
+      await Promise.allSettled([
+        ...edges.map(async e => await e.stop()),
+        tracker.stop(),
+        new Promise(resolve => { origin.server.closeAllConnections(); origin.server.close(resolve) })
+      ])
+    }
+  }
+}
+
 export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -35,33 +84,19 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       host: { type: 'string', default: env.P2PCDN_HOST ?? '127.0.0.1' }
     }
   })
-  const host = values.host
   const [euPort, usPort] = values['edge-ports'].split(',').map(Number)
-  const log: Logger = createJsonLogger('p2pcdn:demo', line => process.stdout.write(line), 'warn')
-  const edgeToken = randomBytes(16).toString('hex')
-
-  await ensureSample(join(SITE, SAMPLE_PATH))
-  const tracker = createTracker({ port: Number(values['tracker-port']), host, edgeToken, logger: log })
-  await tracker.start()
-  const originPort = Number(values.port)
-  const originUrl = `http://${host}:${originPort}`
-  const edges: Edge[] = [['eu', euPort], ['us', usPort]].map(([region, port]) => createEdge({
-    origin: originUrl, port: Number(port), host, region: String(region), tracker: tracker.url, edgeToken, logger: log
-  }))
-  await Promise.all(edges.map(async e => await e.start()))
-  const origin = await startStaticOrigin({
-    root: SITE,
-    port: originPort,
-    host,
-    substitutions: { '{{TRACKER}}': tracker.url, '{{EDGE}}': edges[0]!.url, '{{TRACKER_HTTP}}': tracker.httpUrl }
+  const demo = await startDemo({
+    port: Number(values.port),
+    trackerPort: Number(values['tracker-port']),
+    edgePorts: [euPort ?? 8081, usPort ?? 8082],
+    host: values.host,
+    logger: createJsonLogger('p2pcdn:demo', line => process.stdout.write(line), 'warn')
   })
-
   console.log(`p2pcdn demo is running:
-  demo page   ${origin.url}/        open it in two tabs: the second takes its bytes from the first
-  origin      ${origin.url}  (serves examples/site)
-  tracker     ${tracker.url}  (stats: ${tracker.httpUrl}/stats)
-  edge eu     ${edges[0]!.url}
-  edge us     ${edges[1]!.url}
+  demo page   ${demo.pageUrl}        open it in two tabs: the second takes its bytes from the first
+  tracker     ${demo.trackerUrl}  (stats: ${demo.trackerHttpUrl}/stats)
+  edge eu     ${demo.edgeUrls[0]!}
+  edge us     ${demo.edgeUrls[1]!}
 Press Ctrl-C to stop.`)
 
   let stopping = false
@@ -69,11 +104,7 @@ Press Ctrl-C to stop.`)
     if (stopping) return
     stopping = true
     console.log('\nstopping...')
-    await Promise.allSettled([
-      ...edges.map(async e => await e.stop()),
-      tracker.stop(),
-      new Promise(resolve => { origin.server.closeAllConnections(); origin.server.close(resolve) })
-    ])
+    await demo.stop()
     process.exit(0)
   }
   process.once('SIGINT', () => { void stop() })
