@@ -1,2 +1,0 @@
-// readable-stream (inside simple-peer) expects Node's `process`; the npm shim provides nextTick.
-export { default as process } from 'process/browser.js'
