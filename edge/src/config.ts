@@ -38,8 +38,24 @@ export interface EdgeInit {
   maxObjectBytes?: number
   /** Bytes of object bodies kept in memory; least recently used go first (they stay on disk). @default 512 MiB */
   maxMemoryBytes?: number
-  /** Idle time on an origin socket, in milliseconds, before the request fails. @default 30_000 */
-  originTimeoutMs?: number
+  /** Total body bytes kept under `cacheDir`; least recently used entries go first. @default 10 GiB */
+  maxDiskBytes?: number
+  /** Most sockets open to the origin at once (keep-alive). @default 64 */
+  originConnections?: number
+  /** Time to connect to the origin, in milliseconds; over it the client gets 504. @default 10_000 */
+  originConnectTimeoutMs?: number
+  /** Time to the origin's response head, in milliseconds; over it the client gets 504. @default 30_000 */
+  originHeadersTimeoutMs?: number
+  /** Longest silence inside an origin body, in milliseconds, before it is abandoned. @default 30_000 */
+  originBodyTimeoutMs?: number
+  /** Bearer token for `POST /_p2pcdn/purge`. Without it purging is disabled. @default undefined */
+  purgeToken?: string
+  /** PEM certificate chain and key: serve HTTPS instead of HTTP. @default undefined */
+  tls?: { cert: string | Buffer, key: string | Buffer }
+  /** Cap on the total rate of response body bytes sent, in bytes per second. @default undefined (no cap) */
+  maxBytesPerSec?: number
+  /** Receives one JSON access-log line (with newline) per request. @default undefined (no access log) */
+  accessLog?: (line: string) => void
   /** Structured logger. @default silentLogger */
   logger?: Logger
 }
@@ -57,7 +73,15 @@ export interface EdgeConfig {
   sdkPath: string
   maxObjectBytes: number
   maxMemoryBytes: number
-  originTimeoutMs: number
+  maxDiskBytes: number
+  originConnections: number
+  originConnectTimeoutMs: number
+  originHeadersTimeoutMs: number
+  originBodyTimeoutMs: number
+  purgeToken: string | undefined
+  tls: { cert: string | Buffer, key: string | Buffer } | undefined
+  maxBytesPerSec: number | undefined
+  accessLog: ((line: string) => void) | undefined
   logger: Logger
 }
 
@@ -68,7 +92,11 @@ export const DEFAULT_EDGE_CONFIG = {
   chunkSize: DEFAULT_CHUNK_SIZE_BYTES,
   maxObjectBytes: 256 * 1024 * 1024,
   maxMemoryBytes: 512 * 1024 * 1024,
-  originTimeoutMs: 30_000,
+  maxDiskBytes: 10 * 1024 * 1024 * 1024,
+  originConnections: 64,
+  originConnectTimeoutMs: 10_000,
+  originHeadersTimeoutMs: 30_000,
+  originBodyTimeoutMs: 30_000,
   logger: silentLogger
 } as const
 
@@ -88,6 +116,10 @@ export function resolveConfig (init: EdgeInit): EdgeConfig {
     edgeToken: undefined,
     publicUrl: undefined,
     cacheDir: undefined,
+    purgeToken: undefined,
+    tls: undefined,
+    maxBytesPerSec: undefined,
+    accessLog: undefined,
     sdkPath: '',
     ...given,
     origin
@@ -110,7 +142,17 @@ export function resolveConfig (init: EdgeInit): EdgeConfig {
   }
   positiveInteger('maxObjectBytes', config.maxObjectBytes)
   positiveInteger('maxMemoryBytes', config.maxMemoryBytes)
-  positiveInteger('originTimeoutMs', config.originTimeoutMs)
+  positiveInteger('maxDiskBytes', config.maxDiskBytes)
+  positiveInteger('originConnections', config.originConnections)
+  positiveInteger('originConnectTimeoutMs', config.originConnectTimeoutMs)
+  positiveInteger('originHeadersTimeoutMs', config.originHeadersTimeoutMs)
+  positiveInteger('originBodyTimeoutMs', config.originBodyTimeoutMs)
+  if (config.maxBytesPerSec !== undefined) positiveInteger('maxBytesPerSec', config.maxBytesPerSec)
+  if (config.purgeToken !== undefined && (typeof config.purgeToken !== 'string' || config.purgeToken === '')) throw new TypeError('purgeToken: expected a non-empty string')
+  if (config.tls !== undefined && (config.tls.cert === undefined || config.tls.key === undefined || config.tls.cert.length === 0 || config.tls.key.length === 0)) {
+    throw new TypeError('tls: expected { cert, key } PEM contents')
+  }
+  if (config.accessLog !== undefined && typeof config.accessLog !== 'function') throw new TypeError('accessLog: expected a function')
   if (config.sdkPath === '') config.sdkPath = defaultSdkPath()
   return config
 }

@@ -1,18 +1,22 @@
 /**
- * Fills the cache from the origin. Concurrent fills of one key share one origin
- * request. A stale entry with a validator is revalidated (If-None-Match /
- * If-Modified-Since); a 304 refreshes it without moving the body.
+ * Fills the cache from the origin. Concurrent fills of one variant share one origin
+ * request (the leader's); so do concurrent revalidations. A stale entry with a
+ * validator is revalidated (If-None-Match / If-Modified-Since); a 304 refreshes its
+ * headers without moving the body.
  *
- * When the origin's answer may not be stored, nothing is buffered: the live response
- * is handed to the first caller that claims it, and every other waiter makes its own
- * request. So a response meant for one client is never shared with another.
+ * A storable response becomes a `LiveFill` as soon as its head arrives: every waiter
+ * streams the body as it comes, and the entry is stored only once the whole body is
+ * here and its length matches `Content-Length`. A response that may not be stored is
+ * handed to the leader alone; each other waiter makes its own request, so a response
+ * meant for one client is never shared with another.
  */
-import { PassThrough } from 'node:stream'
 import type { Readable } from 'node:stream'
-import type { IncomingMessage } from 'node:http'
 import type { Logger } from '../../protocol/src/index.js'
-import { decideStorable, header, initialAgeS, mergeNotModified } from './cache/policy.js'
-import type { CacheEntry, CacheStore } from './cache/store.js'
+import { variantOf } from './cache/cache.js'
+import type { Cache } from './cache/cache.js'
+import { decideStorable, header, initialAgeS, mergeNotModified, varyNames } from './cache/policy.js'
+import type { Freshness, RequestFacts } from './cache/policy.js'
+import type { CacheEntry } from './cache/store.js'
 import { NOT_STORED, omit, stripHopByHop } from './headers.js'
 import type { Headers } from './headers.js'
 import { createManifestBuilder } from './manifest-builder.js'
@@ -24,153 +28,240 @@ export interface PassedResponse {
   body: Readable
 }
 
+/** A storable response whose body is still arriving. */
+export interface LiveFill {
+  readonly status: number
+  /** Headers as they will be stored (and sent). */
+  readonly headers: Headers
+  readonly variant: string
+  /** Declared length, when the origin sent one. */
+  readonly size: number | undefined
+  /**
+   * Replays what arrived so far, then each new chunk; `onEnd` gets an error when the
+   * origin stream failed or came up short. Returns an unsubscribe function.
+   */
+  subscribe: (onChunk: (chunk: Buffer) => void, onEnd: (err?: Error) => void) => () => void
+  /** The stored entry once complete; rejects when it will not be stored. */
+  readonly stored: Promise<CacheEntry>
+}
+
 export type FillOutcome =
   | { kind: 'stored', entry: CacheEntry, revalidated: boolean }
+  | { kind: 'streaming', fill: LiveFill }
   | {
     kind: 'pass'
-    /** Origin status (200 when the response was fine but not storable). */
     status: number
-    /** Why it was not stored, e.g. `no-store`, `status 404`. */
+    /** Why it was not stored, e.g. `no-store`, `status 500`. */
     reason: string
-    /** The live response, to the first caller only; later callers get undefined. */
-    claim: () => PassedResponse | undefined
+    /** The live response: the leader's only; undefined for everyone else. */
+    response: PassedResponse | undefined
   }
+
+export interface FillRequest {
+  key: string
+  /** The variant id the request maps to now: concurrent fills of one id share one origin request. */
+  id: string
+  /** Client request headers; end-to-end ones are forwarded so `Vary` sees them. */
+  headers: Record<string, string | string[] | undefined>
+  facts: RequestFacts
+  /** A stored copy to revalidate. */
+  stale?: CacheEntry
+}
 
 export interface FillerInit {
   origin: OriginClient
-  store: CacheStore
+  cache: Cache
   chunkSize: number
   maxObjectBytes: number
   logger: Logger
+  /** Called once per fill that hit the origin: 'fill' or 'revalidate'. */
+  onOriginFill?: (kind: 'fill' | 'revalidate') => void
 }
 
 export interface Filler {
-  fill: (key: string, stale?: CacheEntry) => Promise<FillOutcome>
+  fill: (req: FillRequest) => Promise<FillOutcome>
   readonly inflight: number
 }
 
-/** A fill asks for the bytes as stored, so manifests hash what clients will receive. */
-const FILL_HEADERS = { 'accept-encoding': 'identity', via: '1.1 p2pcdn-edge', 'user-agent': 'p2pcdn-edge' }
+/** Fields a fill never forwards: the edge asks for the whole object, unconditionally. */
+const NOT_FORWARDED = ['host', 'range', 'if-range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'expect', 'content-length', 'accept-encoding']
+
+export const VIA = '1.1 p2pcdn-edge'
 
 export function createFiller (init: FillerInit): Filler {
-  const { origin, store, logger } = init
+  const { origin, cache, logger } = init
   const inflight = new Map<string, Promise<FillOutcome>>()
 
-  async function run (key: string, stale: CacheEntry | undefined): Promise<FillOutcome> {
-    const headers: Record<string, string> = { ...FILL_HEADERS }
+  async function run (req: FillRequest): Promise<FillOutcome> {
+    const { key, stale } = req
+    const headers = omit(stripHopByHop(req.headers), NOT_FORWARDED)
+    // A fill asks for the bytes as stored, so manifests hash what clients will receive.
+    headers['accept-encoding'] = 'identity'
+    headers.via = appendVia(headers.via)
     const etag = stale === undefined ? undefined : header(stale.headers, 'etag')
     const lastModified = stale === undefined ? undefined : header(stale.headers, 'last-modified')
     if (etag !== undefined) headers['if-none-match'] = etag
-    else if (lastModified !== undefined) headers['if-modified-since'] = lastModified
+    if (lastModified !== undefined) headers['if-modified-since'] = lastModified
+    init.onOriginFill?.(stale === undefined ? 'fill' : 'revalidate')
 
     const requestTime = Date.now()
     const res = await origin.request({ method: 'GET', path: key, headers })
     const responseTime = Date.now()
     const resHeaders = stripHopByHop(res.headers)
-    const status = res.statusCode ?? 502
+    const status = res.status
 
     if (status === 304 && stale !== undefined) {
-      res.resume()
+      res.body.resume()
       const merged = mergeNotModified(stale.headers, resHeaders)
-      const decision = decideStorable('GET', 200, merged)
+      const decision = decideStorable(req.facts, stale.status, merged)
       if (!decision.storable) {
-        await store.delete(key)
-        return passOutcome(200, decision.reason, undefined)
+        await cache.invalidate(key)
+        return { kind: 'pass', status: stale.status, reason: decision.reason, response: undefined }
       }
       const entry: CacheEntry = {
         ...stale,
-        headers: omit(merged, NOT_STORED),
+        ...freshnessOf(decision),
+        headers: omit(merged, [...NOT_STORED, ...decision.dropFields]),
         responseTime,
-        initialAgeS: initialAgeS(merged, requestTime, responseTime),
-        lifetimeS: decision.lifetimeS
+        initialAgeS: initialAgeS(merged, requestTime, responseTime)
       }
-      await store.put(entry)
+      await cache.put(entry)
       logger.debug('revalidated', { key })
       return { kind: 'stored', entry, revalidated: true }
     }
 
-    const decision = decideStorable('GET', status, resHeaders)
-    if (!decision.storable) return passOutcome(status, decision.reason, { status, headers: resHeaders, body: res })
-    const declared = Number(header(resHeaders, 'content-length') ?? NaN)
-    if (declared > init.maxObjectBytes) return passOutcome(status, 'larger than maxObjectBytes', { status, headers: resHeaders, body: res })
+    const decision = decideStorable(req.facts, status, resHeaders)
+    const passed = { status, headers: resHeaders, body: res.body }
+    if (!decision.storable) return { kind: 'pass', status, reason: decision.reason, response: passed }
+    const lengthText = header(resHeaders, 'content-length')
+    const declared = lengthText !== undefined && /^\d+$/.test(lengthText) ? Number(lengthText) : undefined
+    if (declared !== undefined && declared > init.maxObjectBytes) return { kind: 'pass', status, reason: 'larger than maxObjectBytes', response: passed }
 
-    const builder = createManifestBuilder({
-      url: origin.urlFor(key),
-      type: header(resHeaders, 'content-type') ?? 'application/octet-stream',
-      etag: header(resHeaders, 'etag') ?? header(resHeaders, 'last-modified') ?? '',
-      chunkSize: init.chunkSize
-    })
-    const parts: Buffer[] = []
-    const tooLarge = await readBody(res, parts, builder.push, init.maxObjectBytes)
-    if (tooLarge) {
-      // Hand the client what was read so far followed by the rest of the live stream.
-      const body = new PassThrough()
-      for (const part of parts) body.write(part)
-      res.on('error', err => body.destroy(err))
-      res.pipe(body)
-      return passOutcome(status, 'larger than maxObjectBytes', { status, headers: resHeaders, body })
-    }
-    if (!Number.isNaN(declared) && declared !== builder.size) throw new Error(`origin sent ${builder.size} of ${declared} bytes`)
-
-    const entry: CacheEntry = {
+    const vary = varyNames(resHeaders)
+    const entryBase = {
       key,
+      variant: variantOf(vary, req.headers),
+      vary,
       url: origin.urlFor(key),
-      headers: omit(resHeaders, NOT_STORED),
-      body: Buffer.concat(parts, builder.size),
-      manifest: builder.finish(),
+      status,
+      headers: omit(resHeaders, [...NOT_STORED, ...decision.dropFields]),
       responseTime,
       initialAgeS: initialAgeS(resHeaders, requestTime, responseTime),
-      lifetimeS: decision.lifetimeS
+      ...freshnessOf(decision)
     }
-    await store.put(entry)
-    logger.debug('stored', { key, size: entry.body.length, lifetimeS: entry.lifetimeS, heuristic: decision.heuristic })
-    return { kind: 'stored', entry, revalidated: false }
+    const fill = startLiveFill(res.body, declared, entryBase, {
+      chunkSize: init.chunkSize,
+      maxObjectBytes: init.maxObjectBytes,
+      etag: header(resHeaders, 'etag') ?? header(resHeaders, 'last-modified') ?? '',
+      type: header(resHeaders, 'content-type') ?? 'application/octet-stream'
+    })
+    fill.stored.then(async entry => {
+      await cache.put(entry)
+      logger.debug('stored', { key, size: entry.body.length, lifetimeS: entry.lifetimeS, heuristic: entry.heuristic })
+    }, (err: Error) => logger.debug('not-stored', { key, reason: err.message }))
+    return { kind: 'streaming', fill }
   }
 
   return {
     get inflight () { return inflight.size },
-    async fill (key, stale) {
-      const running = inflight.get(key)
-      if (running !== undefined) return await running
-      const p = run(key, stale).finally(() => inflight.delete(key))
-      inflight.set(key, p)
+    async fill (req) {
+      // Authorization and Cookie select who may see a pass-through answer: only equal
+      // requests share one fill.
+      const flight = `${req.id}\n${header(req.headers, 'authorization') ?? ''}\n${header(req.headers, 'cookie') ?? ''}`
+      const running = inflight.get(flight)
+      if (running !== undefined) {
+        const outcome = await running
+        return outcome.kind === 'pass' ? { ...outcome, response: undefined } : outcome
+      }
+      const p = run(req)
+      inflight.set(flight, p)
+      // Joiners may attach while the body streams; a pass, a stored entry or a failure ends the flight.
+      p.then(outcome => {
+        if (outcome.kind === 'streaming') void outcome.fill.stored.catch(() => {}).finally(() => inflight.delete(flight))
+        else inflight.delete(flight)
+      }, () => inflight.delete(flight))
       return await p
     }
   }
 }
 
-function passOutcome (status: number, reason: string, response: PassedResponse | undefined): FillOutcome {
-  let claimed = false
-  // Waiters claim right after their await resumes (microtasks); by the next macrotask
-  // an unclaimed body only holds a socket, so drop it.
-  setImmediate(() => {
-    if (!claimed) response?.body.destroy()
-  })
+function freshnessOf (d: Freshness): Freshness {
   return {
-    kind: 'pass',
-    status,
-    reason,
-    claim () {
-      if (claimed) return undefined
-      claimed = true
-      return response
-    }
+    lifetimeS: d.lifetimeS,
+    heuristic: d.heuristic,
+    noCache: d.noCache,
+    mustRevalidate: d.mustRevalidate,
+    staleWhileRevalidateS: d.staleWhileRevalidateS,
+    staleIfErrorS: d.staleIfErrorS,
+    dropFields: d.dropFields
   }
 }
 
-/**
- * Reads the body into `parts`, feeding `onBytes`. Returns true, with the stream
- * paused and not yet ended, as soon as it exceeds `maxBytes`.
- */
-async function readBody (res: IncomingMessage, parts: Buffer[], onBytes: (b: Uint8Array) => void, maxBytes: number): Promise<boolean> {
-  let size = 0
-  // destroyOnReturn: false leaves the rest of the stream readable when we stop early.
-  for await (const chunk of res.iterator({ destroyOnReturn: false })) {
-    const buf = chunk as Buffer
-    size += buf.length
-    parts.push(buf)
-    if (size > maxBytes) return true
-    onBytes(buf)
+export function appendVia (prior: string | string[] | undefined): string {
+  if (prior === undefined) return VIA
+  return `${Array.isArray(prior) ? prior.join(', ') : prior}, ${VIA}`
+}
+
+interface LiveFillOptions {
+  chunkSize: number
+  maxObjectBytes: number
+  etag: string
+  type: string
+}
+
+function startLiveFill (body: Readable, declared: number | undefined, base: Omit<CacheEntry, 'body' | 'manifest'>, opts: LiveFillOptions): LiveFill {
+  const chunks: Buffer[] = []
+  const listeners = new Set<{ onChunk: (c: Buffer) => void, onEnd: (err?: Error) => void }>()
+  const builder = base.status === 200 ? createManifestBuilder({ url: base.url, type: opts.type, etag: opts.etag, chunkSize: opts.chunkSize }) : undefined
+  let received = 0
+  let ended = false
+  let failure: Error | undefined
+  let settle!: { resolve: (e: CacheEntry) => void, reject: (err: Error) => void }
+  const stored = new Promise<CacheEntry>((resolve, reject) => { settle = { resolve, reject } })
+  let tooLarge = false
+
+  const finish = (err?: Error): void => {
+    if (ended) return
+    ended = true
+    failure = err
+    for (const l of listeners) l.onEnd(err)
+    listeners.clear()
+    if (err !== undefined) return settle.reject(err)
+    if (tooLarge) return settle.reject(new Error('larger than maxObjectBytes'))
+    // Never store a body shorter (or longer) than its Content-Length.
+    if (declared !== undefined && received !== declared) return settle.reject(new Error(`origin sent ${received} of ${declared} bytes`))
+    settle.resolve({ ...base, body: Buffer.concat(chunks, received), manifest: builder?.finish() })
   }
-  return false
+
+  body.on('data', (chunk: Buffer) => {
+    received += chunk.length
+    if (!tooLarge && received > opts.maxObjectBytes) tooLarge = true
+    if (!tooLarge) builder?.push(chunk)
+    chunks.push(chunk)
+    for (const l of listeners) l.onChunk(chunk)
+  })
+  body.on('end', () => {
+    if (declared !== undefined && received < declared) finish(new Error(`origin closed after ${received} of ${declared} bytes`))
+    else finish()
+  })
+  body.on('error', err => finish(err))
+  body.on('close', () => finish(new Error('origin stream closed early')))
+
+  return {
+    status: base.status,
+    headers: base.headers,
+    variant: base.variant,
+    size: declared,
+    stored,
+    subscribe (onChunk, onEnd) {
+      for (const c of chunks) onChunk(c)
+      if (ended) {
+        onEnd(failure)
+        return () => {}
+      }
+      const l = { onChunk, onEnd }
+      listeners.add(l)
+      return () => { listeners.delete(l) }
+    }
+  }
 }

@@ -9,7 +9,7 @@ const HOP_BY_HOP = new Set([
 ])
 
 /** Copy without hop-by-hop fields, including any the `Connection` header names. */
-export function stripHopByHop (headers: IncomingHttpHeaders): Headers {
+export function stripHopByHop (headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Headers {
   const named = new Set(String(headers.connection ?? '').split(',').map(s => s.trim().toLowerCase()).filter(Boolean))
   const out: Headers = {}
   for (const [name, value] of Object.entries(headers)) {
@@ -38,4 +38,4 @@ export const PREFLIGHT_HEADERS: Headers = {
 }
 
 /** Headers a fill must never store: framing, and values the edge computes itself. */
-export const NOT_STORED = ['content-length', 'content-range', 'age', 'x-cache', 'access-control-allow-origin', 'access-control-expose-headers'] as const
+export const NOT_STORED = ['content-length', 'content-range', 'age', 'x-cache', 'x-p2pcdn-region', 'access-control-allow-origin', 'access-control-expose-headers'] as const

@@ -10,17 +10,23 @@
  * await edge.stop()
  * ```
  */
+import { createAccessLog } from './access-log.js'
+import type { AccessLog } from './access-log.js'
+import { createCache } from './cache/cache.js'
+import type { Cache } from './cache/cache.js'
 import { createDiskStore } from './cache/disk-store.js'
 import { createMemoryStore } from './cache/memory-store.js'
-import type { CacheStore } from './cache/store.js'
-import { createTieredStore } from './cache/tiered-store.js'
 import { resolveConfig } from './config.js'
 import type { EdgeInit } from './config.js'
 import { createFiller } from './filler.js'
-import type { EdgeCounters, HandlerContext } from './handlers/context.js'
+import type { HandlerContext } from './handlers/context.js'
+import { createMetrics } from './metrics.js'
+import type { EdgeCounters } from './metrics.js'
 import { createOriginClient } from './origin.js'
+import type { OriginClient } from './origin.js'
 import { createEdgeServer } from './server.js'
 import type { EdgeServer } from './server.js'
+import { createThrottle } from './throttle.js'
 import { createTrackerLink } from './tracker-link.js'
 import type { EdgeLoad, TrackerLink } from './tracker-link.js'
 
@@ -47,16 +53,23 @@ export interface Edge {
 export function createEdge (init: EdgeInit): Edge {
   const config = resolveConfig(init)
   const log = config.logger
-  const counters: EdgeCounters = { hits: 0, misses: 0, originRequests: 0, bytesServed: 0 }
   let port = config.port
   let server: EdgeServer | undefined
-  let store: CacheStore | undefined
+  let cache: Cache | undefined
   let link: TrackerLink | undefined
-  let origin: ReturnType<typeof createOriginClient> | undefined
+  let origin: OriginClient | undefined
+  let accessLog: AccessLog | undefined
+  const metrics = createMetrics({
+    connections: () => server?.connections ?? 0,
+    memoryBytes: () => cache?.memoryBytes ?? 0,
+    diskBytes: () => cache?.diskBytes ?? 0,
+    entries: () => cache?.entries ?? 0
+  })
+  const counters: EdgeCounters = metrics.counters
   let starting: Promise<void> | undefined
   let stopping: Promise<void> | undefined
 
-  const url = (): string => config.publicUrl ?? `http://${hostForUrl(config.host)}:${port}`
+  const url = (): string => config.publicUrl ?? `${config.tls === undefined ? 'http' : 'https'}://${hostForUrl(config.host)}:${port}`
 
   let lastSample = { at: Date.now(), bytes: 0 }
   const load = (): EdgeLoad => {
@@ -69,24 +82,41 @@ export function createEdge (init: EdgeInit): Edge {
 
   async function doStart (): Promise<void> {
     const memory = createMemoryStore({ maxBytes: config.maxMemoryBytes })
-    if (config.cacheDir !== undefined) {
-      const disk = createDiskStore({ dir: config.cacheDir, logger: log })
-      const found = await disk.open()
-      log.info('cache-opened', { dir: config.cacheDir, entries: found })
-      store = createTieredStore({ memory, disk, logger: log })
-    } else {
-      store = memory
-    }
-    origin = createOriginClient({ origin: config.origin, timeoutMs: config.originTimeoutMs, onRequest: () => { counters.originRequests++ } })
+    const disk = config.cacheDir === undefined ? undefined : createDiskStore({ dir: config.cacheDir, maxBytes: config.maxDiskBytes, logger: log })
+    cache = createCache({ memory, disk, logger: log })
+    const found = await cache.open()
+    if (disk !== undefined) log.info('cache-opened', { dir: config.cacheDir, entries: found })
+    origin = createOriginClient({
+      origin: config.origin,
+      connections: config.originConnections,
+      connectTimeoutMs: config.originConnectTimeoutMs,
+      headersTimeoutMs: config.originHeadersTimeoutMs,
+      bodyTimeoutMs: config.originBodyTimeoutMs,
+      onResponse: (status, seconds) => {
+        counters.originRequests++
+        metrics.observeOrigin(status, seconds)
+      }
+    })
+    const filler = createFiller({
+      origin,
+      cache,
+      chunkSize: config.chunkSize,
+      maxObjectBytes: config.maxObjectBytes,
+      logger: log,
+      onOriginFill: kind => { if (kind === 'revalidate') counters.revalidations++ }
+    })
     const ctx: HandlerContext = {
       config,
-      store,
+      cache,
       origin,
       counters,
+      metrics,
+      throttle: config.maxBytesPerSec === undefined ? undefined : createThrottle(config.maxBytesPerSec),
       log,
-      filler: createFiller({ origin, store, chunkSize: config.chunkSize, maxObjectBytes: config.maxObjectBytes, logger: log })
+      filler
     }
-    server = createEdgeServer(ctx, () => [config.origin.origin, new URL(url()).origin])
+    if (config.accessLog !== undefined) accessLog = createAccessLog(config.accessLog)
+    server = createEdgeServer(ctx, () => [config.origin.origin, new URL(url()).origin], accessLog)
     port = await server.listen(config.port, config.host)
     log.info('listening', { url: url(), origin: config.origin.origin, region: config.region })
 
@@ -102,8 +132,9 @@ export function createEdge (init: EdgeInit): Edge {
     await starting?.catch(() => {})
     link?.stop()
     await server?.close()
-    origin?.close()
-    await store?.close()
+    accessLog?.flush()
+    await origin?.close()
+    await cache?.close()
     log.info('stopped', {})
   }
 

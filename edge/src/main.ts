@@ -2,6 +2,7 @@
  * `p2pcdn edge`: the only edge file that reads argv and the environment. Flags win
  * over environment variables.
  */
+import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { createJsonLogger } from '../../protocol/src/index.js'
 import { createEdge } from './index.js'
@@ -17,7 +18,16 @@ const USAGE = `Usage: p2pcdn edge --origin URL [options]
   --edge-token T      tracker's edge token (P2PCDN_EDGE_TOKEN)
   --public-url URL    URL clients reach this edge at (P2PCDN_PUBLIC_URL) [http://host:port]
   --cache-dir DIR     also keep the cache on disk here (P2PCDN_CACHE_DIR)
-  --sdk-path FILE     browser SDK served at /p2pcdn.js (P2PCDN_SDK_PATH) [dist/p2pcdn.js]`
+  --sdk-path FILE     browser SDK served at /p2pcdn.js (P2PCDN_SDK_PATH) [dist/p2pcdn.js]
+  --cert FILE         PEM certificate chain: serve HTTPS (P2PCDN_CERT); needs --key
+  --key FILE          PEM private key for --cert (P2PCDN_KEY)
+  --purge-token T     bearer token for POST /_p2pcdn/purge (P2PCDN_PURGE_TOKEN) [purge off]
+  --max-bytes-per-sec N   cap on total body bytes sent per second (P2PCDN_MAX_BYTES_PER_SEC) [no cap]
+  --max-memory-bytes N    body bytes kept in memory (P2PCDN_MAX_MEMORY_BYTES) [512 MiB]
+  --max-disk-bytes N      body bytes kept under --cache-dir (P2PCDN_MAX_DISK_BYTES) [10 GiB]
+  --max-object-bytes N    larger objects are passed through (P2PCDN_MAX_OBJECT_BYTES) [256 MiB]
+  --origin-timeout-ms N   origin connect/header/idle-body timeout (P2PCDN_ORIGIN_TIMEOUT_MS) [10000/30000/30000]
+  --access-log on|off     one JSON line per request on stdout (P2PCDN_ACCESS_LOG) [on]`
 
 const OPTIONS = {
   origin: { type: 'string' },
@@ -29,6 +39,15 @@ const OPTIONS = {
   'public-url': { type: 'string' },
   'cache-dir': { type: 'string' },
   'sdk-path': { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  'purge-token': { type: 'string' },
+  'max-bytes-per-sec': { type: 'string' },
+  'max-memory-bytes': { type: 'string' },
+  'max-disk-bytes': { type: 'string' },
+  'max-object-bytes': { type: 'string' },
+  'origin-timeout-ms': { type: 'string' },
+  'access-log': { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -41,7 +60,7 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       process.stdout.write(USAGE + '\n')
       return
     }
-    init = initFrom(parsed.values, env)
+    init = await initFrom(parsed.values, env)
   } catch (err) {
     return usageError(err instanceof Error ? err.message : String(err))
   }
@@ -49,7 +68,8 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   const logger = createJsonLogger('p2pcdn:edge', s => process.stdout.write(s))
   let edge
   try {
-    edge = createEdge({ ...init, logger })
+    const accessLog = init.accessLog === undefined ? undefined : (lines: string): void => { process.stdout.write(lines) }
+    edge = createEdge({ ...init, accessLog, logger })
   } catch (err) {
     return usageError(err instanceof Error ? err.message : String(err))
   }
@@ -71,7 +91,7 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   }
 }
 
-function initFrom (values: Partial<Record<keyof typeof OPTIONS, string | boolean>>, env: NodeJS.ProcessEnv): EdgeInit {
+async function initFrom (values: Partial<Record<keyof typeof OPTIONS, string | boolean>>, env: NodeJS.ProcessEnv): Promise<EdgeInit> {
   const pick = (flag: keyof typeof OPTIONS, name: string): string | undefined => {
     const value = values[flag]
     const chosen = typeof value === 'string' ? value : env[name]
@@ -85,7 +105,31 @@ function initFrom (values: Partial<Record<keyof typeof OPTIONS, string | boolean
     port = Number(portText)
     if (!/^\d+$/.test(portText) || port > 65_535) throw new Error(`--port: expected 0-65535, got "${portText}"`)
   }
+  const count = (flag: keyof typeof OPTIONS, name: string): number | undefined => {
+    const text = pick(flag, name)
+    if (text === undefined) return undefined
+    if (!/^\d+$/.test(text) || Number(text) <= 0) throw new Error(`--${flag}: expected a positive integer, got "${text}"`)
+    return Number(text)
+  }
+  const certFile = pick('cert', 'P2PCDN_CERT')
+  const keyFile = pick('key', 'P2PCDN_KEY')
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new Error('--cert and --key go together')
+  const tls = certFile === undefined || keyFile === undefined ? undefined : { cert: await readFile(certFile), key: await readFile(keyFile) }
+  const accessLogText = pick('access-log', 'P2PCDN_ACCESS_LOG') ?? 'on'
+  if (accessLogText !== 'on' && accessLogText !== 'off') throw new Error(`--access-log: expected on or off, got "${accessLogText}"`)
+  const originTimeoutMs = count('origin-timeout-ms', 'P2PCDN_ORIGIN_TIMEOUT_MS')
   return {
+    tls,
+    purgeToken: pick('purge-token', 'P2PCDN_PURGE_TOKEN'),
+    maxBytesPerSec: count('max-bytes-per-sec', 'P2PCDN_MAX_BYTES_PER_SEC'),
+    maxMemoryBytes: count('max-memory-bytes', 'P2PCDN_MAX_MEMORY_BYTES'),
+    maxDiskBytes: count('max-disk-bytes', 'P2PCDN_MAX_DISK_BYTES'),
+    maxObjectBytes: count('max-object-bytes', 'P2PCDN_MAX_OBJECT_BYTES'),
+    originConnectTimeoutMs: originTimeoutMs,
+    originHeadersTimeoutMs: originTimeoutMs,
+    originBodyTimeoutMs: originTimeoutMs,
+    // A placeholder sink that says "on"; main() swaps in stdout.
+    accessLog: accessLogText === 'on' ? () => {} : undefined,
     origin,
     port,
     host: pick('host', 'P2PCDN_HOST'),

@@ -1,89 +1,104 @@
 /**
- * HTTP(S) requests to the one origin, over a keep-alive agent. `node:http` rather
- * than `fetch`: a proxy needs the bytes exactly as sent (no transparent
+ * Requests to the one origin over an undici `Pool` (keep-alive, pipelining off). undici
+ * rather than `fetch`: a proxy needs the bytes exactly as sent (no transparent
  * decompression, no redirect following, no forbidden-header rules).
  */
-import http from 'node:http'
-import https from 'node:https'
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http'
+import { Pool } from 'undici'
 import type { Readable } from 'node:stream'
-import { TimeoutError } from '../../protocol/src/index.js'
+import type { Headers } from './headers.js'
 
 export interface OriginRequest {
   method: string
   /** Origin-form target: path and query. */
   path: string
-  headers: OutgoingHttpHeaders
+  headers: Headers
   /** Request body to stream to the origin; none when absent. */
   body?: Readable
 }
 
+export interface OriginResponse {
+  status: number
+  /** Lowercase names, as received (hop-by-hop fields included). */
+  headers: Record<string, string | string[] | undefined>
+  body: Readable
+}
+
 export interface OriginClientInit {
   origin: URL
-  /** Socket idle timeout, in milliseconds. */
-  timeoutMs: number
-  /** Called once per request sent, for stats. */
-  onRequest?: () => void
+  /** Most sockets open to the origin at once. */
+  connections: number
+  /** Time to establish a connection, in milliseconds. */
+  connectTimeoutMs: number
+  /** Time from sending a request to its complete response head, in milliseconds. */
+  headersTimeoutMs: number
+  /** Longest silence inside a response body, in milliseconds. */
+  bodyTimeoutMs: number
+  /** Called when a response head arrives (or the request fails), for metrics. */
+  onResponse?: (status: number | 'error', seconds: number) => void
 }
 
 export interface OriginClient {
   readonly origin: URL
-  request: (req: OriginRequest) => Promise<IncomingMessage>
+  request: (req: OriginRequest) => Promise<OriginResponse>
   /** Absolute origin URL of a cache key. */
   urlFor: (key: string) => string
-  close: () => void
+  readonly requests: number
+  close: () => Promise<void>
 }
 
-type RetryableError = NodeJS.ErrnoException & { reusedSocket?: boolean }
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+
+/** The origin was too slow (504) rather than broken (502). */
+export function isTimeout (err: unknown): boolean {
+  return TIMEOUT_CODES.has(String((err as { code?: unknown } | undefined)?.code))
+}
 
 export function createOriginClient (init: OriginClientInit): OriginClient {
-  const { origin, timeoutMs } = init
-  const secure = origin.protocol === 'https:'
-  const agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true })
-  const send = secure ? https.request : http.request
+  const { origin } = init
+  const pool = new Pool(origin.origin, {
+    connections: init.connections,
+    connectTimeout: init.connectTimeoutMs,
+    headersTimeout: init.headersTimeoutMs,
+    bodyTimeout: init.bodyTimeoutMs,
+    pipelining: 1
+  })
+  let requests = 0
 
-  const sendOnce = async (req: OriginRequest): Promise<IncomingMessage> => {
-    init.onRequest?.()
-    return await new Promise((resolve, reject) => {
-      const out = send({
-        protocol: origin.protocol,
-        hostname: origin.hostname.replace(/^\[|\]$/g, ''),
-        port: origin.port === '' ? undefined : Number(origin.port),
-        method: req.method,
-        path: req.path,
-        headers: { ...req.headers, host: origin.host },
-        agent
-      }, resolve)
-      out.setTimeout(timeoutMs, () => out.destroy(new TimeoutError(`origin idle for ${timeoutMs} ms`)))
-      out.on('error', (err: RetryableError) => {
-        const code = err.code
-        if (out.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) err.reusedSocket = true
-        reject(err)
-      })
-      if (req.body === undefined) {
-        out.end()
-      } else {
-        req.body.on('error', err => out.destroy(err))
-        req.body.pipe(out)
-      }
-    })
+  const sendOnce = async (req: OriginRequest): Promise<OriginResponse> => {
+    requests++
+    const started = performance.now()
+    try {
+      const res = await pool.request({ method: req.method as 'GET', path: req.path, headers: req.headers, body: req.body })
+      init.onResponse?.(res.statusCode, (performance.now() - started) / 1000)
+      return { status: res.statusCode, headers: res.headers, body: res.body }
+    } catch (err) {
+      init.onResponse?.('error', (performance.now() - started) / 1000)
+      throw err
+    }
   }
 
   return {
     origin,
     urlFor: key => origin.origin + key,
+    get requests () { return requests },
     async request (req) {
       try {
         return await sendOnce(req)
       } catch (err) {
-        // A keep-alive socket the origin closed just as we reused it. Node's docs
-        // recommend retrying: safe for a request without a body, and nothing was read yet.
-        if (req.body !== undefined || !(err as RetryableError).reusedSocket) throw err
+        // A keep-alive socket the origin closed just as we reused it: retrying is safe
+        // for a request without a body, and nothing was read yet.
+        if (req.body !== undefined || (err as { code?: string }).code !== 'UND_ERR_SOCKET') throw err
         return await sendOnce(req)
       }
     },
-    close () {
-      agent.destroy()
+    async close () {
+      await pool.destroy()
     }
   }
+}
+
+/** Drop a response body we will not read; undici reports that as an abort error, which is expected here. */
+export function discard (body: Readable): void {
+  body.on('error', () => {})
+  body.destroy()
 }

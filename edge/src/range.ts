@@ -1,39 +1,55 @@
-/** Single byte ranges (RFC 9110 §14). Multiple ranges are ignored: a full 200 is always allowed. */
-import type { CacheEntry } from './cache/store.js'
+/** Byte ranges (RFC 9110 §14) and the conditionals that guard them. */
 import { header } from './cache/policy.js'
+import type { HeaderBag } from './cache/policy.js'
+
+export interface ByteRange {
+  start: number
+  /** Inclusive, as in Content-Range. */
+  end: number
+}
 
 export type RangeResult =
   | { kind: 'none' }
-  | { kind: 'range', start: number, end: number }
+  | { kind: 'ranges', ranges: ByteRange[] }
   | { kind: 'unsatisfiable' }
 
-/** `end` is inclusive, as in Content-Range. A malformed header is ignored (§14.2). */
+/** More ranges than this in one request is a denial-of-service pattern (§14.2): the whole object is sent instead. */
+export const MAX_RANGES = 16
+
+/** A malformed header, or one with too many ranges, is ignored (§14.2): a full 200 is always allowed. */
 export function parseRange (value: string | undefined, size: number): RangeResult {
   if (value === undefined) return { kind: 'none' }
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(value)
+  const m = /^\s*bytes\s*=\s*(.*)$/i.exec(value)
   if (m === null) return { kind: 'none' }
-  const [, first = '', last = ''] = m
-  if (first === '' && last === '') return { kind: 'none' }
-  if (first === '') {
-    const suffix = Number(last)
-    if (suffix === 0 || size === 0) return { kind: 'unsatisfiable' }
-    return { kind: 'range', start: Math.max(0, size - suffix), end: size - 1 }
+  const specs = (m[1] ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
+  if (specs.length === 0 || specs.length > MAX_RANGES) return { kind: 'none' }
+  const ranges: ByteRange[] = []
+  for (const spec of specs) {
+    const r = /^(\d*)-(\d*)$/.exec(spec)
+    if (r === null) return { kind: 'none' }
+    const [, first = '', last = ''] = r
+    if (first === '' && last === '') return { kind: 'none' }
+    if (first === '') {
+      const suffix = Number(last)
+      if (suffix > 0 && size > 0) ranges.push({ start: Math.max(0, size - suffix), end: size - 1 })
+      continue
+    }
+    const start = Number(first)
+    if (last !== '' && Number(last) < start) return { kind: 'none' }
+    if (start < size) ranges.push({ start, end: last === '' ? size - 1 : Math.min(Number(last), size - 1) })
   }
-  const start = Number(first)
-  if (last !== '' && Number(last) < start) return { kind: 'none' }
-  if (start >= size) return { kind: 'unsatisfiable' }
-  return { kind: 'range', start, end: last === '' ? size - 1 : Math.min(Number(last), size - 1) }
+  return ranges.length === 0 ? { kind: 'unsatisfiable' } : { kind: 'ranges', ranges }
 }
 
 /** `If-Range` (§13.1.5): the range applies only while the validator still matches, compared strongly. */
-export function ifRangeMatches (value: string | undefined, entry: CacheEntry): boolean {
+export function ifRangeMatches (value: string | undefined, stored: HeaderBag): boolean {
   if (value === undefined) return true
   const v = value.trim()
   if (v.startsWith('"') || v.startsWith('W/')) {
-    const etag = header(entry.headers, 'etag')
+    const etag = header(stored, 'etag')
     return !v.startsWith('W/') && etag !== undefined && !etag.startsWith('W/') && etag === v
   }
-  return header(entry.headers, 'last-modified') === v
+  return header(stored, 'last-modified') === v
 }
 
 /** `If-None-Match` uses the weak comparison (§13.1.2). */
@@ -42,4 +58,19 @@ export function noneMatch (value: string | undefined, etag: string | undefined):
   const strip = (t: string): string => t.trim().replace(/^W\//, '')
   if (value.trim() === '*') return true
   return value.split(',').some(t => strip(t) === strip(etag))
+}
+
+/** If-Modified-Since counts only without If-None-Match (RFC 9110 §13.1.3). */
+export function notModifiedSince (req: HeaderBag, stored: HeaderBag): boolean {
+  const since = header(req, 'if-modified-since')
+  const lastModified = header(stored, 'last-modified')
+  if (req['if-none-match'] !== undefined || since === undefined || lastModified === undefined) return false
+  const a = Date.parse(since)
+  const b = Date.parse(lastModified)
+  return !Number.isNaN(a) && !Number.isNaN(b) && b <= a
+}
+
+/** The client's conditionals say its copy is current: answer 304. */
+export function clientHasCurrent (req: HeaderBag, stored: HeaderBag): boolean {
+  return noneMatch(header(req, 'if-none-match'), header(stored, 'etag')) || notModifiedSince(req, stored)
 }

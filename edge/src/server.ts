@@ -1,12 +1,15 @@
 /** HTTP wiring: the routes the edge serves itself, then the cache, then pass-through. */
 import http from 'node:http'
+import https from 'node:https'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AccessLog } from './access-log.js'
 import type { Socket } from 'node:net'
 import { EDGE_PATHS } from '../../protocol/src/index.js'
 import { parseRequestTarget } from './target.js'
 import { serveCached } from './handlers/cached.js'
 import type { HandlerContext } from './handlers/context.js'
 import { serveManifest } from './handlers/manifest.js'
+import { servePurge } from './handlers/purge.js'
 import { proxyRequest } from './handlers/proxy.js'
 import { send, sendError, sendJson } from './handlers/reply.js'
 import { serveSdk } from './handlers/sdk.js'
@@ -28,21 +31,27 @@ export interface EdgeServer {
  * @param sameOrigins origins an absolute-form request target may name (the origin's
  * and the edge's own); read on each request because the edge's is known only once listening.
  */
-export function createEdgeServer (ctx: HandlerContext, sameOrigins: () => string[]): EdgeServer {
+export function createEdgeServer (ctx: HandlerContext, sameOrigins: () => string[], accessLog?: AccessLog): EdgeServer {
   const sockets = new Set<Socket>()
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    accessLog?.track(req, res)
     handle(ctx, req, res, sameOrigins()).catch(err => {
       ctx.log.error('request-failed', { url: req.url, error: String(err) })
       sendError(ctx, res, 500, 'ERR_HTTP', 'internal error')
     })
-  })
-  server.on('connection', socket => {
+  }
+  // Node's defaults: 16 KiB of headers (431 beyond), and a request with both
+  // Content-Length and Transfer-Encoding is refused by the parser (request smuggling).
+  const tls = ctx.config.tls
+  const server: Server = tls === undefined ? http.createServer(onRequest) : https.createServer({ cert: tls.cert, key: tls.key }, onRequest)
+  server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
   })
-  server.on('clientError', (err, socket) => {
-    ctx.log.debug('client-error', { error: String(err) })
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    ctx.log.debug('client-error', { error: String(err), code: err.code })
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
     else socket.destroy()
   })
 
@@ -86,7 +95,12 @@ async function handle (ctx: HandlerContext, req: IncomingMessage, res: ServerRes
     send(ctx, res, 204, { ...PREFLIGHT_HEADERS })
     return
   }
-  const own = path === EDGE_PATHS.ping || path === EDGE_PATHS.healthz || path === EDGE_PATHS.sdk || path === SDK_MAP_PATH || path.startsWith(EDGE_PREFIX)
+  if (path === EDGE_PATHS.purge) {
+    if (method === 'POST') await servePurge(ctx, req, res)
+    else send(ctx, res, 405, { allow: 'POST', 'content-type': 'application/json; charset=utf-8' }, JSON.stringify({ error: `method ${method} not allowed`, code: 'ERR_PROTOCOL' }))
+    return
+  }
+  const own = path === EDGE_PATHS.ping || path === EDGE_PATHS.healthz || path === EDGE_PATHS.metrics || path === EDGE_PATHS.sdk || path === SDK_MAP_PATH || path.startsWith(EDGE_PREFIX)
   if (own && !readOnly) {
     send(ctx, res, 405, { allow: 'GET, HEAD, OPTIONS', 'content-type': 'application/json; charset=utf-8' }, JSON.stringify({ error: `method ${method} not allowed`, code: 'ERR_PROTOCOL' }))
     return
@@ -98,6 +112,9 @@ async function handle (ctx: HandlerContext, req: IncomingMessage, res: ServerRes
       return
     case EDGE_PATHS.healthz:
       sendJson(ctx, res, 200, { ok: true, region: ctx.config.region }, {}, method === 'HEAD')
+      return
+    case EDGE_PATHS.metrics:
+      send(ctx, res, 200, { 'content-type': ctx.metrics.contentType, 'cache-control': 'no-store' }, await ctx.metrics.render(), method === 'HEAD')
       return
     case EDGE_PATHS.manifest:
       await serveManifest(ctx, req, res, new URLSearchParams(queryAt === -1 ? '' : key.slice(queryAt)))

@@ -33,5 +33,9 @@ export const EDGE_PATHS = {
   ping: '/_p2pcdn/ping',
   manifest: '/_p2pcdn/manifest',
   sdk: '/p2pcdn.js',
-  healthz: '/healthz'
+  healthz: '/healthz',
+  /** Prometheus text exposition. */
+  metrics: '/metrics',
+  /** `POST` with a bearer token: drop a URL or a prefix from the edge's cache. */
+  purge: '/_p2pcdn/purge'
 } as const

@@ -1,5 +1,6 @@
-/** In-memory LRU store bounded by body bytes. */
+/** In-memory LRU store bounded by body bytes; `peek` is synchronous for the hit path. */
 import type { CacheEntry, CacheStore } from './store.js'
+import { entryId } from './store.js'
 
 export interface MemoryStoreInit {
   /** Total body bytes to keep; least recently used entries go first. */
@@ -7,6 +8,8 @@ export interface MemoryStoreInit {
 }
 
 export interface MemoryStore extends CacheStore {
+  /** The entry, marked as recently used; no promise, so a hit costs no extra tick. */
+  peek: (id: string) => CacheEntry | undefined
   readonly bytes: number
   readonly size: number
 }
@@ -16,36 +19,39 @@ export function createMemoryStore (init: MemoryStoreInit): MemoryStore {
   const entries = new Map<string, CacheEntry>()
   let bytes = 0
 
-  const remove = (key: string): void => {
-    const old = entries.get(key)
+  const remove = (id: string): void => {
+    const old = entries.get(id)
     if (old === undefined) return
-    entries.delete(key)
+    entries.delete(id)
     bytes -= old.body.length
+  }
+  const peek = (id: string): CacheEntry | undefined => {
+    const entry = entries.get(id)
+    if (entry !== undefined) {
+      entries.delete(id)
+      entries.set(id, entry)
+    }
+    return entry
   }
 
   return {
     get bytes () { return bytes },
     get size () { return entries.size },
-    async get (key) {
-      const entry = entries.get(key)
-      if (entry !== undefined) {
-        entries.delete(key)
-        entries.set(key, entry)
-      }
-      return entry
-    },
+    peek,
+    async get (id) { return peek(id) },
     async put (entry) {
-      remove(entry.key)
+      const id = entryId(entry.key, entry.variant)
+      remove(id)
       if (entry.body.length > init.maxBytes) return
-      entries.set(entry.key, entry)
+      entries.set(id, entry)
       bytes += entry.body.length
-      for (const [key] of entries) {
+      for (const [old] of entries) {
         if (bytes <= init.maxBytes) break
-        remove(key)
+        remove(old)
       }
     },
-    async delete (key) {
-      remove(key)
+    async delete (id) {
+      remove(id)
     },
     async close () {
       entries.clear()

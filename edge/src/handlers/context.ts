@@ -1,27 +1,22 @@
 /** What every request handler gets: config, collaborators and the counters it bumps. */
 import type { Logger } from '../../../protocol/src/index.js'
-import type { CacheStore } from '../cache/store.js'
+import type { Cache } from '../cache/cache.js'
 import type { EdgeConfig } from '../config.js'
 import type { Filler } from '../filler.js'
+import type { EdgeCounters, EdgeMetrics } from '../metrics.js'
 import type { OriginClient } from '../origin.js'
+import type { Throttle } from '../throttle.js'
 
-/** Counters behind `Edge.stats()`. */
-export interface EdgeCounters {
-  /** Content requests answered from a fresh cache entry without contacting the origin. */
-  hits: number
-  /** Content requests that needed the origin (fill, revalidation or pass-through). */
-  misses: number
-  /** Requests the edge sent to the origin. */
-  originRequests: number
-  /** Response body bytes sent to clients. */
-  bytesServed: number
-}
+export type { EdgeCounters } from '../metrics.js'
 
 export interface HandlerContext {
   config: EdgeConfig
-  store: CacheStore
+  cache: Cache
   filler: Filler
   origin: OriginClient
   counters: EdgeCounters
+  metrics: EdgeMetrics
+  /** Present when `maxBytesPerSec` is set. */
+  throttle: Throttle | undefined
   log: Logger
 }

@@ -2,6 +2,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { serializeManifest } from '../../../protocol/src/index.js'
 import { currentAgeS } from '../cache/policy.js'
+import type { CacheEntry } from '../cache/store.js'
+import { discard, isTimeout } from '../origin.js'
 import { resolveResourceUrl } from '../target.js'
 import { lookup } from './cached.js'
 import type { Lookup } from './cached.js'
@@ -21,24 +23,32 @@ export async function serveManifest (ctx: HandlerContext, req: IncomingMessage, 
     return
   }
   let found: Lookup
+  let entry: CacheEntry
   try {
-    found = await lookup(ctx, target.key)
+    found = await lookup(ctx, req, target.key)
+    if (found.kind === 'pass') {
+      if (found.response !== undefined) discard(found.response.body)
+      if (found.status === 200) sendError(ctx, res, 409, 'ERR_HTTP', `not cacheable: ${found.reason}`)
+      else sendError(ctx, res, found.status === 404 ? 404 : 502, 'ERR_HTTP', `origin answered ${found.status}`)
+      return
+    }
+    // The manifest is complete only once the whole body has arrived and been stored.
+    entry = found.kind === 'streaming' ? await found.fill.stored : found.entry
   } catch (err) {
     ctx.log.warn('fill-failed', { key: target.key, error: String(err) })
-    sendError(ctx, res, 502, 'ERR_HTTP', `origin failed: ${errorText(err)}`)
+    if (isTimeout(err)) sendError(ctx, res, 504, 'ERR_TIMEOUT', `origin timed out: ${errorText(err)}`)
+    else sendError(ctx, res, 502, 'ERR_HTTP', `origin failed: ${errorText(err)}`)
     return
   }
-  if (found.kind === 'pass') {
-    if (found.status === 200) sendError(ctx, res, 409, 'ERR_HTTP', `not cacheable: ${found.reason}`)
-    else sendError(ctx, res, found.status === 404 ? 404 : 502, 'ERR_HTTP', `origin answered ${found.status}`)
+  if (entry.manifest === undefined) {
+    sendError(ctx, res, entry.status === 404 ? 404 : 502, 'ERR_HTTP', `origin answered ${entry.status}`)
     return
   }
-  const { entry } = found
   // Clients may keep the manifest as long as the object it describes stays fresh here.
   const freshForS = Math.max(0, Math.floor(entry.lifetimeS - currentAgeS(entry, Date.now())))
   send(ctx, res, 200, {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': `max-age=${freshForS}`,
-    'x-cache': found.kind === 'hit' ? 'HIT' : 'MISS'
+    'x-cache': found.kind === 'hit' ? 'HIT' : found.kind === 'stale' ? 'STALE' : 'MISS'
   }, serializeManifest(entry.manifest), req.method === 'HEAD')
 }

@@ -1,0 +1,146 @@
+/**
+ * Answering from a stored entry. The common case (a plain GET of a whole object) uses a
+ * header list built once per entry and a single `res.end(body)`: no per-request header
+ * objects, no copies of the body.
+ */
+import { randomBytes } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { note } from '../access-log.js'
+import { currentAgeS, header } from '../cache/policy.js'
+import type { CacheEntry } from '../cache/store.js'
+import { appendVia } from '../filler.js'
+import { CORS_HEADERS } from '../headers.js'
+import type { Headers } from '../headers.js'
+import { clientHasCurrent, ifRangeMatches, parseRange } from '../range.js'
+import type { ByteRange } from '../range.js'
+import { writeThrottled } from '../throttle.js'
+import type { HandlerContext } from './context.js'
+import { send } from './reply.js'
+
+export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED'
+
+/** Headers a 304 carries over from the stored response (RFC 9110 §15.4.5). */
+const NOT_MODIFIED_HEADERS = ['cache-control', 'content-location', 'date', 'etag', 'expires', 'last-modified', 'vary', 'cdn-cache-control']
+
+/** A flat `[name, value, ...]` list for `writeHead`, with two slots rewritten per request. */
+interface HotHead {
+  list: string[]
+  ageAt: number
+  cacheAt: number
+}
+
+const hotHeads = new WeakMap<CacheEntry, HotHead>()
+
+function hotHead (ctx: HandlerContext, entry: CacheEntry): HotHead {
+  let hot = hotHeads.get(entry)
+  if (hot !== undefined) return hot
+  const list: string[] = []
+  for (const [name, value] of Object.entries(entryHeaders(ctx, entry))) {
+    if (Array.isArray(value)) for (const v of value) list.push(name, v)
+    else list.push(name, value)
+  }
+  list.push('content-length', String(entry.body.length), 'age', '0', 'x-cache', 'HIT')
+  hot = { list, ageAt: list.length - 3, cacheAt: list.length - 1 }
+  hotHeads.set(entry, hot)
+  return hot
+}
+
+/** Stored headers plus what the edge adds; framing is added by the caller. */
+function entryHeaders (ctx: HandlerContext, entry: CacheEntry): Headers {
+  return {
+    ...entry.headers,
+    via: appendVia(entry.headers.via),
+    'accept-ranges': 'bytes',
+    ...CORS_HEADERS,
+    'x-p2pcdn-region': ctx.config.region
+  }
+}
+
+export function serveEntry (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, entry: CacheEntry, cache: CacheStatus): void {
+  const age = String(Math.floor(currentAgeS(entry, Date.now())))
+  const h = req.headers
+  // The hot path: nothing conditional, no range, no throttle.
+  if (req.method === 'GET' && h.range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && ctx.throttle === undefined) {
+    const hot = hotHead(ctx, entry)
+    // writeHead copies the list synchronously, so the shared slots can be reused.
+    hot.list[hot.ageAt] = age
+    hot.list[hot.cacheAt] = cache
+    res.writeHead(entry.status, hot.list)
+    ctx.counters.bytesServed += entry.body.length
+    note(res, cache, entry.body.length)
+    res.end(entry.body)
+    return
+  }
+  serveEntrySlow(ctx, req, res, entry, cache, age)
+}
+
+function serveEntrySlow (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, entry: CacheEntry, cache: CacheStatus, age: string): void {
+  const head = req.method === 'HEAD'
+  const size = entry.body.length
+  const extra: Headers = { 'x-cache': cache, age, via: appendVia(entry.headers.via) }
+
+  if (entry.status === 200 && clientHasCurrent(req.headers, entry.headers)) {
+    const kept: Headers = {}
+    for (const name of NOT_MODIFIED_HEADERS) {
+      const value = entry.headers[name]
+      if (value !== undefined) kept[name] = value
+    }
+    send(ctx, res, 304, { ...kept, ...extra }, undefined, false, cache)
+    return
+  }
+
+  const headers: Headers = { ...entry.headers, ...extra, 'accept-ranges': 'bytes' }
+  const rangeAllowed = entry.status === 200 && ifRangeMatches(header(req.headers, 'if-range'), entry.headers)
+  const range = rangeAllowed ? parseRange(header(req.headers, 'range'), size) : { kind: 'none' as const }
+  if (range.kind === 'unsatisfiable') {
+    send(ctx, res, 416, { ...extra, 'content-range': `bytes */${size}`, 'content-type': 'text/plain; charset=utf-8' }, 'range not satisfiable\n', head, cache)
+    return
+  }
+  if (range.kind === 'ranges' && range.ranges.length === 1) {
+    const [only] = range.ranges as [ByteRange]
+    headers['content-range'] = `bytes ${only.start}-${only.end}/${size}`
+    send(ctx, res, 206, headers, entry.body.subarray(only.start, only.end + 1), head, cache)
+    return
+  }
+  if (range.kind === 'ranges') {
+    const { type, parts } = multipart(entry, range.ranges)
+    headers['content-type'] = type
+    sendParts(ctx, res, headers, parts, head, cache)
+    return
+  }
+  send(ctx, res, entry.status, headers, entry.body, head, cache)
+}
+
+/** `multipart/byteranges` (RFC 9110 §14.6): the body as a list of slices, never copied. */
+function multipart (entry: CacheEntry, ranges: ByteRange[]): { type: string, parts: Uint8Array[] } {
+  const boundary = randomBytes(12).toString('hex')
+  const contentType = header(entry.headers, 'content-type')
+  const size = entry.body.length
+  const parts: Uint8Array[] = []
+  for (const r of ranges) {
+    const head = `\r\n--${boundary}\r\n${contentType === undefined ? '' : `content-type: ${contentType}\r\n`}content-range: bytes ${r.start}-${r.end}/${size}\r\n\r\n`
+    parts.push(Buffer.from(head), entry.body.subarray(r.start, r.end + 1))
+  }
+  parts.push(Buffer.from(`\r\n--${boundary}--\r\n`))
+  return { type: `multipart/byteranges; boundary=${boundary}`, parts }
+}
+
+function sendParts (ctx: HandlerContext, res: ServerResponse, headers: Headers, parts: Uint8Array[], head: boolean, cache: string): void {
+  const length = parts.reduce((n, p) => n + p.length, 0)
+  res.writeHead(206, { ...headers, 'content-length': String(length), ...CORS_HEADERS, 'x-p2pcdn-region': ctx.config.region })
+  note(res, cache, head ? 0 : length)
+  if (head) {
+    res.end()
+    return
+  }
+  ctx.counters.bytesServed += length
+  if (ctx.throttle !== undefined) {
+    void writeThrottled(res, Buffer.concat(parts, length), ctx.throttle)
+    return
+  }
+  // cork + write + uncork sends the parts in one writev.
+  res.cork()
+  for (const p of parts) res.write(p)
+  res.end()
+  res.uncork()
+}
