@@ -1,18 +1,28 @@
 /**
  * A byte stream of chunks `first..last` delivered in order while up to `parallel`
  * later chunks are already being fetched. Reading the first bytes never waits for the
- * last chunk.
+ * last chunk. Aborting `signal` errors the stream at once; `onEnd` runs exactly once,
+ * when the stream closes, errors or is cancelled.
  */
 export function chunkStream (
   first: number,
   last: number,
   parallel: number,
   fetchChunk: (index: number) => Promise<Uint8Array>,
-  onCancel: () => void
+  signal: AbortSignal,
+  onEnd: (reason?: unknown) => void
 ): ReadableStream<Uint8Array> {
   const inFlight = new Map<number, Promise<Uint8Array>>()
   let next = first
   let started = first
+  let ended = false
+  const end = (reason?: unknown): void => {
+    if (ended) return
+    ended = true
+    signal.removeEventListener('abort', onAbort)
+    onEnd(reason)
+  }
+  let onAbort = (): void => {}
   const fill = (): void => {
     while (started <= last && started < next + parallel) {
       const p = fetchChunk(started)
@@ -21,20 +31,37 @@ export function chunkStream (
     }
   }
   return new ReadableStream<Uint8Array>({
+    start (controller) {
+      onAbort = () => {
+        try { controller.error(signal.reason) } catch {}
+        end(signal.reason)
+      }
+      if (signal.aborted) onAbort()
+      else signal.addEventListener('abort', onAbort, { once: true })
+    },
     async pull (controller) {
-      if (next > last) {
-        controller.close()
+      if (ended) return
+      fill()
+      let bytes: Uint8Array
+      try {
+        bytes = await inFlight.get(next)!
+      } catch (err) {
+        if (!ended) controller.error(err)
+        end(err)
         return
       }
-      fill()
-      const bytes = await inFlight.get(next)!
+      if (ended) return
       inFlight.delete(next++)
       controller.enqueue(bytes)
-      if (next > last) controller.close()
-      else fill()
+      if (next > last) {
+        controller.close()
+        end()
+      } else {
+        fill()
+      }
     },
-    cancel () {
-      onCancel()
+    cancel (reason) {
+      end(reason ?? new DOMException('stream cancelled', 'AbortError'))
     }
   }, { highWaterMark: 0 })
 }

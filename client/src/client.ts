@@ -1,24 +1,30 @@
-import {
-  chunkBounds, CdnError, IntegrityError, resourceId, verifyChunk, type Manifest
-} from '../../protocol/src/index.js'
+import { bitfieldOf, CdnError, resourceId, verifyChunk, type Manifest } from '../../protocol/src/index.js'
+import { ChunkFetcher, type Delivery, type FetchJob } from './chunk-fetcher.js'
 import { chunkStream } from './chunk-stream.js'
 import { resolveConfig, type ClientConfig, type ClientInit } from './config.js'
+import { EdgeSet, type RankedEdge } from './edge-set.js'
 import { Emitter } from './events.js'
 import { Holdings } from './holdings.js'
-import { edgeUrlFor, fetchManifest, fetchRange, rankEdges, type RankedEdge } from './http-source.js'
+import { fetchManifest, fetchManifestAt, rankEdges } from './http-source.js'
+import { Limiter } from './limiter.js'
 import type { Peer } from './peer/peer.js'
 import { randomBinaryId, Swarm } from './peer/swarm.js'
+import { chunksOf, parseRange } from './range.js'
 import { sha256 } from './sha256.js'
 import type { ChunkStore } from './storage/chunk-store.js'
 import { createIdbStore } from './storage/idb-store.js'
 import { createMemoryStore } from './storage/memory-store.js'
+import { cacheLimit, storageEstimate } from './storage/quota.js'
 import { TrackerClient } from './tracker-client.js'
 import { emptyBytes, type ClientEvents, type ClientStats, type Source } from './types.js'
+import { UploadBucket, uploadAllowed, type ConnectionInfo } from './upload-policy.js'
 
 /** Peer ids start with an Azureus-style client tag, like WebTorrent's `-WW0208-`. */
 const PEER_ID_PREFIX = '-PC0001-'
-/** Peers tried for one chunk before falling back to HTTP. */
-const PEER_ATTEMPTS = 2
+/** HAVE frames go out at most once per resource per this many milliseconds. */
+const HAVE_BATCH_MS = 100
+/** How often a fetch waiting for peers re-checks whether they have all spoken. */
+const PEER_WAIT_CHECK_MS = 50
 
 /**
  * The SDK instance: fetches resources chunk by chunk from the cache, peers, edges and
@@ -29,20 +35,37 @@ export class Client extends Emitter<ClientEvents> {
   readonly #ready: Promise<void>
   #store: ChunkStore | undefined
   #holdings: Holdings | undefined
+  #fetcher: ChunkFetcher | undefined
   #tracker: TrackerClient | undefined
   #swarm: Swarm | undefined
-  #edges: RankedEdge[] = []
+  #edges = new EdgeSet([], 0)
   #region: string | undefined
+  #consented: boolean
+  #cacheLimit: number
   #uploaded = 0
+  readonly #peerSlots: Limiter
+  readonly #httpSlots: Limiter
+  readonly #bucket: UploadBucket
   readonly #bytes = emptyBytes()
   readonly #resources = new Map<string, ReturnType<typeof emptyBytes>>()
   readonly #haveTimers = new Map<string, ReturnType<typeof setTimeout>>()
+  /** Resource ids being fetched (with a count): never evicted meanwhile. */
+  readonly #inUse = new Map<string, number>()
+  readonly #fetches = new Set<AbortController>()
+  readonly #onPageHide = (): void => { void this.destroy() }
   #destroyed = false
 
   constructor (init: ClientInit = {}) {
     super()
     this.config = resolveConfig(init)
     this.#region = this.config.region
+    this.#consented = this.config.consent === 'granted'
+    this.#cacheLimit = this.config.cacheBytes
+    this.#peerSlots = new Limiter(this.config.peerConcurrency)
+    this.#httpSlots = new Limiter(this.config.httpConcurrency)
+    this.#bucket = new UploadBucket(this.config.uploadBytesPerSecond)
+    // A page going away (or into the back/forward cache) must not keep peers waiting on it.
+    if (typeof addEventListener === 'function') addEventListener('pagehide', this.#onPageHide)
     this.#ready = this.#start()
   }
 
@@ -52,25 +75,95 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   /**
-   * A drop-in for `fetch(url)`: a `Response` whose body streams in byte order.
-   * @example const res = await cdn.fetch('/video.mp4'); const blob = await res.blob()
+   * The visitor's answer to `consent: 'required'`. `true` opens the tracker socket and
+   * peer connections; `false` closes them again. Content keeps loading over HTTP either way.
+   */
+  consent (granted: boolean): void {
+    if (this.#destroyed || granted === this.#consented) return
+    this.#consented = granted
+    if (granted) void this.#ready.then(async () => await this.#startPeering())
+    else this.#stopPeering()
+  }
+
+  /**
+   * A drop-in for `fetch(url)`: a `Response` whose body streams in byte order as chunks
+   * arrive. A `Range: bytes=a-b` header gives a 206 with exactly those bytes, fetching
+   * only the chunks they lie in; `init.signal` aborts every request in flight for it.
+   * Methods other than GET and HEAD go to the network's `fetch` untouched.
+   * @example
+   * const res = await cdn.fetch('/video.mp4', { headers: { Range: 'bytes=0-1023' } })
+   * const first1k = new Uint8Array(await res.arrayBuffer())
    */
   async fetch (input: string | URL, init: RequestInit = {}): Promise<Response> {
+    const method = (init.method ?? 'GET').toUpperCase()
+    if (method !== 'GET' && method !== 'HEAD') return await fetch(input, init)
     const url = new URL(input, typeof location === 'undefined' ? undefined : location.href).href
-    await this.#ready
-    const manifest = await this.#manifest(url, init.signal ?? undefined)
-    if (manifest === undefined) return await this.#fetchFromOrigin(url, init)
-    const id = await resourceId(manifest, sha256)
-    this.#holdings!.touch(id, manifest)
-    await this.#awaitPeersWith(id, manifest)
+    if (this.#destroyed) throw new CdnError('ERR_ABORTED', 'P2PCDN instance destroyed')
     const abort = new AbortController()
-    init.signal?.addEventListener('abort', () => abort.abort(init.signal?.reason))
-    const body = chunkStream(0, manifest.chunks.length - 1, this.config.parallelChunks,
-      async index => await this.#chunk(url, id, manifest, index, abort.signal), () => abort.abort())
-    return new Response(manifest.size === 0 ? null : body, {
-      status: 200,
-      headers: { 'Content-Type': manifest.type, 'Content-Length': String(manifest.size) }
-    })
+    const outer = init.signal ?? undefined
+    const onOuterAbort = (): void => abort.abort(outer?.reason)
+    outer?.addEventListener('abort', onOuterAbort, { once: true })
+    if (outer?.aborted === true) onOuterAbort()
+    this.#fetches.add(abort)
+    const forget = (): void => { this.#fetches.delete(abort); outer?.removeEventListener('abort', onOuterAbort) }
+    try {
+      await abortable(this.#ready, abort.signal)
+      const manifest = await this.#manifest(url, abort.signal)
+      if (manifest === undefined) {
+        forget()
+        return await this.#fetchDirect(url, init)
+      }
+      const id = await resourceId(manifest, sha256)
+      const range = parseRange(new Headers(init.headers).get('Range'), manifest.size)
+      const headers = new Headers({ 'Content-Type': manifest.type, 'Accept-Ranges': 'bytes' })
+      if (manifest.etag !== '') headers.set('ETag', manifest.etag)
+      if (range === 'unsatisfiable') {
+        forget()
+        headers.set('Content-Range', `bytes */${manifest.size}`)
+        return new Response(null, { status: 416, headers })
+      }
+      const want = range ?? { start: 0, end: manifest.size }
+      headers.set('Content-Length', String(want.end - want.start))
+      if (range !== undefined) headers.set('Content-Range', `bytes ${want.start}-${want.end - 1}/${manifest.size}`)
+      const status = range === undefined ? 200 : 206
+      if (method === 'HEAD' || want.end === want.start) {
+        forget()
+        return new Response(null, { status, headers })
+      }
+      this.#holdings!.touch(id, manifest)
+      const { first, last } = chunksOf(want, manifest.chunkSize)
+      await this.#awaitPeers(id, first, last, abort.signal)
+      const job: FetchJob = { url, id, manifest, signal: abort.signal, unstarted: last - first + 1 }
+      this.#inUse.set(id, (this.#inUse.get(id) ?? 0) + 1)
+      let loaded = 0
+      const total = want.end - want.start
+      const body = chunkStream(first, last, this.config.parallelChunks, async index => {
+        job.unstarted--
+        const bytes = await this.#chunk(job, index)
+        const chunkStart = index * manifest.chunkSize
+        const piece = bytes.subarray(Math.max(0, want.start - chunkStart), Math.min(bytes.length, want.end - chunkStart))
+        return piece
+      }, abort.signal, () => {
+        forget()
+        abort.abort(new DOMException('fetch finished', 'AbortError'))
+        const n = (this.#inUse.get(id) ?? 1) - 1
+        if (n === 0) this.#inUse.delete(id)
+        else this.#inUse.set(id, n)
+      })
+      // Progress counts what the page was handed, in byte order.
+      const progress = new TransformStream<Uint8Array, Uint8Array>({
+        transform: (bytes, controller) => {
+          loaded += bytes.length
+          controller.enqueue(bytes)
+          this.emit('progress', { url, loaded, total })
+        }
+      })
+      return new Response(body.pipeThrough(progress), { status, headers })
+    } catch (err) {
+      forget()
+      abort.abort(err)
+      throw err
+    }
   }
 
   stats (): ClientStats {
@@ -81,36 +174,77 @@ export class Client extends Emitter<ClientEvents> {
       offload: network === 0 ? 0 : this.#bytes.peer / network,
       peers: [...(this.#swarm?.peers.values() ?? [])].map(p => ({ id: p.id, region: p.region })),
       region: this.#region,
-      edge: this.#edges[0]?.url,
+      edge: this.#edges.chosen?.url,
       resources: Object.fromEntries([...this.#resources].map(([url, b]) => [url, { ...b }])),
-      storage: this.#store?.kind
+      storage: this.#store?.kind,
+      cache: { bytes: this.#holdings?.bytes ?? 0, limitBytes: this.#cacheLimit }
     }
   }
 
-  /** Close every connection and timer. Safe to call twice. */
+  /** Abort every fetch, close every connection and timer. Safe to call twice. */
   async destroy (): Promise<void> {
     if (this.#destroyed) return
     this.#destroyed = true
+    if (typeof removeEventListener === 'function') removeEventListener('pagehide', this.#onPageHide)
+    for (const abort of this.#fetches) abort.abort(new CdnError('ERR_ABORTED', 'P2PCDN instance destroyed'))
+    this.#fetches.clear()
     for (const timer of this.#haveTimers.values()) clearTimeout(timer)
-    this.#swarm?.destroy()
-    // Let the swarm's 'stopped' announce leave before the socket closes.
-    await new Promise(resolve => setTimeout(resolve, 0))
-    this.#tracker?.destroy()
+    this.#haveTimers.clear()
+    this.#stopPeering()
     await this.#holdings?.flush().catch(() => {})
     this.removeAll()
   }
 
   async #start (): Promise<void> {
     this.#store = await this.#openStore()
-    this.#holdings = new Holdings(this.#store, await this.#store.resources())
-    const { tracker } = this.config
-    if (tracker !== undefined) this.#tracker = new TrackerClient(tracker)
+    const holdings = this.#holdings = new Holdings(this.#store, await this.#store.resources())
+    if (this.#store.kind === 'indexeddb') this.#cacheLimit = cacheLimit(this.config.cacheBytes, await storageEstimate(), holdings.bytes)
+    this.#fetcher = new ChunkFetcher({
+      config: this.config,
+      store: this.#store,
+      holdings,
+      edges: () => this.#edges,
+      peers: () => this.#swarm?.peers.values() ?? [],
+      region: () => this.#region,
+      peerSlots: this.#peerSlots,
+      httpSlots: this.#httpSlots,
+      ban: (peer, message) => this.#ban(peer, message),
+      report: (err, extra) => this.#report(err, extra)
+    })
+    await this.#useEdges([])
+    if (this.#consented) await this.#startPeering()
+  }
+
+  /** Rank the configured edges plus `more` and use them, fastest first. */
+  async #useEdges (more: Array<{ url: string, region: string }>): Promise<void> {
     const candidates = new Map<string, { url: string, region?: string }>()
     for (const url of this.config.edges) candidates.set(url, { url })
-    for (const e of await this.#tracker?.edges(this.config.region) ?? []) candidates.set(e.url, { url: e.url, region: e.region })
-    this.#edges = await rankEdges([...candidates.values()])
-    this.#region ??= this.#edges[0]?.region
-    if (this.#tracker !== undefined && this.config.p2p && !this.#destroyed) await this.#joinSwarm(this.#tracker)
+    for (const e of this.#edges.edges) candidates.set(e.url, e)
+    for (const e of more) candidates.set(e.url, e)
+    const ranked: RankedEdge[] = await rankEdges([...candidates.values()])
+    this.#edges = new EdgeSet(ranked, this.config.edgeRetryMs)
+    this.#region = this.config.region ?? ranked[0]?.region ?? this.#region
+  }
+
+  /** Open the tracker socket (edge list) and, with P2P on, join the swarm. */
+  async #startPeering (): Promise<void> {
+    const { tracker: url } = this.config
+    if (url === undefined || this.#tracker !== undefined || this.#destroyed || !this.#consented) return
+    const tracker = this.#tracker = new TrackerClient(url)
+    const edges = await tracker.edges(this.config.region)
+    if (this.#tracker !== tracker) return
+    if (edges.length > 0) await this.#useEdges(edges)
+    if (this.config.p2p && this.#tracker === tracker) await this.#joinSwarm(tracker)
+  }
+
+  #stopPeering (): void {
+    const swarm = this.#swarm
+    const tracker = this.#tracker
+    this.#swarm = undefined
+    this.#tracker = undefined
+    swarm?.destroy()
+    // Let the swarm's 'stopped' announce leave before the socket closes.
+    if (tracker !== undefined) setTimeout(() => tracker.destroy(), 0)
   }
 
   async #openStore (): Promise<ChunkStore> {
@@ -127,7 +261,7 @@ export class Client extends Emitter<ClientEvents> {
     const holdings = this.#holdings!
     // A swarm name becomes a 20-byte info_hash, as WebTorrent derives one per torrent.
     const digest = await sha256(new TextEncoder().encode(this.config.swarm))
-    if (this.#destroyed) return
+    if (this.#tracker !== tracker) return
     const swarm = new Swarm({
       tracker,
       infoHash: String.fromCharCode(...digest.subarray(0, 20)),
@@ -136,6 +270,7 @@ export class Client extends Emitter<ClientEvents> {
       maxPeers: this.config.maxPeers,
       iceServers: this.config.iceServers,
       provide: async (id, index) => await this.#provide(id, index),
+      throttle: async bytes => await this.#bucket.take(bytes),
       holdings: () => holdings.all()
     })
     swarm.on('peer', e => this.emit('peer', e))
@@ -143,20 +278,30 @@ export class Client extends Emitter<ClientEvents> {
     this.#swarm = swarm
   }
 
-  async #manifest (url: string, signal: AbortSignal | undefined): Promise<Manifest | undefined> {
-    for (const edge of this.#edges) {
+  /** Manifests come only from edges, or from the operator's sidecar next to the resource. */
+  async #manifest (url: string, signal: AbortSignal): Promise<Manifest | undefined> {
+    for (const edge of this.#edges.usable()) {
       try {
         return await fetchManifest(edge.url, url, this.config.httpTimeoutMs, signal)
       } catch (err) {
-        if (signal?.aborted === true) throw err
-        this.#report(err)
+        signal.throwIfAborted()
+        this.#report(err, { url })
+        if ((err as { serverFault?: boolean }).serverFault === true) this.#edges.failed(edge.url)
       }
     }
-    return undefined
+    const suffix = this.config.manifestSuffix
+    if (suffix === undefined) return undefined
+    try {
+      return await fetchManifestAt(url + suffix, this.config.httpTimeoutMs, signal)
+    } catch (err) {
+      signal.throwIfAborted()
+      this.#report(err, { url })
+      return undefined
+    }
   }
 
   /** Without a trusted manifest the resource is neither taken from peers nor shared. */
-  async #fetchFromOrigin (url: string, init: RequestInit): Promise<Response> {
+  async #fetchDirect (url: string, init: RequestInit): Promise<Response> {
     const res = await fetch(url, init)
     if (res.body === null) return res
     const counter = new TransformStream<Uint8Array, Uint8Array>({
@@ -166,82 +311,60 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   /**
-   * When the swarm has other peers, give them a moment to connect and say what they
-   * hold; otherwise the first chunks would all go to HTTP.
+   * When the swarm has other peers, give them up to `peerWaitMs` to connect and say what
+   * they hold, else the first chunks would all go to HTTP. Stops early when a peer has
+   * the first chunk, or when every peer we could get is connected and has sent its HAVEs.
    */
-  async #awaitPeersWith (id: string, manifest: Manifest): Promise<void> {
+  async #awaitPeers (id: string, first: number, last: number, signal: AbortSignal): Promise<void> {
     const swarm = this.#swarm
-    if (swarm === undefined || manifest.chunks.every((_, i) => this.#holdings!.has(id, i))) return
-    const someoneHas = (): boolean => [...swarm.peers.values()].some(p => p.has(id, 0))
-    if (someoneHas() || (swarm.announced && swarm.others === 0)) return
-    await new Promise<void>(resolve => {
-      const timer = setTimeout(done, this.config.peerWaitMs)
-      const offHave = swarm.on('have', () => { if (someoneHas()) done() })
-      function done (): void { clearTimeout(timer); offHave(); resolve() }
-    })
+    const holdings = this.#holdings!
+    if (swarm === undefined) return
+    let allHeld = true
+    for (let i = first; i <= last && allHeld; i++) allHeld = holdings.has(id, i)
+    if (allHeld) return
+    const settled = (): boolean => {
+      if (this.#swarm !== swarm || signal.aborted) return true
+      if (!swarm.announced) return false
+      if (swarm.others === 0) return true
+      const peers = [...swarm.peers.values()]
+      if (peers.some(p => p.has(id, first))) return true
+      const reachable = Math.min(swarm.others, this.config.maxPeers)
+      return swarm.connecting === 0 && peers.length >= reachable && peers.every(p => p.haveComplete)
+    }
+    const deadline = performance.now() + this.config.peerWaitMs
+    while (!settled() && performance.now() < deadline) await new Promise(resolve => setTimeout(resolve, PEER_WAIT_CHECK_MS))
   }
 
-  async #chunk (url: string, id: string, manifest: Manifest, index: number, signal: AbortSignal): Promise<Uint8Array> {
+  async #chunk (job: FetchJob, index: number): Promise<Uint8Array> {
     const started = performance.now()
-    const deliver = (bytes: Uint8Array, source: Source, peer?: Peer): Uint8Array => {
-      this.#count(url, source, bytes.length)
-      this.emit('chunk', { url, index, source, bytes: bytes.length, ms: performance.now() - started, ...(peer === undefined ? {} : { peer: peer.id }) })
-      if (source !== 'cache') void this.#keep(id, index, bytes)
-      return bytes
-    }
-    const verified = async (bytes: Uint8Array): Promise<boolean> => await verifyChunk(manifest, index, bytes, sha256)
-
-    if (this.#holdings!.has(id, index)) {
-      const bytes = await this.#store!.getChunk(id, index).catch(() => undefined)
-      if (bytes !== undefined && await verified(bytes)) return deliver(bytes, 'cache')
-    }
-    for (const peer of this.#peersWith(id, index).slice(0, PEER_ATTEMPTS)) {
-      if (signal.aborted) break
-      const { start, end } = chunkBounds(manifest, index)
-      try {
-        const bytes = await peer.request(id, index, end - start, this.config.peerTimeoutMs)
-        if (await verified(bytes)) return deliver(bytes, 'peer', peer)
-        this.emit('error', { code: 'ERR_INTEGRITY', message: `peer sent a bad chunk ${index} of ${url}`, peer: peer.id })
-        this.#swarm?.ban(peer)
-      } catch (err) {
-        this.#report(err, peer.id)
-      }
-    }
-    const { start, end } = chunkBounds(manifest, index)
-    const http: Array<{ source: Source, url: string }> = [
-      ...this.#edges.map(e => ({ source: 'edge' as const, url: edgeUrlFor(e.url, url) })),
-      { source: 'origin', url }
-    ]
-    for (const { source, url: from } of http) {
-      if (signal.aborted) break
-      try {
-        const bytes = await fetchRange(from, start, end, this.config.httpTimeoutMs, signal)
-        if (await verified(bytes)) return deliver(bytes, source)
-        this.emit('error', { code: 'ERR_INTEGRITY', message: `${from} sent a bad chunk ${index}` })
-      } catch (err) {
-        this.#report(err)
-      }
-    }
-    if (signal.aborted) throw new CdnError('ERR_ABORTED', 'fetch aborted')
-    throw new IntegrityError(`no source delivered a valid chunk ${index} of ${url}`)
+    const got: Delivery = await this.#fetcher!.fetch(job, index)
+    if (got.prefix > 0) this.#count(job.url, 'peer', got.prefix)
+    this.#count(job.url, got.source, got.bytes.length - got.prefix)
+    const peer = got.peer === undefined ? {} : { peer: got.peer.id }
+    this.emit('chunk', { url: job.url, index, source: got.source, bytes: got.bytes.length, ms: performance.now() - started, ...peer })
+    if (got.source !== 'cache') void this.#keep(job.id, index, got.bytes)
+    return got.bytes
   }
 
-  /** Peers that announced the chunk, least busy and fastest first. */
-  #peersWith (id: string, index: number): Peer[] {
-    if (this.#swarm === undefined) return []
-    return [...this.#swarm.peers.values()]
-      .filter(p => p.has(id, index))
-      .sort((a, b) => a.load - b.load || b.throughput - a.throughput)
+  #ban (peer: Peer, message: string): void {
+    this.emit('error', { code: 'ERR_INTEGRITY', message, peer: peer.id })
+    this.#swarm?.ban(peer)
+    peer.destroy()
   }
 
+  /** Store a verified chunk within the cache limit, evicting least recently used resources. */
   async #keep (id: string, index: number, bytes: Uint8Array): Promise<void> {
+    const holdings = this.#holdings!
     try {
+      const { dropped, fits } = await holdings.evict(this.#cacheLimit, bytes.length, new Set([...this.#inUse.keys(), id]))
+      for (const gone of dropped) this.#announceGone(gone.id, gone.chunkCount)
+      if (!fits) return
       await this.#store!.putChunk(id, index, bytes)
     } catch (err) {
       this.#report(err)
       return
     }
-    this.#holdings!.add(id, index)
+    holdings.add(id, index)
     this.#announceHave(id)
   }
 
@@ -253,11 +376,17 @@ export class Client extends Emitter<ClientEvents> {
       const have = this.#holdings?.bitfield(id)
       if (have === undefined || this.#swarm === undefined) return
       for (const peer of this.#swarm.peers.values()) peer.sendHave(have.resourceId, have.chunkCount, have.bitfield)
-    }, 100))
+    }, HAVE_BATCH_MS))
+  }
+
+  /** An evicted resource: peers learn we hold none of it, so they stop asking. */
+  #announceGone (id: string, chunkCount: number): void {
+    for (const peer of this.#swarm?.peers.values() ?? []) peer.sendHave(id, chunkCount, bitfieldOf(chunkCount, []))
   }
 
   async #provide (id: string, index: number): Promise<Uint8Array | undefined> {
-    if (!this.config.upload || !this.#holdings!.has(id, index)) return undefined
+    const connection = (navigator as Navigator & { connection?: ConnectionInfo }).connection
+    if (!uploadAllowed(this.config.upload, connection) || !this.#holdings!.has(id, index)) return undefined
     const manifest = this.#holdings!.manifest(id)
     const bytes = await this.#store!.getChunk(id, index)
     // Share only what still verifies: storage can rot.
@@ -272,8 +401,23 @@ export class Client extends Emitter<ClientEvents> {
     r[source] += bytes
   }
 
-  #report (err: unknown, peer?: string): void {
+  #report (err: unknown, extra: { peer?: string, url?: string } = {}): void {
     const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'ERR_HTTP'
-    this.emit('error', { code, message: err instanceof Error ? err.message : String(err), ...(peer === undefined ? {} : { peer }) })
+    this.emit('error', { code, message: err instanceof Error ? err.message : String(err), ...extra })
+  }
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts. */
+async function abortable<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  let onAbort = (): void => {}
+  const aborted = new Promise<never>((resolve, reject) => {
+    onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }

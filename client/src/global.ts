@@ -4,22 +4,25 @@
  */
 import { Client } from './client.js'
 import { create } from './index.js'
-import { initFromScript, upgradeAll } from './script-tag.js'
+import { initFromScript, observe, upgradeAll } from './script-tag.js'
 
 /** `P2PCDN.upgrade(cdn)`: load `data-p2p-src` elements through an instance the page created. */
-export { create, Client, upgradeAll as upgrade }
+export { create, Client, upgradeAll as upgrade, observe }
 
 const init = typeof document === 'undefined' ? undefined : initFromScript(document.currentScript)
 
 /**
  * Resolves with the script tag's instance once the page's `data-p2p-src` elements are
- * loaded; with `undefined` when the tag carries no `data-tracker`.
+ * loaded (elements added later are upgraded as they appear); with `undefined` when the
+ * tag carries neither `data-tracker` nor `data-edges`.
  */
 export const ready: Promise<Client | undefined> = init === undefined
   ? Promise.resolve(undefined)
   : (async () => {
       const cdn = create(init)
       if (document.readyState === 'loading') await new Promise(resolve => document.addEventListener('DOMContentLoaded', resolve, { once: true }))
+      const stop = observe(cdn)
+      addEventListener('pagehide', stop, { once: true })
       await upgradeAll(cdn)
       return cdn
     })()

@@ -1,4 +1,4 @@
-import { bitfieldOf, type Manifest } from '../../protocol/src/index.js'
+import { bitfieldOf, chunkBounds, type Manifest } from '../../protocol/src/index.js'
 import type { ChunkStore, ResourceRecord } from './storage/chunk-store.js'
 
 interface Holding {
@@ -22,6 +22,13 @@ export class Holdings {
   constructor (store: ChunkStore, records: ResourceRecord[]) {
     this.#store = store
     for (const r of records) this.#byId.set(r.id, { manifest: r.manifest, have: new Set(r.have), lastUsed: r.lastUsed })
+  }
+
+  /** Bytes of all held chunks. */
+  get bytes (): number {
+    let total = 0
+    for (const h of this.#byId.values()) total += heldBytes(h)
+    return total
   }
 
   has (id: string, index: number): boolean {
@@ -58,6 +65,27 @@ export class Holdings {
     return [...this.#byId.keys()].map(id => this.bitfield(id)).filter(b => b !== undefined)
   }
 
+  /**
+   * Make room for `incoming` more bytes under `limitBytes` by dropping whole resources,
+   * least recently used first, never one in `keep`. Removes them from the store too.
+   * Returns the ids dropped and whether the incoming bytes now fit.
+   */
+  async evict (limitBytes: number, incoming: number, keep: Set<string>): Promise<{ dropped: Array<{ id: string, chunkCount: number }>, fits: boolean }> {
+    let total = this.bytes
+    const dropped: Array<{ id: string, chunkCount: number }> = []
+    const candidates = [...this.#byId].filter(([id, h]) => !keep.has(id) && h.have.size > 0).sort((a, b) => a[1].lastUsed - b[1].lastUsed)
+    for (const [id, h] of candidates) {
+      if (total + incoming <= limitBytes) break
+      total -= heldBytes(h)
+      const indices = [...h.have]
+      this.#byId.delete(id)
+      this.#dirty.delete(id)
+      dropped.push({ id, chunkCount: h.manifest.chunks.length })
+      await this.#store.deleteResource(id, indices)
+    }
+    return { dropped, fits: total + incoming <= limitBytes }
+  }
+
   /** Write pending index changes now (used at teardown). */
   async flush (): Promise<void> {
     clearTimeout(this.#persistTimer)
@@ -74,4 +102,13 @@ export class Holdings {
     this.#dirty.add(id)
     this.#persistTimer ??= setTimeout(() => { void this.flush().catch(() => {}) }, PERSIST_DELAY_MS)
   }
+}
+
+function heldBytes (h: Holding): number {
+  let total = 0
+  for (const i of h.have) {
+    const { start, end } = chunkBounds(h.manifest, i)
+    total += end - start
+  }
+  return total
 }

@@ -1,17 +1,29 @@
 import { CdnError, EDGE_PATHS, parseManifest, type Manifest } from '../../protocol/src/index.js'
-
-export interface RankedEdge {
-  url: string
-  region: string
-  /** Round-trip time of the ping, in milliseconds. */
-  rttMs: number
-}
+import type { RankedEdge } from './edge-set.js'
 
 const PING_TIMEOUT_MS = 2000
 
-async function timed<T> (timeoutMs: number, signal: AbortSignal | undefined, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+/** An HTTP failure that says whether the server itself is unwell (network, timeout, 5xx). */
+export class HttpError extends CdnError {
+  constructor (message: string, readonly serverFault: boolean) {
+    super('ERR_HTTP', message)
+    this.name = 'HttpError'
+  }
+}
+
+async function timed<T> (timeoutMs: number, signal: AbortSignal | undefined, what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const signals = [AbortSignal.timeout(timeoutMs), ...(signal === undefined ? [] : [signal])]
-  return await run(AbortSignal.any(signals))
+  try {
+    return await run(AbortSignal.any(signals))
+  } catch (err) {
+    if (signal?.aborted === true) throw signal.reason
+    if (err instanceof CdnError) throw err
+    throw new HttpError(`${what}: ${err instanceof Error ? err.message : String(err)}`, true)
+  }
+}
+
+function check (res: Response, what: string): void {
+  if (!res.ok) throw new HttpError(`${what} answered ${res.status}`, res.status >= 500)
 }
 
 /**
@@ -22,7 +34,7 @@ export async function rankEdges (edges: Array<{ url: string, region?: string }>)
   const ranked = await Promise.all(edges.map(async ({ url, region }) => {
     const started = performance.now()
     try {
-      const res = await timed(PING_TIMEOUT_MS, undefined, async s => await fetch(url + EDGE_PATHS.ping, { cache: 'no-store', signal: s }))
+      const res = await fetch(url + EDGE_PATHS.ping, { cache: 'no-store', signal: AbortSignal.timeout(PING_TIMEOUT_MS) })
       if (!res.ok) return undefined
       return { url, region: region ?? res.headers.get('X-P2PCDN-Region') ?? 'default', rttMs: performance.now() - started }
     } catch {
@@ -34,21 +46,25 @@ export async function rankEdges (edges: Array<{ url: string, region?: string }>)
 
 /** The manifest of `resourceUrl` as the edge built it. */
 export async function fetchManifest (edgeUrl: string, resourceUrl: string, timeoutMs: number, signal?: AbortSignal): Promise<Manifest> {
-  const url = `${edgeUrl}${EDGE_PATHS.manifest}?url=${encodeURIComponent(resourceUrl)}`
-  return await timed(timeoutMs, signal, async s => {
+  return await fetchManifestAt(`${edgeUrl}${EDGE_PATHS.manifest}?url=${encodeURIComponent(resourceUrl)}`, timeoutMs, signal)
+}
+
+/** A manifest at `url` (an edge's manifest endpoint or the operator's sidecar file). */
+export async function fetchManifestAt (url: string, timeoutMs: number, signal?: AbortSignal): Promise<Manifest> {
+  return await timed(timeoutMs, signal, url, async s => {
     const res = await fetch(url, { signal: s })
-    if (!res.ok) throw new CdnError('ERR_HTTP', `edge ${edgeUrl} answered ${res.status} for the manifest of ${resourceUrl}`)
+    check(res, `manifest ${url}`)
     return parseManifest(await res.text())
   })
 }
 
 /** Bytes `[start, end)` of `url`; an origin that ignores Range is cut to size. */
 export async function fetchRange (url: string, start: number, end: number, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array> {
-  return await timed(timeoutMs, signal, async s => {
+  return await timed(timeoutMs, signal, url, async s => {
     const res = await fetch(url, { headers: { Range: `bytes=${start}-${end - 1}` }, signal: s })
+    check(res, `${url} bytes ${start}-${end - 1}`)
     if (res.status === 206) return new Uint8Array(await res.arrayBuffer())
-    if (res.status === 200) return new Uint8Array(await res.arrayBuffer()).slice(start, end)
-    throw new CdnError('ERR_HTTP', `${url} answered ${res.status} for bytes ${start}-${end - 1}`)
+    return new Uint8Array(await res.arrayBuffer()).slice(start, end)
   })
 }
 

@@ -16,6 +16,7 @@ export function initFromScript (script: HTMLOrSVGScriptElement | null): ClientIn
   if (d.store !== undefined) init.storeName = d.store
   if (d.edges !== undefined) init.edges = d.edges.split(/[\s,]+/).filter(Boolean)
   if (d.upload !== undefined) init.upload = d.upload !== 'false' && d.upload !== 'off'
+  if (d.consent === 'required') init.consent = 'required'
   return init
 }
 
@@ -31,6 +32,25 @@ export async function upgradeElement (cdn: Client, el: Element): Promise<void> {
   el.setAttribute('data-p2p-loaded', '')
   // A <source> is only read when its media element loads again.
   if (el.tagName === 'SOURCE') (el.parentElement as HTMLMediaElement | null)?.load?.()
+}
+
+/**
+ * Upgrade `data-p2p-src` elements added to (or set in) the document later, until the
+ * returned function is called.
+ */
+export function observe (cdn: Client, root: Node = document): () => void {
+  const observer = new MutationObserver(records => {
+    for (const r of records) {
+      if (r.type === 'attributes' && r.target instanceof Element) void upgradeElement(cdn, r.target).catch(() => {})
+      for (const node of r.addedNodes) {
+        if (!(node instanceof Element)) continue
+        if (node.hasAttribute('data-p2p-src')) void upgradeElement(cdn, node).catch(() => {})
+        void upgradeAll(cdn, node)
+      }
+    }
+  })
+  observer.observe(root, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-p2p-src'] })
+  return () => observer.disconnect()
 }
 
 /** Upgrade every element with `data-p2p-src` in the document; resolves when all are done. */

@@ -4,7 +4,7 @@ export type Source = 'cache' | 'peer' | 'edge' | 'origin'
 export type BytesBySource = Record<Source, number>
 
 export interface ClientStats {
-  /** Content bytes delivered to the page, by source. */
+  /** Content bytes received, by source (a chunk finished over HTTP after a stalled peer counts on both). */
   bytes: BytesBySource
   /** Bytes sent to peers. */
   uploaded: number
@@ -14,19 +14,25 @@ export interface ClientStats {
   peers: Array<{ id: string, region: string }>
   /** This page's region (configured, else the nearest edge's). */
   region: string | undefined
-  /** Base URL of the edge in use, nearest first. */
+  /** Base URL of the edge a fetch would use first (nearest usable one). */
   edge: string | undefined
   /** Bytes by source for each fetched URL. */
   resources: Record<string, BytesBySource>
   /** Where chunks are kept: IndexedDB, or memory when IndexedDB is unavailable. */
   storage: 'indexeddb' | 'memory' | undefined
+  /** Bytes of verified chunks held in storage, and the limit they are kept under. */
+  cache: { bytes: number, limitBytes: number }
 }
 
+/** Typed events of `cdn.on(name, listener)`. */
 export interface ClientEvents {
+  /** A verified chunk was delivered; `ms` from asking to verified, `peer` when one sent it. */
   chunk: { url: string, index: number, source: Source, bytes: number, ms: number, peer?: string }
+  /** Bytes of a `fetch()` body handed to the page so far, of `total`. */
+  progress: { url: string, loaded: number, total: number }
   peer: { id: string, region: string, connected: boolean }
-  /** Something went wrong but the SDK recovered (a bad peer, a failing edge). */
-  error: { code: string, message: string, peer?: string }
+  /** Something went wrong and the SDK recovered (a bad peer, a failing edge); `code` is stable. */
+  error: { code: string, message: string, peer?: string, url?: string }
   /** IndexedDB was unavailable and chunks are kept in memory. */
   storage: { kind: 'memory', reason: string }
 }

@@ -14,7 +14,9 @@ export const FrameType = {
   REQUEST: 3,
   DATA: 4,
   ABSENT: 5,
-  CANCEL: 6
+  CANCEL: 6,
+  // Additions to the v1 core frames start at 16, leaving room next to the core ones.
+  HAVE_END: 16
 } as const
 
 /** Opens every connection; a peer with another major version is dropped. */
@@ -29,7 +31,13 @@ export interface AbsentFrame { type: typeof FrameType.ABSENT, requestId: number 
 /** The requester no longer wants `requestId`. */
 export interface CancelFrame { type: typeof FrameType.CANCEL, requestId: number }
 
-export type Frame = HandshakeFrame | HaveFrame | RequestFrame | DataFrame | AbsentFrame | CancelFrame
+/**
+ * Sent once after the HAVE frames that follow the handshake: the receiver now knows all
+ * the sender held at connect time, so a fetch need not wait longer for this peer.
+ */
+export interface HaveEndFrame { type: typeof FrameType.HAVE_END }
+
+export type Frame = HandshakeFrame | HaveFrame | RequestFrame | DataFrame | AbsentFrame | CancelFrame | HaveEndFrame
 
 /** Bytes of a DATA frame before its payload. */
 export const DATA_HEADER_BYTES = 9
@@ -82,6 +90,9 @@ export function encodeFrame (frame: Frame): Uint8Array {
       out = new Uint8Array(5)
       new DataView(out.buffer).setUint32(1, u32(frame.requestId, 'requestId'))
       break
+    case FrameType.HAVE_END:
+      out = new Uint8Array(1)
+      break
   }
   out[0] = frame.type
   if (out.length > MAX_FRAME_BYTES) throw new TypeError(`frame of ${out.length} bytes exceeds ${MAX_FRAME_BYTES}`)
@@ -127,6 +138,9 @@ export function decodeFrame (data: Uint8Array): Frame {
     case FrameType.CANCEL:
       need(5)
       return { type, requestId: view.getUint32(1) }
+    case FrameType.HAVE_END:
+      need(1)
+      return { type }
     default:
       throw new InvalidMessageError(`unknown frame type ${String(type)}`)
   }

@@ -14,13 +14,16 @@ export interface SwarmInit {
   maxPeers: number
   iceServers: RTCIceServer[]
   provide: ChunkProvider
+  /** Resolves when `bytes` more may be uploaded (the visitor's upload cap). */
+  throttle: (bytes: number) => Promise<void>
   /** Everything we hold, sent as HAVE frames to each new peer. */
   holdings: () => Array<{ resourceId: string, chunkCount: number, bitfield: Uint8Array }>
 }
 
 export interface SwarmEvents {
   peer: { id: string, region: string, connected: boolean }
-  have: { peer: Peer, resourceId: string }
+  /** A peer announced chunks, or finished its first HAVEs (`resourceId` undefined). */
+  have: { peer: Peer, resourceId: string | undefined }
   uploaded: number
 }
 
@@ -40,6 +43,8 @@ export class Swarm extends Emitter<SwarmEvents> {
   readonly #pendingOffers = new Map<string, SimplePeer.Instance>()
   /** Peers connecting through an offer we answered, by their hex id. */
   readonly #answering = new Map<string, SimplePeer.Instance>()
+  /** Peers connecting through an answer to one of our offers. */
+  readonly #connecting = new Set<SimplePeer.Instance>()
   readonly #banned = new Set<string>()
   readonly #unsubscribe: Array<() => void> = []
   #announceTimer: ReturnType<typeof setTimeout> | undefined
@@ -68,11 +73,25 @@ export class Swarm extends Emitter<SwarmEvents> {
     if (t.connected) void this.announce('started')
   }
 
+  /** Connections being set up (offers answered either way), not yet usable. */
+  get connecting (): number {
+    return this.#answering.size + this.#connecting.size
+  }
+
+  /** RTCPeerConnections we hold: connected, connecting, and our open offers. */
+  get connections (): number {
+    return this.peers.size + this.connecting + this.#pendingOffers.size + this.#offering
+  }
+
+  /** Offers being created right now, counted so concurrent announces keep the budget. */
+  #offering = 0
+
   /** Announce with as many fresh offers as the budget allows. */
   async announce (event?: AnnounceEvent): Promise<void> {
     const { tracker, infoHash, peerId } = this.#init
-    const room = this.#init.maxPeers - this.peers.size - this.#pendingOffers.size - this.#answering.size
-    const offers = event === 'stopped' ? [] : await this.#makeOffers(Math.min(MAX_OFFERS_PER_ANNOUNCE, Math.max(0, room)))
+    const room = Math.min(MAX_OFFERS_PER_ANNOUNCE, Math.max(0, this.#init.maxPeers - this.connections))
+    this.#offering += event === 'stopped' ? 0 : room
+    const offers = event === 'stopped' ? [] : await this.#makeOffers(room).finally(() => { this.#offering -= room })
     if (this.#destroyed && event !== 'stopped') return
     const region = this.#init.region()
     tracker.send({
@@ -100,9 +119,11 @@ export class Swarm extends Emitter<SwarmEvents> {
     for (const off of this.#unsubscribe) off()
     for (const sp of this.#pendingOffers.values()) sp.destroy()
     for (const sp of this.#answering.values()) sp.destroy()
+    for (const sp of this.#connecting) sp.destroy()
     for (const peer of this.peers.values()) peer.destroy()
     this.#pendingOffers.clear()
     this.#answering.clear()
+    this.#connecting.clear()
     this.removeAll()
   }
 
@@ -147,7 +168,12 @@ export class Swarm extends Emitter<SwarmEvents> {
   #onOffer (msg: OfferForward): void {
     const id = binaryStringToHex(msg.peer_id)
     if (this.#destroyed || this.#banned.has(id) || this.peers.has(id) || this.#answering.has(id)) return
-    if (this.peers.size + this.#answering.size >= this.#init.maxPeers) return
+    // Someone wants us now: an open offer of ours that nobody took yet gives way.
+    if (this.connections >= this.#init.maxPeers) {
+      const oldest = this.#pendingOffers.entries().next().value
+      if (oldest !== undefined) this.#drop(oldest[0], oldest[1])
+    }
+    if (this.connections >= this.#init.maxPeers) return
     const sp = this.#newPeer(false)
     this.#answering.set(id, sp)
     const forget = (): void => { if (this.#answering.get(id) === sp) this.#answering.delete(id) }
@@ -164,7 +190,9 @@ export class Swarm extends Emitter<SwarmEvents> {
     sp.once('connect', () => { forget(); this.#addPeer(id, msg.region ?? 'default', sp) })
     sp.once('close', forget)
     sp.once('error', () => { forget(); sp.destroy() })
-    setTimeout(() => { if (this.#answering.get(id) === sp) { forget(); sp.destroy() } }, OFFER_TIMEOUT_MS)
+    const expire = setTimeout(() => { if (this.#answering.get(id) === sp) { forget(); sp.destroy() } }, SIGNAL_TIMEOUT_MS * 2)
+    sp.once('close', () => clearTimeout(expire))
+    sp.once('connect', () => clearTimeout(expire))
     sp.signal(msg.offer)
   }
 
@@ -177,7 +205,13 @@ export class Swarm extends Emitter<SwarmEvents> {
       sp.destroy()
       return
     }
-    sp.once('connect', () => this.#addPeer(id, 'default', sp))
+    this.#connecting.add(sp)
+    const forget = (): void => { this.#connecting.delete(sp); clearTimeout(expire) }
+    // An answered offer that never connects (ICE failure) must not hold a slot forever.
+    const expire = setTimeout(() => { forget(); sp.destroy() }, SIGNAL_TIMEOUT_MS * 2)
+    sp.once('connect', () => { forget(); this.#addPeer(id, 'default', sp) })
+    sp.once('close', forget)
+    sp.once('error', () => { forget(); sp.destroy() })
     sp.signal(msg.answer)
   }
 
@@ -187,7 +221,7 @@ export class Swarm extends Emitter<SwarmEvents> {
       sp.destroy()
       return
     }
-    const peer = new Peer(id, region, sp, this.#init.provide)
+    const peer = new Peer(id, region, sp, { provide: this.#init.provide, throttle: this.#init.throttle, holdings: this.#init.holdings() })
     this.peers.set(id, peer)
     peer.on('have', ({ resourceId }) => this.emit('have', { peer, resourceId }))
     peer.on('uploaded', bytes => this.emit('uploaded', bytes))
@@ -195,7 +229,6 @@ export class Swarm extends Emitter<SwarmEvents> {
       if (this.peers.get(id) === peer) this.peers.delete(id)
       this.emit('peer', { id, region, connected: false })
     })
-    for (const h of this.#init.holdings()) peer.sendHave(h.resourceId, h.chunkCount, h.bitfield)
     this.emit('peer', { id, region, connected: true })
   }
 }

@@ -21,6 +21,8 @@ export interface ChunkStore {
   putResource: (record: ResourceRecord) => Promise<void>
   getChunk: (resourceId: string, index: number) => Promise<Uint8Array | undefined>
   putChunk: (resourceId: string, index: number, bytes: Uint8Array) => Promise<void>
+  /** Forget a resource: its record and the listed chunks. */
+  deleteResource: (resourceId: string, indices: number[]) => Promise<void>
 }
 
 export function chunkKey (resourceId: string, index: number): string {

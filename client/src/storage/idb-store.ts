@@ -1,4 +1,4 @@
-import { createStore, entries, get, set, type UseStore } from 'idb-keyval'
+import { createStore, del, delMany, entries, get, set, type UseStore } from 'idb-keyval'
 import { chunkKey, type ChunkStore, type ResourceRecord } from './chunk-store.js'
 
 /**
@@ -16,6 +16,12 @@ export async function createIdbStore (prefix = 'p2pcdn'): Promise<ChunkStore> {
     resources: async () => (await entries<string, ResourceRecord>(index)).map(([, record]) => record),
     putResource: async (record) => { await set(record.id, record, index) },
     getChunk: async (id, i) => await get<Uint8Array>(chunkKey(id, i), chunks),
-    putChunk: async (id, i, bytes) => { await set(chunkKey(id, i), bytes, chunks) }
+    putChunk: async (id, i, bytes) => { await set(chunkKey(id, i), bytes, chunks) },
+    deleteResource: async (id, indices) => {
+      // The record goes first: a crash in between leaves orphan chunks, never a record
+      // that claims chunks that are gone.
+      await del(id, index)
+      await delMany(indices.map(i => chunkKey(id, i)), chunks)
+    }
   }
 }

@@ -9,6 +9,10 @@ export function createMemoryStore (): ChunkStore {
     resources: async () => [...records.values()],
     putResource: async (record) => { records.set(record.id, { ...record, have: [...record.have] }) },
     getChunk: async (id, index) => chunks.get(chunkKey(id, index)),
-    putChunk: async (id, index, bytes) => { chunks.set(chunkKey(id, index), bytes) }
+    putChunk: async (id, index, bytes) => { chunks.set(chunkKey(id, index), bytes) },
+    deleteResource: async (id, indices) => {
+      records.delete(id)
+      for (const i of indices) chunks.delete(chunkKey(id, i))
+    }
   }
 }
