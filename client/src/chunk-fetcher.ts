@@ -46,6 +46,13 @@ export interface ChunkFetcherDeps {
 const PEER_ATTEMPTS = 2
 /** How often an in-flight peer request checks whether the end of its fetch could race HTTP. */
 const RACE_CHECK_MS = 250
+/**
+ * A peer request is raced only once it has taken this many times what the peer's
+ * measured throughput predicts (and at least RACE_MIN_MS): racing every tail chunk would
+ * double the bytes of small fetches. Unmeasured peers are left to the stall timeout.
+ */
+const RACE_SLOWDOWN = 3
+const RACE_MIN_MS = 1000
 
 /**
  * Finds each chunk a verified copy: own storage → peers that announced it (same region,
@@ -100,7 +107,7 @@ export class ChunkFetcher {
         this.deps.ban(peer, `peer sent a bad chunk ${index} of ${job.url}`)
         return undefined
       })
-      const first = await Promise.race([fromPeer, this.#tailIdle(job, request)])
+      const first = await Promise.race([fromPeer, this.#tailIdle(job, request, peer, end - start)])
       if (first !== 'race') return first
       // The end of the fetch with HTTP idle: ask HTTP too and take whichever verifies first.
       const http = new AbortController()
@@ -121,11 +128,17 @@ export class ChunkFetcher {
     }
   }
 
-  /** Resolves 'race' once nothing else of the fetch waits and an HTTP slot is idle. */
-  async #tailIdle (job: FetchJob, pending: Promise<unknown>): Promise<'race'> {
+  /**
+   * Resolves 'race' once nothing else of the fetch waits, an HTTP slot is idle, and the
+   * peer is clearly slower than it was.
+   */
+  async #tailIdle (job: FetchJob, pending: Promise<unknown>, peer: Peer, size: number): Promise<'race'> {
+    const started = performance.now()
+    const expectedMs = peer.throughput === 0 ? Infinity : size / peer.throughput
     return await new Promise(resolve => {
       const timer = setInterval(() => {
-        if (job.unstarted === 0 && this.deps.httpSlots.idle > 0) {
+        const late = performance.now() - started >= Math.max(RACE_MIN_MS, RACE_SLOWDOWN * expectedMs)
+        if (late && job.unstarted === 0 && this.deps.httpSlots.idle > 0) {
           clearInterval(timer)
           resolve('race')
         }
