@@ -79,3 +79,10 @@ export function utf8Encode (text: string): Uint8Array {
   }
   return Uint8Array.from(out)
 }
+
+/** The inverse of `binaryStringToHex`: two hex digits per char. Invalid digits become NUL. */
+export function hexToBinaryString (hex: string): string {
+  let out = ''
+  for (let i = 0; i + 1 < hex.length; i += 2) out += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16) || 0)
+  return out
+}

@@ -12,8 +12,18 @@ describe('resolveConfig', () => {
       edgeToken: undefined,
       announceIntervalS: 120,
       edgeHeartbeatMs: 10_000,
+      minAnnounceIntervalS: 30,
       maxOffersPerAnnounce: 10,
       pingIntervalMs: 30_000,
+      maxPeersPerSwarm: 20_000,
+      maxSwarmsPerSocket: 100,
+      maxConnectionsPerIp: 1000,
+      messagesPerSecond: 20,
+      messageBurst: 60,
+      trustProxy: false,
+      regions: expect.any(Object),
+      redisUrl: undefined,
+      clusterTtlMs: 30_000,
       logger: silentLogger
     })
     expect(resolveConfig({})).toEqual(DEFAULT_TRACKER_CONFIG)
@@ -35,6 +45,14 @@ describe('resolveConfig', () => {
     ['edgeHeartbeatMs', Number.NaN],
     ['maxOffersPerAnnounce', -3],
     ['pingIntervalMs', '1000'],
+    ['maxPeersPerSwarm', 0],
+    ['maxConnectionsPerIp', 2.5],
+    ['messagesPerSecond', -1],
+    ['trustProxy', 'yes'],
+    ['redisUrl', 'http://localhost:6379'],
+    ['regions', { cidrs: { eu: ['10.0.0.0/33'] } }],
+    ['regions', { cidrs: { eu: ['not-an-ip/8'] } }],
+    ['regions', { neighbours: { eu: 'us' } }],
     ['logger', { info () {} }]
   ]
   it.each(bad)('throws a TypeError naming %s for %s', (option, value) => {

@@ -46,7 +46,7 @@ describe('announce', () => {
 
     const reply = await join(a, infoHash, binaryId(), { left: 1000, uploaded: 0, downloaded: 0 })
 
-    expect(reply).toEqual({ action: 'announce', info_hash: infoHash, interval: 60, complete: 0, incomplete: 1 })
+    expect(reply).toEqual({ action: 'announce', info_hash: infoHash, interval: 60, 'min interval': 30, complete: 0, incomplete: 1 })
   })
 
   it('counts completed and left: 0 peers as complete, others as incomplete', async () => {
@@ -313,13 +313,20 @@ describe('HTTP', () => {
     await join(b, binaryId(), binaryId(), { region: 'us' })
 
     expect(await getJson(`${tracker.httpUrl}/healthz`)).toEqual({ status: 200, body: { ok: true } })
-    expect((await getJson(`${tracker.httpUrl}/stats`)).body).toEqual({
+    const stats = (await getJson(`${tracker.httpUrl}/stats`)).body as Json
+    expect(stats).toMatchObject({
       peers: 3,
       swarms: 2,
       peersByRegion: { eu: 1, default: 1, us: 1 },
       edges: 0,
+      edgeList: [],
       connections: 2
     })
+    // Per swarm, biggest first, with its regions.
+    expect(stats.swarmList).toEqual([
+      { infoHash: Buffer.from(infoHash, 'latin1').toString('hex'), peers: 2, complete: 0, incomplete: 2, peersByRegion: { eu: 1, default: 1 } },
+      expect.objectContaining({ peers: 1, peersByRegion: { us: 1 } })
+    ])
     expect((await getJson(`${tracker.httpUrl}/nope`)).status).toBe(404)
     expect((await getJson(`${tracker.httpUrl}/`)).status).toBe(404)
     expect((await fetch(`${tracker.httpUrl}/stats`, { method: 'POST' })).status).toBe(405)

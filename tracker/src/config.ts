@@ -1,5 +1,7 @@
 import { DEFAULT_ANNOUNCE_INTERVAL_S, silentLogger } from '../../protocol/src/index.js'
 import type { Logger } from '../../protocol/src/index.js'
+import { parseRegionMap } from './region-map.js'
+import type { RegionMap, RegionMapInit } from './region-map.js'
 
 /** What callers pass to `createTracker`. Every option is optional. */
 export interface TrackerInit {
@@ -25,13 +27,20 @@ export interface TrackerInit {
    */
   announceIntervalS?: number
   /**
+   * `min interval` of announce replies, in seconds: clients should not re-announce sooner
+   * unless they need peers (WebTorrent clients send offers whenever they want more).
+   * @default 30
+   */
+  minAnnounceIntervalS?: number
+  /**
    * How often an edge must report its load, in milliseconds. An edge silent for three
    * times this is dropped from the edge list.
    * @default 10_000
    */
   edgeHeartbeatMs?: number
   /**
-   * Most offers of one announce forwarded to other peers; extra offers are ignored.
+   * Most offers of one announce forwarded to other peers; extra offers are ignored (and a
+   * `warning message` says so).
    * @default 10
    */
   maxOffersPerAnnounce?: number
@@ -41,6 +50,58 @@ export interface TrackerInit {
    * @default 30_000
    */
   pingIntervalMs?: number
+  /**
+   * Most peers in one swarm. Further `started` announces are refused with a failure
+   * reply; live peers are never evicted to make room.
+   * @default 20_000
+   */
+  maxPeersPerSwarm?: number
+  /**
+   * Most swarms one socket may be in at once.
+   * @default 100
+   */
+  maxSwarmsPerSocket?: number
+  /**
+   * Most open WebSockets from one IP address (the `X-Forwarded-For` one with `trustProxy`).
+   * Connections beyond are closed with code 1008.
+   * @default 1000
+   */
+  maxConnectionsPerIp?: number
+  /**
+   * Messages one socket may send per second, on average. Beyond, messages are dropped
+   * and the socket gets one failure reply per burst.
+   * @default 20
+   */
+  messagesPerSecond?: number
+  /**
+   * Messages one socket may send back to back before `messagesPerSecond` applies.
+   * @default 60
+   */
+  messageBurst?: number
+  /**
+   * Read the client address from the last `X-Forwarded-For` entry (the one our own
+   * reverse proxy appended). Only set this behind a proxy you run.
+   * @default false
+   */
+  trustProxy?: boolean
+  /**
+   * CIDR-to-region map and neighbour regions. A matching address decides the region of
+   * every peer of that socket; otherwise the announce's `region`, else `default`.
+   * @default { cidrs: {}, neighbours: {} }
+   */
+  regions?: RegionMapInit
+  /**
+   * `redis://host:port`: share swarms and edges with other tracker processes through
+   * Redis and relay signals between them. Without it, all state is in this process.
+   * @default undefined
+   */
+  redisUrl?: string
+  /**
+   * In cluster mode, how long a peer or edge stays in Redis after its process stops
+   * refreshing it (because it died), in milliseconds.
+   * @default 30_000
+   */
+  clusterTtlMs?: number
   /**
    * Where log lines go.
    * @default silentLogger
@@ -54,9 +115,19 @@ export interface TrackerConfig {
   host: string
   edgeToken: string | undefined
   announceIntervalS: number
+  minAnnounceIntervalS: number
   edgeHeartbeatMs: number
   maxOffersPerAnnounce: number
   pingIntervalMs: number
+  maxPeersPerSwarm: number
+  maxSwarmsPerSocket: number
+  maxConnectionsPerIp: number
+  messagesPerSecond: number
+  messageBurst: number
+  trustProxy: boolean
+  regions: RegionMap
+  redisUrl: string | undefined
+  clusterTtlMs: number
   logger: Logger
 }
 
@@ -65,21 +136,45 @@ export const DEFAULT_TRACKER_CONFIG: TrackerConfig = {
   host: '127.0.0.1',
   edgeToken: undefined,
   announceIntervalS: DEFAULT_ANNOUNCE_INTERVAL_S,
+  minAnnounceIntervalS: 30,
   edgeHeartbeatMs: 10_000,
   maxOffersPerAnnounce: 10,
   pingIntervalMs: 30_000,
+  maxPeersPerSwarm: 20_000,
+  maxSwarmsPerSocket: 100,
+  maxConnectionsPerIp: 1000,
+  messagesPerSecond: 20,
+  messageBurst: 60,
+  trustProxy: false,
+  regions: parseRegionMap({}),
+  redisUrl: undefined,
+  clusterTtlMs: 30_000,
   logger: silentLogger
 }
 
 /** An edge that has not reported for this many heartbeats is dropped. */
 export const EDGE_MISSED_HEARTBEATS = 3
 
+type IntegerOption = 'announceIntervalS' | 'minAnnounceIntervalS' | 'edgeHeartbeatMs' | 'maxOffersPerAnnounce' |
+'pingIntervalMs' | 'maxPeersPerSwarm' | 'maxSwarmsPerSocket' | 'maxConnectionsPerIp' | 'messagesPerSecond' |
+'messageBurst' | 'clusterTtlMs'
+
+const INTEGER_OPTIONS: readonly IntegerOption[] = [
+  'announceIntervalS', 'minAnnounceIntervalS', 'edgeHeartbeatMs', 'maxOffersPerAnnounce', 'pingIntervalMs',
+  'maxPeersPerSwarm', 'maxSwarmsPerSocket', 'maxConnectionsPerIp', 'messagesPerSecond', 'messageBurst', 'clusterTtlMs'
+]
+
 /**
  * Apply defaults to `init` and validate it.
  * @throws TypeError naming the first bad option
  */
 export function resolveConfig (init: TrackerInit = {}): TrackerConfig {
-  const config: TrackerConfig = { ...DEFAULT_TRACKER_CONFIG, ...dropUndefined(init) }
+  const { regions, ...rest } = dropUndefined(init)
+  const config: TrackerConfig = {
+    ...DEFAULT_TRACKER_CONFIG,
+    ...rest,
+    regions: regions === undefined ? DEFAULT_TRACKER_CONFIG.regions : parseRegionMap(regions)
+  }
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65_535) {
     throw new TypeError(`Invalid option "port": expected an integer from 0 to 65535, got ${String(config.port)}`)
   }
@@ -89,17 +184,18 @@ export function resolveConfig (init: TrackerInit = {}): TrackerConfig {
   if (config.edgeToken !== undefined && (typeof config.edgeToken !== 'string' || config.edgeToken === '')) {
     throw new TypeError('Invalid option "edgeToken": expected a non-empty string')
   }
-  positiveInteger(config, 'announceIntervalS')
-  positiveInteger(config, 'edgeHeartbeatMs')
-  positiveInteger(config, 'maxOffersPerAnnounce')
-  positiveInteger(config, 'pingIntervalMs')
+  for (const name of INTEGER_OPTIONS) positiveInteger(config, name)
+  if (typeof config.trustProxy !== 'boolean') throw new TypeError('Invalid option "trustProxy": expected a boolean')
+  if (config.redisUrl !== undefined && (typeof config.redisUrl !== 'string' || !/^rediss?:\/\/./.test(config.redisUrl))) {
+    throw new TypeError('Invalid option "redisUrl": expected redis://host:port')
+  }
   if (!isLogger(config.logger)) {
     throw new TypeError('Invalid option "logger": expected an object with debug, info, warn and error functions')
   }
   return config
 }
 
-function positiveInteger (config: TrackerConfig, name: 'announceIntervalS' | 'edgeHeartbeatMs' | 'maxOffersPerAnnounce' | 'pingIntervalMs'): void {
+function positiveInteger (config: TrackerConfig, name: IntegerOption): void {
   const value = config[name]
   if (!Number.isInteger(value) || value < 1) {
     throw new TypeError(`Invalid option "${name}": expected a positive integer, got ${String(value)}`)

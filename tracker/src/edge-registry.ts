@@ -88,12 +88,16 @@ export class EdgeRegistry<H> {
    * Healthy edges, those in `region` first, then least loaded first. Regions are plain
    * names with no geography, so "nearest" can only mean "same region".
    */
-  list (region: string | undefined, nowMs: number): EdgeInfo[] {
-    return [...this.edges.values()]
+  list (region: string | undefined, nowMs: number, neighbours: readonly string[] = []): EdgeInfo[] {
+    return orderEdges([...this.edges.values()]
       .filter(record => this.isHealthy(record, nowMs))
-      .sort((a, b) => compareEdges(a, b, region))
-      .map(({ url, region, capacity, connections, bytesPerSec, hitRatio }) =>
-        ({ url, region, capacity, connections, bytesPerSec, hitRatio }))
+      .map(toEdgeInfo), region, neighbours)
+  }
+
+  /** The edge registered on `handle`, as clients see it. */
+  get (handle: H): EdgeInfo | undefined {
+    const record = this.edges.get(handle)
+    return record === undefined ? undefined : toEdgeInfo(record)
   }
 
   private isHealthy (record: EdgeRecord, nowMs: number): boolean {
@@ -109,11 +113,25 @@ function utilisation (edge: EdgeInfo): number {
   return edge.capacity > 0 ? edge.bytesPerSec / edge.capacity : Number.POSITIVE_INFINITY
 }
 
-/** A total order (so `sort` is stable and predictable): region, utilisation, connections, url. */
-function compareEdges (a: EdgeInfo, b: EdgeInfo, region: string | undefined): number {
-  const nearA = a.region === region ? 0 : 1
-  const nearB = b.region === region ? 0 : 1
-  if (nearA !== nearB) return nearA - nearB
+function toEdgeInfo ({ url, region, capacity, connections, bytesPerSec, hitRatio }: EdgeInfo): EdgeInfo {
+  return { url, region, capacity, connections, bytesPerSec, hitRatio }
+}
+
+/**
+ * Edges in the order clients should try them: `region` first, then its `neighbours` in
+ * order, then the rest; within each, least loaded first.
+ */
+export function orderEdges (edges: EdgeInfo[], region: string | undefined, neighbours: readonly string[]): EdgeInfo[] {
+  const rank = (edge: EdgeInfo): number => {
+    if (edge.region === region) return 0
+    const i = neighbours.indexOf(edge.region)
+    return i === -1 ? neighbours.length + 1 : i + 1
+  }
+  return edges.sort((a, b) => rank(a) - rank(b) || compareEdges(a, b))
+}
+
+/** A total order (so `sort` is stable and predictable): utilisation, connections, url. */
+function compareEdges (a: EdgeInfo, b: EdgeInfo): number {
   const loadA = utilisation(a)
   const loadB = utilisation(b)
   if (loadA !== loadB) return loadA < loadB ? -1 : 1

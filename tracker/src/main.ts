@@ -1,18 +1,27 @@
 /**
- * `p2pcdn tracker --port 8000 [--host 127.0.0.1] [--edge-token T]`. The only tracker file
- * that reads argv or the environment; flags win over P2PCDN_PORT, P2PCDN_HOST and
- * P2PCDN_EDGE_TOKEN.
+ * `p2pcdn tracker --port 8000 [--host 127.0.0.1] [--edge-token T] [--regions FILE]
+ * [--trust-proxy] [--redis redis://HOST:PORT]`. The only tracker file that reads argv, the
+ * environment or a config file; flags win over their P2PCDN_* variables.
  */
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { createJsonLogger } from '../../protocol/src/index.js'
 import { createTracker } from './index.js'
 import type { Tracker, TrackerInit } from './index.js'
 
-const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-token T]
+const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-token T] [--regions FILE]
+                      [--trust-proxy] [--redis redis://HOST:PORT] [--cluster-ttl-ms 30000]
+                      [--max-connections-per-ip 1000]
 
-  --port        TCP port for WebSocket and HTTP (env P2PCDN_PORT; default 8000, 0 = any free)
-  --host        interface to listen on (env P2PCDN_HOST; default 127.0.0.1)
-  --edge-token  shared secret edges register with (env P2PCDN_EDGE_TOKEN; none = edges refused)`
+  --port         TCP port for WebSocket and HTTP (env P2PCDN_PORT; default 8000, 0 = any free)
+  --host         interface to listen on (env P2PCDN_HOST; default 127.0.0.1)
+  --edge-token   shared secret edges register with (env P2PCDN_EDGE_TOKEN; none = edges refused)
+  --regions      JSON file {"cidrs": {"eu": ["10.0.0.0/8"]}, "neighbours": {"eu": ["us"]}}
+                 (env P2PCDN_REGIONS)
+  --trust-proxy  take the client address from X-Forwarded-For (env P2PCDN_TRUST_PROXY=1)
+  --redis        share swarms and edges with other trackers through Redis (env P2PCDN_REDIS)
+  --cluster-ttl-ms  how long a dead process's peers stay in Redis (env P2PCDN_CLUSTER_TTL_MS)
+  --max-connections-per-ip  (env P2PCDN_MAX_CONNECTIONS_PER_IP; default 1000)`
 
 /** Exit code for a bad command line, as most Unix tools use. */
 const EXIT_USAGE = 2
@@ -60,6 +69,11 @@ function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | und
       port: { type: 'string', short: 'p' },
       host: { type: 'string' },
       'edge-token': { type: 'string' },
+      regions: { type: 'string' },
+      'trust-proxy': { type: 'boolean' },
+      redis: { type: 'string' },
+      'cluster-ttl-ms': { type: 'string' },
+      'max-connections-per-ip': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     },
     strict: true,
@@ -70,11 +84,38 @@ function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | und
     return undefined
   }
   const port = values.port ?? env.P2PCDN_PORT
+  const regionsFile = values.regions ?? emptyToUndefined(env.P2PCDN_REGIONS)
+  const ttl = values['cluster-ttl-ms'] ?? emptyToUndefined(env.P2PCDN_CLUSTER_TTL_MS)
+  const perIp = values['max-connections-per-ip'] ?? emptyToUndefined(env.P2PCDN_MAX_CONNECTIONS_PER_IP)
   return {
     port: port === undefined ? undefined : parsePort(port),
     host: values.host ?? emptyToUndefined(env.P2PCDN_HOST),
-    edgeToken: values['edge-token'] ?? emptyToUndefined(env.P2PCDN_EDGE_TOKEN)
+    edgeToken: values['edge-token'] ?? emptyToUndefined(env.P2PCDN_EDGE_TOKEN),
+    regions: regionsFile === undefined ? undefined : readRegions(regionsFile),
+    trustProxy: values['trust-proxy'] ?? (env.P2PCDN_TRUST_PROXY === '1' || env.P2PCDN_TRUST_PROXY === 'true'),
+    redisUrl: values.redis ?? emptyToUndefined(env.P2PCDN_REDIS),
+    clusterTtlMs: ttl === undefined ? undefined : parseCount('cluster-ttl-ms', ttl),
+    maxConnectionsPerIp: perIp === undefined ? undefined : parseCount('max-connections-per-ip', perIp)
   }
+}
+
+function readRegions (file: string): TrackerInit['regions'] {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new Error(`cannot read --regions file "${file}": ${err instanceof Error ? err.message : String(err)}`)
+  }
+  try {
+    return JSON.parse(text) as TrackerInit['regions']
+  } catch {
+    throw new Error(`--regions file "${file}" is not JSON`)
+  }
+}
+
+function parseCount (flag: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw new Error(`invalid --${flag} "${text}": expected a positive integer`)
+  return Number(text)
 }
 
 function parsePort (text: string): number {

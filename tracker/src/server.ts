@@ -9,14 +9,18 @@ import { WebSocket, WebSocketServer } from 'ws'
 import type { RawData } from 'ws'
 import { MAX_MESSAGE_BYTES } from '../../protocol/src/index.js'
 import type { TrackerMessage } from '../../protocol/src/index.js'
+import type { Registry } from 'prom-client'
+import type { Cluster } from './cluster.js'
 import { EDGE_MISSED_HEARTBEATS } from './config.js'
 import type { TrackerConfig } from './config.js'
 import type { Connection } from './connection.js'
 import { EdgeRegistry } from './edge-registry.js'
-import { createLoggers } from './handlers/context.js'
+import { deliverLocal } from './handlers/announce-cluster.js'
+import { announceReplyHead, createLoggers } from './handlers/context.js'
 import type { TrackerContext } from './handlers/context.js'
 import { handleMessage } from './handlers/handle-message.js'
 import { handleHttpRequest } from './handlers/http.js'
+import { TrackerMetrics, createMetricsRegistry } from './metrics.js'
 import { Swarms } from './swarm.js'
 
 /** A running (or runnable) tracker. */
@@ -35,6 +39,8 @@ export interface Tracker {
 
 /** WebSocket close code "going away": the tracker is shutting down. */
 const CLOSE_GOING_AWAY = 1001
+/** WebSocket close code "policy violation": too many connections from one address. */
+const CLOSE_POLICY_VIOLATION = 1008
 /** How long `stop()` waits for clients to answer the close handshake, in ms. */
 const CLOSE_GRACE_MS = 1000
 
@@ -43,10 +49,16 @@ interface SocketConnection extends Connection {
   alive: boolean
 }
 
+/** The context with `cluster` settable, which happens once in `start()`. */
+type MutableContext = { -readonly [K in keyof TrackerContext]: TrackerContext[K] }
+
 export class TrackerServer implements Tracker {
   private readonly config: TrackerConfig
-  private readonly ctx: TrackerContext
+  private readonly ctx: MutableContext
+  private readonly registry: Registry
   private readonly connections = new Map<WebSocket, SocketConnection>()
+  /** Open sockets per client address, for `maxConnectionsPerIp`. */
+  private readonly connectionsPerIp = new Map<string, number>()
   private http: HttpServer | undefined
   private wss: WebSocketServer | undefined
   private timers: NodeJS.Timeout[] = []
@@ -59,11 +71,21 @@ export class TrackerServer implements Tracker {
     this.config = config
     this.ctx = {
       config,
-      swarms: new Swarms<Connection>(),
+      swarms: new Swarms<Connection>(config.maxPeersPerSwarm),
       edges: new EdgeRegistry<Connection>(EDGE_MISSED_HEARTBEATS * config.edgeHeartbeatMs),
+      metrics: new TrackerMetrics(),
+      cluster: undefined,
+      announceReplyHead: announceReplyHead(config),
       log: createLoggers(config.logger),
       now: Date.now
     }
+    this.registry = createMetricsRegistry({
+      metrics: this.ctx.metrics,
+      sockets: () => this.connections.size,
+      peers: () => { let n = 0; for (const swarm of this.ctx.swarms.values()) n += swarm.size; return n },
+      swarms: () => this.ctx.swarms.size,
+      edges: () => this.ctx.edges.list(undefined, this.ctx.now()).length
+    })
   }
 
   get port (): number {
@@ -90,8 +112,10 @@ export class TrackerServer implements Tracker {
   }
 
   private async listen (): Promise<void> {
+    if (this.config.redisUrl !== undefined) await this.joinCluster(this.config.redisUrl)
+    const sources = { connections: () => this.connections.size, registry: this.registry }
     const http = createServer((req, res) => {
-      handleHttpRequest(this.ctx, () => this.connections.size, req, res)
+      handleHttpRequest(this.ctx, sources, req, res)
     })
     // Signalling messages are a few KiB; ws would otherwise accept 100 MiB frames.
     const wss = new WebSocketServer({ server: http, maxPayload: MAX_MESSAGE_BYTES, clientTracking: false })
@@ -116,16 +140,39 @@ export class TrackerServer implements Tracker {
     this.ctx.log.server.info('listening', { url: this.url, httpUrl: this.httpUrl })
   }
 
+  /** Loaded only with `redisUrl`, so a single process needs nothing but Node. */
+  private async joinCluster (redisUrl: string): Promise<void> {
+    const { RedisCluster } = await import('./redis-cluster.js')
+    const cluster: Cluster = new RedisCluster(redisUrl, this.config, this.ctx.log.cluster)
+    await cluster.start((infoHash, peerId, text) => deliverLocal(this.ctx, infoHash, peerId, text))
+    this.ctx.cluster = cluster
+  }
+
   private onConnection (socket: WebSocket, req: IncomingMessage): void {
+    const ip = clientAddress(req, this.config.trustProxy)
+    const open = (this.connectionsPerIp.get(ip) ?? 0) + 1
+    if (open > this.config.maxConnectionsPerIp) {
+      this.ctx.metrics.reject('too-many-connections')
+      this.ctx.log.server.info('connection-refused', { ip, reason: 'too many connections from this address' })
+      socket.close(CLOSE_POLICY_VIOLATION, 'too many connections from this address')
+      return
+    }
+    this.connectionsPerIp.set(ip, open)
     const conn: SocketConnection = {
       id: this.nextConnectionId++,
+      ip,
+      mappedRegion: this.config.regions.regionOf(ip),
       swarms: new Map(),
       region: undefined,
+      tokens: this.config.messageBurst,
+      refilledAtMs: this.ctx.now(),
+      throttled: false,
       alive: true,
-      send: (message: TrackerMessage) => this.send(socket, conn, message)
+      send: (message: TrackerMessage) => { sendText(socket, JSON.stringify(message)) },
+      sendText: (text: string) => { sendText(socket, text) }
     }
     this.connections.set(socket, conn)
-    this.ctx.log.server.debug('socket-open', { conn: conn.id, remote: req.socket.remoteAddress })
+    this.ctx.log.server.debug('socket-open', { conn: conn.id, ip, region: conn.mappedRegion })
 
     socket.on('message', data => {
       conn.alive = true
@@ -138,29 +185,32 @@ export class TrackerServer implements Tracker {
     socket.on('close', code => this.onClose(socket, conn, code))
   }
 
-  private send (socket: WebSocket, conn: Connection, message: TrackerMessage): void {
-    if (socket.readyState !== WebSocket.OPEN) {
-      this.ctx.log.server.debug('send-dropped', { conn: conn.id, reason: 'socket not open' })
-      return
-    }
-    socket.send(JSON.stringify(message), err => {
-      if (err !== undefined && err !== null) this.ctx.log.server.debug('send-failed', { conn: conn.id, error: err.message })
-    })
-  }
-
   /** A closed socket leaves every swarm it announced in, and unregisters its edge. */
   private onClose (socket: WebSocket, conn: Connection, code: number): void {
     this.connections.delete(socket)
+    const open = (this.connectionsPerIp.get(conn.ip) ?? 1) - 1
+    if (open <= 0) this.connectionsPerIp.delete(conn.ip)
+    else this.connectionsPerIp.set(conn.ip, open)
+    const cluster = this.ctx.cluster
     let left = 0
     for (const [infoHash, peerIds] of conn.swarms) {
       const swarm = this.ctx.swarms.get(infoHash)
       if (swarm === undefined) continue
-      for (const peerId of peerIds) if (swarm.remove(peerId, conn)) left++
-      this.ctx.swarms.deleteIfEmpty(infoHash)
+      for (const peerId of peerIds) {
+        const region = swarm.get(peerId)?.region
+        if (region !== undefined && swarm.remove(peerId, conn)) {
+          left++
+          cluster?.peerLeft(infoHash, peerId, region)
+        }
+      }
+      this.ctx.swarms.deleteIfEmpty(swarm)
     }
     conn.swarms.clear()
     const edge = this.ctx.edges.remove(conn)
-    if (edge !== undefined) this.ctx.log.edges.info('edge-removed', { conn: conn.id, url: edge.url, reason: 'socket closed' })
+    if (edge !== undefined) {
+      cluster?.edgeRemoved(edge.url)
+      this.ctx.log.edges.info('edge-removed', { conn: conn.id, url: edge.url, reason: 'socket closed' })
+    }
     this.ctx.log.server.debug('socket-close', { conn: conn.id, code, peersRemoved: left })
   }
 
@@ -191,16 +241,16 @@ export class TrackerServer implements Tracker {
     await this.starting?.catch(() => {})
     for (const timer of this.timers) clearInterval(timer)
     this.timers = []
+    const http = this.http
+    // Stop accepting first, so no client reconnects to a tracker on its way out.
+    const closed = http?.listening === true ? new Promise<void>(resolve => http.close(() => resolve())) : Promise.resolve()
     const sockets = [...this.connections.keys()]
     await Promise.all(sockets.map(closeGracefully))
-    const http = this.http
     this.wss?.close()
-    if (http === undefined || !http.listening) return
-    await new Promise<void>(resolve => {
-      http.close(() => resolve())
-      http.closeAllConnections()
-    })
-    this.ctx.log.server.info('stopped', {})
+    http?.closeAllConnections()
+    await closed
+    await this.ctx.cluster?.stop()
+    this.ctx.log.server.info('stopped', { sockets: sockets.length })
   }
 
   private hostForUrl (): string {
@@ -222,6 +272,25 @@ function closeGracefully (socket: WebSocket): Promise<void> {
     })
     socket.close(CLOSE_GOING_AWAY, 'tracker shutting down')
   })
+}
+
+/** Send if open. No callback: a failed send shows up as the socket's 'error' and 'close'. */
+function sendText (socket: WebSocket, text: string): void {
+  if (socket.readyState === WebSocket.OPEN) socket.send(text)
+}
+
+/**
+ * The client's address. Behind our own reverse proxy, the last `X-Forwarded-For` entry is
+ * the one that proxy appended; earlier entries come from the client and may be forged.
+ */
+function clientAddress (req: IncomingMessage, trustProxy: boolean): string {
+  const direct = req.socket.remoteAddress ?? 'unknown'
+  if (!trustProxy) return direct
+  const header = req.headers['x-forwarded-for']
+  const value = Array.isArray(header) ? header.join(',') : header
+  if (value === undefined) return direct
+  const last = value.split(',').pop()?.trim()
+  return last === undefined || last === '' ? direct : last
 }
 
 function rawToText (data: RawData): string {

@@ -2,8 +2,14 @@
  * Swarm state only: who is in which swarm, in which region, seeding or not. Knows nothing
  * about sockets; the server passes an opaque `handle` per peer (its connection) and gets
  * it back when it needs to reach that peer.
+ *
+ * Every operation on the announce path is O(1) in the swarm size: peers sit in arrays
+ * (one for the swarm, one per region) and know their own index, so removal is a
+ * swap-remove and a random choice is a random index. bittorrent-tracker copies the whole
+ * key list on each announce instead, which is why it slows down as a swarm grows.
  */
 import type { AnnounceEvent } from '../../protocol/src/index.js'
+import { Refusal } from './refusal.js'
 
 /** Region of a peer that did not say. */
 export const DEFAULT_REGION = 'default'
@@ -12,10 +18,16 @@ export const DEFAULT_REGION = 'default'
 export interface SwarmPeer<H> {
   /** 20-character binary string, as on the wire. */
   readonly peerId: string
+  /** `peerId` as a JSON string literal, quotes included: built once, spliced into every forward. */
+  readonly peerIdJson: string
   region: string
   /** A seeder: announced `completed` or `left: 0`. */
   complete: boolean
-  handle: H
+  readonly handle: H
+  /** Position in the swarm's `all` array. */
+  index: number
+  /** Position in its region's array. */
+  regionIndex: number
 }
 
 /** The parts of an announce that change swarm state. */
@@ -24,23 +36,30 @@ export interface AnnounceUpdate<H> {
   /** Absent means `update`, as in bittorrent-tracker. */
   event?: AnnounceEvent
   left?: number
-  region?: string
+  region: string
   handle: H
 }
 
 /** One `info_hash` and its peers. */
 export class Swarm<H> {
   readonly infoHash: string
+  /** `infoHash` as a JSON string literal, for replies built by concatenation. */
+  readonly infoHashJson: string
   complete = 0
   incomplete = 0
   private readonly peers = new Map<string, SwarmPeer<H>>()
+  private readonly all: Array<SwarmPeer<H>> = []
+  private readonly byRegion = new Map<string, Array<SwarmPeer<H>>>()
+  private readonly maxPeers: number
 
-  constructor (infoHash: string) {
+  constructor (infoHash: string, maxPeers = Number.POSITIVE_INFINITY) {
     this.infoHash = infoHash
+    this.infoHashJson = JSON.stringify(infoHash)
+    this.maxPeers = maxPeers
   }
 
   get size (): number {
-    return this.peers.size
+    return this.all.length
   }
 
   get (peerId: string): SwarmPeer<H> | undefined {
@@ -51,36 +70,37 @@ export class Swarm<H> {
     return this.peers.values()
   }
 
+  /** Peers per region. */
+  regionCounts (): Record<string, number> {
+    const counts: Record<string, number> = {}
+    for (const [region, list] of this.byRegion) counts[region] = list.length
+    return counts
+  }
+
   /**
    * Add, update or (for `stopped`) remove a peer. Mirrors bittorrent-tracker's
    * `lib/server/swarm.js`: `started` from a known peer is an update, `completed` or
    * `update` from an unknown peer is a start, and a seeder never goes back to leecher.
    * Returns the peer, or undefined once it has stopped.
+   * @throws Refusal when the peer id belongs to another handle, or the swarm is full
    */
   announce (update: AnnounceUpdate<H>): SwarmPeer<H> | undefined {
+    const peer = this.peers.get(update.peerId)
+    if (peer !== undefined && peer.handle !== update.handle) {
+      // The first socket owns a peer id until it leaves; otherwise anyone who learnt an id
+      // from an offer could take over that peer's offers and answers.
+      throw new Refusal('peer-id-taken', 'peer_id is already in this swarm on another connection')
+    }
     if (update.event === 'stopped') {
-      // Only the connection that owns the peer id may take it out of the swarm.
-      this.remove(update.peerId, update.handle)
+      if (peer !== undefined) this.removePeer(peer)
       return undefined
     }
     const seeding = update.event === 'completed' || update.left === 0
-    const peer = this.peers.get(update.peerId)
     if (peer === undefined) {
-      const added: SwarmPeer<H> = {
-        peerId: update.peerId,
-        region: update.region ?? DEFAULT_REGION,
-        complete: seeding,
-        handle: update.handle
-      }
-      this.peers.set(update.peerId, added)
-      if (seeding) this.complete++
-      else this.incomplete++
-      return added
+      if (this.all.length >= this.maxPeers) throw new Refusal('swarm-full', 'swarm is full; try again later')
+      return this.add(update, seeding)
     }
-    // The latest socket to announce a peer id owns it: a client that reconnects gets its
-    // offers and answers on the new socket before the tracker notices the old one is dead.
-    peer.handle = update.handle
-    if (update.region !== undefined) peer.region = update.region
+    if (update.region !== peer.region) this.moveRegion(peer, update.region)
     if (seeding && !peer.complete) {
       peer.complete = true
       this.complete++
@@ -89,37 +109,116 @@ export class Swarm<H> {
     return peer
   }
 
-  /** Remove `peerId`; when `handle` is given, only if the peer still belongs to it. */
+  /** Remove `peerId`; when `handle` is given, only if the peer belongs to it. */
   remove (peerId: string, handle?: H): boolean {
     const peer = this.peers.get(peerId)
     if (peer === undefined || (handle !== undefined && peer.handle !== handle)) return false
-    this.peers.delete(peerId)
-    if (peer.complete) this.complete--
-    else this.incomplete--
+    this.removePeer(peer)
     return true
   }
 
   /**
-   * Up to `count` distinct peers other than `exceptPeerId` to send offers to: peers of
-   * `region` first, then the others, in random order within each group.
+   * Fill `out` with up to `count` distinct peers other than `from`: peers of its region
+   * first, then of each of `neighbours` in order, then any. Random within each group.
    */
-  choosePeers (exceptPeerId: string, region: string, count: number): Array<SwarmPeer<H>> {
-    const near: Array<SwarmPeer<H>> = []
-    const far: Array<SwarmPeer<H>> = []
-    for (const peer of this.peers.values()) {
-      if (peer.peerId === exceptPeerId) continue
-      if (peer.region === region) near.push(peer)
-      else far.push(peer)
+  choosePeers (from: SwarmPeer<H> | undefined, region: string, neighbours: readonly string[], count: number, out: Array<SwarmPeer<H>>): void {
+    const own = this.byRegion.get(region)
+    if (own !== undefined) sample(own, count, from, out)
+    for (let i = 0; i < neighbours.length && out.length < count; i++) {
+      const list = this.byRegion.get(neighbours[i]!)
+      if (list !== undefined) sample(list, count, from, out)
     }
-    shuffle(near)
-    if (near.length < count) shuffle(far)
-    return near.concat(far).slice(0, Math.max(0, count))
+    if (out.length < count) sample(this.all, count, from, out)
+  }
+
+  private add (update: AnnounceUpdate<H>, seeding: boolean): SwarmPeer<H> {
+    const peer: SwarmPeer<H> = {
+      peerId: update.peerId,
+      peerIdJson: JSON.stringify(update.peerId),
+      region: update.region,
+      complete: seeding,
+      handle: update.handle,
+      index: this.all.length,
+      regionIndex: 0
+    }
+    this.peers.set(peer.peerId, peer)
+    this.all.push(peer)
+    this.addToRegion(peer)
+    if (seeding) this.complete++
+    else this.incomplete++
+    return peer
+  }
+
+  private removePeer (peer: SwarmPeer<H>): void {
+    this.peers.delete(peer.peerId)
+    const last = this.all.pop()!
+    if (last !== peer) {
+      this.all[peer.index] = last
+      last.index = peer.index
+    }
+    this.removeFromRegion(peer)
+    if (peer.complete) this.complete--
+    else this.incomplete--
+  }
+
+  private moveRegion (peer: SwarmPeer<H>, region: string): void {
+    this.removeFromRegion(peer)
+    peer.region = region
+    this.addToRegion(peer)
+  }
+
+  private addToRegion (peer: SwarmPeer<H>): void {
+    let list = this.byRegion.get(peer.region)
+    if (list === undefined) {
+      list = []
+      this.byRegion.set(peer.region, list)
+    }
+    peer.regionIndex = list.length
+    list.push(peer)
+  }
+
+  private removeFromRegion (peer: SwarmPeer<H>): void {
+    const list = this.byRegion.get(peer.region)!
+    const last = list.pop()!
+    if (last !== peer) {
+      list[peer.regionIndex] = last
+      last.regionIndex = peer.regionIndex
+    }
+    if (list.length === 0) this.byRegion.delete(peer.region)
+  }
+}
+
+/**
+ * Add random members of `list` to `out` until it holds `count`, skipping `from` and peers
+ * already in `out`. Random indexes while the list is much larger than what we need (the
+ * usual case: a few offers into a big swarm), one pass from a random start otherwise, so
+ * the work is bounded either way.
+ */
+function sample<H> (list: Array<SwarmPeer<H>>, count: number, from: SwarmPeer<H> | undefined, out: Array<SwarmPeer<H>>): void {
+  const n = list.length
+  if (n === 0) return
+  if (n > 4 * count) {
+    for (let tries = 2 * count; tries > 0 && out.length < count; tries--) {
+      const peer = list[Math.floor(Math.random() * n)]!
+      if (peer !== from && !out.includes(peer)) out.push(peer)
+    }
+    if (out.length >= count) return
+  }
+  const start = Math.floor(Math.random() * n)
+  for (let i = 0; i < n && out.length < count; i++) {
+    const peer = list[(start + i) % n]!
+    if (peer !== from && !out.includes(peer)) out.push(peer)
   }
 }
 
 /** All swarms by `info_hash`; a swarm exists only while it has peers. */
 export class Swarms<H> {
   private readonly swarms = new Map<string, Swarm<H>>()
+  private readonly maxPeersPerSwarm: number
+
+  constructor (maxPeersPerSwarm = Number.POSITIVE_INFINITY) {
+    this.maxPeersPerSwarm = maxPeersPerSwarm
+  }
 
   get size (): number {
     return this.swarms.size
@@ -132,15 +231,15 @@ export class Swarms<H> {
   getOrCreate (infoHash: string): Swarm<H> {
     let swarm = this.swarms.get(infoHash)
     if (swarm === undefined) {
-      swarm = new Swarm<H>(infoHash)
+      swarm = new Swarm<H>(infoHash, this.maxPeersPerSwarm)
       this.swarms.set(infoHash, swarm)
     }
     return swarm
   }
 
   /** Drop the swarm if nobody is left in it, so idle info_hashes do not pile up. */
-  deleteIfEmpty (infoHash: string): void {
-    if (this.swarms.get(infoHash)?.size === 0) this.swarms.delete(infoHash)
+  deleteIfEmpty (swarm: Swarm<H>): void {
+    if (swarm.size === 0 && this.swarms.get(swarm.infoHash) === swarm) this.swarms.delete(swarm.infoHash)
   }
 
   values (): IterableIterator<Swarm<H>> {
@@ -156,15 +255,5 @@ export class Swarms<H> {
     const peersByRegion: Record<string, number> = {}
     for (const region of regionOf.values()) peersByRegion[region] = (peersByRegion[region] ?? 0) + 1
     return { peers: regionOf.size, peersByRegion }
-  }
-}
-
-/** Fisher-Yates, in place. */
-function shuffle<T> (items: T[]): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    const tmp = items[i]!
-    items[i] = items[j]!
-    items[j] = tmp
   }
 }

@@ -1,75 +1,98 @@
 /**
  * `announce` without `answer`: join / refresh / leave a swarm, and forward the offers it
  * carries. Replies and forwards match bittorrent-tracker's `server.js`
- * `_onWebSocketRequest`, plus the p2pcdn `region`.
+ * `_onWebSocketRequest`, plus `min interval`, `warning message` and the p2pcdn `region`.
+ *
+ * This is the hot path: replies are built by concatenating cached JSON pieces, and the
+ * only per-announce allocations are the reply string and the small target array.
  */
-import { binaryStringToHex } from '../../../protocol/src/index.js'
-import type { AnnounceRequest } from '../../../protocol/src/index.js'
+import type { AnnounceRequest, OfferEntry } from '../../../protocol/src/index.js'
 import type { Connection } from '../connection.js'
+import { MAX_PEER_IDS_PER_SOCKET_SWARM } from '../connection.js'
+import { Refusal } from '../refusal.js'
+import { DEFAULT_REGION } from '../swarm.js'
 import type { Swarm, SwarmPeer } from '../swarm.js'
+import { announceInCluster } from './announce-cluster.js'
 import type { TrackerContext } from './context.js'
 
 /** Update the swarm, reply with its counts, then forward the offers. */
 export function handleAnnounce (ctx: TrackerContext, conn: Connection, msg: AnnounceRequest): void {
+  // The CIDR map, when it knows the address, wins over what the client claims.
+  const region = conn.mappedRegion ?? msg.region ?? conn.region ?? DEFAULT_REGION
+  checkSocketLimits(ctx, conn, msg)
   const swarm = ctx.swarms.getOrCreate(msg.info_hash)
-  const peer = swarm.announce({
-    peerId: msg.peer_id,
-    event: msg.event,
-    left: msg.left,
-    region: msg.region,
-    handle: conn
-  })
+  let peer: SwarmPeer<Connection> | undefined
+  try {
+    peer = swarm.announce({ peerId: msg.peer_id, event: msg.event, left: msg.left, region, handle: conn })
+  } catch (err) {
+    ctx.swarms.deleteIfEmpty(swarm)
+    throw err
+  }
   if (peer === undefined) forget(conn, msg.info_hash, msg.peer_id)
   else remember(conn, msg.info_hash, msg.peer_id)
-  if (msg.region !== undefined) conn.region = msg.region
+  conn.region = region
+  ctx.metrics.announces++
 
-  conn.send({
-    action: 'announce',
-    info_hash: msg.info_hash,
-    interval: ctx.config.announceIntervalS,
-    complete: swarm.complete,
-    incomplete: swarm.incomplete
-  })
-  ctx.log.announce.debug('announce', {
-    conn: conn.id,
-    infoHash: binaryStringToHex(msg.info_hash),
-    peerId: binaryStringToHex(msg.peer_id),
-    event: msg.event ?? 'update',
-    complete: swarm.complete,
-    incomplete: swarm.incomplete
-  })
+  const offers = peer === undefined ? undefined : msg.offers
+  const wanted = offers === undefined ? 0 : offerLimit(ctx, msg, offers)
+  const warning = offers !== undefined && wanted < offers.length
+    ? `only ${wanted} of ${offers.length} offers are forwarded per announce`
+    : undefined
 
-  // A stopped peer cannot take answers any more, so its offers would be wasted.
-  if (peer !== undefined && msg.offers !== undefined && msg.offers.length > 0) {
-    forwardOffers(ctx, swarm, peer, msg)
+  if (ctx.cluster !== undefined) {
+    announceInCluster(ctx, conn, msg, swarm, peer, region, wanted, warning)
+    return
   }
-  ctx.swarms.deleteIfEmpty(msg.info_hash)
+  conn.sendText(announceReply(ctx, swarm, swarm.complete, swarm.incomplete, warning))
+  // A stopped peer cannot take answers any more, so its offers would be wasted.
+  if (peer !== undefined && offers !== undefined && wanted > 0) forwardOffers(ctx, swarm, peer, offers, wanted)
+  ctx.swarms.deleteIfEmpty(swarm)
+}
+
+/** The announce reply, by concatenation (JSON.stringify of the same object costs several times more). */
+export function announceReply (ctx: TrackerContext, swarm: Swarm<Connection>, complete: number, incomplete: number, warning: string | undefined): string {
+  const tail = warning === undefined ? '}' : `,"warning message":${JSON.stringify(warning)}}`
+  return `${ctx.announceReplyHead}${swarm.infoHashJson},"complete":${complete},"incomplete":${incomplete}${tail}`
+}
+
+/** An offer as the receiving peer gets it. */
+export function offerForward (entry: OfferEntry, peerIdJson: string, infoHashJson: string, region: string): string {
+  return `{"action":"announce","offer":{"type":"offer","sdp":${JSON.stringify(entry.offer.sdp)}},"offer_id":${JSON.stringify(entry.offer_id)},"peer_id":${peerIdJson},"info_hash":${infoHashJson},"region":${JSON.stringify(region)}}`
+}
+
+/**
+ * How many offers to forward: no more than were sent, than the configured cap, or than
+ * `numwant` when given. bittorrent-tracker ignores `numwant` on WebSockets; WebTorrent and
+ * p2p-media-loader send it equal to the number of offers, so honouring it changes nothing
+ * for them.
+ */
+function offerLimit (ctx: TrackerContext, msg: AnnounceRequest, offers: OfferEntry[]): number {
+  let limit = Math.min(offers.length, ctx.config.maxOffersPerAnnounce)
+  if (msg.numwant !== undefined) limit = Math.min(limit, Math.floor(msg.numwant))
+  return limit
 }
 
 /** Each offer goes to one distinct other peer, same region first. Leftover offers are ignored. */
-function forwardOffers (ctx: TrackerContext, swarm: Swarm<Connection>, from: SwarmPeer<Connection>, msg: AnnounceRequest): void {
-  const offers = (msg.offers ?? []).slice(0, ctx.config.maxOffersPerAnnounce)
-  // bittorrent-tracker ignores `numwant` on WebSocket announces and sends as many peers as
-  // there are offers; clients set numwant to the number of offers anyway.
-  const targets = swarm.choosePeers(from.peerId, from.region, offers.length)
-  targets.forEach((target, i) => {
-    const entry = offers[i]!
-    target.handle.send({
-      action: 'announce',
-      offer: entry.offer,
-      offer_id: entry.offer_id,
-      peer_id: from.peerId,
-      info_hash: msg.info_hash,
-      region: from.region
-    })
-  })
-  ctx.log.announce.debug('offers-forwarded', {
-    conn: from.handle.id,
-    infoHash: binaryStringToHex(msg.info_hash),
-    offers: msg.offers?.length ?? 0,
-    forwarded: targets.length,
-    sameRegion: targets.filter(t => t.region === from.region).length
-  })
+function forwardOffers (ctx: TrackerContext, swarm: Swarm<Connection>, from: SwarmPeer<Connection>, offers: OfferEntry[], wanted: number): void {
+  const targets: Array<SwarmPeer<Connection>> = []
+  swarm.choosePeers(from, from.region, ctx.config.regions.neighbours(from.region), wanted, targets)
+  for (let i = 0; i < targets.length; i++) {
+    targets[i]!.handle.sendText(offerForward(offers[i]!, from.peerIdJson, swarm.infoHashJson, from.region))
+  }
+  ctx.metrics.offersRelayed += targets.length
+}
+
+/** Refuse joining one swarm too many, or one peer id too many in a swarm. */
+function checkSocketLimits (ctx: TrackerContext, conn: Connection, msg: AnnounceRequest): void {
+  if (msg.event === 'stopped') return
+  const peerIds = conn.swarms.get(msg.info_hash)
+  if (peerIds === undefined) {
+    if (conn.swarms.size >= ctx.config.maxSwarmsPerSocket) {
+      throw new Refusal('too-many-swarms', `this connection is already in ${ctx.config.maxSwarmsPerSocket} swarms`)
+    }
+  } else if (!peerIds.has(msg.peer_id) && peerIds.size >= MAX_PEER_IDS_PER_SOCKET_SWARM) {
+    throw new Refusal('too-many-swarms', `this connection already uses ${MAX_PEER_IDS_PER_SOCKET_SWARM} peer ids in this swarm`)
+  }
 }
 
 function remember (conn: Connection, infoHash: string, peerId: string): void {

@@ -1,8 +1,10 @@
 import type { Logger } from '../../../protocol/src/index.js'
+import type { Cluster } from '../cluster.js'
 import type { TrackerConfig } from '../config.js'
 import type { Connection } from '../connection.js'
 import type { EdgeRegistry } from '../edge-registry.js'
 import { scopeLogger } from '../log.js'
+import type { TrackerMetrics } from '../metrics.js'
 import type { Swarms } from '../swarm.js'
 
 /** Everything a handler may touch. Built once per tracker by the server. */
@@ -10,7 +12,12 @@ export interface TrackerContext {
   readonly config: TrackerConfig
   readonly swarms: Swarms<Connection>
   readonly edges: EdgeRegistry<Connection>
-  readonly log: Readonly<Record<'server' | 'announce' | 'signal' | 'edges' | 'http', Logger>>
+  readonly metrics: TrackerMetrics
+  /** Set in cluster mode (`redisUrl`): swarms and edges shared with other processes. */
+  readonly cluster: Cluster | undefined
+  /** `{"action":"announce","interval":N,"min interval":M,"info_hash":` — the constant head of every announce reply. */
+  readonly announceReplyHead: string
+  readonly log: Readonly<Record<'server' | 'announce' | 'signal' | 'edges' | 'http' | 'cluster', Logger>>
   /** Milliseconds since the epoch; a function so edge expiry can be tested without sleeping. */
   readonly now: () => number
 }
@@ -22,6 +29,12 @@ export function createLoggers (logger: Logger): TrackerContext['log'] {
     announce: scopeLogger(logger, 'p2pcdn:tracker:announce'),
     signal: scopeLogger(logger, 'p2pcdn:tracker:signal'),
     edges: scopeLogger(logger, 'p2pcdn:tracker:edges'),
-    http: scopeLogger(logger, 'p2pcdn:tracker:http')
+    http: scopeLogger(logger, 'p2pcdn:tracker:http'),
+    cluster: scopeLogger(logger, 'p2pcdn:tracker:cluster')
   }
+}
+
+/** The announce reply head for `config`, built once. */
+export function announceReplyHead (config: TrackerConfig): string {
+  return `{"action":"announce","interval":${config.announceIntervalS},"min interval":${config.minAnnounceIntervalS},"info_hash":`
 }

@@ -7,6 +7,7 @@
 import { isBinaryId, parseClientMessage } from '../../../protocol/src/index.js'
 import type { ClientMessage, ErrorCode, FailureResponse } from '../../../protocol/src/index.js'
 import type { Connection } from '../connection.js'
+import { Refusal } from '../refusal.js'
 import { handleAnnounce } from './announce.js'
 import type { TrackerContext } from './context.js'
 import { handleEdgeLoad, handleEdgeRegister, handleEdgesRequest } from './edges.js'
@@ -15,6 +16,7 @@ import { handleAnswer } from './signal.js'
 
 /** Handle one frame; never throws. */
 export function handleMessage (ctx: TrackerContext, conn: Connection, raw: string): void {
+  if (!takeToken(ctx, conn)) return
   let msg: ClientMessage | undefined
   try {
     msg = parseClientMessage(raw)
@@ -44,6 +46,33 @@ function dispatch (ctx: TrackerContext, conn: Connection, msg: ClientMessage): v
   }
 }
 
+/**
+ * Token-bucket rate limit per socket. Over the limit, messages are dropped unread and
+ * the socket hears about it once per episode, so a flood is not answered by a flood.
+ */
+function takeToken (ctx: TrackerContext, conn: Connection): boolean {
+  if (conn.tokens >= 1) {
+    conn.tokens--
+    return true
+  }
+  const now = ctx.now()
+  const { messagesPerSecond, messageBurst } = ctx.config
+  conn.tokens = Math.min(messageBurst, conn.tokens + (now - conn.refilledAtMs) * messagesPerSecond / 1000)
+  conn.refilledAtMs = now
+  if (conn.tokens >= 1) {
+    conn.tokens--
+    conn.throttled = false
+    return true
+  }
+  ctx.metrics.reject('rate-limited')
+  if (!conn.throttled) {
+    conn.throttled = true
+    conn.send({ 'failure reason': `too many messages: at most ${messagesPerSecond} per second`, code: 'ERR_PROTOCOL' })
+    ctx.log.server.info('rate-limited', { conn: conn.id, ip: conn.ip })
+  }
+  return false
+}
+
 interface FailureContext {
   action?: unknown
   info_hash?: unknown
@@ -63,9 +92,12 @@ function replyFailure (ctx: TrackerContext, conn: Connection, err: unknown, abou
 
   if (code === undefined) {
     ctx.log.server.error('handler-failed', { conn: conn.id, action: reply.action, error: String(err) })
-  } else {
-    ctx.log.server.warn('request-refused', { conn: conn.id, action: reply.action, code, reason: reply['failure reason'] })
+    return
   }
+  const reason = err instanceof Refusal ? err.reason : code === 'ERR_INVALID_MESSAGE' ? 'invalid-message' : 'edge-refused'
+  ctx.metrics.reject(reason)
+  // Debug, not warn: a hostile client must not be able to flood the log.
+  ctx.log.server.debug('request-refused', { conn: conn.id, action: reply.action, code, reason })
 }
 
 /**

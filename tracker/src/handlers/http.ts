@@ -1,10 +1,25 @@
-/** Plain HTTP on the tracker's port: health, edge list and stats, all JSON. */
+/** Plain HTTP on the tracker's port: health, edge list, stats (JSON) and Prometheus metrics. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { PROTOCOL_VERSION } from '../../../protocol/src/index.js'
-import type { EdgesResponse } from '../../../protocol/src/index.js'
+import type { Registry } from 'prom-client'
+import { PROTOCOL_VERSION, binaryStringToHex } from '../../../protocol/src/index.js'
+import type { EdgeInfo, EdgesResponse } from '../../../protocol/src/index.js'
 import type { TrackerContext } from './context.js'
+import { listEdges } from './edges.js'
 
-/** Body of `GET /stats`. */
+/** Most swarms listed in `/stats`, the biggest first. */
+export const MAX_STATS_SWARMS = 100
+
+/** One swarm in `/stats`. */
+export interface SwarmStats {
+  /** info_hash as 40 hex digits. */
+  infoHash: string
+  peers: number
+  complete: number
+  incomplete: number
+  peersByRegion: Record<string, number>
+}
+
+/** Body of `GET /stats`. Counts are this process's; `edges` are the cluster's in cluster mode. */
 export interface TrackerStats {
   /** Distinct peer ids across all swarms. */
   peers: number
@@ -12,12 +27,24 @@ export interface TrackerStats {
   peersByRegion: Record<string, number>
   /** Healthy registered edges. */
   edges: number
+  /** The healthy edges with their last reported load. */
+  edgeList: EdgeInfo[]
   /** Open WebSockets (peers and edges). */
   connections: number
+  /** The biggest swarms, at most `MAX_STATS_SWARMS`. */
+  swarmList: SwarmStats[]
+  /** This process's id in a cluster; absent for a single process. */
+  node?: string
 }
 
-/** Route one HTTP request: `/healthz`, `/edges?region=`, `/stats`; 404 otherwise. */
-export function handleHttpRequest (ctx: TrackerContext, connections: () => number, req: IncomingMessage, res: ServerResponse): void {
+/** What the routes need besides the context. */
+export interface HttpSources {
+  connections: () => number
+  registry: Registry
+}
+
+/** Route one HTTP request: `/healthz`, `/edges?region=`, `/stats`, `/metrics`; 404 otherwise. */
+export function handleHttpRequest (ctx: TrackerContext, src: HttpSources, req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://tracker.invalid')
   const route = ROUTES.get(url.pathname)
   if (route === undefined) {
@@ -29,32 +56,62 @@ export function handleHttpRequest (ctx: TrackerContext, connections: () => numbe
     sendJson(res, 405, { error: 'method not allowed' })
     return
   }
-  sendJson(res, 200, route(ctx, url, connections))
-  ctx.log.http.debug('http', { method: req.method, path: url.pathname })
+  route(ctx, url, src).then(body => {
+    if (typeof body === 'string') send(res, 200, src.registry.contentType, body)
+    else sendJson(res, 200, body)
+  }, (err: unknown) => {
+    ctx.log.http.warn('http-failed', { path: url.pathname, error: err instanceof Error ? err.message : String(err) })
+    sendJson(res, 503, { error: 'unavailable' })
+  })
 }
 
-type Route = (ctx: TrackerContext, url: URL, connections: () => number) => unknown
+/** A string body is Prometheus text; anything else goes out as JSON. */
+type Route = (ctx: TrackerContext, url: URL, src: HttpSources) => Promise<unknown>
 
 const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
-  ['/healthz', () => ({ ok: true })],
+  ['/healthz', async () => ({ ok: true })],
   // The same body as the `p2pcdn:edges` WebSocket reply, so one parser reads both.
-  ['/edges', (ctx, url): EdgesResponse => ({
+  ['/edges', async (ctx, url): Promise<EdgesResponse> => ({
     action: 'p2pcdn:edges',
     v: PROTOCOL_VERSION,
-    edges: ctx.edges.list(url.searchParams.get('region') ?? undefined, ctx.now())
+    edges: await listEdges(ctx, url.searchParams.get('region') ?? undefined)
   })],
-  ['/stats', (ctx, _url, connections): TrackerStats => ({
-    ...ctx.swarms.stats(),
-    swarms: ctx.swarms.size,
-    edges: ctx.edges.list(undefined, ctx.now()).length,
-    connections: connections()
-  })]
+  ['/stats', async (ctx, _url, src): Promise<TrackerStats> => {
+    const edgeList = await listEdges(ctx, undefined)
+    const stats: TrackerStats = {
+      ...ctx.swarms.stats(),
+      swarms: ctx.swarms.size,
+      edges: edgeList.length,
+      edgeList,
+      connections: src.connections(),
+      swarmList: swarmList(ctx)
+    }
+    if (ctx.cluster !== undefined) stats.node = ctx.cluster.nodeId
+    return stats
+  }],
+  ['/metrics', async (_ctx, _url, src) => await src.registry.metrics()]
 ])
 
+function swarmList (ctx: TrackerContext): SwarmStats[] {
+  return [...ctx.swarms.values()]
+    .sort((a, b) => b.size - a.size)
+    .slice(0, MAX_STATS_SWARMS)
+    .map(swarm => ({
+      infoHash: binaryStringToHex(swarm.infoHash),
+      peers: swarm.size,
+      complete: swarm.complete,
+      incomplete: swarm.incomplete,
+      peersByRegion: swarm.regionCounts()
+    }))
+}
+
 function sendJson (res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(body))
+}
+
+function send (res: ServerResponse, status: number, type: string, text: string): void {
   res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': type,
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store'
   })

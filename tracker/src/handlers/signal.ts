@@ -1,32 +1,46 @@
 /**
  * `announce` with `answer`: relay it to the peer that made the offer. As in
  * bittorrent-tracker, the answerer gets no reply, and an answer for a peer that is gone
- * is dropped: the offerer's offer simply times out.
+ * is dropped quietly: the offerer's offer simply times out.
  */
-import { binaryStringToHex } from '../../../protocol/src/index.js'
 import type { AnswerRequest } from '../../../protocol/src/index.js'
 import type { Connection } from '../connection.js'
+import { deliverLocal } from './announce-cluster.js'
 import type { TrackerContext } from './context.js'
 
 /** Relay an answer to `to_peer_id` in the same swarm; no reply to the sender. */
 export function handleAnswer (ctx: TrackerContext, conn: Connection, msg: AnswerRequest): void {
-  const target = ctx.swarms.get(msg.info_hash)?.get(msg.to_peer_id)
-  const fields = {
-    conn: conn.id,
-    infoHash: binaryStringToHex(msg.info_hash),
-    from: binaryStringToHex(msg.peer_id),
-    to: binaryStringToHex(msg.to_peer_id)
-  }
-  if (target === undefined) {
-    ctx.log.signal.debug('answer-dropped', { ...fields, reason: 'unknown to_peer_id' })
+  const swarm = ctx.swarms.get(msg.info_hash)
+  // Only a peer of this socket may answer in its name.
+  const from = swarm?.get(msg.peer_id)
+  if (from !== undefined && from.handle !== conn) {
+    ctx.metrics.signalsDropped++
     return
   }
-  target.handle.send({
-    action: 'announce',
-    answer: msg.answer,
-    offer_id: msg.offer_id,
-    peer_id: msg.peer_id,
-    info_hash: msg.info_hash
+  const text = answerForward(msg)
+  const target = swarm?.get(msg.to_peer_id)
+  if (target !== undefined) {
+    target.handle.sendText(text)
+    ctx.metrics.answersRelayed++
+    return
+  }
+  const cluster = ctx.cluster
+  if (cluster === undefined) {
+    ctx.metrics.signalsDropped++
+    return
+  }
+  cluster.locate(msg.info_hash, msg.to_peer_id).then(nodeId => {
+    if (nodeId === undefined) ctx.metrics.signalsDropped++
+    else if (nodeId === cluster.nodeId) deliverLocal(ctx, msg.info_hash, msg.to_peer_id, text)
+    else {
+      cluster.relay(nodeId, msg.info_hash, msg.to_peer_id, text)
+      ctx.metrics.answersRelayed++
+    }
+  }, (err: unknown) => {
+    ctx.log.cluster.warn('answer-relay-failed', { conn: conn.id, error: err instanceof Error ? err.message : String(err) })
   })
-  ctx.log.signal.debug('answer-relayed', fields)
+}
+
+function answerForward (msg: AnswerRequest): string {
+  return `{"action":"announce","answer":{"type":"answer","sdp":${JSON.stringify(msg.answer.sdp)}},"offer_id":${JSON.stringify(msg.offer_id)},"peer_id":${JSON.stringify(msg.peer_id)},"info_hash":${JSON.stringify(msg.info_hash)}}`
 }

@@ -1,0 +1,43 @@
+/**
+ * What a tracker process needs from its peers in a cluster. One implementation,
+ * `RedisCluster`; without `--redis` there is no cluster and everything stays in memory.
+ */
+import type { EdgeInfo } from '../../protocol/src/index.js'
+
+/** A peer as the cluster knows it: which process holds its socket. */
+export interface ClusterPeer {
+  nodeId: string
+  /** 20-character binary string. */
+  peerId: string
+}
+
+/** Delivers relayed text to the local socket of `peerId` in `infoHash`; false if it is gone. */
+export type DeliverFn = (infoHash: string, peerId: string, text: string) => boolean
+
+export interface Cluster {
+  /** This process's id; peers it holds carry it in the shared state. */
+  readonly nodeId: string
+  start: (deliver: DeliverFn) => Promise<void>
+  /** Stop refreshing, remove this process's peers and edges, and disconnect. */
+  stop: () => Promise<void>
+  /** A local peer joined or changed (region, seeding). Fire and forget. */
+  peerUpdated: (infoHash: string, peerId: string, region: string, complete: boolean) => void
+  /** A local peer left. Fire and forget. */
+  peerLeft: (infoHash: string, peerId: string, region: string) => void
+  /** Cluster-wide counts of `infoHash`. */
+  counts: (infoHash: string) => Promise<{ complete: number, incomplete: number }>
+  /**
+   * Up to `count` peers of `infoHash` other than `exceptPeerId`, from any process: `region`
+   * first, then `neighbours` in order, then any.
+   */
+  choosePeers: (infoHash: string, exceptPeerId: string, region: string, neighbours: readonly string[], count: number) => Promise<ClusterPeer[]>
+  /** Which process holds `peerId` in `infoHash`, if any. */
+  locate: (infoHash: string, peerId: string) => Promise<string | undefined>
+  /** Hand `text` to process `nodeId` for its local peer `peerId`. */
+  relay: (nodeId: string, infoHash: string, peerId: string, text: string) => void
+  /** Publish (or refresh) an edge for every process; it expires unless refreshed. */
+  edgeUpdated: (edge: EdgeInfo) => void
+  edgeRemoved: (url: string) => void
+  /** Every healthy edge of the cluster, unordered. */
+  edges: () => Promise<EdgeInfo[]>
+}

@@ -1,0 +1,49 @@
+/**
+ * The announce in cluster mode: the local swarm still owns the socket-side state (who may
+ * use which peer id, where to deliver), while counts and offer targets come from the
+ * whole cluster through Redis. Offers for peers of other processes are relayed to them.
+ */
+import type { AnnounceRequest } from '../../../protocol/src/index.js'
+import type { Connection } from '../connection.js'
+import type { Swarm, SwarmPeer } from '../swarm.js'
+import { announceReply, offerForward } from './announce.js'
+import type { TrackerContext } from './context.js'
+
+export function announceInCluster (
+  ctx: TrackerContext, conn: Connection, msg: AnnounceRequest, swarm: Swarm<Connection>,
+  peer: SwarmPeer<Connection> | undefined, region: string, wanted: number, warning: string | undefined
+): void {
+  const cluster = ctx.cluster!
+  if (peer === undefined) cluster.peerLeft(msg.info_hash, msg.peer_id, region)
+  else cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete)
+  ctx.swarms.deleteIfEmpty(swarm)
+
+  const run = async (): Promise<void> => {
+    // Same Redis connection as the update above, so the counts already include it.
+    const counts = await cluster.counts(msg.info_hash)
+    conn.sendText(announceReply(ctx, swarm, counts.complete, counts.incomplete, warning))
+    if (peer === undefined || msg.offers === undefined || wanted === 0) return
+    const targets = await cluster.choosePeers(msg.info_hash, msg.peer_id, region, ctx.config.regions.neighbours(region), wanted)
+    targets.forEach((target, i) => {
+      const text = offerForward(msg.offers![i]!, peer.peerIdJson, swarm.infoHashJson, region)
+      if (target.nodeId === cluster.nodeId) deliverLocal(ctx, msg.info_hash, target.peerId, text)
+      else cluster.relay(target.nodeId, msg.info_hash, target.peerId, text)
+    })
+    ctx.metrics.offersRelayed += targets.length
+  }
+  run().catch((err: unknown) => {
+    ctx.log.cluster.warn('announce-failed', { conn: conn.id, error: err instanceof Error ? err.message : String(err) })
+    conn.send({ 'failure reason': 'tracker cluster unavailable', action: 'announce', info_hash: msg.info_hash })
+  })
+}
+
+/** Send `text` to the local socket of `peerId` in `infoHash`; false when it has gone. */
+export function deliverLocal (ctx: TrackerContext, infoHash: string, peerId: string, text: string): boolean {
+  const target = ctx.swarms.get(infoHash)?.get(peerId)
+  if (target === undefined) {
+    ctx.metrics.signalsDropped++
+    return false
+  }
+  target.handle.sendText(text)
+  return true
+}

@@ -1,0 +1,21 @@
+import { ProtocolError } from '../../protocol/src/index.js'
+
+/** Why the tracker refused a request; the `reason` label of the rejects metric. */
+export type RefusalReason =
+  | 'invalid-message'
+  | 'rate-limited'
+  | 'peer-id-taken'
+  | 'swarm-full'
+  | 'too-many-swarms'
+  | 'too-many-connections'
+  | 'edge-refused'
+
+/** A well-formed request the tracker will not serve (code ERR_PROTOCOL), with its reason. */
+export class Refusal extends ProtocolError {
+  readonly reason: RefusalReason
+  constructor (reason: RefusalReason, message: string) {
+    super(message)
+    this.reason = reason
+    this.name = 'Refusal'
+  }
+}
