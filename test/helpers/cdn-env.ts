@@ -78,6 +78,7 @@ export interface PageFetch {
     edge: string | undefined
     storage: string
     cache: { bytes: number, limitBytes: number }
+    resources: Record<string, Record<'cache' | 'peer' | 'edge' | 'origin', number>>
   }
   /** SDK events as `name json`, for assertions and for printing when one fails. */
   events: string[]
