@@ -168,12 +168,24 @@ export class Swarm extends Emitter<SwarmEvents> {
   #onOffer (msg: OfferForward): void {
     const id = binaryStringToHex(msg.peer_id)
     if (this.#destroyed || this.#banned.has(id) || this.peers.has(id) || this.#answering.has(id)) return
-    // Someone wants us now: an open offer of ours that nobody took yet gives way.
-    if (this.connections >= this.#init.maxPeers) {
-      const oldest = this.#pendingOffers.entries().next().value
-      if (oldest !== undefined) this.#drop(oldest[0], oldest[1])
+    if (this.connections < this.#init.maxPeers) {
+      this.#answer(id, msg)
+      return
     }
-    if (this.connections >= this.#init.maxPeers) return
+    // Someone wants us now: an open offer of ours that nobody took yet gives way. Its
+    // RTCPeerConnection closes in a microtask (simple-peer's destroy), so answer after it.
+    const oldest = this.#pendingOffers.entries().next().value
+    if (oldest === undefined) return
+    this.#drop(oldest[0], oldest[1])
+    this.#answering.set(id, oldest[1])
+    queueMicrotask(() => {
+      if (this.#answering.get(id) !== oldest[1]) return
+      this.#answering.delete(id)
+      if (!this.#destroyed) this.#answer(id, msg)
+    })
+  }
+
+  #answer (id: string, msg: OfferForward): void {
     const sp = this.#newPeer(false)
     this.#answering.set(id, sp)
     const forget = (): void => { if (this.#answering.get(id) === sp) this.#answering.delete(id) }
