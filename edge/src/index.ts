@@ -116,7 +116,10 @@ export function createEdge (init: EdgeInit): Edge {
       filler
     }
     if (config.accessLog !== undefined) accessLog = createAccessLog(config.accessLog)
-    server = createEdgeServer(ctx, () => [config.origin.origin, new URL(url()).origin], accessLog)
+    server = createEdgeServer(ctx, bound => {
+      port = bound
+      return [config.origin.origin, new URL(url()).origin]
+    }, accessLog)
     port = await server.listen(config.port, config.host)
     log.info('listening', { url: url(), origin: config.origin.origin, region: config.region })
 

@@ -5,8 +5,9 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AccessLog } from './access-log.js'
 import type { Socket } from 'node:net'
 import { EDGE_PATHS } from '../../protocol/src/index.js'
-import { parseRequestTarget } from './target.js'
-import { serveCached } from './handlers/cached.js'
+import { createTargetMemo } from './target.js'
+import type { TargetResult } from './target.js'
+import { serveCached, serveHotHit } from './handlers/cached.js'
 import type { HandlerContext } from './handlers/context.js'
 import { serveManifest } from './handlers/manifest.js'
 import { servePurge } from './handlers/purge.js'
@@ -29,13 +30,19 @@ export interface EdgeServer {
 
 /**
  * @param sameOrigins origins an absolute-form request target may name (the origin's
- * and the edge's own); read on each request because the edge's is known only once listening.
+ * and the edge's own), given the port the server got.
  */
-export function createEdgeServer (ctx: HandlerContext, sameOrigins: () => string[], accessLog?: AccessLog): EdgeServer {
+export function createEdgeServer (ctx: HandlerContext, sameOrigins: (port: number) => string[], accessLog?: AccessLog): EdgeServer {
   const sockets = new Set<Socket>()
+  // Known once listening; computed once rather than per request.
+  let origins: string[] = []
+  const targets = createTargetMemo()
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     accessLog?.track(req, res)
-    handle(ctx, req, res, sameOrigins()).catch(err => {
+    const target = targets.parse(req.url ?? '', origins)
+    // The hot path: a fresh hit in memory is answered without a promise.
+    if (target.ok && (req.method === 'GET' || req.method === 'HEAD') && serveHotHit(ctx, req, res, target.key)) return
+    handle(ctx, req, res, target).catch(err => {
       ctx.log.error('request-failed', { url: req.url, error: String(err) })
       sendError(ctx, res, 500, 'ERR_HTTP', 'internal error')
     })
@@ -67,7 +74,9 @@ export function createEdgeServer (ctx: HandlerContext, sameOrigins: () => string
         })
       })
       const address = server.address()
-      return typeof address === 'object' && address !== null ? address.port : port
+      const bound = typeof address === 'object' && address !== null ? address.port : port
+      origins = sameOrigins(bound)
+      return bound
     },
     async close () {
       if (!server.listening) return
@@ -78,8 +87,7 @@ export function createEdgeServer (ctx: HandlerContext, sameOrigins: () => string
   }
 }
 
-async function handle (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, sameOrigins: string[]): Promise<void> {
-  const target = parseRequestTarget(req.url ?? '', sameOrigins)
+async function handle (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, target: TargetResult): Promise<void> {
   if (!target.ok) {
     ctx.log.debug('bad-target', { reason: target.reason })
     sendError(ctx, res, target.status, 'ERR_PROTOCOL', target.reason)

@@ -69,3 +69,26 @@ function keyFromPath (raw: string): TargetResult {
   const url = new URL(target, 'http://edge.invalid')
   return { ok: true, key: url.pathname + url.search }
 }
+
+/** Distinct origin-form targets remembered; the memo is dropped whole when full. */
+const MEMO_MAX_ENTRIES = 10_000
+
+/**
+ * Parsing a target costs a URL parse and a decode per segment; a busy edge sees the
+ * same few thousand targets again and again, so origin-form results are remembered.
+ */
+export function createTargetMemo (): { parse: (raw: string, sameOrigins: readonly string[]) => TargetResult } {
+  const memo = new Map<string, TargetResult>()
+  return {
+    parse (raw, sameOrigins) {
+      const known = memo.get(raw)
+      if (known !== undefined) return known
+      const result = parseRequestTarget(raw, sameOrigins)
+      if (raw.startsWith('/')) {
+        if (memo.size >= MEMO_MAX_ENTRIES) memo.clear()
+        memo.set(raw, result)
+      }
+      return result
+    }
+  }
+}

@@ -60,14 +60,17 @@ function drain (outcome: FillOutcome): void {
   if (outcome.kind === 'pass' && outcome.response !== undefined) discard(outcome.response.body)
 }
 
-export async function serveCached (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, key: string, retried = false): Promise<void> {
-  // Hot path first: a fresh entry in memory, no awaits.
+/** Answer from a fresh entry in memory, synchronously; false when that is not possible. */
+export function serveHotHit (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, key: string): boolean {
   const hot = ctx.cache.peek(ctx.cache.idFor(key, req.headers))
-  if (hot !== undefined && isFresh(hot, Date.now())) {
-    ctx.counters.hits++
-    serveEntry(ctx, req, res, hot, 'HIT')
-    return
-  }
+  if (hot === undefined || !isFresh(hot, Date.now())) return false
+  ctx.counters.hits++
+  serveEntry(ctx, req, res, hot, 'HIT')
+  return true
+}
+
+export async function serveCached (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, key: string, retried = false): Promise<void> {
+  if (serveHotHit(ctx, req, res, key)) return
   let found: Lookup
   try {
     found = await lookup(ctx, req, key)

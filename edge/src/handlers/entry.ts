@@ -4,6 +4,7 @@
  * objects, no copies of the body.
  */
 import { randomBytes } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { note } from '../access-log.js'
 import { currentAgeS, header } from '../cache/policy.js'
@@ -22,25 +23,48 @@ export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED'
 /** Headers a 304 carries over from the stored response (RFC 9110 §15.4.5). */
 const NOT_MODIFIED_HEADERS = ['cache-control', 'content-location', 'date', 'etag', 'expires', 'last-modified', 'vary', 'cdn-cache-control']
 
-/** A flat `[name, value, ...]` list for `writeHead`, with two slots rewritten per request. */
+/**
+ * The response head of one entry, serialized once: `before` + Age + `middle` + X-Cache + `after`.
+ * `list` is the same as a flat `[name, value, ...]` list for `writeHead`, for connections
+ * the fast path does not cover.
+ */
 interface HotHead {
+  before: string
+  middle: string
+  after: string
   list: string[]
   ageAt: number
   cacheAt: number
 }
 
+/**
+ * Node's private outgoing-message fields the fast path relies on (present since Node 0.x
+ * and still in 22): `_header` holds the serialized head that `end()` sends in front of
+ * the body; setting it skips per-request header validation and serialization, which is
+ * most of a small hit's CPU. `shouldKeepAlive` / `maxRequestsOnConnectionReached` say
+ * whether Node would have written `Connection: keep-alive`.
+ */
+type RawResponse = ServerResponse & { _header: string | null, _keepAliveTimeout?: number, maxRequestsOnConnectionReached?: boolean }
+
 const hotHeads = new WeakMap<CacheEntry, HotHead>()
 
-function hotHead (ctx: HandlerContext, entry: CacheEntry): HotHead {
+function hotHead (ctx: HandlerContext, entry: CacheEntry, keepAliveMs: number): HotHead {
   let hot = hotHeads.get(entry)
   if (hot !== undefined) return hot
   const list: string[] = []
-  for (const [name, value] of Object.entries(entryHeaders(ctx, entry))) {
+  const headers = entryHeaders(ctx, entry)
+  // A cache forwards the origin's Date; one that sent none gets the time it arrived (RFC 9110 §6.6.1).
+  if (headers.date === undefined) headers.date = new Date(entry.responseTime).toUTCString()
+  for (const [name, value] of Object.entries(headers)) {
     if (Array.isArray(value)) for (const v of value) list.push(name, v)
     else list.push(name, value)
   }
-  list.push('content-length', String(entry.body.length), 'age', '0', 'x-cache', 'HIT')
-  hot = { list, ageAt: list.length - 3, cacheAt: list.length - 1 }
+  list.push('content-length', String(entry.body.length))
+  let before = `HTTP/1.1 ${entry.status} ${STATUS_CODES[entry.status] ?? 'Unknown'}\r\n`
+  for (let i = 0; i < list.length; i += 2) before += `${list[i] ?? ''}: ${list[i + 1] ?? ''}\r\n`
+  before += `connection: keep-alive\r\n${keepAliveMs > 0 ? `keep-alive: timeout=${Math.floor(keepAliveMs / 1000)}\r\n` : ''}age: `
+  list.push('age', '0', 'x-cache', 'HIT')
+  hot = { before, middle: '\r\nx-cache: ', after: '\r\n\r\n', list, ageAt: list.length - 3, cacheAt: list.length - 1 }
   hotHeads.set(entry, hot)
   return hot
 }
@@ -61,11 +85,17 @@ export function serveEntry (ctx: HandlerContext, req: IncomingMessage, res: Serv
   const h = req.headers
   // The hot path: nothing conditional, no range, no throttle.
   if (req.method === 'GET' && h.range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && ctx.throttle === undefined) {
-    const hot = hotHead(ctx, entry)
-    // writeHead copies the list synchronously, so the shared slots can be reused.
-    hot.list[hot.ageAt] = age
-    hot.list[hot.cacheAt] = cache
-    res.writeHead(entry.status, hot.list)
+    const raw = res as RawResponse
+    const hot = hotHead(ctx, entry, raw._keepAliveTimeout ?? 0)
+    if (raw.shouldKeepAlive && raw.maxRequestsOnConnectionReached !== true && raw._header === null) {
+      res.statusCode = entry.status
+      raw._header = hot.before + age + hot.middle + cache + hot.after
+    } else {
+      // writeHead copies the list synchronously, so the shared slots can be reused.
+      hot.list[hot.ageAt] = age
+      hot.list[hot.cacheAt] = cache
+      res.writeHead(entry.status, hot.list)
+    }
     ctx.counters.bytesServed += entry.body.length
     note(res, cache, entry.body.length)
     res.end(entry.body)
