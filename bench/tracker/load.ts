@@ -1,0 +1,208 @@
+/**
+ * The load generator, in its own process so that it never shares a core's event loop with
+ * the server it measures. Holds N WebSocket peers, each with prebuilt announce strings,
+ * and runs what run.ts asks over IPC. Every loop is bounded in time and in count.
+ */
+import { randomBytes } from 'node:crypto'
+import { WebSocket } from 'ws'
+import type { LoadCommand, LoadReply } from './messages.js'
+
+/** SDP-sized filler: about 600 bytes, as a real offer without trickle. */
+const SDP = `v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=msid-semantic: WMS\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n${'a=candidate:1 1 udp 2122260223 192.168.1.2 54321 typ host generation 0\r\n'.repeat(6)}a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 ${'AB:'.repeat(31)}AB\r\na=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\n`.slice(0, 600)
+const OFFERS_PER_ANNOUNCE = 5
+/** Connections opened at once while connecting. */
+const CONNECT_BATCH = 250
+/** A reply this much later than the loop's end is not waited for. */
+const DRAIN_MS = 3000
+
+const id = (): string => randomBytes(20).toString('latin1')
+/** 16 swarm pairs and one big swarm, the same in every process of a run. */
+const sixteenA = Array.from({ length: 16 }, (_, i) => `bench-swarm-a-${String(i).padStart(6, '0')}`)
+const sixteenB = Array.from({ length: 16 }, (_, i) => `bench-swarm-b-${String(i).padStart(6, '0')}`)
+const big = 'bench-one-big-swarm!'
+
+interface Peer {
+  ws: WebSocket
+  peerId: string
+  /** Which of its swarms the next announce goes to. */
+  turn: number
+  busy: boolean
+  sentAt: number
+  messages: Record<'sixteen' | 'one', { plain: string[], offers: string[], started: string[] }>
+}
+
+const peers: Peer[] = []
+let onReply: (peer: Peer) => void = () => {}
+let onFailure: (peer: Peer) => void = () => {}
+
+function announce (infoHash: string, peerId: string, event: string, offers: boolean): string {
+  const msg: Record<string, unknown> = { action: 'announce', info_hash: infoHash, peer_id: peerId, event, numwant: offers ? OFFERS_PER_ANNOUNCE : 0, uploaded: 0, downloaded: 0, left: 1000 }
+  if (offers) msg.offers = Array.from({ length: OFFERS_PER_ANNOUNCE }, () => ({ offer: { type: 'offer', sdp: SDP }, offer_id: id() }))
+  return JSON.stringify(msg)
+}
+
+function makePeer (url: string, i: number): Promise<Peer> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false })
+    const peerId = id()
+    const pair = [sixteenA[i % 16]!, sixteenB[i % 16]!]
+    const peer: Peer = {
+      ws,
+      peerId,
+      turn: 0,
+      busy: false,
+      sentAt: 0,
+      messages: {
+        sixteen: {
+          plain: pair.map(h => announce(h, peerId, 'update', false)),
+          offers: pair.map(h => announce(h, peerId, 'update', true)),
+          started: pair.map(h => announce(h, peerId, 'started', false))
+        },
+        one: {
+          plain: [announce(big, peerId, 'update', false)],
+          offers: [announce(big, peerId, 'update', true)],
+          started: [announce(big, peerId, 'started', false)]
+        }
+      }
+    }
+    ws.on('message', (data: Buffer) => {
+      // Forwarded offers are long; announce replies short. Checking bytes, not parsing,
+      // keeps the generator cheap enough to saturate the server.
+      if (data.length > 400) return
+      if (data.includes('"failure reason"')) onFailure(peer)
+      else if (data.includes('"interval"')) onReply(peer)
+    })
+    ws.once('open', () => resolve(peer))
+    ws.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EMFILE') reject(new Error(`EMFILE: too many open files at peer ${i}; raise the limit with \`ulimit -n ${2 * peers.length + 1000}\``))
+      else reject(err)
+    })
+  })
+}
+
+async function connect (url: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i += CONNECT_BATCH) {
+    const batch = await Promise.all(Array.from({ length: Math.min(CONNECT_BATCH, count - i) }, (_, k) => makePeer(url, i + k)))
+    peers.push(...batch)
+  }
+}
+
+/** Every peer sends every `started` of the layout, one at a time, and waits for the reply. */
+async function join (layout: 'sixteen' | 'one'): Promise<LoadReply> {
+  const begin = performance.now()
+  let replies = 0
+  let failures = 0
+  await new Promise<void>(resolve => {
+    let pending = peers.length
+    const step = (peer: Peer): void => {
+      const list = peer.messages[layout].started
+      if (peer.turn < list.length) {
+        peer.ws.send(list[peer.turn++]!)
+        return
+      }
+      peer.turn = 0
+      if (--pending === 0) resolve()
+    }
+    onReply = peer => { replies++; step(peer) }
+    onFailure = peer => { failures++; step(peer) }
+    for (const peer of peers) { peer.turn = 0; step(peer) }
+    setTimeout(resolve, 60_000).unref()
+  })
+  return { type: 'done', replies, failures, elapsedMs: performance.now() - begin }
+}
+
+/** Closed loop: each peer has one announce in flight and sends the next on its reply. */
+async function closed (layout: 'sixteen' | 'one', offers: boolean, durationMs: number): Promise<LoadReply> {
+  let running = true
+  let replies = 0
+  let failures = 0
+  let inFlight = 0
+  const send = (peer: Peer): void => {
+    const list = offers ? peer.messages[layout].offers : peer.messages[layout].plain
+    peer.turn = (peer.turn + 1) % list.length
+    inFlight++
+    peer.ws.send(list[peer.turn]!)
+  }
+  const settle = (peer: Peer, ok: boolean): void => {
+    inFlight--
+    if (!running) return
+    if (ok) replies++
+    else failures++
+    send(peer)
+  }
+  onReply = peer => settle(peer, true)
+  onFailure = peer => settle(peer, false)
+  const begin = performance.now()
+  for (const peer of peers) send(peer)
+  await sleep(durationMs)
+  running = false
+  const elapsedMs = performance.now() - begin
+  const drainUntil = Date.now() + DRAIN_MS
+  while (inFlight > 0 && Date.now() < drainUntil) await sleep(20)
+  return { type: 'done', replies, failures, elapsedMs }
+}
+
+/** Open loop: `ratePerSec` announces spread over idle peers, latency from send to reply. */
+async function open (ratePerSec: number, durationMs: number): Promise<LoadReply> {
+  const latenciesMs: number[] = []
+  let failures = 0
+  onReply = peer => { peer.busy = false; latenciesMs.push(performance.now() - peer.sentAt) }
+  onFailure = peer => { peer.busy = false; failures++ }
+  const tickMs = 5
+  const perTick = ratePerSec * tickMs / 1000
+  let next = 0
+  let owed = 0
+  let sent = 0
+  const begin = performance.now()
+  const timer = setInterval(() => {
+    owed += perTick
+    // Catch up after a late tick, so the offered rate stays what was asked.
+    const due = Math.floor((performance.now() - begin) * ratePerSec / 1000) - sent
+    owed = Math.max(owed, due)
+    for (; owed >= 1; owed--) {
+      for (let tries = 0; tries < peers.length; tries++) {
+        const peer = peers[next]!
+        next = (next + 1) % peers.length
+        if (peer.busy) continue
+        peer.busy = true
+        peer.sentAt = performance.now()
+        peer.turn = (peer.turn + 1) % 2
+        peer.ws.send(peer.messages.sixteen.plain[peer.turn]!)
+        sent++
+        break
+      }
+    }
+  }, tickMs)
+  await sleep(durationMs)
+  clearInterval(timer)
+  await sleep(500)
+  return { type: 'done', replies: latenciesMs.length, failures, elapsedMs: performance.now() - begin, latenciesMs }
+}
+
+function sleep (ms: number): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, ms))
+}
+
+async function run (cmd: LoadCommand): Promise<LoadReply> {
+  switch (cmd.type) {
+    case 'connect':
+      await connect(cmd.url, cmd.peers)
+      return { type: 'done', replies: peers.length, failures: 0, elapsedMs: 0 }
+    case 'join':
+      return await join(cmd.swarms)
+    case 'closed':
+      return await closed(cmd.swarms, cmd.offers, cmd.durationMs)
+    case 'open':
+      return await open(cmd.ratePerSec, cmd.durationMs)
+    case 'close':
+      for (const peer of peers) peer.ws.terminate()
+      peers.length = 0
+      return { type: 'done', replies: 0, failures: 0, elapsedMs: 0 }
+  }
+}
+
+process.on('message', (cmd: LoadCommand) => {
+  run(cmd).then(reply => process.send!(reply), (err: unknown) => {
+    process.send!({ type: 'error', message: err instanceof Error ? err.message : String(err) } satisfies LoadReply)
+  })
+})

@@ -1,0 +1,50 @@
+/**
+ * One tracker under test, in its own process: `ours` (p2pcdn) or `theirs`
+ * (bittorrent-tracker's `Server`, WebSocket transport only). Talks to run.ts over IPC:
+ * sends `{ type: 'ready', port }`, answers `{ type: 'measure' }` with memory after GC and
+ * the process's CPU time so far. Run with --expose-gc.
+ */
+// @ts-expect-error -- bittorrent-tracker ships no type declarations
+import { Server as BtServer } from 'bittorrent-tracker'
+import { createTracker } from '../../tracker/src/index.js'
+import type { ServerReport } from './messages.js'
+
+const kind = process.argv[2]
+
+async function start (): Promise<number> {
+  if (kind === 'ours') {
+    // Production defaults, except the per-IP cap: every bench socket comes from 127.0.0.1.
+    const tracker = createTracker({ port: 0, host: '127.0.0.1', maxConnectionsPerIp: 100_000 })
+    await tracker.start()
+    return tracker.port
+  }
+  const server = new BtServer({ udp: false, http: false, ws: true, stats: false }) as {
+    listen: (port: number, host: string, cb: () => void) => void
+    on: (event: string, fn: (err: Error) => void) => void
+    ws: { address: () => { port: number } }
+  }
+  // Warnings are bad client input; the bench sends none, and logging would skew the CPU.
+  server.on('warning', () => {})
+  server.on('error', err => { process.stderr.write(`bittorrent-tracker error: ${err.message}\n`) })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return server.ws.address().port
+}
+
+function measure (): ServerReport {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error('run the bench server with --expose-gc')
+  // Several passes: weak references and finalisers need more than one to settle.
+  for (let i = 0; i < 4; i++) gc()
+  const mem = process.memoryUsage()
+  const cpu = process.cpuUsage()
+  return { type: 'measure', heapUsed: mem.heapUsed, rss: mem.rss, cpuUs: cpu.user + cpu.system }
+}
+
+process.on('message', (msg: { type: string }) => {
+  if (msg.type === 'measure') process.send!(measure())
+})
+
+start().then(port => process.send!({ type: 'ready', port }), (err: unknown) => {
+  process.stderr.write(`bench server failed: ${String(err)}\n`)
+  process.exit(1)
+})
