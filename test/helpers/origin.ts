@@ -1,6 +1,7 @@
 /**
  * A tiny origin server for tests: serves `files` by path with GET/HEAD, single byte
- * ranges (206/416), If-None-Match (304) and CORS `*`, and counts what it was asked.
+ * ranges (206/416), If-None-Match and If-Modified-Since (304) and CORS `*`, and counts
+ * what it was asked. A file's `handler` answers in its place.
  * Any other method gets its request body echoed back.
  *
  * @example
@@ -26,6 +27,8 @@ export interface OriginFile {
   delayMs?: number
   /** Answer with this status and the body, no ranges. @default 200 */
   status?: number
+  /** Answer this way instead (after `delayMs`): for 304s with new headers, broken bodies, redirects. */
+  handler?: (req: IncomingMessage, res: ServerResponse) => void
 }
 
 export interface OriginRequestRecord {
@@ -70,6 +73,10 @@ export async function startOrigin (files: Record<string, OriginFile>): Promise<T
     log.push({ method: req.method ?? 'GET', url, headers: req.headers })
     const file = files[url] ?? files[path]
     const answer = (): void => {
+      if (file?.handler !== undefined) {
+        file.handler(req, res)
+        return
+      }
       const sent = respond(req, res, file)
       if (sent instanceof Promise) void sent.then(n => { bytesServed += n })
       else bytesServed += sent
@@ -113,6 +120,10 @@ function respond (req: IncomingMessage, res: ServerResponse, file: OriginFile | 
   const head = method === 'HEAD'
   if (file.status !== undefined && file.status !== 200) return end(res, file.status, headers, body, head)
 
+  const ims = req.headers['if-modified-since']
+  if (req.headers['if-none-match'] === undefined && ims !== undefined && headers['last-modified'] !== undefined && Date.parse(headers['last-modified']) <= Date.parse(ims)) {
+    return end(res, 304, headers)
+  }
   const inm = req.headers['if-none-match']
   if (inm !== undefined && headers.etag !== undefined && inm.split(',').some(t => t.trim().replace(/^W\//, '') === headers.etag?.replace(/^W\//, ''))) {
     return end(res, 304, headers)
