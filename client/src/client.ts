@@ -14,7 +14,7 @@ import { sha256 } from './sha256.js'
 import type { ChunkStore } from './storage/chunk-store.js'
 import { createIdbStore } from './storage/idb-store.js'
 import { createMemoryStore } from './storage/memory-store.js'
-import { cacheLimit, storageEstimate } from './storage/quota.js'
+import { cacheLimit } from './storage/quota.js'
 import { TrackerClient } from './tracker-client.js'
 import { emptyBytes, type ClientEvents, type ClientStats, type Source } from './types.js'
 import { UploadBucket, uploadAllowed, type ConnectionInfo } from './upload-policy.js'
@@ -419,5 +419,14 @@ async function abortable<T> (promise: Promise<T>, signal: AbortSignal): Promise<
     return await Promise.race([promise, aborted])
   } finally {
     signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** `navigator.storage.estimate()`, or undefined where the browser has none. */
+async function storageEstimate (): Promise<StorageEstimate | undefined> {
+  try {
+    return await navigator.storage?.estimate()
+  } catch {
+    return undefined
   }
 }

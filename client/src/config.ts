@@ -1,3 +1,6 @@
+/** An ICE server, as in `RTCConfiguration.iceServers` (spelled out so this module needs no DOM types). */
+export interface IceServer { urls: string | string[], username?: string, credential?: string }
+
 /**
  * Options of `P2PCDN.create()`. Everything is optional; without `tracker` (or until
  * consent) the SDK uses only `edges` and the origin.
@@ -53,7 +56,7 @@ export interface ClientInit {
    * WebRTC ICE servers. Host candidates suffice on one network; add STUN for the internet.
    * @default []
    */
-  iceServers?: RTCIceServer[]
+  iceServers?: IceServer[]
   /**
    * How long a fetch waits, in milliseconds, for connected peers to say what they hold
    * before it uses HTTP. Only waited when the tracker says the swarm has other peers, and
@@ -123,7 +126,7 @@ export interface ClientConfig {
   uploadBytesPerSecond: number
   consent: 'granted' | 'required'
   cacheBytes: number
-  iceServers: RTCIceServer[]
+  iceServers: IceServer[]
   peerWaitMs: number
   peerTimeoutMs: number
   httpTimeoutMs: number
@@ -174,7 +177,7 @@ function fail (name: string, must: string, value: unknown): never {
 export function resolveConfig (init: ClientInit = {}): ClientConfig {
   const config: ClientConfig = {
     tracker: undefined,
-    swarm: typeof location === 'undefined' ? 'default' : location.host,
+    swarm: (globalThis as { location?: { host: string } }).location?.host ?? 'default',
     region: undefined,
     manifestSuffix: undefined,
     ...DEFAULT_CLIENT_CONFIG,

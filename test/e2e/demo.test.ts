@@ -1,9 +1,16 @@
-/** `npm start`'s demo, opened in two tabs of one browser: the second tab shows peer bytes. */
+/**
+ * `npm start`'s demo opened in three tabs of one browser: later tabs take the large file
+ * from earlier ones, and every figure the page shows equals `cdn.stats()` and the
+ * tracker's `/stats`. Screenshots of each tab go to test-results/.
+ */
+import { mkdir } from 'node:fs/promises'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import type { Browser } from 'playwright'
+import type { Browser, Page } from 'playwright'
 import { silentLogger } from '../../protocol/src/index.js'
 import { SAMPLE_PATH, startDemo, type Demo } from '../../examples/demo/main.js'
 import { launchChromium } from '../helpers/chromium.js'
+
+const SAMPLE_BYTES = 8 * 1024 * 1024
 
 let demo: Demo
 let browser: Browser
@@ -18,27 +25,63 @@ afterAll(async () => {
   await demo?.stop()
 })
 
-it('shows edge bytes in the first tab and peer bytes in the second', async () => {
-  const context = await browser.newContext()
-  const tabs = [await context.newPage(), await context.newPage()]
-  const rows = []
-  for (const tab of tabs) {
+/** Re-render, then read the DOM and the SDK's stats in the same instant. */
+async function shownAndStats (tab: Page): Promise<any> {
+  return await tab.evaluate(async (path) => {
+    const w = window as any
+    const stats = w.demo.renderStats()
+    const tracker = await w.demo.renderTracker()
+    const text = (id: string): string => document.getElementById(id)?.textContent ?? ''
+    const row = [...document.querySelectorAll('#resources tr')].find(tr => tr.firstElementChild?.textContent === path)
+    return {
+      stats,
+      tracker,
+      shown: {
+        offload: text('offload'),
+        peerCount: Number(text('peer-count')),
+        peersListed: document.querySelectorAll('#peers li').length,
+        edge: text('edge'),
+        region: text('region'),
+        sample: Object.fromEntries(['cache', 'peer', 'edge', 'origin'].map(k => [k, row?.querySelector(`.src-${k}`)?.textContent])),
+        regions: Object.fromEntries([...document.querySelectorAll('#tracker-regions tr')].map(tr => [tr.getAttribute('data-region'), Number(tr.querySelector('.count')?.textContent)])),
+        edges: [...document.querySelectorAll('#tracker-edges tr')].map(tr => tr.getAttribute('data-edge')),
+        chartAreas: document.querySelectorAll('#chart polygon').length,
+        images: document.querySelectorAll('img[src^="blob:"]').length
+      }
+    }
+  }, SAMPLE_PATH)
+}
+
+it('shows live figures equal to cdn.stats() and the tracker, with peer bytes from the second tab on', async () => {
+  await mkdir('test-results', { recursive: true })
+  const context = await browser.newContext({ viewport: { width: 1100, height: 1100 } })
+  const tabs: Page[] = []
+  for (let i = 0; i < 3; i++) {
+    const tab = await context.newPage()
     await tab.goto(demo.pageUrl)
     await tab.waitForFunction(() => (window as any).demoDone === true, undefined, { timeout: 30_000 })
-    // The table is what the visitor sees; read the row of the large file from it.
-    rows.push(await tab.evaluate((path) => {
-      const row = [...document.querySelectorAll('#resources tr')].find(tr => tr.firstElementChild?.textContent === path)
-      const kib = (k: string): number => parseFloat(row?.querySelector(`.src-${k}`)?.textContent ?? 'NaN')
-      const stats = (window as any).cdn.stats()
-      const bytes = stats.resources[new URL(path, location.href).href]
-      return { shown: { peer: kib('peer'), edge: kib('edge') }, bytes, images: document.querySelectorAll('img[src^="blob:"]').length }
-    }, SAMPLE_PATH))
+    tabs.push(tab)
   }
-  const [first, second] = rows
-  expect(first!.images).toBe(3)
-  expect(second!.images).toBe(3)
-  expect(first!.bytes.edge).toBeGreaterThan(8 * 1024 * 1024)
-  expect(second!.bytes.peer).toBeGreaterThan(0.9 * 8 * 1024 * 1024)
-  expect(second!.shown.peer).toBeCloseTo(second!.bytes.peer / 1024, 1)
+  const trackerStats = await (await fetch(`${demo.trackerHttpUrl}/stats`)).json()
+  for (const [i, tab] of tabs.entries()) {
+    const { stats, tracker, shown } = await shownAndStats(tab)
+    await tab.screenshot({ path: `test-results/demo-tab-${i + 1}.png`, fullPage: true })
+    const sample = stats.resources[new URL(SAMPLE_PATH, demo.pageUrl).href]
+    expect(shown.images).toBe(3)
+    expect(shown.offload).toBe(`${(stats.offload * 100).toFixed(1)}%`)
+    expect(shown.peerCount).toBe(stats.peers.length)
+    expect(shown.peersListed).toBe(stats.peers.length)
+    expect(shown.edge).toBe(stats.edge)
+    expect(shown.region).toBe(stats.region)
+    for (const k of ['cache', 'peer', 'edge', 'origin']) expect(shown.sample[k]).toBe(`${(sample[k] / 1024).toFixed(1)} KiB`)
+    expect(shown.chartAreas).toBe(4)
+    // The tracker panel shows what the tracker reports: 3 tabs in region eu, both edges.
+    expect(shown.regions).toEqual(tracker.peersByRegion)
+    expect(tracker.peersByRegion).toEqual(trackerStats.peersByRegion)
+    expect(trackerStats.peersByRegion).toEqual({ eu: 3 })
+    expect([...shown.edges].sort()).toEqual([...demo.edgeUrls].sort())
+    if (i === 0) expect(sample.edge).toBeGreaterThan(SAMPLE_BYTES)
+    else expect(sample.peer).toBeGreaterThan(0.9 * SAMPLE_BYTES)
+  }
   await context.close()
 })

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { deterministicBytes } from '../helpers/bytes.js'
 import { eventsOf, fetchIn, sha256Hex, startCdnEnv, type CdnEnv } from '../helpers/cdn-env.js'
-import { breakIndexedDb } from '../helpers/page-probes.js'
+import { breakIndexedDb } from './support/page-probes.js'
 
 const MIB = 1024 * 1024
 const bodies = { a: deterministicBytes(MIB, 'lru-a'), b: deterministicBytes(MIB, 'lru-b'), c: deterministicBytes(MIB, 'lru-c') }

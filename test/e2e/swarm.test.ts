@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'playwright'
 import { deterministicBytes } from '../helpers/bytes.js'
 import { eventsOf, fetchIn, sha256Hex, startCdnEnv, type CdnEnv } from '../helpers/cdn-env.js'
-import { dataChannelFault } from '../helpers/page-probes.js'
+import { dataChannelFault } from './support/page-probes.js'
 
 const MIB = 1024 * 1024
 const cacheable = { 'Cache-Control': 'public, max-age=3600' }

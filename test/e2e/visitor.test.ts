@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { deterministicBytes } from '../helpers/bytes.js'
 import { fetchIn, sha256Hex, startCdnEnv, type CdnEnv } from '../helpers/cdn-env.js'
-import { countConnections, saveData, type ConnectionProbe } from '../helpers/page-probes.js'
+import { countConnections, saveData, type ConnectionProbe } from './support/page-probes.js'
 
 const MIB = 1024 * 1024
 const big = deterministicBytes(MIB, 'visitor')

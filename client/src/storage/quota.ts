@@ -10,12 +10,3 @@ export function cacheLimit (cacheBytes: number, estimate: { quota?: number, usag
   const free = Math.max(0, estimate.quota - (estimate.usage ?? 0)) + heldBytes
   return Math.min(cacheBytes, Math.floor(free * QUOTA_SHARE))
 }
-
-/** `navigator.storage.estimate()`, or undefined where the browser has none. */
-export async function storageEstimate (): Promise<StorageEstimate | undefined> {
-  try {
-    return await navigator.storage?.estimate()
-  } catch {
-    return undefined
-  }
-}

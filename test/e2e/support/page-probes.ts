@@ -34,7 +34,7 @@ export function countConnections (): void {
       this.addEventListener('connectionstatechange', () => { if (this.connectionState === 'closed') markClosed(this) })
     }
 
-    close (): void {
+    override close (): void {
       markClosed(this)
       super.close()
     }
