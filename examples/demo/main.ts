@@ -53,7 +53,11 @@ export async function startDemo (init: DemoInit): Promise<Demo> {
   // The origin listens first so the edges know its URL; the page it serves is templated
   // with the tracker and edge URLs, which exist by the time a browser asks for it.
   const substitutions: Record<string, string> = { '{{TRACKER}}': tracker.url }
-  const origin = await startStaticOrigin({ root: SITE, port: init.port, host, substitutions })
+  const routes = {
+    // The page shows the tracker's view; served from the page's own origin so no CORS is needed.
+    '/_demo/tracker-stats': async () => await (await fetch(`${tracker.httpUrl}/stats`)).json()
+  }
+  const origin = await startStaticOrigin({ root: SITE, port: init.port, host, substitutions, routes })
   const edges: Edge[] = (['eu', 'us'] as const).map((region, i) => createEdge({
     origin: origin.url, port: init.edgePorts[i]!, host, region, tracker: tracker.url, edgeToken, logger
   }))

@@ -21,6 +21,8 @@ export interface StaticOriginInit {
   host: string
   /** Text substitutions applied to .html files, e.g. `{ '{{TRACKER}}': 'ws://...' }`. */
   substitutions?: Record<string, string>
+  /** Extra JSON endpoints by path, e.g. the tracker's stats for the page (same origin, no CORS needed). */
+  routes?: Record<string, () => Promise<unknown>>
 }
 
 /**
@@ -33,6 +35,12 @@ export async function startStaticOrigin (init: StaticOriginInit): Promise<{ serv
   const server = createServer((req, res) => {
     void (async () => {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
+      const route = init.routes?.[path]
+      if (route !== undefined) {
+        const body = JSON.stringify(await route())
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(body)
+        return
+      }
       const file = normalize(join(init.root, path.endsWith('/') ? path + 'index.html' : path))
       if (!file.startsWith(init.root + sep) || (req.method !== 'GET' && req.method !== 'HEAD')) {
         res.writeHead(req.method === 'GET' || req.method === 'HEAD' ? 404 : 405).end()
