@@ -21,7 +21,7 @@ function renderStats () {
   $('edge').textContent = s.edge ?? 'none'
   $('uploaded').textContent = kib(s.uploaded)
   $('peer-count').textContent = String(s.peers.length)
-  $('peers').innerHTML = s.peers.map(p => `<li><code>${p.id.slice(0, 16)}</code> in <b>${p.region}</b></li>`).join('')
+  $('peers').innerHTML = s.peers.map(p => `<li><code>…${p.id.slice(-12)}</code> in <b>${p.region}</b></li>`).join('')
   $('resources').innerHTML = Object.entries(s.resources).map(([url, b]) => {
     const total = SOURCES.reduce((n, k) => n + b[k], 0) || 1
     const bar = SOURCES.map(k => `<div class="${k}" style="width:${(100 * b[k] / total).toFixed(1)}%"></div>`).join('')
