@@ -43,12 +43,15 @@ export class TrackerClient extends Emitter<TrackerClientEvents> {
     return true
   }
 
-  /** Resolves once the socket is open, or with false after `timeoutMs`. */
+  /** Resolves once the socket is open; false when it closes first or after `timeoutMs`. */
   async opened (timeoutMs: number): Promise<boolean> {
     if (this.connected) return true
     return await new Promise(resolve => {
-      const timer = setTimeout(() => { off(); resolve(false) }, timeoutMs)
-      const off = this.on('open', () => { clearTimeout(timer); off(); resolve(true) })
+      const done = (open: boolean): void => { clearTimeout(timer); offOpen(); offClose(); resolve(open) }
+      const timer = setTimeout(() => done(false), timeoutMs)
+      const offOpen = this.on('open', () => done(true))
+      // A refused connection need not cost the whole timeout: edges and origin go on without it.
+      const offClose = this.on('close', () => done(false))
     })
   }
 
