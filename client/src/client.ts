@@ -133,6 +133,7 @@ export class Client extends Emitter<ClientEvents> {
       this.#holdings!.touch(id, manifest)
       const { first, last } = chunksOf(want, manifest.chunkSize)
       await this.#awaitPeers(id, first, last, abort.signal)
+      abort.signal.throwIfAborted()
       const job: FetchJob = { url, id, manifest, signal: abort.signal, unstarted: last - first + 1 }
       this.#inUse.set(id, (this.#inUse.get(id) ?? 0) + 1)
       let loaded = 0
