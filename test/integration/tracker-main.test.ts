@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectRaw } from '../helpers/tracker-client.js'
 
 let dir: string
 let bundle: string
@@ -76,6 +77,35 @@ describe('p2pcdn tracker (main)', () => {
 
     proc.child.kill('SIGTERM')
     expect(await proc.exit).toBe(0)
+  })
+
+  it('on SIGTERM stops accepting, closes client sockets with 1001 and exits 0', async () => {
+    const regions = join(dir, 'regions.json')
+    await writeFile(regions, JSON.stringify({ cidrs: { local: ['127.0.0.0/8'] } }))
+    const proc = run(['--port', '0', '--regions', regions])
+    const [, url] = await waitFor(() => proc.stderr().match(/listening on (ws:\/\/127\.0\.0\.1:\d+)/))
+    const client = await connectRaw(url!)
+    client.send({ action: 'announce', info_hash: 'a'.repeat(20), peer_id: 'b'.repeat(20), event: 'started' })
+    await client.next(msg => 'interval' in msg)
+    // The regions file applied: 127.0.0.1 is in "local".
+    const stats = await (await fetch(`${url!.replace('ws:', 'http:')}/stats`)).json() as { peersByRegion: Record<string, number> }
+    expect(stats.peersByRegion).toEqual({ local: 1 })
+
+    proc.child.kill('SIGTERM')
+    expect(await client.closed).toBe(1001)
+    expect(await proc.exit).toBe(0)
+    const lines = proc.stdout().split('\n').filter(Boolean).map(line => JSON.parse(line) as Record<string, unknown>)
+    expect(lines.map(l => l.event)).toEqual(expect.arrayContaining(['listening', 'shutdown', 'stopped']))
+  })
+
+  it('exits 2 naming the file when --regions is unreadable or invalid', async () => {
+    const bad = join(dir, 'bad-regions.json')
+    await writeFile(bad, JSON.stringify({ cidrs: { eu: ['10.0.0.0/99'] } }))
+    for (const args of [['--regions', join(dir, 'missing.json')], ['--regions', bad]]) {
+      const proc = run(args)
+      expect(await proc.exit).toBe(2)
+      expect(proc.stderr()).toMatch(/p2pcdn tracker: .*(missing\.json|regions)/)
+    }
   })
 
   it('takes the port and host from the environment when no flag is given', async () => {

@@ -12,10 +12,11 @@ export interface Connection {
   /** Region from the CIDR map, which wins over what the client says; undefined when unmapped. */
   readonly mappedRegion: string | undefined
   /**
-   * The swarms this socket announced in: info_hash → peer ids it used there. Several
-   * bittorrent-tracker clients in one page share one socket, each with its own peer id.
+   * The swarms this socket announced in: info_hash → the peer id it used there, or a set
+   * when it used several (bittorrent-tracker clients in one page share one socket, each
+   * with its own peer id). A bare string in the usual case saves a Set per membership.
    */
-  readonly swarms: Map<string, Set<string>>
+  readonly swarms: Map<string, PeerIds>
   /** Region of the latest announce; the default for `p2pcdn:edges`. */
   region: string | undefined
   /** Rate limit: messages this socket may still send now (a token bucket). */
@@ -30,5 +31,42 @@ export interface Connection {
   sendText: (text: string) => void
 }
 
+/** One peer id, or several. */
+export type PeerIds = string | Set<string>
+
 /** Most peer ids one socket may use in one swarm (a page with several clients sharing a socket). */
 export const MAX_PEER_IDS_PER_SOCKET_SWARM = 8
+
+export function peerIdCount (ids: PeerIds): number {
+  return typeof ids === 'string' ? 1 : ids.size
+}
+
+export function hasPeerId (ids: PeerIds, peerId: string): boolean {
+  return typeof ids === 'string' ? ids === peerId : ids.has(peerId)
+}
+
+export function listPeerIds (ids: PeerIds): Iterable<string> {
+  return typeof ids === 'string' ? [ids] : ids
+}
+
+/** Record that `conn` uses `peerId` in `infoHash`. */
+export function rememberPeer (conn: Connection, infoHash: string, peerId: string): void {
+  const ids = conn.swarms.get(infoHash)
+  if (ids === undefined) conn.swarms.set(infoHash, peerId)
+  else if (typeof ids === 'string') {
+    if (ids !== peerId) conn.swarms.set(infoHash, new Set([ids, peerId]))
+  } else ids.add(peerId)
+}
+
+/** Record that `conn` no longer uses `peerId` in `infoHash`. */
+export function forgetPeer (conn: Connection, infoHash: string, peerId: string): void {
+  const ids = conn.swarms.get(infoHash)
+  if (ids === undefined) return
+  if (typeof ids === 'string') {
+    if (ids === peerId) conn.swarms.delete(infoHash)
+    return
+  }
+  ids.delete(peerId)
+  if (ids.size === 1) conn.swarms.set(infoHash, ids.values().next().value!)
+  else if (ids.size === 0) conn.swarms.delete(infoHash)
+}

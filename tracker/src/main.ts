@@ -46,7 +46,13 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     process.stderr.write(`p2pcdn tracker: ${err instanceof Error ? err.message : String(err)}\n`)
     process.exit(EXIT_USAGE)
   }
-  await tracker.start()
+  try {
+    await tracker.start()
+  } catch (err) {
+    // A taken port or an unreachable --redis: nothing to run.
+    process.stderr.write(`p2pcdn tracker: cannot start: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exit(1)
+  }
   if (init.edgeToken === undefined) logger.warn('edge-registration-disabled', { reason: 'no --edge-token or P2PCDN_EDGE_TOKEN' })
   process.stderr.write(`p2pcdn tracker listening on ${tracker.url} (HTTP ${tracker.httpUrl})\n`)
 

@@ -13,7 +13,8 @@ import type { Registry } from 'prom-client'
 import type { Cluster } from './cluster.js'
 import { EDGE_MISSED_HEARTBEATS } from './config.js'
 import type { TrackerConfig } from './config.js'
-import type { Connection } from './connection.js'
+import type { Connection, PeerIds } from './connection.js'
+import { listPeerIds } from './connection.js'
 import { EdgeRegistry } from './edge-registry.js'
 import { deliverLocal } from './handlers/announce-cluster.js'
 import { announceReplyHead, createLoggers } from './handlers/context.js'
@@ -44,9 +45,34 @@ const CLOSE_POLICY_VIOLATION = 1008
 /** How long `stop()` waits for clients to answer the close handshake, in ms. */
 const CLOSE_GRACE_MS = 1000
 
-interface SocketConnection extends Connection {
+/**
+ * A connection and its socket. A class, not an object literal with closures, because there
+ * is one per peer and prototype methods cost no memory per instance.
+ */
+class SocketConnection implements Connection {
+  readonly swarms = new Map<string, PeerIds>()
+  region: string | undefined = undefined
+  throttled = false
   /** Answered the last ping (or sent something) since the previous tick. */
-  alive: boolean
+  alive = true
+
+  constructor (
+    private readonly socket: WebSocket,
+    readonly id: number,
+    readonly ip: string,
+    readonly mappedRegion: string | undefined,
+    public tokens: number,
+    public refilledAtMs: number
+  ) {}
+
+  send (message: TrackerMessage): void {
+    this.sendText(JSON.stringify(message))
+  }
+
+  /** No callback: a failed send shows up as the socket's 'error' and 'close'. */
+  sendText (text: string): void {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(text)
+  }
 }
 
 /** The context with `cluster` settable, which happens once in `start()`. */
@@ -158,19 +184,8 @@ export class TrackerServer implements Tracker {
       return
     }
     this.connectionsPerIp.set(ip, open)
-    const conn: SocketConnection = {
-      id: this.nextConnectionId++,
-      ip,
-      mappedRegion: this.config.regions.regionOf(ip),
-      swarms: new Map(),
-      region: undefined,
-      tokens: this.config.messageBurst,
-      refilledAtMs: this.ctx.now(),
-      throttled: false,
-      alive: true,
-      send: (message: TrackerMessage) => { sendText(socket, JSON.stringify(message)) },
-      sendText: (text: string) => { sendText(socket, text) }
-    }
+    const conn = new SocketConnection(socket, this.nextConnectionId++, ip, this.config.regions.regionOf(ip),
+      this.config.messageBurst, this.ctx.now())
     this.connections.set(socket, conn)
     this.ctx.log.server.debug('socket-open', { conn: conn.id, ip, region: conn.mappedRegion })
 
@@ -196,7 +211,7 @@ export class TrackerServer implements Tracker {
     for (const [infoHash, peerIds] of conn.swarms) {
       const swarm = this.ctx.swarms.get(infoHash)
       if (swarm === undefined) continue
-      for (const peerId of peerIds) {
+      for (const peerId of listPeerIds(peerIds)) {
         const region = swarm.get(peerId)?.region
         if (region !== undefined && swarm.remove(peerId, conn)) {
           left++
@@ -272,11 +287,6 @@ function closeGracefully (socket: WebSocket): Promise<void> {
     })
     socket.close(CLOSE_GOING_AWAY, 'tracker shutting down')
   })
-}
-
-/** Send if open. No callback: a failed send shows up as the socket's 'error' and 'close'. */
-function sendText (socket: WebSocket, text: string): void {
-  if (socket.readyState === WebSocket.OPEN) socket.send(text)
 }
 
 /**

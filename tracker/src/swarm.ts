@@ -18,8 +18,6 @@ export const DEFAULT_REGION = 'default'
 export interface SwarmPeer<H> {
   /** 20-character binary string, as on the wire. */
   readonly peerId: string
-  /** `peerId` as a JSON string literal, quotes included: built once, spliced into every forward. */
-  readonly peerIdJson: string
   region: string
   /** A seeder: announced `completed` or `left: 0`. */
   complete: boolean
@@ -134,7 +132,6 @@ export class Swarm<H> {
   private add (update: AnnounceUpdate<H>, seeding: boolean): SwarmPeer<H> {
     const peer: SwarmPeer<H> = {
       peerId: update.peerId,
-      peerIdJson: JSON.stringify(update.peerId),
       region: update.region,
       complete: seeding,
       handle: update.handle,

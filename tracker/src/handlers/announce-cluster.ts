@@ -24,8 +24,9 @@ export function announceInCluster (
     conn.sendText(announceReply(ctx, swarm, counts.complete, counts.incomplete, warning))
     if (peer === undefined || msg.offers === undefined || wanted === 0) return
     const targets = await cluster.choosePeers(msg.info_hash, msg.peer_id, region, ctx.config.regions.neighbours(region), wanted)
+    const peerIdJson = JSON.stringify(peer.peerId)
     targets.forEach((target, i) => {
-      const text = offerForward(msg.offers![i]!, peer.peerIdJson, swarm.infoHashJson, region)
+      const text = offerForward(msg.offers![i]!, peerIdJson, swarm.infoHashJson, region)
       if (target.nodeId === cluster.nodeId) deliverLocal(ctx, msg.info_hash, target.peerId, text)
       else cluster.relay(target.nodeId, msg.info_hash, target.peerId, text)
     })

@@ -8,7 +8,7 @@
  */
 import type { AnnounceRequest, OfferEntry } from '../../../protocol/src/index.js'
 import type { Connection } from '../connection.js'
-import { MAX_PEER_IDS_PER_SOCKET_SWARM } from '../connection.js'
+import { MAX_PEER_IDS_PER_SOCKET_SWARM, forgetPeer, hasPeerId, peerIdCount, rememberPeer } from '../connection.js'
 import { Refusal } from '../refusal.js'
 import { DEFAULT_REGION } from '../swarm.js'
 import type { Swarm, SwarmPeer } from '../swarm.js'
@@ -28,15 +28,16 @@ export function handleAnnounce (ctx: TrackerContext, conn: Connection, msg: Anno
     ctx.swarms.deleteIfEmpty(swarm)
     throw err
   }
-  if (peer === undefined) forget(conn, msg.info_hash, msg.peer_id)
-  else remember(conn, msg.info_hash, msg.peer_id)
+  if (peer === undefined) forgetPeer(conn, msg.info_hash, msg.peer_id)
+  else rememberPeer(conn, msg.info_hash, msg.peer_id)
   conn.region = region
   ctx.metrics.announces++
 
   const offers = peer === undefined ? undefined : msg.offers
   const wanted = offers === undefined ? 0 : offerLimit(ctx, msg, offers)
-  const warning = offers !== undefined && wanted < offers.length
-    ? `only ${wanted} of ${offers.length} offers are forwarded per announce`
+  // The client's own numwant needs no warning; our cap cutting its offers does.
+  const warning = offers !== undefined && offers.length > ctx.config.maxOffersPerAnnounce
+    ? `only ${ctx.config.maxOffersPerAnnounce} of ${offers.length} offers are forwarded per announce`
     : undefined
 
   if (ctx.cluster !== undefined) {
@@ -76,8 +77,9 @@ function offerLimit (ctx: TrackerContext, msg: AnnounceRequest, offers: OfferEnt
 function forwardOffers (ctx: TrackerContext, swarm: Swarm<Connection>, from: SwarmPeer<Connection>, offers: OfferEntry[], wanted: number): void {
   const targets: Array<SwarmPeer<Connection>> = []
   swarm.choosePeers(from, from.region, ctx.config.regions.neighbours(from.region), wanted, targets)
+  const peerIdJson = JSON.stringify(from.peerId)
   for (let i = 0; i < targets.length; i++) {
-    targets[i]!.handle.sendText(offerForward(offers[i]!, from.peerIdJson, swarm.infoHashJson, from.region))
+    targets[i]!.handle.sendText(offerForward(offers[i]!, peerIdJson, swarm.infoHashJson, from.region))
   }
   ctx.metrics.offersRelayed += targets.length
 }
@@ -90,23 +92,7 @@ function checkSocketLimits (ctx: TrackerContext, conn: Connection, msg: Announce
     if (conn.swarms.size >= ctx.config.maxSwarmsPerSocket) {
       throw new Refusal('too-many-swarms', `this connection is already in ${ctx.config.maxSwarmsPerSocket} swarms`)
     }
-  } else if (!peerIds.has(msg.peer_id) && peerIds.size >= MAX_PEER_IDS_PER_SOCKET_SWARM) {
+  } else if (!hasPeerId(peerIds, msg.peer_id) && peerIdCount(peerIds) >= MAX_PEER_IDS_PER_SOCKET_SWARM) {
     throw new Refusal('too-many-swarms', `this connection already uses ${MAX_PEER_IDS_PER_SOCKET_SWARM} peer ids in this swarm`)
   }
-}
-
-function remember (conn: Connection, infoHash: string, peerId: string): void {
-  let peerIds = conn.swarms.get(infoHash)
-  if (peerIds === undefined) {
-    peerIds = new Set()
-    conn.swarms.set(infoHash, peerIds)
-  }
-  peerIds.add(peerId)
-}
-
-function forget (conn: Connection, infoHash: string, peerId: string): void {
-  const peerIds = conn.swarms.get(infoHash)
-  if (peerIds === undefined) return
-  peerIds.delete(peerId)
-  if (peerIds.size === 0) conn.swarms.delete(infoHash)
 }

@@ -1,0 +1,118 @@
+/**
+ * Cluster mode: three `p2pcdn tracker --redis` processes and a real redis-server. Peers on
+ * different processes are counted together and matched with each other, offers and
+ * answers cross processes, edges registered on one are listed by all, and the peers of a
+ * killed process expire within the TTL.
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { join as joinPath } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { binaryId, connectRaw, fakeSdp, getJson, isAnnounceReply, isAnswer, isOffer } from '../helpers/tracker-client.js'
+import type { Json, RawTrackerClient } from '../helpers/tracker-client.js'
+import { join } from '../helpers/tracker-harness.js'
+import { startRedis } from '../helpers/tracker-redis.js'
+import type { RedisProcess } from '../helpers/tracker-redis.js'
+
+const TTL_MS = 1500
+const CLI = joinPath(import.meta.dirname, '../../cli/p2pcdn.ts')
+
+interface Node { proc: ChildProcess, url: string, httpUrl: string }
+
+let redis: RedisProcess
+const nodes: Node[] = []
+const clients: RawTrackerClient[] = []
+
+async function startNode (redisUrl: string): Promise<Node> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'tracker', '--port', '0', '--redis', redisUrl, '--cluster-ttl-ms', String(TTL_MS), '--edge-token', 'secret'],
+    { stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tracker did not start: ${err}`)), 20_000)
+    proc.stderr!.on('data', chunk => {
+      err += String(chunk)
+      const match = err.match(/listening on (ws:\/\/127\.0\.0\.1:\d+)/)
+      if (match !== null) {
+        clearTimeout(timer)
+        resolve(match[1]!)
+      }
+    })
+  })
+  const node = { proc, url, httpUrl: url.replace('ws:', 'http:') }
+  nodes.push(node)
+  return node
+}
+
+async function connect (node: Node): Promise<RawTrackerClient> {
+  const client = await connectRaw(node.url)
+  clients.push(client)
+  return client
+}
+
+beforeAll(async () => {
+  redis = await startRedis()
+  await Promise.all([startNode(redis.url), startNode(redis.url), startNode(redis.url)])
+}, 60_000)
+
+afterAll(async () => {
+  await Promise.all(clients.map(async c => await c.close()))
+  for (const node of nodes) node.proc.kill('SIGKILL')
+  await redis?.stop()
+})
+
+describe('three tracker processes sharing Redis', () => {
+  it('counts and matches peers across processes, and relays offers and answers between them', async () => {
+    const [a, b, c] = [await connect(nodes[0]!), await connect(nodes[1]!), await connect(nodes[2]!)]
+    const infoHash = binaryId()
+    const [peerA, peerB, peerC] = [binaryId(), binaryId(), binaryId()]
+    expect(await join(b, infoHash, peerB)).toMatchObject({ incomplete: 1 })
+    expect(await join(c, infoHash, peerC, { left: 0 })).toMatchObject({ complete: 1, incomplete: 1 })
+
+    const offers = [0, 1].map(i => ({ offer: fakeSdp('offer', `x${i}`), offer_id: binaryId() }))
+    a.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, event: 'started', numwant: 2, offers })
+    expect(await a.next(isAnnounceReply)).toMatchObject({ complete: 1, incomplete: 2 })
+    const [atB, atC] = await Promise.all([b.next(isOffer), c.next(isOffer)])
+    expect([atB.peer_id, atC.peer_id]).toEqual([peerA, peerA])
+
+    b.send({ action: 'announce', info_hash: infoHash, peer_id: peerB, to_peer_id: peerA, offer_id: atB.offer_id, answer: fakeSdp('answer', 'b') })
+    expect(await a.next(isAnswer)).toMatchObject({ peer_id: peerB, offer_id: atB.offer_id })
+  })
+
+  it('lists an edge registered on one process at every process', async () => {
+    const edge = await connect(nodes[0]!)
+    edge.send({ action: 'p2pcdn:edge-register', v: 1, token: 'secret', url: 'https://edge1.example', region: 'eu', capacity: 100 })
+    await edge.next(msg => msg.action === 'p2pcdn:edge-registered')
+    const listed = async (node: Node): Promise<string[]> =>
+      ((await getJson(`${node.httpUrl}/edges`)).body as { edges: Json[] }).edges.map(e => e.url as string)
+    expect(await listed(nodes[2]!)).toEqual(['https://edge1.example'])
+    const ws = await connect(nodes[1]!)
+    ws.send({ action: 'p2pcdn:edges', v: 1 })
+    expect(((await ws.next(msg => msg.action === 'p2pcdn:edges')).edges as Json[]).map(e => e.url)).toEqual(['https://edge1.example'])
+    await edge.close()
+    expect(await waitFor(async () => (await listed(nodes[2]!)).length === 0)).toBe(true)
+  })
+
+  it('forgets the peers of a killed process within the TTL', async () => {
+    const [a, c] = [await connect(nodes[0]!), await connect(nodes[2]!)]
+    const infoHash = binaryId()
+    const peerA = binaryId()
+    await join(c, infoHash, binaryId())
+    expect(await join(a, infoHash, peerA)).toMatchObject({ incomplete: 2 })
+
+    nodes[2]!.proc.kill('SIGKILL')
+    const gone = await waitFor(async () => {
+      a.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, event: 'update' })
+      return (await a.next(isAnnounceReply)).incomplete === 1
+    }, 4 * TTL_MS)
+    expect(gone).toBe(true)
+  })
+})
+
+async function waitFor (check: () => Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await check()) return true
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  return false
+}

@@ -1,0 +1,79 @@
+/** Swarm: counts, ownership of peer ids, the size cap, and region-first peer choice. */
+import { describe, expect, it } from 'vitest'
+import { Swarm } from '../../../tracker/src/swarm.js'
+import type { SwarmPeer } from '../../../tracker/src/swarm.js'
+
+const id = (n: number): string => `peer-${String(n).padStart(15, '0')}`
+
+function fill (swarm: Swarm<string>, regions: Record<string, number>): void {
+  let n = 0
+  for (const [region, count] of Object.entries(regions)) {
+    for (let i = 0; i < count; i++, n++) swarm.announce({ peerId: id(n), event: 'started', region, handle: `h${n}` })
+  }
+}
+
+function choose (swarm: Swarm<string>, from: string, region: string, neighbours: string[], count: number): Array<SwarmPeer<string>> {
+  const out: Array<SwarmPeer<string>> = []
+  swarm.choosePeers(swarm.get(from), region, neighbours, count, out)
+  return out
+}
+
+describe('Swarm', () => {
+  it('keeps complete and incomplete right through starts, completions, stops and removals', () => {
+    const swarm = new Swarm<string>('x'.repeat(20))
+    swarm.announce({ peerId: id(1), event: 'started', region: 'eu', handle: 'a' })
+    swarm.announce({ peerId: id(2), left: 0, region: 'eu', handle: 'b' })
+    expect([swarm.complete, swarm.incomplete]).toEqual([1, 1])
+    swarm.announce({ peerId: id(1), event: 'completed', region: 'eu', handle: 'a' })
+    expect([swarm.complete, swarm.incomplete]).toEqual([2, 0])
+    swarm.announce({ peerId: id(1), event: 'stopped', region: 'eu', handle: 'a' })
+    expect(swarm.remove(id(2), 'someone else')).toBe(false)
+    expect(swarm.remove(id(2), 'b')).toBe(true)
+    expect([swarm.size, swarm.complete, swarm.incomplete]).toEqual([0, 0, 0])
+  })
+
+  it('refuses a peer id held by another handle, and new peers beyond the cap', () => {
+    const swarm = new Swarm<string>('x'.repeat(20), 2)
+    swarm.announce({ peerId: id(1), region: 'eu', handle: 'a' })
+    expect(() => swarm.announce({ peerId: id(1), region: 'eu', handle: 'b' })).toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL', reason: 'peer-id-taken' }))
+    swarm.announce({ peerId: id(2), region: 'eu', handle: 'b' })
+    expect(() => swarm.announce({ peerId: id(3), region: 'eu', handle: 'c' })).toThrow(expect.objectContaining({ reason: 'swarm-full' }))
+    expect(swarm.size).toBe(2)
+  })
+
+  it('chooses distinct peers, never the asker, own region first, then neighbours in order, then any', () => {
+    const swarm = new Swarm<string>('x'.repeat(20))
+    fill(swarm, { eu: 3, us: 2, asia: 2, africa: 2 })
+    for (let round = 0; round < 50; round++) {
+      const picked = choose(swarm, id(0), 'eu', ['us', 'asia'], 6)
+      expect(new Set(picked).size).toBe(6)
+      expect(picked.map(p => p.peerId)).not.toContain(id(0))
+      expect(picked.map(p => p.region)).toEqual(['eu', 'eu', 'us', 'us', 'asia', 'asia'])
+    }
+    expect(choose(swarm, id(0), 'eu', [], 100)).toHaveLength(8)
+  })
+
+  it('stays consistent through many random joins, moves and leaves (swap-remove indexes)', () => {
+    const swarm = new Swarm<string>('x'.repeat(20))
+    const live = new Map<string, string>()
+    let seed = 7
+    const rand = (n: number): number => { seed = (seed * 48_271) % 2_147_483_647; return seed % n }
+    for (let step = 0; step < 5000; step++) {
+      const peerId = id(rand(300))
+      const region = ['eu', 'us', 'asia'][rand(3)]!
+      if (rand(3) === 0) {
+        swarm.announce({ peerId, event: 'stopped', region, handle: 'h' })
+        live.delete(peerId)
+      } else {
+        swarm.announce({ peerId, region, handle: 'h' })
+        live.set(peerId, region)
+      }
+    }
+    expect(swarm.size).toBe(live.size)
+    const counts: Record<string, number> = {}
+    for (const region of live.values()) counts[region] = (counts[region] ?? 0) + 1
+    expect(swarm.regionCounts()).toEqual(counts)
+    const everyone = choose(swarm, 'nobody-at-all-here!!', 'eu', [], live.size + 5)
+    expect(new Set(everyone.map(p => p.peerId))).toEqual(new Set(live.keys()))
+  })
+})
