@@ -237,6 +237,11 @@ function startLiveFill (body: Readable, declared: number | undefined, base: Omit
     received += chunk.length
     if (!tooLarge && received > opts.maxObjectBytes) tooLarge = true
     if (!tooLarge) builder?.push(chunk)
+    // An object over the limit is never stored: with nobody reading, stop here.
+    if (tooLarge && listeners.size === 0) {
+      body.destroy()
+      return
+    }
     chunks.push(chunk)
     for (const l of listeners) l.onChunk(chunk)
   })

@@ -27,13 +27,13 @@ export function createThrottle (bytesPerSec: number): Throttle {
   }
 }
 
-/** Write `body` in throttled slices, respecting backpressure; ends the response. */
-export async function writeThrottled (res: ServerResponse, body: Uint8Array, throttle: Throttle): Promise<void> {
+/** Write `body` in throttled slices, respecting backpressure; ends the response unless told not to. */
+export async function writeThrottled (res: ServerResponse, body: Uint8Array, throttle: Throttle, end = true): Promise<void> {
   for (let at = 0; at < body.length; at += THROTTLE_SLICE_BYTES) {
     if (res.destroyed) return
     const slice = body.subarray(at, Math.min(body.length, at + THROTTLE_SLICE_BYTES))
     await throttle.take(slice.length)
     if (!res.write(slice)) await new Promise(resolve => { res.once('drain', resolve); res.once('close', resolve) })
   }
-  res.end()
+  if (end) res.end()
 }

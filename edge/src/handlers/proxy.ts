@@ -11,6 +11,7 @@ import { omit, stripHopByHop } from '../headers.js'
 import { discard, isTimeout } from '../origin.js'
 import { parseRequestTarget } from '../target.js'
 import type { HandlerContext } from './context.js'
+import { writeThrottled } from '../throttle.js'
 import { baseHeaders, sendError } from './reply.js'
 
 /** Methods that cannot change state (RFC 9110 §9.2.1); any other invalidates on success. */
@@ -85,7 +86,15 @@ export function pipeResponse (ctx: HandlerContext, req: IncomingMessage, res: Se
   res.on('close', () => {
     if (!origin.body.readableEnded) discard(origin.body)
   })
-  origin.body.pipe(res)
+  if (ctx.throttle === undefined) {
+    origin.body.pipe(res)
+    return
+  }
+  const throttle = ctx.throttle
+  void (async () => {
+    for await (const chunk of origin.body) await writeThrottled(res, chunk as Buffer, throttle, false)
+    res.end()
+  })().catch(() => res.destroy())
 }
 
 export function errorText (err: unknown): string {
