@@ -53,6 +53,8 @@ export class Client extends Emitter<ClientEvents> {
   readonly #inUse = new Map<string, number>()
   readonly #fetches = new Set<AbortController>()
   readonly #onPageHide = (): void => { void this.destroy() }
+  /** The chain of chunk writes; never rejects. */
+  #keeping: Promise<void> = Promise.resolve()
   #destroyed = false
 
   constructor (init: ClientInit = {}) {
@@ -192,6 +194,7 @@ export class Client extends Emitter<ClientEvents> {
     for (const timer of this.#haveTimers.values()) clearTimeout(timer)
     this.#haveTimers.clear()
     this.#stopPeering()
+    await this.#keeping
     await this.#holdings?.flush().catch(() => {})
     this.removeAll()
   }
@@ -353,8 +356,18 @@ export class Client extends Emitter<ClientEvents> {
     peer.destroy()
   }
 
-  /** Store a verified chunk within the cache limit, evicting least recently used resources. */
+  /**
+   * Store a verified chunk. Writes run one after another so that eviction sees every
+   * earlier write (concurrent ones would all think they fit), and `destroy()` can wait
+   * for the last one before it saves the index.
+   */
   async #keep (id: string, index: number, bytes: Uint8Array): Promise<void> {
+    this.#keeping = this.#keeping.then(async () => await this.#keepNow(id, index, bytes))
+    await this.#keeping
+  }
+
+  /** Store a verified chunk within the cache limit, evicting least recently used resources. */
+  async #keepNow (id: string, index: number, bytes: Uint8Array): Promise<void> {
     const holdings = this.#holdings!
     try {
       const { dropped, fits } = await holdings.evict(this.#cacheLimit, bytes.length, new Set([...this.#inUse.keys(), id]))
