@@ -4,7 +4,8 @@
  * and runs what run.ts asks over IPC. Every loop is bounded in time and in count.
  */
 import { randomBytes } from 'node:crypto'
-import { WebSocket } from 'ws'
+import { openRawSocket, textFrame } from './raw-socket.js'
+import type { RawSocket } from './raw-socket.js'
 import type { LoadCommand, LoadReply } from './messages.js'
 
 /** SDP-sized filler: about 600 bytes, as a real offer without trickle. */
@@ -22,62 +23,62 @@ const sixteenB = Array.from({ length: 16 }, (_, i) => `bench-swarm-b-${String(i)
 const big = 'bench-one-big-swarm!'
 
 interface Peer {
-  ws: WebSocket
+  ws: RawSocket
   peerId: string
   /** Which of its swarms the next announce goes to. */
   turn: number
   busy: boolean
   sentAt: number
-  messages: Record<'sixteen' | 'one', { plain: string[], offers: string[], started: string[] }>
+  /** Pre-encoded, so the generator does not spend its CPU on UTF-8 encoding. */
+  messages: Record<'sixteen' | 'one', { plain: Buffer[], offers: Buffer[], started: Buffer[] }>
 }
 
 const peers: Peer[] = []
 let onReply: (peer: Peer) => void = () => {}
 let onFailure: (peer: Peer) => void = () => {}
 
-function announce (infoHash: string, peerId: string, event: string, offers: boolean): string {
+function announce (infoHash: string, peerId: string, event: string, offers: boolean): Buffer {
   const msg: Record<string, unknown> = { action: 'announce', info_hash: infoHash, peer_id: peerId, event, numwant: offers ? OFFERS_PER_ANNOUNCE : 0, uploaded: 0, downloaded: 0, left: 1000 }
   if (offers) msg.offers = Array.from({ length: OFFERS_PER_ANNOUNCE }, () => ({ offer: { type: 'offer', sdp: SDP }, offer_id: id() }))
-  return JSON.stringify(msg)
+  return textFrame(Buffer.from(JSON.stringify(msg)))
 }
 
-function makePeer (url: string, i: number): Promise<Peer> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false })
-    const peerId = id()
-    const pair = [sixteenA[i % 16]!, sixteenB[i % 16]!]
-    const peer: Peer = {
-      ws,
-      peerId,
-      turn: 0,
-      busy: false,
-      sentAt: 0,
-      messages: {
-        sixteen: {
-          plain: pair.map(h => announce(h, peerId, 'update', false)),
-          offers: pair.map(h => announce(h, peerId, 'update', true)),
-          started: pair.map(h => announce(h, peerId, 'started', false))
-        },
-        one: {
-          plain: [announce(big, peerId, 'update', false)],
-          offers: [announce(big, peerId, 'update', true)],
-          started: [announce(big, peerId, 'started', false)]
-        }
-      }
+async function makePeer (url: string, i: number): Promise<Peer> {
+  const { hostname, port } = new URL(url)
+  const peerId = id()
+  const pair = [sixteenA[i % 16]!, sixteenB[i % 16]!]
+  const messages: Peer['messages'] = {
+    sixteen: {
+      plain: pair.map(h => announce(h, peerId, 'update', false)),
+      offers: pair.map(h => announce(h, peerId, 'update', true)),
+      started: pair.map(h => announce(h, peerId, 'started', false))
+    },
+    one: {
+      plain: [announce(big, peerId, 'update', false)],
+      offers: [announce(big, peerId, 'update', true)],
+      started: [announce(big, peerId, 'started', false)]
     }
-    ws.on('message', (data: Buffer) => {
+  }
+  const holder: { peer?: Peer } = {}
+  let ws: RawSocket
+  try {
+    ws = await openRawSocket(hostname, Number(port), data => {
       // Forwarded offers are long; announce replies short. Checking bytes, not parsing,
       // keeps the generator cheap enough to saturate the server.
-      if (data.length > 400) return
+      const peer = holder.peer
+      if (peer === undefined || data.length > 400) return
       if (data.includes('"failure reason"')) onFailure(peer)
       else if (data.includes('"interval"')) onReply(peer)
     })
-    ws.once('open', () => resolve(peer))
-    ws.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EMFILE') reject(new Error(`EMFILE: too many open files at peer ${i}; raise the limit with \`ulimit -n ${2 * peers.length + 1000}\``))
-      else reject(err)
-    })
-  })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EMFILE') {
+      throw new Error(`EMFILE: too many open files at peer ${i}; raise the limit with \`ulimit -n ${2 * i + 1000}\``)
+    }
+    throw err
+  }
+  const peer: Peer = { ws, peerId, turn: 0, busy: false, sentAt: 0, messages }
+  holder.peer = peer
+  return peer
 }
 
 async function connect (url: string, count: number): Promise<void> {
@@ -195,7 +196,7 @@ async function run (cmd: LoadCommand): Promise<LoadReply> {
     case 'open':
       return await open(cmd.ratePerSec, cmd.durationMs)
     case 'close':
-      for (const peer of peers) peer.ws.terminate()
+      for (const peer of peers) peer.ws.close()
       peers.length = 0
       return { type: 'done', replies: 0, failures: 0, elapsedMs: 0 }
   }
