@@ -172,7 +172,10 @@ describe('hostile input', () => {
       ['GET http://elsewhere.example/p/a HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n', 400],
       [`GET /p/a HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
       ['POST /p/a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
-      ['GET /p/a HTTP/1.1\r\nHost: x\r\nRange: bytes=oops\r\n\r\n', 200]
+      ['GET /p/a HTTP/1.1\r\nHost: x\r\nRange: bytes=oops\r\n\r\n', 200],
+      // Hits on connections that must close (the pre-serialized head says keep-alive).
+      ['GET /q/a HTTP/1.1\r\nHost: x\r\n\r\n', 200],
+      ['GET /q/a HTTP/1.0\r\n\r\n', 200]
     ]
     for (const [request, status] of cases) expect(await rawStatus(port, request), request.slice(0, 60)).toBe(status)
     expect(await cacheOf('/q/a')).toBe('HIT')
