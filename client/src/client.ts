@@ -1,5 +1,6 @@
 import { bitfieldOf, CdnError, resourceId, verifyChunk, type Manifest } from '../../protocol/src/index.js'
 import { ChunkFetcher, type Delivery, type FetchJob } from './chunk-fetcher.js'
+import { abortable } from './abortable.js'
 import { chunkStream } from './chunk-stream.js'
 import { resolveConfig, type ClientConfig, type ClientInit } from './config.js'
 import { EdgeSet, type RankedEdge } from './edge-set.js'
@@ -7,9 +8,11 @@ import { Emitter } from './events.js'
 import { Holdings } from './holdings.js'
 import { fetchManifest, fetchManifestAt, rankEdges } from './http-source.js'
 import { Limiter } from './limiter.js'
+import { awaitPeers } from './peer/peer-wait.js'
 import type { Peer } from './peer/peer.js'
 import { randomBinaryId, Swarm } from './peer/swarm.js'
-import { chunksOf, parseRange } from './range.js'
+import { chunksOf } from './range.js'
+import { responseHead } from './response-head.js'
 import { sha256 } from './sha256.js'
 import type { ChunkStore } from './storage/chunk-store.js'
 import { createIdbStore } from './storage/idb-store.js'
@@ -23,8 +26,6 @@ import { UploadBucket, uploadAllowed, type ConnectionInfo } from './upload-polic
 const PEER_ID_PREFIX = '-PC0001-'
 /** HAVE frames go out at most once per resource per this many milliseconds. */
 const HAVE_BATCH_MS = 100
-/** How often a fetch waiting for peers re-checks whether they have all spoken. */
-const PEER_WAIT_CHECK_MS = 50
 
 /**
  * The SDK instance: fetches resources chunk by chunk from the cache, peers, edges and
@@ -116,18 +117,7 @@ export class Client extends Emitter<ClientEvents> {
         return await this.#fetchDirect(url, init)
       }
       const id = await resourceId(manifest, sha256)
-      const range = parseRange(new Headers(init.headers).get('Range'), manifest.size)
-      const headers = new Headers({ 'Content-Type': manifest.type, 'Accept-Ranges': 'bytes' })
-      if (manifest.etag !== '') headers.set('ETag', manifest.etag)
-      if (range === 'unsatisfiable') {
-        forget()
-        headers.set('Content-Range', `bytes */${manifest.size}`)
-        return new Response(null, { status: 416, headers })
-      }
-      const want = range ?? { start: 0, end: manifest.size }
-      headers.set('Content-Length', String(want.end - want.start))
-      if (range !== undefined) headers.set('Content-Range', `bytes ${want.start}-${want.end - 1}/${manifest.size}`)
-      const status = range === undefined ? 200 : 206
+      const { status, headers, want } = responseHead(manifest, new Headers(init.headers).get('Range'))
       if (method === 'HEAD' || want.end === want.start) {
         forget()
         return new Response(null, { status, headers })
@@ -314,29 +304,15 @@ export class Client extends Emitter<ClientEvents> {
     return new Response(res.body.pipeThrough(counter), { status: res.status, statusText: res.statusText, headers: res.headers })
   }
 
-  /**
-   * When the swarm has other peers, give them up to `peerWaitMs` to connect and say what
-   * they hold, else the first chunks would all go to HTTP. Stops early when a peer has
-   * the first chunk, or when every peer we could get is connected and has sent its HAVEs.
-   */
+  /** Wait for peers unless every needed chunk is here already. */
   async #awaitPeers (id: string, first: number, last: number, signal: AbortSignal): Promise<void> {
     const swarm = this.#swarm
-    const holdings = this.#holdings!
     if (swarm === undefined) return
     let allHeld = true
-    for (let i = first; i <= last && allHeld; i++) allHeld = holdings.has(id, i)
+    for (let i = first; i <= last && allHeld; i++) allHeld = this.#holdings!.has(id, i)
     if (allHeld) return
-    const settled = (): boolean => {
-      if (this.#swarm !== swarm || signal.aborted) return true
-      if (!swarm.announced) return false
-      if (swarm.others === 0) return true
-      const peers = [...swarm.peers.values()]
-      if (peers.some(p => p.has(id, first))) return true
-      const reachable = Math.min(swarm.others, this.config.maxPeers)
-      return swarm.connecting === 0 && peers.length >= reachable && peers.every(p => p.haveComplete)
-    }
-    const deadline = performance.now() + this.config.peerWaitMs
-    while (!settled() && performance.now() < deadline) await new Promise(resolve => setTimeout(resolve, PEER_WAIT_CHECK_MS))
+    const { maxPeers, peerWaitMs: waitMs } = this.config
+    await awaitPeers({ swarm, resourceId: id, first, maxPeers, waitMs, signal, current: () => this.#swarm === swarm })
   }
 
   async #chunk (job: FetchJob, index: number): Promise<Uint8Array> {
@@ -418,21 +394,6 @@ export class Client extends Emitter<ClientEvents> {
   #report (err: unknown, extra: { peer?: string, url?: string } = {}): void {
     const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'ERR_HTTP'
     this.emit('error', { code, message: err instanceof Error ? err.message : String(err), ...extra })
-  }
-}
-
-/** `promise`, or a rejection as soon as `signal` aborts. */
-async function abortable<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted()
-  let onAbort = (): void => {}
-  const aborted = new Promise<never>((resolve, reject) => {
-    onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
   }
 }
 
