@@ -1,5 +1,5 @@
 /**
- * The visitor's say and the connection budget in real Chromium: consent, upload off,
+ * The visitor's say and the connection budget in real Chromium: consent, the P2P switch, upload off,
  * saveData, no RTCPeerConnection leak across 100 fetches and 20 peer churns, teardown
  * on pagehide, and script-tag elements added after load.
  */
@@ -51,6 +51,15 @@ it("consent 'required': no RTCPeerConnection and no tracker socket until cdn.con
   expect(counted.wsCreated).toBeGreaterThan(0)
   expect(counted.pcCreated).toBeGreaterThan(0)
   await seed.context().close()
+  await page.context().close()
+})
+
+it('p2p: false, the global switch: the page loads over HTTP and never creates an RTCPeerConnection', async () => {
+  const page = await env.openPage({ init: [[countConnections]] })
+  const r = await fetchIn(page, '/consent.bin', { tracker: env.tracker.url, swarm: 'consent', p2p: false })
+  expect(r.sha256).toBe(sha256Hex(big))
+  expect(r.stats.bytes.peer).toBe(0)
+  expect((await probe(page)).pcCreated).toBe(0)
   await page.context().close()
 })
 
