@@ -104,6 +104,7 @@ export function createFiller (init: FillerInit): Filler {
     if (lastModified !== undefined) headers['if-modified-since'] = lastModified
     init.onOriginFill?.(stale === undefined ? 'fill' : 'revalidate')
 
+    const epoch = cache.epochOf(key)
     const requestTime = Date.now()
     const res = await origin.request({ method: 'GET', path: key, headers })
     const responseTime = Date.now()
@@ -125,7 +126,7 @@ export function createFiller (init: FillerInit): Filler {
         responseTime,
         initialAgeS: initialAgeS(merged, requestTime, responseTime)
       }
-      await cache.put(entry)
+      if (cache.epochOf(key) === epoch) await cache.put(entry)
       logger.debug('revalidated', { key })
       return { kind: 'stored', entry, revalidated: true }
     }
@@ -156,6 +157,8 @@ export function createFiller (init: FillerInit): Filler {
       type: header(resHeaders, 'content-type') ?? 'application/octet-stream'
     })
     fill.stored.then(async entry => {
+      // Purged or invalidated while it was filling: serve it to its waiters, but keep it out.
+      if (cache.epochOf(key) !== epoch) return
       await cache.put(entry)
       logger.debug('stored', { key, size: entry.body.length, lifetimeS: entry.lifetimeS, heuristic: entry.heuristic })
     }, (err: Error) => logger.debug('not-stored', { key, reason: err.message }))

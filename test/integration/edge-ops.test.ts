@@ -90,6 +90,28 @@ describe('purge', () => {
     expect((await purge({ nothing: true })).status).toBe(400)
   })
 
+  it('keeps a fill that was running during the purge out of the cache', async () => {
+    let release!: () => void
+    const held = new Promise<void>(resolve => { release = resolve })
+    let calls = 0
+    origin.files['/p/racing'] = {
+      body: '',
+      handler (_req, res) {
+        calls++
+        res.writeHead(200, { ...HOUR, 'Content-Length': '2' })
+        res.write('v')
+        void held.then(() => res.end(String(calls)))
+      }
+    }
+    const first = fetch(`${edge.url}/p/racing`).then(async r => await r.text())
+    for (let i = 0; i < 200 && calls === 0; i++) await new Promise(resolve => setTimeout(resolve, 5))
+    expect((await purge({ url: '/p/racing' })).status).toBe(200)
+    release()
+    expect(await first).toBe('v1')
+    expect(await cacheOf('/p/racing')).toBe('MISS')
+    expect(calls).toBe(2)
+  })
+
   it('is disabled without a configured token', async () => {
     const plain = await startEdge({})
     expect((await fetch(`${plain.url}/_p2pcdn/purge`, { method: 'POST', body: '{}' })).status).toBe(404)

@@ -25,6 +25,8 @@ export interface Cache {
   peek: (id: string) => CacheEntry | undefined
   get: (id: string) => Promise<CacheEntry | undefined>
   put: (entry: CacheEntry) => Promise<void>
+  /** Changes each time `key` is invalidated: a fill that started before must not store. */
+  epochOf: (key: string) => number
   /** Remove every variant of `key`. Returns how many the index knew. */
   invalidate: (key: string) => Promise<number>
   /** Remove every key starting with `prefix`. Returns how many variants went. */
@@ -36,6 +38,9 @@ export interface Cache {
   readonly diskBytes: number
   readonly entries: number
 }
+
+/** Invalidated keys remembered so in-flight fills do not resurrect them. */
+const MAX_TRACKED_INVALIDATIONS = 100_000
 
 /** Fills always ask for identity encoding, so the client's Accept-Encoding never selects a variant. */
 const IGNORED_VARY = new Set(['accept-encoding'])
@@ -83,7 +88,13 @@ export function createCache (init: CacheInit): Cache {
     if (disk !== undefined) track(id, async () => await disk.delete(id))
   }
 
+  // key → epoch of its last invalidation; dropped whole if it ever grows past a bound.
+  const invalidatedAt = new Map<string, number>()
+  let epoch = 0
+
   const invalidate = async (key: string): Promise<number> => {
+    if (invalidatedAt.size >= MAX_TRACKED_INVALIDATIONS) invalidatedAt.clear()
+    invalidatedAt.set(key, ++epoch)
     const known = index.get(key)
     index.delete(key)
     const ids = known === undefined ? [key] : [...known.ids]
@@ -104,6 +115,7 @@ export function createCache (init: CacheInit): Cache {
       return known === undefined || known.vary.length === 0 ? key : entryId(key, variantOf(known.vary, req))
     },
     peek: id => memory.peek(id),
+    epochOf: key => invalidatedAt.get(key) ?? 0,
     async get (id) {
       const hot = memory.peek(id)
       if (hot !== undefined || disk === undefined) return hot

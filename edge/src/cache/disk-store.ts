@@ -69,8 +69,11 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
   // id → body bytes, in least-recently-used-first order.
   const index = new Map<string, number>()
   let bytes = 0
+  // Files already read and hash-checked by this process: re-reads skip the hash.
+  const verified = new Set<string>()
 
   const forget = (id: string): boolean => {
+    verified.delete(id)
     const size = index.get(id)
     if (size === undefined) return false
     index.delete(id)
@@ -128,12 +131,13 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
         forget(id)
         return undefined
       }
-      const entry = decode(raw, id)
+      const entry = decode(raw, id, !verified.has(id))
       if (entry === undefined) {
         logger.warn('disk-entry-invalid', { id, file: fileNameFor(id) })
         await drop(id)
         return undefined
       }
+      verified.add(id)
       const size = index.get(id)
       if (size !== undefined) {
         index.delete(id)
@@ -180,6 +184,8 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
       forget(id)
       index.set(id, entry.body.length)
       bytes += entry.body.length
+      // Written by this process from the bytes it hashed: no need to check on read.
+      verified.add(id)
       await evict()
     },
     async delete (id) {
@@ -212,7 +218,7 @@ async function readMeta (file: string): Promise<EntryMeta | undefined> {
   }
 }
 
-function decode (raw: Buffer, id: string): CacheEntry | undefined {
+function decode (raw: Buffer, id: string, checkHash: boolean): CacheEntry | undefined {
   if (raw.length < LENGTH_BYTES) return undefined
   const length = raw.readUInt32BE(0)
   if (length > MAX_META_BYTES || raw.length < LENGTH_BYTES + length) return undefined
@@ -222,7 +228,7 @@ function decode (raw: Buffer, id: string): CacheEntry | undefined {
     // The id check guards against a (theoretical) hash collision and a foreign file;
     // the hash against a body that is not the one the metadata describes.
     if (meta.v !== FORMAT_VERSION || entryId(meta.key, meta.variant) !== id || meta.size !== body.length) return undefined
-    if (createHash('sha256').update(body).digest('hex') !== meta.sha256) return undefined
+    if (checkHash && createHash('sha256').update(body).digest('hex') !== meta.sha256) return undefined
     const manifest = meta.manifest === null ? undefined : parseManifest(meta.manifest)
     if (manifest !== undefined && manifest.size !== body.length) return undefined
     return {
