@@ -112,6 +112,21 @@ describe('purge', () => {
     expect(calls).toBe(2)
   })
 
+  it('stores the manifest with the object, carrying its validator, and drops it with the object', async () => {
+    origin.files['/p/versioned'] = { body: 'version one', headers: HOUR }
+    const res = await fetch(`${edge.url}/p/versioned`)
+    await res.arrayBuffer()
+    const m1 = await (await fetch(`${edge.url}/_p2pcdn/manifest?url=/p/versioned`)).json() as { etag: string, size: number }
+    expect(m1.etag).toBe(res.headers.get('etag'))
+    expect(m1.size).toBe('version one'.length)
+    origin.files['/p/versioned'] = { body: 'version two!', headers: HOUR }
+    await purge({ url: '/p/versioned' })
+    const m2 = await (await fetch(`${edge.url}/_p2pcdn/manifest?url=/p/versioned`)).json() as { etag: string, size: number }
+    expect(m2.etag).not.toBe(m1.etag)
+    expect(m2.size).toBe('version two!'.length)
+    expect(await (await fetch(`${edge.url}/p/versioned`)).text()).toBe('version two!')
+  })
+
   it('is disabled without a configured token', async () => {
     const plain = await startEdge({})
     expect((await fetch(`${plain.url}/_p2pcdn/purge`, { method: 'POST', body: '{}' })).status).toBe(404)

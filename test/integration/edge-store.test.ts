@@ -211,6 +211,15 @@ describe('ranges', () => {
     expect(stale.body.equals(body)).toBe(true)
   })
 
+  it('passes a Range miss on an object over maxObjectBytes through with the range', async () => {
+    origin.files['/huge.bin'] = { body, headers: HOUR }
+    const small = await startEdge({ maxObjectBytes: 10_000 })
+    const res = await get(small, '/huge.bin', { Range: 'bytes=100-109' })
+    expect(res.status).toBe(206)
+    expect(res.body.equals(body.subarray(100, 110))).toBe(true)
+    expect(origin.log.filter(r => r.url === '/huge.bin').at(-1)?.headers.range).toBe('bytes=100-109')
+  })
+
   it('answers 416 when no range is satisfiable and ignores a malformed Range', async () => {
     const bad = await get(e, '/r.bin', { Range: 'bytes=60000-70000' })
     expect(bad.status).toBe(416)
