@@ -6,7 +6,7 @@
  * requests per server CPU-second (utime+stime from /proc), prints a Markdown table and
  * one JSON line, and writes both to bench/results/edge.{json,md}.
  *
- * Flags: --duration S (10), --connections N (64), --rounds N (2), --nginx-workers N (1).
+ * Flags: --duration S (10), --connections N (64), --rounds N (3), --nginx-workers N (1).
  * nginx gets one worker by default, matching the edge's one Node process.
  */
 import { spawn } from 'node:child_process'
@@ -42,7 +42,7 @@ const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '64' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     'nginx-workers': { type: 'string', default: '1' }
   }
 })
