@@ -22,4 +22,6 @@ export function createTracker (init: TrackerInit = {}): Tracker {
 export { DEFAULT_TRACKER_CONFIG, resolveConfig } from './config.js'
 export type { TrackerConfig, TrackerInit } from './config.js'
 export type { Tracker } from './server.js'
-export type { TrackerStats } from './handlers/http.js'
+export type { SwarmStats, TrackerStats } from './handlers/http.js'
+export { parseRegionMap } from './region-map.js'
+export type { RegionMap, RegionMapInit } from './region-map.js'

@@ -7,7 +7,7 @@
 import { isBinaryId, parseClientMessage } from '../../../protocol/src/index.js'
 import type { ClientMessage, ErrorCode, FailureResponse } from '../../../protocol/src/index.js'
 import type { Connection } from '../connection.js'
-import { Refusal } from '../refusal.js'
+import type { Refusal } from '../refusal.js'
 import { handleAnnounce } from './announce.js'
 import type { TrackerContext } from './context.js'
 import { handleEdgeLoad, handleEdgeRegister, handleEdgesRequest } from './edges.js'
@@ -94,7 +94,8 @@ function replyFailure (ctx: TrackerContext, conn: Connection, err: unknown, abou
     ctx.log.server.error('handler-failed', { conn: conn.id, action: reply.action, error: String(err) })
     return
   }
-  const reason = err instanceof Refusal ? err.reason : code === 'ERR_INVALID_MESSAGE' ? 'invalid-message' : 'edge-refused'
+  // By field, not instanceof, as errors.ts asks; a plain ProtocolError is an edge refusal.
+  const reason = (err as Partial<Refusal>).reason ?? (code === 'ERR_INVALID_MESSAGE' ? 'invalid-message' : 'edge-refused')
   ctx.metrics.reject(reason)
   // Debug, not warn: a hostile client must not be able to flood the log.
   ctx.log.server.debug('request-refused', { conn: conn.id, action: reply.action, code, reason })

@@ -10,9 +10,7 @@ export const MAX_SCRAPE_ALL_SWARMS = 100
 export function handleScrape (ctx: TrackerContext, conn: Connection, msg: ScrapeRequest): void {
   // No info_hash means every swarm, as in bittorrent-tracker; capped so that one small
   // request cannot ask for a reply the size of the whole tracker.
-  const infoHashes = msg.info_hash.length > 0
-    ? msg.info_hash
-    : [...ctx.swarms.values()].slice(0, MAX_SCRAPE_ALL_SWARMS).map(swarm => swarm.infoHash)
+  const infoHashes = msg.info_hash.length > 0 ? msg.info_hash : firstSwarms(ctx, MAX_SCRAPE_ALL_SWARMS)
   const files: ScrapeResponse['files'] = {}
   for (const infoHash of infoHashes) {
     const swarm = ctx.swarms.get(infoHash)
@@ -26,4 +24,14 @@ export function handleScrape (ctx: TrackerContext, conn: Connection, msg: Scrape
     flags: { min_request_interval: ctx.config.announceIntervalS }
   }
   conn.send(reply)
+}
+
+/** Up to `max` info_hashes, without copying the whole swarm list first. */
+function firstSwarms (ctx: TrackerContext, max: number): string[] {
+  const out: string[] = []
+  for (const swarm of ctx.swarms.values()) {
+    if (out.length >= max) break
+    out.push(swarm.infoHash)
+  }
+  return out
 }
