@@ -32,6 +32,10 @@ interface HotHead {
   before: string
   middle: string
   after: string
+  /** The last head sent, as bytes, and what it said: reused until Age or X-Cache change. */
+  bytes: Buffer | undefined
+  bytesAge: string
+  bytesCache: string
   list: string[]
   ageAt: number
   cacheAt: number
@@ -44,7 +48,7 @@ interface HotHead {
  * most of a small hit's CPU. `shouldKeepAlive` / `maxRequestsOnConnectionReached` say
  * whether Node would have written `Connection: keep-alive`.
  */
-type RawResponse = ServerResponse & { _header: string | null, _keepAliveTimeout?: number, maxRequestsOnConnectionReached?: boolean }
+type RawResponse = ServerResponse & { _header: string | Buffer | null, _keepAliveTimeout?: number, maxRequestsOnConnectionReached?: boolean }
 
 const hotHeads = new WeakMap<CacheEntry, HotHead>()
 
@@ -64,7 +68,7 @@ function hotHead (ctx: HandlerContext, entry: CacheEntry, keepAliveMs: number): 
   for (let i = 0; i < list.length; i += 2) before += `${list[i] ?? ''}: ${list[i + 1] ?? ''}\r\n`
   before += `connection: keep-alive\r\n${keepAliveMs > 0 ? `keep-alive: timeout=${Math.floor(keepAliveMs / 1000)}\r\n` : ''}age: `
   list.push('age', '0', 'x-cache', 'HIT')
-  hot = { before, middle: '\r\nx-cache: ', after: '\r\n\r\n', list, ageAt: list.length - 3, cacheAt: list.length - 1 }
+  hot = { before, middle: '\r\nx-cache: ', after: '\r\n\r\n', bytes: undefined, bytesAge: '', bytesCache: '', list, ageAt: list.length - 3, cacheAt: list.length - 1 }
   hotHeads.set(entry, hot)
   return hot
 }
@@ -89,7 +93,15 @@ export function serveEntry (ctx: HandlerContext, req: IncomingMessage, res: Serv
     const hot = hotHead(ctx, entry, raw._keepAliveTimeout ?? 0)
     if (raw.shouldKeepAlive && raw.maxRequestsOnConnectionReached !== true && raw._header === null) {
       res.statusCode = entry.status
-      raw._header = hot.before + age + hot.middle + cache + hot.after
+      // Age changes once a second: the head's bytes are rebuilt then, not per request.
+      // A Buffer head is fine here because the body that follows is a Buffer too
+      // (Node queues a non-string first chunk after the head as-is).
+      if (hot.bytes === undefined || hot.bytesAge !== age || hot.bytesCache !== cache) {
+        hot.bytes = Buffer.from(hot.before + age + hot.middle + cache + hot.after, 'latin1')
+        hot.bytesAge = age
+        hot.bytesCache = cache
+      }
+      raw._header = hot.bytes
     } else {
       // writeHead copies the list synchronously, so the shared slots can be reused.
       hot.list[hot.ageAt] = age
