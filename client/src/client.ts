@@ -165,6 +165,7 @@ export class Client extends Emitter<ClientEvents> {
       bytes: { ...this.#bytes },
       uploaded: this.#uploaded,
       offload: network === 0 ? 0 : this.#bytes.peer / network,
+      peerId: this.#swarm?.id,
       peers: [...(this.#swarm?.peers.values() ?? [])].map(p => ({ id: p.id, region: p.region })),
       region: this.#region,
       edge: this.#edges.chosen?.url,

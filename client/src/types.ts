@@ -10,6 +10,8 @@ export interface ClientStats {
   uploaded: number
   /** Share of network bytes that came from peers: peer / (peer + edge + origin); 0 before any. */
   offload: number
+  /** This page's peer id in the swarm (hex), as other pages see it in their `peers`. */
+  peerId: string | undefined
   /** Connected peers. */
   peers: Array<{ id: string, region: string }>
   /** This page's region (configured, else the nearest edge's). */

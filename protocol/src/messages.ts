@@ -113,6 +113,8 @@ export interface AnswerForward {
   peer_id: string
   offer_id: string
   answer: SessionDescription
+  /** p2pcdn: the answering peer's region. */
+  region?: string
 }
 
 export interface ScrapeResponse {

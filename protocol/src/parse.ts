@@ -237,13 +237,14 @@ export function parseTrackerMessage (raw: string): TrackerMessage {
         })
       }
       if (msg.answer !== undefined) {
-        return {
-          action: 'announce',
+        return dropUndefined({
+          action: 'announce' as const,
           info_hash,
           peer_id: binaryId(msg, 'peer_id'),
           offer_id: binaryId(msg, 'offer_id'),
-          answer: sessionDescription(msg.answer, 'answer', 'answer')
-        }
+          answer: sessionDescription(msg.answer, 'answer', 'answer'),
+          region: optionalText(msg, 'region')
+        })
       }
       return dropUndefined({
         action: 'announce' as const,

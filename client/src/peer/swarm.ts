@@ -39,6 +39,8 @@ const SIGNAL_TIMEOUT_MS = 5000
  */
 export class Swarm extends Emitter<SwarmEvents> {
   readonly peers = new Map<string, Peer>()
+  /** Our peer id as hex, the form peers know us by. */
+  readonly id: string
   readonly #init: SwarmInit
   readonly #pendingOffers = new Map<string, SimplePeer.Instance>()
   /** Peers connecting through an offer we answered, by their hex id. */
@@ -57,6 +59,7 @@ export class Swarm extends Emitter<SwarmEvents> {
   constructor (init: SwarmInit) {
     super()
     this.#init = init
+    this.id = binaryStringToHex(init.peerId)
     const t = init.tracker
     this.#unsubscribe.push(
       t.on('open', () => { void this.announce('started') }),
@@ -221,7 +224,7 @@ export class Swarm extends Emitter<SwarmEvents> {
     const forget = (): void => { this.#connecting.delete(sp); clearTimeout(expire) }
     // An answered offer that never connects (ICE failure) must not hold a slot forever.
     const expire = setTimeout(() => { forget(); sp.destroy() }, SIGNAL_TIMEOUT_MS * 2)
-    sp.once('connect', () => { forget(); this.#addPeer(id, 'default', sp) })
+    sp.once('connect', () => { forget(); this.#addPeer(id, msg.region ?? 'default', sp) })
     sp.once('close', forget)
     sp.once('error', () => { forget(); sp.destroy() })
     sp.signal(msg.answer)

@@ -352,6 +352,8 @@ describe('parseTrackerMessage: valid', () => {
   it('parses a forwarded answer', () => {
     const raw = { action: 'announce', answer: { type: 'answer', sdp: SDP }, offer_id: OFFER_ID, peer_id: OTHER_PEER, info_hash: INFO_HASH }
     expect(tracker(raw)).toEqual({ action: 'announce', info_hash: INFO_HASH, peer_id: OTHER_PEER, offer_id: OFFER_ID, answer: { type: 'answer', sdp: SDP } })
+    // p2pcdn's tracker adds the answerer's region
+    expect(tracker({ ...raw, region: 'us' })).toMatchObject({ peer_id: OTHER_PEER, region: 'us' })
   })
 
   it('parses a failure reason, with or without extra context', () => {
