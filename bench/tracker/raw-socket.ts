@@ -30,6 +30,15 @@ export function textFrame (payload: Buffer): Buffer {
   return frame
 }
 
+/** A control frame (payload < 126 bytes), masked with the zero key. */
+function controlFrame (firstByte: number, payload: Buffer): Buffer {
+  const frame = Buffer.alloc(6 + payload.length)
+  frame[0] = firstByte
+  frame[1] = 0x80 | payload.length
+  payload.copy(frame, 6)
+  return frame
+}
+
 export interface RawSocket {
   readonly socket: Socket
   send: (frame: Buffer) => void
@@ -84,7 +93,10 @@ export function openRawSocket (host: string, port: number, onFrame: (payload: Bu
           head = 10
         }
         if (data.length - at < head + len) break
-        if ((data[at]! & 0x0f) === 0x1) onFrame(data.subarray(at + head, at + head + len))
+        const opcode = data[at]! & 0x0f
+        if (opcode === 0x1) onFrame(data.subarray(at + head, at + head + len))
+        // Answer pings, or a tracker that detects dead sockets (ours does) drops this one.
+        else if (opcode === 0x9) socket.write(controlFrame(0x8a, data.subarray(at + head, at + head + len)))
         at += head + len
       }
       if (at < data.length) buffered = Buffer.from(data.subarray(at))
