@@ -35,6 +35,8 @@ export interface ChunkFetcherDeps {
   edges: () => EdgeSet
   /** Connected peers (none without a swarm). */
   peers: () => Iterable<Peer>
+  /** Subscribe to HAVE updates from any peer; returns the unsubscribe. */
+  onPeerHave: (listener: () => void) => () => void
   region: () => string | undefined
   peerSlots: Limiter
   httpSlots: Limiter
@@ -61,6 +63,9 @@ const RACE_MIN_MS = 1000
  * idle HTTP races the peers still sending.
  */
 export class ChunkFetcher {
+  /** Fetches whose leader went quiet once: they stop waiting for it. */
+  readonly #leaderless = new WeakSet<FetchJob>()
+
   constructor (readonly deps: ChunkFetcherDeps) {}
 
   async fetch (job: FetchJob, index: number): Promise<Delivery> {
@@ -69,6 +74,7 @@ export class ChunkFetcher {
       const bytes = await store.getChunk(job.id, index).catch(() => undefined)
       if (bytes !== undefined && await this.#valid(job.manifest, index, bytes)) return { bytes, source: 'cache', prefix: 0 }
     }
+    if (this.#peersWith(job.id, index).length === 0) await this.#awaitLeader(job, index)
     let prefix: Uint8Array = new Uint8Array(0)
     let stalled: Peer | undefined
     for (const peer of this.#peersWith(job.id, index).slice(0, PEER_ATTEMPTS)) {
@@ -91,6 +97,30 @@ export class ChunkFetcher {
     const got = await this.#fromHttp(job, index, prefix, job.signal)
     if (got.prefix === 0 && prefix.length > 0 && stalled !== undefined) this.deps.ban(stalled, `peer sent bad bytes of chunk ${index} of ${job.url}`)
     return got.prefix > 0 ? { ...got, peer: stalled } : got
+  }
+
+  /**
+   * A connected peer that holds more of this resource than we do is fetching it too:
+   * waiting for its HAVE costs less than a second copy from the edge, and it is what
+   * keeps a busy edge at about one copy per swarm. Bounded by `peerTimeoutMs`; a fetch
+   * whose leader went quiet once does not wait again.
+   */
+  async #awaitLeader (job: FetchJob, index: number): Promise<void> {
+    if (this.#leaderless.has(job)) return
+    const ours = this.deps.holdings.count(job.id)
+    const ahead = (): boolean => [...this.deps.peers()].some(p => !p.destroyed && p.heldCount(job.id) > ours)
+    if (!ahead()) return
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        clearTimeout(timer)
+        off()
+        job.signal.removeEventListener('abort', done)
+        resolve()
+      }
+      const timer = setTimeout(() => { this.#leaderless.add(job); done() }, this.deps.config.peerTimeoutMs)
+      const off = this.deps.onPeerHave(() => { if (this.#peersWith(job.id, index).length > 0 || !ahead()) done() })
+      job.signal.addEventListener('abort', done, { once: true })
+    })
   }
 
   /** Verified bytes from `peer`, or undefined when it lied (it is banned then). */

@@ -200,6 +200,7 @@ export class Client extends Emitter<ClientEvents> {
       holdings,
       edges: () => this.#edges,
       peers: () => this.#swarm?.peers.values() ?? [],
+      onPeerHave: listener => this.#swarm?.on('have', listener) ?? (() => {}),
       region: () => this.#region,
       peerSlots: this.#peerSlots,
       httpSlots: this.#httpSlots,

@@ -36,6 +36,11 @@ export class Holdings {
   }
 
   /** Start tracking `id` (no chunks yet) and mark it used now. */
+  /** How many chunks of `id` are held. */
+  count (id: string): number {
+    return this.#byId.get(id)?.have.size ?? 0
+  }
+
   touch (id: string, manifest: Manifest): void {
     const h = this.#byId.get(id)
     if (h === undefined) this.#byId.set(id, { manifest, have: new Set(), lastUsed: Date.now() })

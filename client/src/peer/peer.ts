@@ -95,6 +95,13 @@ export class Peer extends Emitter<PeerEvents> {
     return bitfield !== undefined && bitfieldHas(bitfield, index)
   }
 
+  /** How many chunks of `resourceId` the peer announced. */
+  heldCount (resourceId: string): number {
+    let n = 0
+    for (const byte of this.#have.get(resourceId) ?? []) for (let b = byte; b !== 0; b &= b - 1) n++
+    return n
+  }
+
   sendHave (resourceId: string, chunkCount: number, bitfield: Uint8Array): void {
     this.#send({ type: FrameType.HAVE, resourceId, chunkCount, bitfield })
   }
