@@ -103,7 +103,8 @@ describe('announce', () => {
       answer: fakeSdp('answer', 'b'),
       offer_id: atB.offer_id,
       peer_id: peerB,
-      info_hash: infoHash
+      info_hash: infoHash,
+      region: 'default'
     })
     // bittorrent-tracker sends the answerer no reply.
     await b.expectNothing()

@@ -17,7 +17,8 @@ export function handleAnswer (ctx: TrackerContext, conn: Connection, msg: Answer
     ctx.metrics.signalsDropped++
     return
   }
-  const text = answerForward(msg)
+  // p2pcdn addition: the answerer's region, so the offerer can prefer same-region peers too.
+  const text = answerForward(msg, from?.region)
   const target = swarm?.get(msg.to_peer_id)
   if (target !== undefined) {
     target.handle.sendText(text)
@@ -41,6 +42,7 @@ export function handleAnswer (ctx: TrackerContext, conn: Connection, msg: Answer
   })
 }
 
-function answerForward (msg: AnswerRequest): string {
-  return `{"action":"announce","answer":{"type":"answer","sdp":${JSON.stringify(msg.answer.sdp)}},"offer_id":${JSON.stringify(msg.offer_id)},"peer_id":${JSON.stringify(msg.peer_id)},"info_hash":${JSON.stringify(msg.info_hash)}}`
+function answerForward (msg: AnswerRequest, region: string | undefined): string {
+  const regionField = region === undefined ? '' : `,"region":${JSON.stringify(region)}`
+  return `{"action":"announce","answer":{"type":"answer","sdp":${JSON.stringify(msg.answer.sdp)}},"offer_id":${JSON.stringify(msg.offer_id)},"peer_id":${JSON.stringify(msg.peer_id)},"info_hash":${JSON.stringify(msg.info_hash)}${regionField}}`
 }
