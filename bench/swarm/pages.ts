@@ -10,6 +10,11 @@ export interface PageRun {
   sha256: string
   /** Bytes received from each remote peer, by the remote's peer id. */
   bytesByPeer: Record<string, number>
+  /**
+   * The same, counting only chunks asked for while this page had a connected peer of its
+   * own region, i.e. while its region had two or more peers.
+   */
+  bytesByPeerWhileLocal: Record<string, number>
   peerId: string
 }
 
@@ -34,7 +39,22 @@ export async function openSdkPage (browser: Browser, init: PageInit): Promise<{ 
     const w = window as any
     w.cdn = w.P2PCDN.create({ tracker: i.tracker, swarm: i.swarm, region: i.region, edges: i.edges, p2p: i.p2p })
     w.bytesByPeer = {}
-    w.cdn.on('chunk', (e: any) => { if (e.peer !== undefined) w.bytesByPeer[e.peer] = (w.bytesByPeer[e.peer] ?? 0) + e.bytes })
+    w.bytesByPeerWhileLocal = {}
+    // Since when a peer of our own region has been connected (undefined: none now).
+    const local = new Set<string>()
+    let localSince: number | undefined
+    w.cdn.on('peer', (e: any) => {
+      if (e.region !== i.region) return
+      if (e.connected) local.add(e.id)
+      else local.delete(e.id)
+      localSince = local.size === 0 ? undefined : localSince ?? performance.now()
+    })
+    w.cdn.on('chunk', (e: any) => {
+      if (e.peer === undefined) return
+      w.bytesByPeer[e.peer] = (w.bytesByPeer[e.peer] ?? 0) + e.bytes
+      const askedAt = performance.now() - e.ms
+      if (localSince !== undefined && localSince <= askedAt) w.bytesByPeerWhileLocal[e.peer] = (w.bytesByPeerWhileLocal[e.peer] ?? 0) + e.bytes
+    })
     await w.cdn.ready
   }, init)
   return { context, page }
@@ -66,6 +86,7 @@ export async function loadInPage (page: Page, init: PageInit): Promise<PageRun> 
       bytes: stats.bytes,
       sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join(''),
       bytesByPeer: w.bytesByPeer,
+      bytesByPeerWhileLocal: w.bytesByPeerWhileLocal,
       peerId: stats.peerId ?? ''
     }
   }, init)

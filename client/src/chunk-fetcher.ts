@@ -108,7 +108,7 @@ export class ChunkFetcher {
   async #awaitLeader (job: FetchJob, index: number): Promise<void> {
     if (this.#leaderless.has(job)) return
     const ours = this.deps.holdings.count(job.id)
-    const ahead = (): boolean => [...this.deps.peers()].some(p => !p.destroyed && p.heldCount(job.id) > ours)
+    const ahead = (): boolean => this.#candidates().some(p => p.heldCount(job.id) > ours)
     if (!ahead()) return
     await new Promise<void>(resolve => {
       const done = (): void => {
@@ -216,15 +216,26 @@ export class ChunkFetcher {
   }
 
   /**
-   * Peers that announced the chunk: same region first, then unmeasured ones (to learn
-   * their speed), then by throughput shared among the requests they already carry.
+   * The peers we may ask: those of our region when we have any, else all. Bytes stay
+   * inside a region whenever it has two or more peers (ours and another); a page alone
+   * in its region still gets help from the others.
+   */
+  #candidates (): Peer[] {
+    const region = this.deps.region()
+    const live = [...this.deps.peers()].filter(p => !p.destroyed)
+    const local = live.filter(p => p.region === region)
+    return local.length > 0 ? local : live
+  }
+
+  /**
+   * Candidates that announced the chunk: unmeasured ones first (to learn their speed),
+   * then by throughput shared among the requests they already carry.
    */
   #peersWith (id: string, index: number): Peer[] {
-    const region = this.deps.region()
     const score = (p: Peer): number => p.throughput === 0 ? Infinity : p.throughput / (1 + p.load)
-    return [...this.deps.peers()]
-      .filter(p => !p.destroyed && p.has(id, index))
-      .sort((a, b) => Number(b.region === region) - Number(a.region === region) || score(b) - score(a) || a.load - b.load)
+    return this.#candidates()
+      .filter(p => p.has(id, index))
+      .sort((a, b) => score(b) - score(a) || a.load - b.load)
   }
 
   async #valid (manifest: Manifest, index: number, bytes: Uint8Array): Promise<boolean> {

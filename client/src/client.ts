@@ -218,6 +218,9 @@ export class Client extends Emitter<ClientEvents> {
     for (const e of this.#edges.edges) candidates.set(e.url, e)
     for (const e of more) candidates.set(e.url, e)
     const ranked: RankedEdge[] = await rankEdges([...candidates.values()])
+    // A region the operator configured outranks ping times: its edges come first.
+    const region = this.config.region
+    if (region !== undefined) ranked.sort((a, b) => Number(b.region === region) - Number(a.region === region))
     this.#edges = new EdgeSet(ranked, this.config.edgeRetryMs)
     this.#region = this.config.region ?? ranked[0]?.region ?? this.#region
   }
