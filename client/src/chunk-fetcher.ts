@@ -54,7 +54,7 @@ const RACE_CHECK_MS = 250
  * double the bytes of small fetches. Unmeasured peers are left to the stall timeout.
  */
 const RACE_SLOWDOWN = 3
-const RACE_MIN_MS = 1000
+const RACE_MIN_MS = 2000
 
 /**
  * Finds each chunk a verified copy: own storage → peers that announced it (same region,
