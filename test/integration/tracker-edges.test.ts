@@ -1,31 +1,14 @@
 /** Edge registration, load heartbeats and the edge list, over WebSocket and HTTP. */
-import { afterEach, describe, expect, it } from 'vitest'
-import { createTracker } from '../../tracker/src/index.js'
+import { describe, expect, it } from 'vitest'
 import type { Tracker, TrackerInit } from '../../tracker/src/index.js'
-import { binaryId, connectRaw, getJson, isAnnounceReply, isFailure } from '../helpers/tracker-client.js'
+import { binaryId, getJson, isAnnounceReply, isFailure } from '../helpers/tracker-client.js'
 import type { Json, RawTrackerClient } from '../helpers/tracker-client.js'
+import { useTrackers } from '../helpers/tracker-harness.js'
 
 const TOKEN = 'edge-secret'
-const running: Tracker[] = []
-const clients: RawTrackerClient[] = []
-
-async function startTracker (init: TrackerInit = {}): Promise<Tracker> {
-  const tracker = createTracker({ port: 0, edgeToken: TOKEN, ...init })
-  running.push(tracker)
-  await tracker.start()
-  return tracker
-}
-
-async function connect (tracker: Tracker): Promise<RawTrackerClient> {
-  const client = await connectRaw(tracker.url)
-  clients.push(client)
-  return client
-}
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map(async c => await c.close()))
-  await Promise.all(running.splice(0).map(async t => await t.stop()))
-})
+const trackers = useTrackers()
+const connect = trackers.connect
+const startTracker = async (init: TrackerInit = {}): Promise<Tracker> => await trackers.start({ edgeToken: TOKEN, ...init })
 
 const isRegistered = (msg: Json): boolean => msg.action === 'p2pcdn:edge-registered'
 const isEdges = (msg: Json): boolean => msg.action === 'p2pcdn:edges'

@@ -2,41 +2,16 @@
  * The tracker over real sockets: raw `ws` clients speaking the WebTorrent WebSocket
  * tracker protocol against a tracker on port 0.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { MAX_MESSAGE_BYTES } from '../../protocol/src/index.js'
 import { createTracker } from '../../tracker/src/index.js'
-import type { Tracker, TrackerInit } from '../../tracker/src/index.js'
 import {
-  binaryId, connectRaw, fakeSdp, getJson, isAnnounceReply, isAnswer, isFailure, isOffer
+  binaryId, fakeSdp, getJson, isAnnounceReply, isAnswer, isFailure, isOffer
 } from '../helpers/tracker-client.js'
-import type { Json, RawTrackerClient } from '../helpers/tracker-client.js'
+import type { Json } from '../helpers/tracker-client.js'
+import { join, useTrackers } from '../helpers/tracker-harness.js'
 
-const running: Tracker[] = []
-const clients: RawTrackerClient[] = []
-
-async function startTracker (init: TrackerInit = {}): Promise<Tracker> {
-  const tracker = createTracker({ port: 0, ...init })
-  running.push(tracker)
-  await tracker.start()
-  return tracker
-}
-
-async function connect (tracker: Tracker): Promise<RawTrackerClient> {
-  const client = await connectRaw(tracker.url)
-  clients.push(client)
-  return client
-}
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map(async c => await c.close()))
-  await Promise.all(running.splice(0).map(async t => await t.stop()))
-})
-
-/** Join `infoHash` as `peerId` and return the announce reply. */
-async function join (client: RawTrackerClient, infoHash: string, peerId: string, extra: Json = {}): Promise<Json> {
-  client.send({ action: 'announce', info_hash: infoHash, peer_id: peerId, event: 'started', numwant: 0, ...extra })
-  return await client.next(isAnnounceReply)
-}
+const { start: startTracker, connect } = useTrackers()
 
 describe('announce', () => {
   it('replies with interval, info_hash and the swarm counts', async () => {
@@ -212,8 +187,7 @@ describe('announce', () => {
   it('terminates a socket that stops answering pings, and its peers leave', async () => {
     const tracker = await startTracker({ pingIntervalMs: 50 })
     const a = await connect(tracker)
-    const silent = await connectRaw(tracker.url, { autoPong: false })
-    clients.push(silent)
+    const silent = await connect(tracker, { autoPong: false })
     const infoHash = binaryId()
     await join(silent, infoHash, binaryId())
     expect(await join(a, infoHash, binaryId())).toMatchObject({ incomplete: 2 })
