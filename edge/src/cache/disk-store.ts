@@ -13,7 +13,6 @@ import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 
 import { join } from 'node:path'
 import { parseManifest, serializeManifest } from '../../../protocol/src/index.js'
 import type { Logger } from '../../../protocol/src/index.js'
-import type { Freshness } from './policy.js'
 import type { CacheEntry, CacheStore } from './store.js'
 import { entryId } from './store.js'
 
@@ -24,19 +23,15 @@ const LENGTH_BYTES = 4
 /** Metadata holds headers and a manifest; anything larger is a damaged file. */
 const MAX_META_BYTES = 4 * 1024 * 1024
 
-interface EntryMeta extends Freshness {
+/**
+ * The JSON line before the body: the entry without its body, the manifest as its
+ * canonical text, and the body's size and hash to detect a damaged file.
+ */
+type EntryMeta = Omit<CacheEntry, 'body' | 'manifest'> & {
   v: number
-  key: string
-  variant: string
-  vary: string[]
-  url: string
-  status: number
-  headers: Record<string, string | string[]>
   manifest: string | null
   size: number
   sha256: string
-  responseTime: number
-  initialAgeS: number
 }
 
 /** What `open()` found for one entry: enough to rebuild the key → variants index. */
