@@ -21,6 +21,11 @@ export interface EdgeInit {
   region?: string
   /** Tracker WebSocket URL (`ws://` or `wss://`). Without it the edge runs standalone. @default undefined */
   tracker?: string
+  /**
+   * PEM CA certificate(s) to trust for a `wss://` tracker, besides Node's built-in roots:
+   * for a tracker with a private or self-signed certificate. @default undefined
+   */
+  trackerCa?: string | Buffer
   /** Shared token the tracker requires for edge registration. @default undefined */
   edgeToken?: string
   /** Base URL clients reach this edge at. @default `http://host:port` once listening */
@@ -66,6 +71,7 @@ export interface EdgeConfig {
   host: string
   region: string
   tracker: string | undefined
+  trackerCa: string | Buffer | undefined
   edgeToken: string | undefined
   publicUrl: string | undefined
   cacheDir: string | undefined
@@ -113,6 +119,7 @@ export function resolveConfig (init: EdgeInit): EdgeConfig {
   const config: EdgeConfig = {
     ...DEFAULT_EDGE_CONFIG,
     tracker: undefined,
+    trackerCa: undefined,
     edgeToken: undefined,
     publicUrl: undefined,
     cacheDir: undefined,
@@ -130,6 +137,9 @@ export function resolveConfig (init: EdgeInit): EdgeConfig {
     throw new TypeError(`region: expected a non-empty string of at most ${MAX_REGION_CHARS} characters`)
   }
   if (config.tracker !== undefined && !isUrl(config.tracker, ['ws:', 'wss:'])) throw new TypeError(`tracker: expected a ws:// or wss:// URL, got ${config.tracker}`)
+  if (config.trackerCa !== undefined && !((typeof config.trackerCa === 'string' || Buffer.isBuffer(config.trackerCa)) && config.trackerCa.length > 0)) {
+    throw new TypeError('trackerCa: expected PEM contents')
+  }
   if (config.edgeToken !== undefined && (typeof config.edgeToken !== 'string' || config.edgeToken === '')) throw new TypeError('edgeToken: expected a non-empty string')
   if (config.publicUrl !== undefined) {
     if (!isUrl(config.publicUrl, ['http:', 'https:'])) throw new TypeError(`publicUrl: expected an http(s) URL, got ${config.publicUrl}`)

@@ -124,7 +124,7 @@ export function createEdge (init: EdgeInit): Edge {
     log.info('listening', { url: url(), origin: config.origin.origin, region: config.region })
 
     if (config.tracker !== undefined && config.edgeToken !== undefined) {
-      link = createTrackerLink({ tracker: config.tracker, token: config.edgeToken, url: url(), region: config.region, capacity: 0, load, logger: log })
+      link = createTrackerLink({ tracker: config.tracker, ca: config.trackerCa, token: config.edgeToken, url: url(), region: config.region, capacity: 0, load, logger: log })
       link.start()
     } else if (config.tracker !== undefined) {
       log.warn('tracker-without-token', { tracker: config.tracker })

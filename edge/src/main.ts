@@ -15,6 +15,7 @@ const USAGE = `Usage: p2pcdn edge --origin URL [options]
   --host ADDR         address to listen on (P2PCDN_HOST) [127.0.0.1]
   --region NAME       region this edge serves (P2PCDN_REGION) [default]
   --tracker URL       tracker ws:// URL to register with (P2PCDN_TRACKER)
+  --tracker-ca FILE   PEM CA to trust for a wss:// tracker's certificate (P2PCDN_TRACKER_CA)
   --edge-token T      tracker's edge token (P2PCDN_EDGE_TOKEN)
   --public-url URL    URL clients reach this edge at (P2PCDN_PUBLIC_URL) [http://host:port]
   --cache-dir DIR     also keep the cache on disk here (P2PCDN_CACHE_DIR)
@@ -35,6 +36,7 @@ const OPTIONS = {
   host: { type: 'string' },
   region: { type: 'string' },
   tracker: { type: 'string' },
+  'tracker-ca': { type: 'string' },
   'edge-token': { type: 'string' },
   'public-url': { type: 'string' },
   'cache-dir': { type: 'string' },
@@ -115,6 +117,8 @@ async function initFrom (values: Partial<Record<keyof typeof OPTIONS, string | b
   const keyFile = pick('key', 'P2PCDN_KEY')
   if ((certFile === undefined) !== (keyFile === undefined)) throw new Error('--cert and --key go together')
   const tls = certFile === undefined || keyFile === undefined ? undefined : { cert: await readFile(certFile), key: await readFile(keyFile) }
+  const trackerCaFile = pick('tracker-ca', 'P2PCDN_TRACKER_CA')
+  const trackerCa = trackerCaFile === undefined ? undefined : await readFile(trackerCaFile)
   const accessLogText = pick('access-log', 'P2PCDN_ACCESS_LOG') ?? 'on'
   if (accessLogText !== 'on' && accessLogText !== 'off') throw new Error(`--access-log: expected on or off, got "${accessLogText}"`)
   const originTimeoutMs = count('origin-timeout-ms', 'P2PCDN_ORIGIN_TIMEOUT_MS')
@@ -135,6 +139,7 @@ async function initFrom (values: Partial<Record<keyof typeof OPTIONS, string | b
     host: pick('host', 'P2PCDN_HOST'),
     region: pick('region', 'P2PCDN_REGION'),
     tracker: pick('tracker', 'P2PCDN_TRACKER'),
+    trackerCa,
     edgeToken: pick('edge-token', 'P2PCDN_EDGE_TOKEN'),
     publicUrl: pick('public-url', 'P2PCDN_PUBLIC_URL'),
     cacheDir: pick('cache-dir', 'P2PCDN_CACHE_DIR'),

@@ -22,6 +22,8 @@ export interface EdgeLoad {
 
 export interface TrackerLinkInit {
   tracker: string
+  /** Extra PEM CA to trust for a `wss://` tracker; undefined = Node's default roots only. */
+  ca?: string | Buffer
   token: string
   /** Public base URL of this edge. */
   url: string
@@ -62,7 +64,7 @@ export function createTrackerLink (init: TrackerLinkInit): TrackerLink {
   }
 
   const connect = (): void => {
-    const socket = new WebSocket(init.tracker, { maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: REGISTER_TIMEOUT_MS })
+    const socket = new WebSocket(init.tracker, { maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: REGISTER_TIMEOUT_MS, ca: init.ca })
     ws = socket
     socket.on('open', () => {
       log.info('tracker-connected', { tracker: init.tracker })

@@ -3,10 +3,9 @@
  * log, HTTPS with --cert/--key, the send-rate cap, and hostile input that must get a
  * clear 4xx without storing anything wrongly or stopping the process.
  */
-import { execFileSync } from 'node:child_process'
 import https from 'node:https'
 import net from 'node:net'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -14,6 +13,7 @@ import { createEdge } from '../../edge/src/index.js'
 import type { Edge, EdgeInit } from '../../edge/src/index.js'
 import { deterministicBytes } from '../helpers/bytes.js'
 import { startOrigin } from '../helpers/origin.js'
+import { selfSignedCert } from '../helpers/tls.js'
 import type { TestOrigin } from '../helpers/origin.js'
 
 const HOUR = { 'Cache-Control': 'public, max-age=3600' }
@@ -167,14 +167,11 @@ describe('observability', () => {
 
 describe('TLS and send-rate cap', () => {
   it('serves HTTPS with a certificate and key', async () => {
-    const key = join(tmp, 'key.pem')
-    const cert = join(tmp, 'cert.pem')
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
-    const secure = await startEdge({ tls: { cert: await readFile(cert), key: await readFile(key) } })
+    const { cert, key } = await selfSignedCert()
+    const secure = await startEdge({ tls: { cert, key } })
     expect(secure.url.startsWith('https://')).toBe(true)
-    const ca = await readFile(cert)
     const body = await new Promise<string>((resolve, reject) => {
-      https.get(`${secure.url}/p/b`, { ca }, res => {
+      https.get(`${secure.url}/p/b`, { ca: cert }, res => {
         let text = ''
         res.setEncoding('utf8')
         res.on('data', (c: string) => { text += c })

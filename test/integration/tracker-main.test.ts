@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { selfSignedCert } from '../helpers/tls.js'
 import { connectRaw } from '../helpers/tracker-client.js'
 
 let dir: string
@@ -115,6 +116,28 @@ describe('p2pcdn tracker (main)', () => {
     expect(proc.stdout()).toContain('edge-registration-disabled')
     proc.child.kill('SIGINT')
     expect(await proc.exit).toBe(0)
+  })
+
+  it('serves wss:// with --cert and --key, and exits 2 when one comes without the other', async () => {
+    const { cert, key } = await selfSignedCert()
+    const certFile = join(dir, 'cert.pem')
+    const keyFile = join(dir, 'key.pem')
+    await writeFile(certFile, cert)
+    await writeFile(keyFile, key)
+
+    const proc = run(['--port', '0', '--cert', certFile], { P2PCDN_KEY: keyFile })
+    const [, url] = await waitFor(() => proc.stderr().match(/listening on (wss:\/\/127\.0\.0\.1:\d+)/))
+    const client = await connectRaw(url!, { ca: cert })
+    client.send({ action: 'announce', info_hash: 'a'.repeat(20), peer_id: 'b'.repeat(20), event: 'started' })
+    await client.next(msg => 'interval' in msg)
+    proc.child.kill('SIGTERM')
+    expect(await proc.exit).toBe(0)
+
+    for (const [args, env] of [[['--cert', certFile], {}], [[], { P2PCDN_KEY: keyFile }]] as const) {
+      const lonely = run([...args], env)
+      expect(await lonely.exit).toBe(2)
+      expect(lonely.stderr()).toMatch(/p2pcdn tracker: --cert and --key go together/)
+    }
   })
 
   it.each([

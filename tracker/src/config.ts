@@ -103,6 +103,13 @@ export interface TrackerInit {
    */
   clusterTtlMs?: number
   /**
+   * PEM certificate chain and private key: serve `wss://` and HTTPS instead of `ws://` and
+   * HTTP. Browsers on HTTPS pages refuse plain `ws://`, so a public tracker needs this or a
+   * TLS-terminating proxy in front.
+   * @default undefined
+   */
+  tls?: { cert: string | Buffer, key: string | Buffer }
+  /**
    * Where log lines go.
    * @default silentLogger
    */
@@ -128,6 +135,7 @@ export interface TrackerConfig {
   regions: RegionMap
   redisUrl: string | undefined
   clusterTtlMs: number
+  tls: { cert: string | Buffer, key: string | Buffer } | undefined
   logger: Logger
 }
 
@@ -149,6 +157,7 @@ export const DEFAULT_TRACKER_CONFIG: TrackerConfig = {
   regions: parseRegionMap({}),
   redisUrl: undefined,
   clusterTtlMs: 30_000,
+  tls: undefined,
   logger: silentLogger
 }
 
@@ -189,6 +198,9 @@ export function resolveConfig (init: TrackerInit = {}): TrackerConfig {
   if (config.redisUrl !== undefined && (typeof config.redisUrl !== 'string' || !/^rediss?:\/\/./.test(config.redisUrl))) {
     throw new TypeError('Invalid option "redisUrl": expected redis://host:port')
   }
+  if (config.tls !== undefined && !isTls(config.tls)) {
+    throw new TypeError('Invalid option "tls": expected { cert, key } with non-empty PEM contents')
+  }
   if (!isLogger(config.logger)) {
     throw new TypeError('Invalid option "logger": expected an object with debug, info, warn and error functions')
   }
@@ -200,6 +212,13 @@ function positiveInteger (config: TrackerConfig, name: IntegerOption): void {
   if (!Number.isInteger(value) || value < 1) {
     throw new TypeError(`Invalid option "${name}": expected a positive integer, got ${String(value)}`)
   }
+}
+
+function isTls (value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const { cert, key } = value as Record<string, unknown>
+  const pem = (v: unknown): boolean => (typeof v === 'string' || Buffer.isBuffer(v)) && v.length > 0
+  return pem(cert) && pem(key)
 }
 
 function isLogger (value: unknown): boolean {

@@ -1,6 +1,6 @@
 /**
  * `p2pcdn tracker --port 8000 [--host 127.0.0.1] [--edge-token T] [--regions FILE]
- * [--trust-proxy] [--redis redis://HOST:PORT]`. The only tracker file that reads argv, the
+ * [--trust-proxy] [--redis redis://HOST:PORT] [--cert FILE --key FILE]`. The only tracker file that reads argv, the
  * environment or a config file; flags win over their P2PCDN_* variables.
  */
 import { readFileSync } from 'node:fs'
@@ -11,7 +11,7 @@ import type { Tracker, TrackerInit } from './index.js'
 
 const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-token T] [--regions FILE]
                       [--trust-proxy] [--redis redis://HOST:PORT] [--cluster-ttl-ms 30000]
-                      [--max-connections-per-ip 1000]
+                      [--max-connections-per-ip 1000] [--cert FILE --key FILE]
 
   --port         TCP port for WebSocket and HTTP (env P2PCDN_PORT; default 8000, 0 = any free)
   --host         interface to listen on (env P2PCDN_HOST; default 127.0.0.1)
@@ -21,7 +21,9 @@ const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-to
   --trust-proxy  take the client address from X-Forwarded-For (env P2PCDN_TRUST_PROXY=1)
   --redis        share swarms and edges with other trackers through Redis (env P2PCDN_REDIS)
   --cluster-ttl-ms  how long a dead process's peers stay in Redis (env P2PCDN_CLUSTER_TTL_MS)
-  --max-connections-per-ip  (env P2PCDN_MAX_CONNECTIONS_PER_IP; default 1000)`
+  --max-connections-per-ip  (env P2PCDN_MAX_CONNECTIONS_PER_IP; default 1000)
+  --cert         PEM certificate chain: serve wss:// and HTTPS (env P2PCDN_CERT); needs --key
+  --key          PEM private key for --cert (env P2PCDN_KEY)`
 
 /** Exit code for a bad command line, as most Unix tools use. */
 const EXIT_USAGE = 2
@@ -80,6 +82,8 @@ function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | und
       redis: { type: 'string' },
       'cluster-ttl-ms': { type: 'string' },
       'max-connections-per-ip': { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     },
     strict: true,
@@ -93,6 +97,11 @@ function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | und
   const regionsFile = values.regions ?? emptyToUndefined(env.P2PCDN_REGIONS)
   const ttl = values['cluster-ttl-ms'] ?? emptyToUndefined(env.P2PCDN_CLUSTER_TTL_MS)
   const perIp = values['max-connections-per-ip'] ?? emptyToUndefined(env.P2PCDN_MAX_CONNECTIONS_PER_IP)
+  const certFile = values.cert ?? emptyToUndefined(env.P2PCDN_CERT)
+  const keyFile = values.key ?? emptyToUndefined(env.P2PCDN_KEY)
+  // One without the other is a typo, not a request for plain ws://: refuse rather than
+  // silently serve unencrypted.
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new Error('--cert and --key go together (or P2PCDN_CERT and P2PCDN_KEY)')
   return {
     port: port === undefined ? undefined : parsePort(port),
     host: values.host ?? emptyToUndefined(env.P2PCDN_HOST),
@@ -101,7 +110,8 @@ function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | und
     trustProxy: values['trust-proxy'] ?? (env.P2PCDN_TRUST_PROXY === '1' || env.P2PCDN_TRUST_PROXY === 'true'),
     redisUrl: values.redis ?? emptyToUndefined(env.P2PCDN_REDIS),
     clusterTtlMs: ttl === undefined ? undefined : parseCount('cluster-ttl-ms', ttl),
-    maxConnectionsPerIp: perIp === undefined ? undefined : parseCount('max-connections-per-ip', perIp)
+    maxConnectionsPerIp: perIp === undefined ? undefined : parseCount('max-connections-per-ip', perIp),
+    tls: certFile === undefined || keyFile === undefined ? undefined : { cert: readPem('cert', certFile), key: readPem('key', keyFile) }
   }
 }
 
@@ -116,6 +126,14 @@ function readRegions (file: string): TrackerInit['regions'] {
     return JSON.parse(text) as TrackerInit['regions']
   } catch {
     throw new Error(`--regions file "${file}" is not JSON`)
+  }
+}
+
+function readPem (flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file)
+  } catch (err) {
+    throw new Error(`cannot read --${flag} file "${file}": ${err instanceof Error ? err.message : String(err)}`)
   }
 }
 

@@ -3,7 +3,8 @@
  * per-socket lifecycle, and the two timers (dead-socket pings, edge expiry).
  */
 import { createServer } from 'node:http'
-import type { IncomingMessage, Server as HttpServer } from 'node:http'
+import type { IncomingMessage, RequestListener, Server as HttpServer } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { RawData } from 'ws'
@@ -32,9 +33,9 @@ export interface Tracker {
   stop: () => Promise<void>
   /** The bound port once started (the configured one before). */
   readonly port: number
-  /** `ws://host:port`, the announce URL. */
+  /** `ws://host:port` (`wss://` with `tls`), the announce URL. */
   readonly url: string
-  /** `http://host:port`, for `/healthz`, `/edges` and `/stats`. */
+  /** `http://host:port` (`https://` with `tls`), for `/healthz`, `/edges` and `/stats`. */
   readonly httpUrl: string
 }
 
@@ -119,11 +120,11 @@ export class TrackerServer implements Tracker {
   }
 
   get url (): string {
-    return `ws://${this.hostForUrl()}:${this.port}`
+    return `${this.config.tls === undefined ? 'ws' : 'wss'}://${this.hostForUrl()}:${this.port}`
   }
 
   get httpUrl (): string {
-    return `http://${this.hostForUrl()}:${this.port}`
+    return `${this.config.tls === undefined ? 'http' : 'https'}://${this.hostForUrl()}:${this.port}`
   }
 
   start (): Promise<void> {
@@ -140,9 +141,13 @@ export class TrackerServer implements Tracker {
   private async listen (): Promise<void> {
     if (this.config.redisUrl !== undefined) await this.joinCluster(this.config.redisUrl)
     const sources = { connections: () => this.connections.size, registry: this.registry }
-    const http = createServer((req, res) => {
+    const onRequest: RequestListener = (req, res) => {
       handleHttpRequest(this.ctx, sources, req, res)
-    })
+    }
+    // https.Server has http.Server's interface (and 'upgrade' event): the WebSocketServer,
+    // listen() and close() below work on either unchanged.
+    const tls = this.config.tls
+    const http = tls === undefined ? createServer(onRequest) : createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest)
     // Signalling messages are a few KiB; ws would otherwise accept 100 MiB frames.
     const wss = new WebSocketServer({ server: http, maxPayload: MAX_MESSAGE_BYTES, clientTracking: false })
     wss.on('connection', (socket, req) => this.onConnection(socket, req))
