@@ -10,11 +10,12 @@
  * nginx gets one worker by default, matching the edge's one Node process.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
-import { cpus, totalmem, tmpdir } from 'node:os'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { machine as machineInfo, median, writeResults } from '../common/report.js'
 import { findOrInstallNginx, nginxVersion, startNginx } from './nginx.js'
 import { cpuOfAll, familyOf, startJsonChild, stopChild } from './proc.js'
 
@@ -98,11 +99,6 @@ async function measure (server: 'edge' | 'nginx', base: string, pids: () => numb
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid] ?? 0 : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
-}
 
 async function main (): Promise<void> {
   const nginxBin = findOrInstallNginx()
@@ -155,13 +151,13 @@ async function report (runs: Run[], nginx: string): Promise<void> {
     const goal = GOALS[object.name]
     rows.push({ object: object.name, edge: e, nginx: n, throughputRatio, p99Ratio, throughputGoal: goal, throughputMet: throughputRatio >= goal, p99Met: p99Ratio <= GOALS.p99 })
   }
-  const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryBytes: totalmem(), node: process.version, nginx, nginxWorkers, connections, durationS, rounds }
+  const machine = { ...machineInfo(), nginx, nginxWorkers, connections, durationS, rounds }
   const fmt = (x: number): string => Math.round(x).toLocaleString('en-US')
   const mb = (x: number): string => (x / 1e6).toFixed(0)
   const lines = [
     `## Edge vs nginx proxy_cache, cache HIT (${connections} connections, ${durationS} s, median of ${rounds})`,
     '',
-    `${machine.cores} cores (${machine.cpu}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${machine.node}, ${nginx}, nginx workers: ${nginxWorkers}`,
+    `${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${nginx}, nginx workers: ${nginxWorkers}`,
     '',
     '| object | server | req/s | MB/s | p99 ms | req per CPU-s | edge/nginx req/s (goal) | edge/nginx p99 (goal ≤ 2.5) |',
     '| --- | --- | ---: | ---: | ---: | ---: | --- | --- |'
@@ -170,13 +166,8 @@ async function report (runs: Run[], nginx: string): Promise<void> {
     lines.push(`| ${r.object} | edge | ${fmt(r.edge.reqPerSec)} | ${mb(r.edge.bytesPerSec)} | ${r.edge.p99Ms} | ${fmt(r.edge.reqPerCpuS)} | ${r.throughputRatio.toFixed(2)}x (≥ ${r.throughputGoal}) ${r.throughputMet ? 'met' : 'NOT met'} | ${r.p99Ratio.toFixed(2)}x ${r.p99Met ? 'met' : 'NOT met'} |`)
     lines.push(`| ${r.object} | nginx | ${fmt(r.nginx.reqPerSec)} | ${mb(r.nginx.bytesPerSec)} | ${r.nginx.p99Ms} | ${fmt(r.nginx.reqPerCpuS)} | | |`)
   }
-  const markdown = lines.join('\n') + '\n'
   const json = { bench: 'edge', at: new Date().toISOString(), machine, results: rows, runs }
-  process.stdout.write(markdown + '\n' + JSON.stringify(json) + '\n')
-  const dir = join(root, 'bench', 'results')
-  await mkdir(dir, { recursive: true })
-  await writeFile(join(dir, 'edge.json'), JSON.stringify(json, null, 2) + '\n')
-  await writeFile(join(dir, 'edge.md'), markdown)
+  await writeResults('edge', lines.join('\n'), json)
 }
 
 await main()

@@ -12,9 +12,9 @@
  */
 import { execSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, totalmem } from 'node:os'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
+import { machine as machineInfo, median, quantile, writeResults } from '../common/report.js'
 import type { LoadCommand, LoadReply, ServerReport } from './messages.js'
 
 const PEERS = Number(process.env.BENCH_PEERS ?? 5000)
@@ -156,7 +156,7 @@ async function runAll (): Promise<Record<Kind, RoundResult[]>> {
       await each(`open loop at ${OPEN_RATE}/s, ${i + 1}/${OPEN_REPEATS}`, async (pair, r) => {
         const open = await load(pair.loader, { type: 'open', ratePerSec: OPEN_RATE, durationMs: OPEN_MS })
         const latencies = (open.latenciesMs ?? []).sort((a, b) => a - b)
-        tails[pair.kind].push({ p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) })
+        tails[pair.kind].push({ p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) })
         r.failures += open.failures
       })
     }
@@ -179,17 +179,6 @@ async function runAll (): Promise<Record<Kind, RoundResult[]>> {
       pair.loader.kill('SIGKILL')
     }
   }
-}
-
-function percentile (sorted: number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-}
-
-function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
 async function main (): Promise<void> {
@@ -215,13 +204,7 @@ async function main (): Promise<void> {
     ['(5) p50 at 1,000 announces/s (ms)', ours('p50Ms'), theirs('p50Ms'), ours('p50Ms') / theirs('p50Ms'), ''],
     ['(5) p99 at 1,000 announces/s (ms)', ours('p99Ms'), theirs('p99Ms'), ours('p99Ms') / theirs('p99Ms'), '<= 1x']
   ]
-  const machine = {
-    cores: cpus().length,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
-    node: process.version,
-    loadAverage: { before: round3(loadBefore), after: round3(loadavg()[0]!) }
-  }
+  const machine = { ...machineInfo(), loadAverage: { before: round3(loadBefore), after: round3(loadavg()[0]!) } }
   const table = [
     `Tracker bench: ${PEERS} peers, ${LOOP_MS / 1000} s closed loops, rounds ${ROUNDS.join(' ')}, medians. ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, load average ${machine.loadAverage.before} before / ${machine.loadAverage.after} after.`,
     '',
@@ -240,11 +223,7 @@ async function main (): Promise<void> {
     medians: Object.fromEntries(rows.map(([name, a, b, ratio]) => [name, { ours: round3(a), theirs: round3(b), ratio: round3(ratio) }])),
     raw: { ours: results.ours.map(roundFixed), theirs: results.theirs.map(roundFixed) }
   }
-  process.stdout.write(`${table}\n\n${JSON.stringify(json)}\n`)
-  const dir = join(root, 'bench/results')
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, 'tracker.json'), `${JSON.stringify(json, null, 2)}\n`)
-  writeFileSync(join(dir, 'tracker.md'), `${table}\n`)
+  await writeResults('tracker', table, json)
 }
 
 function fmt (n: number): string {
