@@ -33,7 +33,20 @@ export async function writeThrottled (res: ServerResponse, body: Uint8Array, thr
     if (res.destroyed) return
     const slice = body.subarray(at, Math.min(body.length, at + THROTTLE_SLICE_BYTES))
     await throttle.take(slice.length)
-    if (!res.write(slice)) await new Promise(resolve => { res.once('drain', resolve); res.once('close', resolve) })
+    if (!res.write(slice)) await drainedOrClosed(res)
   }
   if (end) res.end()
+}
+
+/** Both listeners go once either fires: a long body must not pile up 'close' listeners. */
+async function drainedOrClosed (res: ServerResponse): Promise<void> {
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.once('drain', done)
+    res.once('close', done)
+  })
 }
