@@ -2,7 +2,7 @@
  * `p2pcdn demo` (= `npm start`): an origin serving examples/site, a tracker, an edge in
  * `eu` and one in `us`, and the demo page, all on 127.0.0.1.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -10,19 +10,18 @@ import { createJsonLogger, type Logger } from '../../protocol/src/index.js'
 import { createEdge, type Edge } from '../../edge/src/index.js'
 import { packageRoot } from '../../edge/src/package-root.js'
 import { createTracker } from '../../tracker/src/index.js'
+import { deterministicBytes } from './deterministic-bytes.js'
 import { startStaticOrigin } from './static-origin.js'
 
 const SITE = join(packageRoot(), 'examples', 'site')
 export const SAMPLE_PATH = '/media/sample-8mib.bin'
 const SAMPLE_BYTES = 8 * 1024 * 1024 + 123_457
 
-/** A deterministic file of pseudo-random bytes (SHA-256 in counter mode), so runs compare. */
+/** The same pseudo-random bytes on every machine, so runs compare. */
 async function ensureSample (file: string): Promise<void> {
   if ((await stat(file).catch(() => undefined))?.size === SAMPLE_BYTES) return
-  const out = Buffer.alloc(SAMPLE_BYTES)
-  for (let i = 0; i * 32 < SAMPLE_BYTES; i++) createHash('sha256').update(`p2pcdn-sample-${i}`).digest().copy(out, i * 32)
   await mkdir(dirname(file), { recursive: true })
-  await writeFile(file, out)
+  await writeFile(file, deterministicBytes(SAMPLE_BYTES, 'p2pcdn-sample'))
 }
 
 export interface DemoInit {

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { extname, join, normalize, sep } from 'node:path'
+import { parseRange } from '../../edge/src/range.js'
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -69,20 +70,18 @@ export async function startStaticOrigin (init: StaticOriginInit): Promise<{ serv
         res.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : text)
         return
       }
-      const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '')
-      let start = 0
-      let end = info.size - 1
-      if (range !== null) {
-        start = range[1] === '' ? Math.max(0, info.size - Number(range[2])) : Number(range[1])
-        end = range[1] !== '' && range[2] !== '' ? Math.min(Number(range[2]), info.size - 1) : end
-        if (start > end || start >= info.size) {
-          res.writeHead(416, { ...headers, 'Content-Range': `bytes */${info.size}` }).end()
-          return
-        }
-        headers['Content-Range'] = `bytes ${start}-${end}/${info.size}`
+      // One range as 206; several (or a malformed header) get the whole file, which RFC 9110 allows.
+      const range = parseRange(req.headers.range, info.size)
+      if (range.kind === 'unsatisfiable') {
+        res.writeHead(416, { ...headers, 'Content-Range': `bytes */${info.size}` }).end()
+        return
       }
+      const one = range.kind === 'ranges' && range.ranges.length === 1 ? range.ranges[0]! : undefined
+      const start = one?.start ?? 0
+      const end = one?.end ?? info.size - 1
+      if (one !== undefined) headers['Content-Range'] = `bytes ${start}-${end}/${info.size}`
       headers['Content-Length'] = String(end - start + 1)
-      res.writeHead(range === null ? 200 : 206, headers)
+      res.writeHead(one === undefined ? 200 : 206, headers)
       if (req.method === 'HEAD') {
         res.end()
         return

@@ -3,7 +3,7 @@
  * chosen edge down the next edge serves; with every edge down the origin does.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { deterministicBytes } from '../helpers/bytes.js'
+import { deterministicBytes } from '../../examples/demo/deterministic-bytes.js'
 import { eventsOf, fetchIn, sha256Hex, startCdnEnv, type CdnEnv } from '../helpers/cdn-env.js'
 
 const SIZE = 1024 * 1024

@@ -6,7 +6,7 @@
 import { webcrypto } from 'node:crypto'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { buildManifest, serializeManifest } from '../../protocol/src/index.js'
-import { deterministicBytes } from '../helpers/bytes.js'
+import { deterministicBytes } from '../../examples/demo/deterministic-bytes.js'
 import { eventsOf, fetchIn, sha256Hex, startCdnEnv, type CdnEnv } from '../helpers/cdn-env.js'
 
 const MIB = 1024 * 1024

@@ -4,7 +4,7 @@
  * chunks in memory and says so with a `storage` event.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { deterministicBytes } from '../helpers/bytes.js'
+import { deterministicBytes } from '../../examples/demo/deterministic-bytes.js'
 import { eventsOf, fetchIn, sha256Hex, startCdnEnv, type CdnEnv } from '../helpers/cdn-env.js'
 import { breakIndexedDb } from './support/page-probes.js'
 

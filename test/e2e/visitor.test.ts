@@ -4,7 +4,7 @@
  * on pagehide, and script-tag elements added after load.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { deterministicBytes } from '../helpers/bytes.js'
+import { deterministicBytes } from '../../examples/demo/deterministic-bytes.js'
 import { fetchIn, sha256Hex, startCdnEnv, type CdnEnv } from '../helpers/cdn-env.js'
 import { countConnections, saveData, type ConnectionProbe } from './support/page-probes.js'
 

@@ -9,7 +9,7 @@ import { createEdge, type Edge } from '../../edge/src/index.js'
 import { createTracker, type Tracker } from '../../tracker/src/index.js'
 import { launchChromium } from '../helpers/chromium.js'
 import { startOrigin } from '../helpers/origin.js'
-import { deterministicBytes } from '../helpers/bytes.js'
+import { deterministicBytes } from '../../examples/demo/deterministic-bytes.js'
 
 const SIZE = 4 * 1024 * 1024
 const FILE = '/media/4mib.bin'

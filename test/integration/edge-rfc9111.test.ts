@@ -7,7 +7,7 @@ import http from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEdge } from '../../edge/src/index.js'
 import type { Edge, EdgeInit } from '../../edge/src/index.js'
-import { deterministicBytes } from '../helpers/bytes.js'
+import { deterministicBytes } from '../../examples/demo/deterministic-bytes.js'
 import { startOrigin } from '../helpers/origin.js'
 import type { OriginFile, TestOrigin } from '../helpers/origin.js'
 

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fromBase64Url, parseManifest } from '../../protocol/src/index.js'
 import { createEdge } from '../../edge/src/index.js'
 import type { Edge, EdgeInit } from '../../edge/src/index.js'
-import { deterministicBytes } from '../helpers/bytes.js'
+import { deterministicBytes } from '../../examples/demo/deterministic-bytes.js'
 import { startOrigin } from '../helpers/origin.js'
 import type { TestOrigin } from '../helpers/origin.js'
 

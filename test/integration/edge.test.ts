@@ -14,7 +14,7 @@ import { chunkCount, parseManifest, toBase64Url } from '../../protocol/src/index
 import type { Logger } from '../../protocol/src/index.js'
 import { createEdge } from '../../edge/src/index.js'
 import type { Edge, EdgeInit } from '../../edge/src/index.js'
-import { deterministicBytes } from '../helpers/bytes.js'
+import { deterministicBytes } from '../../examples/demo/deterministic-bytes.js'
 import { startOrigin } from '../helpers/origin.js'
 import type { TestOrigin } from '../helpers/origin.js'
 
