@@ -6,6 +6,7 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, RequestListener, Server as HttpServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { RawData } from 'ws'
 import { MAX_MESSAGE_BYTES } from '../../protocol/src/index.js'
@@ -24,6 +25,7 @@ import { handleMessage } from './handlers/handle-message.js'
 import { handleHttpRequest } from './handlers/http.js'
 import { TrackerMetrics, createMetricsRegistry } from './metrics.js'
 import { Swarms } from './swarm.js'
+import { TurnCork } from './turn-cork.js'
 
 /** A running (or runnable) tracker. */
 export interface Tracker {
@@ -59,6 +61,9 @@ class SocketConnection implements Connection {
 
   constructor (
     private readonly socket: WebSocket,
+    /** The TCP (or TLS) stream under `socket`, corked per turn by `turnCork`. */
+    private readonly stream: Duplex,
+    private readonly turnCork: TurnCork,
     readonly id: number,
     readonly ip: string,
     readonly mappedRegion: string | undefined,
@@ -72,7 +77,9 @@ class SocketConnection implements Connection {
 
   /** No callback: a failed send shows up as the socket's 'error' and 'close'. */
   sendText (text: string): void {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(text)
+    if (this.socket.readyState !== WebSocket.OPEN) return
+    this.turnCork.hold(this.stream)
+    this.socket.send(text)
   }
 }
 
@@ -86,6 +93,7 @@ export class TrackerServer implements Tracker {
   private readonly connections = new Map<WebSocket, SocketConnection>()
   /** Open sockets per client address, for `maxConnectionsPerIp`. */
   private readonly connectionsPerIp = new Map<string, number>()
+  private readonly turnCork = new TurnCork()
   private http: HttpServer | undefined
   private wss: WebSocketServer | undefined
   private timers: NodeJS.Timeout[] = []
@@ -189,7 +197,7 @@ export class TrackerServer implements Tracker {
       return
     }
     this.connectionsPerIp.set(ip, open)
-    const conn = new SocketConnection(socket, this.nextConnectionId++, ip, this.config.regions.regionOf(ip),
+    const conn = new SocketConnection(socket, req.socket, this.turnCork, this.nextConnectionId++, ip, this.config.regions.regionOf(ip),
       this.config.messageBurst, this.ctx.now())
     this.connections.set(socket, conn)
     this.ctx.log.server.debug('socket-open', { conn: conn.id, ip, region: conn.mappedRegion })
