@@ -63,16 +63,22 @@ export function createTrackerLink (init: TrackerLinkInit): TrackerLink {
     if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(msg))
   }
 
+  /** Ask to be listed; a socket that gets no answer in time is dropped and redialled. */
+  const register = (socket: WebSocket): void => {
+    sendJson(socket, { action: 'p2pcdn:edge-register', v: PROTOCOL_VERSION, token: init.token, url: init.url, region: init.region, capacity: init.capacity })
+    clearTimeout(registerTimer)
+    registerTimer = setTimeout(() => {
+      log.warn('tracker-register-timeout', { tracker: init.tracker })
+      socket.terminate()
+    }, REGISTER_TIMEOUT_MS)
+  }
+
   const connect = (): void => {
     const socket = new WebSocket(init.tracker, { maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: REGISTER_TIMEOUT_MS, ca: init.ca })
     ws = socket
     socket.on('open', () => {
       log.info('tracker-connected', { tracker: init.tracker })
-      sendJson(socket, { action: 'p2pcdn:edge-register', v: PROTOCOL_VERSION, token: init.token, url: init.url, region: init.region, capacity: init.capacity })
-      registerTimer = setTimeout(() => {
-        log.warn('tracker-register-timeout', { tracker: init.tracker })
-        socket.terminate()
-      }, REGISTER_TIMEOUT_MS)
+      register(socket)
     })
     socket.on('message', (data, isBinary) => {
       if (isBinary) return
@@ -101,6 +107,14 @@ export function createTrackerLink (init: TrackerLinkInit): TrackerLink {
       log.error('tracker-failure', { reason: msg['failure reason'], code: msg.code, action: msg.action })
       // A refused registration (wrong token, say) is retried with growing backoff.
       if (!registered) socket.close()
+      else if (msg.action === 'p2pcdn:edge-load') {
+        // The tracker dropped us (heartbeats late, e.g. after a long pause): register
+        // again on this socket rather than report load nobody lists.
+        registered = false
+        clearInterval(heartbeatTimer)
+        log.warn('tracker-dropped-edge', { tracker: init.tracker })
+        register(socket)
+      }
       return
     }
     if (msg.action !== 'p2pcdn:edge-registered') return

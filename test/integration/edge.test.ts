@@ -464,6 +464,27 @@ describe('tracker registration', () => {
     expect(tracker.messages.length).toBe(after)
   })
 
+  it('registers again on the same socket when the tracker refuses its load report (dropped after late heartbeats)', async () => {
+    let refused = false
+    const tracker = await startFakeTracker(msg => {
+      if (msg.action === 'p2pcdn:edge-register') return { action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 100 }
+      if (msg.action === 'p2pcdn:edge-load' && !refused) {
+        refused = true
+        return { 'failure reason': 'edge load refused: this connection has no registered edge', action: 'p2pcdn:edge-load', code: 'ERR_PROTOCOL' }
+      }
+      return undefined
+    })
+    const e = await startEdge({ tracker: tracker.url, edgeToken: 'T0ken', region: 'ap' })
+    const actions = (): unknown[] => tracker.messages.map(m => m.action)
+    await until('register, refused load, register again, load', () => {
+      const a = actions()
+      const again = a.indexOf('p2pcdn:edge-register', a.indexOf('p2pcdn:edge-load'))
+      return again > 0 && a.indexOf('p2pcdn:edge-load', again) > again
+    })
+    expect(tracker.sockets.size).toBe(1)
+    await e.stop()
+  })
+
   it('logs a refused registration as an error', async () => {
     const tracker = await startFakeTracker(() => ({ 'failure reason': 'invalid edge token', action: 'p2pcdn:edge-register', code: 'ERR_PROTOCOL' }))
     const errors: Array<{ event: string, fields?: Record<string, unknown> }> = []

@@ -55,10 +55,18 @@ export class EdgeRegistry<H> {
     })
   }
 
-  /** Record a load report; false when `handle` is not a registered edge. */
+  /**
+   * Record a load report; false when `handle` is not a registered edge. An edge already
+   * past its silence is dropped here, as the next sweep would: a late heartbeat does not
+   * revive an edge that clients have stopped being given.
+   */
   reportLoad (handle: H, load: EdgeLoad, nowMs: number): boolean {
     const record = this.edges.get(handle)
     if (record === undefined) return false
+    if (!this.isHealthy(record, nowMs)) {
+      this.edges.delete(handle)
+      return false
+    }
     record.connections = load.connections
     record.bytesPerSec = load.bytesPerSec
     record.hitRatio = load.hitRatio
