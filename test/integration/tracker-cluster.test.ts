@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { join as joinPath } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { binaryId, connectRaw, fakeSdp, getJson, isAnnounceReply, isAnswer, isOffer } from '../helpers/tracker-client.js'
+import { binaryId, connectRaw, fakeSdp, getJson, isAnnounceReply, isAnswer, isFailure, isOffer } from '../helpers/tracker-client.js'
 import type { Json, RawTrackerClient } from '../helpers/tracker-client.js'
 import { join } from '../helpers/tracker-harness.js'
 import { startRedis } from '../helpers/tracker-redis.js'
@@ -90,6 +90,27 @@ describe('three tracker processes sharing Redis', () => {
     expect(((await ws.next(msg => msg.action === 'p2pcdn:edges')).edges as Json[]).map(e => e.url)).toEqual(['https://edge1.example'])
     await edge.close()
     expect(await waitFor(async () => (await listed(nodes[2]!)).length === 0)).toBe(true)
+  })
+
+  it('binds a peer id to the connection that announced it first, across processes', async () => {
+    const [a, b, c] = [await connect(nodes[0]!), await connect(nodes[1]!), await connect(nodes[2]!)]
+    const infoHash = binaryId()
+    const peerA = binaryId()
+    expect(await join(a, infoHash, peerA)).toMatchObject({ incomplete: 1 })
+
+    b.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, event: 'started' })
+    expect(await b.next(isFailure)).toMatchObject({ 'failure reason': 'peer_id is already in this swarm on another connection', code: 'ERR_PROTOCOL', action: 'announce', info_hash: infoHash })
+    // Nothing of the refused announce stays: the counts, and answers still reach the owner.
+    expect(await join(c, infoHash, binaryId())).toMatchObject({ incomplete: 2 })
+    const offerId = binaryId()
+    c.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), to_peer_id: peerA, offer_id: offerId, answer: fakeSdp('answer', 'c') })
+    expect(await a.next(isAnswer)).toMatchObject({ offer_id: offerId })
+    await b.expectNothing(isAnswer, 200)
+
+    // Once the owner leaves, the id is free for another connection.
+    a.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, event: 'stopped' })
+    await a.next(isAnnounceReply)
+    expect(await join(b, infoHash, peerA)).toMatchObject({ incomplete: 2 })
   })
 
   it('forgets the peers of a killed process within the TTL', async () => {

@@ -20,8 +20,11 @@ export interface Cluster {
   start: (deliver: DeliverFn) => Promise<void>
   /** Stop refreshing, remove this process's peers and edges, and disconnect. */
   stop: () => Promise<void>
-  /** A local peer joined or changed (region, seeding). Fire and forget. */
-  peerUpdated: (infoHash: string, peerId: string, region: string, complete: boolean) => void
+  /**
+   * A local peer joined or changed (region, seeding). A peer id new to this process is
+   * first claimed cluster-wide: false when a live peer of another process holds it.
+   */
+  peerUpdated: (infoHash: string, peerId: string, region: string, complete: boolean) => Promise<boolean>
   /** A local peer left. Fire and forget. */
   peerLeft: (infoHash: string, peerId: string, region: string) => void
   /** Cluster-wide counts of `infoHash`. */

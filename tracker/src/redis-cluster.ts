@@ -7,7 +7,8 @@
  * - `p2pcdn:sw:<ih>:r:<region>` sorted set of `<node>|<peer>`, score = expiry (ms)
  * - `p2pcdn:sw:<ih>:seed` / `:leech` the same members, for counts
  * - `p2pcdn:sw:<ih>:regions` sorted set of region names, score = expiry
- * - `p2pcdn:peer:<ih>:<peer>` the node holding that peer (PX = TTL), to route answers
+ * - `p2pcdn:peer:<ih>:<peer>` the node holding that peer (PX = TTL), to route answers and
+ *   to bind a peer id to one process (set only by the node that holds it, or once it expired)
  * - `p2pcdn:edge:<url>` one edge as JSON (PX = edge silence limit); `p2pcdn:edges` the set of urls
  * - channel `p2pcdn:relay:<node>`: `<ih>|<peer>|<json text>` for that node's socket
  *
@@ -24,6 +25,11 @@ import type { TrackerConfig } from './config.js'
 
 const PREFIX = 'p2pcdn:'
 const EDGES_KEY = `${PREFIX}edges`
+/** Owner key: set it to this node unless another node holds it. Atomic, as a script. */
+const CLAIM_SCRIPT = `local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`
 
 interface LocalPeer {
   ih: string
@@ -39,6 +45,8 @@ export class RedisCluster implements Cluster {
   private readonly edgeTtlMs: number
   private readonly log: Logger
   private readonly peers = new Map<string, LocalPeer>()
+  /** Claims in flight, by `<ih>|<peer>`: later updates of that peer wait for them. */
+  private readonly claims = new Map<string, Promise<boolean>>()
   private readonly localEdges = new Map<string, EdgeInfo>()
   private cmd: Redis | undefined
   private sub: Redis | undefined
@@ -86,23 +94,34 @@ export class RedisCluster implements Cluster {
     this.log.info('cluster-left', { node: this.nodeId })
   }
 
-  peerUpdated (infoHash: string, peerId: string, region: string, complete: boolean): void {
-    const cmd = this.cmd
-    if (cmd === undefined) return
+  async peerUpdated (infoHash: string, peerId: string, region: string, complete: boolean): Promise<boolean> {
     const ih = binaryStringToHex(infoHash)
     const peer = binaryStringToHex(peerId)
     const key = `${ih}|${peer}`
-    const before = this.peers.get(key)
     const next: LocalPeer = { ih, peer, region, complete }
+    // A claim of this peer in flight decides first; then the state is read afresh.
+    await this.claims.get(key)?.catch(() => false)
+    if (!this.peers.has(key) && !await this.claim(key, next)) return false
+    const cmd = this.cmd
+    const before = this.peers.get(key)
+    // Gone already: it stopped while its claim was in flight.
+    if (cmd === undefined || before === undefined) return true
     const pipe = cmd.pipeline()
-    if (before !== undefined && (before.region !== region || before.complete !== complete)) this.writeLeave(pipe, before)
+    if (before !== next && (before.region !== region || before.complete !== complete)) this.writeLeave(pipe, before)
     this.peers.set(key, next)
     this.writeJoin(pipe, next, Date.now() + this.ttlMs)
     this.exec(pipe)
+    return true
   }
 
   peerLeft (infoHash: string, peerId: string): void {
     const key = `${binaryStringToHex(infoHash)}|${binaryStringToHex(peerId)}`
+    const pending = this.claims.get(key)
+    // Leave after the claim settles, or a claim that succeeds later would re-add the peer.
+    if (pending !== undefined) {
+      pending.then(() => this.peerLeft(infoHash, peerId), () => {})
+      return
+    }
     const before = this.peers.get(key)
     if (before === undefined || this.cmd === undefined) return
     this.peers.delete(key)
@@ -172,6 +191,20 @@ export class RedisCluster implements Cluster {
     })
     if (expired.length > 0) this.redis().srem(EDGES_KEY, ...expired).catch(() => {})
     return edges
+  }
+
+  /**
+   * Bind a peer id new to this process to it, unless a live peer of another process has
+   * it. On success the peer is local (in `peers`) before anything awaiting this resumes.
+   */
+  private async claim (key: string, peer: LocalPeer): Promise<boolean> {
+    const claim = this.redis().eval(CLAIM_SCRIPT, 1, `${PREFIX}peer:${peer.ih}:${peer.peer}`, this.nodeId, this.ttlMs).then(won => {
+      if (won !== 1) return false
+      this.peers.set(key, peer)
+      return true
+    }).finally(() => this.claims.delete(key))
+    this.claims.set(key, claim)
+    return await claim
   }
 
   /** Add random live members of one region of the swarm to `chosen`, and purge dead ones. */

@@ -19,3 +19,11 @@ export class Refusal extends ProtocolError {
     this.name = 'Refusal'
   }
 }
+
+/**
+ * The first socket owns a peer id until it leaves; otherwise anyone who learnt an id from
+ * an offer could take over that peer's offers and answers.
+ */
+export function peerIdTaken (): Refusal {
+  return new Refusal('peer-id-taken', 'peer_id is already in this swarm on another connection')
+}

@@ -9,7 +9,7 @@
  * key list on each announce instead, which is why it slows down as a swarm grows.
  */
 import type { AnnounceEvent } from '../../protocol/src/index.js'
-import { Refusal } from './refusal.js'
+import { Refusal, peerIdTaken } from './refusal.js'
 
 /** Region of a peer that did not say. */
 export const DEFAULT_REGION = 'default'
@@ -85,9 +85,7 @@ export class Swarm<H> {
   announce (update: AnnounceUpdate<H>): SwarmPeer<H> | undefined {
     const peer = this.peers.get(update.peerId)
     if (peer !== undefined && peer.handle !== update.handle) {
-      // The first socket owns a peer id until it leaves; otherwise anyone who learnt an id
-      // from an offer could take over that peer's offers and answers.
-      throw new Refusal('peer-id-taken', 'peer_id is already in this swarm on another connection')
+      throw peerIdTaken()
     }
     if (update.event === 'stopped') {
       if (peer !== undefined) this.removePeer(peer)

@@ -2,12 +2,17 @@
  * The announce in cluster mode: the local swarm still owns the socket-side state (who may
  * use which peer id, where to deliver), while counts and offer targets come from the
  * whole cluster through Redis. Offers for peers of other processes are relayed to them.
+ * A peer id is bound cluster-wide: one another process holds is refused here, after the
+ * claim, and undone locally.
  */
 import type { AnnounceRequest } from '../../../protocol/src/index.js'
 import type { Connection } from '../connection.js'
+import { forgetPeer } from '../connection.js'
+import { peerIdTaken } from '../refusal.js'
 import type { Swarm, SwarmPeer } from '../swarm.js'
 import { announceReply, offerForward } from './announce.js'
 import type { TrackerContext } from './context.js'
+import { replyFailure } from './failure.js'
 
 export function announceInCluster (
   ctx: TrackerContext, conn: Connection, msg: AnnounceRequest, swarm: Swarm<Connection>,
@@ -15,10 +20,17 @@ export function announceInCluster (
 ): void {
   const cluster = ctx.cluster!
   if (peer === undefined) cluster.peerLeft(msg.info_hash, msg.peer_id, region)
-  else cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete)
+  const updated = peer === undefined ? true : cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete)
   ctx.swarms.deleteIfEmpty(swarm)
 
   const run = async (): Promise<void> => {
+    if (!await updated) {
+      swarm.remove(msg.peer_id, conn)
+      forgetPeer(conn, msg.info_hash, msg.peer_id)
+      ctx.swarms.deleteIfEmpty(swarm)
+      replyFailure(ctx, conn, peerIdTaken(), msg)
+      return
+    }
     // Same Redis connection as the update above, so the counts already include it.
     const counts = await cluster.counts(msg.info_hash)
     conn.sendText(announceReply(ctx, swarm, counts.complete, counts.incomplete, warning))
