@@ -47,6 +47,12 @@ const CLOSE_GOING_AWAY = 1001
 const CLOSE_POLICY_VIOLATION = 1008
 /** How long `stop()` waits for clients to answer the close handshake, in ms. */
 const CLOSE_GRACE_MS = 1000
+/**
+ * Each socket is pinged once per `pingIntervalMs`, a slice of them at a time: one ping is
+ * a syscall, and pinging 5,000 sockets at once held the event loop for about 110 ms (the
+ * bench's 1,000 announces/s open loop saw its p99 jump to 160 ms whenever it happened).
+ */
+const PING_SLICES = 30
 
 /**
  * A connection and its socket. A class, not an object literal with closures, because there
@@ -99,6 +105,8 @@ export class TrackerServer implements Tracker {
   private timers: NodeJS.Timeout[] = []
   private boundPort: number | undefined
   private nextConnectionId = 1
+  /** Which slice of the sockets (by connection id) the next ping tick covers. */
+  private pingSlice = 0
   private starting: Promise<void> | undefined
   private stopping: Promise<void> | undefined
 
@@ -172,7 +180,7 @@ export class TrackerServer implements Tracker {
     })
     this.boundPort = (http.address() as AddressInfo).port
     this.timers = [
-      setInterval(() => this.pingSockets(), this.config.pingIntervalMs),
+      setInterval(() => this.pingSockets(), this.config.pingIntervalMs / PING_SLICES),
       setInterval(() => this.sweepEdges(), this.config.edgeHeartbeatMs)
     ]
     for (const timer of this.timers) timer.unref()
@@ -247,7 +255,10 @@ export class TrackerServer implements Tracker {
    * connections?"): a socket that did not answer the previous ping is terminated.
    */
   private pingSockets (): void {
+    const slice = this.pingSlice
+    this.pingSlice = (slice + 1) % PING_SLICES
     for (const [socket, conn] of this.connections) {
+      if (conn.id % PING_SLICES !== slice) continue
       if (!conn.alive) {
         this.ctx.log.server.debug('socket-dead', { conn: conn.id })
         socket.terminate()
