@@ -1,6 +1,7 @@
 /**
- * TurnCork over a real loopback TCP pair: the writes of one turn stay in the socket until
- * the turn ends, then leave together and in order; closed sockets are left alone.
+ * TurnCork over a real loopback TCP pair: on a busy turn the writes stay in the socket
+ * until the turn ends, then leave together and in order; a quiet turn writes through;
+ * closed sockets are left alone.
  */
 import { once } from 'node:events'
 import { createServer, connect } from 'node:net'
@@ -40,8 +41,8 @@ const until = async (done: () => boolean): Promise<void> => {
   for (let i = 0; i < 100 && !done(); i++) await new Promise(resolve => setTimeout(resolve, 10))
 }
 
-it('holds the writes of one turn and sends them in order when it ends', async () => {
-  const cork = new TurnCork()
+it('holds the writes of a busy turn and sends them in order when it ends', async () => {
+  const cork = new TurnCork(0)
   for (const text of ['one;', 'two;', 'three;']) {
     cork.hold(sender)
     sender.write(text)
@@ -54,7 +55,7 @@ it('holds the writes of one turn and sends them in order when it ends', async ()
 })
 
 it('corks again in the next turn, and several sockets at once', async () => {
-  const cork = new TurnCork()
+  const cork = new TurnCork(0)
   const second = connect((server.address() as { port: number }).port, '127.0.0.1')
   sockets.push(second)
   await once(second, 'connect')
@@ -74,7 +75,7 @@ it('corks again in the next turn, and several sockets at once', async () => {
 })
 
 it('leaves a destroyed socket alone, and a socket closed while held loses nothing it was given', async () => {
-  const cork = new TurnCork()
+  const cork = new TurnCork(0)
   cork.hold(sender)
   sender.end('last words')
   await until(() => received === 'last words')
@@ -83,4 +84,24 @@ it('leaves a destroyed socket alone, and a socket closed while held loses nothin
   cork.hold(sender)
   expect(sender.writableCorked).toBe(0)
   await nextTurn()
+})
+
+it('writes through on a quiet turn, corks once the turn gets busy, and the turn after a busy one from its start', async () => {
+  const cork = new TurnCork(2)
+  const send = (text: string): void => { cork.hold(sender); sender.write(text) }
+  send('1;')
+  send('2;')
+  expect(sender.writableLength).toBe(0)
+  send('3;')
+  send('4;')
+  expect(sender.writableLength).toBe(4)
+  await nextTurn()
+  send('5;')
+  expect(sender.writableLength).toBe(2)
+  await nextTurn()
+  await nextTurn()
+  send('6;')
+  expect(sender.writableLength).toBe(0)
+  await until(() => received.length === 12)
+  expect(received).toBe('1;2;3;4;5;6;')
 })
