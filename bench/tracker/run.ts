@@ -21,7 +21,7 @@ const PEERS = Number(process.env.BENCH_PEERS ?? 5000)
 const LOOP_MS = Number(process.env.BENCH_LOOP_MS ?? 10_000)
 const OPEN_RATE = 1000
 const OPEN_MS = 4000
-const OPEN_REPEATS = 3
+const OPEN_REPEATS = 5
 const ROUNDS = ['ours', 'theirs', 'ours', 'theirs'] as const
 type Kind = typeof ROUNDS[number]
 /** Any one step taking longer than this means something hung. */

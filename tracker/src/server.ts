@@ -48,11 +48,12 @@ const CLOSE_POLICY_VIOLATION = 1008
 /** How long `stop()` waits for clients to answer the close handshake, in ms. */
 const CLOSE_GRACE_MS = 1000
 /**
- * Each socket is pinged once per `pingIntervalMs`, a slice of them at a time: one ping is
- * a syscall, and pinging 5,000 sockets at once held the event loop for about 110 ms (the
- * bench's 1,000 announces/s open loop saw its p99 jump to 160 ms whenever it happened).
+ * Each socket is pinged once per `pingIntervalMs`, a slice of them every this many ms:
+ * one ping is a syscall (about 23 µs here), and pinging 5,000 sockets at once held the
+ * event loop for about 110 ms (the bench's 1,000 announces/s open loop saw its p99 jump
+ * to 160 ms whenever it happened). At 30 s that is 300 slices, 17 of 5,000 sockets each.
  */
-const PING_SLICES = 30
+const PING_TICK_MS = 100
 
 /**
  * A connection and its socket. A class, not an object literal with closures, because there
@@ -105,13 +106,15 @@ export class TrackerServer implements Tracker {
   private timers: NodeJS.Timeout[] = []
   private boundPort: number | undefined
   private nextConnectionId = 1
-  /** Which slice of the sockets (by connection id) the next ping tick covers. */
+  /** Which slice of the sockets (by connection id) the next ping tick covers, of `pingSlices`. */
   private pingSlice = 0
+  private readonly pingSlices: number
   private starting: Promise<void> | undefined
   private stopping: Promise<void> | undefined
 
   constructor (config: TrackerConfig) {
     this.config = config
+    this.pingSlices = Math.max(1, Math.round(config.pingIntervalMs / PING_TICK_MS))
     this.ctx = {
       config,
       swarms: new Swarms<Connection>(config.maxPeersPerSwarm),
@@ -180,7 +183,7 @@ export class TrackerServer implements Tracker {
     })
     this.boundPort = (http.address() as AddressInfo).port
     this.timers = [
-      setInterval(() => this.pingSockets(), this.config.pingIntervalMs / PING_SLICES),
+      setInterval(() => this.pingSockets(), this.config.pingIntervalMs / this.pingSlices),
       setInterval(() => this.sweepEdges(), this.config.edgeHeartbeatMs)
     ]
     for (const timer of this.timers) timer.unref()
@@ -256,9 +259,9 @@ export class TrackerServer implements Tracker {
    */
   private pingSockets (): void {
     const slice = this.pingSlice
-    this.pingSlice = (slice + 1) % PING_SLICES
+    this.pingSlice = (slice + 1) % this.pingSlices
     for (const [socket, conn] of this.connections) {
-      if (conn.id % PING_SLICES !== slice) continue
+      if (conn.id % this.pingSlices !== slice) continue
       if (!conn.alive) {
         this.ctx.log.server.debug('socket-dead', { conn: conn.id })
         socket.terminate()
