@@ -68,7 +68,7 @@ class SocketConnection implements Connection {
 
   constructor (
     private readonly socket: WebSocket,
-    /** The TCP (or TLS) stream under `socket`, corked per turn by `turnCork`. */
+    /** The TCP (or TLS) stream under `socket`, corked on busy turns by `turnCork`. */
     private readonly stream: Duplex,
     private readonly turnCork: TurnCork,
     readonly id: number,
