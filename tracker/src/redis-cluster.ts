@@ -107,7 +107,7 @@ export class RedisCluster implements Cluster {
     // Gone already: it stopped while its claim was in flight.
     if (cmd === undefined || before === undefined) return true
     const pipe = cmd.pipeline()
-    if (before !== next && (before.region !== region || before.complete !== complete)) this.writeLeave(pipe, before)
+    if (before.region !== region || before.complete !== complete) this.writeLeave(pipe, before)
     this.peers.set(key, next)
     this.writeJoin(pipe, next, Date.now() + this.ttlMs)
     this.exec(pipe)
