@@ -47,6 +47,8 @@ export function createAccessLog (sink: (lines: string) => void): AccessLog {
     flush,
     track (req, res) {
       const started = performance.now()
+      // Read now: once a request body has been consumed the socket may already be detached.
+      const remote = req.socket?.remoteAddress
       res.once('close', () => {
         const n = noteOf(res)
         buffered += JSON.stringify({
@@ -58,7 +60,7 @@ export function createAccessLog (sink: (lines: string) => void): AccessLog {
           cache: n?.cache ?? '-',
           bytes: n?.bytes ?? 0,
           ms: Math.round((performance.now() - started) * 100) / 100,
-          remote: req.socket.remoteAddress,
+          remote,
           completed: res.writableFinished
         }) + '\n'
         if (!scheduled) {

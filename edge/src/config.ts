@@ -5,6 +5,7 @@
 import { join } from 'node:path'
 import { DEFAULT_CHUNK_SIZE_BYTES, silentLogger } from '../../protocol/src/index.js'
 import type { Logger } from '../../protocol/src/index.js'
+import { ROUTING_FIELDS } from './origin-request.js'
 import { packageRoot } from './package-root.js'
 
 export interface EdgeInit {
@@ -41,8 +42,25 @@ export interface EdgeInit {
   sdkPath?: string
   /** Objects larger than this, in bytes, are passed through, not cached. @default 256 MiB */
   maxObjectBytes?: number
-  /** Bytes of object bodies kept in memory; least recently used go first (they stay on disk). @default 512 MiB */
+  /**
+   * Bytes of content the edge holds in memory: stored bodies with their metadata, and
+   * bodies of fills still arriving. Least recently used entries go first (they stay on
+   * disk); a fill that cannot get room passes through uncached. @default 512 MiB
+   */
   maxMemoryBytes?: number
+  /** Most cached variants, in memory and on disk each. @default 100_000 */
+  maxEntries?: number
+  /**
+   * Request headers that are part of the cache key and forwarded to the origin on fills
+   * (besides those a response's `Vary` names, and credentials). @default []
+   */
+  cacheKeyHeaders?: string[]
+  /** A client connection with no progress (nothing read, nothing sent) for this long is closed, in milliseconds. @default 60_000 */
+  clientIdleTimeoutMs?: number
+  /** Most client connections open at once; more are refused. @default 10_000 */
+  maxConnections?: number
+  /** Origin requests one client address may have waiting for a turn; past it the client gets 503. @default 64 */
+  maxOriginQueuePerClient?: number
   /** Total body bytes kept under `cacheDir`; least recently used entries go first. @default 10 GiB */
   maxDiskBytes?: number
   /** Most sockets open to the origin at once (keep-alive). @default 64 */
@@ -79,6 +97,11 @@ export interface EdgeConfig {
   sdkPath: string
   maxObjectBytes: number
   maxMemoryBytes: number
+  maxEntries: number
+  cacheKeyHeaders: string[]
+  clientIdleTimeoutMs: number
+  maxConnections: number
+  maxOriginQueuePerClient: number
   maxDiskBytes: number
   originConnections: number
   originConnectTimeoutMs: number
@@ -98,6 +121,10 @@ export const DEFAULT_EDGE_CONFIG = {
   chunkSize: DEFAULT_CHUNK_SIZE_BYTES,
   maxObjectBytes: 256 * 1024 * 1024,
   maxMemoryBytes: 512 * 1024 * 1024,
+  maxEntries: 100_000,
+  clientIdleTimeoutMs: 60_000,
+  maxConnections: 10_000,
+  maxOriginQueuePerClient: 64,
   maxDiskBytes: 10 * 1024 * 1024 * 1024,
   originConnections: 64,
   originConnectTimeoutMs: 10_000,
@@ -129,6 +156,7 @@ export function resolveConfig (init: EdgeInit): EdgeConfig {
     accessLog: undefined,
     sdkPath: '',
     ...given,
+    cacheKeyHeaders: parseHeaderNames('cacheKeyHeaders', given.cacheKeyHeaders),
     origin
   }
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65_535) throw new TypeError(`port: expected an integer 0-65535, got ${String(config.port)}`)
@@ -153,6 +181,10 @@ export function resolveConfig (init: EdgeInit): EdgeConfig {
   positiveInteger('maxObjectBytes', config.maxObjectBytes)
   positiveInteger('maxMemoryBytes', config.maxMemoryBytes)
   positiveInteger('maxDiskBytes', config.maxDiskBytes)
+  positiveInteger('maxEntries', config.maxEntries)
+  positiveInteger('clientIdleTimeoutMs', config.clientIdleTimeoutMs)
+  positiveInteger('maxConnections', config.maxConnections)
+  positiveInteger('maxOriginQueuePerClient', config.maxOriginQueuePerClient)
   positiveInteger('originConnections', config.originConnections)
   positiveInteger('originConnectTimeoutMs', config.originConnectTimeoutMs)
   positiveInteger('originHeadersTimeoutMs', config.originHeadersTimeoutMs)
@@ -181,6 +213,22 @@ function parseOrigin (value: unknown): URL {
     throw new TypeError(`origin: expected scheme://host[:port] without path, query or credentials, got ${String(value)}`)
   }
   return new URL(url.origin)
+}
+
+/** Field names a client could use to shape what others get are never key headers (`origin-request.ts`). */
+const NOT_KEY_HEADERS = new Set(['host', 'range', 'if-range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since',
+  'content-length', 'transfer-encoding', 'connection', 'accept-encoding', 'cookie', 'authorization'])
+
+function parseHeaderNames (name: string, value: unknown): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value)) throw new TypeError(`${name}: expected an array of header names`)
+  return value.map(v => {
+    const field = typeof v === 'string' ? v.trim().toLowerCase() : ''
+    // RFC 9110 §5.1: a field name is a token.
+    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(field)) throw new TypeError(`${name}: not a header name: ${String(v)}`)
+    if (NOT_KEY_HEADERS.has(field) || ROUTING_FIELDS.has(field)) throw new TypeError(`${name}: ${field} cannot be a cache key header`)
+    return field
+  })
 }
 
 function isUrl (value: unknown, protocols: string[]): boolean {

@@ -12,15 +12,20 @@
  */
 import type { Readable } from 'node:stream'
 import type { Logger } from '../../protocol/src/index.js'
-import { variantOf } from './cache/cache.js'
 import type { Cache } from './cache/cache.js'
 import { decideStorable, header, initialAgeS, mergeNotModified, varyNames } from './cache/policy.js'
 import type { Freshness, RequestFacts } from './cache/policy.js'
 import type { CacheEntry } from './cache/store.js'
-import { NOT_STORED, omit, stripHopByHop } from './headers.js'
+import { LEADER_ONLY, NOT_STORED, omit, pick, stripHopByHop } from './headers.js'
 import type { Headers } from './headers.js'
-import { createManifestBuilder } from './manifest-builder.js'
+import { startLiveFill } from './live-fill.js'
+import type { LiveFill } from './live-fill.js'
+import type { MemoryBudget } from './memory-budget.js'
 import type { OriginClient } from './origin.js'
+import { fillHeaders } from './origin-request.js'
+import type { PublicAddress } from './origin-request.js'
+
+export type { LiveFill } from './live-fill.js'
 
 export interface PassedResponse {
   status: number
@@ -28,26 +33,15 @@ export interface PassedResponse {
   body: Readable
 }
 
-/** A storable response whose body is still arriving. */
-export interface LiveFill {
-  readonly status: number
-  /** Headers as they will be stored (and sent). */
-  readonly headers: Headers
-  readonly variant: string
-  /** Declared length, when the origin sent one. */
-  readonly size: number | undefined
-  /**
-   * Replays what arrived so far, then each new chunk; `onEnd` gets an error when the
-   * origin stream failed or came up short. Returns an unsubscribe function.
-   */
-  subscribe: (onChunk: (chunk: Buffer) => void, onEnd: (err?: Error) => void) => () => void
-  /** The stored entry once complete; rejects when it will not be stored. */
-  readonly stored: Promise<CacheEntry>
-}
-
 export type FillOutcome =
-  | { kind: 'stored', entry: CacheEntry, revalidated: boolean }
-  | { kind: 'streaming', fill: LiveFill }
+  | {
+    kind: 'stored'
+    entry: CacheEntry
+    revalidated: boolean
+    /** Fields for the client whose request this was alone (`Set-Cookie`); never for joiners. */
+    leaderHeaders?: Headers
+  }
+  | { kind: 'streaming', fill: LiveFill, leaderHeaders?: Headers }
   | {
     kind: 'pass'
     status: number
@@ -61,16 +55,23 @@ export interface FillRequest {
   key: string
   /** The variant id the request maps to now: concurrent fills of one id share one origin request. */
   id: string
-  /** Client request headers; end-to-end ones are forwarded so `Vary` sees them. */
+  /** Client request headers; only the key's fields and credentials reach the origin. */
   headers: Record<string, string | string[] | undefined>
   facts: RequestFacts
   /** A stored copy to revalidate. */
   stale?: CacheEntry
+  /** The client's address: for `X-Forwarded-For` and fair turns at the origin. */
+  remote: string | undefined
+  /** 1xx interim responses of the origin, for the leader's client. */
+  onInfo?: (status: number, headers: Headers) => void
 }
 
 export interface FillerInit {
   origin: OriginClient
   cache: Cache
+  budget: MemoryBudget
+  /** Where clients reach this edge, for the forwarding fields. */
+  publicAddress: () => PublicAddress
   chunkSize: number
   maxObjectBytes: number
   logger: Logger
@@ -83,21 +84,13 @@ export interface Filler {
   readonly inflight: number
 }
 
-/** Fields a fill never forwards: the edge asks for the whole object, unconditionally. */
-const NOT_FORWARDED = ['host', 'range', 'if-range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'expect', 'content-length', 'accept-encoding']
-
-export const VIA = '1.1 p2pcdn-edge'
-
 export function createFiller (init: FillerInit): Filler {
   const { origin, cache, logger } = init
   const inflight = new Map<string, Promise<FillOutcome>>()
 
   async function run (req: FillRequest): Promise<FillOutcome> {
     const { key, stale } = req
-    const headers = omit(stripHopByHop(req.headers), NOT_FORWARDED)
-    // A fill asks for the bytes as stored, so manifests hash what clients will receive.
-    headers['accept-encoding'] = 'identity'
-    headers.via = appendVia(headers.via)
+    const headers = fillHeaders(stripHopByHop(req.headers), cache.keyFieldsOf(key), req.remote, init.publicAddress())
     const etag = stale === undefined ? undefined : header(stale.headers, 'etag')
     const lastModified = stale === undefined ? undefined : header(stale.headers, 'last-modified')
     if (etag !== undefined) headers['if-none-match'] = etag
@@ -106,10 +99,11 @@ export function createFiller (init: FillerInit): Filler {
 
     const epoch = cache.epochOf(key)
     const requestTime = Date.now()
-    const res = await origin.request({ method: 'GET', path: key, headers })
+    const res = await origin.request({ method: 'GET', path: key, headers, client: req.remote ?? '', onInfo: req.onInfo })
     const responseTime = Date.now()
     const resHeaders = stripHopByHop(res.headers)
     const status = res.status
+    const leaderHeaders = pick(resHeaders, LEADER_ONLY)
 
     if (status === 304 && stale !== undefined) {
       res.body.resume()
@@ -128,7 +122,7 @@ export function createFiller (init: FillerInit): Filler {
       }
       if (cache.epochOf(key) === epoch) await cache.put(entry)
       logger.debug('revalidated', { key })
-      return { kind: 'stored', entry, revalidated: true }
+      return { kind: 'stored', entry, revalidated: true, leaderHeaders }
     }
 
     const decision = decideStorable(req.facts, status, resHeaders)
@@ -137,11 +131,15 @@ export function createFiller (init: FillerInit): Filler {
     const lengthText = header(resHeaders, 'content-length')
     const declared = lengthText !== undefined && /^\d+$/.test(lengthText) ? Number(lengthText) : undefined
     if (declared !== undefined && declared > init.maxObjectBytes) return { kind: 'pass', status, reason: 'larger than maxObjectBytes', response: passed }
+    if (declared !== undefined && !init.budget.reserve(declared)) return { kind: 'pass', status, reason: 'no memory to store it', response: passed }
 
     const vary = varyNames(resHeaders)
+    if (status < 400) await cache.learnVary(key, vary)
     const entryBase = {
       key,
-      variant: variantOf(vary, req.headers),
+      // Keyed by what the origin was sent: a field the response varies on but the fill
+      // did not forward yet is empty here, and the next request forwards it.
+      variant: cache.variantFor(vary, headers),
       vary,
       url: origin.urlFor(key),
       status,
@@ -150,7 +148,11 @@ export function createFiller (init: FillerInit): Filler {
       initialAgeS: initialAgeS(resHeaders, requestTime, responseTime),
       ...freshnessOf(decision)
     }
-    const fill = startLiveFill(res.body, declared, entryBase, {
+    const fill = startLiveFill({
+      body: res.body,
+      declared,
+      base: entryBase,
+      budget: init.budget,
       chunkSize: init.chunkSize,
       maxObjectBytes: init.maxObjectBytes,
       etag: header(resHeaders, 'etag') ?? header(resHeaders, 'last-modified') ?? '',
@@ -162,7 +164,7 @@ export function createFiller (init: FillerInit): Filler {
       await cache.put(entry)
       logger.debug('stored', { key, size: entry.body.length, lifetimeS: entry.lifetimeS, heuristic: entry.heuristic })
     }, (err: Error) => logger.debug('not-stored', { key, reason: err.message }))
-    return { kind: 'streaming', fill }
+    return { kind: 'streaming', fill, leaderHeaders }
   }
 
   return {
@@ -174,7 +176,10 @@ export function createFiller (init: FillerInit): Filler {
       const running = inflight.get(flight)
       if (running !== undefined) {
         const outcome = await running
-        return outcome.kind === 'pass' ? { ...outcome, response: undefined } : outcome
+        if (outcome.kind === 'pass') return { ...outcome, response: undefined }
+        // A fill that stopped storing holds only a window of its body: ask for our own.
+        if (outcome.kind === 'streaming' && !outcome.fill.joinable) return await run(req)
+        return { ...outcome, leaderHeaders: undefined }
       }
       const p = run(req)
       inflight.set(flight, p)
@@ -196,80 +201,7 @@ function freshnessOf (d: Freshness): Freshness {
     mustRevalidate: d.mustRevalidate,
     staleWhileRevalidateS: d.staleWhileRevalidateS,
     staleIfErrorS: d.staleIfErrorS,
+    shared: d.shared,
     dropFields: d.dropFields
-  }
-}
-
-export function appendVia (prior: string | string[] | undefined): string {
-  if (prior === undefined) return VIA
-  return `${Array.isArray(prior) ? prior.join(', ') : prior}, ${VIA}`
-}
-
-interface LiveFillOptions {
-  chunkSize: number
-  maxObjectBytes: number
-  etag: string
-  type: string
-}
-
-function startLiveFill (body: Readable, declared: number | undefined, base: Omit<CacheEntry, 'body' | 'manifest'>, opts: LiveFillOptions): LiveFill {
-  const chunks: Buffer[] = []
-  const listeners = new Set<{ onChunk: (c: Buffer) => void, onEnd: (err?: Error) => void }>()
-  const builder = base.status === 200 ? createManifestBuilder({ url: base.url, type: opts.type, etag: opts.etag, chunkSize: opts.chunkSize }) : undefined
-  let received = 0
-  let ended = false
-  let failure: Error | undefined
-  let settle!: { resolve: (e: CacheEntry) => void, reject: (err: Error) => void }
-  const stored = new Promise<CacheEntry>((resolve, reject) => { settle = { resolve, reject } })
-  let tooLarge = false
-
-  const finish = (err?: Error): void => {
-    if (ended) return
-    ended = true
-    failure = err
-    for (const l of listeners) l.onEnd(err)
-    listeners.clear()
-    if (err !== undefined) return settle.reject(err)
-    if (tooLarge) return settle.reject(new Error('larger than maxObjectBytes'))
-    // Never store a body shorter (or longer) than its Content-Length.
-    if (declared !== undefined && received !== declared) return settle.reject(new Error(`origin sent ${received} of ${declared} bytes`))
-    settle.resolve({ ...base, body: Buffer.concat(chunks, received), manifest: builder?.finish() })
-  }
-
-  body.on('data', (chunk: Buffer) => {
-    received += chunk.length
-    if (!tooLarge && received > opts.maxObjectBytes) tooLarge = true
-    if (!tooLarge) builder?.push(chunk)
-    // An object over the limit is never stored: with nobody reading, stop here.
-    if (tooLarge && listeners.size === 0) {
-      body.destroy()
-      return
-    }
-    chunks.push(chunk)
-    for (const l of listeners) l.onChunk(chunk)
-  })
-  body.on('end', () => {
-    if (declared !== undefined && received < declared) finish(new Error(`origin closed after ${received} of ${declared} bytes`))
-    else finish()
-  })
-  body.on('error', err => finish(err))
-  body.on('close', () => finish(new Error('origin stream closed early')))
-
-  return {
-    status: base.status,
-    headers: base.headers,
-    variant: base.variant,
-    size: declared,
-    stored,
-    subscribe (onChunk, onEnd) {
-      for (const c of chunks) onChunk(c)
-      if (ended) {
-        onEnd(failure)
-        return () => {}
-      }
-      const l = { onChunk, onEnd }
-      listeners.add(l)
-      return () => { listeners.delete(l) }
-    }
   }
 }

@@ -19,6 +19,16 @@ export function stripHopByHop (headers: IncomingHttpHeaders | Record<string, str
   return out
 }
 
+/** The named fields that are present; undefined when none is. */
+export function pick (headers: Headers, names: readonly string[]): Headers | undefined {
+  let out: Headers | undefined
+  for (const name of names) {
+    const value = headers[name]
+    if (value !== undefined) (out ??= {})[name] = value
+  }
+  return out
+}
+
 export function omit (headers: Headers, names: readonly string[]): Headers {
   const out = { ...headers }
   for (const name of names) delete out[name]
@@ -37,5 +47,19 @@ export const PREFLIGHT_HEADERS: Headers = {
   'access-control-max-age': '86400'
 }
 
-/** Headers a fill must never store: framing, and values the edge computes itself. */
-export const NOT_STORED = ['content-length', 'content-range', 'age', 'x-cache', 'x-p2pcdn-region', 'access-control-allow-origin', 'access-control-expose-headers'] as const
+/**
+ * Headers a fill must never store: framing, values the edge computes itself, and
+ * `Set-Cookie`, which belongs to the one client whose request filled the entry.
+ */
+export const NOT_STORED = ['content-length', 'age', 'x-cache', 'x-p2pcdn-region', 'access-control-allow-origin', 'access-control-expose-headers', 'set-cookie'] as const
+
+/** Fields of an origin response meant for the requester alone: sent to the fill's leader, never stored or shared. */
+export const LEADER_ONLY = ['set-cookie'] as const
+
+export const VIA = '1.1 p2pcdn-edge'
+
+/** `Via` with this edge added (RFC 9110 §7.6.3), on requests to the origin and on responses. */
+export function appendVia (prior: string | string[] | undefined): string {
+  if (prior === undefined) return VIA
+  return `${Array.isArray(prior) ? prior.join(', ') : prior}, ${VIA}`
+}

@@ -20,10 +20,12 @@ import { resolveConfig } from './config.js'
 import type { EdgeInit } from './config.js'
 import { createFiller } from './filler.js'
 import type { HandlerContext } from './handlers/context.js'
+import { createMemoryBudget } from './memory-budget.js'
 import { createMetrics } from './metrics.js'
 import type { EdgeCounters } from './metrics.js'
 import { createOriginClient } from './origin.js'
 import type { OriginClient } from './origin.js'
+import type { PublicAddress } from './origin-request.js'
 import { createEdgeServer } from './server.js'
 import type { EdgeServer } from './server.js'
 import { createThrottle } from './throttle.js'
@@ -81,9 +83,14 @@ export function createEdge (init: EdgeInit): Edge {
   }
 
   async function doStart (): Promise<void> {
-    const memory = createMemoryStore({ maxBytes: config.maxMemoryBytes })
-    const disk = config.cacheDir === undefined ? undefined : createDiskStore({ dir: config.cacheDir, maxBytes: config.maxDiskBytes, logger: log })
-    cache = createCache({ memory, disk, logger: log })
+    const budget = createMemoryBudget(config.maxMemoryBytes)
+    // The stores report evictions to the cache's key index, which they are built before.
+    const evicted = (from: 'memory' | 'disk') => (id: string): void => cache?.evicted(id, from)
+    const memory = createMemoryStore({ budget, maxEntries: config.maxEntries, onEvict: evicted('memory') })
+    const disk = config.cacheDir === undefined
+      ? undefined
+      : createDiskStore({ dir: config.cacheDir, maxBytes: config.maxDiskBytes, maxEntries: config.maxEntries, logger: log, onEvict: evicted('disk') })
+    cache = createCache({ memory, disk, keyHeaders: config.cacheKeyHeaders, logger: log })
     const found = await cache.open()
     if (disk !== undefined) log.info('cache-opened', { dir: config.cacheDir, entries: found })
     origin = createOriginClient({
@@ -92,14 +99,21 @@ export function createEdge (init: EdgeInit): Edge {
       connectTimeoutMs: config.originConnectTimeoutMs,
       headersTimeoutMs: config.originHeadersTimeoutMs,
       bodyTimeoutMs: config.originBodyTimeoutMs,
+      maxQueuedPerClient: config.maxOriginQueuePerClient,
       onResponse: (status, seconds) => {
         counters.originRequests++
         metrics.observeOrigin(status, seconds)
       }
     })
+    const publicAddress = (): PublicAddress => {
+      const pub = new URL(url())
+      return { host: pub.host, proto: pub.protocol.slice(0, -1) }
+    }
     const filler = createFiller({
       origin,
       cache,
+      budget,
+      publicAddress,
       chunkSize: config.chunkSize,
       maxObjectBytes: config.maxObjectBytes,
       logger: log,
@@ -113,7 +127,9 @@ export function createEdge (init: EdgeInit): Edge {
       metrics,
       throttle: config.maxBytesPerSec === undefined ? undefined : createThrottle(config.maxBytesPerSec),
       log,
-      filler
+      filler,
+      budget,
+      publicAddress
     }
     if (config.accessLog !== undefined) accessLog = createAccessLog(config.accessLog)
     server = createEdgeServer(ctx, bound => {

@@ -24,7 +24,12 @@ const USAGE = `Usage: p2pcdn edge --origin URL [options]
   --key FILE          PEM private key for --cert (P2PCDN_KEY)
   --purge-token T     bearer token for POST /_p2pcdn/purge (P2PCDN_PURGE_TOKEN) [purge off]
   --max-bytes-per-sec N   cap on total body bytes sent per second (P2PCDN_MAX_BYTES_PER_SEC) [no cap]
-  --max-memory-bytes N    body bytes kept in memory (P2PCDN_MAX_MEMORY_BYTES) [512 MiB]
+  --max-memory-bytes N    content bytes held in memory: cache and fills (P2PCDN_MAX_MEMORY_BYTES) [512 MiB]
+  --max-entries N         cached variants, in memory and on disk each (P2PCDN_MAX_ENTRIES) [100000]
+  --cache-key-headers A,B request headers forwarded on fills and part of the key (P2PCDN_CACHE_KEY_HEADERS) [none]
+  --client-idle-timeout-ms N  close a client connection idle this long (P2PCDN_CLIENT_IDLE_TIMEOUT_MS) [60000]
+  --max-connections N     client connections at once (P2PCDN_MAX_CONNECTIONS) [10000]
+  --max-origin-queue-per-client N  origin requests a client may have waiting (P2PCDN_MAX_ORIGIN_QUEUE_PER_CLIENT) [64]
   --max-disk-bytes N      body bytes kept under --cache-dir (P2PCDN_MAX_DISK_BYTES) [10 GiB]
   --max-object-bytes N    larger objects are passed through (P2PCDN_MAX_OBJECT_BYTES) [256 MiB]
   --origin-timeout-ms N   origin connect/header/idle-body timeout (P2PCDN_ORIGIN_TIMEOUT_MS) [10000/30000/30000]
@@ -46,6 +51,11 @@ const OPTIONS = {
   'purge-token': { type: 'string' },
   'max-bytes-per-sec': { type: 'string' },
   'max-memory-bytes': { type: 'string' },
+  'max-entries': { type: 'string' },
+  'cache-key-headers': { type: 'string' },
+  'client-idle-timeout-ms': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-origin-queue-per-client': { type: 'string' },
   'max-disk-bytes': { type: 'string' },
   'max-object-bytes': { type: 'string' },
   'origin-timeout-ms': { type: 'string' },
@@ -127,6 +137,11 @@ async function initFrom (values: Partial<Record<keyof typeof OPTIONS, string | b
     purgeToken: pick('purge-token', 'P2PCDN_PURGE_TOKEN'),
     maxBytesPerSec: count('max-bytes-per-sec', 'P2PCDN_MAX_BYTES_PER_SEC'),
     maxMemoryBytes: count('max-memory-bytes', 'P2PCDN_MAX_MEMORY_BYTES'),
+    maxEntries: count('max-entries', 'P2PCDN_MAX_ENTRIES'),
+    cacheKeyHeaders: pick('cache-key-headers', 'P2PCDN_CACHE_KEY_HEADERS')?.split(',').map(s => s.trim()).filter(Boolean),
+    clientIdleTimeoutMs: count('client-idle-timeout-ms', 'P2PCDN_CLIENT_IDLE_TIMEOUT_MS'),
+    maxConnections: count('max-connections', 'P2PCDN_MAX_CONNECTIONS'),
+    maxOriginQueuePerClient: count('max-origin-queue-per-client', 'P2PCDN_MAX_ORIGIN_QUEUE_PER_CLIENT'),
     maxDiskBytes: count('max-disk-bytes', 'P2PCDN_MAX_DISK_BYTES'),
     maxObjectBytes: count('max-object-bytes', 'P2PCDN_MAX_OBJECT_BYTES'),
     originConnectTimeoutMs: originTimeoutMs,

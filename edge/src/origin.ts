@@ -1,10 +1,13 @@
 /**
  * Requests to the one origin over an undici `Pool` (keep-alive, pipelining off). undici
  * rather than `fetch`: a proxy needs the bytes exactly as sent (no transparent
- * decompression, no redirect following, no forbidden-header rules).
+ * decompression, no redirect following, no forbidden-header rules). Requests take turns
+ * by client (`fair-queue.ts`); a slot is held until the response body is done, since
+ * that is how long the origin socket is busy.
  */
 import { Pool } from 'undici'
 import type { Readable } from 'node:stream'
+import { createFairQueue } from './fair-queue.js'
 import type { Headers } from './headers.js'
 
 export interface OriginRequest {
@@ -14,6 +17,10 @@ export interface OriginRequest {
   headers: Headers
   /** Request body to stream to the origin; none when absent. */
   body?: Readable
+  /** Whose request this is, for fair turns: the client's address. */
+  client: string
+  /** 1xx interim responses (RFC 9110 §15.2), for the client that asked. */
+  onInfo?: (status: number, headers: Record<string, string | string[]>) => void
 }
 
 export interface OriginResponse {
@@ -33,6 +40,8 @@ export interface OriginClientInit {
   headersTimeoutMs: number
   /** Longest silence inside a response body, in milliseconds. */
   bodyTimeoutMs: number
+  /** Origin requests one client may have waiting for a socket; past it the client gets 503. */
+  maxQueuedPerClient: number
   /** Called when a response head arrives (or the request fails), for metrics. */
   onResponse?: (status: number | 'error', seconds: number) => void
 }
@@ -62,16 +71,21 @@ export function createOriginClient (init: OriginClientInit): OriginClient {
     bodyTimeout: init.bodyTimeoutMs,
     pipelining: 1
   })
+  const turns = createFairQueue({ concurrency: init.connections, maxQueuedPerClient: init.maxQueuedPerClient, maxQueued: init.maxQueuedPerClient * 64 })
   let requests = 0
 
   const sendOnce = async (req: OriginRequest): Promise<OriginResponse> => {
+    const release = await turns.acquire(req.client)
     requests++
     const started = performance.now()
     try {
-      const res = await pool.request({ method: req.method as 'GET', path: req.path, headers: req.headers, body: req.body })
+      const onInfo = req.onInfo === undefined ? undefined : (info: { statusCode: number, headers: Record<string, string | string[]> }) => req.onInfo?.(info.statusCode, info.headers)
+      const res = await pool.request({ method: req.method as 'GET', path: req.path, headers: req.headers, body: req.body, onInfo })
       init.onResponse?.(res.statusCode, (performance.now() - started) / 1000)
+      res.body.once('close', release)
       return { status: res.statusCode, headers: res.headers, body: res.body }
     } catch (err) {
+      release()
       init.onResponse?.('error', (performance.now() - started) / 1000)
       throw err
     }

@@ -1,5 +1,5 @@
 /** Byte ranges (RFC 9110 §14) and the conditionals that guard them. */
-import { header } from './cache/policy.js'
+import { header, httpDate } from './cache/policy.js'
 import type { HeaderBag } from './cache/policy.js'
 
 export interface ByteRange {
@@ -38,7 +38,29 @@ export function parseRange (value: string | undefined, size: number): RangeResul
     if (last !== '' && Number(last) < start) return { kind: 'none' }
     if (start < size) ranges.push({ start, end: last === '' ? size - 1 : Math.min(Number(last), size - 1) })
   }
-  return ranges.length === 0 ? { kind: 'unsatisfiable' } : { kind: 'ranges', ranges }
+  if (ranges.length === 0) return { kind: 'unsatisfiable' }
+  return { kind: 'ranges', ranges: ranges.length > 1 && overlap(ranges) ? coalesce(ranges) : ranges }
+}
+
+function overlap (ranges: readonly ByteRange[]): boolean {
+  const sorted = [...ranges].sort((a, b) => a.start - b.start)
+  for (let i = 1; i < sorted.length; i++) if ((sorted[i] as ByteRange).start <= (sorted[i - 1] as ByteRange).end) return true
+  return false
+}
+
+/**
+ * Overlapping ranges would send the same bytes several times (`bytes=0-,0-,...` is an
+ * amplification attack): §14.2 lets a server coalesce them, in ascending order.
+ */
+function coalesce (ranges: readonly ByteRange[]): ByteRange[] {
+  const sorted = [...ranges].sort((a, b) => a.start - b.start)
+  const out: ByteRange[] = []
+  for (const r of sorted) {
+    const last = out[out.length - 1]
+    if (last !== undefined && r.start <= last.end + 1) last.end = Math.max(last.end, r.end)
+    else out.push({ ...r })
+  }
+  return out
 }
 
 /** `If-Range` (§13.1.5): the range applies only while the validator still matches, compared strongly. */
@@ -60,14 +82,17 @@ export function noneMatch (value: string | undefined, etag: string | undefined):
   return value.split(',').some(t => strip(t) === strip(etag))
 }
 
-/** If-Modified-Since counts only without If-None-Match (RFC 9110 §13.1.3). */
+/**
+ * If-Modified-Since counts only without If-None-Match, and an invalid date in it is ignored
+ * (RFC 9110 §13.1.3); so is one compared to an invalid Last-Modified.
+ */
 export function notModifiedSince (req: HeaderBag, stored: HeaderBag): boolean {
   const since = header(req, 'if-modified-since')
   const lastModified = header(stored, 'last-modified')
   if (req['if-none-match'] !== undefined || since === undefined || lastModified === undefined) return false
-  const a = Date.parse(since)
-  const b = Date.parse(lastModified)
-  return !Number.isNaN(a) && !Number.isNaN(b) && b <= a
+  const a = httpDate(since)
+  const b = httpDate(lastModified)
+  return a !== undefined && b !== undefined && b <= a
 }
 
 /** The client's conditionals say its copy is current: answer 304. */

@@ -42,15 +42,32 @@ export function createEdgeServer (ctx: HandlerContext, sameOrigins: (port: numbe
     const target = targets.parse(req.url ?? '', origins)
     // The hot path: a fresh hit in memory is answered without a promise.
     if (target.ok && (req.method === 'GET' || req.method === 'HEAD') && serveHotHit(ctx, req, res, target.key)) return
-    handle(ctx, req, res, target).catch(err => {
-      ctx.log.error('request-failed', { url: req.url, error: String(err) })
+    handle(ctx, req, res, target).catch(err => fail(req, res, err))
+  }
+  // Whatever goes wrong in a handler ends that response, never the process.
+  const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    ctx.log.error('request-failed', { url: req.url, error: err instanceof Error ? (err.stack ?? err.message) : String(err) })
+    try {
       sendError(ctx, res, 500, 'ERR_HTTP', 'internal error')
-    })
+    } catch {
+      res.destroy()
+    }
+  }
+  const onRequestSafe = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      onRequest(req, res)
+    } catch (err) {
+      fail(req, res, err)
+    }
   }
   // Node's defaults: 16 KiB of headers (431 beyond), and a request with both
   // Content-Length and Transfer-Encoding is refused by the parser (request smuggling).
   const tls = ctx.config.tls
-  const server: Server = tls === undefined ? http.createServer(onRequest) : https.createServer({ cert: tls.cert, key: tls.key }, onRequest)
+  const server: Server = tls === undefined ? http.createServer(onRequestSafe) : https.createServer({ cert: tls.cert, key: tls.key }, onRequestSafe)
+  // A client that stops reading is closed once its socket has made no progress this long,
+  // so what waits for it is bounded in time as well as by backpressure.
+  server.setTimeout(ctx.config.clientIdleTimeoutMs)
+  server.maxConnections = ctx.config.maxConnections
   server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))

@@ -27,13 +27,18 @@ export function createThrottle (bytesPerSec: number): Throttle {
   }
 }
 
-/** Write `body` in throttled slices, respecting backpressure; ends the response unless told not to. */
-export async function writeThrottled (res: ServerResponse, body: Uint8Array, throttle: Throttle, end = true): Promise<void> {
-  for (let at = 0; at < body.length; at += THROTTLE_SLICE_BYTES) {
-    if (res.destroyed) return
-    const slice = body.subarray(at, Math.min(body.length, at + THROTTLE_SLICE_BYTES))
-    await throttle.take(slice.length)
-    if (!res.write(slice)) await drainedOrClosed(res)
+/**
+ * Write `body` (one buffer or a list of them, sent in order) in throttled slices,
+ * respecting backpressure and without copying; ends the response unless told not to.
+ */
+export async function writeThrottled (res: ServerResponse, body: Uint8Array | readonly Uint8Array[], throttle: Throttle, end = true): Promise<void> {
+  for (const part of body instanceof Uint8Array ? [body] : body) {
+    for (let at = 0; at < part.length; at += THROTTLE_SLICE_BYTES) {
+      if (res.destroyed) return
+      const slice = part.subarray(at, Math.min(part.length, at + THROTTLE_SLICE_BYTES))
+      await throttle.take(slice.length)
+      if (!res.write(slice)) await drainedOrClosed(res)
+    }
   }
   if (end) res.end()
 }

@@ -41,7 +41,8 @@ beforeAll(async () => {
     '/big.bin': { body: BIG, headers: CACHEABLE },
     '/small.txt': { body: SMALL, type: 'text/plain', headers: CACHEABLE },
     '/slow.bin': { body: BIG, headers: CACHEABLE, delayMs: 150 },
-    '/heuristic.txt': { body: 'no cache-control at all' },
+    '/heuristic.txt': { body: 'no cache-control at all', headers: { 'Last-Modified': new Date(Date.now() - 10 * 86_400_000).toUTCString() } },
+    '/unlabelled.txt': { body: 'no cache-control, no last-modified' },
     '/no-store.txt': { body: 'secret', headers: { 'Cache-Control': 'no-store' } },
     '/private.txt': { body: 'mine', headers: { 'Cache-Control': 'private, max-age=60' } },
     '/gone.txt': { body: 'gone', status: 410 },
@@ -104,11 +105,17 @@ describe('edge caching', () => {
     expect(origin.requests.get('/q.txt')).toBe(2)
   })
 
-  it('stores responses without Cache-Control under the heuristic lifetime', async () => {
+  it('stores responses without Cache-Control under the heuristic lifetime, which needs Last-Modified', async () => {
     await (await fetch(`${edge.url}/heuristic.txt`)).text()
     const again = await fetch(`${edge.url}/heuristic.txt`)
     expect(again.headers.get('x-cache')).toBe('HIT')
     expect(origin.requests.get('/heuristic.txt')).toBe(1)
+    // No Last-Modified, no lifetime: kept for its ETag and revalidated on every use.
+    await (await fetch(`${edge.url}/unlabelled.txt`)).text()
+    const revalidated = await fetch(`${edge.url}/unlabelled.txt`)
+    expect(revalidated.headers.get('x-cache')).toBe('REVALIDATED')
+    expect(await revalidated.text()).toBe('no cache-control, no last-modified')
+    expect(origin.requests.get('/unlabelled.txt')).toBe(2)
   })
 
   it('serves byte ranges from the cache with exact bytes', async () => {

@@ -1,13 +1,17 @@
 /**
  * The cache the handlers use: a memory LRU in front of an optional disk store, plus the
  * key → `Vary` index that turns a request into the id of its variant (RFC 9111 §4.1).
+ * A variant is selected by the response's `Vary` and by the operator's key headers
+ * (`cacheKeyHeaders`), the only request fields a fill forwards besides credentials.
  *
  * Disk writes run in the background so a fill is served as soon as it is in memory;
- * writes and deletes of one id run in order, and `close()` waits for them.
+ * writes and deletes of one id run in order, and `close()` waits for them. The index
+ * holds only ids some store holds: evictions remove them.
  */
 import type { Logger } from '../../../protocol/src/index.js'
 import type { DiskStore } from './disk-store.js'
 import type { MemoryStore } from './memory-store.js'
+import { isFresh } from './policy.js'
 import type { HeaderBag } from './policy.js'
 import type { CacheEntry } from './store.js'
 import { entryId } from './store.js'
@@ -15,12 +19,25 @@ import { entryId } from './store.js'
 export interface CacheInit {
   memory: MemoryStore
   disk?: DiskStore
+  /** Request fields (lowercase) that are part of every key, as if every response varied on them. */
+  keyHeaders: readonly string[]
   logger: Logger
 }
 
 export interface Cache {
   /** The variant id a request maps to, given the `Vary` last stored for `key`. */
   idFor: (key: string, req: HeaderBag) => string
+  /** Request fields that select a variant of `key`: the key headers and its last stored `Vary`. */
+  keyFieldsOf: (key: string) => string[]
+  /** The variant string for these request headers under this `Vary`. */
+  variantFor: (vary: readonly string[], req: HeaderBag) => string
+  /**
+   * A response for `key` varies on `vary`: from now on requests map to variants of it,
+   * before the response is complete and stored (its fill's other clients are told apart).
+   */
+  learnVary: (key: string, vary: string[]) => Promise<void>
+  /** Called by the stores when they drop an id to make room. */
+  evicted: (id: string, from: 'memory' | 'disk') => void
   /** Memory only, synchronous: the hit path. */
   peek: (id: string) => CacheEntry | undefined
   get: (id: string) => Promise<CacheEntry | undefined>
@@ -61,12 +78,26 @@ export function variantOf (vary: readonly string[], req: HeaderBag): string {
 export function createCache (init: CacheInit): Cache {
   const { memory, disk, logger } = init
   const index = new Map<string, { vary: string[], ids: Set<string> }>()
+  const keyFields = (vary: readonly string[]): string[] => init.keyHeaders.length === 0 ? [...vary] : [...new Set([...init.keyHeaders, ...vary])]
+  const variantFor = (vary: readonly string[], req: HeaderBag): string => variantOf(keyFields(vary), req)
+  // Ids are `key` or `key\nvariant` (store.ts); the key is what the index is by.
+  const forgetId = (id: string): void => {
+    const nl = id.indexOf('\n')
+    const key = nl === -1 ? id : id.slice(0, nl)
+    const known = index.get(key)
+    if (known === undefined) return
+    known.ids.delete(id)
+    if (known.ids.size === 0) index.delete(key)
+  }
   const pending = new Set<Promise<void>>()
   const lastWrite = new Map<string, Promise<void>>()
 
   const track = (id: string, write: () => Promise<void>): void => {
     const previous = lastWrite.get(id) ?? Promise.resolve()
-    const p = previous.then(write).catch(err => logger.error('disk-write-failed', { id, error: String(err) }))
+    const p = previous.then(write).catch(err => {
+      logger.error('disk-write-failed', { id, error: String(err) })
+      if (!memory.has(id)) forgetId(id)
+    })
     lastWrite.set(id, p)
     pending.add(p)
     void p.finally(() => {
@@ -86,6 +117,14 @@ export function createCache (init: CacheInit): Cache {
   const removeId = async (id: string): Promise<void> => {
     await memory.delete(id)
     if (disk !== undefined) track(id, async () => await disk.delete(id))
+  }
+  /** A new Vary makes the old variants unreachable: drop them now rather than at eviction. */
+  const adoptVary = async (key: string, vary: string[], keep?: string): Promise<void> => {
+    const known = index.get(key)
+    if (known === undefined || known.vary.join() === vary.join()) return
+    for (const old of known.ids) if (old !== keep) await removeId(old)
+    known.ids.clear()
+    known.vary = vary
   }
 
   // key → epoch of its last invalidation; dropped whole if it ever grows past a bound.
@@ -111,8 +150,14 @@ export function createCache (init: CacheInit): Cache {
       return n
     },
     idFor (key, req) {
-      const known = index.get(key)
-      return known === undefined || known.vary.length === 0 ? key : entryId(key, variantOf(known.vary, req))
+      const fields = keyFields(index.get(key)?.vary ?? [])
+      return fields.length === 0 ? key : entryId(key, variantOf(fields, req))
+    },
+    keyFieldsOf: key => keyFields(index.get(key)?.vary ?? []),
+    variantFor,
+    evicted (id, from) {
+      // Memory gives way while the disk keeps the entry; the disk's own eviction (or its refusal) ends it.
+      if (from === 'memory' ? disk === undefined : !memory.has(id)) forgetId(id)
     },
     peek: id => memory.peek(id),
     epochOf: key => invalidatedAt.get(key) ?? 0,
@@ -127,14 +172,21 @@ export function createCache (init: CacheInit): Cache {
     async put (entry) {
       const id = entryId(entry.key, entry.variant)
       const known = index.get(entry.key)
-      // A new Vary makes the old variants unreachable: drop them now rather than at eviction.
-      if (known !== undefined && known.vary.join() !== entry.vary.join()) {
-        for (const old of known.ids) if (old !== id) await removeId(old)
-        known.ids.clear()
+      // A client error never takes the place of a good page (cache-poisoned denial of
+      // service): not of a fresh 200 of this variant, nor of every variant by a new Vary.
+      if (entry.status >= 400 && entry.status < 500 && known !== undefined) {
+        if (known.vary.join() !== entry.vary.join()) return
+        const current = memory.peek(id) ?? (disk?.has(id) === true ? await disk.get(id) : undefined)
+        if (current !== undefined && current.status === 200 && isFresh(current, Date.now())) return
       }
+      await adoptVary(entry.key, entry.vary, id)
       remember(entry.key, entry.variant, entry.vary)
       await memory.put(entry)
       if (disk !== undefined) track(id, async () => await disk.put(entry))
+    },
+    async learnVary (key, vary) {
+      await adoptVary(key, vary)
+      if (!index.has(key)) index.set(key, { vary, ids: new Set() })
     },
     invalidate,
     async purgePrefix (prefix) {

@@ -2,11 +2,14 @@
  * One file per entry under `dir`, named by the SHA-256 of its id, so no URL can name a
  * path outside the directory. Layout: 4-byte big-endian metadata length, metadata JSON,
  * body. Writes go to a temp file that is renamed into place, so a crash never leaves a
- * half entry under a real name; a read also checks the body's SHA-256 recorded in the
- * metadata, so a damaged file is dropped rather than served.
+ * half entry under a real name; every read checks the body against the SHA-256 recorded
+ * in the metadata, so a file damaged or changed while the edge runs is dropped (and the
+ * object refilled) rather than served.
  *
- * The index (id → size, in LRU order) lives in memory and is rebuilt from the files at
- * `open()`; total body bytes are kept under `maxBytes` by unlinking the least recently used.
+ * The index (id → bytes on disk, in LRU order) lives in memory and is rebuilt from the
+ * files at `open()`; bytes and entries are kept under `maxBytes` and `maxEntries` by
+ * unlinking the least recently used. An entry is charged its whole file, at least one
+ * filesystem block, so many tiny entries are bounded as well as a few large ones.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
@@ -16,12 +19,16 @@ import type { Logger } from '../../../protocol/src/index.js'
 import type { CacheEntry, CacheStore } from './store.js'
 import { entryId } from './store.js'
 
-const FORMAT_VERSION = 2
+const FORMAT_VERSION = 3
 const ENTRY_SUFFIX = '.entry'
 const TEMP_MARK = '.tmp-'
 const LENGTH_BYTES = 4
 /** Metadata holds headers and a manifest; anything larger is a damaged file. */
 const MAX_META_BYTES = 4 * 1024 * 1024
+/** The least a file costs on a typical filesystem. */
+const MIN_FILE_BYTES = 4096
+
+const fileCost = (bytes: number): number => Math.max(MIN_FILE_BYTES, bytes)
 
 /**
  * The JSON line before the body: the entry without its body, the manifest as its
@@ -43,14 +50,18 @@ export interface DiskIndexItem {
 
 export interface DiskStoreInit {
   dir: string
-  /** Total body bytes kept on disk. */
+  /** Total bytes kept on disk (whole files). */
   maxBytes: number
+  maxEntries: number
   logger: Logger
+  /** Called for each entry dropped to make room or refused for its size (not for `delete`). */
+  onEvict?: (id: string) => void
 }
 
 export interface DiskStore extends CacheStore {
   /** Create the directory, remove temp files a crash left, and index every entry. */
   open: () => Promise<DiskIndexItem[]>
+  has: (id: string) => boolean
   readonly bytes: number
 }
 
@@ -61,14 +72,11 @@ export function fileNameFor (id: string): string {
 export function createDiskStore (init: DiskStoreInit): DiskStore {
   const { dir, logger } = init
   const pathFor = (id: string): string => join(dir, fileNameFor(id))
-  // id → body bytes, in least-recently-used-first order.
+  // id → bytes charged, in least-recently-used-first order.
   const index = new Map<string, number>()
   let bytes = 0
-  // Files already read and hash-checked by this process: re-reads skip the hash.
-  const verified = new Set<string>()
 
   const forget = (id: string): boolean => {
-    verified.delete(id)
     const size = index.get(id)
     if (size === undefined) return false
     index.delete(id)
@@ -81,13 +89,15 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
   }
   const evict = async (): Promise<void> => {
     for (const [id] of index) {
-      if (bytes <= init.maxBytes) break
+      if (bytes <= init.maxBytes && index.size <= init.maxEntries) break
       await drop(id)
+      init.onEvict?.(id)
     }
   }
 
   return {
     get bytes () { return bytes },
+    has: id => index.has(id),
     async open () {
       await mkdir(dir, { recursive: true })
       const found: Array<DiskIndexItem & { id: string, size: number, mtimeMs: number }> = []
@@ -105,7 +115,7 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
           continue
         }
         const info = await stat(file)
-        found.push({ id: entryId(meta.key, meta.variant), key: meta.key, variant: meta.variant, vary: meta.vary, size: meta.size, mtimeMs: info.mtimeMs })
+        found.push({ id: entryId(meta.key, meta.variant), key: meta.key, variant: meta.variant, vary: meta.vary, size: fileCost(info.size), mtimeMs: info.mtimeMs })
       }
       // Oldest write first: the best LRU guess without access times.
       found.sort((a, b) => a.mtimeMs - b.mtimeMs)
@@ -126,13 +136,12 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
         forget(id)
         return undefined
       }
-      const entry = decode(raw, id, !verified.has(id))
+      const entry = decode(raw, id)
       if (entry === undefined) {
         logger.warn('disk-entry-invalid', { id, file: fileNameFor(id) })
         await drop(id)
         return undefined
       }
-      verified.add(id)
       const size = index.get(id)
       if (size !== undefined) {
         index.delete(id)
@@ -141,8 +150,11 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
       return entry
     },
     async put (entry) {
-      if (entry.body.length > init.maxBytes) return
       const id = entryId(entry.key, entry.variant)
+      if (entry.body.length > init.maxBytes) {
+        init.onEvict?.(id)
+        return
+      }
       const meta: EntryMeta = {
         v: FORMAT_VERSION,
         key: entry.key,
@@ -162,6 +174,7 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
         mustRevalidate: entry.mustRevalidate,
         staleWhileRevalidateS: entry.staleWhileRevalidateS,
         staleIfErrorS: entry.staleIfErrorS,
+        shared: entry.shared,
         dropFields: entry.dropFields
       }
       const json = Buffer.from(JSON.stringify(meta))
@@ -177,10 +190,9 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
         throw err
       }
       forget(id)
-      index.set(id, entry.body.length)
-      bytes += entry.body.length
-      // Written by this process from the bytes it hashed: no need to check on read.
-      verified.add(id)
+      const cost = fileCost(LENGTH_BYTES + json.length + entry.body.length)
+      index.set(id, cost)
+      bytes += cost
       await evict()
     },
     async delete (id) {
@@ -213,7 +225,7 @@ async function readMeta (file: string): Promise<EntryMeta | undefined> {
   }
 }
 
-function decode (raw: Buffer, id: string, checkHash: boolean): CacheEntry | undefined {
+function decode (raw: Buffer, id: string): CacheEntry | undefined {
   if (raw.length < LENGTH_BYTES) return undefined
   const length = raw.readUInt32BE(0)
   if (length > MAX_META_BYTES || raw.length < LENGTH_BYTES + length) return undefined
@@ -223,7 +235,7 @@ function decode (raw: Buffer, id: string, checkHash: boolean): CacheEntry | unde
     // The id check guards against a (theoretical) hash collision and a foreign file;
     // the hash against a body that is not the one the metadata describes.
     if (meta.v !== FORMAT_VERSION || entryId(meta.key, meta.variant) !== id || meta.size !== body.length) return undefined
-    if (checkHash && createHash('sha256').update(body).digest('hex') !== meta.sha256) return undefined
+    if (createHash('sha256').update(body).digest('hex') !== meta.sha256) return undefined
     const manifest = meta.manifest === null ? undefined : parseManifest(meta.manifest)
     if (manifest !== undefined && manifest.size !== body.length) return undefined
     return {
@@ -243,6 +255,7 @@ function decode (raw: Buffer, id: string, checkHash: boolean): CacheEntry | unde
       mustRevalidate: meta.mustRevalidate,
       staleWhileRevalidateS: meta.staleWhileRevalidateS,
       staleIfErrorS: meta.staleIfErrorS,
+      shared: meta.shared === true,
       dropFields: meta.dropFields
     }
   } catch {

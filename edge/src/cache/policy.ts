@@ -3,8 +3,10 @@
  * long is it fresh, how old is it, may a stale copy be used.
  * https://www.rfc-editor.org/rfc/rfc9111
  *
- * `CDN-Cache-Control` (RFC 9213), when present, replaces `Cache-Control` for this cache.
+ * `CDN-Cache-Control` (RFC 9213), when present and valid, replaces `Cache-Control` for this cache.
  */
+import { parseCdnCacheControl } from './cdn-cache-control.js'
+import { parseHttpDate } from './http-date.js'
 
 /** Lowercase header names, as Node's `IncomingHttpHeaders`. */
 export type HeaderBag = Record<string, string | string[] | undefined>
@@ -24,6 +26,12 @@ export interface Freshness {
   staleWhileRevalidateS: number
   /** `stale-if-error` seconds (RFC 5861), 0 when absent. */
   staleIfErrorS: number
+  /**
+   * The origin explicitly allowed shared caching (`public`, `s-maxage`, or a
+   * `CDN-Cache-Control` aimed at this cache): only such an entry is stored from, or
+   * served to, a request that carries credentials.
+   */
+  shared: boolean
   /** Header fields named by qualified `private="..."` / `no-cache="..."`: never sent from storage. */
   dropFields: string[]
 }
@@ -36,12 +44,12 @@ export interface RequestFacts {
   method: string
   /** The request carried `Authorization`. */
   authorization: boolean
+  /** The request carried `Cookie`. */
+  cookie: boolean
   /** The request said `Cache-Control: no-store`. */
   noStore: boolean
 }
 
-/** Used without `Last-Modified`: short, so an unlabelled resource is rechecked soon. */
-export const HEURISTIC_DEFAULT_S = 60
 /** Heuristic lifetimes are capped at a day, as most caches do. */
 export const HEURISTIC_MAX_S = 86_400
 /** RFC 9111 §4.2.2 suggests 10% of the time since Last-Modified. */
@@ -91,18 +99,20 @@ export function deltaSeconds (value: string | true | undefined): number | undefi
   return Math.min(Number(value), MAX_DELTA_S)
 }
 
+/** An HTTP-date header value in epoch ms; absent or invalid (RFC 9110 §5.6.7) gives undefined. */
 export function httpDate (value: string | undefined): number | undefined {
-  if (value === undefined) return undefined
-  // Date.parse is lenient (it accepts "2024"); an HTTP-date always names a time of day.
-  if (!/\d{1,2}:\d{2}:\d{2}/.test(value)) return undefined
-  const ms = Date.parse(value)
-  return Number.isNaN(ms) ? undefined : ms
+  return value === undefined ? undefined : parseHttpDate(value)
 }
 
-/** The directives this cache obeys: `CDN-Cache-Control` when present (RFC 9213 §2.1), else `Cache-Control`. */
+/**
+ * The directives this cache obeys: a valid `CDN-Cache-Control` (RFC 9213 §2.1), else
+ * `Cache-Control`. An invalid targeted field counts as absent, so `targeted` is false and
+ * `Expires` applies again.
+ */
 export function responseDirectives (headers: HeaderBag): { directives: Directives, targeted: boolean } {
   const cdn = header(headers, 'cdn-cache-control')
-  if (cdn !== undefined) return { directives: parseCacheControl(cdn), targeted: true }
+  const targeted = cdn === undefined ? undefined : parseCdnCacheControl(cdn)
+  if (targeted !== undefined) return { directives: targeted, targeted: true }
   return { directives: parseCacheControl(header(headers, 'cache-control')), targeted: false }
 }
 
@@ -118,13 +128,19 @@ export function decideStorable (req: RequestFacts, status: number, headers: Head
   const priv = directives.get('private')
   if (priv === true) return { storable: false, reason: 'private' }
   if (varyNames(headers).includes('*')) return { storable: false, reason: 'vary: *' }
+  const shared = targeted || cc.has('public') || cc.has('s-maxage')
   // §3.5: a response to an authenticated request only with one of these directives.
-  if (req.authorization && !(cc.has('public') || cc.has('s-maxage') || cc.has('must-revalidate') || directives.has('public') || directives.has('s-maxage') || directives.has('must-revalidate'))) {
-    return { storable: false, reason: 'authorization' }
-  }
+  if (req.authorization && !(shared || cc.has('must-revalidate'))) return { storable: false, reason: 'authorization' }
+  // Stricter than RFC 9111, as Varnish and the large CDNs are: a response to a request
+  // with cookies, or one that sets them, is probably one visitor's (session takeover,
+  // web cache deception) unless the origin said it is for everyone.
+  if (req.cookie && !shared) return { storable: false, reason: 'cookie' }
+  if (headers['set-cookie'] !== undefined && !shared) return { storable: false, reason: 'set-cookie' }
 
   const explicit = explicitLifetimeS(directives, headers, targeted)
-  const heuristicAllowed = HEURISTICALLY_CACHEABLE.has(status) || directives.has('public')
+  // `public` makes any status storable (§5.2.2.9), but an error stored by heuristic would
+  // let one bad request take a page down for everyone (CPDoS): errors need a lifetime.
+  const heuristicAllowed = HEURISTICALLY_CACHEABLE.has(status) || (directives.has('public') && status < 400)
   if (explicit === undefined && !heuristicAllowed) return { storable: false, reason: `status ${status} without explicit freshness` }
   const noCacheValue = directives.get('no-cache')
   const freshness: Freshness = {
@@ -134,6 +150,7 @@ export function decideStorable (req: RequestFacts, status: number, headers: Head
     mustRevalidate: directives.has('must-revalidate') || directives.has('proxy-revalidate') || directives.has('s-maxage'),
     staleWhileRevalidateS: deltaSeconds(directives.get('stale-while-revalidate')) ?? 0,
     staleIfErrorS: deltaSeconds(directives.get('stale-if-error')) ?? 0,
+    shared,
     dropFields: [...fieldList(priv), ...fieldList(noCacheValue)]
   }
   // A response that is stale at once and has no validator could never be used again.
@@ -173,9 +190,14 @@ function explicitLifetimeS (directives: Directives, headers: HeaderBag, targeted
   return Math.max(0, Math.floor((expires - date) / 1000))
 }
 
+/**
+ * Only `Last-Modified` gives a heuristic lifetime (§4.2.2); a response without it (most
+ * error pages and dynamic pages) is not fresh at all, so it is stored only when it has a
+ * validator, and then revalidated on every use.
+ */
 export function heuristicLifetimeS (headers: HeaderBag): number {
   const lastModified = httpDate(header(headers, 'last-modified'))
-  if (lastModified === undefined) return HEURISTIC_DEFAULT_S
+  if (lastModified === undefined) return 0
   const date = httpDate(header(headers, 'date')) ?? Date.now()
   const s = Math.floor(((date - lastModified) / 1000) * HEURISTIC_FRACTION)
   return Math.min(HEURISTIC_MAX_S, Math.max(0, s))

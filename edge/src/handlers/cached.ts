@@ -5,39 +5,49 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { note } from '../access-log.js'
-import { variantOf } from '../cache/cache.js'
 import { isFresh, withinStaleWindow } from '../cache/policy.js'
 import type { RequestFacts } from '../cache/policy.js'
 import type { CacheEntry } from '../cache/store.js'
 import type { FillOutcome, LiveFill } from '../filler.js'
-import { appendVia } from '../filler.js'
+import { appendVia } from '../headers.js'
 import type { Headers } from '../headers.js'
 import { clientHasCurrent } from '../range.js'
-import { discard, isTimeout } from '../origin.js'
+import { discard } from '../origin.js'
+import { remoteOf } from '../origin-request.js'
 import type { HandlerContext } from './context.js'
 import { serveEntry } from './entry.js'
-import { errorText, pipeResponse, proxyRequest } from './proxy.js'
+import { forwardInfo } from './informational.js'
+import { errorText, pipeBody, pipeResponse, proxyRequest, sendOriginError } from './proxy.js'
 import { baseHeaders, send, sendError } from './reply.js'
 
 export type Lookup = { kind: 'hit', entry: CacheEntry } | { kind: 'stale', entry: CacheEntry, error?: unknown } | FillOutcome
 
 function factsOf (req: IncomingMessage): RequestFacts {
-  return { method: 'GET', authorization: req.headers.authorization !== undefined, noStore: false }
+  return { method: 'GET', authorization: req.headers.authorization !== undefined, cookie: req.headers.cookie !== undefined, noStore: false }
+}
+
+/**
+ * A stored entry answers a request with credentials only when the origin made it
+ * public: otherwise the request goes to the origin as that user's own.
+ */
+function usableFor (entry: CacheEntry, req: IncomingMessage): boolean {
+  return entry.shared || (req.headers.cookie === undefined && req.headers.authorization === undefined)
 }
 
 /**
  * A usable answer for `key`: a fresh entry, a stale one the RFC 5861 windows allow, or
  * whatever filling produced. Rejects when the origin fails and no stale copy may stand in.
  */
-export async function lookup (ctx: HandlerContext, req: IncomingMessage, key: string): Promise<Lookup> {
+export async function lookup (ctx: HandlerContext, req: IncomingMessage, key: string, res?: ServerResponse): Promise<Lookup> {
   const id = ctx.cache.idFor(key, req.headers)
   const now = Date.now()
-  const entry = ctx.cache.peek(id) ?? await ctx.cache.get(id)
+  const found = ctx.cache.peek(id) ?? await ctx.cache.get(id)
+  const entry = found !== undefined && usableFor(found, req) ? found : undefined
   if (entry !== undefined && isFresh(entry, now)) return { kind: 'hit', entry }
-  const fillReq = { key, id, headers: req.headers, facts: factsOf(req), stale: entry }
+  const fillReq = { key, id, headers: req.headers, facts: factsOf(req), stale: entry, remote: remoteOf(req), onInfo: forwardInfo(res) }
   if (entry !== undefined && withinStaleWindow(entry, now, entry.staleWhileRevalidateS)) {
     // Revalidate in the background; concurrent stale hits join this one fill.
-    void ctx.filler.fill(fillReq).then(drain, err => ctx.log.warn('background-revalidation-failed', { key, error: errorText(err) }))
+    void ctx.filler.fill({ ...fillReq, onInfo: undefined }).then(drain, err => ctx.log.warn('background-revalidation-failed', { key, error: errorText(err) }))
     return { kind: 'stale', entry }
   }
   let outcome: FillOutcome
@@ -63,7 +73,7 @@ function drain (outcome: FillOutcome): void {
 /** Answer from a fresh entry in memory, synchronously; false when that is not possible. */
 export function serveHotHit (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, key: string): boolean {
   const hot = ctx.cache.peek(ctx.cache.idFor(key, req.headers))
-  if (hot === undefined || !isFresh(hot, Date.now())) return false
+  if (hot === undefined || !isFresh(hot, Date.now()) || !usableFor(hot, req)) return false
   ctx.counters.hits++
   serveEntry(ctx, req, res, hot, 'HIT')
   return true
@@ -73,12 +83,10 @@ export async function serveCached (ctx: HandlerContext, req: IncomingMessage, re
   if (serveHotHit(ctx, req, res, key)) return
   let found: Lookup
   try {
-    found = await lookup(ctx, req, key)
+    found = await lookup(ctx, req, key, res)
   } catch (err) {
     ctx.counters.misses++
-    ctx.log.warn('fill-failed', { key, error: errorText(err) })
-    if (isTimeout(err)) sendError(ctx, res, 504, 'ERR_TIMEOUT', `origin timed out: ${errorText(err)}`)
-    else sendError(ctx, res, 502, 'ERR_HTTP', `origin failed: ${errorText(err)}`)
+    sendOriginError(ctx, res, key, err)
     return
   }
   switch (found.kind) {
@@ -93,19 +101,20 @@ export async function serveCached (ctx: HandlerContext, req: IncomingMessage, re
   }
   ctx.counters.misses++
   // A joined fill may have been the leader's variant, not ours: look again, once.
+  // Also when the fill was keyed without a field its response turned out to vary on.
   const variant = found.kind === 'stored' ? found.entry.variant : found.kind === 'streaming' ? found.fill.variant : ''
-  const vary = found.kind === 'stored' ? found.entry.vary : found.kind === 'streaming' ? varyFrom(found.fill) : []
-  if (found.kind !== 'pass' && variantOf(vary, req.headers) !== variant) {
+  const vary = found.kind === 'stored' ? found.entry.vary : found.kind === 'streaming' ? found.fill.vary : []
+  if (found.kind !== 'pass' && ctx.cache.variantFor(vary, req.headers) !== variant) {
     if (!retried) return await serveCached(ctx, req, res, key, true)
     await proxyRequest(ctx, req, res, key, 'MISS')
     return
   }
   if (found.kind === 'stored') {
-    serveEntry(ctx, req, res, found.entry, found.revalidated ? 'REVALIDATED' : 'MISS')
+    serveEntry(ctx, req, res, found.entry, found.revalidated ? 'REVALIDATED' : 'MISS', found.leaderHeaders)
     return
   }
   if (found.kind === 'streaming') {
-    await serveLive(ctx, req, res, found.fill)
+    await serveLive(ctx, req, res, found.fill, found.leaderHeaders)
     return
   }
   if (found.response !== undefined) {
@@ -121,51 +130,34 @@ export async function serveCached (ctx: HandlerContext, req: IncomingMessage, re
   }
 }
 
-function varyFrom (fill: LiveFill): string[] {
-  const v = fill.headers.vary
-  if (v === undefined) return []
-  return (Array.isArray(v) ? v.join(',') : v).split(',').map(s => s.trim().toLowerCase()).filter(Boolean)
-}
-
 /**
- * Stream a fill to this client as its bytes arrive. Ranges, HEAD and a throttled edge
- * wait for the complete entry instead, which then answers like a hit.
+ * Stream a fill to this client as its bytes arrive, at the client's pace. Ranges, HEAD
+ * and conditionals wait for the complete entry instead, which then answers like a hit.
  */
-async function serveLive (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, fill: LiveFill): Promise<void> {
+async function serveLive (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, fill: LiveFill, leaderHeaders: Headers | undefined): Promise<void> {
+  const age = String(Math.floor(fill.ageS(Date.now())))
   if (fill.status === 200 && clientHasCurrent(req.headers, fill.headers)) {
-    send(ctx, res, 304, { etag: fill.headers.etag ?? '', 'x-cache': 'MISS' }, undefined, false, 'MISS')
+    send(ctx, res, 304, { etag: fill.headers.etag ?? '', age, 'x-cache': 'MISS', ...leaderHeaders }, undefined, false, 'MISS')
     return
   }
-  if (req.method !== 'GET' || req.headers.range !== undefined || ctx.throttle !== undefined) {
+  if (req.method !== 'GET' || req.headers.range !== undefined) {
     let entry: CacheEntry
     try {
       entry = await fill.stored
     } catch (err) {
-      sendError(ctx, res, 502, 'ERR_HTTP', `origin failed: ${errorText(err)}`)
+      // Not stored (too large, no memory, origin failed): this client asks on its own.
+      if (fill.tooBig && !res.headersSent) {
+        await proxyRequest(ctx, req, res, fill.key, 'MISS')
+        return
+      }
+      sendOriginError(ctx, res, fill.key, err)
       return
     }
-    serveEntry(ctx, req, res, entry, 'MISS')
+    serveEntry(ctx, req, res, entry, 'MISS', leaderHeaders)
     return
   }
-  const headers: Headers = { ...fill.headers, via: appendVia(fill.headers.via), 'accept-ranges': 'bytes', ...baseHeaders(ctx), 'x-cache': 'MISS' }
+  const headers: Headers = { ...fill.headers, via: appendVia(fill.headers.via), 'accept-ranges': 'bytes', age, ...leaderHeaders, ...baseHeaders(ctx), 'x-cache': 'MISS' }
   if (fill.size !== undefined) headers['content-length'] = String(fill.size)
   res.writeHead(fill.status, headers)
-  let sent = 0
-  await new Promise<void>(resolve => {
-    const stop = fill.subscribe(chunk => {
-      sent += chunk.length
-      ctx.counters.bytesServed += chunk.length
-      res.write(chunk)
-    }, err => {
-      note(res, 'MISS', sent)
-      // A short or failed origin body must not look complete to the client either.
-      if (err !== undefined) res.destroy(err)
-      else res.end()
-      resolve()
-    })
-    res.once('close', () => {
-      stop()
-      resolve()
-    })
-  })
+  await pipeBody(ctx, res, fill.open(), 'MISS')
 }

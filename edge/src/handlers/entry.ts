@@ -9,8 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { note } from '../access-log.js'
 import { currentAgeS, header } from '../cache/policy.js'
 import type { CacheEntry } from '../cache/store.js'
-import { appendVia } from '../filler.js'
-import { CORS_HEADERS } from '../headers.js'
+import { appendVia, CORS_HEADERS } from '../headers.js'
 import type { Headers } from '../headers.js'
 import { clientHasCurrent, ifRangeMatches, parseRange } from '../range.js'
 import type { ByteRange } from '../range.js'
@@ -84,11 +83,12 @@ function entryHeaders (ctx: HandlerContext, entry: CacheEntry): Headers {
   }
 }
 
-export function serveEntry (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, entry: CacheEntry, cache: CacheStatus): void {
+/** @param leaderHeaders fields for this client alone (its `Set-Cookie` from the fill it led) */
+export function serveEntry (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, entry: CacheEntry, cache: CacheStatus, leaderHeaders?: Headers): void {
   const age = String(Math.floor(currentAgeS(entry, Date.now())))
   const h = req.headers
-  // The hot path: nothing conditional, no range, no throttle.
-  if (req.method === 'GET' && h.range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && ctx.throttle === undefined) {
+  // The hot path: nothing conditional, no range, no throttle, nothing for this client alone.
+  if (req.method === 'GET' && h.range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && ctx.throttle === undefined && leaderHeaders === undefined) {
     const raw = res as RawResponse
     const hot = hotHead(ctx, entry, raw._keepAliveTimeout ?? 0)
     if (raw.shouldKeepAlive && raw.maxRequestsOnConnectionReached !== true && raw._header === null) {
@@ -113,13 +113,13 @@ export function serveEntry (ctx: HandlerContext, req: IncomingMessage, res: Serv
     res.end(entry.body)
     return
   }
-  serveEntrySlow(ctx, req, res, entry, cache, age)
+  serveEntrySlow(ctx, req, res, entry, cache, age, leaderHeaders)
 }
 
-function serveEntrySlow (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, entry: CacheEntry, cache: CacheStatus, age: string): void {
+function serveEntrySlow (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, entry: CacheEntry, cache: CacheStatus, age: string, leaderHeaders: Headers | undefined): void {
   const head = req.method === 'HEAD'
   const size = entry.body.length
-  const extra: Headers = { 'x-cache': cache, age, via: appendVia(entry.headers.via) }
+  const extra: Headers = { ...leaderHeaders, 'x-cache': cache, age, via: appendVia(entry.headers.via) }
 
   if (entry.status === 200 && clientHasCurrent(req.headers, entry.headers)) {
     const kept: Headers = {}
@@ -177,7 +177,7 @@ function sendParts (ctx: HandlerContext, res: ServerResponse, headers: Headers, 
   }
   ctx.counters.bytesServed += length
   if (ctx.throttle !== undefined) {
-    void writeThrottled(res, Buffer.concat(parts, length), ctx.throttle)
+    void writeThrottled(res, parts, ctx.throttle)
     return
   }
   // cork + write + uncork sends the parts in one writev.

@@ -1,47 +1,51 @@
 /**
- * Pass-through: requests the cache does not handle go to the origin and back with only
- * hop-by-hop fields changed. A successful unsafe method invalidates what it may have
- * changed (RFC 9111 §4.4).
+ * Pass-through: requests the cache does not handle go to the origin and back. The
+ * request head is the edge's (`origin-request.ts`); a successful unsafe method
+ * invalidates what it may have changed (RFC 9111 §4.4). Bodies stream at the client's
+ * pace: the origin is read only as fast as the client takes the bytes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
 import { note } from '../access-log.js'
-import { appendVia } from '../filler.js'
 import type { PassedResponse } from '../filler.js'
-import { omit, stripHopByHop } from '../headers.js'
+import { appendVia, stripHopByHop } from '../headers.js'
 import { discard, isTimeout } from '../origin.js'
+import { passHeaders, remoteOf } from '../origin-request.js'
 import { parseRequestTarget } from '../target.js'
-import type { HandlerContext } from './context.js'
 import { writeThrottled } from '../throttle.js'
-import { baseHeaders, sendError } from './reply.js'
+import type { HandlerContext } from './context.js'
+import { forwardInfo } from './informational.js'
+import { baseHeaders, send, sendError } from './reply.js'
 
 /** Methods that cannot change state (RFC 9110 §9.2.1); any other invalidates on success. */
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 
-/** Send `req` to the origin as it is (minus hop-by-hop headers) and stream the answer back. */
+/** Send `req` to the origin with the edge's request head and stream the answer back. */
 export async function proxyRequest (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, key: string, cache: 'MISS' | 'BYPASS'): Promise<void> {
-  // undici frames the body itself and refuses `expect`; `host` becomes the origin's.
-  const headers = omit(stripHopByHop(req.headers), ['host', 'expect'])
-  const remote = req.socket.remoteAddress
-  if (remote !== undefined) {
-    const prior = headers['x-forwarded-for']
-    headers['x-forwarded-for'] = prior === undefined ? remote : `${String(prior)}, ${remote}`
-  }
-  if (req.headers.host !== undefined) headers['x-forwarded-host'] = req.headers.host
-  headers.via = appendVia(headers.via)
+  const remote = remoteOf(req)
+  const headers = passHeaders(req, remote, ctx.publicAddress())
   const method = req.method ?? 'GET'
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
   let originRes
   try {
-    originRes = await ctx.origin.request({ method, path: key, headers, body: hasBody && method !== 'GET' && method !== 'HEAD' ? req : undefined })
+    originRes = await ctx.origin.request({ method, path: key, headers, body: hasBody && method !== 'GET' && method !== 'HEAD' ? req : undefined, client: remote ?? '', onInfo: forwardInfo(res) })
   } catch (err) {
-    ctx.log.warn('origin-failed', { key, method, error: errorText(err) })
-    if (isTimeout(err)) sendError(ctx, res, 504, 'ERR_TIMEOUT', `origin timed out: ${errorText(err)}`)
-    else sendError(ctx, res, 502, 'ERR_HTTP', `origin unreachable: ${errorText(err)}`)
+    sendOriginError(ctx, res, key, err)
     return
   }
   const resHeaders = stripHopByHop(originRes.headers)
   if (!SAFE.has(method) && originRes.status >= 200 && originRes.status < 400) await invalidateAfterUnsafe(ctx, key, resHeaders, req.headers.host)
   pipeResponse(ctx, req, res, { status: originRes.status, headers: resHeaders, body: originRes.body }, cache)
+}
+
+/** The client's answer when the origin could not be asked or did not answer. */
+export function sendOriginError (ctx: HandlerContext, res: ServerResponse, key: string, err: unknown): void {
+  ctx.log.warn('origin-failed', { key, error: errorText(err) })
+  if ((err as { code?: unknown }).code === 'EDGE_QUEUE_FULL') {
+    if (res.headersSent) res.destroy()
+    else send(ctx, res, 503, { 'retry-after': '1', 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, JSON.stringify({ error: errorText(err), code: 'ERR_HTTP' }))
+  } else if (isTimeout(err)) sendError(ctx, res, 504, 'ERR_TIMEOUT', `origin timed out: ${errorText(err)}`)
+  else sendError(ctx, res, 502, 'ERR_HTTP', `origin failed: ${errorText(err)}`)
 }
 
 /** §4.4: the target URI, and Location / Content-Location when they are on the same host. */
@@ -67,37 +71,58 @@ async function invalidateAfterUnsafe (ctx: HandlerContext, key: string, headers:
 /** Stream an origin response to the client with our CORS headers on top. */
 export function pipeResponse (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, origin: PassedResponse, cache: 'MISS' | 'BYPASS'): void {
   res.writeHead(origin.status, { ...origin.headers, via: appendVia(origin.headers.via), ...baseHeaders(ctx), 'x-cache': cache })
-  let sent = 0
   if (req.method === 'HEAD' || origin.status === 204 || origin.status === 304) {
     discard(origin.body)
     note(res, cache, 0)
     res.end()
     return
   }
-  origin.body.on('data', (chunk: Buffer) => {
-    sent += chunk.length
-    ctx.counters.bytesServed += chunk.length
-  })
-  origin.body.on('end', () => note(res, cache, sent))
-  origin.body.on('error', err => {
-    ctx.log.warn('origin-stream-failed', { error: errorText(err) })
-    res.destroy()
-  })
-  res.on('close', () => {
-    if (!origin.body.readableEnded) discard(origin.body)
-  })
-  if (ctx.throttle === undefined) {
-    origin.body.pipe(res)
-    return
+  void pipeBody(ctx, res, origin.body, cache)
+}
+
+/**
+ * Copy `body` to the client with backpressure (and the send-rate cap when set), counting
+ * bytes; a body that fails cuts the response short so it never looks complete. Resolves
+ * when the response ends or the client goes.
+ */
+export async function pipeBody (ctx: HandlerContext, res: ServerResponse, body: Readable, cache: string): Promise<void> {
+  let sent = 0
+  const count = (n: number): void => {
+    sent += n
+    ctx.counters.bytesServed += n
   }
-  const throttle = ctx.throttle
-  void (async () => {
-    for await (const chunk of origin.body) await writeThrottled(res, chunk as Buffer, throttle, false)
-    res.end()
-  })().catch(() => res.destroy())
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      note(res, cache, sent)
+      resolve()
+    }
+    body.once('error', err => {
+      ctx.log.warn('origin-stream-failed', { error: errorText(err) })
+      res.destroy()
+      done()
+    })
+    body.once('end', done)
+    res.once('close', () => {
+      if (!body.readableEnded) discard(body)
+      done()
+    })
+    const throttle = ctx.throttle
+    if (throttle === undefined) {
+      body.on('data', (chunk: Buffer) => count(chunk.length))
+      body.pipe(res)
+      return
+    }
+    void (async () => {
+      for await (const chunk of body) {
+        count((chunk as Buffer).length)
+        await writeThrottled(res, chunk as Buffer, throttle, false)
+      }
+      res.end()
+    })().catch(() => res.destroy())
+  })
 }
 
 export function errorText (err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code
-  return typeof code === 'string' ? code : err instanceof Error ? err.message : String(err)
+  return typeof code === 'string' && code !== 'EDGE_QUEUE_FULL' ? code : err instanceof Error ? err.message : String(err)
 }
