@@ -86,9 +86,10 @@ export interface Filler {
 
 export function createFiller (init: FillerInit): Filler {
   const { origin, cache, logger } = init
-  const inflight = new Map<string, Promise<FillOutcome>>()
+  /** `started`: the origin request has its turn (`fair-queue.ts`). */
+  const inflight = new Map<string, { outcome: Promise<FillOutcome>, client: string, started: boolean }>()
 
-  async function run (req: FillRequest): Promise<FillOutcome> {
+  async function run (req: FillRequest, onTurn?: () => void): Promise<FillOutcome> {
     const { key, stale } = req
     const headers = fillHeaders(stripHopByHop(req.headers), cache.keyFieldsOf(key), req.remote, init.publicAddress())
     const etag = stale === undefined ? undefined : header(stale.headers, 'etag')
@@ -99,7 +100,7 @@ export function createFiller (init: FillerInit): Filler {
 
     const epoch = cache.epochOf(key)
     const requestTime = Date.now()
-    const res = await origin.request({ method: 'GET', path: key, headers, client: req.remote ?? '', onInfo: req.onInfo })
+    const res = await origin.request({ method: 'GET', path: key, headers, client: req.remote ?? '', onInfo: req.onInfo, onTurn })
     const responseTime = Date.now()
     const resHeaders = stripHopByHop(res.headers)
     const status = res.status
@@ -167,6 +168,10 @@ export function createFiller (init: FillerInit): Filler {
     return { kind: 'streaming', fill, leaderHeaders }
   }
 
+  const forget = (flight: string, record: unknown): void => {
+    if (inflight.get(flight) === record) inflight.delete(flight)
+  }
+
   return {
     get inflight () { return inflight.size },
     async fill (req) {
@@ -174,20 +179,25 @@ export function createFiller (init: FillerInit): Filler {
       // requests share one fill.
       const flight = `${req.id}\n${header(req.headers, 'authorization') ?? ''}\n${header(req.headers, 'cookie') ?? ''}`
       const running = inflight.get(flight)
+      // A fill still waiting for its turn waits behind its own client's requests: another
+      // client joins it only once it runs, and asks for itself meanwhile.
+      if (running !== undefined && !running.started && running.client !== (req.remote ?? '')) return await run(req)
       if (running !== undefined) {
-        const outcome = await running
+        const outcome = await running.outcome
         if (outcome.kind === 'pass') return { ...outcome, response: undefined }
         // A fill that stopped storing holds only a window of its body: ask for our own.
         if (outcome.kind === 'streaming' && !outcome.fill.joinable) return await run(req)
         return { ...outcome, leaderHeaders: undefined }
       }
-      const p = run(req)
-      inflight.set(flight, p)
+      const record = { outcome: undefined as unknown as Promise<FillOutcome>, client: req.remote ?? '', started: false }
+      const p = run(req, () => { record.started = true })
+      record.outcome = p
+      inflight.set(flight, record)
       // Joiners may attach while the body streams; a pass, a stored entry or a failure ends the flight.
       p.then(outcome => {
-        if (outcome.kind === 'streaming') void outcome.fill.stored.catch(() => {}).finally(() => inflight.delete(flight))
-        else inflight.delete(flight)
-      }, () => inflight.delete(flight))
+        if (outcome.kind === 'streaming') void outcome.fill.stored.catch(() => {}).finally(() => forget(flight, record))
+        else forget(flight, record)
+      }, () => forget(flight, record))
       return await p
     }
   }

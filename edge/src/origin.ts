@@ -19,6 +19,8 @@ export interface OriginRequest {
   body?: Readable
   /** Whose request this is, for fair turns: the client's address. */
   client: string
+  /** Called once the request has its turn and goes to the origin. */
+  onTurn?: () => void
   /** 1xx interim responses (RFC 9110 §15.2), for the client that asked. */
   onInfo?: (status: number, headers: Record<string, string | string[]>) => void
 }
@@ -71,11 +73,18 @@ export function createOriginClient (init: OriginClientInit): OriginClient {
     bodyTimeout: init.bodyTimeoutMs,
     pipelining: 1
   })
-  const turns = createFairQueue({ concurrency: init.connections, maxQueuedPerClient: init.maxQueuedPerClient, maxQueued: init.maxQueuedPerClient * 64 })
+  const turns = createFairQueue({
+    concurrency: init.connections,
+    // A quarter: even four clients that stall every body they ask for leave the origin reachable.
+    maxRunningPerClient: Math.max(1, Math.floor(init.connections / 4)),
+    maxQueuedPerClient: init.maxQueuedPerClient,
+    maxQueued: init.maxQueuedPerClient * 64
+  })
   let requests = 0
 
   const sendOnce = async (req: OriginRequest): Promise<OriginResponse> => {
     const release = await turns.acquire(req.client)
+    req.onTurn?.()
     requests++
     const started = performance.now()
     try {

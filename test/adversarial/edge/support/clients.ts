@@ -18,10 +18,10 @@ export interface Streamed {
  * GET `url` reading at full speed, hashing rather than keeping the body; stops after
  * `limit` bytes so a runaway response cannot fill the test process.
  */
-export async function streamGet (url: string, opts: { headers?: Record<string, string>, limit?: number, timeoutMs?: number, signal?: AbortSignal } = {}): Promise<Streamed> {
+export async function streamGet (url: string, opts: { headers?: Record<string, string>, limit?: number, timeoutMs?: number, signal?: AbortSignal, localAddress?: string } = {}): Promise<Streamed> {
   const limit = opts.limit ?? Number.POSITIVE_INFINITY
   return await new Promise<Streamed>((resolve, reject) => {
-    const req = http.request(url, { headers: opts.headers, agent: false, timeout: opts.timeoutMs ?? 30_000, signal: opts.signal }, res => {
+    const req = http.request(url, { headers: opts.headers, agent: false, timeout: opts.timeoutMs ?? 30_000, signal: opts.signal, localAddress: opts.localAddress }, res => {
       const hash = createHash('sha256')
       let bytes = 0
       let head = ''
