@@ -164,7 +164,10 @@ export function createFiller (init: FillerInit): Filler {
       if (cache.epochOf(key) !== epoch) return
       await cache.put(entry)
       logger.debug('stored', { key, size: entry.body.length, lifetimeS: entry.lifetimeS, heuristic: entry.heuristic })
-    }, (err: Error) => logger.debug('not-stored', { key, reason: err.message }))
+    }, (err: Error) => {
+      cache.forgetIfEmpty(key)
+      logger.debug('not-stored', { key, reason: err.message })
+    })
     return { kind: 'streaming', fill, leaderHeaders }
   }
 

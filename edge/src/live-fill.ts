@@ -190,6 +190,9 @@ export function startLiveFill (init: LiveFillInit): LiveFill {
       }
       reserved += received
       out = Buffer.concat(chunks, received)
+      // Readers go on from the one body; the chunks go.
+      chunks.splice(0, chunks.length, out)
+      starts.splice(0, starts.length, 0)
     }
     storing = false
     // The store charges the entry from here on.

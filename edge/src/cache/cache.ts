@@ -36,6 +36,8 @@ export interface Cache {
    * before the response is complete and stored (its fill's other clients are told apart).
    */
   learnVary: (key: string, vary: string[]) => Promise<void>
+  /** A fill of `key` ended without storing: drop what `learnVary` kept if nothing else is stored. */
+  forgetIfEmpty: (key: string) => void
   /** Called by the stores when they drop an id to make room. */
   evicted: (id: string, from: 'memory' | 'disk') => void
   /** Memory only, synchronous: the hit path. */
@@ -186,7 +188,11 @@ export function createCache (init: CacheInit): Cache {
     },
     async learnVary (key, vary) {
       await adoptVary(key, vary)
-      if (!index.has(key)) index.set(key, { vary, ids: new Set() })
+      // Without Vary a key needs no index entry until something is stored under it.
+      if (!index.has(key) && vary.length > 0) index.set(key, { vary, ids: new Set() })
+    },
+    forgetIfEmpty (key) {
+      if (index.get(key)?.ids.size === 0) index.delete(key)
     },
     invalidate,
     async purgePrefix (prefix) {
