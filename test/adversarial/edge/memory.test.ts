@@ -143,17 +143,19 @@ describe('memory bounds (--max-memory-bytes 1 MiB)', () => {
     await expectVictim(edge, '/small', SMALL)
   })
 
-  it('b: a slow 32 MiB object, 50 non-readers while it fills and 50 after', async () => {
+  it('b: two slow 32 MiB objects, 50 non-readers each while they fill and 50 after', async () => {
     const { edge, baseline } = await edgeFor()
-    const path = '/slow32?b'
-    slowDone.set(path, new Promise(resolve => slowResolve.set(path, resolve)))
+    // Two at once: an edge that buffers a fill and then copies it holds four bodies.
+    const paths = ['/slow32?b1', '/slow32?b2']
+    for (const path of paths) slowDone.set(path, new Promise(resolve => slowResolve.set(path, resolve)))
     const m = await underAttack(edge, async signal => {
-      await openNonReaders(edge, 50, () => path, signal)
-      await Promise.race([slowDone.get(path), until(() => signal.aborted, 10_000)])
-      await openNonReaders(edge, 50, () => path, signal)
+      for (const path of paths) await openNonReaders(edge, 50, () => path, signal)
+      await Promise.race([Promise.all(paths.map(async path => await slowDone.get(path))), until(() => signal.aborted, 10_000)])
+      for (const path of paths) await openNonReaders(edge, 50, () => path, signal)
       // The second wave is answered from what the edge holds: give it time to write.
       await until(() => signal.aborted, 1000)
     }, baseline)
+    const path = paths[0] as string
     let victim: string
     let got: Awaited<ReturnType<typeof streamGet>> | undefined
     try {
@@ -164,14 +166,14 @@ describe('memory bounds (--max-memory-bytes 1 MiB)', () => {
     } catch (err) {
       victim = String(err)
     }
-    record('memory b: slow 32 MiB, 100 non-readers', { ...rssFigures(m, MAX_MEMORY), victim, originRequests: origin.count(path), alive: edge.alive() })
+    record('memory b: two slow 32 MiB, 200 non-readers', { ...rssFigures(m, MAX_MEMORY), victim, originRequests: origin.count(path), alive: edge.alive() })
     for (const s of sockets.splice(0)) s.destroy()
     expectRssBound(m, MAX_MEMORY)
     expect(got?.status).toBe(200)
     expect(got?.bytes).toBe(BIG_SIZE)
     expect(got?.sha256).toBe(BIG_SHA)
     await expectVictim(edge, '/small', SMALL)
-  })
+  }, 45_000)
 
   it('c: 24 variants of a 32 MiB object at once, read fully and by non-readers', async () => {
     const { edge, baseline } = await edgeFor()
