@@ -49,6 +49,8 @@ export type FillOutcome =
     reason: string
     /** The live response: the leader's only; undefined for everyone else. */
     response: PassedResponse | undefined
+    /** Not stored for its size (`maxObjectBytes` or the memory budget): a range of it is better asked of the origin. */
+    tooBig?: true
   }
 
 export interface FillRequest {
@@ -131,8 +133,8 @@ export function createFiller (init: FillerInit): Filler {
     if (!decision.storable) return { kind: 'pass', status, reason: decision.reason, response: passed }
     const lengthText = header(resHeaders, 'content-length')
     const declared = lengthText !== undefined && /^\d+$/.test(lengthText) ? Number(lengthText) : undefined
-    if (declared !== undefined && declared > init.maxObjectBytes) return { kind: 'pass', status, reason: 'larger than maxObjectBytes', response: passed }
-    if (declared !== undefined && !init.budget.reserve(declared)) return { kind: 'pass', status, reason: 'no memory to store it', response: passed }
+    if (declared !== undefined && declared > init.maxObjectBytes) return { kind: 'pass', status, reason: 'larger than maxObjectBytes', response: passed, tooBig: true }
+    if (declared !== undefined && !init.budget.reserve(declared)) return { kind: 'pass', status, reason: 'no memory to store it', response: passed, tooBig: true }
 
     const vary = varyNames(resHeaders)
     if (status < 400) await cache.learnVary(key, vary)

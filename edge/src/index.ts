@@ -128,7 +128,6 @@ export function createEdge (init: EdgeInit): Edge {
       throttle: config.maxBytesPerSec === undefined ? undefined : createThrottle(config.maxBytesPerSec),
       log,
       filler,
-      budget,
       publicAddress
     }
     if (config.accessLog !== undefined) accessLog = createAccessLog(config.accessLog)

@@ -4,7 +4,6 @@
  * `stale-if-error` (RFC 5861) allow.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { note } from '../access-log.js'
 import { isFresh, withinStaleWindow } from '../cache/policy.js'
 import type { RequestFacts } from '../cache/policy.js'
 import type { CacheEntry } from '../cache/store.js'
@@ -18,7 +17,7 @@ import type { HandlerContext } from './context.js'
 import { serveEntry } from './entry.js'
 import { forwardInfo } from './informational.js'
 import { errorText, pipeBody, pipeResponse, proxyRequest, sendOriginError } from './proxy.js'
-import { baseHeaders, send, sendError } from './reply.js'
+import { baseHeaders, send } from './reply.js'
 
 export type Lookup = { kind: 'hit', entry: CacheEntry } | { kind: 'stale', entry: CacheEntry, error?: unknown } | FillOutcome
 
@@ -118,7 +117,7 @@ export async function serveCached (ctx: HandlerContext, req: IncomingMessage, re
     return
   }
   if (found.response !== undefined) {
-    if (found.reason === 'larger than maxObjectBytes' && req.headers.range !== undefined) {
+    if (found.tooBig === true && req.headers.range !== undefined) {
       // The client wanted a slice of an object too big to cache: ask for just that.
       discard(found.response.body)
       await proxyRequest(ctx, req, res, key, 'MISS')

@@ -3,7 +3,6 @@ import type { Logger } from '../../../protocol/src/index.js'
 import type { Cache } from '../cache/cache.js'
 import type { EdgeConfig } from '../config.js'
 import type { Filler } from '../filler.js'
-import type { MemoryBudget } from '../memory-budget.js'
 import type { EdgeCounters, EdgeMetrics } from '../metrics.js'
 import type { OriginClient } from '../origin.js'
 import type { PublicAddress } from '../origin-request.js'
@@ -21,7 +20,6 @@ export interface HandlerContext {
   /** Present when `maxBytesPerSec` is set. */
   throttle: Throttle | undefined
   log: Logger
-  budget: MemoryBudget
   /** Where clients reach this edge (known once listening). */
   publicAddress: () => PublicAddress
 }
