@@ -92,6 +92,7 @@ export function createCache (init: CacheInit): Cache {
     if (known.ids.size === 0) index.delete(key)
   }
   const pending = new Set<Promise<void>>()
+  const reading = new Map<string, Promise<CacheEntry | undefined>>()
   const lastWrite = new Map<string, Promise<void>>()
 
   const track = (id: string, write: () => Promise<void>): void => {
@@ -166,10 +167,19 @@ export function createCache (init: CacheInit): Cache {
     async get (id) {
       const hot = memory.peek(id)
       if (hot !== undefined || disk === undefined) return hot
-      await lastWrite.get(id)
-      const cold = await disk.get(id)
-      if (cold !== undefined) await memory.put(cold)
-      return cold
+      // Concurrent misses of one cold entry share one read: N clients of an entry too
+      // large for memory must not read N copies of it.
+      let read = reading.get(id)
+      if (read === undefined) {
+        read = (async () => {
+          await lastWrite.get(id)
+          const cold = await disk.get(id)
+          if (cold !== undefined) await memory.put(cold)
+          return cold
+        })().finally(() => reading.delete(id))
+        reading.set(id, read)
+      }
+      return await read
     },
     async put (entry) {
       const id = entryId(entry.key, entry.variant)
