@@ -3,7 +3,7 @@
  * Bad options throw a `TypeError` that names the option.
  */
 import { join } from 'node:path'
-import { DEFAULT_CHUNK_SIZE_BYTES, silentLogger } from '../../protocol/src/index.js'
+import { DEFAULT_CHUNK_SIZE_BYTES, EDGE_ID_RULE, isEdgeId, silentLogger } from '../../protocol/src/index.js'
 import type { Logger } from '../../protocol/src/index.js'
 import { ROUTING_FIELDS } from './origin-request.js'
 import { packageRoot } from './package-root.js'
@@ -27,8 +27,15 @@ export interface EdgeInit {
    * for a tracker with a private or self-signed certificate. @default undefined
    */
   trackerCa?: string | Buffer
-  /** Shared token the tracker requires for edge registration. @default undefined */
+  /** Shared token the tracker requires for edge registration (its simple mode). @default undefined */
   edgeToken?: string
+  /** This edge's id in the tracker's edges file; goes with `edgeSecret`. @default undefined */
+  edgeId?: string
+  /**
+   * This edge's own secret (the tracker's edges file holds its SHA-256): sent when
+   * registering, and the key of the answer to the tracker's challenge. @default undefined
+   */
+  edgeSecret?: string
   /** Base URL clients reach this edge at. @default `http://host:port` once listening */
   publicUrl?: string
   /**
@@ -91,6 +98,8 @@ export interface EdgeConfig {
   tracker: string | undefined
   trackerCa: string | Buffer | undefined
   edgeToken: string | undefined
+  edgeId: string | undefined
+  edgeSecret: string | undefined
   publicUrl: string | undefined
   cacheDir: string | undefined
   chunkSize: number
@@ -136,6 +145,8 @@ export const DEFAULT_EDGE_CONFIG = {
 /** `parseManifest` rejects chunks under 1 KiB; above 16 MiB a chunk no longer fits peer transfer well. */
 const MIN_CHUNK_SIZE_BYTES = 1024
 const MAX_CHUNK_SIZE_BYTES = 16 * 1024 * 1024
+/** As the tracker's edges file asks: secrets are machine-made (`openssl rand -base64 32`). */
+const MIN_EDGE_SECRET_CHARS = 16
 /** Same limit as the tracker's parser applies to `region`. */
 const MAX_REGION_CHARS = 64
 
@@ -148,6 +159,8 @@ export function resolveConfig (init: EdgeInit): EdgeConfig {
     tracker: undefined,
     trackerCa: undefined,
     edgeToken: undefined,
+    edgeId: undefined,
+    edgeSecret: undefined,
     publicUrl: undefined,
     cacheDir: undefined,
     purgeToken: undefined,
@@ -169,6 +182,12 @@ export function resolveConfig (init: EdgeInit): EdgeConfig {
     throw new TypeError('trackerCa: expected PEM contents')
   }
   if (config.edgeToken !== undefined && (typeof config.edgeToken !== 'string' || config.edgeToken === '')) throw new TypeError('edgeToken: expected a non-empty string')
+  if (config.edgeId !== undefined && !isEdgeId(config.edgeId)) throw new TypeError(`edgeId: expected ${EDGE_ID_RULE}`)
+  if (config.edgeSecret !== undefined && (typeof config.edgeSecret !== 'string' || config.edgeSecret.length < MIN_EDGE_SECRET_CHARS)) {
+    throw new TypeError(`edgeSecret: expected a string of at least ${MIN_EDGE_SECRET_CHARS} characters`)
+  }
+  if ((config.edgeId === undefined) !== (config.edgeSecret === undefined)) throw new TypeError('edgeId and edgeSecret go together')
+  if (config.edgeSecret !== undefined && config.edgeToken !== undefined) throw new TypeError('edgeToken: not with edgeSecret (an edge registers with one or the other)')
   if (config.publicUrl !== undefined) {
     if (!isUrl(config.publicUrl, ['http:', 'https:'])) throw new TypeError(`publicUrl: expected an http(s) URL, got ${config.publicUrl}`)
     config.publicUrl = config.publicUrl.replace(/\/+$/, '')

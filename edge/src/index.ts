@@ -138,8 +138,9 @@ export function createEdge (init: EdgeInit): Edge {
     port = await server.listen(config.port, config.host)
     log.info('listening', { url: url(), origin: config.origin.origin, region: config.region })
 
-    if (config.tracker !== undefined && config.edgeToken !== undefined) {
-      link = createTrackerLink({ tracker: config.tracker, ca: config.trackerCa, token: config.edgeToken, url: url(), region: config.region, capacity: 0, load, logger: log })
+    const credential = config.edgeSecret ?? config.edgeToken
+    if (config.tracker !== undefined && credential !== undefined) {
+      link = createTrackerLink({ tracker: config.tracker, ca: config.trackerCa, id: config.edgeId, token: credential, url: url(), region: config.region, capacity: 0, load, logger: log })
       link.start()
     } else if (config.tracker !== undefined) {
       log.warn('tracker-without-token', { tracker: config.tracker })

@@ -16,7 +16,9 @@ const USAGE = `Usage: p2pcdn edge --origin URL [options]
   --region NAME       region this edge serves (P2PCDN_REGION) [default]
   --tracker URL       tracker ws:// URL to register with (P2PCDN_TRACKER)
   --tracker-ca FILE   PEM CA to trust for a wss:// tracker's certificate (P2PCDN_TRACKER_CA)
-  --edge-token T      tracker's edge token (P2PCDN_EDGE_TOKEN)
+  --edge-token T      tracker's shared edge token (P2PCDN_EDGE_TOKEN)
+  --edge-id ID        this edge's id in the tracker's edges file (P2PCDN_EDGE_ID); needs --edge-secret
+  --edge-secret S     this edge's own secret (P2PCDN_EDGE_SECRET), instead of --edge-token
   --public-url URL    URL clients reach this edge at (P2PCDN_PUBLIC_URL) [http://host:port]
   --cache-dir DIR     also keep the cache on disk here (P2PCDN_CACHE_DIR)
   --sdk-path FILE     browser SDK served at /p2pcdn.js (P2PCDN_SDK_PATH) [dist/p2pcdn.js]
@@ -43,6 +45,8 @@ const OPTIONS = {
   tracker: { type: 'string' },
   'tracker-ca': { type: 'string' },
   'edge-token': { type: 'string' },
+  'edge-id': { type: 'string' },
+  'edge-secret': { type: 'string' },
   'public-url': { type: 'string' },
   'cache-dir': { type: 'string' },
   'sdk-path': { type: 'string' },
@@ -156,6 +160,8 @@ async function initFrom (values: Partial<Record<keyof typeof OPTIONS, string | b
     tracker: pick('tracker', 'P2PCDN_TRACKER'),
     trackerCa,
     edgeToken: pick('edge-token', 'P2PCDN_EDGE_TOKEN'),
+    edgeId: pick('edge-id', 'P2PCDN_EDGE_ID'),
+    edgeSecret: pick('edge-secret', 'P2PCDN_EDGE_SECRET'),
     publicUrl: pick('public-url', 'P2PCDN_PUBLIC_URL'),
     cacheDir: pick('cache-dir', 'P2PCDN_CACHE_DIR'),
     sdkPath: pick('sdk-path', 'P2PCDN_SDK_PATH')

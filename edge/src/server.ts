@@ -8,6 +8,7 @@ import { EDGE_PATHS } from '../../protocol/src/index.js'
 import { createTargetMemo } from './target.js'
 import type { TargetResult } from './target.js'
 import { serveCached, serveHotHit } from './handlers/cached.js'
+import { serveChallenge } from './handlers/challenge.js'
 import type { HandlerContext } from './handlers/context.js'
 import { serveManifest } from './handlers/manifest.js'
 import { servePurge } from './handlers/purge.js'
@@ -140,6 +141,9 @@ async function handle (ctx: HandlerContext, req: IncomingMessage, res: ServerRes
       return
     case EDGE_PATHS.metrics:
       send(ctx, res, 200, { 'content-type': ctx.metrics.contentType, 'cache-control': 'no-store' }, await ctx.metrics.render(), method === 'HEAD')
+      return
+    case EDGE_PATHS.challenge:
+      serveChallenge(ctx, res, new URLSearchParams(queryAt === -1 ? '' : key.slice(queryAt)), method === 'HEAD')
       return
     case EDGE_PATHS.manifest:
       await serveManifest(ctx, req, res, new URLSearchParams(queryAt === -1 ? '' : key.slice(queryAt)))

@@ -24,6 +24,9 @@ export interface TrackerLinkInit {
   tracker: string
   /** Extra PEM CA to trust for a `wss://` tracker; undefined = Node's default roots only. */
   ca?: string | Buffer
+  /** This edge's id in the tracker's edges file; then `token` is its own secret. */
+  id?: string
+  /** The edge's own secret (with `id`) or the tracker's shared token. */
   token: string
   /** Public base URL of this edge. */
   url: string
@@ -65,7 +68,8 @@ export function createTrackerLink (init: TrackerLinkInit): TrackerLink {
 
   /** Ask to be listed; a socket that gets no answer in time is dropped and redialled. */
   const register = (socket: WebSocket): void => {
-    sendJson(socket, { action: 'p2pcdn:edge-register', v: PROTOCOL_VERSION, token: init.token, url: init.url, region: init.region, capacity: init.capacity })
+    const identity = init.id === undefined ? {} : { id: init.id }
+    sendJson(socket, { action: 'p2pcdn:edge-register', v: PROTOCOL_VERSION, ...identity, token: init.token, url: init.url, region: init.region, capacity: init.capacity })
     clearTimeout(registerTimer)
     registerTimer = setTimeout(() => {
       log.warn('tracker-register-timeout', { tracker: init.tracker })

@@ -37,5 +37,25 @@ export const EDGE_PATHS = {
   /** Prometheus text exposition. */
   metrics: '/metrics',
   /** `POST` with a bearer token: drop a URL or a prefix from the edge's cache. */
-  purge: '/_p2pcdn/purge'
+  purge: '/_p2pcdn/purge',
+  /** `GET ?nonce=N`: the tracker's reachability check, answered with an HMAC of the nonce. */
+  challenge: '/_p2pcdn/challenge'
 } as const
+
+/**
+ * What the edge MACs to answer a challenge: `${EDGE_CHALLENGE_CONTEXT}\n${id}\n${nonce}`
+ * (id empty for a shared-token edge), HMAC-SHA256 keyed with the SHA-256 of the edge's
+ * secret (or of the shared token), base64url. The context string keeps the MAC from
+ * meaning anything anywhere else.
+ */
+export const EDGE_CHALLENGE_CONTEXT = 'p2pcdn-edge-challenge:v1'
+
+/** Most characters of an edge id. */
+export const MAX_EDGE_ID_CHARS = 64
+const EDGE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+export const EDGE_ID_RULE = `1-${MAX_EDGE_ID_CHARS} characters of A-Z a-z 0-9 . _ - (starting with a letter or digit)`
+
+/** An edge id as the tracker's edges file and `p2pcdn:edge-register` allow. */
+export function isEdgeId (value: unknown): value is string {
+  return typeof value === 'string' && EDGE_ID_PATTERN.test(value)
+}

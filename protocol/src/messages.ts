@@ -49,10 +49,15 @@ export interface ScrapeRequest {
   info_hash: string[]
 }
 
-/** An edge registers itself; needs the tracker's shared token. */
+/**
+ * An edge registers itself. With `id`, `token` is that edge's own secret (the tracker's
+ * edges file lists the id); without, it is the tracker's shared edge token.
+ */
 export interface EdgeRegisterRequest {
   action: 'p2pcdn:edge-register'
   v: number
+  /** The edge's identity on the tracker, as listed in the tracker's edges file. */
+  id?: string
   token: string
   /** Public base URL of the edge, e.g. `https://eu1.cdn.example`. */
   url: string

@@ -2,7 +2,7 @@
  * One parser per direction. Handlers only ever see what these return; anything else
  * becomes an `InvalidMessageError` naming the field. Unknown extra fields are dropped.
  */
-import { MAX_MESSAGE_BYTES, WEBTORRENT_ID_LENGTH, PROTOCOL_VERSION } from './constants.js'
+import { EDGE_ID_RULE, MAX_MESSAGE_BYTES, WEBTORRENT_ID_LENGTH, PROTOCOL_VERSION, isEdgeId } from './constants.js'
 import { InvalidMessageError } from './errors.js'
 import type {
   AnnounceEvent, AnnounceRequest, ClientMessage, EdgeInfo, OfferEntry, SessionDescription, TrackerMessage
@@ -165,14 +165,15 @@ export function parseClientMessage (raw: string): ClientMessage {
       }
     }
     case 'p2pcdn:edge-register':
-      return {
-        action: 'p2pcdn:edge-register',
+      return dropUndefined({
+        action: 'p2pcdn:edge-register' as const,
         v: version(msg),
+        id: msg.id === undefined || msg.id === null ? undefined : edgeId(msg),
         token: text(msg, 'token'),
         url: httpUrl(msg, 'url'),
         region: text(msg, 'region', 64),
         capacity: optionalCount(msg, 'capacity') ?? 0
-      }
+      })
     case 'p2pcdn:edge-load':
       return {
         action: 'p2pcdn:edge-load',
@@ -198,6 +199,13 @@ function httpUrl (msg: Obj, field: string): string {
   const value = text(msg, field)
   if (!/^https?:\/\/[^\s/]+/i.test(value)) throw new InvalidMessageError(`invalid ${field}: expected an http(s) URL`)
   return value.replace(/\/+$/, '')
+}
+
+/** An edge id: what the tracker's edges file and `isEdgeId` allow. */
+function edgeId (msg: Obj): string {
+  const value = msg.id
+  if (!isEdgeId(value)) throw new InvalidMessageError(`invalid id: expected ${EDGE_ID_RULE}`)
+  return value
 }
 
 function edgeInfo (value: unknown, i: number): EdgeInfo {

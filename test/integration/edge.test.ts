@@ -2,7 +2,7 @@
  * The edge against a real origin on port 0: caching, ranges, coalescing, manifests,
  * CORS, the SDK route, hostile URLs, disk persistence and tracker registration.
  */
-import { createHash } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import http from 'node:http'
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -373,6 +373,10 @@ describe('edge endpoints', () => {
     expect(() => createEdge({ origin: origin.url, port: -1 })).toThrow(/port/)
     expect(() => createEdge({ origin: origin.url, tracker: 'http://x' })).toThrow(/tracker/)
     expect(() => createEdge({ origin: origin.url, chunkSize: 10 })).toThrow(/chunkSize/)
+    expect(() => createEdge({ origin: origin.url, edgeId: 'eu1' })).toThrow(/edgeId and edgeSecret go together/)
+    expect(() => createEdge({ origin: origin.url, edgeId: 'e u', edgeSecret: 'x'.repeat(16) })).toThrow(/edgeId/)
+    expect(() => createEdge({ origin: origin.url, edgeId: 'eu1', edgeSecret: 'short' })).toThrow(/edgeSecret: expected a string of at least 16/)
+    expect(() => createEdge({ origin: origin.url, edgeId: 'eu1', edgeSecret: 'x'.repeat(16), edgeToken: 't' })).toThrow(/edgeToken: not with edgeSecret/)
   })
 })
 
@@ -489,6 +493,31 @@ describe('tracker registration', () => {
       return again > 0 && a.indexOf('p2pcdn:edge-load', again) > again
     })
     expect(tracker.sockets.size).toBe(1)
+    await e.stop()
+  })
+
+  it('registers with its id and own secret, and answers the challenge with an HMAC keyed by the secret', async () => {
+    const tracker = await startFakeTracker(msg => msg.action === 'p2pcdn:edge-register' ? { action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 1000 } : undefined)
+    const secret = 'this-edge-secret-0123'
+    const e = await startEdge({ tracker: tracker.url, edgeId: 'ap1', edgeSecret: secret, region: 'ap' })
+    await until('register', () => tracker.messages.some(m => m.action === 'p2pcdn:edge-register'))
+    expect(tracker.messages.find(m => m.action === 'p2pcdn:edge-register')).toEqual({ action: 'p2pcdn:edge-register', v: 1, id: 'ap1', token: secret, url: e.url, region: 'ap', capacity: 0 })
+    const nonce = 'N'.repeat(43)
+    const res = await fetch(`${e.url}/_p2pcdn/challenge?nonce=${nonce}`)
+    expect(res.status).toBe(200)
+    const key = createHash('sha256').update(secret).digest()
+    const mac = createHmac('sha256', key).update(`p2pcdn-edge-challenge:v1\nap1\n${nonce}`).digest('base64url')
+    expect(await res.json()).toEqual({ v: 1, id: 'ap1', mac })
+    for (const bad of ['', '?nonce=', '?nonce=abc', `?nonce=${'a'.repeat(129)}`, '?nonce=a%2Fb%2Fc%2Fd%2Fe%2Ff%2Fg%2Fh%2Fi']) {
+      expect((await fetch(`${e.url}/_p2pcdn/challenge${bad}`)).status).toBe(400)
+    }
+    expect((await fetch(`${e.url}/_p2pcdn/challenge?nonce=${nonce}`, { method: 'POST' })).status).toBe(405)
+    await e.stop()
+  })
+
+  it('has no challenge answer without a secret or token', async () => {
+    const e = await startEdge({})
+    expect((await fetch(`${e.url}/_p2pcdn/challenge?nonce=${'N'.repeat(43)}`)).status).toBe(404)
     await e.stop()
   })
 

@@ -1,6 +1,8 @@
-/** Edge registration, load heartbeats and the edge list, over WebSocket and HTTP. */
+/** Edge registration (shared token, edges file, challenge), load heartbeats and the edge list, over WebSocket and HTTP. */
 import { describe, expect, it } from 'vitest'
+import { createEdge } from '../../edge/src/index.js'
 import type { Tracker, TrackerInit } from '../../tracker/src/index.js'
+import { startOrigin } from '../helpers/origin.js'
 import { binaryId, getJson, isAnnounceReply, isFailure } from '../helpers/tracker-client.js'
 import type { Json, RawTrackerClient } from '../helpers/tracker-client.js'
 import { useTrackers } from '../helpers/tracker-harness.js'
@@ -132,18 +134,27 @@ describe('edge list', () => {
     expect((await getJson(`${tracker.httpUrl}/edges`)).body).toMatchObject({ edges: [] })
   })
 
-  it('replaces an older registration of the same URL (an edge that restarted)', async () => {
+  it('refuses a second registration of a live URL from another socket, and takes it once the first is gone', async () => {
     const tracker = await startTracker()
     const old = await registerEdge(tracker, { url: 'https://eu1.example', region: 'eu' })
-    await registerEdge(tracker, { url: 'https://eu1.example', region: 'eu', capacity: 5 })
+    const other = await connect(tracker)
+    other.send({ action: 'p2pcdn:edge-register', v: 1, token: TOKEN, url: 'https://eu1.example', region: 'eu', capacity: 5 })
+    const failure = await other.next(isFailure)
+    expect(failure).toMatchObject({ code: 'ERR_PROTOCOL', action: 'p2pcdn:edge-register' })
+    expect(failure['failure reason']).toMatch(/already registered/)
     const client = await connect(tracker)
-    expect(await listEdges(client)).toMatchObject([{ url: 'https://eu1.example', capacity: 5 }])
+    expect(await listEdges(client)).toMatchObject([{ url: 'https://eu1.example', capacity: 0 }])
 
-    // The old socket's registration is gone: its load reports are refused.
-    old.send({ action: 'p2pcdn:edge-load', v: 1, connections: 0, bytesPerSec: 0, hitRatio: 0 })
-    expect(await old.next(isFailure)).toMatchObject({ code: 'ERR_PROTOCOL' })
+    // The live edge keeps reporting.
+    old.send({ action: 'p2pcdn:edge-load', v: 1, connections: 1, bytesPerSec: 0, hitRatio: 0 })
+    // edge-load has no reply; a round trip on the same socket orders it first.
+    expect(await listEdges(old)).toMatchObject([{ url: 'https://eu1.example', connections: 1 }])
+    // Gone (an edge that restarted closes its socket): the URL is free again.
     await old.close()
-    expect(await listEdges(client)).toHaveLength(1)
+    for (let i = 0; i < 100 && (await listEdges(client)).length > 0; i++) await new Promise(resolve => setTimeout(resolve, 20))
+    other.send({ action: 'p2pcdn:edge-register', v: 1, token: TOKEN, url: 'https://eu1.example', region: 'eu', capacity: 5 })
+    await other.next(isRegistered)
+    expect(await listEdges(client)).toMatchObject([{ url: 'https://eu1.example', capacity: 5 }])
   })
 
   it('drops an edge that misses three heartbeats, and keeps one that reports', async () => {
@@ -166,6 +177,49 @@ describe('edge list', () => {
       expect(await quiet.next(isFailure)).toMatchObject({ code: 'ERR_PROTOCOL' })
     } finally {
       clearInterval(beat)
+    }
+  })
+})
+
+describe('edges file and shared token together', () => {
+  const file = [{ id: 'eu1', urls: ['https://eu1.example'], secret: 'eu1-secret-0123456789' }]
+
+  it('with allowSharedEdgeToken, takes both, but a token edge cannot claim a URL of the file', async () => {
+    const tracker = await startTracker({ edges: file, allowSharedEdgeToken: true, edgeChallenge: false })
+    const token = await connect(tracker)
+    token.send({ action: 'p2pcdn:edge-register', v: 1, token: TOKEN, url: 'https://eu1.example/path', region: 'eu', capacity: 0 })
+    expect((await token.next(isFailure))['failure reason']).toMatch(/belongs to edge "eu1"/)
+    await registerEdge(tracker, { url: 'https://other.example', region: 'eu' })
+    const own = await connect(tracker)
+    own.send({ action: 'p2pcdn:edge-register', v: 1, id: 'eu1', token: 'eu1-secret-0123456789', url: 'https://EU1.example/', region: 'eu', capacity: 0 })
+    await own.next(isRegistered)
+    expect((await listEdges(own)).map(e => e.url).sort()).toEqual(['https://eu1.example', 'https://other.example'])
+  })
+
+  it('refuses an id when the tracker has no edges file', async () => {
+    const tracker = await startTracker()
+    const edge = await connect(tracker)
+    edge.send({ action: 'p2pcdn:edge-register', v: 1, id: 'eu1', token: TOKEN, url: 'https://eu1.example', region: 'eu', capacity: 0 })
+    expect((await edge.next(isFailure))['failure reason']).toMatch(/no edges file/)
+    expect(await listEdges(edge)).toEqual([])
+  })
+
+  it('with edgeChallenge on for the shared token, lists a real edge and refuses a dead URL', async () => {
+    const origin = await startOrigin({})
+    const tracker = await startTracker({ edgeChallenge: true, edgeChallengeTimeoutMs: 1000 })
+    const real = createEdge({ origin: origin.url, port: 0, region: 'eu', tracker: tracker.url, edgeToken: TOKEN })
+    try {
+      await real.start()
+      const client = await connect(tracker)
+      for (let i = 0; i < 200 && (await listEdges(client)).length === 0; i++) await new Promise(resolve => setTimeout(resolve, 25))
+      expect((await listEdges(client)).map(e => e.url)).toEqual([real.url])
+      // Port 1 on loopback: nothing listens there.
+      client.send({ action: 'p2pcdn:edge-register', v: 1, token: TOKEN, url: 'http://127.0.0.1:1', region: 'eu', capacity: 0 })
+      expect((await client.next(isFailure))['failure reason']).toMatch(/challenge failed/)
+      expect((await listEdges(client)).map(e => e.url)).toEqual([real.url])
+    } finally {
+      await real.stop()
+      await origin.close()
     }
   })
 })

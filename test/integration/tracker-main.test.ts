@@ -109,6 +109,36 @@ describe('p2pcdn tracker (main)', () => {
     }
   })
 
+  it('reads --edges-file, and exits 2 naming the problem in it', async () => {
+    const good = join(dir, 'edges.json')
+    await writeFile(good, JSON.stringify({ edges: [{ id: 'eu1', urls: ['https://eu1.cdn.example'], secretSha256: 'ab'.repeat(32) }] }))
+    const proc = run(['--port', '0'], { P2PCDN_EDGES_FILE: good })
+    await waitFor(() => proc.stderr().match(/listening on ws:\/\/127\.0\.0\.1:(\d+)/))
+    expect(proc.stdout()).not.toContain('edge-registration-disabled')
+    proc.child.kill('SIGTERM')
+    expect(await proc.exit).toBe(0)
+
+    const badUrl = join(dir, 'edges-bad-url.json')
+    await writeFile(badUrl, JSON.stringify({ edges: [{ id: 'eu1', urls: ['https://eu1.cdn.example/path'], secretSha256: 'ab'.repeat(32) }] }))
+    const notJson = join(dir, 'edges-not-json.json')
+    await writeFile(notJson, '{"edges": [')
+    const extra = join(dir, 'edges-extra.json')
+    await writeFile(extra, JSON.stringify({ edges: [], token: 'x' }))
+    const cases: Array<[string[], RegExp]> = [
+      [['--edges-file', badUrl], /"edges\[0\]\.urls\[0\]": expected an http\(s\) origin/],
+      [['--edges-file', notJson], /--edges-file ".*edges-not-json\.json" is not JSON/],
+      [['--edges-file', extra], /unknown field "token"/],
+      [['--edges-file', join(dir, 'missing-edges.json')], /cannot read --edges-file/],
+      [['--edges-file', good, '--edge-token', 'left-over'], /with "edges" the shared token is refused/],
+      [['--edge-challenge', 'maybe'], /--edge-challenge "maybe": expected on or off/]
+    ]
+    for (const [args, message] of cases) {
+      const bad = run(args)
+      expect(await bad.exit).toBe(2)
+      expect(bad.stderr()).toMatch(message)
+    }
+  })
+
   it('takes the port and host from the environment when no flag is given', async () => {
     const proc = run([], { P2PCDN_PORT: '0', P2PCDN_HOST: '127.0.0.1' })
     await waitFor(() => proc.stderr().match(/listening on ws:\/\/127\.0\.0\.1:(\d+)/))

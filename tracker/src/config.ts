@@ -1,5 +1,7 @@
 import { DEFAULT_ANNOUNCE_INTERVAL_S, silentLogger } from '../../protocol/src/index.js'
 import type { Logger } from '../../protocol/src/index.js'
+import { parseEdgeIdentities } from './edge-identities.js'
+import type { EdgeIdentities, EdgeIdentityInit } from './edge-identities.js'
 import { parseRegionMap } from './region-map.js'
 import type { RegionMap, RegionMapInit } from './region-map.js'
 
@@ -16,11 +18,48 @@ export interface TrackerInit {
    */
   host?: string
   /**
-   * Shared secret edges must present in `p2pcdn:edge-register`. When absent, edge
-   * registration is refused.
+   * Shared secret edges must present in `p2pcdn:edge-register`: the simple mode for one
+   * operator, which trusts every holder of the token with any URL. With `edges` it is
+   * refused unless `allowSharedEdgeToken`. With neither, edge registration is refused.
    * @default undefined
    */
   edgeToken?: string
+  /**
+   * Per-edge identities (the `edges` of `--edges-file`): each edge registers with its id
+   * and its own secret, and may claim only its listed URLs.
+   * @default undefined
+   */
+  edges?: EdgeIdentityInit[]
+  /**
+   * With `edges`, also accept registrations with the shared `edgeToken` (on purpose: both
+   * modes at once, e.g. while moving edges to their own secrets). Such an edge still
+   * cannot claim a URL listed for an edge in `edges`.
+   * @default false
+   */
+  allowSharedEdgeToken?: boolean
+  /**
+   * Before listing an edge, fetch `GET {url}/_p2pcdn/challenge?nonce=N` from the URL it
+   * claims and check the HMAC it answers with; an edge that fails is refused.
+   * @default true with `edges`, false with only `edgeToken`
+   */
+  edgeChallenge?: boolean
+  /**
+   * Deadline for one reachability challenge (connect, head and body), in milliseconds.
+   * @default 5000
+   */
+  edgeChallengeTimeoutMs?: number
+  /**
+   * Most reachability challenges in flight at once; registrations beyond are refused
+   * (the edge retries with backoff).
+   * @default 16
+   */
+  maxConcurrentEdgeChallenges?: number
+  /**
+   * Most connections one edge id may be registered on at once. A further registration of
+   * the id is refused; the live ones are never evicted.
+   * @default 1
+   */
+  maxEdgesPerId?: number
   /**
    * Interval clients should re-announce at, in seconds (the `interval` of announce replies).
    * @default 120
@@ -121,6 +160,13 @@ export interface TrackerConfig {
   port: number
   host: string
   edgeToken: string | undefined
+  /** Edges by id; empty without an edges file. */
+  edges: EdgeIdentities
+  allowSharedEdgeToken: boolean
+  edgeChallenge: boolean
+  edgeChallengeTimeoutMs: number
+  maxConcurrentEdgeChallenges: number
+  maxEdgesPerId: number
   announceIntervalS: number
   minAnnounceIntervalS: number
   edgeHeartbeatMs: number
@@ -143,6 +189,12 @@ export const DEFAULT_TRACKER_CONFIG: TrackerConfig = {
   port: 8000,
   host: '127.0.0.1',
   edgeToken: undefined,
+  edges: new Map(),
+  allowSharedEdgeToken: false,
+  edgeChallenge: false,
+  edgeChallengeTimeoutMs: 5000,
+  maxConcurrentEdgeChallenges: 16,
+  maxEdgesPerId: 1,
   announceIntervalS: DEFAULT_ANNOUNCE_INTERVAL_S,
   minAnnounceIntervalS: 30,
   edgeHeartbeatMs: 10_000,
@@ -166,11 +218,12 @@ export const EDGE_MISSED_HEARTBEATS = 3
 
 type IntegerOption = 'announceIntervalS' | 'minAnnounceIntervalS' | 'edgeHeartbeatMs' | 'maxOffersPerAnnounce' |
 'pingIntervalMs' | 'maxPeersPerSwarm' | 'maxSwarmsPerSocket' | 'maxConnectionsPerIp' | 'messagesPerSecond' |
-'messageBurst' | 'clusterTtlMs'
+'messageBurst' | 'clusterTtlMs' | 'edgeChallengeTimeoutMs' | 'maxConcurrentEdgeChallenges' | 'maxEdgesPerId'
 
 const INTEGER_OPTIONS: readonly IntegerOption[] = [
   'announceIntervalS', 'minAnnounceIntervalS', 'edgeHeartbeatMs', 'maxOffersPerAnnounce', 'pingIntervalMs',
-  'maxPeersPerSwarm', 'maxSwarmsPerSocket', 'maxConnectionsPerIp', 'messagesPerSecond', 'messageBurst', 'clusterTtlMs'
+  'maxPeersPerSwarm', 'maxSwarmsPerSocket', 'maxConnectionsPerIp', 'messagesPerSecond', 'messageBurst', 'clusterTtlMs',
+  'edgeChallengeTimeoutMs', 'maxConcurrentEdgeChallenges', 'maxEdgesPerId'
 ]
 
 /**
@@ -178,11 +231,15 @@ const INTEGER_OPTIONS: readonly IntegerOption[] = [
  * @throws TypeError naming the first bad option
  */
 export function resolveConfig (init: TrackerInit = {}): TrackerConfig {
-  const { regions, ...rest } = dropUndefined(init)
+  const { regions, edges, ...rest } = dropUndefined(init)
+  const identities = edges === undefined ? DEFAULT_TRACKER_CONFIG.edges : parseEdgeIdentities(edges)
   const config: TrackerConfig = {
     ...DEFAULT_TRACKER_CONFIG,
+    // The challenge needs a key per edge, which the edges file gives; opt in for the token.
+    edgeChallenge: identities.size > 0,
     ...rest,
-    regions: regions === undefined ? DEFAULT_TRACKER_CONFIG.regions : parseRegionMap(regions)
+    regions: regions === undefined ? DEFAULT_TRACKER_CONFIG.regions : parseRegionMap(regions),
+    edges: identities
   }
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65_535) {
     throw new TypeError(`Invalid option "port": expected an integer from 0 to 65535, got ${String(config.port)}`)
@@ -192,6 +249,18 @@ export function resolveConfig (init: TrackerInit = {}): TrackerConfig {
   }
   if (config.edgeToken !== undefined && (typeof config.edgeToken !== 'string' || config.edgeToken === '')) {
     throw new TypeError('Invalid option "edgeToken": expected a non-empty string')
+  }
+  if (edges !== undefined && identities.size === 0) throw new TypeError('Invalid option "edges": expected at least one edge')
+  for (const name of ['allowSharedEdgeToken', 'edgeChallenge'] as const) {
+    if (typeof config[name] !== 'boolean') throw new TypeError(`Invalid option "${name}": expected a boolean`)
+  }
+  if (identities.size > 0 && config.edgeToken !== undefined && !config.allowSharedEdgeToken) {
+    // Left over from before the edges file, the token would let any holder in with any
+    // URL the file does not list: say so rather than quietly keep (or drop) it.
+    throw new TypeError('Invalid option "edgeToken": with "edges" the shared token is refused; drop it, or set "allowSharedEdgeToken" to accept both')
+  }
+  if (config.allowSharedEdgeToken && config.edgeToken === undefined) {
+    throw new TypeError('Invalid option "allowSharedEdgeToken": needs "edgeToken"')
   }
   for (const name of INTEGER_OPTIONS) positiveInteger(config, name)
   if (typeof config.trustProxy !== 'boolean') throw new TypeError('Invalid option "trustProxy": expected a boolean')

@@ -6,6 +6,8 @@ import type { EdgeInfo } from '../../protocol/src/index.js'
 
 /** An edge as the registry keeps it. */
 export interface EdgeRecord extends EdgeInfo {
+  /** The edge's id from the edges file; undefined for an edge of the shared token. */
+  id: string | undefined
   /** When the edge last registered or reported load, from `Date.now()`. */
   lastSeenMs: number
 }
@@ -17,14 +19,28 @@ export interface EdgeLoad {
   hitRatio: number
 }
 
-/** Edges by connection, with expiry of those that stop reporting load. */
+/** What a registration claims: an id (or none, with the shared token) and a URL. */
+export interface EdgeClaim {
+  id: string | undefined
+  url: string
+}
+
+/**
+ * Edges by connection, with expiry of those that stop reporting load. A URL, and an id up
+ * to `maxPerId` times, belongs to the first live connection that claimed it: a second
+ * connection is refused, never let in by evicting the first.
+ */
 export class EdgeRegistry<H> {
   private readonly edges = new Map<H, EdgeRecord>()
+  /** Registrations being checked (the reachability challenge); they hold their claim. */
+  private readonly pending = new Map<H, EdgeClaim>()
   /** Edges silent for longer than this are not listed and get swept. */
   private readonly maxSilenceMs: number
+  private readonly maxPerId: number
 
-  constructor (maxSilenceMs: number) {
+  constructor (maxSilenceMs: number, maxPerId = 1) {
     this.maxSilenceMs = maxSilenceMs
+    this.maxPerId = maxPerId
   }
 
   get size (): number {
@@ -35,16 +51,55 @@ export class EdgeRegistry<H> {
     return this.edges.has(handle)
   }
 
+  /** Whether `handle` has a registration being checked. */
+  isPending (handle: H): boolean {
+    return this.pending.has(handle)
+  }
+
   /**
-   * Register (or re-register) the edge behind `handle`. An older registration of the same
-   * URL on another connection is replaced: that is the same edge after a restart.
+   * Reserve `claim` for `handle` while it is checked. Returns why not when another live
+   * (or pending) connection holds the URL, or `maxPerId` connections the id. An entry past
+   * its silence no longer counts: it is dropped here, as the next sweep would.
    */
-  register (handle: H, edge: { url: string, region: string, capacity: number }, nowMs: number): void {
+  claim (handle: H, claim: EdgeClaim, nowMs: number): string | undefined {
+    let sameId = 0
     for (const [other, record] of this.edges) {
-      if (other !== handle && record.url === edge.url) this.edges.delete(other)
+      if (other === handle) continue
+      if (!this.isHealthy(record, nowMs)) {
+        if (record.url === claim.url || (claim.id !== undefined && record.id === claim.id)) this.edges.delete(other)
+        continue
+      }
+      if (record.url === claim.url) return `${claim.url} is already registered by a live edge on another connection`
+      if (claim.id !== undefined && record.id === claim.id) sameId++
     }
+    for (const [other, held] of this.pending) {
+      if (other === handle) continue
+      if (held.url === claim.url) return `${claim.url} is being registered on another connection`
+      if (claim.id !== undefined && held.id === claim.id) sameId++
+    }
+    if (claim.id !== undefined && sameId >= this.maxPerId) {
+      return `edge "${claim.id}" is already registered on ${sameId === 1 ? 'another connection' : `${sameId} other connections`}`
+    }
+    this.pending.set(handle, claim)
+    return undefined
+  }
+
+  /** Forget the claim of a registration that failed its check. */
+  release (handle: H): void {
+    this.pending.delete(handle)
+  }
+
+  /**
+   * Register (or re-register) the edge behind `handle`, which must hold a claim for the
+   * same id and URL (from `claim`). False when it does not: its socket closed meanwhile.
+   */
+  register (handle: H, edge: { id: string | undefined, url: string, region: string, capacity: number }, nowMs: number): boolean {
+    const held = this.pending.get(handle)
+    if (held === undefined || held.id !== edge.id || held.url !== edge.url) return false
+    this.pending.delete(handle)
     const previous = this.edges.get(handle)
     this.edges.set(handle, {
+      id: edge.id,
       url: edge.url,
       region: edge.region,
       capacity: edge.capacity,
@@ -53,6 +108,7 @@ export class EdgeRegistry<H> {
       hitRatio: previous?.hitRatio ?? 0,
       lastSeenMs: nowMs
     })
+    return true
   }
 
   /**
@@ -74,9 +130,11 @@ export class EdgeRegistry<H> {
     return true
   }
 
+  /** The connection is gone: its edge and any claim it held. */
   remove (handle: H): EdgeRecord | undefined {
     const record = this.edges.get(handle)
     this.edges.delete(handle)
+    this.pending.delete(handle)
     return record
   }
 

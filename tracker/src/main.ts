@@ -1,5 +1,5 @@
 /**
- * `p2pcdn tracker --port 8000 [--host 127.0.0.1] [--edge-token T] [--regions FILE]
+ * `p2pcdn tracker --port 8000 [--host 127.0.0.1] [--edge-token T | --edges-file FILE] [--regions FILE]
  * [--trust-proxy] [--redis redis://HOST:PORT] [--cert FILE --key FILE]`. The only tracker file that reads argv, the
  * environment or a config file; flags win over their P2PCDN_* variables.
  */
@@ -9,13 +9,20 @@ import { createJsonLogger } from '../../protocol/src/index.js'
 import { createTracker } from './index.js'
 import type { Tracker, TrackerInit } from './index.js'
 
-const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-token T] [--regions FILE]
+const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-token T | --edges-file FILE] [--regions FILE]
                       [--trust-proxy] [--redis redis://HOST:PORT] [--cluster-ttl-ms 30000]
                       [--max-connections-per-ip 1000] [--cert FILE --key FILE]
 
   --port         TCP port for WebSocket and HTTP (env P2PCDN_PORT; default 8000, 0 = any free)
   --host         interface to listen on (env P2PCDN_HOST; default 127.0.0.1)
-  --edge-token   shared secret edges register with (env P2PCDN_EDGE_TOKEN; none = edges refused)
+  --edge-token   shared secret edges register with: any holder may claim any URL
+                 (env P2PCDN_EDGE_TOKEN; without it and --edges-file, edges are refused)
+  --edges-file   JSON {"edges": [{"id": "eu1", "urls": ["https://eu1.cdn.example"],
+                 "secretSha256": "<hex>"}]}: each edge registers with its id and own secret,
+                 only at its URLs (env P2PCDN_EDGES_FILE)
+  --allow-edge-token  with --edges-file, also accept --edge-token (env P2PCDN_ALLOW_EDGE_TOKEN=1)
+  --edge-challenge on|off  check each edge answers at its URL before listing it
+                 (env P2PCDN_EDGE_CHALLENGE; default on with --edges-file, off otherwise)
   --regions      JSON file {"cidrs": {"eu": ["10.0.0.0/8"]}, "neighbours": {"eu": ["us"]}}
                  (env P2PCDN_REGIONS)
   --trust-proxy  take the client address from X-Forwarded-For (env P2PCDN_TRUST_PROXY=1)
@@ -55,7 +62,9 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     process.stderr.write(`p2pcdn tracker: cannot start: ${err instanceof Error ? err.message : String(err)}\n`)
     process.exit(1)
   }
-  if (init.edgeToken === undefined) logger.warn('edge-registration-disabled', { reason: 'no --edge-token or P2PCDN_EDGE_TOKEN' })
+  if (init.edgeToken === undefined && init.edges === undefined) {
+    logger.warn('edge-registration-disabled', { reason: 'no --edge-token or --edges-file (P2PCDN_EDGE_TOKEN, P2PCDN_EDGES_FILE)' })
+  }
   process.stderr.write(`p2pcdn tracker listening on ${tracker.url} (HTTP ${tracker.httpUrl})\n`)
 
   const shutdown = (signal: string): void => {
@@ -77,6 +86,9 @@ function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | und
       port: { type: 'string', short: 'p' },
       host: { type: 'string' },
       'edge-token': { type: 'string' },
+      'edges-file': { type: 'string' },
+      'allow-edge-token': { type: 'boolean' },
+      'edge-challenge': { type: 'string' },
       regions: { type: 'string' },
       'trust-proxy': { type: 'boolean' },
       redis: { type: 'string' },
@@ -97,6 +109,9 @@ function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | und
   const regionsFile = values.regions ?? emptyToUndefined(env.P2PCDN_REGIONS)
   const ttl = values['cluster-ttl-ms'] ?? emptyToUndefined(env.P2PCDN_CLUSTER_TTL_MS)
   const perIp = values['max-connections-per-ip'] ?? emptyToUndefined(env.P2PCDN_MAX_CONNECTIONS_PER_IP)
+  const edgesFile = values['edges-file'] ?? emptyToUndefined(env.P2PCDN_EDGES_FILE)
+  const challenge = values['edge-challenge'] ?? emptyToUndefined(env.P2PCDN_EDGE_CHALLENGE)
+  if (challenge !== undefined && challenge !== 'on' && challenge !== 'off') throw new Error(`invalid --edge-challenge "${challenge}": expected on or off`)
   const certFile = values.cert ?? emptyToUndefined(env.P2PCDN_CERT)
   const keyFile = values.key ?? emptyToUndefined(env.P2PCDN_KEY)
   // One without the other is a typo, not a request for plain ws://: refuse rather than
@@ -106,6 +121,9 @@ function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | und
     port: port === undefined ? undefined : parsePort(port),
     host: values.host ?? emptyToUndefined(env.P2PCDN_HOST),
     edgeToken: values['edge-token'] ?? emptyToUndefined(env.P2PCDN_EDGE_TOKEN),
+    edges: edgesFile === undefined ? undefined : readEdges(edgesFile),
+    allowSharedEdgeToken: values['allow-edge-token'] ?? (env.P2PCDN_ALLOW_EDGE_TOKEN === '1' || env.P2PCDN_ALLOW_EDGE_TOKEN === 'true'),
+    edgeChallenge: challenge === undefined ? undefined : challenge === 'on',
     regions: regionsFile === undefined ? undefined : readRegions(regionsFile),
     trustProxy: values['trust-proxy'] ?? (env.P2PCDN_TRUST_PROXY === '1' || env.P2PCDN_TRUST_PROXY === 'true'),
     redisUrl: values.redis ?? emptyToUndefined(env.P2PCDN_REDIS),
@@ -127,6 +145,28 @@ function readRegions (file: string): TrackerInit['regions'] {
   } catch {
     throw new Error(`--regions file "${file}" is not JSON`)
   }
+}
+
+/** The `edges` array of `--edges-file`; createTracker validates each entry. */
+function readEdges (file: string): TrackerInit['edges'] {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new Error(`cannot read --edges-file "${file}": ${err instanceof Error ? err.message : String(err)}`)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw new Error(`--edges-file "${file}" is not JSON`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`--edges-file "${file}": expected an object {"edges": [...]}`)
+  const extra = Object.keys(value).filter(key => key !== 'edges')
+  if (extra.length > 0) throw new Error(`--edges-file "${file}": unknown field "${extra[0]?.slice(0, 64)}" (expected only "edges")`)
+  const edges = (value as { edges?: unknown }).edges
+  if (!Array.isArray(edges)) throw new Error(`--edges-file "${file}": expected "edges" to be an array`)
+  return edges as TrackerInit['edges']
 }
 
 function readPem (flag: string, file: string): Buffer {

@@ -17,6 +17,7 @@ import { EDGE_MISSED_HEARTBEATS } from './config.js'
 import type { TrackerConfig } from './config.js'
 import type { Connection, PeerIds } from './connection.js'
 import { listPeerIds } from './connection.js'
+import { createEdgeChallenger } from './edge-challenge.js'
 import { EdgeRegistry } from './edge-registry.js'
 import { deliverLocal } from './handlers/announce-cluster.js'
 import { announceReplyHead, createLoggers } from './handlers/context.js'
@@ -118,7 +119,8 @@ export class TrackerServer implements Tracker {
     this.ctx = {
       config,
       swarms: new Swarms<Connection>(config.maxPeersPerSwarm),
-      edges: new EdgeRegistry<Connection>(EDGE_MISSED_HEARTBEATS * config.edgeHeartbeatMs),
+      edges: new EdgeRegistry<Connection>(EDGE_MISSED_HEARTBEATS * config.edgeHeartbeatMs, config.maxEdgesPerId),
+      edgeChallenger: createEdgeChallenger({ timeoutMs: config.edgeChallengeTimeoutMs, maxConcurrent: config.maxConcurrentEdgeChallenges }),
       metrics: new TrackerMetrics(),
       cluster: undefined,
       announceReplyHead: announceReplyHead(config),

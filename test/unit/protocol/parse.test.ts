@@ -167,6 +167,15 @@ describe('parseClientMessage: valid', () => {
     expect(n).toEqual({ action: 'p2pcdn:edge-register', v: 1, token: 't', url: 'http://127.0.0.1:8080', region: 'local', capacity: 0 })
   })
 
+  it('parses the id of p2pcdn:edge-register and refuses a bad one', () => {
+    expect(client({ action: 'p2pcdn:edge-register', v: 1, id: 'eu1.cdn_2-a', token: 's', url: 'https://eu1.cdn.example', region: 'eu' }))
+      .toEqual({ action: 'p2pcdn:edge-register', v: 1, id: 'eu1.cdn_2-a', token: 's', url: 'https://eu1.cdn.example', region: 'eu', capacity: 0 })
+    expect(client({ action: 'p2pcdn:edge-register', v: 1, id: null, token: 's', url: 'https://e.example', region: 'eu' })).not.toHaveProperty('id')
+    for (const id of ['', 'has space', '-leading', 'x'.repeat(65), 7, ['a']]) {
+      expect(() => parseClientMessage(JSON.stringify({ action: 'p2pcdn:edge-register', v: 1, id, token: 's', url: 'https://e.example', region: 'eu' }))).toThrow(/invalid id/)
+    }
+  })
+
   it('parses p2pcdn:edge-load with hitRatio at the bounds', () => {
     expect(client({ action: 'p2pcdn:edge-load', v: 1, connections: 3, bytesPerSec: 1000, hitRatio: 0.75 }))
       .toEqual({ action: 'p2pcdn:edge-load', v: 1, connections: 3, bytesPerSec: 1000, hitRatio: 0.75 })

@@ -2,6 +2,7 @@ import type { Logger } from '../../../protocol/src/index.js'
 import type { Cluster } from '../cluster.js'
 import type { TrackerConfig } from '../config.js'
 import type { Connection } from '../connection.js'
+import type { EdgeChallenger } from '../edge-challenge.js'
 import type { EdgeRegistry } from '../edge-registry.js'
 import { scopeLogger } from '../log.js'
 import type { TrackerMetrics } from '../metrics.js'
@@ -12,6 +13,8 @@ export interface TrackerContext {
   readonly config: TrackerConfig
   readonly swarms: Swarms<Connection>
   readonly edges: EdgeRegistry<Connection>
+  /** Reachability checks of registering edges, bounded in number. */
+  readonly edgeChallenger: EdgeChallenger
   readonly metrics: TrackerMetrics
   /** Set in cluster mode (`redisUrl`): swarms and edges shared with other processes. */
   readonly cluster: Cluster | undefined

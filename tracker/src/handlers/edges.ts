@@ -1,28 +1,99 @@
 /**
- * The p2pcdn edge actions: an edge registers with the shared token and reports its load
- * (which doubles as its heartbeat); any client may ask for the healthy edges.
+ * The p2pcdn edge actions: an edge registers (with its id and own secret from the edges
+ * file, or with the shared token), passes the reachability challenge, and reports its
+ * load (which doubles as its heartbeat); any client may ask for the healthy edges.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { PROTOCOL_VERSION, ProtocolError } from '../../../protocol/src/index.js'
 import type { EdgeInfo, EdgeLoadRequest, EdgeRegisterRequest, EdgesRequest } from '../../../protocol/src/index.js'
+import { exactOrigin, hashSecret, secretMatches } from '../edge-identities.js'
 import { orderEdges } from '../edge-registry.js'
 import type { Connection } from '../connection.js'
 import { Refusal } from '../refusal.js'
 import type { TrackerContext } from './context.js'
+import { replyFailure } from './failure.js'
 
-/** Register the edge behind `conn` if its token matches; throws ProtocolError otherwise. */
+/** Compared against when the id is unknown, so that an unknown id costs what a wrong secret does. */
+const NO_SUCH_EDGE_HASH = hashSecret('no such edge')
+
+const refused = (why: string): Refusal => new Refusal('edge-refused', `edge registration refused: ${why}`)
+
+/**
+ * Register the edge behind `conn`: check its credentials and the URL it claims, hold the
+ * claim, and list it once it answers the challenge at that URL (when `edgeChallenge`).
+ * Throws a Refusal for what can be refused at once; a failed challenge is replied later.
+ */
 export function handleEdgeRegister (ctx: TrackerContext, conn: Connection, msg: EdgeRegisterRequest): void {
-  const expected = ctx.config.edgeToken
-  if (expected === undefined) {
-    throw new Refusal('edge-refused', 'edge registration refused: no edge token is configured on this tracker')
+  const { id, key } = authenticate(ctx, msg)
+  const url = claimedUrl(ctx, id, msg.url)
+  if (ctx.edges.isPending(conn)) throw refused('a registration is already in progress on this connection')
+  const conflict = ctx.edges.claim(conn, { id, url }, ctx.now())
+  if (conflict !== undefined) {
+    ctx.log.edges.info('edge-refused', { conn: conn.id, id, url, reason: conflict })
+    throw refused(conflict)
   }
-  if (!tokensEqual(msg.token, expected)) {
-    throw new Refusal('edge-refused', 'edge registration refused: wrong token')
+  const edge = { id, url, region: msg.region, capacity: msg.capacity }
+  const list = (): void => {
+    // False when the socket closed during the challenge: nothing to list or answer.
+    if (!ctx.edges.register(conn, edge, ctx.now())) return
+    shareEdge(ctx, conn)
+    conn.send({ action: 'p2pcdn:edge-registered', v: PROTOCOL_VERSION, heartbeatMs: ctx.config.edgeHeartbeatMs })
+    ctx.log.edges.info('edge-registered', { conn: conn.id, id, url, region: msg.region, capacity: msg.capacity })
   }
-  ctx.edges.register(conn, { url: msg.url, region: msg.region, capacity: msg.capacity }, ctx.now())
-  shareEdge(ctx, conn)
-  conn.send({ action: 'p2pcdn:edge-registered', v: PROTOCOL_VERSION, heartbeatMs: ctx.config.edgeHeartbeatMs })
-  ctx.log.edges.info('edge-registered', { conn: conn.id, url: msg.url, region: msg.region, capacity: msg.capacity })
+  if (!ctx.config.edgeChallenge) {
+    list()
+    return
+  }
+  ctx.edgeChallenger.check(url, id, key).then(list, (err: unknown) => {
+    ctx.edges.release(conn)
+    ctx.log.edges.info('edge-refused', { conn: conn.id, id, url, reason: err instanceof Error ? err.message : String(err) })
+    replyFailure(ctx, conn, err, msg)
+  })
+}
+
+/**
+ * Who is registering, and the key its challenge answer is checked with: the edge of the
+ * edges file named by `id` if `token` is its secret, else an edge of the shared token.
+ */
+function authenticate (ctx: TrackerContext, msg: EdgeRegisterRequest): { id: string | undefined, key: Buffer } {
+  const { edges, edgeToken } = ctx.config
+  if (msg.id !== undefined) {
+    if (edges.size === 0) throw refused('this tracker has no edges file; register with the shared token and no id')
+    const identity = edges.get(msg.id)
+    // Checked even for an unknown id, and one reply for both, so neither timing nor
+    // wording tells a guesser which ids exist.
+    const match = secretMatches(msg.token, identity?.secretHash ?? NO_SUCH_EDGE_HASH)
+    if (identity === undefined || !match) throw refused('unknown edge id or wrong secret')
+    return { id: identity.id, key: identity.secretHash }
+  }
+  if (edges.size > 0 && (edgeToken === undefined || !ctx.config.allowSharedEdgeToken)) {
+    throw refused('this tracker lists its edges: register with an edge id and its secret')
+  }
+  if (edgeToken === undefined) throw refused('no edge token is configured on this tracker')
+  if (!secretMatches(msg.token, hashSecret(edgeToken))) throw refused('wrong token')
+  return { id: undefined, key: hashSecret(edgeToken) }
+}
+
+/**
+ * The URL an edge may be listed at: for an edge of the edges file, one of its own
+ * origins exactly; for a shared-token edge, anything not listed for an edge of the file.
+ */
+function claimedUrl (ctx: TrackerContext, id: string | undefined, url: string): string {
+  const edges = ctx.config.edges
+  if (id !== undefined) {
+    const origin = exactOrigin(url)
+    if (origin === undefined || edges.get(id)?.urls.has(origin) !== true) throw refused(`${url} is not listed for edge "${id}"`)
+    return origin
+  }
+  let origin: string
+  try {
+    origin = new URL(url).origin
+  } catch {
+    throw refused(`${url} is not a URL`)
+  }
+  for (const identity of edges.values()) {
+    if (identity.urls.has(origin)) throw refused(`${origin} belongs to edge "${identity.id}" of the edges file`)
+  }
+  return url
 }
 
 /** Record load and last-seen; throws ProtocolError for a connection with no edge. */
@@ -55,13 +126,4 @@ export function handleEdgesRequest (ctx: TrackerContext, conn: Connection, msg: 
     ctx.log.edges.warn('edge-list-failed', { conn: conn.id, error: err instanceof Error ? err.message : String(err) })
     conn.send({ 'failure reason': 'edge list unavailable', action: 'p2pcdn:edges' })
   })
-}
-
-/**
- * Constant-time token check. Hashing first gives both sides the same length, so neither
- * the comparison nor an early length mismatch leaks how much of the token was right.
- */
-function tokensEqual (given: string, expected: string): boolean {
-  const digest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest()
-  return timingSafeEqual(digest(given), digest(expected))
 }
