@@ -2,12 +2,13 @@ import { bitfieldOf, CdnError, resourceId, verifyChunk, type Manifest } from '..
 import { ChunkFetcher, type Delivery, type FetchJob } from './chunk-fetcher.js'
 import { abortable } from './abortable.js'
 import { chunkStream } from './chunk-stream.js'
-import { resolveConfig, type ClientConfig, type ClientInit } from './config.js'
+import { edgeAllowed, resolveConfig, type ClientConfig, type ClientInit } from './config.js'
 import { EdgeSet, type RankedEdge } from './edge-set.js'
 import { Emitter } from './events.js'
 import { Holdings } from './holdings.js'
 import { fetchManifest, fetchManifestAt, rankEdges } from './http-source.js'
 import { Limiter } from './limiter.js'
+import { ManifestVerifier } from './manifest-verifier.js'
 import { awaitPeers } from './peer/peer-wait.js'
 import type { Peer } from './peer/peer.js'
 import { randomBinaryId, Swarm } from './peer/swarm.js'
@@ -47,6 +48,8 @@ export class Client extends Emitter<ClientEvents> {
   readonly #peerSlots: Limiter
   readonly #httpSlots: Limiter
   readonly #bucket: UploadBucket
+  /** Present when the page carries `manifestKey`: then no manifest is used unverified. */
+  readonly #verifier: ManifestVerifier | undefined
   readonly #bytes = emptyBytes()
   readonly #resources = new Map<string, ReturnType<typeof emptyBytes>>()
   readonly #haveTimers = new Map<string, ReturnType<typeof setTimeout>>()
@@ -57,6 +60,7 @@ export class Client extends Emitter<ClientEvents> {
   /** The chain of chunk writes; never rejects. */
   #keeping: Promise<void> = Promise.resolve()
   #destroyed = false
+  #saidUnverifiable = false
 
   constructor (init: ClientInit = {}) {
     super()
@@ -67,6 +71,7 @@ export class Client extends Emitter<ClientEvents> {
     this.#peerSlots = new Limiter(this.config.peerConcurrency)
     this.#httpSlots = new Limiter(this.config.httpConcurrency)
     this.#bucket = new UploadBucket(this.config.uploadBytesPerSecond)
+    this.#verifier = this.config.manifestKey.length === 0 ? undefined : new ManifestVerifier(this.config.manifestKey)
     // A page going away (or into the back/forward cache) must not keep peers waiting on it.
     if (typeof addEventListener === 'function') addEventListener('pagehide', this.#onPageHide)
     this.#ready = this.#start()
@@ -211,12 +216,16 @@ export class Client extends Emitter<ClientEvents> {
     if (this.#consented) await this.#startPeering()
   }
 
-  /** Rank the configured edges plus `more` and use them, fastest first. */
+  /**
+   * Rank the configured edges plus `more` (the tracker's list) and use them, fastest
+   * first. A listed edge outside `edgeOrigins` is never pinged nor asked: the tracker,
+   * or whoever tampers with its socket, does not choose where content comes from.
+   */
   async #useEdges (more: Array<{ url: string, region: string }>): Promise<void> {
     const candidates = new Map<string, { url: string, region?: string }>()
     for (const url of this.config.edges) candidates.set(url, { url })
     for (const e of this.#edges.edges) candidates.set(e.url, e)
-    for (const e of more) candidates.set(e.url, e)
+    for (const e of more) if (edgeAllowed(this.config.edgeOrigins, e.url)) candidates.set(e.url, e)
     const ranked: RankedEdge[] = await rankEdges([...candidates.values()])
     // A region the operator configured outranks ping times: its edges come first.
     const region = this.config.region
@@ -277,24 +286,48 @@ export class Client extends Emitter<ClientEvents> {
     this.#swarm = swarm
   }
 
-  /** Manifests come only from edges, or from the operator's sidecar next to the resource. */
+  /**
+   * Manifests come only from allowed edges, or from the operator's sidecar next to the
+   * resource (URL + `manifestSuffix`). With a `manifestKey` each must verify, and the
+   * sidecar is asked first: signed at the origin, it holds even if an edge is not honest.
+   * Undefined means no trusted manifest: the caller loads from the origin, without peers.
+   */
   async #manifest (url: string, signal: AbortSignal): Promise<Manifest | undefined> {
-    for (const edge of this.#edges.usable()) {
-      try {
-        return await fetchManifest(edge.url, url, this.config.httpTimeoutMs, signal)
-      } catch (err) {
-        signal.throwIfAborted()
-        this.#report(err, { url })
-        if ((err as { serverFault?: boolean }).serverFault === true) this.#edges.failed(edge.url)
-      }
-    }
+    const verifier = this.#verifier
     const suffix = this.config.manifestSuffix
-    if (suffix === undefined) return undefined
+    const unverifiable = await verifier?.unavailable()
+    if (unverifiable !== undefined) {
+      // No Ed25519 in this browser's WebCrypto: asking edges would only fetch what
+      // cannot be trusted. Said once per instance; every resource comes from the origin.
+      if (!this.#saidUnverifiable) this.#report(unverifiable, { url })
+      this.#saidUnverifiable = true
+      return undefined
+    }
+    if (verifier !== undefined && suffix !== undefined) {
+      const sidecar = await this.#trusted(url, signal, async () => await fetchManifestAt(url + suffix, this.config.httpTimeoutMs, signal))
+      if (sidecar !== undefined) return sidecar
+    }
+    for (const edge of this.#edges.usable()) {
+      const manifest = await this.#trusted(url, signal, async () => await fetchManifest(edge.url, url, this.config.httpTimeoutMs, signal), edge.url)
+      if (manifest !== undefined) return manifest
+    }
+    if (suffix === undefined || verifier !== undefined) return undefined
+    return await this.#trusted(url, signal, async () => await fetchManifestAt(url + suffix, this.config.httpTimeoutMs, signal))
+  }
+
+  /** A manifest from `get`, verified when a key is configured; undefined (reported) when not usable. */
+  async #trusted (url: string, signal: AbortSignal, get: () => Promise<Manifest>, edge?: string): Promise<Manifest | undefined> {
     try {
-      return await fetchManifestAt(url + suffix, this.config.httpTimeoutMs, signal)
+      const manifest = await get()
+      await this.#verifier?.verify(manifest, url)
+      return manifest
     } catch (err) {
       signal.throwIfAborted()
+      const code = (err as { code?: unknown }).code
       this.#report(err, { url })
+      // An edge whose manifest does not verify is set aside like a failing one: its
+      // chunks would not match a trusted manifest either.
+      if (edge !== undefined && (code === 'ERR_SIGNATURE' || (err as { serverFault?: boolean }).serverFault === true)) this.#edges.failed(edge)
       return undefined
     }
   }
@@ -316,8 +349,8 @@ export class Client extends Emitter<ClientEvents> {
     let allHeld = true
     for (let i = first; i <= last && allHeld; i++) allHeld = this.#holdings!.has(id, i)
     if (allHeld) return
-    const { maxPeers, peerWaitMs: waitMs } = this.config
-    await awaitPeers({ swarm, resourceId: id, first, maxPeers, waitMs, signal, current: () => this.#swarm === swarm })
+    const { maxPeers, peerWaitMs: waitMs, peerConnectMs: connectMs } = this.config
+    await awaitPeers({ swarm, resourceId: id, first, maxPeers, waitMs, connectMs, signal, current: () => this.#swarm === swarm })
   }
 
   async #chunk (job: FetchJob, index: number): Promise<Uint8Array> {

@@ -20,6 +20,7 @@ import { resolveConfig } from './config.js'
 import type { EdgeInit } from './config.js'
 import { createFiller } from './filler.js'
 import type { HandlerContext } from './handlers/context.js'
+import { createManifestSigner } from './manifest-signer.js'
 import { createMemoryBudget } from './memory-budget.js'
 import { createMetrics } from './metrics.js'
 import type { EdgeCounters } from './metrics.js'
@@ -129,6 +130,7 @@ export function createEdge (init: EdgeInit): Edge {
       log,
       filler,
       budget,
+      signer: config.manifestKey === undefined ? undefined : await createManifestSigner(config.manifestKey),
       publicAddress
     }
     if (config.accessLog !== undefined) accessLog = createAccessLog(config.accessLog)
@@ -137,7 +139,7 @@ export function createEdge (init: EdgeInit): Edge {
       return [config.origin.origin, new URL(url()).origin]
     }, accessLog)
     port = await server.listen(config.port, config.host)
-    log.info('listening', { url: url(), origin: config.origin.origin, region: config.region })
+    log.info('listening', { url: url(), origin: config.origin.origin, region: config.region, ...(ctx.signer === undefined ? {} : { manifestKeyId: ctx.signer.keyId }) })
 
     if (config.tracker !== undefined && config.edgeToken !== undefined) {
       link = createTrackerLink({ tracker: config.tracker, ca: config.trackerCa, token: config.edgeToken, url: url(), region: config.region, capacity: 0, load, logger: log })
