@@ -251,7 +251,7 @@ describe('a sidecar signed at the origin', () => {
 })
 
 describe('a tampered manifest', () => {
-  it('a changed type under a real signature, or a changed signature, is refused with ERR_SIGNATURE; the origin serves', async () => {
+  it('a changed type under a real signature, or a changed signature, is refused with ERR_SIGNATURE; the origin serves; so is everything without Ed25519', async () => {
     const page = await env.openPage()
     // A network attacker (or a broken edge) rewrites the real edge's signed manifests.
     await page.route(/\/_p2pcdn\/manifest\?/, async route => {
@@ -270,6 +270,23 @@ describe('a tampered manifest', () => {
       expect(errors[0]!.message).toMatch(/does not verify/)
       expect(r.stats.bytes).toMatchObject({ origin: SIZE, edge: 0, peer: 0 })
     }
+    // A browser without Ed25519 in WebCrypto: nothing verifies, so everything comes from the origin.
+    await page.unroute(/\/_p2pcdn\/manifest\?/)
+    let manifestRequests = 0
+    await page.route(/\/_p2pcdn\/manifest\?/, async route => { manifestRequests++; await route.continue() })
+    await page.evaluate(() => {
+      const subtle = crypto.subtle as any
+      const importKey = subtle.importKey.bind(subtle)
+      subtle.importKey = async (format: string, key: unknown, alg: { name?: string }, ...rest: unknown[]) => {
+        if (alg?.name === 'Ed25519') throw new DOMException('Unrecognized algorithm name', 'NotSupportedError')
+        return await importKey(format, key, alg, ...rest)
+      }
+    })
+    const r = await fetchOnce(page, '/tamper-type.bin', { edges: [realEdge.url], manifestKey: edgeKey.publicKey })
+    expect(r.sha256, explain(r)).toBe(sha256Hex(real['/tamper-type.bin']!))
+    expect(signatureErrors(r).map(e => e.message), explain(r)).toEqual([expect.stringMatching(/cannot verify Ed25519/)])
+    expect(r.stats.bytes).toMatchObject({ origin: SIZE, edge: 0, peer: 0 })
+    expect(manifestRequests).toBe(0) // no edge was even asked
     await page.context().close()
   })
 })
