@@ -303,16 +303,19 @@ export class Client extends Emitter<ClientEvents> {
       this.#saidUnverifiable = true
       return undefined
     }
-    if (verifier !== undefined && suffix !== undefined) {
-      const sidecar = await this.#trusted(url, signal, async () => await fetchManifestAt(url + suffix, this.config.httpTimeoutMs, signal))
-      if (sidecar !== undefined) return sidecar
+    // The sidecar sits next to the resource: a fragment is not part of its URL.
+    const sidecar = suffix === undefined ? undefined : url.replace(/#.*$/s, '') + suffix
+    const fromSidecar = async (): Promise<Manifest> => await fetchManifestAt(sidecar!, this.config.httpTimeoutMs, signal)
+    if (verifier !== undefined && sidecar !== undefined) {
+      const manifest = await this.#trusted(url, signal, fromSidecar)
+      if (manifest !== undefined) return manifest
     }
     for (const edge of this.#edges.usable()) {
       const manifest = await this.#trusted(url, signal, async () => await fetchManifest(edge.url, url, this.config.httpTimeoutMs, signal), edge.url)
       if (manifest !== undefined) return manifest
     }
-    if (suffix === undefined || verifier !== undefined) return undefined
-    return await this.#trusted(url, signal, async () => await fetchManifestAt(url + suffix, this.config.httpTimeoutMs, signal))
+    if (sidecar === undefined || verifier !== undefined) return undefined
+    return await this.#trusted(url, signal, fromSidecar)
   }
 
   /** A manifest from `get`, verified when a key is configured; undefined (reported) when not usable. */
