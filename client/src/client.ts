@@ -1,4 +1,4 @@
-import { bitfieldOf, CdnError, resourceId, verifyChunk, type Manifest } from '../../protocol/src/index.js'
+import { bitfieldOf, CdnError, resourceId, verifyChunk } from '../../protocol/src/index.js'
 import { ChunkFetcher, type Delivery, type FetchJob } from './chunk-fetcher.js'
 import { abortable } from './abortable.js'
 import { chunkStream } from './chunk-stream.js'
@@ -6,9 +6,9 @@ import { edgeAllowed, resolveConfig, type ClientConfig, type ClientInit } from '
 import { EdgeSet, type RankedEdge } from './edge-set.js'
 import { Emitter } from './events.js'
 import { Holdings } from './holdings.js'
-import { fetchManifest, fetchManifestAt, rankEdges } from './http-source.js'
+import { rankEdges } from './http-source.js'
 import { Limiter } from './limiter.js'
-import { ManifestVerifier } from './manifest-verifier.js'
+import { ManifestSource } from './manifest-source.js'
 import { awaitPeers } from './peer/peer-wait.js'
 import type { Peer } from './peer/peer.js'
 import { randomBinaryId, Swarm } from './peer/swarm.js'
@@ -48,8 +48,7 @@ export class Client extends Emitter<ClientEvents> {
   readonly #peerSlots: Limiter
   readonly #httpSlots: Limiter
   readonly #bucket: UploadBucket
-  /** Present when the page carries `manifestKey`: then no manifest is used unverified. */
-  readonly #verifier: ManifestVerifier | undefined
+  readonly #manifests: ManifestSource
   readonly #bytes = emptyBytes()
   readonly #resources = new Map<string, ReturnType<typeof emptyBytes>>()
   readonly #haveTimers = new Map<string, ReturnType<typeof setTimeout>>()
@@ -60,7 +59,6 @@ export class Client extends Emitter<ClientEvents> {
   /** The chain of chunk writes; never rejects. */
   #keeping: Promise<void> = Promise.resolve()
   #destroyed = false
-  #saidUnverifiable = false
 
   constructor (init: ClientInit = {}) {
     super()
@@ -71,7 +69,7 @@ export class Client extends Emitter<ClientEvents> {
     this.#peerSlots = new Limiter(this.config.peerConcurrency)
     this.#httpSlots = new Limiter(this.config.httpConcurrency)
     this.#bucket = new UploadBucket(this.config.uploadBytesPerSecond)
-    this.#verifier = this.config.manifestKey.length === 0 ? undefined : new ManifestVerifier(this.config.manifestKey)
+    this.#manifests = new ManifestSource({ config: this.config, edges: () => this.#edges, report: (err, extra) => this.#report(err, extra) })
     // A page going away (or into the back/forward cache) must not keep peers waiting on it.
     if (typeof addEventListener === 'function') addEventListener('pagehide', this.#onPageHide)
     this.#ready = this.#start()
@@ -116,7 +114,7 @@ export class Client extends Emitter<ClientEvents> {
     const forget = (): void => { this.#fetches.delete(abort); outer?.removeEventListener('abort', onOuterAbort) }
     try {
       await abortable(this.#ready, abort.signal)
-      const manifest = await this.#manifest(url, abort.signal)
+      const manifest = await this.#manifests.get(url, abort.signal)
       if (manifest === undefined) {
         forget()
         return await this.#fetchDirect(url, init)
@@ -284,55 +282,6 @@ export class Client extends Emitter<ClientEvents> {
     swarm.on('peer', e => this.emit('peer', e))
     swarm.on('uploaded', bytes => { this.#uploaded += bytes })
     this.#swarm = swarm
-  }
-
-  /**
-   * Manifests come only from allowed edges, or from the operator's sidecar next to the
-   * resource (URL + `manifestSuffix`). With a `manifestKey` each must verify, and the
-   * sidecar is asked first: signed at the origin, it holds even if an edge is not honest.
-   * Undefined means no trusted manifest: the caller loads from the origin, without peers.
-   */
-  async #manifest (url: string, signal: AbortSignal): Promise<Manifest | undefined> {
-    const verifier = this.#verifier
-    const suffix = this.config.manifestSuffix
-    const unverifiable = await verifier?.unavailable()
-    if (unverifiable !== undefined) {
-      // No Ed25519 in this browser's WebCrypto: asking edges would only fetch what
-      // cannot be trusted. Said once per instance; every resource comes from the origin.
-      if (!this.#saidUnverifiable) this.#report(unverifiable, { url })
-      this.#saidUnverifiable = true
-      return undefined
-    }
-    // The sidecar sits next to the resource: a fragment is not part of its URL.
-    const sidecar = suffix === undefined ? undefined : url.replace(/#.*$/s, '') + suffix
-    const fromSidecar = async (): Promise<Manifest> => await fetchManifestAt(sidecar!, this.config.httpTimeoutMs, signal)
-    if (verifier !== undefined && sidecar !== undefined) {
-      const manifest = await this.#trusted(url, signal, fromSidecar)
-      if (manifest !== undefined) return manifest
-    }
-    for (const edge of this.#edges.usable()) {
-      const manifest = await this.#trusted(url, signal, async () => await fetchManifest(edge.url, url, this.config.httpTimeoutMs, signal), edge.url)
-      if (manifest !== undefined) return manifest
-    }
-    if (sidecar === undefined || verifier !== undefined) return undefined
-    return await this.#trusted(url, signal, fromSidecar)
-  }
-
-  /** A manifest from `get`, verified when a key is configured; undefined (reported) when not usable. */
-  async #trusted (url: string, signal: AbortSignal, get: () => Promise<Manifest>, edge?: string): Promise<Manifest | undefined> {
-    try {
-      const manifest = await get()
-      await this.#verifier?.verify(manifest, url)
-      return manifest
-    } catch (err) {
-      signal.throwIfAborted()
-      const code = (err as { code?: unknown }).code
-      this.#report(err, { url })
-      // An edge whose manifest does not verify is set aside like a failing one: its
-      // chunks would not match a trusted manifest either.
-      if (edge !== undefined && (code === 'ERR_SIGNATURE' || (err as { serverFault?: boolean }).serverFault === true)) this.#edges.failed(edge)
-      return undefined
-    }
   }
 
   /** Without a trusted manifest the resource is neither taken from peers nor shared. */
