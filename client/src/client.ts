@@ -6,7 +6,7 @@ import { edgeAllowed, resolveConfig, type ClientConfig, type ClientInit } from '
 import { EdgeSet, type RankedEdge } from './edge-set.js'
 import { Emitter } from './events.js'
 import { Holdings } from './holdings.js'
-import { rankEdges } from './http-source.js'
+import { fetchManifestAt, rankEdges } from './http-source.js'
 import { Limiter } from './limiter.js'
 import { ManifestSource } from './manifest-source.js'
 import { awaitPeers } from './peer/peer-wait.js'
@@ -69,7 +69,12 @@ export class Client extends Emitter<ClientEvents> {
     this.#peerSlots = new Limiter(this.config.peerConcurrency)
     this.#httpSlots = new Limiter(this.config.httpConcurrency)
     this.#bucket = new UploadBucket(this.config.uploadBytesPerSecond)
-    this.#manifests = new ManifestSource({ config: this.config, edges: () => this.#edges, report: (err, extra) => this.#report(err, extra) })
+    this.#manifests = new ManifestSource({
+      config: this.config,
+      edges: () => this.#edges,
+      load: async (url, signal) => await fetchManifestAt(url, this.config.httpTimeoutMs, signal),
+      report: (err, extra) => this.#report(err, extra)
+    })
     // A page going away (or into the back/forward cache) must not keep peers waiting on it.
     if (typeof addEventListener === 'function') addEventListener('pagehide', this.#onPageHide)
     this.#ready = this.#start()

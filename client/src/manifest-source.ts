@@ -1,13 +1,17 @@
-import type { Manifest } from '../../protocol/src/index.js'
+import { EDGE_PATHS, type Manifest } from '../../protocol/src/index.js'
 import type { ClientConfig } from './config.js'
 import type { EdgeSet } from './edge-set.js'
-import { fetchManifest, fetchManifestAt } from './http-source.js'
 import { ManifestVerifier } from './manifest-verifier.js'
 
 export interface ManifestSourceDeps {
   config: ClientConfig
   /** The edges in use now (they change when the tracker's list arrives). */
   edges: () => EdgeSet
+  /**
+   * The parsed manifest at `url` (an edge's manifest endpoint or a sidecar); rejects with
+   * a coded error, `serverFault: true` when the server itself is unwell (`fetchManifestAt`).
+   */
+  load: (url: string, signal: AbortSignal) => Promise<Manifest>
   report: (err: unknown, extra?: { url?: string }) => void
 }
 
@@ -46,13 +50,14 @@ export class ManifestSource {
     }
     // The sidecar sits next to the resource: a fragment is not part of its URL.
     const sidecar = suffix === undefined ? undefined : url.replace(/#.*$/s, '') + suffix
-    const fromSidecar = async (): Promise<Manifest> => await fetchManifestAt(sidecar!, this.#deps.config.httpTimeoutMs, signal)
+    const fromSidecar = async (): Promise<Manifest> => await this.#deps.load(sidecar!, signal)
     if (verifier !== undefined && sidecar !== undefined) {
       const manifest = await this.#trusted(url, signal, fromSidecar)
       if (manifest !== undefined) return manifest
     }
     for (const edge of this.#deps.edges().usable()) {
-      const manifest = await this.#trusted(url, signal, async () => await fetchManifest(edge.url, url, this.#deps.config.httpTimeoutMs, signal), edge.url)
+      const at = `${edge.url}${EDGE_PATHS.manifest}?url=${encodeURIComponent(url)}`
+      const manifest = await this.#trusted(url, signal, async () => await this.#deps.load(at, signal), edge.url)
       if (manifest !== undefined) return manifest
     }
     if (sidecar === undefined || verifier !== undefined) return undefined
