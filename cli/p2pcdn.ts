@@ -5,7 +5,8 @@ Commands:
   tracker    WebSocket tracker:  p2pcdn tracker --port 8000 [--host 127.0.0.1] [--edge-token T]
   edge       caching edge node:  p2pcdn edge --port 8081 --origin URL --region eu --tracker ws://127.0.0.1:8000 --edge-token T
   demo       local demo: origin, tracker, two edges and a demo page on http://127.0.0.1:8080
-  manifest   print the manifest of a file:  p2pcdn manifest FILE [--chunk-size BYTES]
+  manifest   print the manifest of a file:  p2pcdn manifest FILE [--chunk-size BYTES] [--url URL --sign KEY] [--out FILE]
+  keygen     Ed25519 key pair for signed manifests:  p2pcdn keygen [--out PREFIX]
 
 Every flag also has an environment variable: --edge-token is P2PCDN_EDGE_TOKEN, and so on.`
 
@@ -21,6 +22,9 @@ async function run (): Promise<void> {
       break
     case 'manifest':
       await (await import('../edge/src/manifest-cli.js')).manifestMain(rest)
+      break
+    case 'keygen':
+      await (await import('../edge/src/keygen-cli.js')).keygenMain(rest)
       break
     case 'demo':
       await (await import('../examples/demo/main.js')).main(rest, process.env)

@@ -1,13 +1,14 @@
-import { bitfieldOf, CdnError, resourceId, verifyChunk, type Manifest } from '../../protocol/src/index.js'
+import { bitfieldOf, CdnError, resourceId, verifyChunk } from '../../protocol/src/index.js'
 import { ChunkFetcher, type Delivery, type FetchJob } from './chunk-fetcher.js'
 import { abortable } from './abortable.js'
 import { chunkStream } from './chunk-stream.js'
-import { resolveConfig, type ClientConfig, type ClientInit } from './config.js'
+import { edgeAllowed, resolveConfig, type ClientConfig, type ClientInit } from './config.js'
 import { EdgeSet, type RankedEdge } from './edge-set.js'
 import { Emitter } from './events.js'
 import { Holdings } from './holdings.js'
-import { fetchManifest, fetchManifestAt, rankEdges } from './http-source.js'
+import { fetchManifestAt, rankEdges } from './http-source.js'
 import { Limiter } from './limiter.js'
+import { ManifestSource } from './manifest-source.js'
 import { awaitPeers } from './peer/peer-wait.js'
 import type { Peer } from './peer/peer.js'
 import { randomBinaryId, Swarm } from './peer/swarm.js'
@@ -47,6 +48,7 @@ export class Client extends Emitter<ClientEvents> {
   readonly #peerSlots: Limiter
   readonly #httpSlots: Limiter
   readonly #bucket: UploadBucket
+  readonly #manifests: ManifestSource
   readonly #bytes = emptyBytes()
   readonly #resources = new Map<string, ReturnType<typeof emptyBytes>>()
   readonly #haveTimers = new Map<string, ReturnType<typeof setTimeout>>()
@@ -67,6 +69,12 @@ export class Client extends Emitter<ClientEvents> {
     this.#peerSlots = new Limiter(this.config.peerConcurrency)
     this.#httpSlots = new Limiter(this.config.httpConcurrency)
     this.#bucket = new UploadBucket(this.config.uploadBytesPerSecond)
+    this.#manifests = new ManifestSource({
+      config: this.config,
+      edges: () => this.#edges,
+      load: async (url, signal) => await fetchManifestAt(url, this.config.httpTimeoutMs, signal),
+      report: (err, extra) => this.#report(err, extra)
+    })
     // A page going away (or into the back/forward cache) must not keep peers waiting on it.
     if (typeof addEventListener === 'function') addEventListener('pagehide', this.#onPageHide)
     this.#ready = this.#start()
@@ -111,7 +119,7 @@ export class Client extends Emitter<ClientEvents> {
     const forget = (): void => { this.#fetches.delete(abort); outer?.removeEventListener('abort', onOuterAbort) }
     try {
       await abortable(this.#ready, abort.signal)
-      const manifest = await this.#manifest(url, abort.signal)
+      const manifest = await this.#manifests.get(url, abort.signal)
       if (manifest === undefined) {
         forget()
         return await this.#fetchDirect(url, init)
@@ -211,12 +219,16 @@ export class Client extends Emitter<ClientEvents> {
     if (this.#consented) await this.#startPeering()
   }
 
-  /** Rank the configured edges plus `more` and use them, fastest first. */
+  /**
+   * Rank the configured edges plus `more` (the tracker's list) and use them, fastest
+   * first. A listed edge outside `edgeOrigins` is never pinged nor asked: the tracker,
+   * or whoever tampers with its socket, does not choose where content comes from.
+   */
   async #useEdges (more: Array<{ url: string, region: string }>): Promise<void> {
     const candidates = new Map<string, { url: string, region?: string }>()
     for (const url of this.config.edges) candidates.set(url, { url })
     for (const e of this.#edges.edges) candidates.set(e.url, e)
-    for (const e of more) candidates.set(e.url, e)
+    for (const e of more) if (edgeAllowed(this.config.edgeOrigins, e.url)) candidates.set(e.url, e)
     const ranked: RankedEdge[] = await rankEdges([...candidates.values()])
     // A region the operator configured outranks ping times: its edges come first.
     const region = this.config.region
@@ -277,28 +289,6 @@ export class Client extends Emitter<ClientEvents> {
     this.#swarm = swarm
   }
 
-  /** Manifests come only from edges, or from the operator's sidecar next to the resource. */
-  async #manifest (url: string, signal: AbortSignal): Promise<Manifest | undefined> {
-    for (const edge of this.#edges.usable()) {
-      try {
-        return await fetchManifest(edge.url, url, this.config.httpTimeoutMs, signal)
-      } catch (err) {
-        signal.throwIfAborted()
-        this.#report(err, { url })
-        if ((err as { serverFault?: boolean }).serverFault === true) this.#edges.failed(edge.url)
-      }
-    }
-    const suffix = this.config.manifestSuffix
-    if (suffix === undefined) return undefined
-    try {
-      return await fetchManifestAt(url + suffix, this.config.httpTimeoutMs, signal)
-    } catch (err) {
-      signal.throwIfAborted()
-      this.#report(err, { url })
-      return undefined
-    }
-  }
-
   /** Without a trusted manifest the resource is neither taken from peers nor shared. */
   async #fetchDirect (url: string, init: RequestInit): Promise<Response> {
     const res = await fetch(url, init)
@@ -316,8 +306,8 @@ export class Client extends Emitter<ClientEvents> {
     let allHeld = true
     for (let i = first; i <= last && allHeld; i++) allHeld = this.#holdings!.has(id, i)
     if (allHeld) return
-    const { maxPeers, peerWaitMs: waitMs } = this.config
-    await awaitPeers({ swarm, resourceId: id, first, maxPeers, waitMs, signal, current: () => this.#swarm === swarm })
+    const { maxPeers, peerWaitMs: waitMs, peerConnectMs: connectMs } = this.config
+    await awaitPeers({ swarm, resourceId: id, first, maxPeers, waitMs, connectMs, signal, current: () => this.#swarm === swarm })
   }
 
   async #chunk (job: FetchJob, index: number): Promise<Uint8Array> {

@@ -1,3 +1,5 @@
+import { parseManifestPublicKey } from '../../protocol/src/index.js'
+
 /** An ICE server, as in `RTCConfiguration.iceServers` (spelled out so this module needs no DOM types). */
 export interface IceServer { urls: string | string[], username?: string, credential?: string }
 
@@ -15,8 +17,25 @@ export interface ClientInit {
   swarm?: string
   /** Force the region instead of taking the fastest edge's (measured by a ping). */
   region?: string
-  /** Edge base URLs to use besides (or without) the tracker's list. */
+  /** Edge base URLs to use besides (or without) the tracker's list. They always count. */
   edges?: string[]
+  /**
+   * Origins whose tracker-listed edges may be used: `https://eu1.cdn.example`,
+   * `https://*.cdn.example` (any subdomain), or `'*'` (any). Tracker-listed edges
+   * elsewhere are ignored; configured `edges` always count.
+   * @default `['*']` with a `manifestKey` (every manifest must verify anyway); without one,
+   * the origins of `edges`, of the page and of the script that loaded the SDK
+   */
+  edgeOrigins?: string[]
+  /**
+   * The operator's Ed25519 public key(s) for manifests (raw 32 bytes as base64url, from
+   * `p2pcdn keygen`); several while a key rotates. With a key set, the SDK uses no
+   * manifest that no configured key signed: it emits `error` `ERR_SIGNATURE` and takes
+   * the resource from the origin instead, never from peers. Where WebCrypto has no
+   * Ed25519, every resource comes from the origin.
+   * @default undefined (manifests trusted by where they come from)
+   */
+  manifestKey?: string | string[]
   /**
    * Most RTCPeerConnections at once, connecting ones and our open offers included.
    * @default 8
@@ -65,6 +84,14 @@ export interface ClientInit {
    */
   peerWaitMs?: number
   /**
+   * A connection to a peer (our offer, one we answered, an answer being connected) holds
+   * a fetch back only this long, in milliseconds, after its last sign of life; likewise
+   * the tracker's first announce reply. Peer ids that never connect (fakes on the
+   * tracker) cost a fetch at most this, not `peerWaitMs`.
+   * @default 1500
+   */
+  peerConnectMs?: number
+  /**
    * A peer that sends nothing for this long, in milliseconds, loses the request; the
    * bytes it already sent are kept and the rest comes from another source.
    * @default 4000
@@ -107,9 +134,12 @@ export interface ClientInit {
    */
   storeName?: string
   /**
-   * Where to find a manifest next to the resource when no edge gives one: this suffix is
-   * appended to the resource URL (e.g. `'.p2pcdn.json'`). Only the operator sets it; a
-   * manifest never comes from peers.
+   * Where to find a manifest next to the resource: this suffix is appended to the
+   * resource URL (e.g. `'.p2pcdn.json'`), fetched from the origin. Without `manifestKey`
+   * it is asked only when no edge gives one; with `manifestKey` it is asked first (a
+   * sidecar signed at the origin, `p2pcdn manifest --sign`, holds even against a
+   * compromised edge) and edges only when it is missing or does not verify. Only the
+   * operator sets it; a manifest never comes from peers.
    * @default undefined (edges only)
    */
   manifestSuffix?: string
@@ -120,6 +150,9 @@ export interface ClientConfig {
   swarm: string
   region: string | undefined
   edges: string[]
+  /** Exact origins, `scheme://*.domain[:port]` patterns, or '*'. */
+  edgeOrigins: string[]
+  manifestKey: string[]
   maxPeers: number
   p2p: boolean
   upload: boolean
@@ -128,6 +161,7 @@ export interface ClientConfig {
   cacheBytes: number
   iceServers: IceServer[]
   peerWaitMs: number
+  peerConnectMs: number
   peerTimeoutMs: number
   httpTimeoutMs: number
   edgeRetryMs: number
@@ -139,8 +173,9 @@ export interface ClientConfig {
   manifestSuffix: string | undefined
 }
 
-export const DEFAULT_CLIENT_CONFIG: Omit<ClientConfig, 'tracker' | 'swarm' | 'region' | 'manifestSuffix'> = {
+export const DEFAULT_CLIENT_CONFIG: Omit<ClientConfig, 'tracker' | 'swarm' | 'region' | 'manifestSuffix' | 'edgeOrigins'> = {
   edges: [],
+  manifestKey: [],
   maxPeers: 8,
   p2p: true,
   upload: true,
@@ -149,6 +184,7 @@ export const DEFAULT_CLIENT_CONFIG: Omit<ClientConfig, 'tracker' | 'swarm' | 're
   cacheBytes: 256 * 1024 * 1024,
   iceServers: [],
   peerWaitMs: 2000,
+  peerConnectMs: 1500,
   peerTimeoutMs: 4000,
   httpTimeoutMs: 15_000,
   edgeRetryMs: 30_000,
@@ -160,7 +196,7 @@ export const DEFAULT_CLIENT_CONFIG: Omit<ClientConfig, 'tracker' | 'swarm' | 're
 }
 
 const COUNTS = [
-  'maxPeers', 'uploadBytesPerSecond', 'cacheBytes', 'peerWaitMs', 'peerTimeoutMs', 'httpTimeoutMs',
+  'maxPeers', 'uploadBytesPerSecond', 'cacheBytes', 'peerWaitMs', 'peerConnectMs', 'peerTimeoutMs', 'httpTimeoutMs',
   'edgeRetryMs', 'peerConcurrency', 'httpConcurrency', 'parallelChunks'
 ] as const
 const AT_LEAST_ONE = ['peerConcurrency', 'httpConcurrency', 'parallelChunks'] as const
@@ -173,6 +209,56 @@ function fail (name: string, must: string, value: unknown): never {
   throw new TypeError(`P2PCDN option ${name} must be ${must}, got ${String(value)}`)
 }
 
+/**
+ * The origin of the script that is running this module, read once at load: for the
+ * script-tag build, the edge that served the SDK (it already runs code on the page).
+ */
+const SCRIPT_ORIGIN = originOf((globalThis as { document?: { currentScript?: { src?: string } | null } }).document?.currentScript?.src)
+
+function originOf (url: string | undefined): string | undefined {
+  if (url === undefined || url === '') return undefined
+  try {
+    const origin = new URL(url).origin
+    return origin === 'null' ? undefined : origin
+  } catch {
+    return undefined
+  }
+}
+
+const ORIGIN_PATTERN = /^(https?):\/\/(\*\.)?([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?\/?$/i
+
+/** An `edgeOrigins` entry, normalised: '*', an exact origin, or `scheme://*.domain[:port]`. */
+function parseEdgeOrigin (entry: unknown): string {
+  if (entry === '*') return entry
+  const m = typeof entry === 'string' ? ORIGIN_PATTERN.exec(entry) : null
+  if (m === null) fail('edgeOrigins', "origins like 'https://eu1.cdn.example' or 'https://*.cdn.example', or '*'", entry)
+  if (m[2] === undefined) return new URL(entry as string).origin
+  const port = m[4] ?? ''
+  return `${m[1]!.toLowerCase()}://*.${m[3]!.toLowerCase()}${port === (m[1]!.toLowerCase() === 'https' ? ':443' : ':80') ? '' : port}`
+}
+
+/** True when an edge at `url` is inside `origins` (as resolved by `resolveConfig`). */
+export function edgeAllowed (origins: readonly string[], url: string): boolean {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return false
+  }
+  for (const o of origins) {
+    if (o === '*' || o === u.origin) return true
+    const star = o.indexOf('://*.')
+    if (star === -1) continue
+    const scheme = o.slice(0, star + 1)
+    const rest = o.slice(star + 5)
+    const colon = rest.lastIndexOf(':')
+    const domain = colon === -1 || rest.endsWith(']') ? rest : rest.slice(0, colon)
+    const port = colon === -1 || rest.endsWith(']') ? '' : rest.slice(colon + 1)
+    if (u.protocol === scheme && u.port === port && u.hostname.endsWith(`.${domain}`)) return true
+  }
+  return false
+}
+
 /** Defaults filled in and every option checked; a bad option throws a TypeError naming it. */
 export function resolveConfig (init: ClientInit = {}): ClientConfig {
   const config: ClientConfig = {
@@ -181,7 +267,9 @@ export function resolveConfig (init: ClientInit = {}): ClientConfig {
     region: undefined,
     manifestSuffix: undefined,
     ...DEFAULT_CLIENT_CONFIG,
-    ...defined(init)
+    ...defined(init),
+    manifestKey: typeof init.manifestKey === 'string' ? [init.manifestKey] : init.manifestKey ?? [],
+    edgeOrigins: []
   }
   if (config.tracker !== undefined && !/^wss?:\/\//.test(config.tracker)) fail('tracker', 'a ws:// or wss:// URL', config.tracker)
   if (!Array.isArray(config.edges)) fail('edges', 'an array of URLs', config.edges)
@@ -198,5 +286,24 @@ export function resolveConfig (init: ClientInit = {}): ClientConfig {
     if (typeof config[name] !== 'boolean') fail(name, 'a boolean', config[name])
   }
   config.edges = config.edges.map(e => e.replace(/\/+$/, ''))
+  if (!Array.isArray(config.manifestKey)) fail('manifestKey', 'a base64url Ed25519 public key or an array of them', config.manifestKey)
+  for (const key of config.manifestKey) {
+    if (typeof key !== 'string' || parseManifestPublicKey(key) === undefined) fail('manifestKey', 'base64url Ed25519 public keys (43 chars, from p2pcdn keygen)', key)
+  }
+  if (init.edgeOrigins !== undefined && !Array.isArray(init.edgeOrigins)) fail('edgeOrigins', 'an array of origins', init.edgeOrigins)
+  config.edgeOrigins = init.edgeOrigins?.map(parseEdgeOrigin) ?? defaultEdgeOrigins(config)
+  if (config.manifestSuffix !== undefined && (typeof config.manifestSuffix !== 'string' || config.manifestSuffix === '')) fail('manifestSuffix', 'a non-empty string', config.manifestSuffix)
   return config
+}
+
+/**
+ * With a manifest key any edge may be asked: what it says must verify. Without one, a
+ * manifest is believed for where it came from, so only places the operator named count:
+ * the configured edges, the page's own origin, and the origin that served the SDK.
+ */
+function defaultEdgeOrigins (config: ClientConfig): string[] {
+  if (config.manifestKey.length > 0) return ['*']
+  const page = originOf((globalThis as { location?: { href: string } }).location?.href)
+  const origins = [...config.edges.map(originOf), page, SCRIPT_ORIGIN].filter(o => o !== undefined)
+  return [...new Set(origins)]
 }

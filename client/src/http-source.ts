@@ -44,11 +44,6 @@ export async function rankEdges (edges: Array<{ url: string, region?: string }>)
   return ranked.filter(e => e !== undefined).sort((a, b) => a.rttMs - b.rttMs)
 }
 
-/** The manifest of `resourceUrl` as the edge built it. */
-export async function fetchManifest (edgeUrl: string, resourceUrl: string, timeoutMs: number, signal?: AbortSignal): Promise<Manifest> {
-  return await fetchManifestAt(`${edgeUrl}${EDGE_PATHS.manifest}?url=${encodeURIComponent(resourceUrl)}`, timeoutMs, signal)
-}
-
 /** A manifest at `url` (an edge's manifest endpoint or the operator's sidecar file). */
 export async function fetchManifestAt (url: string, timeoutMs: number, signal?: AbortSignal): Promise<Manifest> {
   return await timed(timeoutMs, signal, url, async s => {

@@ -14,7 +14,11 @@ export function initFromScript (script: HTMLOrSVGScriptElement | null): ClientIn
   if (d.swarm !== undefined) init.swarm = d.swarm
   if (d.region !== undefined) init.region = d.region
   if (d.store !== undefined) init.storeName = d.store
-  if (d.edges !== undefined) init.edges = d.edges.split(/[\s,]+/).filter(Boolean)
+  const list = (value: string): string[] => value.split(/[\s,]+/).filter(Boolean)
+  if (d.edges !== undefined) init.edges = list(d.edges)
+  if (d.edgeOrigins !== undefined) init.edgeOrigins = list(d.edgeOrigins)
+  if (d.manifestKey !== undefined) init.manifestKey = list(d.manifestKey)
+  if (d.manifestSuffix !== undefined) init.manifestSuffix = d.manifestSuffix
   if (d.upload !== undefined) init.upload = d.upload !== 'false' && d.upload !== 'off'
   if (d.consent === 'required') init.consent = 'required'
   return init

@@ -5,6 +5,7 @@
 import { join } from 'node:path'
 import { DEFAULT_CHUNK_SIZE_BYTES, EDGE_ID_RULE, isEdgeId, silentLogger } from '../../protocol/src/index.js'
 import type { Logger } from '../../protocol/src/index.js'
+import { parseManifestPrivateKey } from './manifest-signer.js'
 import { ROUTING_FIELDS } from './origin-request.js'
 import { packageRoot } from './package-root.js'
 
@@ -80,6 +81,12 @@ export interface EdgeInit {
   originBodyTimeoutMs?: number
   /** Bearer token for `POST /_p2pcdn/purge`. Without it purging is disabled. @default undefined */
   purgeToken?: string
+  /**
+   * The operator's Ed25519 private key (PKCS#8 PEM, as `p2pcdn keygen` writes it): every
+   * manifest this edge serves carries a signature by it, so pages with the matching
+   * `manifestKey` can tell its manifests from a rogue edge's. @default undefined (unsigned)
+   */
+  manifestKey?: string | Buffer
   /** PEM certificate chain and key: serve HTTPS instead of HTTP. @default undefined */
   tls?: { cert: string | Buffer, key: string | Buffer }
   /** Cap on the total rate of response body bytes sent, in bytes per second. @default undefined (no cap) */
@@ -117,6 +124,7 @@ export interface EdgeConfig {
   originHeadersTimeoutMs: number
   originBodyTimeoutMs: number
   purgeToken: string | undefined
+  manifestKey: string | Buffer | undefined
   tls: { cert: string | Buffer, key: string | Buffer } | undefined
   maxBytesPerSec: number | undefined
   accessLog: ((line: string) => void) | undefined
@@ -164,6 +172,7 @@ export function resolveConfig (init: EdgeInit): EdgeConfig {
     publicUrl: undefined,
     cacheDir: undefined,
     purgeToken: undefined,
+    manifestKey: undefined,
     tls: undefined,
     maxBytesPerSec: undefined,
     accessLog: undefined,
@@ -213,6 +222,7 @@ export function resolveConfig (init: EdgeInit): EdgeConfig {
   if (config.tls !== undefined && (config.tls.cert === undefined || config.tls.key === undefined || config.tls.cert.length === 0 || config.tls.key.length === 0)) {
     throw new TypeError('tls: expected { cert, key } PEM contents')
   }
+  if (config.manifestKey !== undefined) parseManifestPrivateKey(config.manifestKey)
   if (config.accessLog !== undefined && typeof config.accessLog !== 'function') throw new TypeError('accessLog: expected a function')
   if (config.sdkPath === '') config.sdkPath = defaultSdkPath()
   return config

@@ -20,6 +20,7 @@ import { resolveConfig } from './config.js'
 import type { EdgeInit } from './config.js'
 import { createFiller } from './filler.js'
 import type { HandlerContext } from './handlers/context.js'
+import { createManifestSigner } from './manifest-signer.js'
 import { createMemoryBudget } from './memory-budget.js'
 import { createMetrics } from './metrics.js'
 import type { EdgeCounters } from './metrics.js'
@@ -128,6 +129,7 @@ export function createEdge (init: EdgeInit): Edge {
       throttle: config.maxBytesPerSec === undefined ? undefined : createThrottle(config.maxBytesPerSec),
       log,
       filler,
+      signer: config.manifestKey === undefined ? undefined : await createManifestSigner(config.manifestKey),
       publicAddress
     }
     if (config.accessLog !== undefined) accessLog = createAccessLog(config.accessLog)
@@ -136,7 +138,7 @@ export function createEdge (init: EdgeInit): Edge {
       return [config.origin.origin, new URL(url()).origin]
     }, accessLog)
     port = await server.listen(config.port, config.host)
-    log.info('listening', { url: url(), origin: config.origin.origin, region: config.region })
+    log.info('listening', { url: url(), origin: config.origin.origin, region: config.region, ...(ctx.signer === undefined ? {} : { manifestKeyId: ctx.signer.keyId }) })
 
     const credential = config.edgeSecret ?? config.edgeToken
     if (config.tracker !== undefined && credential !== undefined) {

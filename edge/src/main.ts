@@ -25,6 +25,7 @@ const USAGE = `Usage: p2pcdn edge --origin URL [options]
   --cert FILE         PEM certificate chain: serve HTTPS (P2PCDN_CERT); needs --key
   --key FILE          PEM private key for --cert (P2PCDN_KEY)
   --purge-token T     bearer token for POST /_p2pcdn/purge (P2PCDN_PURGE_TOKEN) [purge off]
+  --manifest-key FILE Ed25519 private key (PEM, from p2pcdn keygen): sign every manifest served (P2PCDN_MANIFEST_KEY) [unsigned]
   --max-bytes-per-sec N   cap on total body bytes sent per second (P2PCDN_MAX_BYTES_PER_SEC) [no cap]
   --max-memory-bytes N    content bytes held in memory: cache and fills (P2PCDN_MAX_MEMORY_BYTES) [512 MiB]
   --max-entries N         cached variants, in memory and on disk each (P2PCDN_MAX_ENTRIES) [100000]
@@ -53,6 +54,7 @@ const OPTIONS = {
   cert: { type: 'string' },
   key: { type: 'string' },
   'purge-token': { type: 'string' },
+  'manifest-key': { type: 'string' },
   'max-bytes-per-sec': { type: 'string' },
   'max-memory-bytes': { type: 'string' },
   'max-entries': { type: 'string' },
@@ -131,6 +133,8 @@ async function initFrom (values: Partial<Record<keyof typeof OPTIONS, string | b
   const keyFile = pick('key', 'P2PCDN_KEY')
   if ((certFile === undefined) !== (keyFile === undefined)) throw new Error('--cert and --key go together')
   const tls = certFile === undefined || keyFile === undefined ? undefined : { cert: await readFile(certFile), key: await readFile(keyFile) }
+  const manifestKeyFile = pick('manifest-key', 'P2PCDN_MANIFEST_KEY')
+  const manifestKey = manifestKeyFile === undefined ? undefined : await readFile(manifestKeyFile)
   const trackerCaFile = pick('tracker-ca', 'P2PCDN_TRACKER_CA')
   const trackerCa = trackerCaFile === undefined ? undefined : await readFile(trackerCaFile)
   const accessLogText = pick('access-log', 'P2PCDN_ACCESS_LOG') ?? 'on'
@@ -139,6 +143,7 @@ async function initFrom (values: Partial<Record<keyof typeof OPTIONS, string | b
   return {
     tls,
     purgeToken: pick('purge-token', 'P2PCDN_PURGE_TOKEN'),
+    manifestKey,
     maxBytesPerSec: count('max-bytes-per-sec', 'P2PCDN_MAX_BYTES_PER_SEC'),
     maxMemoryBytes: count('max-memory-bytes', 'P2PCDN_MAX_MEMORY_BYTES'),
     maxEntries: count('max-entries', 'P2PCDN_MAX_ENTRIES'),

@@ -1,19 +1,27 @@
-/** `p2pcdn manifest FILE`: print the manifest the edge would build for a local file. */
+/**
+ * `p2pcdn manifest FILE`: print the manifest the edge would build for a local file;
+ * with `--sign KEY` a signed sidecar for the origin (`URL + manifestSuffix`).
+ */
 import { createReadStream } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { serializeManifest } from '../../protocol/src/index.js'
+import { serializeSignedManifest } from '../../protocol/src/index.js'
 import type { Manifest } from '../../protocol/src/index.js'
 import { resolveConfig } from './config.js'
 import { createManifestBuilder } from './manifest-builder.js'
+import { createManifestSigner, type ManifestSigner } from './manifest-signer.js'
 
-const USAGE = `Usage: p2pcdn manifest FILE [--chunk-size BYTES] [--url URL] [--type TYPE] [--etag ETAG]
+const USAGE = `Usage: p2pcdn manifest FILE [--chunk-size BYTES] [--url URL] [--type TYPE] [--etag ETAG] [--sign KEY ...] [--out FILE]
 
   --chunk-size BYTES  bytes per chunk [262144]
-  --url URL           URL recorded in the manifest [file:// URL of FILE]
+  --url URL           URL recorded in the manifest: the URL pages fetch [file:// URL of FILE]
   --type TYPE         Content-Type recorded [guessed from the extension]
-  --etag ETAG         validator recorded ['']`
+  --etag ETAG         validator recorded ['']
+  --sign KEY          sign with this Ed25519 private key (PEM, from p2pcdn keygen); repeat
+                      for several keys (rotation); needs --url
+  --out FILE          write the manifest here (e.g. video.mp4.p2pcdn.json) [stdout]`
 
 /** The few types a CDN demo serves; anything else is application/octet-stream. */
 const TYPES: Record<string, string> = {
@@ -27,11 +35,21 @@ const TYPES: Record<string, string> = {
 export async function manifestMain (argv: string[]): Promise<void> {
   let file: string
   let init: { url: string, type: string, etag: string, chunkSize: number }
+  let signers: ManifestSigner[]
+  let out: string | undefined
   try {
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { 'chunk-size': { type: 'string' }, url: { type: 'string' }, type: { type: 'string' }, etag: { type: 'string' }, help: { type: 'boolean', short: 'h' } }
+      options: {
+        'chunk-size': { type: 'string' },
+        url: { type: 'string' },
+        type: { type: 'string' },
+        etag: { type: 'string' },
+        sign: { type: 'string', multiple: true },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h' }
+      }
     })
     if (values.help === true) {
       process.stdout.write(USAGE + '\n')
@@ -49,12 +67,20 @@ export async function manifestMain (argv: string[]): Promise<void> {
       etag: values.etag ?? '',
       chunkSize: resolveConfig({ origin: 'http://localhost', chunkSize, sdkPath: '-' }).chunkSize
     }
+    const keys = values.sign ?? []
+    // A signature binds the URL; the SDK refuses a signed manifest of any other URL.
+    if (keys.length > 0 && values.url === undefined) throw new Error('--sign needs --url: the URL pages fetch the resource at')
+    signers = await Promise.all(keys.map(async k => await createManifestSigner(await readFile(k), `--sign ${k}`)))
+    out = values.out
   } catch (err) {
     process.stderr.write(`p2pcdn manifest: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
     process.exitCode = 2
     return
   }
-  process.stdout.write(serializeManifest(await manifestOfFile(file, init)) + '\n')
+  const manifest = await manifestOfFile(file, init)
+  const text = serializeSignedManifest(manifest, signers.map(s => s.sign(manifest))) + '\n'
+  if (out === undefined) process.stdout.write(text)
+  else await writeFile(out, text)
 }
 
 export async function manifestOfFile (file: string, init: { url: string, type: string, etag: string, chunkSize: number }): Promise<Manifest> {

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createJsonLogger, type Logger } from '../../protocol/src/index.js'
 import { createEdge, type Edge } from '../../edge/src/index.js'
+import { generateManifestKeyPair } from '../../edge/src/manifest-signer.js'
 import { packageRoot } from '../../edge/src/package-root.js'
 import { createTracker } from '../../tracker/src/index.js'
 import { deterministicBytes } from './deterministic-bytes.js'
@@ -51,14 +52,17 @@ export async function startDemo (init: DemoInit): Promise<Demo> {
   await tracker.start()
   // The origin listens first so the edges know its URL; the page it serves is templated
   // with the tracker and edge URLs, which exist by the time a browser asks for it.
-  const substitutions: Record<string, string> = { '{{TRACKER}}': tracker.url }
+  // The demo signs its manifests, as a deployment should: the page carries the public
+  // key, and no edge the tracker lists can get a byte accepted without the private one.
+  const key = generateManifestKeyPair()
+  const substitutions: Record<string, string> = { '{{TRACKER}}': tracker.url, '{{MANIFEST_KEY}}': key.publicKey }
   const routes = {
     // The page shows the tracker's view; served from the page's own origin so no CORS is needed.
     '/_demo/tracker-stats': async () => await (await fetch(`${tracker.httpUrl}/stats`)).json()
   }
   const origin = await startStaticOrigin({ root: SITE, port: init.port, host, substitutions, routes })
   const edges: Edge[] = (['eu', 'us'] as const).map((region, i) => createEdge({
-    origin: origin.url, port: init.edgePorts[i]!, host, region, tracker: tracker.url, edgeToken, logger
+    origin: origin.url, port: init.edgePorts[i]!, host, region, tracker: tracker.url, edgeToken, logger, manifestKey: key.privateKeyPem
   }))
   await Promise.all(edges.map(async e => await e.start()))
   substitutions['{{EDGE}}'] = edges[0]!.url

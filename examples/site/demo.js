@@ -8,7 +8,7 @@ const $ = id => document.getElementById(id)
 // sessionStorage is per tab and survives a reload: a reloaded tab finds its own cache.
 const tab = sessionStorage.getItem('p2pcdn-demo-tab') ?? Math.random().toString(36).slice(2, 8)
 sessionStorage.setItem('p2pcdn-demo-tab', tab)
-const cdn = P2PCDN.create({ tracker: document.body.dataset.tracker, storeName: `p2pcdn-demo-${tab}` })
+const cdn = P2PCDN.create({ tracker: document.body.dataset.tracker, manifestKey: document.body.dataset.manifestKey, storeName: `p2pcdn-demo-${tab}` })
 window.cdn = cdn
 
 const history = []

@@ -11,6 +11,7 @@
  * | ERR_INVALID_MANIFEST | a manifest is malformed |
  * | ERR_HTTP | an edge or origin answered with an unusable status |
  * | ERR_ABORTED | the caller aborted |
+ * | ERR_SIGNATURE | a manifest is unsigned, signed by no configured key, its signature does not verify, or it is for another URL (only with a manifest key configured) |
  */
 export type ErrorCode =
   | 'ERR_INVALID_MESSAGE'
@@ -20,6 +21,7 @@ export type ErrorCode =
   | 'ERR_INVALID_MANIFEST'
   | 'ERR_HTTP'
   | 'ERR_ABORTED'
+  | 'ERR_SIGNATURE'
 
 export class CdnError extends Error {
   readonly code: ErrorCode
@@ -64,5 +66,13 @@ export class InvalidManifestError extends CdnError {
   constructor (message: string) {
     super('ERR_INVALID_MANIFEST', message)
     this.name = 'InvalidManifestError'
+  }
+}
+
+/** A manifest the page's `manifestKey` does not vouch for: it is not used. */
+export class SignatureError extends CdnError {
+  constructor (message: string) {
+    super('ERR_SIGNATURE', message)
+    this.name = 'SignatureError'
   }
 }

@@ -1,8 +1,9 @@
 /**
  * The manifest of one resource: size, type, version and the SHA-256 of every chunk.
  * Built by the edge while it fills from the origin; trusted by clients only when it
- * comes from an edge. A resource id is the SHA-256 of the serialized manifest, so two
- * versions of one URL never mix.
+ * comes from an edge the page allows and, with a manifest key, only when a signature
+ * verifies (`manifest-signature.ts`). A resource id is the SHA-256 of the serialized
+ * manifest, so two versions of one URL never mix.
  */
 import { DEFAULT_CHUNK_SIZE_BYTES, MANIFEST_VERSION } from './constants.js'
 import { bytesEqual, fromBase64Url, toBase64Url, toHex, utf8Encode } from './encoding.js'
@@ -23,6 +24,19 @@ export interface Manifest {
   hash: 'SHA-256'
   /** base64url SHA-256 of each chunk, in order. */
   chunks: string[]
+  /**
+   * Ed25519 signatures over the canonical manifest (`manifestSigningBytes`), one per
+   * signing key. Not part of the canonical form, so not of the resource id either.
+   */
+  signatures?: ManifestSignature[]
+}
+
+/** One signature of a manifest (see `manifest-signature.ts` for the bytes signed). */
+export interface ManifestSignature {
+  /** base64url of the first 8 bytes of SHA-256(raw 32-byte Ed25519 public key): 11 chars. */
+  keyId: string
+  /** base64url of the 64-byte Ed25519 signature: 86 chars. */
+  sig: string
 }
 
 /** Both Node (`crypto.subtle`, `createHash`) and browsers (`crypto.subtle`) can provide this. */
@@ -39,6 +53,10 @@ export interface ManifestInit {
 
 const MAX_CHUNKS = 1 << 20
 const SHA256_BYTES = 32
+/** Signatures a manifest may carry: enough for a key rotation or two, bounded for parsing. */
+export const MAX_MANIFEST_SIGNATURES = 8
+export const KEY_ID_BYTES = 8
+export const ED25519_SIGNATURE_BYTES = 64
 
 export function chunkCount (size: number, chunkSize: number): number {
   return Math.ceil(size / chunkSize)
@@ -91,11 +109,25 @@ export async function verifyChunk (manifest: Manifest, index: number, bytes: Uin
   return want !== undefined && bytesEqual(await sha256(bytes), want)
 }
 
-/** Canonical JSON: fixed key order, so every party derives the same resource id. */
+/**
+ * Canonical JSON: fixed key order, so every party derives the same resource id and
+ * signs or verifies the same bytes. Signatures are not part of it.
+ */
 export function serializeManifest (m: Manifest): string {
   return JSON.stringify({
     v: m.v, url: m.url, size: m.size, type: m.type, etag: m.etag, chunkSize: m.chunkSize, hash: m.hash, chunks: m.chunks
   })
+}
+
+/**
+ * The manifest as served: the canonical JSON with `"signatures":[{"keyId","sig"}, ...]`
+ * after `chunks` when there are any; without signatures it is `serializeManifest(m)`.
+ */
+export function serializeSignedManifest (m: Manifest, signatures: ManifestSignature[] = m.signatures ?? []): string {
+  const canonical = serializeManifest(m)
+  if (signatures.length === 0) return canonical
+  const sigs = JSON.stringify(signatures.map(s => ({ keyId: s.keyId, sig: s.sig })))
+  return `${canonical.slice(0, -1)},"signatures":${sigs}}`
 }
 
 /** Hex SHA-256 of the canonical manifest. */
@@ -127,7 +159,7 @@ export function parseManifest (raw: string): Manifest {
   for (const c of o.chunks as unknown[]) {
     if (typeof c !== 'string' || fromBase64Url(c)?.length !== SHA256_BYTES) fail('chunks')
   }
-  return {
+  const manifest: Manifest = {
     v: MANIFEST_VERSION,
     url: o.url as string,
     size,
@@ -137,4 +169,20 @@ export function parseManifest (raw: string): Manifest {
     hash: 'SHA-256',
     chunks: o.chunks as string[]
   }
+  // Optional: a manifest without signatures parses as before.
+  if (o.signatures !== undefined) manifest.signatures = parseSignatures(o.signatures) ?? fail('signatures')
+  return manifest
+}
+
+function parseSignatures (value: unknown): ManifestSignature[] | undefined {
+  if (!Array.isArray(value) || value.length > MAX_MANIFEST_SIGNATURES) return undefined
+  const out: ManifestSignature[] = []
+  for (const s of value as unknown[]) {
+    if (typeof s !== 'object' || s === null) return undefined
+    const { keyId, sig } = s as Record<string, unknown>
+    if (typeof keyId !== 'string' || fromBase64Url(keyId)?.length !== KEY_ID_BYTES) return undefined
+    if (typeof sig !== 'string' || fromBase64Url(sig)?.length !== ED25519_SIGNATURE_BYTES) return undefined
+    out.push({ keyId, sig })
+  }
+  return out
 }

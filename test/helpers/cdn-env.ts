@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { Browser, BrowserContext, Page } from 'playwright'
-import { createEdge, type Edge } from '../../edge/src/index.js'
+import { createEdge, type Edge, type EdgeInit } from '../../edge/src/index.js'
 import { createTracker, type Tracker } from '../../tracker/src/index.js'
 import { launchChromium } from './chromium.js'
 import { startOrigin, type OriginFile, type TestOrigin } from './origin.js'
@@ -22,13 +22,14 @@ export interface CdnEnv {
 
 export const BLANK = '/blank.html'
 
-export async function startCdnEnv (files: Record<string, OriginFile>, { edges: edgeCount = 1 } = {}): Promise<CdnEnv> {
+/** `edgeInit` adds options to every edge (e.g. `manifestKey`). */
+export async function startCdnEnv (files: Record<string, OriginFile>, { edges: edgeCount = 1, edgeInit = {} }: { edges?: number, edgeInit?: Partial<EdgeInit> } = {}): Promise<CdnEnv> {
   const origin = await startOrigin({ ...files, [BLANK]: { body: '<!doctype html><title>p2pcdn test</title>', type: 'text/html' } })
   const tracker = createTracker({ port: 0, edgeToken: 'secret' })
   await tracker.start()
   const edges: Edge[] = []
   for (let i = 0; i < edgeCount; i++) {
-    const edge = createEdge({ origin: origin.url, port: 0, region: 'eu', tracker: tracker.url, edgeToken: 'secret' })
+    const edge = createEdge({ origin: origin.url, port: 0, region: 'eu', tracker: tracker.url, edgeToken: 'secret', ...edgeInit })
     await edge.start()
     edges.push(edge)
   }

@@ -1,15 +1,32 @@
-import type { Swarm } from './swarm.js'
+/** What the wait reads of a connected peer (a `Peer`). */
+export interface WaitPeer {
+  has: (resourceId: string, index: number) => boolean
+  readonly haveComplete: boolean
+  readonly openedAt: number
+}
+
+/** What the wait reads of the swarm (a `Swarm`): counts and signs of life, nothing else. */
+export interface WaitSwarm {
+  readonly announced: boolean
+  readonly announcedAt: number
+  readonly others: number
+  readonly connecting: number
+  readonly peers: ReadonlyMap<string, WaitPeer>
+  attemptsSince: (since: number) => number
+}
 
 /** How often a fetch waiting for peers re-checks whether they have all spoken. */
 const PEER_WAIT_CHECK_MS = 50
 
 export interface PeerWaitInit {
-  swarm: Swarm
+  swarm: WaitSwarm
   resourceId: string
   /** The first chunk the fetch needs: a peer holding it ends the wait at once. */
   first: number
   maxPeers: number
   waitMs: number
+  /** A connection attempt (or the tracker's first reply) holds the wait this long at most. */
+  connectMs: number
   signal: AbortSignal
   /** False once the swarm was left (consent withdrawn, destroy). */
   current: () => boolean
@@ -20,16 +37,25 @@ export interface PeerWaitInit {
  * the first chunks of a fetch would all go to HTTP. Ends early when a peer has the
  * first chunk, when the tracker says nobody else is there, or when every peer we could
  * get is connected, none is still connecting, and each has sent its HAVEs (HAVE_END).
+ *
+ * Only peers that show life hold the wait: an open channel still sending its HAVEs, or
+ * a connection attempt younger than `connectMs`. The tracker's count of others is not
+ * proof of anyone: ids announced with no WebRTC behind them (a Sybil flood) leave our
+ * offers unanswered, and once those are `connectMs` old the fetch goes on.
  */
-export async function awaitPeers ({ swarm, resourceId, first, maxPeers, waitMs, signal, current }: PeerWaitInit): Promise<void> {
+export async function awaitPeers ({ swarm, resourceId, first, maxPeers, waitMs, connectMs, signal, current }: PeerWaitInit): Promise<void> {
   const settled = (): boolean => {
     if (!current() || signal.aborted) return true
-    if (!swarm.announced) return false
+    const fresh = performance.now() - connectMs
+    // A tracker that does not answer our announce in time does not hold fetches either.
+    if (!swarm.announced) return swarm.announcedAt < fresh
     if (swarm.others === 0) return true
     const peers = [...swarm.peers.values()]
     if (peers.some(p => p.has(resourceId, first))) return true
+    if (peers.some(p => !p.haveComplete && p.openedAt >= fresh)) return false
     const reachable = Math.min(swarm.others, maxPeers)
-    return swarm.connecting === 0 && peers.length >= reachable && peers.every(p => p.haveComplete)
+    if (swarm.connecting === 0 && peers.length >= reachable) return true
+    return swarm.attemptsSince(fresh) === 0
   }
   const deadline = performance.now() + waitMs
   while (!settled() && performance.now() < deadline) await new Promise(resolve => setTimeout(resolve, PEER_WAIT_CHECK_MS))

@@ -68,6 +68,8 @@ export class Peer extends Emitter<PeerEvents> {
   haveComplete = false
   /** Bytes per millisecond of the last completed request, for choosing faster peers. */
   throughput = 0
+  /** When the data channel opened (`performance.now()`). */
+  readonly openedAt = performance.now()
 
   constructor (readonly id: string, readonly region: string, sp: SimplePeer.Instance, options: PeerOptions) {
     super()

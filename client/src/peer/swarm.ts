@@ -48,13 +48,20 @@ export class Swarm extends Emitter<SwarmEvents> {
   /** Peers connecting through an answer to one of our offers. */
   readonly #connecting = new Set<SimplePeer.Instance>()
   readonly #banned = new Set<string>()
+  /** Last sign of life of each connection attempt (`performance.now()`): made, answered. */
+  readonly #lastSign = new WeakMap<SimplePeer.Instance, number>()
   readonly #unsubscribe: Array<() => void> = []
   #announceTimer: ReturnType<typeof setTimeout> | undefined
   #intervalMs = 120_000
   #destroyed = false
-  /** Other peers in the swarm according to the last announce reply. */
+  /**
+   * Other peers in the swarm according to the last announce reply. Only a count: ids
+   * anyone may announce, so a fetch never waits on it alone (see `attemptsSince`).
+   */
   others = 0
   announced = false
+  /** When we last sent an announce (`performance.now()`); construction time before any. */
+  announcedAt = performance.now()
 
   constructor (init: SwarmInit) {
     super()
@@ -81,6 +88,19 @@ export class Swarm extends Emitter<SwarmEvents> {
     return this.#answering.size + this.#connecting.size
   }
 
+  /**
+   * Connection attempts (our open offers, offers we answer, answers being connected)
+   * whose last sign of life was at or after `since`. An announced peer id that never
+   * answers, or never completes ICE, drops out of this once its attempt is older.
+   */
+  attemptsSince (since: number): number {
+    let n = 0
+    for (const attempts of [this.#pendingOffers.values(), this.#answering.values(), this.#connecting.values()]) {
+      for (const sp of attempts) if ((this.#lastSign.get(sp) ?? -Infinity) >= since) n++
+    }
+    return n
+  }
+
   /** RTCPeerConnections we hold: connected, connecting, and our open offers. */
   get connections (): number {
     return this.peers.size + this.connecting + this.#pendingOffers.size + this.#offering
@@ -97,6 +117,7 @@ export class Swarm extends Emitter<SwarmEvents> {
     const offers = event === 'stopped' ? [] : await this.#makeOffers(room).finally(() => { this.#offering -= room })
     if (this.#destroyed && event !== 'stopped') return
     const region = this.#init.region()
+    if (event !== 'stopped') this.announcedAt = performance.now()
     tracker.send({
       action: 'announce',
       info_hash: infoHash,
@@ -157,6 +178,7 @@ export class Swarm extends Emitter<SwarmEvents> {
       return undefined
     }
     this.#pendingOffers.set(offerId, sp)
+    this.#lastSign.set(sp, performance.now())
     const expire = setTimeout(() => { if (this.#pendingOffers.get(offerId) === sp) this.#drop(offerId, sp) }, OFFER_TIMEOUT_MS)
     sp.once('close', () => { clearTimeout(expire); this.#drop(offerId, sp) })
     sp.once('error', () => { clearTimeout(expire); this.#drop(offerId, sp) })
@@ -191,6 +213,7 @@ export class Swarm extends Emitter<SwarmEvents> {
   #answer (id: string, msg: OfferForward): void {
     const sp = this.#newPeer(false)
     this.#answering.set(id, sp)
+    this.#lastSign.set(sp, performance.now())
     const forget = (): void => { if (this.#answering.get(id) === sp) this.#answering.delete(id) }
     sp.once('signal', (data: SimplePeer.SignalData) => {
       this.#init.tracker.send({
@@ -221,6 +244,8 @@ export class Swarm extends Emitter<SwarmEvents> {
       return
     }
     this.#connecting.add(sp)
+    // An answer is a sign of life: ICE gets a fresh deadline from here.
+    this.#lastSign.set(sp, performance.now())
     const forget = (): void => { this.#connecting.delete(sp); clearTimeout(expire) }
     // An answered offer that never connects (ICE failure) must not hold a slot forever.
     const expire = setTimeout(() => { forget(); sp.destroy() }, SIGNAL_TIMEOUT_MS * 2)

@@ -3,6 +3,7 @@ import type { Logger } from '../../../protocol/src/index.js'
 import type { Cache } from '../cache/cache.js'
 import type { EdgeConfig } from '../config.js'
 import type { Filler } from '../filler.js'
+import type { ManifestSigner } from '../manifest-signer.js'
 import type { EdgeCounters, EdgeMetrics } from '../metrics.js'
 import type { OriginClient } from '../origin.js'
 import type { PublicAddress } from '../origin-request.js'
@@ -20,6 +21,8 @@ export interface HandlerContext {
   /** Present when `maxBytesPerSec` is set. */
   throttle: Throttle | undefined
   log: Logger
+  /** Signs every manifest served, with `manifestKey`; undefined when none is configured. */
+  signer: ManifestSigner | undefined
   /** Where clients reach this edge (known once listening). */
   publicAddress: () => PublicAddress
 }

@@ -1,7 +1,9 @@
 /** `GET /_p2pcdn/manifest?url=...`: the chunk manifest of one origin resource, filling the cache if needed. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { serializeManifest } from '../../../protocol/src/index.js'
+import { serializeManifest, serializeSignedManifest } from '../../../protocol/src/index.js'
+import type { Manifest } from '../../../protocol/src/index.js'
 import { currentAgeS } from '../cache/policy.js'
+import type { ManifestSigner } from '../manifest-signer.js'
 import type { CacheEntry } from '../cache/store.js'
 import { discard, isTimeout } from '../origin.js'
 import { resolveResourceUrl } from '../target.js'
@@ -50,5 +52,18 @@ export async function serveManifest (ctx: HandlerContext, req: IncomingMessage, 
     'content-type': 'application/json; charset=utf-8',
     'cache-control': `max-age=${freshForS}`,
     'x-cache': found.kind === 'hit' ? 'HIT' : found.kind === 'stale' ? 'STALE' : 'MISS'
-  }, serializeManifest(entry.manifest), req.method === 'HEAD')
+  }, manifestBody(ctx, entry.manifest), req.method === 'HEAD')
+}
+
+/** Signed bodies by signer and stored manifest: one signature per stored version, not per request. */
+const signed = new WeakMap<ManifestSigner, WeakMap<Manifest, string>>()
+
+function manifestBody (ctx: HandlerContext, manifest: Manifest): string {
+  const signer = ctx.signer
+  if (signer === undefined) return serializeManifest(manifest)
+  let bodies = signed.get(signer)
+  if (bodies === undefined) signed.set(signer, bodies = new WeakMap())
+  let body = bodies.get(manifest)
+  if (body === undefined) bodies.set(manifest, body = serializeSignedManifest(manifest, [signer.sign(manifest)]))
+  return body
 }
