@@ -15,7 +15,12 @@ import type { Registry } from 'prom-client'
 import type { Cluster } from './cluster.js'
 import { EDGE_MISSED_HEARTBEATS } from './config.js'
 import type { TrackerConfig } from './config.js'
-import type { Connection, PeerIds } from './connection.js'
+import { addressKey } from './address-key.js'
+import { SendBacklog } from './backlog.js'
+import type { BacklogDropReason, BacklogSocket } from './backlog.js'
+import { AnswerCredits, createBucket, refill } from './budget.js'
+import type { Bucket } from './budget.js'
+import type { AddressState, Connection, PeerIds } from './connection.js'
 import { listPeerIds } from './connection.js'
 import { EdgeRegistry } from './edge-registry.js'
 import { deliverLocal } from './handlers/announce-cluster.js'
@@ -59,24 +64,30 @@ const PING_TICK_MS = 100
  * A connection and its socket. A class, not an object literal with closures, because there
  * is one per peer and prototype methods cost no memory per instance.
  */
-class SocketConnection implements Connection {
+class SocketConnection implements Connection, BacklogSocket {
   readonly swarms = new Map<string, PeerIds>()
   region: string | undefined = undefined
   throttled = false
   /** Answered the last ping (or sent something) since the previous tick. */
   alive = true
+  readonly answerCredits = new AnswerCredits()
 
   constructor (
-    private readonly socket: WebSocket,
+    readonly socket: WebSocket,
     /** The TCP (or TLS) stream under `socket`, corked on busy turns by `turnCork`. */
     private readonly stream: Duplex,
     private readonly turnCork: TurnCork,
+    private readonly backlog: SendBacklog<SocketConnection>,
     readonly id: number,
     readonly ip: string,
+    readonly address: AddressState,
     readonly mappedRegion: string | undefined,
-    public tokens: number,
-    public refilledAtMs: number
+    readonly bucket: Bucket
   ) {}
+
+  get backlogged (): boolean {
+    return this.backlog.isLagging(this)
+  }
 
   send (message: TrackerMessage): void {
     this.sendText(JSON.stringify(message))
@@ -87,6 +98,16 @@ class SocketConnection implements Connection {
     if (this.socket.readyState !== WebSocket.OPEN) return
     this.turnCork.hold(this.stream)
     this.socket.send(text)
+    // Past the high-water mark the stream promises a 'drain'; until then, count it.
+    if (this.stream.writableNeedDrain) this.backlog.note(this)
+  }
+
+  queuedBytes (): number {
+    return this.socket.bufferedAmount
+  }
+
+  onceDrained (fn: () => void): void {
+    this.stream.once('drain', fn)
   }
 }
 
@@ -98,9 +119,15 @@ export class TrackerServer implements Tracker {
   private readonly ctx: MutableContext
   private readonly registry: Registry
   private readonly connections = new Map<WebSocket, SocketConnection>()
-  /** Open sockets per client address, for `maxConnectionsPerIp`. */
-  private readonly connectionsPerIp = new Map<string, number>()
+  /** Per-address state by address key: open sockets and the shared message budget. */
+  private readonly addresses = new Map<string, AddressState>()
+  /**
+   * Addresses with no socket open, kept until their budget has refilled: otherwise
+   * closing every socket and reconnecting would hand an address a fresh budget.
+   */
+  private readonly idleAddresses = new Set<AddressState>()
   private readonly turnCork = new TurnCork()
+  private readonly backlog: SendBacklog<SocketConnection>
   private http: HttpServer | undefined
   private wss: WebSocketServer | undefined
   private timers: NodeJS.Timeout[] = []
@@ -117,7 +144,7 @@ export class TrackerServer implements Tracker {
     this.pingSlices = Math.max(1, Math.round(config.pingIntervalMs / PING_TICK_MS))
     this.ctx = {
       config,
-      swarms: new Swarms<Connection>(config.maxPeersPerSwarm),
+      swarms: new Swarms<Connection>(config.maxPeersPerSwarm, config.maxPeerIdsPerIpPerSwarm),
       edges: new EdgeRegistry<Connection>(EDGE_MISSED_HEARTBEATS * config.edgeHeartbeatMs),
       metrics: new TrackerMetrics(),
       cluster: undefined,
@@ -125,9 +152,17 @@ export class TrackerServer implements Tracker {
       log: createLoggers(config.logger),
       now: Date.now
     }
+    this.backlog = new SendBacklog<SocketConnection>({
+      maxPerSocketBytes: config.maxBufferedBytes,
+      maxTotalBytes: config.maxBufferedBytesTotal,
+      stallMs: config.pingIntervalMs,
+      drop: (conn, reason, bytes) => this.drop(conn, reason, bytes),
+      now: () => this.ctx.now()
+    })
     this.registry = createMetricsRegistry({
       metrics: this.ctx.metrics,
       sockets: () => this.connections.size,
+      backlogBytes: () => this.backlog.totalBytes,
       peers: () => { let n = 0; for (const swarm of this.ctx.swarms.values()) n += swarm.size; return n },
       swarms: () => this.ctx.swarms.size,
       edges: () => this.ctx.edges.list(undefined, this.ctx.now()).length
@@ -200,16 +235,18 @@ export class TrackerServer implements Tracker {
 
   private onConnection (socket: WebSocket, req: IncomingMessage): void {
     const ip = clientAddress(req, this.config.trustProxy)
-    const open = (this.connectionsPerIp.get(ip) ?? 0) + 1
-    if (open > this.config.maxConnectionsPerIp) {
+    const address = this.address(ip)
+    if (address.connections >= this.config.maxConnectionsPerIp) {
       this.ctx.metrics.reject('too-many-connections')
       this.ctx.log.server.info('connection-refused', { ip, reason: 'too many connections from this address' })
       socket.close(CLOSE_POLICY_VIOLATION, 'too many connections from this address')
       return
     }
-    this.connectionsPerIp.set(ip, open)
-    const conn = new SocketConnection(socket, req.socket, this.turnCork, this.nextConnectionId++, ip, this.config.regions.regionOf(ip),
-      this.config.messageBurst, this.ctx.now())
+    address.connections++
+    this.idleAddresses.delete(address)
+    const now = this.ctx.now()
+    const conn = new SocketConnection(socket, req.socket, this.turnCork, this.backlog, this.nextConnectionId++, ip, address,
+      this.config.regions.regionOf(ip), createBucket(this.config.messageBurst, now))
     this.connections.set(socket, conn)
     this.ctx.log.server.debug('socket-open', { conn: conn.id, ip, region: conn.mappedRegion })
 
@@ -224,12 +261,40 @@ export class TrackerServer implements Tracker {
     socket.on('close', code => this.onClose(socket, conn, code))
   }
 
+  /** The state of the address `ip` counts under, created on first use. */
+  private address (ip: string): AddressState {
+    const key = addressKey(ip)
+    let address = this.addresses.get(key)
+    if (address === undefined) {
+      address = { key, connections: 0, bucket: createBucket(this.config.messageBurstPerIp, this.ctx.now()) }
+      this.addresses.set(key, address)
+    }
+    return address
+  }
+
   /** A closed socket leaves every swarm it announced in, and unregisters its edge. */
-  private onClose (socket: WebSocket, conn: Connection, code: number): void {
+  private onClose (socket: WebSocket, conn: SocketConnection, code: number): void {
     this.connections.delete(socket)
-    const open = (this.connectionsPerIp.get(conn.ip) ?? 1) - 1
-    if (open <= 0) this.connectionsPerIp.delete(conn.ip)
-    else this.connectionsPerIp.set(conn.ip, open)
+    this.backlog.forget(conn)
+    if (--conn.address.connections <= 0) this.idleAddresses.add(conn.address)
+    const left = this.leaveEverything(conn)
+    this.ctx.log.server.debug('socket-close', { conn: conn.id, code, peersRemoved: left })
+  }
+
+  /**
+   * Drop a socket that does not keep up with what it is sent: out of every swarm at once
+   * (so no further offer is chosen for it), then terminated without a close handshake,
+   * which would only queue behind its backlog.
+   */
+  private drop (conn: SocketConnection, reason: BacklogDropReason, bytes: number): void {
+    this.ctx.metrics.reject(reason)
+    this.ctx.log.server.info('socket-dropped', { conn: conn.id, ip: conn.ip, reason, bufferedBytes: bytes })
+    this.leaveEverything(conn)
+    conn.socket.terminate()
+  }
+
+  /** Leave every swarm and unregister the edge; returns the peers removed. Safe to call twice. */
+  private leaveEverything (conn: Connection): number {
     const cluster = this.ctx.cluster
     let left = 0
     for (const [infoHash, peerIds] of conn.swarms) {
@@ -250,7 +315,7 @@ export class TrackerServer implements Tracker {
       cluster?.edgeRemoved(edge.url)
       this.ctx.log.edges.info('edge-removed', { conn: conn.id, url: edge.url, reason: 'socket closed' })
     }
-    this.ctx.log.server.debug('socket-close', { conn: conn.id, code, peersRemoved: left })
+    return left
   }
 
   /**
@@ -260,6 +325,9 @@ export class TrackerServer implements Tracker {
   private pingSockets (): void {
     const slice = this.pingSlice
     this.pingSlice = (slice + 1) % this.pingSlices
+    // A socket can answer pings now and then and still not read: the backlog is what counts.
+    this.backlog.sweep()
+    this.forgetIdleAddresses()
     for (const [socket, conn] of this.connections) {
       if (conn.id % this.pingSlices !== slice) continue
       if (!conn.alive) {
@@ -269,6 +337,19 @@ export class TrackerServer implements Tracker {
       }
       conn.alive = false
       socket.ping()
+    }
+  }
+
+  /** Addresses with no socket left whose budget is full again carry no state worth keeping. */
+  private forgetIdleAddresses (): void {
+    if (this.idleAddresses.size === 0) return
+    const now = this.ctx.now()
+    const { messagesPerSecondPerIp, messageBurstPerIp } = this.config
+    for (const address of this.idleAddresses) {
+      refill(address.bucket, now, messagesPerSecondPerIp, messageBurstPerIp)
+      if (address.bucket.level < messageBurstPerIp) continue
+      this.idleAddresses.delete(address)
+      this.addresses.delete(address.key)
     }
   }
 
