@@ -141,4 +141,43 @@ describe('a socket that stops reading', () => {
     for (const sender of senders) sender.ws.terminate()
     await Promise.all([alice.close(), bob.close()])
   }, 40_000)
+
+  it('sheds the largest backlogs once all slow sockets together hold maxBufferedBytesTotal', async () => {
+    const SLOW = 6
+    const PER_SOCKET = 2 * MiB
+    const TOTAL = 3 * MiB
+    const tracker = await startTracker({
+      messagesPerSecond: 1_000_000, messageBurst: 1_000_000, messagesPerSecondPerIp: 1_000_000, messageBurstPerIp: 1_000_000,
+      maxBufferedBytes: PER_SOCKET, maxBufferedBytesTotal: TOTAL
+    })
+    // Each slow socket asks for its own replies (scrapes of 50 swarms, about 3.5 KiB each)
+    // and never reads them: a backlog grows by its own requests, offers or not.
+    const scrape = JSON.stringify({ action: 'scrape', info_hash: Array.from({ length: 50 }, binaryId) })
+    const slow = await Promise.all(Array.from({ length: SLOW }, async (_, i) => await openFlood(tracker.url, `127.0.4.${i + 1}`)))
+    for (const s of slow) (s.ws as unknown as { _socket: { pause: () => void } })._socket.pause()
+    const honest = await connectFrom(tracker.url, '127.0.4.200')
+    const baseline = tracker.rss()
+    const m = await underAttack(tracker, async signal => {
+      // In lockstep, so that the backlogs grow together: the total passes its cap
+      // while each is well under its own limit.
+      for (let round = 0; round < 2000 && !signal.aborted; round++) {
+        for (const s of slow) if (s.ws.readyState === s.ws.OPEN) s.ws.send(scrape)
+        if (round % 50 === 49) {
+          await join(honest, binaryId(), binaryId())
+          if (await tracker.metric('p2pcdn_tracker_rejects_total{reason="backlog-total"}') > 0) break
+        }
+      }
+    }, baseline)
+    const shed = await tracker.metric('p2pcdn_tracker_rejects_total{reason="backlog-total"}')
+    const overOwn = await tracker.metric('p2pcdn_tracker_rejects_total{reason="slow-reader"}')
+    const held = await tracker.metric('p2pcdn_tracker_backlog_bytes')
+    record('backlog-total', { slowSockets: SLOW, shed, overOwnLimit: overOwn, heldAfterMiB: +(held / MiB).toFixed(2), growthMiB: +((m.peak - m.baseline) / MiB).toFixed(1) })
+    expect(m.error).toBeUndefined()
+    expect(shed).toBeGreaterThan(0)
+    expect(overOwn).toBe(0)
+    expect(held).toBeLessThanOrEqual(TOTAL)
+    expect(await join(honest, binaryId(), binaryId())).toMatchObject({ incomplete: 1 })
+    for (const s of slow) s.ws.terminate()
+    await honest.close()
+  }, 30_000)
 })
