@@ -24,14 +24,16 @@ export function handleMessage (ctx: TrackerContext, conn: Connection, raw: strin
   let msg: ClientMessage | undefined
   let invalid: unknown
   // An answer to an offer this tracker forwarded to the socket is free, so that a seeder
-  // answering a flash crowd is never throttled. Only a socket with credits parses first.
-  if (conn.answerCredits.any) {
+  // answering a flash crowd is never throttled. What looks like one is parsed before the
+  // budget is asked, and that parse costs a credit whatever it turns out to be: so the
+  // parses a socket gets ahead of its budget are bounded by the offers it was sent.
+  if (conn.answerCredits.any && raw.includes('"answer"') && conn.answerCredits.take(now, OFFER_TIMEOUT_MS)) {
     try {
       msg = parseClientMessage(raw)
     } catch (err) {
       invalid = err
     }
-    if (msg !== undefined && 'answer' in msg && conn.answerCredits.take(now, OFFER_TIMEOUT_MS)) {
+    if (msg !== undefined && 'answer' in msg) {
       run(ctx, conn, msg, undefined)
       return
     }
