@@ -62,8 +62,8 @@ export interface TrackerInit {
    */
   maxSwarmsPerSocket?: number
   /**
-   * Most open WebSockets from one IP address (the `X-Forwarded-For` one with `trustProxy`).
-   * Connections beyond are closed with code 1008.
+   * Most open WebSockets from one IP address (the `X-Forwarded-For` one with `trustProxy`;
+   * IPv6 addresses count by their /64 prefix). Connections beyond are closed with code 1008.
    * @default 1000
    */
   maxConnectionsPerIp?: number
