@@ -37,9 +37,9 @@ const peers: Peer[] = []
 let onReply: (peer: Peer) => void = () => {}
 let onFailure: (peer: Peer) => void = () => {}
 
-function announce (infoHash: string, peerId: string, event: string, offers: boolean): Buffer {
-  const msg: Record<string, unknown> = { action: 'announce', info_hash: infoHash, peer_id: peerId, event, numwant: offers ? OFFERS_PER_ANNOUNCE : 0, uploaded: 0, downloaded: 0, left: 1000 }
-  if (offers) msg.offers = Array.from({ length: OFFERS_PER_ANNOUNCE }, () => ({ offer: { type: 'offer', sdp: SDP }, offer_id: id() }))
+function announce (infoHash: string, peerId: string, event: string, offers: boolean, count = OFFERS_PER_ANNOUNCE): Buffer {
+  const msg: Record<string, unknown> = { action: 'announce', info_hash: infoHash, peer_id: peerId, event, numwant: offers ? count : 0, uploaded: 0, downloaded: 0, left: 1000 }
+  if (offers) msg.offers = Array.from({ length: count }, () => ({ offer: { type: 'offer', sdp: SDP }, offer_id: id() }))
   return textFrame(Buffer.from(JSON.stringify(msg)))
 }
 
@@ -182,7 +182,7 @@ async function open (ratePerSec: number, durationMs: number): Promise<LoadReply>
 
 /**
  * A flood from one address: `sockets` raw sockets bound to `localAddress`, in `swarms`
- * swarms, each announcing with OFFERS_PER_ANNOUNCE offers `ratePerSocket` times a second
+ * swarms, each announcing with `offers` offers `ratePerSocket` times a second
  * (under the tracker's per-socket limit, so only a per-address budget can see it), for
  * `durationMs`. Counts what comes back by kind, then closes them all.
  */
@@ -205,7 +205,7 @@ async function flood (cmd: Extract<LoadCommand, { type: 'flood' }>): Promise<Loa
     const ws = await openRawSocket(hostname, Number(port), onFrame, cmd.localAddress)
     const infoHash = `bench-flood-${String(i % cmd.swarms).padStart(8, '0')}`
     const peerId = id()
-    sockets.push({ ws, started: announce(infoHash, peerId, 'started', false), offers: announce(infoHash, peerId, 'update', true) })
+    sockets.push({ ws, started: announce(infoHash, peerId, 'started', false), offers: announce(infoHash, peerId, 'update', true, cmd.offers) })
   }
   for (const s of sockets) { s.ws.send(s.started); sent++ }
   const begin = performance.now()

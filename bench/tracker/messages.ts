@@ -14,7 +14,7 @@ export type LoadCommand =
   | { type: 'closed', swarms: 'sixteen' | 'one', offers: boolean, durationMs: number }
   | { type: 'open', ratePerSec: number, durationMs: number }
   /** Many raw sockets from one local address announcing with offers at a fixed rate each; held only for the flood. */
-  | { type: 'flood', url: string, sockets: number, swarms: number, ratePerSocket: number, durationMs: number, localAddress: string }
+  | { type: 'flood', url: string, sockets: number, swarms: number, ratePerSocket: number, offers: number, durationMs: number, localAddress: string }
   | { type: 'close' }
 
 export type LoadReply =

@@ -12,7 +12,7 @@
  *
  * Last, (6) a flood from one address against our tracker with production limits: an
  * honest client on 127.0.0.2 announces every 60 ms, first quiet, then while 200 sockets
- * from 127.0.0.1 each announce with 5 offers 18 times a second (under the per-socket
+ * from 127.0.0.1 each announce with 10 offers 18 times a second (under the per-socket
  * limit of 20/s); its reply latency (median, p99) in both phases. `BENCH_ONLY=flood`
  * runs that step alone (about 15 s) and writes bench/results/tracker-flood.*.
  */
@@ -34,6 +34,8 @@ type Kind = typeof ROUNDS[number]
 const FLOOD_SOCKETS = 200
 const FLOOD_SWARMS = 10
 const FLOOD_RATE_PER_SOCKET = 18
+/** The tracker's default maxOffersPerAnnounce: the most an announce gets forwarded. */
+const FLOOD_OFFERS = 10
 const FLOOD_MS = 5000
 const HONEST_EVERY_MS = 60
 /** An honest reply later than this counts as lost. */
@@ -252,7 +254,7 @@ async function floodStep (): Promise<FloodResult> {
     const quiet = await honest.measure(FLOOD_MS)
     process.stderr.write(`bench: (6) honest client under a flood of ${FLOOD_SOCKETS} sockets from one address\n`)
     const flooding = load(loader, {
-      type: 'flood', url, sockets: FLOOD_SOCKETS, swarms: FLOOD_SWARMS, ratePerSocket: FLOOD_RATE_PER_SOCKET, durationMs: FLOOD_MS, localAddress: '127.0.0.1'
+      type: 'flood', url, sockets: FLOOD_SOCKETS, swarms: FLOOD_SWARMS, ratePerSocket: FLOOD_RATE_PER_SOCKET, offers: FLOOD_OFFERS, durationMs: FLOOD_MS, localAddress: '127.0.0.1'
     })
     const flood = await honest.measure(FLOOD_MS)
     const done = await flooding
@@ -266,7 +268,7 @@ async function floodStep (): Promise<FloodResult> {
 
 function floodTable (f: FloodResult): string {
   return [
-    `(6) Honest client on another address, announcing every ${HONEST_EVERY_MS} ms, quiet and while ${FLOOD_SOCKETS} sockets from one address each announce with 5 offers ${FLOOD_RATE_PER_SOCKET}/s (production limits).`,
+    `(6) Honest client on another address, announcing every ${HONEST_EVERY_MS} ms, quiet and while ${FLOOD_SOCKETS} sockets from one address each announce with ${FLOOD_OFFERS} offers ${FLOOD_RATE_PER_SOCKET}/s (production limits).`,
     '',
     '| phase | p50 (ms) | p99 (ms) | replies | lost |',
     '|---|---:|---:|---:|---:|',
