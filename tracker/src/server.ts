@@ -253,7 +253,7 @@ export class TrackerServer implements Tracker {
     socket.on('message', data => {
       conn.alive = true
       // Binary frames are read as UTF-8 JSON too, as bittorrent-tracker does.
-      handleMessage(this.ctx, conn, rawToText(data))
+      handleMessage(this.ctx, conn, rawToBuffer(data))
     })
     socket.on('pong', () => { conn.alive = true })
     // ws follows every 'error' (e.g. a frame over maxPayload) with 'close'.
@@ -411,8 +411,8 @@ function clientAddress (req: IncomingMessage, trustProxy: boolean): string {
   return last === undefined || last === '' ? direct : last
 }
 
-function rawToText (data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8')
-  return data.toString('utf8')
+function rawToBuffer (data: RawData): Buffer {
+  if (Array.isArray(data)) return Buffer.concat(data)
+  if (data instanceof ArrayBuffer) return Buffer.from(data)
+  return data
 }

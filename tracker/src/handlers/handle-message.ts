@@ -18,8 +18,11 @@ import type { FailureContext } from './failure.js'
 import { handleScrape } from './scrape.js'
 import { handleAnswer } from './signal.js'
 
-/** Handle one frame; never throws. */
-export function handleMessage (ctx: TrackerContext, conn: Connection, raw: string): void {
+/**
+ * Handle one frame (UTF-8 JSON, text or binary, as bittorrent-tracker reads both); never
+ * throws. A frame over budget is dropped before it is even decoded to a string.
+ */
+export function handleMessage (ctx: TrackerContext, conn: Connection, frame: Buffer): void {
   const now = ctx.now()
   let msg: ClientMessage | undefined
   let invalid: unknown
@@ -27,9 +30,9 @@ export function handleMessage (ctx: TrackerContext, conn: Connection, raw: strin
   // answering a flash crowd is never throttled. What looks like one is parsed before the
   // budget is asked, and that parse costs a credit whatever it turns out to be: so the
   // parses a socket gets ahead of its budget are bounded by the offers it was sent.
-  if (conn.answerCredits.any && raw.includes('"answer"') && conn.answerCredits.take(now, OFFER_TIMEOUT_MS)) {
+  if (conn.answerCredits.any && frame.includes(ANSWER_KEY) && conn.answerCredits.take(now, OFFER_TIMEOUT_MS)) {
     try {
-      msg = parseClientMessage(raw)
+      msg = parseClientMessage(frame.toString('utf8'))
     } catch (err) {
       invalid = err
     }
@@ -40,9 +43,10 @@ export function handleMessage (ctx: TrackerContext, conn: Connection, raw: strin
   }
   const verdict = takeBudget(ctx, conn, now)
   if (verdict.kind === 'refuse') {
-    refuse(ctx, conn, verdict.reason, msg, raw)
+    refuse(ctx, conn, verdict.reason, msg, frame)
     return
   }
+  const raw = frame.toString('utf8')
   if (invalid !== undefined) {
     replyFailure(ctx, conn, invalid, guessContext(raw))
     return
@@ -55,6 +59,9 @@ export function handleMessage (ctx: TrackerContext, conn: Connection, raw: strin
   }
   run(ctx, conn, msg, verdict.kind === 'warn' ? verdict.warning : undefined)
 }
+
+/** The key every answer has; the test is on bytes, before any decoding. */
+const ANSWER_KEY = Buffer.from('"answer"')
 
 function run (ctx: TrackerContext, conn: Connection, msg: ClientMessage, warning: string | undefined): void {
   try {
@@ -116,7 +123,7 @@ function takeBudget (ctx: TrackerContext, conn: Connection, now: number): Budget
  * so a flood is not answered by a flood. The one reply carries the request's action and
  * info_hash, so a bittorrent-tracker client takes it as a warning for that torrent.
  */
-function refuse (ctx: TrackerContext, conn: Connection, reason: RefusalReason, msg: ClientMessage | undefined, raw: string): void {
+function refuse (ctx: TrackerContext, conn: Connection, reason: RefusalReason, msg: ClientMessage | undefined, frame: Buffer): void {
   ctx.metrics.reject(reason)
   if (conn.throttled) return
   conn.throttled = true
@@ -124,8 +131,8 @@ function refuse (ctx: TrackerContext, conn: Connection, reason: RefusalReason, m
   const text = reason === 'rate-limited'
     ? `too many messages: at most ${messagesPerSecond} per second on one connection`
     : `too many messages: at most ${messagesPerSecondPerIp} per second from one address`
-  // Parsed only for this one reply: a dropped message costs no parse.
-  conn.send(failureReply(new Refusal(reason, text), msg ?? guessContext(raw)))
+  // Decoded and parsed only for this one reply: a dropped frame costs neither.
+  conn.send(failureReply(new Refusal(reason, text), msg ?? guessContext(frame.toString('utf8'))))
   ctx.log.server.info('rate-limited', { conn: conn.id, ip: conn.ip, reason })
 }
 
