@@ -70,6 +70,24 @@ describe('limit replies', () => {
   })
 })
 
+describe('a registered edge', () => {
+  it('keeps its heartbeats when anonymous sockets of its address have spent the shared budget', async () => {
+    const tracker = await startTracker({ edgeToken: 'secret', messagesPerSecondPerIp: 1, messageBurstPerIp: 2 })
+    const edge = await connectFrom(tracker.url, '127.0.6.9')
+    edge.send({ action: 'p2pcdn:edge-register', v: 1, token: 'secret', url: 'https://edge.example', region: 'eu', capacity: 100 })
+    await edge.next(m => m.action === 'p2pcdn:edge-registered')
+    const flood = await connectFrom(tracker.url, '127.0.6.9')
+    for (let i = 0; i < 10; i++) flood.send({ action: 'announce', info_hash: binaryId(), peer_id: binaryId(), event: 'started', numwant: 0 })
+    await flood.next(isFailure)
+    edge.send({ action: 'p2pcdn:edge-load', v: 1, connections: 7, bytesPerSec: 1000, hitRatio: 0.5 })
+    await edge.expectNothing(isFailure, 200)
+    const listed = (await (await fetch(`${tracker.httpUrl}/edges`)).json()) as { edges: Json[] }
+    expect(listed.edges).toMatchObject([{ url: 'https://edge.example', connections: 7 }])
+    await edge.close()
+    await flood.close()
+  })
+})
+
 describe('answers', () => {
   it('are relayed only from the socket that joined the swarm with that peer id', async () => {
     const tracker = await startTracker()

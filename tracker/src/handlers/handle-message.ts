@@ -109,12 +109,15 @@ function takeBudget (ctx: TrackerContext, conn: Connection, now: number): Budget
   refill(own, now, messagesPerSecond, messageBurst)
   refill(shared, now, messagesPerSecondPerIp, messageBurstPerIp)
   if (!hasRoom(own, messageBurst)) return { kind: 'refuse', reason: 'rate-limited' }
-  if (!hasRoom(shared, messageBurstPerIp)) return { kind: 'refuse', reason: 'rate-limited-ip' }
+  // A registered edge proved the edge token: anonymous sockets of its address must not
+  // starve its heartbeats, so past the shared budget it answers to its own only.
+  const shares = hasRoom(shared, messageBurstPerIp)
+  if (!shares && ctx.edges.get(conn) === undefined) return { kind: 'refuse', reason: 'rate-limited-ip' }
   own.level--
-  shared.level--
+  if (shares) shared.level--
   conn.throttled = false
   if (own.level < 0) return { kind: 'warn', warning: `slow down: over ${messagesPerSecond} messages per second on this connection` }
-  if (shared.level < 0) return { kind: 'warn', warning: `slow down: over ${messagesPerSecondPerIp} messages per second from this address` }
+  if (shares && shared.level < 0) return { kind: 'warn', warning: `slow down: over ${messagesPerSecondPerIp} messages per second from this address` }
   return OK
 }
 
