@@ -84,7 +84,8 @@ export interface TrackerInit {
   /**
    * Messages all sockets of one address may send per second together, on average (IPv6
    * addresses count by their /64 prefix). Checked on top of the per-socket budget, so 200
-   * sockets from one address cannot take 200 times one socket's share.
+   * sockets from one address cannot take 200 times one socket's share. A registered edge
+   * past it is held to its own per-socket budget only.
    * @default 100
    */
   messagesPerSecondPerIp?: number
