@@ -161,6 +161,8 @@ describe('busy seeders', () => {
     const url = tracker.url
     const JOINERS = 300
     const SPREAD_MS = 3000
+    const RETRY_MS = 1000
+    const RETRIES = 5
     const infoHash = binaryId()
     const seederPeer = binaryId()
     let seederAnswers = 0
@@ -184,7 +186,14 @@ describe('busy seeders', () => {
     let answered = 0
     const joiners: Promise<void>[] = []
     for (let i = 0; i < JOINERS; i++) {
-      const joiner = { peerId: binaryId(), done: false }
+      const joiner = { peerId: binaryId(), done: false, tries: 0 }
+      // As a real client re-offers when it still wants peers: an offer can go to a joiner
+      // that is just leaving, whose answer then comes from outside the swarm and is dropped.
+      const offer = (ws: WebSocket, event: string): void => {
+        if (joiner.done || joiner.tries++ >= RETRIES) return
+        send(ws, { action: 'announce', info_hash: infoHash, peer_id: joiner.peerId, event, numwant: 1, offers: [{ offer: fakeSdp('offer', 'j'), offer_id: binaryId() }] })
+        setTimeout(() => offer(ws, 'update'), RETRY_MS).unref()
+      }
       // 30 addresses, 10 joiners each: a crowd from many homes.
       joiners.push(rawSocket(url, `127.0.10.${(i % 30) + 1}`, (msg, ws) => {
         if ('offer' in msg) {
@@ -195,9 +204,7 @@ describe('busy seeders', () => {
           answered++
           send(ws, { action: 'announce', info_hash: infoHash, peer_id: joiner.peerId, event: 'stopped' })
         }
-      }).then(ws => {
-        send(ws, { action: 'announce', info_hash: infoHash, peer_id: joiner.peerId, event: 'started', numwant: 1, offers: [{ offer: fakeSdp('offer', 'j'), offer_id: binaryId() }] })
-      }))
+      }).then(ws => offer(ws, 'started')))
       await new Promise(resolve => setTimeout(resolve, SPREAD_MS / JOINERS))
     }
     await Promise.all(joiners)

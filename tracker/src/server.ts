@@ -6,21 +6,18 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, RequestListener, Server as HttpServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { RawData } from 'ws'
 import { MAX_MESSAGE_BYTES } from '../../protocol/src/index.js'
-import type { TrackerMessage } from '../../protocol/src/index.js'
 import type { Registry } from 'prom-client'
 import type { Cluster } from './cluster.js'
 import { EDGE_MISSED_HEARTBEATS } from './config.js'
 import type { TrackerConfig } from './config.js'
 import { addressKey } from './address-key.js'
 import { SendBacklog } from './backlog.js'
-import type { BacklogDropReason, BacklogSocket } from './backlog.js'
-import { AnswerCredits, createBucket, refill } from './budget.js'
-import type { Bucket } from './budget.js'
-import type { AddressState, Connection, PeerIds } from './connection.js'
+import type { BacklogDropReason } from './backlog.js'
+import { createBucket, refill } from './budget.js'
+import type { AddressState, Connection } from './connection.js'
 import { listPeerIds } from './connection.js'
 import { EdgeRegistry } from './edge-registry.js'
 import { deliverLocal } from './handlers/announce-cluster.js'
@@ -29,6 +26,7 @@ import type { TrackerContext } from './handlers/context.js'
 import { handleMessage } from './handlers/handle-message.js'
 import { handleHttpRequest } from './handlers/http.js'
 import { TrackerMetrics, createMetricsRegistry } from './metrics.js'
+import { SocketConnection } from './socket-connection.js'
 import { Swarms } from './swarm.js'
 import { TurnCork } from './turn-cork.js'
 
@@ -59,57 +57,6 @@ const CLOSE_GRACE_MS = 1000
  * to 160 ms whenever it happened). At 30 s that is 300 slices, 17 of 5,000 sockets each.
  */
 const PING_TICK_MS = 100
-
-/**
- * A connection and its socket. A class, not an object literal with closures, because there
- * is one per peer and prototype methods cost no memory per instance.
- */
-class SocketConnection implements Connection, BacklogSocket {
-  readonly swarms = new Map<string, PeerIds>()
-  region: string | undefined = undefined
-  throttled = false
-  /** Answered the last ping (or sent something) since the previous tick. */
-  alive = true
-  readonly answerCredits = new AnswerCredits()
-
-  constructor (
-    readonly socket: WebSocket,
-    /** The TCP (or TLS) stream under `socket`, corked on busy turns by `turnCork`. */
-    private readonly stream: Duplex,
-    private readonly turnCork: TurnCork,
-    private readonly backlog: SendBacklog<SocketConnection>,
-    readonly id: number,
-    readonly ip: string,
-    readonly address: AddressState,
-    readonly mappedRegion: string | undefined,
-    readonly bucket: Bucket
-  ) {}
-
-  get backlogged (): boolean {
-    return this.backlog.isLagging(this)
-  }
-
-  send (message: TrackerMessage): void {
-    this.sendText(JSON.stringify(message))
-  }
-
-  /** No callback: a failed send shows up as the socket's 'error' and 'close'. */
-  sendText (text: string): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return
-    this.turnCork.hold(this.stream)
-    this.socket.send(text)
-    // Past the high-water mark the stream promises a 'drain'; until then, count it.
-    if (this.stream.writableNeedDrain) this.backlog.note(this)
-  }
-
-  queuedBytes (): number {
-    return this.socket.bufferedAmount
-  }
-
-  onceDrained (fn: () => void): void {
-    this.stream.once('drain', fn)
-  }
-}
 
 /** The context with `cluster` settable, which happens once in `start()`. */
 type MutableContext = { -readonly [K in keyof TrackerContext]: TrackerContext[K] }
