@@ -37,9 +37,9 @@ const peers: Peer[] = []
 let onReply: (peer: Peer) => void = () => {}
 let onFailure: (peer: Peer) => void = () => {}
 
-function announce (infoHash: string, peerId: string, event: string, offers: boolean): Buffer {
-  const msg: Record<string, unknown> = { action: 'announce', info_hash: infoHash, peer_id: peerId, event, numwant: offers ? OFFERS_PER_ANNOUNCE : 0, uploaded: 0, downloaded: 0, left: 1000 }
-  if (offers) msg.offers = Array.from({ length: OFFERS_PER_ANNOUNCE }, () => ({ offer: { type: 'offer', sdp: SDP }, offer_id: id() }))
+function announce (infoHash: string, peerId: string, event: string, offers: boolean, count = OFFERS_PER_ANNOUNCE): Buffer {
+  const msg: Record<string, unknown> = { action: 'announce', info_hash: infoHash, peer_id: peerId, event, numwant: offers ? count : 0, uploaded: 0, downloaded: 0, left: 1000 }
+  if (offers) msg.offers = Array.from({ length: count }, () => ({ offer: { type: 'offer', sdp: SDP }, offer_id: id() }))
   return textFrame(Buffer.from(JSON.stringify(msg)))
 }
 
@@ -180,6 +180,46 @@ async function open (ratePerSec: number, durationMs: number): Promise<LoadReply>
   return { type: 'done', replies: latenciesMs.length, failures, elapsedMs: performance.now() - begin, latenciesMs }
 }
 
+/**
+ * A flood from one address: `sockets` raw sockets bound to `localAddress`, in `swarms`
+ * swarms, each announcing with `offers` offers `ratePerSocket` times a second
+ * (under the tracker's per-socket limit, so only a per-address budget can see it), for
+ * `durationMs`. Counts what comes back by kind, then closes them all.
+ */
+async function flood (cmd: Extract<LoadCommand, { type: 'flood' }>): Promise<LoadReply> {
+  const { hostname, port } = new URL(cmd.url)
+  let replies = 0
+  let warned = 0
+  let failures = 0
+  let sent = 0
+  const onFrame = (data: Buffer): void => {
+    if (data.length > 400) return
+    if (data.includes('"failure reason"')) failures++
+    else if (data.includes('"interval"')) {
+      replies++
+      if (data.includes('"warning message"')) warned++
+    }
+  }
+  const sockets: Array<{ ws: RawSocket, started: Buffer, offers: Buffer }> = []
+  for (let i = 0; i < cmd.sockets; i++) {
+    const ws = await openRawSocket(hostname, Number(port), onFrame, cmd.localAddress)
+    const infoHash = `bench-flood-${String(i % cmd.swarms).padStart(8, '0')}`
+    const peerId = id()
+    sockets.push({ ws, started: announce(infoHash, peerId, 'started', false), offers: announce(infoHash, peerId, 'update', true, cmd.offers) })
+  }
+  for (const s of sockets) { s.ws.send(s.started); sent++ }
+  const begin = performance.now()
+  const timer = setInterval(() => {
+    for (const s of sockets) { s.ws.send(s.offers); sent++ }
+  }, 1000 / cmd.ratePerSocket)
+  await sleep(cmd.durationMs)
+  clearInterval(timer)
+  const elapsedMs = performance.now() - begin
+  await sleep(200)
+  for (const s of sockets) s.ws.close()
+  return { type: 'done', replies, failures, warned, sent, elapsedMs }
+}
+
 function sleep (ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms))
 }
@@ -195,6 +235,8 @@ async function run (cmd: LoadCommand): Promise<LoadReply> {
       return await closed(cmd.swarms, cmd.offers, cmd.durationMs)
     case 'open':
       return await open(cmd.ratePerSec, cmd.durationMs)
+    case 'flood':
+      return await flood(cmd)
     case 'close':
       for (const peer of peers) peer.ws.close()
       peers.length = 0

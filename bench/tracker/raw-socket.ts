@@ -47,11 +47,12 @@ export interface RawSocket {
 
 /**
  * Open a WebSocket to `host:port` and call `onFrame(payload)` for every server frame.
- * `payload` is a view into the read buffer, valid only during the call.
+ * `payload` is a view into the read buffer, valid only during the call. `localAddress`
+ * binds the client end (any of 127.0.0.0/8 on Linux), to play several hosts.
  */
-export function openRawSocket (host: string, port: number, onFrame: (payload: Buffer) => void): Promise<RawSocket> {
+export function openRawSocket (host: string, port: number, onFrame: (payload: Buffer) => void, localAddress?: string): Promise<RawSocket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, noDelay: true })
+    const socket = connect({ host, port, noDelay: true, ...(localAddress === undefined ? {} : { localAddress }) })
     let buffered: Buffer | undefined
     let upgraded = false
     socket.once('error', reject)

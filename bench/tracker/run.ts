@@ -9,11 +9,18 @@
  * peer after GC; (1) closed loop without offers; (2) closed loop with 5 offers of ~600 B;
  * (5) open loop at 1,000 announces/s; then every peer joins one big swarm and (3) a closed
  * loop with offers there, compared with (2).
+ *
+ * Last, (6) a flood from one address against our tracker with production limits: an
+ * honest client on 127.0.0.2 announces every 60 ms, first quiet, then while 200 sockets
+ * from 127.0.0.1 each announce with 10 offers 18 times a second (under the per-socket
+ * limit of 20/s); its reply latency (median, p99) in both phases. `BENCH_ONLY=flood`
+ * runs that step alone (about 15 s) and writes bench/results/tracker-flood.*.
  */
 import { execSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
+import { WebSocket } from 'ws'
 import { machine as machineInfo, median, quantile, writeResults } from '../common/report.js'
 import type { LoadCommand, LoadReply, ServerReport } from './messages.js'
 
@@ -24,6 +31,15 @@ const OPEN_MS = 4000
 const OPEN_REPEATS = 5
 const ROUNDS = ['ours', 'theirs', 'ours', 'theirs'] as const
 type Kind = typeof ROUNDS[number]
+const FLOOD_SOCKETS = 200
+const FLOOD_SWARMS = 10
+const FLOOD_RATE_PER_SOCKET = 18
+/** The tracker's default maxOffersPerAnnounce: the most an announce gets forwarded. */
+const FLOOD_OFFERS = 10
+const FLOOD_MS = 5000
+const HONEST_EVERY_MS = 60
+/** An honest reply later than this counts as lost. */
+const HONEST_TIMEOUT_MS = 10_000
 /** Any one step taking longer than this means something hung. */
 const STEP_TIMEOUT_MS = 90_000
 
@@ -181,11 +197,99 @@ async function runAll (): Promise<Record<Kind, RoundResult[]>> {
   }
 }
 
+interface FloodResult {
+  quiet: { p50Ms: number, p99Ms: number, replies: number, lost: number }
+  flood: { p50Ms: number, p99Ms: number, replies: number, lost: number }
+  floodSent: number
+  floodServed: number
+  floodWarned: number
+  floodRefused: number
+}
+
+/** A client on its own address announcing every HONEST_EVERY_MS; latency of each reply. */
+async function honestClient (url: string): Promise<{ measure: (ms: number) => Promise<FloodResult['quiet']>, close: () => void }> {
+  const ws = new WebSocket(url, { localAddress: '127.0.0.2' })
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+  const infoHash = 'bench-honest-swarm!!'
+  const peerId = 'bench-honest-peer!!!'
+  let waiting: ((ok: boolean) => void) | undefined
+  ws.on('message', data => {
+    const text = String(data)
+    if (text.includes('"interval"') || text.includes('"failure reason"')) waiting?.(!text.includes('"failure reason"'))
+  })
+  const announce = async (event: string): Promise<boolean> => await new Promise<boolean>(resolve => {
+    const timer = setTimeout(() => { waiting = undefined; resolve(false) }, HONEST_TIMEOUT_MS)
+    waiting = ok => { clearTimeout(timer); waiting = undefined; resolve(ok) }
+    ws.send(JSON.stringify({ action: 'announce', info_hash: infoHash, peer_id: peerId, event, numwant: 0, left: 1000 }))
+  })
+  if (!await announce('started')) throw new Error('honest client: no reply to its first announce')
+  return {
+    async measure (ms) {
+      const latencies: number[] = []
+      let lost = 0
+      const end = Date.now() + ms
+      while (Date.now() < end) {
+        const sentAt = performance.now()
+        if (await announce('update')) latencies.push(performance.now() - sentAt)
+        else lost++
+        const wait = HONEST_EVERY_MS - (performance.now() - sentAt)
+        if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
+      }
+      latencies.sort((a, b) => a - b)
+      return { p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), replies: latencies.length, lost }
+    },
+    close: () => ws.close()
+  }
+}
+
+/** Step (6): the honest client's latency, quiet and under a flood from one address. */
+async function floodStep (): Promise<FloodResult> {
+  const server = child('server.ts', ['ours', 'flood'], true)
+  const loader = child('load.ts', [], false)
+  try {
+    const { port } = await request(server, undefined, isType<{ type: 'ready', port: number }>('ready'))
+    const url = `ws://127.0.0.1:${port}`
+    const honest = await honestClient(url)
+    process.stderr.write('bench: (6) honest client, quiet\n')
+    const quiet = await honest.measure(FLOOD_MS)
+    process.stderr.write(`bench: (6) honest client under a flood of ${FLOOD_SOCKETS} sockets from one address\n`)
+    const flooding = load(loader, {
+      type: 'flood', url, sockets: FLOOD_SOCKETS, swarms: FLOOD_SWARMS, ratePerSocket: FLOOD_RATE_PER_SOCKET, offers: FLOOD_OFFERS, durationMs: FLOOD_MS, localAddress: '127.0.0.1'
+    })
+    const flood = await honest.measure(FLOOD_MS)
+    const done = await flooding
+    honest.close()
+    return { quiet, flood, floodSent: done.sent ?? 0, floodServed: done.replies, floodWarned: done.warned ?? 0, floodRefused: done.failures }
+  } finally {
+    server.kill('SIGKILL')
+    loader.kill('SIGKILL')
+  }
+}
+
+function floodTable (f: FloodResult): string {
+  return [
+    `(6) Honest client on another address, announcing every ${HONEST_EVERY_MS} ms, quiet and while ${FLOOD_SOCKETS} sockets from one address each announce with ${FLOOD_OFFERS} offers ${FLOOD_RATE_PER_SOCKET}/s (production limits).`,
+    '',
+    '| phase | p50 (ms) | p99 (ms) | replies | lost |',
+    '|---|---:|---:|---:|---:|',
+    `| quiet | ${f.quiet.p50Ms.toFixed(2)} | ${f.quiet.p99Ms.toFixed(2)} | ${f.quiet.replies} | ${f.quiet.lost} |`,
+    `| flood | ${f.flood.p50Ms.toFixed(2)} | ${f.flood.p99Ms.toFixed(2)} | ${f.flood.replies} | ${f.flood.lost} |`,
+    '',
+    `Flood: ${f.floodSent} messages sent, ${f.floodServed} served (${f.floodWarned} of them with a warning), ${f.floodRefused} limit replies.`
+  ].join('\n')
+}
+
 async function main (): Promise<void> {
   const started = Date.now()
+  if (process.env.BENCH_ONLY === 'flood') {
+    const f = await floodStep()
+    await writeResults('tracker-flood', floodTable(f), { bench: 'tracker-flood', date: new Date().toISOString(), machine: machineInfo(), flood: roundDeep(f) })
+    return
+  }
   // Other work on the machine shows here; wall-clock rates suffer from it, per-CPU-second rates much less.
   const loadBefore = loadavg()[0]!
   const results = await runAll()
+  const flood = await floodStep()
   const med = (kind: Kind, key: keyof RoundResult): number => median(results[kind].map(r => r[key]))
   const ours = (key: keyof RoundResult): number => med('ours', key)
   const theirs = (key: keyof RoundResult): number => med('theirs', key)
@@ -210,7 +314,9 @@ async function main (): Promise<void> {
     '',
     '| measurement | p2pcdn | bittorrent-tracker | ratio | goal |',
     '|---|---:|---:|---:|---|',
-    ...rows.map(([name, a, b, ratio, goal]) => `| ${name} | ${fmt(a)} | ${fmt(b)} | ${ratio.toFixed(2)} | ${goal} |`)
+    ...rows.map(([name, a, b, ratio, goal]) => `| ${name} | ${fmt(a)} | ${fmt(b)} | ${ratio.toFixed(2)} | ${goal} |`),
+    '',
+    floodTable(flood)
   ].join('\n')
   const json = {
     bench: 'tracker',
@@ -221,7 +327,8 @@ async function main (): Promise<void> {
     rounds: ROUNDS,
     durationS: Math.round((Date.now() - started) / 1000),
     medians: Object.fromEntries(rows.map(([name, a, b, ratio]) => [name, { ours: round3(a), theirs: round3(b), ratio: round3(ratio) }])),
-    raw: { ours: results.ours.map(roundFixed), theirs: results.theirs.map(roundFixed) }
+    raw: { ours: results.ours.map(roundFixed), theirs: results.theirs.map(roundFixed) },
+    flood: roundDeep(flood)
   }
   await writeResults('tracker', table, json)
 }
@@ -231,6 +338,9 @@ function fmt (n: number): string {
 }
 function round3 (n: number): number {
   return Math.round(n * 1000) / 1000
+}
+function roundDeep<T> (value: T): T {
+  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => typeof v === 'number' ? round3(v) : v)) as T
 }
 function roundFixed (r: RoundResult): Record<string, number> {
   return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round3(v)]))

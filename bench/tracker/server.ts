@@ -13,10 +13,15 @@ const kind = process.argv[2]
 
 async function start (): Promise<number> {
   if (kind === 'ours') {
-    // Production defaults, except two caps: every bench socket comes from 127.0.0.1, and
+    // Production defaults, except the caps: every bench socket comes from 127.0.0.1, and
     // a bench peer announces far more often than any real client would. The checks still
-    // run on every message; they just never trigger.
-    const tracker = createTracker({ port: 0, host: '127.0.0.1', maxConnectionsPerIp: 100_000, messagesPerSecond: 100_000, messageBurst: 100_000 })
+    // run on every message; they just never trigger. `flood` keeps the per-address
+    // defaults, for the step that floods from one address (run.ts).
+    const flood = process.argv[3] === 'flood'
+    const perIp = flood ? {} : { messagesPerSecondPerIp: 1_000_000, messageBurstPerIp: 1_000_000, maxPeerIdsPerIpPerSwarm: 100_000 }
+    const tracker = createTracker({
+      port: 0, host: '127.0.0.1', maxConnectionsPerIp: 100_000, messagesPerSecond: 100_000, messageBurst: 100_000, ...perIp
+    })
     await tracker.start()
     return tracker.port
   }

@@ -101,9 +101,10 @@ describe('three tracker processes sharing Redis', () => {
     b.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, event: 'started' })
     expect(await b.next(isFailure)).toMatchObject({ 'failure reason': 'peer_id is already in this swarm on another connection', code: 'ERR_PROTOCOL', action: 'announce', info_hash: infoHash })
     // Nothing of the refused announce stays: the counts, and answers still reach the owner.
-    expect(await join(c, infoHash, binaryId())).toMatchObject({ incomplete: 2 })
+    const peerC = binaryId()
+    expect(await join(c, infoHash, peerC)).toMatchObject({ incomplete: 2 })
     const offerId = binaryId()
-    c.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), to_peer_id: peerA, offer_id: offerId, answer: fakeSdp('answer', 'c') })
+    c.send({ action: 'announce', info_hash: infoHash, peer_id: peerC, to_peer_id: peerA, offer_id: offerId, answer: fakeSdp('answer', 'c') })
     expect(await a.next(isAnswer)).toMatchObject({ offer_id: offerId })
     await b.expectNothing(isAnswer, 200)
 
@@ -111,6 +112,28 @@ describe('three tracker processes sharing Redis', () => {
     a.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, event: 'stopped' })
     await a.next(isAnnounceReply)
     expect(await join(b, infoHash, peerA)).toMatchObject({ incomplete: 2 })
+  })
+
+  it('relays an answer only for the peer its socket owns, never in another process\'s peer\'s name', async () => {
+    const [a, b, c] = [await connect(nodes[0]!), await connect(nodes[1]!), await connect(nodes[1]!)]
+    const infoHash = binaryId()
+    const [peerA, peerB, peerC] = [binaryId(), binaryId(), binaryId()]
+    await join(b, infoHash, peerB)
+    await join(c, infoHash, peerC)
+    const offerId = binaryId()
+    a.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, event: 'started', numwant: 1, offers: [{ offer: fakeSdp('offer', 'a'), offer_id: offerId }] })
+    await a.next(isAnnounceReply)
+    // A socket on node 0 that owns no peer, and one on node 1 that owns peerC, both answer as peerB.
+    const outsider = await connect(nodes[0]!)
+    outsider.send({ action: 'announce', info_hash: infoHash, peer_id: peerB, to_peer_id: peerA, offer_id: offerId, answer: fakeSdp('answer', 'forged') })
+    c.send({ action: 'announce', info_hash: infoHash, peer_id: peerB, to_peer_id: peerA, offer_id: offerId, answer: fakeSdp('answer', 'forged') })
+    // A socket on node 2 that never joined answers in its own made-up name.
+    const stranger = await connect(nodes[2]!)
+    stranger.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), to_peer_id: peerA, offer_id: offerId, answer: fakeSdp('answer', 'forged') })
+    await a.expectNothing(isAnswer, 300)
+    // peerB's own socket, on another process than peerA's, still gets through.
+    b.send({ action: 'announce', info_hash: infoHash, peer_id: peerB, to_peer_id: peerA, offer_id: offerId, answer: fakeSdp('answer', 'b') })
+    expect(await a.next(isAnswer)).toMatchObject({ peer_id: peerB, offer_id: offerId })
   })
 
   it('forgets the peers of a killed process within the TTL', async () => {

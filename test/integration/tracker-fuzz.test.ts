@@ -23,7 +23,7 @@ afterAll(() => { child?.kill('SIGKILL') })
 
 function startChild (): Promise<{ proc: ChildProcess, port: number }> {
   const proc = fork(joinPath(import.meta.dirname, '../helpers/tracker-gc-server.ts'),
-    [JSON.stringify({ messagesPerSecond: 100_000, messageBurst: 100_000, edgeToken: 'secret' })],
+    [JSON.stringify({ messagesPerSecond: 100_000, messageBurst: 100_000, messagesPerSecondPerIp: 100_000, messageBurstPerIp: 100_000, edgeToken: 'secret' })],
     { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   child = proc
   return new Promise((resolve, reject) => {

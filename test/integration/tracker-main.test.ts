@@ -170,8 +170,30 @@ describe('p2pcdn tracker (main)', () => {
     }
   })
 
+  it('applies the abuse limits from flags and P2PCDN_* variables, and exits 2 on a bad combination', async () => {
+    const proc = run(['--port', '0', '--max-peer-ids-per-ip-per-swarm', '1'], { P2PCDN_MESSAGES_PER_SECOND_PER_IP: '1', P2PCDN_MESSAGE_BURST_PER_IP: '1' })
+    const [, url] = await waitFor(() => proc.stderr().match(/listening on (ws:\/\/127\.0\.0\.1:\d+)/))
+    const client = await connectRaw(url!)
+    const reply = async (peerId: string): Promise<Record<string, unknown>> => {
+      client.send({ action: 'announce', info_hash: 'a'.repeat(20), peer_id: peerId, event: 'started' })
+      return await client.next()
+    }
+    expect(await reply('b'.repeat(20))).toHaveProperty('interval')
+    // The flag: one peer id per address in this swarm.
+    expect(await reply('c'.repeat(20))).toMatchObject({ 'failure reason': 'this address already has 1 peer ids in this swarm', action: 'announce' })
+    // The variables: one message back to back, one more with a warning, then refused.
+    expect(await reply('b'.repeat(20))).toMatchObject({ 'failure reason': 'too many messages: at most 1 per second from one address', action: 'announce' })
+    proc.child.kill('SIGTERM')
+    expect(await proc.exit).toBe(0)
+
+    const bad = run(['--port', '0', '--max-buffered-bytes', '1024'], { P2PCDN_MAX_BUFFERED_BYTES_TOTAL: '512' })
+    expect(await bad.exit).toBe(2)
+    expect(bad.stderr()).toMatch(/"maxBufferedBytesTotal": expected at least maxBufferedBytes/)
+  })
+
   it.each([
     [['--bogus']],
+    [['--message-burst', 'many']],
     [['--port', 'eighty']],
     [['--port', '70000']],
     [['--port']]

@@ -101,8 +101,8 @@ export interface TrackerInit {
    */
   maxSwarmsPerSocket?: number
   /**
-   * Most open WebSockets from one IP address (the `X-Forwarded-For` one with `trustProxy`).
-   * Connections beyond are closed with code 1008.
+   * Most open WebSockets from one IP address (the `X-Forwarded-For` one with `trustProxy`;
+   * IPv6 addresses count by their /64 prefix). Connections beyond are closed with code 1008.
    * @default 1000
    */
   maxConnectionsPerIp?: number
@@ -113,10 +113,49 @@ export interface TrackerInit {
    */
   messagesPerSecond?: number
   /**
-   * Messages one socket may send back to back before `messagesPerSecond` applies.
+   * Messages one socket may send back to back before `messagesPerSecond` applies. The
+   * next `messageBurst` beyond the rate are still served, with a `warning message`; only
+   * then are messages refused. Answers to offers the tracker forwarded to the socket in
+   * the last 50 s are free (one per offer), so a seeder answering a crowd is never throttled.
    * @default 60
    */
   messageBurst?: number
+  /**
+   * Messages all sockets of one address may send per second together, on average (IPv6
+   * addresses count by their /64 prefix). Checked on top of the per-socket budget, so 200
+   * sockets from one address cannot take 200 times one socket's share. A registered edge
+   * past it is held to its own per-socket budget only.
+   * @default 100
+   */
+  messagesPerSecondPerIp?: number
+  /**
+   * Messages one address may send back to back before `messagesPerSecondPerIp` applies;
+   * as with `messageBurst`, as many again are served with a warning before refusals.
+   * @default 300
+   */
+  messageBurstPerIp?: number
+  /**
+   * Most peer ids one address (IPv6: one /64) may hold in one swarm; further `started`
+   * announces from it are refused. Enough for an office behind one NAT; stops one host
+   * from filling a swarm with fake peers that take offers and never connect.
+   * @default 32
+   */
+  maxPeerIdsPerIpPerSwarm?: number
+  /**
+   * Most unsent bytes one socket may hold in the tracker (`ws.bufferedAmount`: its stream
+   * buffer, what the per-turn write coalescing holds, ws's queue). A socket over it reads
+   * slower than it is written to and is dropped. One over its write buffer's high-water
+   * mark is not offered to other peers until it drains, and is dropped if it does not
+   * drain within `pingIntervalMs`.
+   * @default 1_048_576
+   */
+  maxBufferedBytes?: number
+  /**
+   * Most unsent bytes all backlogged sockets together may hold; beyond, the sockets with
+   * the largest backlogs are dropped until the total fits.
+   * @default 67_108_864
+   */
+  maxBufferedBytesTotal?: number
   /**
    * Read the client address from the last `X-Forwarded-For` entry (the one our own
    * reverse proxy appended). Only set this behind a proxy you run.
@@ -177,6 +216,11 @@ export interface TrackerConfig {
   maxConnectionsPerIp: number
   messagesPerSecond: number
   messageBurst: number
+  messagesPerSecondPerIp: number
+  messageBurstPerIp: number
+  maxPeerIdsPerIpPerSwarm: number
+  maxBufferedBytes: number
+  maxBufferedBytesTotal: number
   trustProxy: boolean
   regions: RegionMap
   redisUrl: string | undefined
@@ -205,6 +249,11 @@ export const DEFAULT_TRACKER_CONFIG: TrackerConfig = {
   maxConnectionsPerIp: 1000,
   messagesPerSecond: 20,
   messageBurst: 60,
+  messagesPerSecondPerIp: 100,
+  messageBurstPerIp: 300,
+  maxPeerIdsPerIpPerSwarm: 32,
+  maxBufferedBytes: 1024 * 1024,
+  maxBufferedBytesTotal: 64 * 1024 * 1024,
   trustProxy: false,
   regions: parseRegionMap({}),
   redisUrl: undefined,
@@ -218,12 +267,14 @@ export const EDGE_MISSED_HEARTBEATS = 3
 
 type IntegerOption = 'announceIntervalS' | 'minAnnounceIntervalS' | 'edgeHeartbeatMs' | 'maxOffersPerAnnounce' |
 'pingIntervalMs' | 'maxPeersPerSwarm' | 'maxSwarmsPerSocket' | 'maxConnectionsPerIp' | 'messagesPerSecond' |
-'messageBurst' | 'clusterTtlMs' | 'edgeChallengeTimeoutMs' | 'maxConcurrentEdgeChallenges' | 'maxEdgesPerId'
+'messageBurst' | 'messagesPerSecondPerIp' | 'messageBurstPerIp' | 'maxPeerIdsPerIpPerSwarm' | 'maxBufferedBytes' |
+'maxBufferedBytesTotal' | 'clusterTtlMs' | 'edgeChallengeTimeoutMs' | 'maxConcurrentEdgeChallenges' | 'maxEdgesPerId'
 
 const INTEGER_OPTIONS: readonly IntegerOption[] = [
   'announceIntervalS', 'minAnnounceIntervalS', 'edgeHeartbeatMs', 'maxOffersPerAnnounce', 'pingIntervalMs',
-  'maxPeersPerSwarm', 'maxSwarmsPerSocket', 'maxConnectionsPerIp', 'messagesPerSecond', 'messageBurst', 'clusterTtlMs',
-  'edgeChallengeTimeoutMs', 'maxConcurrentEdgeChallenges', 'maxEdgesPerId'
+  'maxPeersPerSwarm', 'maxSwarmsPerSocket', 'maxConnectionsPerIp', 'messagesPerSecond', 'messageBurst',
+  'messagesPerSecondPerIp', 'messageBurstPerIp', 'maxPeerIdsPerIpPerSwarm', 'maxBufferedBytes', 'maxBufferedBytesTotal',
+  'clusterTtlMs', 'edgeChallengeTimeoutMs', 'maxConcurrentEdgeChallenges', 'maxEdgesPerId'
 ]
 
 /**
@@ -263,6 +314,9 @@ export function resolveConfig (init: TrackerInit = {}): TrackerConfig {
     throw new TypeError('Invalid option "allowSharedEdgeToken": needs "edgeToken"')
   }
   for (const name of INTEGER_OPTIONS) positiveInteger(config, name)
+  if (config.maxBufferedBytesTotal < config.maxBufferedBytes) {
+    throw new TypeError(`Invalid option "maxBufferedBytesTotal": expected at least maxBufferedBytes (${config.maxBufferedBytes}), got ${config.maxBufferedBytesTotal}`)
+  }
   if (typeof config.trustProxy !== 'boolean') throw new TypeError('Invalid option "trustProxy": expected a boolean')
   if (config.redisUrl !== undefined && (typeof config.redisUrl !== 'string' || !/^rediss?:\/\/./.test(config.redisUrl))) {
     throw new TypeError('Invalid option "redisUrl": expected redis://host:port')

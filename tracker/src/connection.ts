@@ -1,4 +1,15 @@
 import type { TrackerMessage } from '../../protocol/src/index.js'
+import type { AnswerCredits, Bucket } from './budget.js'
+
+/** What all sockets of one client address share: the per-address budget and caps. */
+export interface AddressState {
+  /** The address as counted: IPv4, or the /64 prefix of an IPv6 address. */
+  readonly key: string
+  /** Open sockets from this address, for `maxConnectionsPerIp`. */
+  connections: number
+  /** Messages this address may still send (`messagesPerSecondPerIp`, `messageBurstPerIp`). */
+  readonly bucket: Bucket
+}
 
 /**
  * What handlers know about one WebSocket: enough to reply and to clean up, nothing of the
@@ -19,12 +30,19 @@ export interface Connection {
   readonly swarms: Map<string, PeerIds>
   /** Region of the latest announce; the default for `p2pcdn:edges`. */
   region: string | undefined
-  /** Rate limit: messages this socket may still send now (a token bucket). */
-  tokens: number
-  /** When `tokens` was last topped up, from `Date.now()`. */
-  refilledAtMs: number
+  /** Rate limit: messages this socket may still send now (`messagesPerSecond`, `messageBurst`). */
+  readonly bucket: Bucket
+  /** The budget and caps this socket shares with every other socket of its address. */
+  readonly address: AddressState
+  /** Answers this socket may relay for free: one per offer forwarded to it lately. */
+  readonly answerCredits: AnswerCredits
   /** Already told that it is over its rate limit, until its bucket refills. */
   throttled: boolean
+  /**
+   * Its unsent data has been over the socket's write buffer for a while (it reads slower
+   * than we write): not offered to other peers until it catches up, dropped if it does not.
+   */
+  readonly backlogged: boolean
   /** Serialise and send if the socket is still open; otherwise drop the message. */
   send: (message: TrackerMessage) => void
   /** Send ready-made JSON text (the announce hot path builds replies by concatenation). */

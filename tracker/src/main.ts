@@ -11,7 +11,10 @@ import type { Tracker, TrackerInit } from './index.js'
 
 const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-token T | --edges-file FILE] [--regions FILE]
                       [--trust-proxy] [--redis redis://HOST:PORT] [--cluster-ttl-ms 30000]
-                      [--max-connections-per-ip 1000] [--cert FILE --key FILE]
+                      [--max-connections-per-ip 1000] [--messages-per-second 20] [--message-burst 60]
+                      [--messages-per-second-per-ip 100] [--message-burst-per-ip 300]
+                      [--max-peer-ids-per-ip-per-swarm 32] [--max-buffered-bytes 1048576]
+                      [--max-buffered-bytes-total 67108864] [--cert FILE --key FILE]
 
   --port         TCP port for WebSocket and HTTP (env P2PCDN_PORT; default 8000, 0 = any free)
   --host         interface to listen on (env P2PCDN_HOST; default 127.0.0.1)
@@ -29,6 +32,17 @@ const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-to
   --redis        share swarms and edges with other trackers through Redis (env P2PCDN_REDIS)
   --cluster-ttl-ms  how long a dead process's peers stay in Redis (env P2PCDN_CLUSTER_TTL_MS)
   --max-connections-per-ip  (env P2PCDN_MAX_CONNECTIONS_PER_IP; default 1000)
+  --messages-per-second  per socket, on average (env P2PCDN_MESSAGES_PER_SECOND; default 20)
+  --message-burst  per socket back to back; as many again get a warning (env P2PCDN_MESSAGE_BURST; default 60)
+  --messages-per-second-per-ip  all sockets of one address (IPv6: /64) together
+                 (env P2PCDN_MESSAGES_PER_SECOND_PER_IP; default 100)
+  --message-burst-per-ip  (env P2PCDN_MESSAGE_BURST_PER_IP; default 300)
+  --max-peer-ids-per-ip-per-swarm  peer ids one address may hold in one swarm
+                 (env P2PCDN_MAX_PEER_IDS_PER_IP_PER_SWARM; default 32)
+  --max-buffered-bytes  unsent bytes one socket may hold before it is dropped
+                 (env P2PCDN_MAX_BUFFERED_BYTES; default 1048576)
+  --max-buffered-bytes-total  unsent bytes of all slow sockets together; the largest go first
+                 (env P2PCDN_MAX_BUFFERED_BYTES_TOTAL; default 67108864)
   --cert         PEM certificate chain: serve wss:// and HTTPS (env P2PCDN_CERT); needs --key
   --key          PEM private key for --cert (env P2PCDN_KEY)`
 
@@ -94,6 +108,13 @@ function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | und
       redis: { type: 'string' },
       'cluster-ttl-ms': { type: 'string' },
       'max-connections-per-ip': { type: 'string' },
+      'messages-per-second': { type: 'string' },
+      'message-burst': { type: 'string' },
+      'messages-per-second-per-ip': { type: 'string' },
+      'message-burst-per-ip': { type: 'string' },
+      'max-peer-ids-per-ip-per-swarm': { type: 'string' },
+      'max-buffered-bytes': { type: 'string' },
+      'max-buffered-bytes-total': { type: 'string' },
       cert: { type: 'string' },
       key: { type: 'string' },
       help: { type: 'boolean', short: 'h' }
@@ -129,8 +150,32 @@ function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | und
     redisUrl: values.redis ?? emptyToUndefined(env.P2PCDN_REDIS),
     clusterTtlMs: ttl === undefined ? undefined : parseCount('cluster-ttl-ms', ttl),
     maxConnectionsPerIp: perIp === undefined ? undefined : parseCount('max-connections-per-ip', perIp),
+    ...countOptions(values, env),
     tls: certFile === undefined || keyFile === undefined ? undefined : { cert: readPem('cert', certFile), key: readPem('key', keyFile) }
   }
+}
+
+/** Integer options that take `--flag N` or `P2PCDN_FLAG=N`: flag, option, variable. */
+const COUNT_FLAGS = [
+  ['messages-per-second', 'messagesPerSecond', 'P2PCDN_MESSAGES_PER_SECOND'],
+  ['message-burst', 'messageBurst', 'P2PCDN_MESSAGE_BURST'],
+  ['messages-per-second-per-ip', 'messagesPerSecondPerIp', 'P2PCDN_MESSAGES_PER_SECOND_PER_IP'],
+  ['message-burst-per-ip', 'messageBurstPerIp', 'P2PCDN_MESSAGE_BURST_PER_IP'],
+  ['max-peer-ids-per-ip-per-swarm', 'maxPeerIdsPerIpPerSwarm', 'P2PCDN_MAX_PEER_IDS_PER_IP_PER_SWARM'],
+  ['max-buffered-bytes', 'maxBufferedBytes', 'P2PCDN_MAX_BUFFERED_BYTES'],
+  ['max-buffered-bytes-total', 'maxBufferedBytesTotal', 'P2PCDN_MAX_BUFFERED_BYTES_TOTAL']
+] as const satisfies ReadonlyArray<readonly [string, keyof TrackerInit, string]>
+
+type CountOption = typeof COUNT_FLAGS[number][1]
+
+function countOptions (values: Record<string, unknown>, env: NodeJS.ProcessEnv): Partial<Pick<TrackerInit, CountOption>> {
+  const init: Partial<Pick<TrackerInit, CountOption>> = {}
+  for (const [flag, option, variable] of COUNT_FLAGS) {
+    const flagValue = values[flag]
+    const text = typeof flagValue === 'string' ? flagValue : emptyToUndefined(env[variable])
+    if (text !== undefined) init[option] = parseCount(flag, text)
+  }
+  return init
 }
 
 function readRegions (file: string): TrackerInit['regions'] {

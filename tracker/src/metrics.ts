@@ -23,6 +23,8 @@ export class TrackerMetrics {
 export interface MetricsSources {
   metrics: TrackerMetrics
   sockets: () => number
+  /** Unsent bytes held for sockets that read slower than they are written to. */
+  backlogBytes: () => number
   peers: () => number
   swarms: () => number
   edges: () => number
@@ -40,6 +42,7 @@ export function createMetricsRegistry (src: MetricsSources): Registry {
     new Counter({ name, help, registers: [registry], collect () { this.reset(); this.inc(read()) } })
   }
   gauge('p2pcdn_tracker_sockets', 'Open WebSockets (peers and edges)', src.sockets)
+  gauge('p2pcdn_tracker_backlog_bytes', 'Unsent bytes held for sockets over their write buffer (maxBufferedBytesTotal caps it)', src.backlogBytes)
   gauge('p2pcdn_tracker_peers', 'Peers across all swarms of this process', src.peers)
   gauge('p2pcdn_tracker_swarms', 'Swarms with at least one peer in this process', src.swarms)
   gauge('p2pcdn_tracker_edges', 'Healthy registered edges', src.edges)

@@ -1,14 +1,19 @@
 import { ProtocolError } from '../../protocol/src/index.js'
+import type { BacklogDropReason } from './backlog.js'
 
 /** Why the tracker refused a request; the `reason` label of the rejects metric. */
 export type RefusalReason =
   | 'invalid-message'
   | 'rate-limited'
+  | 'rate-limited-ip'
   | 'peer-id-taken'
+  | 'too-many-peer-ids'
+  | 'not-in-swarm'
   | 'swarm-full'
   | 'too-many-swarms'
   | 'too-many-connections'
   | 'edge-refused'
+  | BacklogDropReason
 
 /** A well-formed request the tracker will not serve (code ERR_PROTOCOL), with its reason. */
 export class Refusal extends ProtocolError {

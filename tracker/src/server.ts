@@ -6,16 +6,18 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, RequestListener, Server as HttpServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { RawData } from 'ws'
 import { MAX_MESSAGE_BYTES } from '../../protocol/src/index.js'
-import type { TrackerMessage } from '../../protocol/src/index.js'
 import type { Registry } from 'prom-client'
 import type { Cluster } from './cluster.js'
 import { EDGE_MISSED_HEARTBEATS } from './config.js'
 import type { TrackerConfig } from './config.js'
-import type { Connection, PeerIds } from './connection.js'
+import { addressKey } from './address-key.js'
+import { SendBacklog } from './backlog.js'
+import type { BacklogDropReason } from './backlog.js'
+import { createBucket, refill } from './budget.js'
+import type { AddressState, Connection } from './connection.js'
 import { listPeerIds } from './connection.js'
 import { createEdgeChallenger } from './edge-challenge.js'
 import { EdgeRegistry } from './edge-registry.js'
@@ -25,6 +27,7 @@ import type { TrackerContext } from './handlers/context.js'
 import { handleMessage } from './handlers/handle-message.js'
 import { handleHttpRequest } from './handlers/http.js'
 import { TrackerMetrics, createMetricsRegistry } from './metrics.js'
+import { SocketConnection } from './socket-connection.js'
 import { Swarms } from './swarm.js'
 import { TurnCork } from './turn-cork.js'
 
@@ -56,41 +59,6 @@ const CLOSE_GRACE_MS = 1000
  */
 const PING_TICK_MS = 100
 
-/**
- * A connection and its socket. A class, not an object literal with closures, because there
- * is one per peer and prototype methods cost no memory per instance.
- */
-class SocketConnection implements Connection {
-  readonly swarms = new Map<string, PeerIds>()
-  region: string | undefined = undefined
-  throttled = false
-  /** Answered the last ping (or sent something) since the previous tick. */
-  alive = true
-
-  constructor (
-    private readonly socket: WebSocket,
-    /** The TCP (or TLS) stream under `socket`, corked on busy turns by `turnCork`. */
-    private readonly stream: Duplex,
-    private readonly turnCork: TurnCork,
-    readonly id: number,
-    readonly ip: string,
-    readonly mappedRegion: string | undefined,
-    public tokens: number,
-    public refilledAtMs: number
-  ) {}
-
-  send (message: TrackerMessage): void {
-    this.sendText(JSON.stringify(message))
-  }
-
-  /** No callback: a failed send shows up as the socket's 'error' and 'close'. */
-  sendText (text: string): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return
-    this.turnCork.hold(this.stream)
-    this.socket.send(text)
-  }
-}
-
 /** The context with `cluster` settable, which happens once in `start()`. */
 type MutableContext = { -readonly [K in keyof TrackerContext]: TrackerContext[K] }
 
@@ -99,9 +67,15 @@ export class TrackerServer implements Tracker {
   private readonly ctx: MutableContext
   private readonly registry: Registry
   private readonly connections = new Map<WebSocket, SocketConnection>()
-  /** Open sockets per client address, for `maxConnectionsPerIp`. */
-  private readonly connectionsPerIp = new Map<string, number>()
+  /** Per-address state by address key: open sockets and the shared message budget. */
+  private readonly addresses = new Map<string, AddressState>()
+  /**
+   * Addresses with no socket open, kept until their budget has refilled: otherwise
+   * closing every socket and reconnecting would hand an address a fresh budget.
+   */
+  private readonly idleAddresses = new Set<AddressState>()
   private readonly turnCork = new TurnCork()
+  private readonly backlog: SendBacklog<SocketConnection>
   private http: HttpServer | undefined
   private wss: WebSocketServer | undefined
   private timers: NodeJS.Timeout[] = []
@@ -118,7 +92,7 @@ export class TrackerServer implements Tracker {
     this.pingSlices = Math.max(1, Math.round(config.pingIntervalMs / PING_TICK_MS))
     this.ctx = {
       config,
-      swarms: new Swarms<Connection>(config.maxPeersPerSwarm),
+      swarms: new Swarms<Connection>(config.maxPeersPerSwarm, config.maxPeerIdsPerIpPerSwarm),
       edges: new EdgeRegistry<Connection>(EDGE_MISSED_HEARTBEATS * config.edgeHeartbeatMs, config.maxEdgesPerId),
       edgeChallenger: createEdgeChallenger({ timeoutMs: config.edgeChallengeTimeoutMs, maxConcurrent: config.maxConcurrentEdgeChallenges }),
       metrics: new TrackerMetrics(),
@@ -127,9 +101,17 @@ export class TrackerServer implements Tracker {
       log: createLoggers(config.logger),
       now: Date.now
     }
+    this.backlog = new SendBacklog<SocketConnection>({
+      maxPerSocketBytes: config.maxBufferedBytes,
+      maxTotalBytes: config.maxBufferedBytesTotal,
+      stallMs: config.pingIntervalMs,
+      drop: (conn, reason, bytes) => this.drop(conn, reason, bytes),
+      now: () => this.ctx.now()
+    })
     this.registry = createMetricsRegistry({
       metrics: this.ctx.metrics,
       sockets: () => this.connections.size,
+      backlogBytes: () => this.backlog.totalBytes,
       peers: () => { let n = 0; for (const swarm of this.ctx.swarms.values()) n += swarm.size; return n },
       swarms: () => this.ctx.swarms.size,
       edges: () => this.ctx.edges.list(undefined, this.ctx.now()).length
@@ -202,23 +184,25 @@ export class TrackerServer implements Tracker {
 
   private onConnection (socket: WebSocket, req: IncomingMessage): void {
     const ip = clientAddress(req, this.config.trustProxy)
-    const open = (this.connectionsPerIp.get(ip) ?? 0) + 1
-    if (open > this.config.maxConnectionsPerIp) {
+    const address = this.address(ip)
+    if (address.connections >= this.config.maxConnectionsPerIp) {
       this.ctx.metrics.reject('too-many-connections')
       this.ctx.log.server.info('connection-refused', { ip, reason: 'too many connections from this address' })
       socket.close(CLOSE_POLICY_VIOLATION, 'too many connections from this address')
       return
     }
-    this.connectionsPerIp.set(ip, open)
-    const conn = new SocketConnection(socket, req.socket, this.turnCork, this.nextConnectionId++, ip, this.config.regions.regionOf(ip),
-      this.config.messageBurst, this.ctx.now())
+    address.connections++
+    this.idleAddresses.delete(address)
+    const now = this.ctx.now()
+    const conn = new SocketConnection(socket, req.socket, this.turnCork, this.backlog, this.nextConnectionId++, ip, address,
+      this.config.regions.regionOf(ip), createBucket(this.config.messageBurst, now))
     this.connections.set(socket, conn)
     this.ctx.log.server.debug('socket-open', { conn: conn.id, ip, region: conn.mappedRegion })
 
     socket.on('message', data => {
       conn.alive = true
       // Binary frames are read as UTF-8 JSON too, as bittorrent-tracker does.
-      handleMessage(this.ctx, conn, rawToText(data))
+      handleMessage(this.ctx, conn, rawToBuffer(data))
     })
     socket.on('pong', () => { conn.alive = true })
     // ws follows every 'error' (e.g. a frame over maxPayload) with 'close'.
@@ -226,12 +210,40 @@ export class TrackerServer implements Tracker {
     socket.on('close', code => this.onClose(socket, conn, code))
   }
 
+  /** The state of the address `ip` counts under, created on first use. */
+  private address (ip: string): AddressState {
+    const key = addressKey(ip)
+    let address = this.addresses.get(key)
+    if (address === undefined) {
+      address = { key, connections: 0, bucket: createBucket(this.config.messageBurstPerIp, this.ctx.now()) }
+      this.addresses.set(key, address)
+    }
+    return address
+  }
+
   /** A closed socket leaves every swarm it announced in, and unregisters its edge. */
-  private onClose (socket: WebSocket, conn: Connection, code: number): void {
+  private onClose (socket: WebSocket, conn: SocketConnection, code: number): void {
     this.connections.delete(socket)
-    const open = (this.connectionsPerIp.get(conn.ip) ?? 1) - 1
-    if (open <= 0) this.connectionsPerIp.delete(conn.ip)
-    else this.connectionsPerIp.set(conn.ip, open)
+    this.backlog.forget(conn)
+    if (--conn.address.connections <= 0) this.idleAddresses.add(conn.address)
+    const left = this.leaveEverything(conn)
+    this.ctx.log.server.debug('socket-close', { conn: conn.id, code, peersRemoved: left })
+  }
+
+  /**
+   * Drop a socket that does not keep up with what it is sent: out of every swarm at once
+   * (so no further offer is chosen for it), then terminated without a close handshake,
+   * which would only queue behind its backlog.
+   */
+  private drop (conn: SocketConnection, reason: BacklogDropReason, bytes: number): void {
+    this.ctx.metrics.reject(reason)
+    this.ctx.log.server.info('socket-dropped', { conn: conn.id, ip: conn.ip, reason, bufferedBytes: bytes })
+    this.leaveEverything(conn)
+    conn.socket.terminate()
+  }
+
+  /** Leave every swarm and unregister the edge; returns the peers removed. Safe to call twice. */
+  private leaveEverything (conn: Connection): number {
     const cluster = this.ctx.cluster
     let left = 0
     for (const [infoHash, peerIds] of conn.swarms) {
@@ -252,7 +264,7 @@ export class TrackerServer implements Tracker {
       cluster?.edgeRemoved(edge.url)
       this.ctx.log.edges.info('edge-removed', { conn: conn.id, url: edge.url, reason: 'socket closed' })
     }
-    this.ctx.log.server.debug('socket-close', { conn: conn.id, code, peersRemoved: left })
+    return left
   }
 
   /**
@@ -262,6 +274,9 @@ export class TrackerServer implements Tracker {
   private pingSockets (): void {
     const slice = this.pingSlice
     this.pingSlice = (slice + 1) % this.pingSlices
+    // A socket can answer pings now and then and still not read: the backlog is what counts.
+    this.backlog.sweep()
+    this.forgetIdleAddresses()
     for (const [socket, conn] of this.connections) {
       if (conn.id % this.pingSlices !== slice) continue
       if (!conn.alive) {
@@ -271,6 +286,19 @@ export class TrackerServer implements Tracker {
       }
       conn.alive = false
       socket.ping()
+    }
+  }
+
+  /** Addresses with no socket left whose budget is full again carry no state worth keeping. */
+  private forgetIdleAddresses (): void {
+    if (this.idleAddresses.size === 0) return
+    const now = this.ctx.now()
+    const { messagesPerSecondPerIp, messageBurstPerIp } = this.config
+    for (const address of this.idleAddresses) {
+      refill(address.bucket, now, messagesPerSecondPerIp, messageBurstPerIp)
+      if (address.bucket.level < messageBurstPerIp) continue
+      this.idleAddresses.delete(address)
+      this.addresses.delete(address.key)
     }
   }
 
@@ -332,8 +360,8 @@ function clientAddress (req: IncomingMessage, trustProxy: boolean): string {
   return last === undefined || last === '' ? direct : last
 }
 
-function rawToText (data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8')
-  return data.toString('utf8')
+function rawToBuffer (data: RawData): Buffer {
+  if (Array.isArray(data)) return Buffer.concat(data)
+  if (data instanceof ArrayBuffer) return Buffer.from(data)
+  return data
 }

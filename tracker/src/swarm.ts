@@ -22,6 +22,8 @@ export interface SwarmPeer<H> {
   /** A seeder: announced `completed` or `left: 0`. */
   complete: boolean
   readonly handle: H
+  /** Who is counted for it against `maxPeersPerSource` (the server passes the client address key). */
+  readonly source: string
   /** Position in the swarm's `all` array. */
   index: number
   /** Position in its region's array. */
@@ -36,6 +38,8 @@ export interface AnnounceUpdate<H> {
   left?: number
   region: string
   handle: H
+  /** Counted against the swarm's `maxPeersPerSource`; peers without one share ''. */
+  source?: string
 }
 
 /** One `info_hash` and its peers. */
@@ -48,12 +52,16 @@ export class Swarm<H> {
   private readonly peers = new Map<string, SwarmPeer<H>>()
   private readonly all: Array<SwarmPeer<H>> = []
   private readonly byRegion = new Map<string, Array<SwarmPeer<H>>>()
+  /** Peers per source, for `maxPeersPerSource`; created with the first peer that has a cap to count against. */
+  private perSource: Map<string, number> | undefined
   private readonly maxPeers: number
+  private readonly maxPeersPerSource: number
 
-  constructor (infoHash: string, maxPeers = Number.POSITIVE_INFINITY) {
+  constructor (infoHash: string, maxPeers = Number.POSITIVE_INFINITY, maxPeersPerSource = Number.POSITIVE_INFINITY) {
     this.infoHash = infoHash
     this.infoHashJson = JSON.stringify(infoHash)
     this.maxPeers = maxPeers
+    this.maxPeersPerSource = maxPeersPerSource
   }
 
   get size (): number {
@@ -80,7 +88,8 @@ export class Swarm<H> {
    * `lib/server/swarm.js`: `started` from a known peer is an update, `completed` or
    * `update` from an unknown peer is a start, and a seeder never goes back to leecher.
    * Returns the peer, or undefined once it has stopped.
-   * @throws Refusal when the peer id belongs to another handle, or the swarm is full
+   * @throws Refusal when the peer id belongs to another handle, the swarm is full, or the
+   * source already holds `maxPeersPerSource` peers here
    */
   announce (update: AnnounceUpdate<H>): SwarmPeer<H> | undefined {
     const peer = this.peers.get(update.peerId)
@@ -94,6 +103,9 @@ export class Swarm<H> {
     const seeding = update.event === 'completed' || update.left === 0
     if (peer === undefined) {
       if (this.all.length >= this.maxPeers) throw new Refusal('swarm-full', 'swarm is full; try again later')
+      if ((this.perSource?.get(update.source ?? '') ?? 0) >= this.maxPeersPerSource) {
+        throw new Refusal('too-many-peer-ids', `this address already has ${this.maxPeersPerSource} peer ids in this swarm`)
+      }
       return this.add(update, seeding)
     }
     if (update.region !== peer.region) this.moveRegion(peer, update.region)
@@ -116,15 +128,19 @@ export class Swarm<H> {
   /**
    * Fill `out` with up to `count` distinct peers other than `from`: peers of its region
    * first, then of each of `neighbours` in order, then any. Random within each group.
+   * With `usable`, peers whose handle it rejects are skipped (sockets not reading now).
    */
-  choosePeers (from: SwarmPeer<H> | undefined, region: string, neighbours: readonly string[], count: number, out: Array<SwarmPeer<H>>): void {
+  choosePeers (
+    from: SwarmPeer<H> | undefined, region: string, neighbours: readonly string[], count: number, out: Array<SwarmPeer<H>>,
+    usable?: (handle: H) => boolean
+  ): void {
     const own = this.byRegion.get(region)
-    if (own !== undefined) sample(own, count, from, out)
+    if (own !== undefined) sample(own, count, from, out, usable)
     for (let i = 0; i < neighbours.length && out.length < count; i++) {
       const list = this.byRegion.get(neighbours[i]!)
-      if (list !== undefined) sample(list, count, from, out)
+      if (list !== undefined) sample(list, count, from, out, usable)
     }
-    if (out.length < count) sample(this.all, count, from, out)
+    if (out.length < count) sample(this.all, count, from, out, usable)
   }
 
   private add (update: AnnounceUpdate<H>, seeding: boolean): SwarmPeer<H> {
@@ -133,8 +149,13 @@ export class Swarm<H> {
       region: update.region,
       complete: seeding,
       handle: update.handle,
+      source: update.source ?? '',
       index: this.all.length,
       regionIndex: 0
+    }
+    if (this.maxPeersPerSource !== Number.POSITIVE_INFINITY) {
+      this.perSource ??= new Map()
+      this.perSource.set(peer.source, (this.perSource.get(peer.source) ?? 0) + 1)
     }
     this.peers.set(peer.peerId, peer)
     this.all.push(peer)
@@ -146,6 +167,11 @@ export class Swarm<H> {
 
   private removePeer (peer: SwarmPeer<H>): void {
     this.peers.delete(peer.peerId)
+    const sourced = this.perSource?.get(peer.source)
+    if (sourced !== undefined) {
+      if (sourced <= 1) this.perSource!.delete(peer.source)
+      else this.perSource!.set(peer.source, sourced - 1)
+    }
     const last = this.all.pop()!
     if (last !== peer) {
       this.all[peer.index] = last
@@ -189,30 +215,39 @@ export class Swarm<H> {
  * usual case: a few offers into a big swarm), one pass from a random start otherwise, so
  * the work is bounded either way.
  */
-function sample<H> (list: Array<SwarmPeer<H>>, count: number, from: SwarmPeer<H> | undefined, out: Array<SwarmPeer<H>>): void {
+function sample<H> (
+  list: Array<SwarmPeer<H>>, count: number, from: SwarmPeer<H> | undefined, out: Array<SwarmPeer<H>>,
+  usable: ((handle: H) => boolean) | undefined
+): void {
   const n = list.length
   if (n === 0) return
   if (n > 4 * count) {
     for (let tries = 2 * count; tries > 0 && out.length < count; tries--) {
       const peer = list[Math.floor(Math.random() * n)]!
-      if (peer !== from && !out.includes(peer)) out.push(peer)
+      if (fits(peer, from, out, usable)) out.push(peer)
     }
     if (out.length >= count) return
   }
   const start = Math.floor(Math.random() * n)
   for (let i = 0; i < n && out.length < count; i++) {
     const peer = list[(start + i) % n]!
-    if (peer !== from && !out.includes(peer)) out.push(peer)
+    if (fits(peer, from, out, usable)) out.push(peer)
   }
+}
+
+function fits<H> (peer: SwarmPeer<H>, from: SwarmPeer<H> | undefined, out: Array<SwarmPeer<H>>, usable: ((handle: H) => boolean) | undefined): boolean {
+  return peer !== from && !out.includes(peer) && (usable === undefined || usable(peer.handle))
 }
 
 /** All swarms by `info_hash`; a swarm exists only while it has peers. */
 export class Swarms<H> {
   private readonly swarms = new Map<string, Swarm<H>>()
   private readonly maxPeersPerSwarm: number
+  private readonly maxPeersPerSource: number
 
-  constructor (maxPeersPerSwarm = Number.POSITIVE_INFINITY) {
+  constructor (maxPeersPerSwarm = Number.POSITIVE_INFINITY, maxPeersPerSource = Number.POSITIVE_INFINITY) {
     this.maxPeersPerSwarm = maxPeersPerSwarm
+    this.maxPeersPerSource = maxPeersPerSource
   }
 
   get size (): number {
@@ -226,7 +261,7 @@ export class Swarms<H> {
   getOrCreate (infoHash: string): Swarm<H> {
     let swarm = this.swarms.get(infoHash)
     if (swarm === undefined) {
-      swarm = new Swarm<H>(infoHash, this.maxPeersPerSwarm)
+      swarm = new Swarm<H>(infoHash, this.maxPeersPerSwarm, this.maxPeersPerSource)
       this.swarms.set(infoHash, swarm)
     }
     return swarm

@@ -76,4 +76,30 @@ describe('Swarm', () => {
     const everyone = choose(swarm, 'nobody-at-all-here!!', 'eu', [], live.size + 5)
     expect(new Set(everyone.map(p => p.peerId))).toEqual(new Set(live.keys()))
   })
+
+  it('caps peers per source without counting other sources, and frees a slot when one leaves', () => {
+    const swarm = new Swarm<string>('x'.repeat(20), Number.POSITIVE_INFINITY, 2)
+    swarm.announce({ peerId: id(1), region: 'eu', handle: 'a', source: '10.0.0.1' })
+    swarm.announce({ peerId: id(2), region: 'eu', handle: 'b', source: '10.0.0.1' })
+    expect(() => swarm.announce({ peerId: id(3), region: 'eu', handle: 'c', source: '10.0.0.1' }))
+      .toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL', reason: 'too-many-peer-ids' }))
+    swarm.announce({ peerId: id(4), region: 'eu', handle: 'd', source: '10.0.0.2' })
+    // A refresh of a peer already in is not a new one.
+    swarm.announce({ peerId: id(1), region: 'eu', handle: 'a', source: '10.0.0.1' })
+    swarm.remove(id(1), 'a')
+    swarm.announce({ peerId: id(3), region: 'eu', handle: 'c', source: '10.0.0.1' })
+    expect(swarm.size).toBe(3)
+  })
+
+  it('never chooses a peer whose handle is not usable', () => {
+    const swarm = new Swarm<string>('x'.repeat(20))
+    fill(swarm, { eu: 30 })
+    for (let round = 0; round < 20; round++) {
+      const out: Array<SwarmPeer<string>> = []
+      swarm.choosePeers(swarm.get(id(0)), 'eu', [], 10, out, handle => handle !== 'h1' && handle !== 'h2')
+      expect(out).toHaveLength(10)
+      expect(out.map(p => p.handle)).not.toContain('h1')
+      expect(out.map(p => p.handle)).not.toContain('h2')
+    }
+  })
 })

@@ -10,7 +10,8 @@ import type { Connection } from '../connection.js'
 import { forgetPeer } from '../connection.js'
 import { peerIdTaken } from '../refusal.js'
 import type { Swarm, SwarmPeer } from '../swarm.js'
-import { announceReply, offerForward } from './announce.js'
+import { MAX_ANSWER_CREDITS, OFFER_TIMEOUT_MS } from '../budget.js'
+import { announceReply, isReading, offerForward } from './announce.js'
 import type { TrackerContext } from './context.js'
 import { replyFailure } from './failure.js'
 
@@ -50,12 +51,26 @@ export function announceInCluster (
   })
 }
 
-/** Send `text` to the local socket of `peerId` in `infoHash`; false when it has gone. */
+/** How every forwarded offer starts (`offerForward`); answers start with `"answer"` instead. */
+const OFFER_PREFIX = '{"action":"announce","offer":'
+
+/**
+ * Send `text` (an offer or an answer, from this process or relayed by another) to the
+ * local socket of `peerId` in `infoHash`; false when it has gone. An offer earns its
+ * target a free answer, and is not sent to a socket that is not reading.
+ */
 export function deliverLocal (ctx: TrackerContext, infoHash: string, peerId: string, text: string): boolean {
   const target = ctx.swarms.get(infoHash)?.get(peerId)
   if (target === undefined) {
     ctx.metrics.signalsDropped++
     return false
+  }
+  if (text.startsWith(OFFER_PREFIX)) {
+    if (!isReading(target.handle)) {
+      ctx.metrics.signalsDropped++
+      return false
+    }
+    target.handle.answerCredits.grant(ctx.now(), OFFER_TIMEOUT_MS, MAX_ANSWER_CREDITS)
   }
   target.handle.sendText(text)
   return true

@@ -7,6 +7,7 @@
  * only per-announce allocations are the reply string and the small target array.
  */
 import type { AnnounceRequest, OfferEntry } from '../../../protocol/src/index.js'
+import { MAX_ANSWER_CREDITS, OFFER_TIMEOUT_MS } from '../budget.js'
 import type { Connection } from '../connection.js'
 import { MAX_PEER_IDS_PER_SOCKET_SWARM, forgetPeer, hasPeerId, peerIdCount, rememberPeer } from '../connection.js'
 import { Refusal } from '../refusal.js'
@@ -15,15 +16,18 @@ import type { Swarm, SwarmPeer } from '../swarm.js'
 import { announceInCluster } from './announce-cluster.js'
 import type { TrackerContext } from './context.js'
 
-/** Update the swarm, reply with its counts, then forward the offers. */
-export function handleAnnounce (ctx: TrackerContext, conn: Connection, msg: AnnounceRequest): void {
+/**
+ * Update the swarm, reply with its counts, then forward the offers. `limitWarning` says
+ * the socket is over its rate and goes into the reply's `warning message`.
+ */
+export function handleAnnounce (ctx: TrackerContext, conn: Connection, msg: AnnounceRequest, limitWarning?: string): void {
   // The CIDR map, when it knows the address, wins over what the client claims.
   const region = conn.mappedRegion ?? msg.region ?? conn.region ?? DEFAULT_REGION
   checkSocketLimits(ctx, conn, msg)
   const swarm = ctx.swarms.getOrCreate(msg.info_hash)
   let peer: SwarmPeer<Connection> | undefined
   try {
-    peer = swarm.announce({ peerId: msg.peer_id, event: msg.event, left: msg.left, region, handle: conn })
+    peer = swarm.announce({ peerId: msg.peer_id, event: msg.event, left: msg.left, region, handle: conn, source: conn.address.key })
   } catch (err) {
     ctx.swarms.deleteIfEmpty(swarm)
     throw err
@@ -36,9 +40,10 @@ export function handleAnnounce (ctx: TrackerContext, conn: Connection, msg: Anno
   const offers = peer === undefined ? undefined : msg.offers
   const wanted = offers === undefined ? 0 : offerLimit(ctx, msg, offers)
   // The client's own numwant needs no warning; our cap cutting its offers does.
-  const warning = offers !== undefined && offers.length > ctx.config.maxOffersPerAnnounce
+  const capWarning = offers !== undefined && offers.length > ctx.config.maxOffersPerAnnounce
     ? `only ${ctx.config.maxOffersPerAnnounce} of ${offers.length} offers are forwarded per announce`
     : undefined
+  const warning = capWarning === undefined ? limitWarning : limitWarning === undefined ? capWarning : `${limitWarning}; ${capWarning}`
 
   if (ctx.cluster !== undefined) {
     announceInCluster(ctx, conn, msg, swarm, peer, region, wanted, warning)
@@ -73,15 +78,26 @@ function offerLimit (ctx: TrackerContext, msg: AnnounceRequest, offers: OfferEnt
   return limit
 }
 
-/** Each offer goes to one distinct other peer, same region first. Leftover offers are ignored. */
+/**
+ * Each offer goes to one distinct other peer, same region first, never to a socket that
+ * is not reading (its backlog would only grow). Leftover offers are ignored.
+ */
 function forwardOffers (ctx: TrackerContext, swarm: Swarm<Connection>, from: SwarmPeer<Connection>, offers: OfferEntry[], wanted: number): void {
   const targets: Array<SwarmPeer<Connection>> = []
-  swarm.choosePeers(from, from.region, ctx.config.regions.neighbours(from.region), wanted, targets)
+  swarm.choosePeers(from, from.region, ctx.config.regions.neighbours(from.region), wanted, targets, isReading)
   const peerIdJson = JSON.stringify(from.peerId)
+  const now = ctx.now()
   for (let i = 0; i < targets.length; i++) {
-    targets[i]!.handle.sendText(offerForward(offers[i]!, peerIdJson, swarm.infoHashJson, from.region))
+    const target = targets[i]!.handle
+    target.answerCredits.grant(now, OFFER_TIMEOUT_MS, MAX_ANSWER_CREDITS)
+    target.sendText(offerForward(offers[i]!, peerIdJson, swarm.infoHashJson, from.region))
   }
   ctx.metrics.offersRelayed += targets.length
+}
+
+/** A socket that keeps up with what it is sent; only those are offered to other peers. */
+export function isReading (conn: Connection): boolean {
+  return !conn.backlogged
 }
 
 /** Refuse joining one swarm too many, or one peer id too many in a swarm. */

@@ -16,25 +16,35 @@ export interface FailureContext {
 
 export function replyFailure (ctx: TrackerContext, conn: Connection, err: unknown, about: FailureContext): void {
   const code = errorCode(err)
-  const reply: FailureResponse = {
-    'failure reason': code === undefined ? 'internal tracker error' : (err as Error).message
-  }
-  if (code !== undefined) reply.code = code
-  // bittorrent-tracker clients drop announce replies whose info_hash is not theirs and
-  // treat a reply without a known action as a broken socket, so echo both when we can.
-  if (typeof about.action === 'string' && about.action.length <= 64) reply.action = about.action
-  if (isBinaryId(about.info_hash)) reply.info_hash = about.info_hash
-  conn.send(reply)
+  conn.send(failureReply(err, about))
+  const action = typeof about.action === 'string' ? about.action.slice(0, 64) : undefined
 
   if (code === undefined) {
-    ctx.log.server.error('handler-failed', { conn: conn.id, action: reply.action, error: String(err) })
+    ctx.log.server.error('handler-failed', { conn: conn.id, action, error: String(err) })
     return
   }
   // By field, not instanceof, as errors.ts asks; a plain ProtocolError is an edge refusal.
   const reason = (err as Partial<Refusal>).reason ?? (code === 'ERR_INVALID_MESSAGE' ? 'invalid-message' : 'edge-refused')
   ctx.metrics.reject(reason)
   // Debug, not warn: a hostile client must not be able to flood the log.
-  ctx.log.server.debug('request-refused', { conn: conn.id, action: reply.action, code, reason })
+  ctx.log.server.debug('request-refused', { conn: conn.id, action, code, reason })
+}
+
+/**
+ * The reply itself, in the protocol's shape: bittorrent-tracker clients drop announce
+ * replies whose info_hash is not theirs, and treat a reply without a known action as a
+ * broken tracker (they close the socket, which every torrent of the page shares, and
+ * retry 10 to 310 s later), so both are echoed whenever the request had them.
+ */
+export function failureReply (err: unknown, about: FailureContext): FailureResponse {
+  const code = errorCode(err)
+  const reply: FailureResponse = {
+    'failure reason': code === undefined ? 'internal tracker error' : (err as Error).message
+  }
+  if (code !== undefined) reply.code = code
+  if (typeof about.action === 'string' && about.action.length <= 64) reply.action = about.action
+  if (isBinaryId(about.info_hash)) reply.info_hash = about.info_hash
+  return reply
 }
 
 /**

@@ -2,6 +2,11 @@
  * `announce` with `answer`: relay it to the peer that made the offer. As in
  * bittorrent-tracker, the answerer gets no reply, and an answer for a peer that is gone
  * is dropped quietly: the offerer's offer simply times out.
+ *
+ * Only a member may answer: the socket must have announced in this swarm with this
+ * `peer_id`. Otherwise anyone could push answers at any peer whose id it learnt, and in
+ * cluster mode in the name of another process's peer (the local swarm holds only this
+ * process's own peers, so the check covers both).
  */
 import type { AnswerRequest } from '../../../protocol/src/index.js'
 import type { Connection } from '../connection.js'
@@ -11,15 +16,15 @@ import type { TrackerContext } from './context.js'
 /** Relay an answer to `to_peer_id` in the same swarm; no reply to the sender. */
 export function handleAnswer (ctx: TrackerContext, conn: Connection, msg: AnswerRequest): void {
   const swarm = ctx.swarms.get(msg.info_hash)
-  // Only a peer of this socket may answer in its name.
   const from = swarm?.get(msg.peer_id)
-  if (from !== undefined && from.handle !== conn) {
+  if (from === undefined || from.handle !== conn) {
     ctx.metrics.signalsDropped++
+    ctx.metrics.reject('not-in-swarm')
     return
   }
   // p2pcdn addition: the answerer's region, so the offerer can prefer same-region peers too.
-  const text = answerForward(msg, from?.region)
-  const target = swarm?.get(msg.to_peer_id)
+  const text = answerForward(msg, from.region)
+  const target = swarm!.get(msg.to_peer_id)
   if (target !== undefined) {
     target.handle.sendText(text)
     ctx.metrics.answersRelayed++
@@ -42,7 +47,6 @@ export function handleAnswer (ctx: TrackerContext, conn: Connection, msg: Answer
   })
 }
 
-function answerForward (msg: AnswerRequest, region: string | undefined): string {
-  const regionField = region === undefined ? '' : `,"region":${JSON.stringify(region)}`
-  return `{"action":"announce","answer":{"type":"answer","sdp":${JSON.stringify(msg.answer.sdp)}},"offer_id":${JSON.stringify(msg.offer_id)},"peer_id":${JSON.stringify(msg.peer_id)},"info_hash":${JSON.stringify(msg.info_hash)}${regionField}}`
+function answerForward (msg: AnswerRequest, region: string): string {
+  return `{"action":"announce","answer":{"type":"answer","sdp":${JSON.stringify(msg.answer.sdp)}},"offer_id":${JSON.stringify(msg.offer_id)},"peer_id":${JSON.stringify(msg.peer_id)},"info_hash":${JSON.stringify(msg.info_hash)},"region":${JSON.stringify(region)}}`
 }
