@@ -42,7 +42,10 @@ let tmp: string
 
 beforeAll(async () => {
   env = await startCdnEnv(Object.fromEntries(PATHS.map(p => [p, { body: real[p]!, type: 'text/javascript', headers: cacheable }])), {
-    edgeInit: { manifestKey: edgeKey.privateKeyPem }
+    edgeInit: { manifestKey: edgeKey.privateKeyPem },
+    // A tracker that lets 160 fake ids from one address in, as a hostile or older one
+    // would (ours caps them per address): the SDK must not be held back on its own.
+    trackerInit: { maxPeerIdsPerIpPerSwarm: 1000 }
   })
   realEdge = env.edges[0]!
   // The stolen token: the tracker's one shared edge token registers any edge.

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import type { Browser, BrowserContext, Page } from 'playwright'
 import { createEdge, type Edge, type EdgeInit } from '../../edge/src/index.js'
-import { createTracker, type Tracker } from '../../tracker/src/index.js'
+import { createTracker, type Tracker, type TrackerInit } from '../../tracker/src/index.js'
 import { launchChromium } from './chromium.js'
 import { startOrigin, type OriginFile, type TestOrigin } from './origin.js'
 
@@ -22,10 +22,10 @@ export interface CdnEnv {
 
 export const BLANK = '/blank.html'
 
-/** `edgeInit` adds options to every edge (e.g. `manifestKey`). */
-export async function startCdnEnv (files: Record<string, OriginFile>, { edges: edgeCount = 1, edgeInit = {} }: { edges?: number, edgeInit?: Partial<EdgeInit> } = {}): Promise<CdnEnv> {
+/** `edgeInit` adds options to every edge (e.g. `manifestKey`), `trackerInit` to the tracker. */
+export async function startCdnEnv (files: Record<string, OriginFile>, { edges: edgeCount = 1, edgeInit = {}, trackerInit = {} }: { edges?: number, edgeInit?: Partial<EdgeInit>, trackerInit?: TrackerInit } = {}): Promise<CdnEnv> {
   const origin = await startOrigin({ ...files, [BLANK]: { body: '<!doctype html><title>p2pcdn test</title>', type: 'text/html' } })
-  const tracker = createTracker({ port: 0, edgeToken: 'secret' })
+  const tracker = createTracker({ port: 0, edgeToken: 'secret', ...trackerInit })
   await tracker.start()
   const edges: Edge[] = []
   for (let i = 0; i < edgeCount; i++) {
