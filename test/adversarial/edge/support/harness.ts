@@ -9,7 +9,6 @@
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { appendFileSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import type { IncomingHttpHeaders } from 'node:http'
 import net from 'node:net'
@@ -17,11 +16,12 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { expect } from 'vitest'
+import { mb, MiB, record as recordFigures, rssOf } from '../../support/measure.js'
+import type { Measured } from '../../support/measure.js'
 
 /** The child entry point: runs `p2pcdn edge` with argv as flags, JSON log lines on stdout. */
 const CHILD = join(import.meta.dirname, '..', '..', '..', 'integration', 'edge-crash-child.ts')
 
-const MiB = 1024 * 1024
 
 /**
  * Allowed RSS on top of baseline + maxMemoryBytes: what an edge that holds nothing
@@ -37,8 +37,6 @@ const MiB = 1024 * 1024
  */
 export const FIXED_OVERHEAD = 96 * MiB
 
-/** Past this the sampler kills the edge: the before-run must not exhaust the machine. */
-export const RSS_ABORT = 1.5 * 1024 * MiB
 
 export interface EdgeChild {
   child: ChildProcess
@@ -51,6 +49,8 @@ export interface EdgeChild {
   logs: string[]
   alive: () => boolean
   rss: () => number
+  /** SIGKILL, for the RSS sampler. */
+  kill: () => void
   stop: () => Promise<void>
 }
 
@@ -111,6 +111,7 @@ export async function startEdge (origin: string, args: string[] = [], opts: { po
     logs,
     alive,
     rss: () => rssOf(pid),
+    kill: () => { child.kill('SIGKILL') },
     async stop () {
       if (!alive()) return
       const exited = new Promise(resolve => child.once('exit', resolve))
@@ -131,63 +132,8 @@ export function isFailure (e: EdgeChild | StartFailure): e is StartFailure {
   return 'failed' in e
 }
 
-export function rssOf (pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(status)
-    return m === null ? 0 : Number(m[1]) * 1024
-  } catch {
-    return 0
-  }
-}
 
-export interface Measured<T> {
-  result: T | undefined
-  error: unknown
-  baseline: number
-  peak: number
-  /** RSS passed RSS_ABORT and the edge was killed. */
-  aborted: boolean
-  ms: number
-}
 
-/**
- * Run `attack` while sampling the edge's RSS every 50 ms. Over RSS_ABORT the edge is
- * killed and `signal` aborts, so the attack can stop opening sockets. The attack's own
- * error is returned, not thrown, so the caller can still report the figures.
- */
-export async function underAttack<T> (edge: EdgeChild, attack: (signal: AbortSignal) => Promise<T>, baseline = edge.rss()): Promise<Measured<T>> {
-  const controller = new AbortController()
-  let peak = edge.rss()
-  let aborted = false
-  const timer = setInterval(() => {
-    const now = edge.rss()
-    if (now > peak) peak = now
-    if (now > RSS_ABORT && !aborted) {
-      aborted = true
-      edge.child.kill('SIGKILL')
-      controller.abort(new Error(`edge RSS ${mb(now)} over the ${mb(RSS_ABORT)} abort line`))
-    }
-  }, 50)
-  const started = performance.now()
-  let result: T | undefined
-  let error: unknown
-  try {
-    result = await Promise.race([
-      attack(controller.signal),
-      new Promise<never>((_resolve, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error)))
-    ])
-  } catch (err) {
-    error = err
-  } finally {
-    clearInterval(timer)
-  }
-  const last = edge.rss()
-  if (last > peak) peak = last
-  // Killed by the sampler: let the exit land so alive() tells the truth in the report.
-  if (aborted) await until(() => !edge.alive(), 2000)
-  return { result, error, baseline, peak, aborted, ms: Math.round(performance.now() - started) }
-}
 
 /** A few ordinary requests so the baseline includes a warmed-up heap and code. */
 export async function warmUp (edge: EdgeChild, path: string, expected: Buffer): Promise<number> {
@@ -315,15 +261,6 @@ export async function bounded (count: number, width: number, task: (i: number) =
   await Promise.all(Array.from({ length: Math.min(width, count) }, worker))
 }
 
-/** Poll `cond` every 10 ms for at most `timeoutMs`; resolves with whether it held. */
-export async function until (cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) return false
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-  return true
-}
 
 /** A free port on 127.0.0.1, for an edge whose --public-url must name its port in advance. */
 export async function freePort (): Promise<number> {
@@ -340,17 +277,7 @@ export async function metric (edge: EdgeChild, name: string): Promise<number | u
   return m === null ? undefined : Number(m[1])
 }
 
-export function mb (bytes: number): string {
-  return `${(bytes / MiB).toFixed(1)} MiB`
-}
 
-/** One line of figures for the report. */
-export function record (test: string, figures: Record<string, unknown>): void {
-  const line = JSON.stringify({ test, ...figures })
-  process.stderr.write(`[adv-figure] ${line}\n`)
-  const file = process.env.ADV_FIGURES
-  if (file !== undefined && file !== '') appendFileSync(file, line + '\n')
-}
 
 export function rssFigures (m: Measured<unknown>, maxMemoryBytes: number): Record<string, unknown> {
   return {
@@ -362,4 +289,12 @@ export function rssFigures (m: Measured<unknown>, maxMemoryBytes: number): Recor
     attackMs: m.ms,
     attackError: m.error === undefined ? undefined : String(m.error)
   }
+}
+
+export { MiB, mb, RSS_ABORT, rssOf, underAttack, until } from '../../support/measure.js'
+export type { Measured } from '../../support/measure.js'
+
+/** One line of figures for the before/after table. */
+export function record (test: string, figures: Record<string, unknown>): void {
+  recordFigures('adversarial-edge', test, figures)
 }

@@ -11,19 +11,16 @@
  */
 import { fork } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { appendFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { WebSocket } from 'ws'
 import type { TrackerInit } from '../../../../tracker/src/index.js'
 import { connectRaw, getJson } from '../../../helpers/tracker-client.js'
 import type { Json, RawTrackerClient } from '../../../helpers/tracker-client.js'
+import { record as recordFigures, rssOf } from '../../support/measure.js'
 
 const CHILD = join(import.meta.dirname, '..', '..', '..', 'helpers', 'tracker-gc-server.ts')
 
-export const MiB = 1024 * 1024
 
-/** Past this the sampler kills the tracker: a before-run must not exhaust the machine. */
-export const RSS_ABORT = 1536 * MiB
 
 export interface TrackerChild {
   proc: ChildProcess
@@ -32,6 +29,8 @@ export interface TrackerChild {
   httpUrl: string
   alive: () => boolean
   rss: () => number
+  /** SIGKILL, for the RSS sampler. */
+  kill: () => void
   stats: () => Promise<Json>
   /** The value of one Prometheus series, e.g. `p2pcdn_tracker_rejects_total{reason="slow-reader"}`; 0 when absent. */
   metric: (series: string) => Promise<number>
@@ -60,6 +59,7 @@ export async function startTracker (init: TrackerInit = {}): Promise<TrackerChil
     httpUrl,
     alive,
     rss: () => rssOf(pid),
+    kill: () => { proc.kill('SIGKILL') },
     stats: async () => (await getJson(`${httpUrl}/stats`)).body as Json,
     async metric (series) {
       const text = await (await fetch(`${httpUrl}/metrics`)).text()
@@ -82,60 +82,8 @@ export async function stopTrackers (): Promise<void> {
   await Promise.all(children.splice(0).map(async c => await c.stop()))
 }
 
-export function rssOf (pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m === null ? 0 : Number(m[1]) * 1024
-  } catch {
-    return 0
-  }
-}
 
-export interface Measured<T> {
-  result: T | undefined
-  error: unknown
-  baseline: number
-  peak: number
-  /** RSS passed RSS_ABORT and the tracker was killed. */
-  aborted: boolean
-  ms: number
-}
 
-/**
- * Run `attack` while sampling the tracker's RSS every 50 ms. Over RSS_ABORT the tracker
- * is killed and `signal` aborts. The attack's error is returned, not thrown, so that the
- * caller can still report the figures.
- */
-export async function underAttack<T> (tracker: TrackerChild, attack: (signal: AbortSignal) => Promise<T>, baseline = tracker.rss()): Promise<Measured<T>> {
-  const controller = new AbortController()
-  let peak = tracker.rss()
-  let aborted = false
-  const timer = setInterval(() => {
-    const now = tracker.rss()
-    if (now > peak) peak = now
-    if (now > RSS_ABORT && !aborted) {
-      aborted = true
-      tracker.proc.kill('SIGKILL')
-      controller.abort(new Error(`tracker RSS ${mb(now)} over the ${mb(RSS_ABORT)} abort line`))
-    }
-  }, 50)
-  const started = performance.now()
-  let result: T | undefined
-  let error: unknown
-  try {
-    result = await Promise.race([
-      attack(controller.signal),
-      new Promise<never>((_resolve, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error)))
-    ])
-  } catch (err) {
-    error = err
-  } finally {
-    clearInterval(timer)
-  }
-  const last = tracker.rss()
-  if (last > peak) peak = last
-  return { result, error, baseline, peak, aborted, ms: Math.round(performance.now() - started) }
-}
 
 /**
  * A socket for floods: counts what it receives by kind and keeps nothing, so a flood
@@ -186,15 +134,6 @@ export async function connectFrom (url: string, localAddress: string): Promise<R
   return await connectRaw(url, { localAddress })
 }
 
-/** Poll `cond` every 20 ms for at most `timeoutMs`; resolves with whether it held. */
-export async function until (cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs
-  while (!await cond()) {
-    if (Date.now() > end) return false
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-  return true
-}
 
 /** Sorted copy's quantile `q` (0..1); 0 for an empty list. */
 export function quantile (values: number[], q: number): number {
@@ -203,14 +142,12 @@ export function quantile (values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 }
 
-export function mb (bytes: number): string {
-  return `${(bytes / MiB).toFixed(1)} MiB`
-}
 
-/** One line of figures for the before/after table (stderr, and ADV_FIGURES when set). */
+
+export { MiB, mb, RSS_ABORT, rssOf, underAttack, until } from '../../support/measure.js'
+export type { Measured } from '../../support/measure.js'
+
+/** One line of figures for the before/after table. */
 export function record (test: string, figures: Record<string, unknown>): void {
-  const line = JSON.stringify({ suite: 'adversarial-tracker', test, ...figures })
-  process.stderr.write(`${line}\n`)
-  const file = process.env.ADV_FIGURES
-  if (file !== undefined && file !== '') appendFileSync(file, `${line}\n`)
+  recordFigures('adversarial-tracker', test, figures)
 }
