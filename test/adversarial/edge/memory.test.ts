@@ -143,10 +143,10 @@ describe('memory bounds (--max-memory-bytes 1 MiB)', () => {
     await expectVictim(edge, '/small', SMALL)
   })
 
-  it('b: two slow 32 MiB objects, 50 non-readers each while they fill and 50 after', async () => {
+  it('b: three slow 32 MiB objects, 50 non-readers each while they fill and 50 after', async () => {
     const { edge, baseline } = await edgeFor()
-    // Two at once: an edge that buffers a fill and then copies it holds four bodies.
-    const paths = ['/slow32?b1', '/slow32?b2']
+    // Three at once: an edge that buffers a fill and then copies it holds six bodies.
+    const paths = ['/slow32?b1', '/slow32?b2', '/slow32?b3']
     for (const path of paths) slowDone.set(path, new Promise(resolve => slowResolve.set(path, resolve)))
     const m = await underAttack(edge, async signal => {
       for (const path of paths) await openNonReaders(edge, 50, () => path, signal)
@@ -166,7 +166,7 @@ describe('memory bounds (--max-memory-bytes 1 MiB)', () => {
     } catch (err) {
       victim = String(err)
     }
-    record('memory b: two slow 32 MiB, 200 non-readers', { ...rssFigures(m, MAX_MEMORY), victim, originRequests: origin.count(path), alive: edge.alive() })
+    record('memory b: three slow 32 MiB, 300 non-readers', { ...rssFigures(m, MAX_MEMORY), victim, originRequests: origin.count(path), alive: edge.alive() })
     for (const s of sockets.splice(0)) s.destroy()
     expectRssBound(m, MAX_MEMORY)
     expect(got?.status).toBe(200)
