@@ -228,12 +228,19 @@ function sample<H> (
     }
     if (out.length >= count) return
   }
+  // Bounded too when most peers are unusable (many sockets not reading): a big swarm
+  // must not cost a pass over all its peers on every announce.
   const start = Math.floor(Math.random() * n)
-  for (let i = 0; i < n && out.length < count; i++) {
+  const scan = Math.min(n, SCAN_BASE + SCAN_PER_WANTED * count)
+  for (let i = 0; i < scan && out.length < count; i++) {
     const peer = list[(start + i) % n]!
     if (fits(peer, from, out, usable)) out.push(peer)
   }
 }
+
+/** Most candidates one `sample` pass examines: enough for any list of a few offers' size. */
+const SCAN_BASE = 64
+const SCAN_PER_WANTED = 8
 
 function fits<H> (peer: SwarmPeer<H>, from: SwarmPeer<H> | undefined, out: Array<SwarmPeer<H>>, usable: ((handle: H) => boolean) | undefined): boolean {
   return peer !== from && !out.includes(peer) && (usable === undefined || usable(peer.handle))
