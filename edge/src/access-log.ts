@@ -3,6 +3,7 @@
  * loop turn, so a busy edge makes one write call per turn, not one per request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { remoteOf } from './origin-request.js'
 
 /** What a handler records about its answer, read when the response finishes. */
 export interface ResponseNote {
@@ -48,7 +49,7 @@ export function createAccessLog (sink: (lines: string) => void): AccessLog {
     track (req, res) {
       const started = performance.now()
       // Read now: once a request body has been consumed the socket may already be detached.
-      const remote = req.socket?.remoteAddress
+      const remote = remoteOf(req)
       res.once('close', () => {
         const n = noteOf(res)
         buffered += JSON.stringify({

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { DEFAULT_CHUNK_SIZE_BYTES, EDGE_ID_RULE, isEdgeId, silentLogger } from '../../protocol/src/index.js'
 import type { Logger } from '../../protocol/src/index.js'
 import { parseManifestPrivateKey } from './manifest-signer.js'
-import { ROUTING_FIELDS } from './origin-request.js'
+import { isKeyField } from './origin-request.js'
 import { packageRoot } from './package-root.js'
 
 export interface EdgeInit {
@@ -244,10 +244,6 @@ function parseOrigin (value: unknown): URL {
   return new URL(url.origin)
 }
 
-/** Field names a client could use to shape what others get are never key headers (`origin-request.ts`). */
-const NOT_KEY_HEADERS = new Set(['host', 'range', 'if-range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since',
-  'content-length', 'transfer-encoding', 'connection', 'accept-encoding', 'cookie', 'authorization'])
-
 function parseHeaderNames (name: string, value: unknown): string[] {
   if (value === undefined) return []
   if (!Array.isArray(value)) throw new TypeError(`${name}: expected an array of header names`)
@@ -255,7 +251,7 @@ function parseHeaderNames (name: string, value: unknown): string[] {
     const field = typeof v === 'string' ? v.trim().toLowerCase() : ''
     // RFC 9110 §5.1: a field name is a token.
     if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(field)) throw new TypeError(`${name}: not a header name: ${String(v)}`)
-    if (NOT_KEY_HEADERS.has(field) || ROUTING_FIELDS.has(field)) throw new TypeError(`${name}: ${field} cannot be a cache key header`)
+    if (!isKeyField(field)) throw new TypeError(`${name}: ${field} cannot be a cache key header`)
     return field
   })
 }

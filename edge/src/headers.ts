@@ -47,14 +47,14 @@ export const PREFLIGHT_HEADERS: Headers = {
   'access-control-max-age': '86400'
 }
 
+/** Fields of an origin response meant for the requester alone: sent to the fill's leader, never stored or shared. */
+export const LEADER_ONLY = ['set-cookie'] as const
+
 /**
  * Headers a fill must never store: framing, values the edge computes itself, and
  * `Set-Cookie`, which belongs to the one client whose request filled the entry.
  */
-export const NOT_STORED = ['content-length', 'age', 'x-cache', 'x-p2pcdn-region', 'access-control-allow-origin', 'access-control-expose-headers', 'set-cookie'] as const
-
-/** Fields of an origin response meant for the requester alone: sent to the fill's leader, never stored or shared. */
-export const LEADER_ONLY = ['set-cookie'] as const
+export const NOT_STORED = ['content-length', 'age', 'x-cache', 'x-p2pcdn-region', 'access-control-allow-origin', 'access-control-expose-headers', ...LEADER_ONLY] as const
 
 export const VIA = '1.1 p2pcdn-edge'
 

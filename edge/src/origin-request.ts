@@ -39,7 +39,16 @@ export const ROUTING_FIELDS = new Set([
 
 /** Fields a fill sets itself or never sends: it asks for the whole object, as stored, unconditionally. */
 const FILL_OWN = new Set(['host', 'range', 'if-range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since',
-  'expect', 'content-length', 'accept-encoding', 'via', 'user-agent'])
+  'expect', 'content-length', 'transfer-encoding', 'connection', 'accept-encoding', 'via'])
+
+/**
+ * Whether a request field may be one of the operator's key headers: not one a fill
+ * sets itself, not a routing field, not a credential (those are forwarded anyway and
+ * keep answers private instead).
+ */
+export function isKeyField (name: string): boolean {
+  return !FILL_OWN.has(name) && !ROUTING_FIELDS.has(name) && !(CREDENTIALS as readonly string[]).includes(name)
+}
 
 /** The client's address, read at request start (the socket may be detached once a body is consumed). */
 export function remoteOf (req: IncomingMessage): string | undefined {
@@ -65,13 +74,18 @@ function forwarding (prior: string | string[] | undefined, remote: string | unde
  */
 export function fillHeaders (client: Headers, keyFields: readonly string[], remote: string | undefined, pub: PublicAddress): Headers {
   const out: Headers = {}
-  for (const name of [...keyFields, ...CREDENTIALS]) {
+  for (const name of keyFields) {
     const value = client[name]
-    if (value !== undefined && !FILL_OWN.has(name) && !ROUTING_FIELDS.has(name)) out[name] = value
+    if (value !== undefined && isKeyField(name)) out[name] = value
+  }
+  for (const name of CREDENTIALS) {
+    const value = client[name]
+    if (value !== undefined) out[name] = value
   }
   // A fill asks for the bytes as stored, so manifests hash what clients will receive.
   out['accept-encoding'] = 'identity'
-  out['user-agent'] = EDGE_USER_AGENT
+  // The client's only when it is part of the key.
+  out['user-agent'] ??= EDGE_USER_AGENT
   out.via = appendVia(client.via)
   return { ...out, ...forwarding(client['x-forwarded-for'], remote, pub) }
 }

@@ -28,7 +28,7 @@ export interface Cache {
   /** The variant id a request maps to, given the `Vary` last stored for `key`. */
   idFor: (key: string, req: HeaderBag) => string
   /** Request fields that select a variant of `key`: the key headers and its last stored `Vary`. */
-  keyFieldsOf: (key: string) => string[]
+  keyFieldsOf: (key: string) => readonly string[]
   /** The variant string for these request headers under this `Vary`. */
   variantFor: (vary: readonly string[], req: HeaderBag) => string
   /**
@@ -80,7 +80,8 @@ export function variantOf (vary: readonly string[], req: HeaderBag): string {
 export function createCache (init: CacheInit): Cache {
   const { memory, disk, logger } = init
   const index = new Map<string, { vary: string[], ids: Set<string> }>()
-  const keyFields = (vary: readonly string[]): string[] => init.keyHeaders.length === 0 ? [...vary] : [...new Set([...init.keyHeaders, ...vary])]
+  // The hit path calls this per request: no copy unless there are key headers to merge.
+  const keyFields = (vary: readonly string[]): readonly string[] => init.keyHeaders.length === 0 ? vary : [...new Set([...init.keyHeaders, ...vary])]
   const variantFor = (vary: readonly string[], req: HeaderBag): string => variantOf(keyFields(vary), req)
   // Ids are `key` or `key\nvariant` (store.ts); the key is what the index is by.
   const forgetId = (id: string): void => {

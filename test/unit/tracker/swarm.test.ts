@@ -102,4 +102,16 @@ describe('Swarm', () => {
       expect(out.map(p => p.handle)).not.toContain('h2')
     }
   })
+
+  it('looks at a bounded number of peers per choice when almost none is usable', () => {
+    const swarm = new Swarm<string>('y'.repeat(20))
+    fill(swarm, { eu: 5000 })
+    let looked = 0
+    const out: Array<SwarmPeer<string>> = []
+    swarm.choosePeers(swarm.get(id(0)), 'eu', [], 5, out, () => { looked++; return false })
+    expect(out).toHaveLength(0)
+    // Random tries (2 per wanted peer, three groups at most) plus one capped pass each:
+    // far from the 5,000 a full pass over the swarm would look at.
+    expect(looked).toBeLessThan(500)
+  })
 })
