@@ -1,10 +1,9 @@
-import { chunkBounds, IntegrityError, verifyChunk, type Manifest } from '../../protocol/src/index.js'
-import type { ClientConfig } from './config.js'
+import { chunkBounds, IntegrityError, MAX_REQUESTS_IN_FLIGHT, TimeoutError, verifyChunk, type Manifest } from '../../protocol/src/index.js'
 import type { EdgeSet } from './edge-set.js'
 import type { Holdings } from './holdings.js'
-import { edgeUrlFor, fetchRange, HttpError } from './http-source.js'
+import { edgeUrlFor, HttpError } from './http-source.js'
 import type { Limiter } from './limiter.js'
-import { receivedOf, type Peer } from './peer/peer.js'
+import { receivedOf } from './peer/peer.js'
 import { sha256 } from './sha256.js'
 import type { ChunkStore } from './storage/chunk-store.js'
 import type { Source } from './types.js'
@@ -15,68 +14,133 @@ export interface FetchJob {
   id: string
   manifest: Manifest
   signal: AbortSignal
-  /** Chunks of this fetch not asked for yet; 0 means only the last chunks are in flight. */
-  unstarted: number
+  /** The fetch's first chunk: the page waits for it before anything else, so it never waits for peers. */
+  first: number
+}
+
+/** What the scheduler reads of a connected peer (a `Peer`). */
+export interface SourcePeer {
+  readonly id: string
+  readonly region: string
+  readonly destroyed: boolean
+  /** Requests in flight to it. */
+  readonly load: number
+  /** Bytes per millisecond of its last completed request; 0 before one. */
+  readonly throughput: number
+  /** Milliseconds to the first bytes of its last request that got any; 0 before one. */
+  readonly firstByteMs: number
+  has: (resourceId: string, index: number) => boolean
+  heldCount: (resourceId: string) => number
+  /** Rejects carrying the prefix received (`receivedOf`) when it fails or `signal` aborts. */
+  request: (resourceId: string, index: number, size: number, signal: AbortSignal, onData: (received: number) => void) => Promise<Uint8Array>
+}
+
+/** Time, injectable so that deadlines can be tested with a fake clock. */
+export interface Clock {
+  now: () => number
+  setTimeout: (fn: () => void, ms: number) => unknown
+  clearTimeout: (handle: unknown) => void
+}
+
+export const realClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: handle => clearTimeout(handle as ReturnType<typeof setTimeout>)
 }
 
 /** A verified chunk and who sent it; `prefix` bytes came from `peer` before it stalled. */
-export interface Delivery {
+export interface Delivery<P extends SourcePeer = SourcePeer> {
   bytes: Uint8Array
   source: Source
-  peer?: Peer
+  peer?: P
   /** Bytes at the start that a peer sent before another source finished the chunk. */
   prefix: number
 }
 
-export interface ChunkFetcherDeps {
-  config: ClientConfig
-  store: ChunkStore
-  holdings: Holdings
+export interface ChunkFetcherDeps<P extends SourcePeer = SourcePeer> {
+  /** A peer that sends nothing for this long loses the request, whatever its deadline. */
+  peerTimeoutMs: number
+  store: Pick<ChunkStore, 'getChunk'>
+  holdings: Pick<Holdings, 'has' | 'count'>
   edges: () => EdgeSet
   /** Connected peers (none without a swarm). */
-  peers: () => Iterable<Peer>
+  peers: () => Iterable<P>
   /** Subscribe to HAVE updates from any peer; returns the unsubscribe. */
   onPeerHave: (listener: () => void) => () => void
+  /**
+   * Resolves once the swarm's peers that can connect have said what they hold (bounded by
+   * `peerWaitMs`), or at once without a swarm. Only chunks after a fetch's first wait for it.
+   */
+  awaitPeers: (job: FetchJob, index: number) => Promise<void>
+  /** Bytes `[start, end)` of `url` over HTTP, with its own timeout. */
+  fetchRange: (url: string, start: number, end: number, signal: AbortSignal) => Promise<Uint8Array>
   region: () => string | undefined
   peerSlots: Limiter
   httpSlots: Limiter
-  ban: (peer: Peer, message: string) => void
+  clock?: Clock
+  /** The peer sent bytes that do not verify: never use it again. */
+  ban: (peer: P, message: string) => void
+  /** The peer missed its deadlines CHOKE_STRIKES times: never ask it again. */
+  choke: (peer: P, message: string) => void
   report: (err: unknown, extra?: { peer?: string, url?: string }) => void
 }
 
 /** Peers tried for one chunk before HTTP. */
 const PEER_ATTEMPTS = 2
-/** How often an in-flight peer request checks whether the end of its fetch could race HTTP. */
-const RACE_CHECK_MS = 250
+/** Missed deadlines after which a peer is choked for the session. */
+export const CHOKE_STRIKES = 2
 /**
- * A peer request is raced only once it has taken this many times what the peer's
- * measured throughput predicts (and at least RACE_MIN_MS): racing every tail chunk would
- * double the bytes of small fetches. Unmeasured peers are left to the stall timeout.
+ * A peer request may take SLACK times what the peer's own last request predicts, and
+ * SLACK times what HTTP would take: a peer is dropped for being much slower than it was
+ * or than the alternative, not for being a little slower than a loopback edge.
  */
-const RACE_SLOWDOWN = 3
-const RACE_MIN_MS = 2000
+const SLACK = 4
+/** No deadline is shorter than this: connection jitter and IndexedDB reads take time. */
+export const PEER_DEADLINE_MIN_MS = 2000
+/** First bytes must arrive within this (or SLACK times the peer's usual), at most `peerTimeoutMs`. */
+export const FIRST_BYTE_MIN_MS = 750
+/** Below this many bytes per millisecond (32 KB/s), after FLOOR_GRACE_MS, a peer loses the request. */
+export const PEER_FLOOR_BYTES_PER_MS = 32
+export const FLOOR_GRACE_MS = 1000
+/** How often an in-flight peer request is checked against its deadlines. */
+const CHECK_MS = 100
 
 /**
  * Finds each chunk a verified copy: own storage → peers that announced it (same region,
- * faster, less busy first) → nearest usable edge → next edge → origin. A peer that
- * stalls leaves its bytes behind and HTTP continues from there; at the end of a fetch,
- * idle HTTP races the peers still sending.
+ * faster, less busy, never-failed first) → nearest usable edge → next edge → origin.
+ *
+ * Peers earn their requests: each has deadlines (first bytes, a throughput floor, a
+ * whole-chunk deadline from the peer's measured speed and the HTTP alternative); a peer
+ * that misses one loses the request, its bytes are kept and HTTP Range continues from
+ * there; a peer that misses CHOKE_STRIKES is choked. The fetch's first chunk never waits
+ * for peers that are not connected: a page is never slower than its plain fetch by that.
  */
-export class ChunkFetcher {
+export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
   /** Fetches whose leader went quiet once: they stop waiting for it. */
   readonly #leaderless = new WeakSet<FetchJob>()
+  readonly #waits = new WeakMap<FetchJob, Promise<void>>()
+  /** Missed deadlines per peer id, for the session. */
+  readonly #strikes = new Map<string, number>()
+  /** HTTP bytes per millisecond, smoothed; 0 before the first chunk. */
+  #httpThroughput = 0
+  readonly #clock: Clock
 
-  constructor (readonly deps: ChunkFetcherDeps) {}
+  constructor (readonly deps: ChunkFetcherDeps<P>) {
+    this.#clock = deps.clock ?? realClock
+  }
 
-  async fetch (job: FetchJob, index: number): Promise<Delivery> {
+  async fetch (job: FetchJob, index: number): Promise<Delivery<P>> {
     const { holdings, store } = this.deps
     if (holdings.has(job.id, index)) {
       const bytes = await store.getChunk(job.id, index).catch(() => undefined)
       if (bytes !== undefined && await this.#valid(job.manifest, index, bytes)) return { bytes, source: 'cache', prefix: 0 }
     }
-    if (this.#peersWith(job.id, index).length === 0) await this.#awaitLeader(job, index)
+    if (index !== job.first && this.#peersWith(job.id, index).length === 0) {
+      await this.#awaitPeers(job, index)
+      await this.#awaitLeader(job, index)
+    }
     let prefix: Uint8Array = new Uint8Array(0)
-    let stalled: Peer | undefined
+    let stalled: P | undefined
     for (const peer of this.#peersWith(job.id, index).slice(0, PEER_ATTEMPTS)) {
       job.signal.throwIfAborted()
       try {
@@ -85,6 +149,7 @@ export class ChunkFetcher {
       } catch (err) {
         job.signal.throwIfAborted()
         this.deps.report(err, { peer: peer.id, url: job.url })
+        if ((err as { code?: unknown }).code === 'ERR_TIMEOUT') this.#strike(peer, err)
         const received = receivedOf(err)
         if (received.length > 0) {
           // Another peer cannot start mid-chunk, HTTP Range can: keep these bytes.
@@ -99,6 +164,18 @@ export class ChunkFetcher {
     return got.prefix > 0 ? { ...got, peer: stalled } : got
   }
 
+  /** Missed deadlines of a peer so far (0 for one that never missed). */
+  strikes (peer: SourcePeer): number {
+    return this.#strikes.get(peer.id) ?? 0
+  }
+
+  /** One wait per fetch: its later chunks share it. */
+  async #awaitPeers (job: FetchJob, index: number): Promise<void> {
+    let wait = this.#waits.get(job)
+    if (wait === undefined) this.#waits.set(job, wait = this.deps.awaitPeers(job, index))
+    await wait
+  }
+
   /**
    * A connected peer that holds more of this resource than we do is fetching it too:
    * waiting for its HAVE costs less than a second copy from the edge, and it is what
@@ -110,77 +187,87 @@ export class ChunkFetcher {
     const ours = this.deps.holdings.count(job.id)
     const ahead = (): boolean => this.#candidates().some(p => p.heldCount(job.id) > ours)
     if (!ahead()) return
+    const clock = this.#clock
     await new Promise<void>(resolve => {
       const done = (): void => {
-        clearTimeout(timer)
+        clock.clearTimeout(timer)
         off()
         job.signal.removeEventListener('abort', done)
         resolve()
       }
-      const timer = setTimeout(() => { this.#leaderless.add(job); done() }, this.deps.config.peerTimeoutMs)
+      const timer = clock.setTimeout(() => { this.#leaderless.add(job); done() }, this.deps.peerTimeoutMs)
       const off = this.deps.onPeerHave(() => { if (this.#peersWith(job.id, index).length > 0 || !ahead()) done() })
       job.signal.addEventListener('abort', done, { once: true })
     })
   }
 
-  /** Verified bytes from `peer`, or undefined when it lied (it is banned then). */
-  async #fromPeer (job: FetchJob, index: number, peer: Peer): Promise<Delivery | undefined> {
+  /** Verified bytes from `peer`; undefined when it lied (it is banned then) or was choked meanwhile. */
+  async #fromPeer (job: FetchJob, index: number, peer: P): Promise<Delivery<P> | undefined> {
     const { start, end } = chunkBounds(job.manifest, index)
     const release = await this.deps.peerSlots.acquire(job.signal)
+    // The wait for a slot may have outlasted the peer's standing.
+    if (peer.destroyed || this.strikes(peer) >= CHOKE_STRIKES) {
+      release()
+      return undefined
+    }
     const ask = new AbortController()
     const stop = (): void => ask.abort(job.signal.reason)
     job.signal.addEventListener('abort', stop, { once: true })
+    const watch = this.#watch(peer, end - start, ask)
     try {
-      const request = peer.request(job.id, index, end - start, this.deps.config.peerTimeoutMs, ask.signal)
-      const fromPeer = request.then(async bytes => {
-        if (await this.#valid(job.manifest, index, bytes)) return { bytes, source: 'peer' as const, peer, prefix: 0 }
-        this.deps.ban(peer, `peer sent a bad chunk ${index} of ${job.url}`)
-        return undefined
-      })
-      const first = await Promise.race([fromPeer, this.#tailIdle(job, request, peer, end - start)])
-      if (first !== 'race') return first
-      // The end of the fetch with HTTP idle: ask HTTP too and take whichever verifies first.
-      const http = new AbortController()
-      job.signal.addEventListener('abort', () => http.abort(job.signal.reason), { once: true })
-      const fromHttp = this.#fromHttp(job, index, new Uint8Array(0), http.signal)
-      fromHttp.catch(() => {})
-      const winner = await Promise.any([
-        fromPeer.then(d => d ?? Promise.reject(new IntegrityError('peer lied'))),
-        fromHttp
-      ]).catch(() => undefined)
-      if (winner === undefined) throw new IntegrityError(`no source delivered chunk ${index}`)
-      if (winner.source === 'peer') http.abort()
-      else ask.abort()
-      return winner
+      const bytes = await peer.request(job.id, index, end - start, ask.signal, watch.onData)
+      if (await this.#valid(job.manifest, index, bytes)) return { bytes, source: 'peer', peer, prefix: 0 }
+      this.deps.ban(peer, `peer sent a bad chunk ${index} of ${job.url}`)
+      return undefined
     } finally {
+      watch.stop()
       job.signal.removeEventListener('abort', stop)
       release()
     }
   }
 
   /**
-   * Resolves 'race' once nothing else of the fetch waits, an HTTP slot is idle, and the
-   * peer is clearly slower than it was.
+   * The deadlines of one peer request of `size` bytes; `ask` is aborted with a
+   * TimeoutError (code ERR_TIMEOUT) when one is missed.
    */
-  async #tailIdle (job: FetchJob, pending: Promise<unknown>, peer: Peer, size: number): Promise<'race'> {
-    const started = performance.now()
-    const expectedMs = peer.throughput === 0 ? Infinity : size / peer.throughput
-    return await new Promise(resolve => {
-      const timer = setInterval(() => {
-        const late = performance.now() - started >= Math.max(RACE_MIN_MS, RACE_SLOWDOWN * expectedMs)
-        if (late && job.unstarted === 0 && this.deps.httpSlots.idle > 0) {
-          clearInterval(timer)
-          resolve('race')
-        }
-      }, RACE_CHECK_MS)
-      const stop = (): void => clearInterval(timer)
-      pending.then(stop, stop)
-    })
+  #watch (peer: P, size: number, ask: AbortController): { onData: (received: number) => void, stop: () => void } {
+    const clock = this.#clock
+    const { peerTimeoutMs } = this.deps
+    const started = clock.now()
+    let received = 0
+    let lastData = started
+    const firstByteMs = Math.min(peerTimeoutMs, Math.max(FIRST_BYTE_MIN_MS, SLACK * peer.firstByteMs))
+    const peerMs = peer.throughput === 0 ? 0 : size / peer.throughput
+    const httpMs = this.#httpThroughput === 0 ? 0 : size / this.#httpThroughput
+    const totalMs = Math.max(PEER_DEADLINE_MIN_MS, SLACK * peerMs, SLACK * httpMs)
+    let timer: unknown
+    const check = (): void => {
+      const now = clock.now()
+      const elapsed = now - started
+      let missed: string | undefined
+      if (received === 0 && elapsed >= firstByteMs) missed = `peer sent nothing in ${Math.round(elapsed)} ms`
+      else if (now - lastData >= peerTimeoutMs) missed = `peer sent nothing for ${peerTimeoutMs} ms`
+      else if (elapsed >= FLOOR_GRACE_MS && received / elapsed < PEER_FLOOR_BYTES_PER_MS) missed = `peer sent ${received} B in ${Math.round(elapsed)} ms, below the floor of ${PEER_FLOOR_BYTES_PER_MS * 1000} B/s`
+      else if (elapsed >= totalMs) missed = `peer took over ${Math.round(totalMs)} ms for ${size} B`
+      if (missed !== undefined) ask.abort(new TimeoutError(missed))
+      else timer = clock.setTimeout(check, CHECK_MS)
+    }
+    timer = clock.setTimeout(check, CHECK_MS)
+    return {
+      onData: n => { received = n; lastData = clock.now() },
+      stop: () => clock.clearTimeout(timer)
+    }
+  }
+
+  #strike (peer: P, err: unknown): void {
+    const strikes = (this.#strikes.get(peer.id) ?? 0) + 1
+    this.#strikes.set(peer.id, strikes)
+    if (strikes === CHOKE_STRIKES) this.deps.choke(peer, `peer missed ${strikes} deadlines, the last: ${err instanceof Error ? err.message : String(err)}`)
   }
 
   /** The chunk over HTTP, continuing after `prefix`: nearest usable edge, next edge, origin. */
-  async #fromHttp (job: FetchJob, index: number, prefix: Uint8Array, signal: AbortSignal): Promise<Delivery> {
-    const { config, httpSlots } = this.deps
+  async #fromHttp (job: FetchJob, index: number, prefix: Uint8Array, signal: AbortSignal): Promise<Delivery<P>> {
+    const { httpSlots, fetchRange } = this.deps
     const edges = this.deps.edges()
     const { start, end } = chunkBounds(job.manifest, index)
     const sources: Array<{ source: Source, url: string, edge?: string }> = [
@@ -191,7 +278,9 @@ export class ChunkFetcher {
       signal.throwIfAborted()
       const release = await httpSlots.acquire(signal)
       try {
-        const rest = await fetchRange(url, start + prefix.length, end, config.httpTimeoutMs, signal)
+        const asked = this.#clock.now()
+        const rest = await fetchRange(url, start + prefix.length, end, signal)
+        this.#measureHttp(rest.length, this.#clock.now() - asked)
         const bytes = concat(prefix, rest)
         if (await this.#valid(job.manifest, index, bytes)) {
           if (edge !== undefined) edges.succeeded(edge)
@@ -199,7 +288,7 @@ export class ChunkFetcher {
         }
         if (prefix.length > 0) {
           // Either the peer's part or this one is wrong: the whole chunk from here decides.
-          const whole = await fetchRange(url, start, end, config.httpTimeoutMs, signal)
+          const whole = await fetchRange(url, start, end, signal)
           if (await this.#valid(job.manifest, index, whole)) return { bytes: whole, source, prefix: 0 }
         }
         this.deps.report(new IntegrityError(`${url} sent a bad chunk ${index}`), { url: job.url })
@@ -215,27 +304,35 @@ export class ChunkFetcher {
     throw new IntegrityError(`no source delivered a valid chunk ${index} of ${job.url}`)
   }
 
+  /** Smoothed, so one slow or one tiny response does not swing every peer deadline. */
+  #measureHttp (bytes: number, ms: number): void {
+    if (bytes < 16 * 1024) return // mostly latency: says little about throughput
+    const sample = bytes / Math.max(1, ms)
+    this.#httpThroughput = this.#httpThroughput === 0 ? sample : 0.7 * this.#httpThroughput + 0.3 * sample
+  }
+
   /**
    * The peers we may ask: those of our region when we have any, else all. Bytes stay
    * inside a region whenever it has two or more peers (ours and another); a page alone
    * in its region still gets help from the others.
    */
-  #candidates (): Peer[] {
+  #candidates (): P[] {
     const region = this.deps.region()
-    const live = [...this.deps.peers()].filter(p => !p.destroyed)
+    const live = [...this.deps.peers()].filter(p => !p.destroyed && this.strikes(p) < CHOKE_STRIKES)
     const local = live.filter(p => p.region === region)
     return local.length > 0 ? local : live
   }
 
   /**
-   * Candidates that announced the chunk: unmeasured ones first (to learn their speed),
+   * Candidates that announced the chunk and have room for a request: peers that never
+   * missed a deadline first; among those, unmeasured ones first (to learn their speed),
    * then by throughput shared among the requests they already carry.
    */
-  #peersWith (id: string, index: number): Peer[] {
-    const score = (p: Peer): number => p.throughput === 0 ? Infinity : p.throughput / (1 + p.load)
+  #peersWith (id: string, index: number): P[] {
+    const score = (p: P): number => p.throughput === 0 ? Infinity : p.throughput / (1 + p.load)
     return this.#candidates()
-      .filter(p => p.has(id, index))
-      .sort((a, b) => score(b) - score(a) || a.load - b.load)
+      .filter(p => p.has(id, index) && p.load < MAX_REQUESTS_IN_FLIGHT)
+      .sort((a, b) => this.strikes(a) - this.strikes(b) || score(b) - score(a) || a.load - b.load)
   }
 
   async #valid (manifest: Manifest, index: number, bytes: Uint8Array): Promise<boolean> {

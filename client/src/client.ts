@@ -6,7 +6,7 @@ import { edgeAllowed, resolveConfig, type ClientConfig, type ClientInit } from '
 import { EdgeSet, type RankedEdge } from './edge-set.js'
 import { Emitter } from './events.js'
 import { Holdings } from './holdings.js'
-import { fetchManifestAt, rankEdges } from './http-source.js'
+import { fetchManifestAt, fetchRange, rankEdges } from './http-source.js'
 import { Limiter } from './limiter.js'
 import { ManifestSource } from './manifest-source.js'
 import { awaitPeers } from './peer/peer-wait.js'
@@ -37,7 +37,7 @@ export class Client extends Emitter<ClientEvents> {
   readonly #ready: Promise<void>
   #store: ChunkStore | undefined
   #holdings: Holdings | undefined
-  #fetcher: ChunkFetcher | undefined
+  #fetcher: ChunkFetcher<Peer> | undefined
   #tracker: TrackerClient | undefined
   #swarm: Swarm | undefined
   #edges = new EdgeSet([], 0)
@@ -132,14 +132,11 @@ export class Client extends Emitter<ClientEvents> {
       }
       this.#holdings!.touch(id, manifest)
       const { first, last } = chunksOf(want, manifest.chunkSize)
-      await this.#awaitPeers(id, first, last, abort.signal)
-      abort.signal.throwIfAborted()
-      const job: FetchJob = { url, id, manifest, signal: abort.signal, unstarted: last - first + 1 }
+      const job: FetchJob = { url, id, manifest, signal: abort.signal, first }
       this.#inUse.set(id, (this.#inUse.get(id) ?? 0) + 1)
       let loaded = 0
       const total = want.end - want.start
       const body = chunkStream(first, last, this.config.parallelChunks, async index => {
-        job.unstarted--
         const bytes = await this.#chunk(job, index)
         const chunkStart = index * manifest.chunkSize
         const piece = bytes.subarray(Math.max(0, want.start - chunkStart), Math.min(bytes.length, want.end - chunkStart))
@@ -202,21 +199,28 @@ export class Client extends Emitter<ClientEvents> {
     this.#store = await this.#openStore()
     const holdings = this.#holdings = new Holdings(this.#store, await this.#store.resources())
     if (this.#store.kind === 'indexeddb') this.#cacheLimit = cacheLimit(this.config.cacheBytes, await storageEstimate(), holdings.bytes)
-    this.#fetcher = new ChunkFetcher({
-      config: this.config,
+    this.#fetcher = new ChunkFetcher<Peer>({
+      peerTimeoutMs: this.config.peerTimeoutMs,
       store: this.#store,
       holdings,
       edges: () => this.#edges,
       peers: () => this.#swarm?.peers.values() ?? [],
       onPeerHave: listener => this.#swarm?.on('have', listener) ?? (() => {}),
+      awaitPeers: async (job, index) => await this.#awaitPeers(job.id, index, job.signal),
+      fetchRange: async (url, start, end, signal) => await fetchRange(url, start, end, this.config.httpTimeoutMs, signal),
       region: () => this.#region,
       peerSlots: this.#peerSlots,
       httpSlots: this.#httpSlots,
-      ban: (peer, message) => this.#ban(peer, message),
+      ban: (peer, message) => this.#ban(peer, 'ERR_INTEGRITY', message),
+      choke: (peer, message) => this.#ban(peer, 'ERR_TIMEOUT', message),
       report: (err, extra) => this.#report(err, extra)
     })
     await this.#useEdges([])
-    if (this.#consented) await this.#startPeering()
+    if (!this.#consented) return
+    // Configured edges serve from the start; the tracker's list joins them when it comes.
+    // Without any, the first fetches would go to the origin: wait for the list (bounded).
+    const peering = this.#startPeering()
+    if (this.config.edges.length === 0) await peering
   }
 
   /**
@@ -237,14 +241,23 @@ export class Client extends Emitter<ClientEvents> {
     this.#region = this.config.region ?? ranked[0]?.region ?? this.#region
   }
 
-  /** Open the tracker socket (edge list) and, with P2P on, join the swarm. */
+  /**
+   * Open the tracker socket and, with P2P on, join the swarm. The edge list is asked
+   * again each time the socket (re)opens: a page that started while the tracker was
+   * down gets its edges once it is back (TrackerClient reconnects with backoff and jitter).
+   */
   async #startPeering (): Promise<void> {
     const { tracker: url } = this.config
     if (url === undefined || this.#tracker !== undefined || this.#destroyed || !this.#consented) return
     const tracker = this.#tracker = new TrackerClient(url)
-    const edges = await tracker.edges(this.config.region)
-    if (this.#tracker !== tracker) return
-    if (edges.length > 0) await this.#useEdges(edges)
+    const takeEdges = async (): Promise<void> => {
+      const edges = await tracker.edges(this.config.region)
+      if (edges.length > 0 && this.#tracker === tracker) await this.#useEdges(edges)
+    }
+    let first = true
+    tracker.on('open', () => { if (!first) void takeEdges() })
+    await takeEdges()
+    first = false
     if (this.config.p2p && this.#tracker === tracker) await this.#joinSwarm(tracker)
   }
 
@@ -282,6 +295,8 @@ export class Client extends Emitter<ClientEvents> {
       iceServers: this.config.iceServers,
       provide: async (id, index) => await this.#provide(id, index),
       throttle: async bytes => await this.#bucket.take(bytes),
+      peerUploadBytesPerSecond: this.config.peerUploadBytesPerSecond,
+      chunksOf: id => holdings.manifest(id)?.chunks.length,
       holdings: () => holdings.all()
     })
     swarm.on('peer', e => this.emit('peer', e))
@@ -299,13 +314,10 @@ export class Client extends Emitter<ClientEvents> {
     return new Response(res.body.pipeThrough(counter), { status: res.status, statusText: res.statusText, headers: res.headers })
   }
 
-  /** Wait for peers unless every needed chunk is here already. */
-  async #awaitPeers (id: string, first: number, last: number, signal: AbortSignal): Promise<void> {
+  /** Give the swarm's peers a chance to connect and say what they hold (peer-wait.ts). */
+  async #awaitPeers (id: string, first: number, signal: AbortSignal): Promise<void> {
     const swarm = this.#swarm
     if (swarm === undefined) return
-    let allHeld = true
-    for (let i = first; i <= last && allHeld; i++) allHeld = this.#holdings!.has(id, i)
-    if (allHeld) return
     const { maxPeers, peerWaitMs: waitMs, peerConnectMs: connectMs } = this.config
     await awaitPeers({ swarm, resourceId: id, first, maxPeers, waitMs, connectMs, signal, current: () => this.#swarm === swarm })
   }
@@ -321,8 +333,9 @@ export class Client extends Emitter<ClientEvents> {
     return got.bytes
   }
 
-  #ban (peer: Peer, message: string): void {
-    this.emit('error', { code: 'ERR_INTEGRITY', message, peer: peer.id })
+  /** A peer that lied (ERR_INTEGRITY) or kept missing deadlines (ERR_TIMEOUT): gone for the session. */
+  #ban (peer: Peer, code: 'ERR_INTEGRITY' | 'ERR_TIMEOUT', message: string): void {
+    this.emit('error', { code, message, peer: peer.id })
     this.#swarm?.ban(peer)
     peer.destroy()
   }

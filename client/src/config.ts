@@ -59,6 +59,13 @@ export interface ClientInit {
    */
   uploadBytesPerSecond?: number
   /**
+   * Upload cap in bytes per second for each peer, within `uploadBytesPerSecond`; 0 means
+   * none. Whatever it says, one peer gets each chunk at most twice and at most 8 of its
+   * requests served at once (the rest are answered ABSENT).
+   * @default 0
+   */
+  peerUploadBytesPerSecond?: number
+  /**
    * `'required'`: no tracker socket and no RTCPeerConnection until the page calls
    * `cdn.consent(true)`; content still loads from edges and the origin meanwhile.
    * @default 'granted'
@@ -77,9 +84,11 @@ export interface ClientInit {
    */
   iceServers?: IceServer[]
   /**
-   * How long a fetch waits, in milliseconds, for connected peers to say what they hold
-   * before it uses HTTP. Only waited when the tracker says the swarm has other peers, and
-   * cut short once every connected peer has sent its HAVEs and no connection is pending.
+   * How long a fetch's later chunks wait, in milliseconds, for peers to connect and say
+   * what they hold before they use HTTP. A fetch's first chunk never waits (it goes to a
+   * connected peer that has it, else HTTP at once), so a one-chunk resource never does.
+   * Only waited when the tracker says the swarm has other peers, and cut short once every
+   * peer that can connect has sent its HAVEs and no connection attempt is fresh.
    * @default 2000
    */
   peerWaitMs?: number
@@ -93,7 +102,9 @@ export interface ClientInit {
   peerConnectMs?: number
   /**
    * A peer that sends nothing for this long, in milliseconds, loses the request; the
-   * bytes it already sent are kept and the rest comes from another source.
+   * bytes it already sent are kept and the rest comes from another source. Peers also
+   * have shorter deadlines (first bytes, a throughput floor, the whole chunk: see
+   * `chunk-fetcher.ts`); one that misses two is not asked again in the session.
    * @default 4000
    */
   peerTimeoutMs?: number
@@ -157,6 +168,7 @@ export interface ClientConfig {
   p2p: boolean
   upload: boolean
   uploadBytesPerSecond: number
+  peerUploadBytesPerSecond: number
   consent: 'granted' | 'required'
   cacheBytes: number
   iceServers: IceServer[]
@@ -180,6 +192,7 @@ export const DEFAULT_CLIENT_CONFIG: Omit<ClientConfig, 'tracker' | 'swarm' | 're
   p2p: true,
   upload: true,
   uploadBytesPerSecond: 0,
+  peerUploadBytesPerSecond: 0,
   consent: 'granted',
   cacheBytes: 256 * 1024 * 1024,
   iceServers: [],
@@ -196,7 +209,7 @@ export const DEFAULT_CLIENT_CONFIG: Omit<ClientConfig, 'tracker' | 'swarm' | 're
 }
 
 const COUNTS = [
-  'maxPeers', 'uploadBytesPerSecond', 'cacheBytes', 'peerWaitMs', 'peerConnectMs', 'peerTimeoutMs', 'httpTimeoutMs',
+  'maxPeers', 'uploadBytesPerSecond', 'peerUploadBytesPerSecond', 'cacheBytes', 'peerWaitMs', 'peerConnectMs', 'peerTimeoutMs', 'httpTimeoutMs',
   'edgeRetryMs', 'peerConcurrency', 'httpConcurrency', 'parallelChunks'
 ] as const
 const AT_LEAST_ONE = ['peerConcurrency', 'httpConcurrency', 'parallelChunks'] as const

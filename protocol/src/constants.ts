@@ -19,6 +19,13 @@ export const MAX_FRAME_BYTES = 64 * 1024 - 1
 /** Bytes of chunk payload carried by one DATA frame (frame header included stays < MAX_FRAME_BYTES). */
 export const DATA_FRAME_PAYLOAD_BYTES = 60 * 1024
 
+/**
+ * Requests one peer may have in flight to another. The server answers ABSENT to any
+ * beyond it, so a requester keeps under it: it bounds the chunks one peer can make
+ * another hold in memory for sending.
+ */
+export const MAX_REQUESTS_IN_FLIGHT = 8
+
 /** WebTorrent ids (`info_hash`, `peer_id`, `offer_id`) are 20-character binary strings. */
 export const WEBTORRENT_ID_LENGTH = 20
 

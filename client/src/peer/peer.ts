@@ -1,9 +1,11 @@
 import type SimplePeer from 'simple-peer'
 import {
-  bitfieldHas, decodeFrame, encodeFrame, FrameType, PROTOCOL_VERSION, DATA_FRAME_PAYLOAD_BYTES,
+  decodeFrame, encodeFrame, FrameType, PROTOCOL_VERSION, DATA_FRAME_PAYLOAD_BYTES, MAX_REQUESTS_IN_FLIGHT,
   CdnError, type Frame
 } from '../../../protocol/src/index.js'
 import { Emitter } from '../events.js'
+import { UploadBucket } from '../upload-policy.js'
+import { HaveTable } from './have-table.js'
 
 /** What a peer may ask of us. Returns verified bytes, or undefined when we will not send. */
 export type ChunkProvider = (resourceId: string, index: number) => Promise<Uint8Array | undefined>
@@ -14,6 +16,10 @@ export interface PeerOptions {
   throttle: (bytes: number) => Promise<void>
   /** Everything we hold, sent right after the handshake. */
   holdings: Array<{ resourceId: string, chunkCount: number, bitfield: Uint8Array }>
+  /** Chunk count of our manifest for a resource, undefined when we have none (see HaveTable). */
+  chunksOf: (resourceId: string) => number | undefined
+  /** This peer's own upload cap in bytes per second, besides the visitor's total; 0 = none. */
+  uploadBytesPerSecond: number
 }
 
 export interface PeerEvents {
@@ -41,9 +47,9 @@ interface PendingRequest {
   index: number
   buffer: Uint8Array
   received: number
-  timeoutMs: number
-  /** Stall timeout, restarted on every DATA frame. */
-  timer: ReturnType<typeof setTimeout>
+  /** `performance.now()` when asked. */
+  started: number
+  onData: ((received: number) => void) | undefined
   resolve: (bytes: Uint8Array) => void
   reject: (err: Error) => void
 }
@@ -54,6 +60,12 @@ interface PendingRequest {
  * simple-peer's stream `write()` (shared/CHROMIUM.md).
  */
 const HIGH_WATER_BYTES = 1024 * 1024
+/**
+ * Times one chunk is sent to one peer. A second copy covers an honest peer that lost
+ * the first (a cancelled request, an evicted cache); a peer asking again and again is
+ * replaying requests to drain our upload (400 asks of 32 chunks once cost 57 MiB).
+ */
+export const MAX_SENDS_PER_CHUNK = 2
 
 /** One connected peer: the wire protocol over a simple-peer data channel. */
 export class Peer extends Emitter<PeerEvents> {
@@ -61,13 +73,20 @@ export class Peer extends Emitter<PeerEvents> {
   readonly #options: PeerOptions
   readonly #pending = new Map<number, PendingRequest>()
   readonly #cancelled = new Set<number>()
-  readonly #have = new Map<string, Uint8Array>()
+  readonly #have: HaveTable
+  /** Sends started per chunk we served to this peer (`resourceId:index`). */
+  readonly #sends = new Map<string, number>()
+  readonly #bucket: UploadBucket
+  /** Request ids of this peer we are sending now. */
+  readonly #serving = new Set<number>()
   #nextRequestId = 1
   #destroyed = false
   /** True once the peer sent HAVE_END: we know all it held when it connected. */
   haveComplete = false
   /** Bytes per millisecond of the last completed request, for choosing faster peers. */
   throughput = 0
+  /** Milliseconds from asking to the first DATA frame, last request that got one; 0 before. */
+  firstByteMs = 0
   /** When the data channel opened (`performance.now()`). */
   readonly openedAt = performance.now()
 
@@ -75,6 +94,8 @@ export class Peer extends Emitter<PeerEvents> {
     super()
     this.#sp = sp
     this.#options = options
+    this.#have = new HaveTable(options.chunksOf)
+    this.#bucket = new UploadBucket(options.uploadBytesPerSecond)
     sp.on('data', (data: Uint8Array) => this.#onData(data))
     sp.on('close', () => this.destroy())
     sp.on('error', () => this.destroy())
@@ -93,8 +114,12 @@ export class Peer extends Emitter<PeerEvents> {
   }
 
   has (resourceId: string, index: number): boolean {
-    const bitfield = this.#have.get(resourceId)
-    return bitfield !== undefined && bitfieldHas(bitfield, index)
+    return this.#have.has(resourceId, index)
+  }
+
+  /** Bitfield bytes kept for this peer's HAVEs of resources we have no manifest for. */
+  get parkedHaveBytes (): number {
+    return this.#have.unknownBytes
   }
 
   /** How many chunks of `resourceId` the peer announced. */
@@ -109,21 +134,26 @@ export class Peer extends Emitter<PeerEvents> {
   }
 
   /**
-   * Ask for chunk `index` of `size` bytes. Rejects with a `PeerRequestError` carrying the
-   * bytes received so far on ABSENT, a stall of `timeoutMs`, close, or `signal`.
+   * Ask for chunk `index` of `size` bytes; `onData` hears the bytes received so far after
+   * each DATA frame. Rejects with a `PeerRequestError` carrying the bytes received so far
+   * on ABSENT, close, or `signal` (whose reason's code, ERR_TIMEOUT for a deadline, it
+   * keeps). Deadlines are the caller's: it sees the progress.
    */
-  async request (resourceId: string, index: number, size: number, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array> {
+  async request (resourceId: string, index: number, size: number, signal?: AbortSignal, onData?: (received: number) => void): Promise<Uint8Array> {
     if (this.#destroyed) throw new PeerRequestError('ERR_PROTOCOL', 'peer is gone', new Uint8Array(0))
     const requestId = this.#nextRequestId++
     const started = performance.now()
-    const onAbort = (): void => this.#end(requestId, 'ERR_ABORTED', 'request aborted', true)
+    const onAbort = (): void => {
+      const reason: unknown = signal?.reason
+      const timedOut = (reason as { code?: unknown } | undefined)?.code === 'ERR_TIMEOUT'
+      this.#end(requestId, timedOut ? 'ERR_TIMEOUT' : 'ERR_ABORTED', reason instanceof Error ? reason.message : 'request aborted', true)
+    }
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       const bytes = await new Promise<Uint8Array>((resolve, reject) => {
         this.#pending.set(requestId, {
           resourceId, index, buffer: new Uint8Array(size), received: 0, resolve, reject,
-          timeoutMs,
-          timer: setTimeout(() => this.#stall(requestId), timeoutMs)
+          started, onData
         })
         this.#send({ type: FrameType.REQUEST, requestId, resourceId, index })
         if (signal?.aborted === true) onAbort()
@@ -144,17 +174,11 @@ export class Peer extends Emitter<PeerEvents> {
     this.removeAll()
   }
 
-  #stall (requestId: number): void {
-    const p = this.#pending.get(requestId)
-    if (p !== undefined) this.#end(requestId, 'ERR_TIMEOUT', `peer sent nothing for ${p.timeoutMs} ms`, true)
-  }
-
   /** Settle a pending request as failed, handing back the prefix that arrived. */
   #end (requestId: number, code: 'ERR_TIMEOUT' | 'ERR_PROTOCOL' | 'ERR_ABORTED', message: string, cancel: boolean): void {
     const p = this.#pending.get(requestId)
     if (p === undefined) return
     this.#pending.delete(requestId)
-    clearTimeout(p.timer)
     if (cancel) this.#send({ type: FrameType.CANCEL, requestId })
     const received = p.buffer.subarray(0, p.received)
     p.reject(new PeerRequestError(code, message, received))
@@ -182,7 +206,10 @@ export class Peer extends Emitter<PeerEvents> {
         if (frame.version !== PROTOCOL_VERSION) this.destroy()
         break
       case FrameType.HAVE:
-        this.#have.set(frame.resourceId, frame.bitfield)
+        if (this.#have.set(frame.resourceId, frame.chunkCount, frame.bitfield) !== undefined) {
+          this.destroy() // a HAVE that contradicts the manifest: not a peer worth keeping
+          return
+        }
         this.emit('have', { resourceId: frame.resourceId })
         break
       case FrameType.HAVE_END:
@@ -193,12 +220,13 @@ export class Peer extends Emitter<PeerEvents> {
         void this.#serve(frame.requestId, frame.resourceId, frame.index)
         break
       case FrameType.CANCEL:
-        this.#cancelled.add(frame.requestId)
+        // Only what is being sent can be cancelled: made-up ids must not grow the set.
+        if (this.#serving.has(frame.requestId)) this.#cancelled.add(frame.requestId)
         break
       case FrameType.ABSENT: {
         const p = this.#pending.get(frame.requestId)
         if (p === undefined) break
-        this.#have.get(p.resourceId)?.fill(0) // it lied about holding it, or evicted it
+        this.#have.clear(p.resourceId) // it lied about holding it, or evicted it
         this.#end(frame.requestId, 'ERR_PROTOCOL', 'peer does not have the chunk', false)
         break
       }
@@ -216,33 +244,51 @@ export class Peer extends Emitter<PeerEvents> {
       this.destroy()
       return
     }
+    if (offset === 0) this.firstByteMs = performance.now() - p.started
     p.buffer.set(bytes, offset)
     p.received += bytes.length
-    // Browsers' timers have no refresh(): restart it.
-    clearTimeout(p.timer)
     if (p.received < p.buffer.length) {
-      p.timer = setTimeout(() => this.#stall(requestId), p.timeoutMs)
+      p.onData?.(p.received)
       return
     }
     this.#pending.delete(requestId)
     p.resolve(p.buffer)
   }
 
+  /**
+   * Send a chunk the peer asked for, or ABSENT: when we lack it, when this peer already
+   * has MAX_REQUESTS_IN_FLIGHT of its requests being sent, or when it was sent this chunk
+   * MAX_SENDS_PER_CHUNK times. Each piece waits for this peer's cap, then the visitor's.
+   */
   async #serve (requestId: number, resourceId: string, index: number): Promise<void> {
-    const bytes = await this.#options.provide(resourceId, index).catch(() => undefined)
-    if (bytes === undefined) {
+    const key = `${resourceId}:${index}`
+    const sends = this.#sends.get(key) ?? 0
+    if (this.#serving.size >= MAX_REQUESTS_IN_FLIGHT || this.#serving.has(requestId) || sends >= MAX_SENDS_PER_CHUNK) {
       this.#send({ type: FrameType.ABSENT, requestId })
       return
     }
-    for (let offset = 0; offset < bytes.length; offset += DATA_FRAME_PAYLOAD_BYTES) {
-      const piece = bytes.subarray(offset, offset + DATA_FRAME_PAYLOAD_BYTES)
-      await this.#options.throttle(piece.length)
-      if (this.#destroyed || this.#cancelled.delete(requestId)) return
-      if (this.#sp.bufferSize > HIGH_WATER_BYTES) await this.#drained()
-      this.#send({ type: FrameType.DATA, requestId, offset, bytes: piece })
-      this.emit('uploaded', piece.length)
+    this.#serving.add(requestId)
+    try {
+      const bytes = await this.#options.provide(resourceId, index).catch(() => undefined)
+      if (bytes === undefined) {
+        this.#send({ type: FrameType.ABSENT, requestId })
+        return
+      }
+      // Counted only for chunks we hold, so the map is bounded by what we hold.
+      this.#sends.set(key, sends + 1)
+      for (let offset = 0; offset < bytes.length; offset += DATA_FRAME_PAYLOAD_BYTES) {
+        const piece = bytes.subarray(offset, offset + DATA_FRAME_PAYLOAD_BYTES)
+        await this.#bucket.take(piece.length)
+        await this.#options.throttle(piece.length)
+        if (this.#destroyed || this.#cancelled.delete(requestId)) return
+        if (this.#sp.bufferSize > HIGH_WATER_BYTES) await this.#drained()
+        this.#send({ type: FrameType.DATA, requestId, offset, bytes: piece })
+        this.emit('uploaded', piece.length)
+      }
+    } finally {
+      this.#serving.delete(requestId)
+      this.#cancelled.delete(requestId)
     }
-    this.#cancelled.delete(requestId)
   }
 
   async #drained (): Promise<void> {

@@ -16,6 +16,10 @@ export interface SwarmInit {
   provide: ChunkProvider
   /** Resolves when `bytes` more may be uploaded (the visitor's upload cap). */
   throttle: (bytes: number) => Promise<void>
+  /** Each peer's own upload cap in bytes per second, besides `throttle`'s total; 0 = none. */
+  peerUploadBytesPerSecond: number
+  /** Chunk count of our manifest for a resource (undefined: none), to bound and check peers' HAVEs. */
+  chunksOf: (resourceId: string) => number | undefined
   /** Everything we hold, sent as HAVE frames to each new peer. */
   holdings: () => Array<{ resourceId: string, chunkCount: number, bitfield: Uint8Array }>
 }
@@ -261,7 +265,8 @@ export class Swarm extends Emitter<SwarmEvents> {
       sp.destroy()
       return
     }
-    const peer = new Peer(id, region, sp, { provide: this.#init.provide, throttle: this.#init.throttle, holdings: this.#init.holdings() })
+    const { provide, throttle, chunksOf, peerUploadBytesPerSecond } = this.#init
+    const peer = new Peer(id, region, sp, { provide, throttle, chunksOf, uploadBytesPerSecond: peerUploadBytesPerSecond, holdings: this.#init.holdings() })
     this.peers.set(id, peer)
     peer.on('have', ({ resourceId }) => this.emit('have', { peer, resourceId }))
     peer.on('uploaded', bytes => this.emit('uploaded', bytes))

@@ -1,0 +1,205 @@
+/**
+ * The scheduler (client/src/chunk-fetcher.ts) with fake peers, a fake HTTP source and a
+ * fake clock: which source each chunk comes from, and what a slow or silent peer costs.
+ * The Chromium tests in test/adversarial/client/ prove the same against real peers.
+ */
+import { describe, expect, it } from 'vitest'
+import { buildManifest, chunkBounds, resourceId, type Manifest } from '../../../protocol/src/index.js'
+import {
+  CHOKE_STRIKES, ChunkFetcher, FIRST_BYTE_MIN_MS, FLOOR_GRACE_MS, PEER_DEADLINE_MIN_MS,
+  type FetchJob, type SourcePeer
+} from '../../../client/src/chunk-fetcher.js'
+import { EdgeSet } from '../../../client/src/edge-set.js'
+import { Limiter } from '../../../client/src/limiter.js'
+import { PeerRequestError } from '../../../client/src/peer/peer.js'
+import { sha256 } from '../../../client/src/sha256.js'
+import { FakeClock } from './support/fake-clock.js'
+
+const CHUNK = 16 * 1024
+const EDGE = 'https://edge.test'
+const URL_ = 'https://origin.test/file.bin'
+
+type Behaviour = 'honest' | 'silent' | 'drip' | 'slow'
+
+/** A peer holding every chunk that answers as `behaviour` says, on the fake clock. */
+class FakePeer implements SourcePeer {
+  readonly region = 'eu'
+  destroyed = false
+  load = 0
+  throughput = 0
+  firstByteMs = 0
+  asked: number[] = []
+
+  constructor (readonly id: string, readonly body: Uint8Array, readonly manifest: Manifest, readonly clock: FakeClock, public behaviour: Behaviour) {}
+
+  has (): boolean { return !this.destroyed }
+  heldCount (): number { return this.manifest.chunks.length }
+
+  async request (_id: string, index: number, size: number, signal: AbortSignal, onData: (received: number) => void): Promise<Uint8Array> {
+    this.asked.push(index)
+    this.load++
+    const { start } = chunkBounds(this.manifest, index)
+    const bytes = this.body.slice(start, start + size)
+    let sent = 0
+    try {
+      return await new Promise<Uint8Array>((resolve, reject) => {
+        const fail = (): void => reject(new PeerRequestError('ERR_TIMEOUT', String(signal.reason), bytes.subarray(0, sent)))
+        signal.addEventListener('abort', fail, { once: true })
+        // Bytes per 10 ms tick: honest sends a chunk in 20 ms, slow 100 B/ms (above the
+        // floor, far over the deadline for big chunks), drip one byte per 3 s.
+        const step = this.behaviour === 'honest' ? size / 2 : this.behaviour === 'slow' ? 1000 : 1
+        const every = this.behaviour === 'drip' ? 3000 : 10
+        const tick = (): void => {
+          if (signal.aborted) return
+          sent = Math.min(size, sent + step)
+          onData(sent)
+          if (sent === size) {
+            this.throughput = size / 20
+            resolve(bytes)
+          } else {
+            this.clock.setTimeout(tick, every)
+          }
+        }
+        if (this.behaviour !== 'silent') this.clock.setTimeout(tick, 10)
+      })
+    } finally {
+      this.load--
+    }
+  }
+}
+
+interface Setup {
+  fetcher: ChunkFetcher<FakePeer>
+  job: FetchJob
+  clock: FakeClock
+  /** HTTP requests made, with the fake time they were made at. */
+  http: Array<{ index: number, start: number, at: number }>
+  choked: string[]
+  waitsFor: number[]
+}
+
+async function setup (peers: (clock: FakeClock, body: Uint8Array, manifest: Manifest) => FakePeer[], chunks = 8, chunkSize = CHUNK): Promise<Setup & { peers: FakePeer[], body: Uint8Array, manifest: Manifest }> {
+  const body = new Uint8Array(chunks * chunkSize).map((_, i) => (i * 7) % 251)
+  const manifest = await buildManifest({ url: URL_, chunkSize }, body, sha256)
+  const clock = new FakeClock()
+  const list = peers(clock, body, manifest)
+  const http: Setup['http'] = []
+  const choked: string[] = []
+  const waitsFor: number[] = []
+  const fetcher = new ChunkFetcher<FakePeer>({
+    peerTimeoutMs: 4000,
+    store: { getChunk: async () => undefined },
+    holdings: { has: () => false, count: () => 0 },
+    edges: () => new EdgeSet([{ url: EDGE, region: 'eu', rttMs: 1 }], 30_000, clock.now),
+    peers: () => list,
+    onPeerHave: () => () => {},
+    awaitPeers: async (_job, index) => { waitsFor.push(index) },
+    fetchRange: async (url, start, end) => {
+      http.push({ index: Math.floor(start / chunkSize), start, at: clock.now() })
+      expect(url).toBe(`${EDGE}/file.bin`)
+      return body.slice(start, end)
+    },
+    region: () => 'eu',
+    peerSlots: new Limiter(6),
+    httpSlots: new Limiter(4),
+    clock,
+    ban: peer => { peer.destroyed = true },
+    choke: peer => { choked.push(peer.id); peer.destroyed = true },
+    report: () => {}
+  })
+  const job: FetchJob = { url: URL_, id: await resourceId(manifest, sha256), manifest, signal: new AbortController().signal, first: 0 }
+  return { fetcher, job, clock, http, choked, waitsFor, peers: list, body, manifest }
+}
+
+/** Fetch every chunk of the job, `parallel` at a time as chunkStream does; returns the fake time taken. */
+/**
+ * `lastHttpAt` is when the last HTTP request was made: fake time runs on while real
+ * WebCrypto verifies, so it, not `ms`, says when a peer lost its last request.
+ */
+async function fetchAll (s: Setup, parallel = 8): Promise<{ ms: number, sources: string[], lastHttpAt: number }> {
+  const n = s.job.manifest.chunks.length
+  const sources: string[] = new Array(n)
+  const all = Promise.all(Array.from({ length: Math.min(parallel, n) }, async (_, lane) => {
+    for (let i = lane; i < n; i += parallel) {
+      const got = await s.fetcher.fetch(s.job, i)
+      sources[i] = got.source
+    }
+  }))
+  const ms = await s.clock.until(all, 60_000)
+  await all
+  return { ms, sources, lastHttpAt: Math.max(0, ...s.http.map(h => h.at)) }
+}
+
+describe('ChunkFetcher: peers earn their requests', () => {
+  it('an honest peer serves every chunk but the first (which never waits for peers)', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('honest', body, m, clock, 'honest')])
+    s.peers[0]!.has = () => true
+    const { sources } = await fetchAll(s)
+    expect(sources).toEqual(Array(8).fill('peer'))
+    // A connected peer that holds the first chunk serves it too; the wait is only for later chunks
+    // when no connected peer has them.
+    expect(s.waitsFor).toEqual([])
+  })
+
+  it('the first chunk goes to HTTP at once when no connected peer has it; later chunks wait for peers', async () => {
+    const s = await setup(() => [])
+    const { sources } = await fetchAll(s)
+    expect(sources).toEqual(Array(8).fill('edge'))
+    expect(s.waitsFor).not.toContain(0)
+    expect(s.waitsFor.length).toBeGreaterThan(0)
+  })
+
+  it('a silent peer claiming every chunk is choked after its first misses; the fetch ends within about one first-byte deadline', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('silent', body, m, clock, 'silent')])
+    const { lastHttpAt, sources } = await fetchAll(s)
+    expect(sources).toEqual(Array(8).fill('edge'))
+    expect(s.choked).toEqual(['silent'])
+    expect(s.peers[0]!.asked.length).toBeLessThanOrEqual(6) // the requests in flight when it was choked
+    expect(lastHttpAt).toBeLessThanOrEqual(FIRST_BYTE_MIN_MS + 100)
+    expect(s.fetcher.strikes(s.peers[0]!)).toBeGreaterThanOrEqual(CHOKE_STRIKES)
+  })
+
+  it('a drip peer loses its requests at the throughput floor; its bytes are kept and HTTP Range continues after them', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('drip', body, m, clock, 'drip')], 2)
+    const { lastHttpAt, sources } = await fetchAll(s)
+    expect(sources).toEqual(['edge', 'edge'])
+    // Each chunk got one byte from the drip before it lost them: HTTP asked from byte 1 of the chunk on.
+    expect(s.http.map(h => h.start).sort((a, b) => a - b)).toEqual([1, CHUNK + 1])
+    expect(lastHttpAt).toBeGreaterThanOrEqual(FLOOR_GRACE_MS)
+    expect(lastHttpAt).toBeLessThanOrEqual(FLOOR_GRACE_MS + 100)
+    expect(s.choked).toEqual(['drip']) // two misses
+  })
+
+  it('a peer sending above the floor but far slower than its deadline loses the request at the deadline', async () => {
+    // 1,000 B per 10 ms = 100 KB/s, above the 32 KB/s floor: a 256 KiB chunk would take 2.6 s.
+    const s = await setup((clock, body, m) => [new FakePeer('slow', body, m, clock, 'slow')], 2, 256 * 1024)
+    const got = s.fetcher.fetch(s.job, 1)
+    await s.clock.until(got, 10_000)
+    const delivery = await got
+    expect(delivery.source).toBe('edge')
+    expect(delivery.prefix).toBeGreaterThan(100_000) // what the peer sent is kept
+    expect(s.http[0]!.at).toBeGreaterThanOrEqual(PEER_DEADLINE_MIN_MS)
+    expect(s.http[0]!.at).toBeLessThanOrEqual(PEER_DEADLINE_MIN_MS + 100)
+    expect(s.fetcher.strikes(s.peers[0]!)).toBe(1)
+  })
+
+  it('a fast honest peer is preferred over one that missed a deadline', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('flaky', body, m, clock, 'silent'), new FakePeer('good', body, m, clock, 'honest')], 6)
+    const [flaky, good] = s.peers as [FakePeer, FakePeer]
+    // Chunk 1 goes to the unmeasured flaky peer first (the sort tries unmeasured peers
+    // to learn their speed) and misses its first-byte deadline...
+    good.has = () => false
+    const one = s.fetcher.fetch({ ...s.job, first: -1 }, 1)
+    await s.clock.until(one, 5000)
+    expect((await one).source).toBe('edge')
+    expect(s.fetcher.strikes(flaky)).toBe(1)
+    // ...after which every chunk goes to the good peer, though the flaky one still claims them.
+    good.has = () => true
+    flaky.behaviour = 'honest'
+    const all = Promise.all([2, 3, 4, 5].map(async i => await s.fetcher.fetch({ ...s.job, first: -1 }, i)))
+    await s.clock.until(all, 5000)
+    const rest = await all
+    expect(rest.map(r => r.peer?.id)).toEqual(['good', 'good', 'good', 'good'])
+    expect(flaky.asked).toEqual([1])
+  })
+})
