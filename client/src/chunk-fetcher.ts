@@ -1,4 +1,4 @@
-import { chunkBounds, IntegrityError, MAX_REQUESTS_IN_FLIGHT, TimeoutError, verifyChunk, type Manifest } from '../../protocol/src/index.js'
+import { chunkBounds, IntegrityError, MAX_REQUESTS_IN_FLIGHT, TimeoutError, verifyChunk, type Manifest, type Sha256 } from '../../protocol/src/index.js'
 import type { EdgeSet } from './edge-set.js'
 import type { Holdings } from './holdings.js'
 import { edgeUrlFor, HttpError } from './http-source.js'
@@ -23,8 +23,6 @@ export interface SourcePeer {
   readonly id: string
   readonly region: string
   readonly destroyed: boolean
-  /** Requests in flight to it. */
-  readonly load: number
   /** Bytes per millisecond of its last completed request; 0 before one. */
   readonly throughput: number
   /** Milliseconds to the first bytes of its last request that got any; 0 before one. */
@@ -78,6 +76,8 @@ export interface ChunkFetcherDeps<P extends SourcePeer = SourcePeer> {
   peerSlots: Limiter
   httpSlots: Limiter
   clock?: Clock
+  /** WebCrypto's by default; a test's may answer without leaving the microtask queue. */
+  sha256?: Sha256
   /** The peer sent bytes that do not verify: never use it again. */
   ban: (peer: P, message: string) => void
   /** The peer missed its deadlines CHOKE_STRIKES times: never ask it again. */
@@ -87,7 +87,11 @@ export interface ChunkFetcherDeps<P extends SourcePeer = SourcePeer> {
 
 /** Peers tried for one chunk before HTTP. */
 const PEER_ATTEMPTS = 2
-/** Missed deadlines after which a peer is choked for the session. */
+/**
+ * Missed deadlines in a row after which a peer is choked for the session. Requests that
+ * were in flight together miss together (one stall of the peer): they count once. A
+ * peer with a strike gets one request at a time until it delivers, which clears it.
+ */
 export const CHOKE_STRIKES = 2
 /**
  * A peer request may take SLACK times what the peer's own last request predicts, and
@@ -97,8 +101,19 @@ export const CHOKE_STRIKES = 2
 const SLACK = 4
 /** No deadline is shorter than this: connection jitter and IndexedDB reads take time. */
 export const PEER_DEADLINE_MIN_MS = 2000
-/** First bytes must arrive within this (or SLACK times the peer's usual), at most `peerTimeoutMs`. */
-export const FIRST_BYTE_MIN_MS = 750
+/**
+ * First bytes must arrive within this, or SLACK times the peer's usual or HTTP's first
+ * byte if longer (a loaded machine slows both), and within `peerTimeoutMs`. A peer that
+ * has not delivered yet gets FIRST_BYTE_NEW_PEER_MS: right after a page fetched a
+ * resource it is still writing it to IndexedDB, and its first reads can take a second.
+ */
+export const FIRST_BYTE_MIN_MS = 1000
+export const FIRST_BYTE_NEW_PEER_MS = 2000
+/**
+ * Requests in flight to a peer that has not delivered one yet: what a peer that claims
+ * everything and sends nothing can hold up, while a measured peer takes the rest.
+ */
+export const NEW_PEER_REQUESTS = 2
 /** Below this many bytes per millisecond (32 KB/s), after FLOOR_GRACE_MS, a peer loses the request. */
 export const PEER_FLOOR_BYTES_PER_MS = 32
 export const FLOOR_GRACE_MS = 1000
@@ -119,10 +134,24 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
   /** Fetches whose leader went quiet once: they stop waiting for it. */
   readonly #leaderless = new WeakSet<FetchJob>()
   readonly #waits = new WeakMap<FetchJob, Promise<void>>()
-  /** Missed deadlines per peer id, for the session. */
-  readonly #strikes = new Map<string, number>()
+  /**
+   * Missed deadlines in a row per peer id, and the last request number asked when the
+   * last was missed: requests up to it were in flight with that miss.
+   */
+  readonly #strikes = new Map<string, { count: number, upTo: number }>()
+  /** Requests chosen for each peer id and not settled. */
+  readonly #load = new Map<string, number>()
+  /** Peer requests asked so far: each one's number orders it against strikes. */
+  #asked = 0
+  /**
+   * Fetches waiting for a leader re-check whenever a peer request ends: the leader may
+   * have room now, or have just missed a deadline.
+   */
+  readonly #waiting = new Set<() => void>()
   /** HTTP bytes per millisecond, smoothed; 0 before the first chunk. */
   #httpThroughput = 0
+  /** Milliseconds to a whole small HTTP response, smoothed: an upper bound of its first byte. */
+  #httpLatencyMs = 0
   readonly #clock: Clock
 
   constructor (readonly deps: ChunkFetcherDeps<P>) {
@@ -135,21 +164,25 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
       const bytes = await store.getChunk(job.id, index).catch(() => undefined)
       if (bytes !== undefined && await this.#valid(job.manifest, index, bytes)) return { bytes, source: 'cache', prefix: 0 }
     }
-    if (index !== job.first && this.#peersWith(job.id, index).length === 0) {
-      await this.#awaitPeers(job, index)
-      await this.#awaitLeader(job, index)
-    }
     let prefix: Uint8Array = new Uint8Array(0)
     let stalled: P | undefined
-    for (const peer of this.#peersWith(job.id, index).slice(0, PEER_ATTEMPTS)) {
+    const tried = new Set<P>()
+    for (let attempt = 0; attempt < PEER_ATTEMPTS; attempt++) {
       job.signal.throwIfAborted()
+      let peer = this.#pick(job.id, index, tried)
+      if (peer === undefined && index !== job.first) {
+        await this.#awaitPeers(job, index)
+        await this.#awaitLeader(job, index)
+        peer = this.#pick(job.id, index, tried)
+      }
+      if (peer === undefined) break
+      tried.add(peer)
       try {
         const got = await this.#fromPeer(job, index, peer)
         if (got !== undefined) return got
       } catch (err) {
         job.signal.throwIfAborted()
         this.deps.report(err, { peer: peer.id, url: job.url })
-        if ((err as { code?: unknown }).code === 'ERR_TIMEOUT') this.#strike(peer, err)
         const received = receivedOf(err)
         if (received.length > 0) {
           // Another peer cannot start mid-chunk, HTTP Range can: keep these bytes.
@@ -164,9 +197,9 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     return got.prefix > 0 ? { ...got, peer: stalled } : got
   }
 
-  /** Missed deadlines of a peer so far (0 for one that never missed). */
+  /** Deadlines the peer missed in a row (0 for one that never missed or delivered since). */
   strikes (peer: SourcePeer): number {
-    return this.#strikes.get(peer.id) ?? 0
+    return this.#strikes.get(peer.id)?.count ?? 0
   }
 
   /** One wait per fetch: its later chunks share it. */
@@ -180,49 +213,70 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
    * A connected peer that holds more of this resource than we do is fetching it too:
    * waiting for its HAVE costs less than a second copy from the edge, and it is what
    * keeps a busy edge at about one copy per swarm. Bounded by `peerTimeoutMs`; a fetch
-   * whose leader went quiet once does not wait again.
+   * whose leader went quiet once does not wait again; only a peer with no strike leads.
    */
   async #awaitLeader (job: FetchJob, index: number): Promise<void> {
     if (this.#leaderless.has(job)) return
     const ours = this.deps.holdings.count(job.id)
-    const ahead = (): boolean => this.#candidates().some(p => p.heldCount(job.id) > ours)
+    const ahead = (): boolean => this.#candidates().some(p => this.strikes(p) === 0 && p.heldCount(job.id) > ours)
     if (!ahead()) return
     const clock = this.#clock
     await new Promise<void>(resolve => {
+      const check = (): void => { if (this.#pick(job.id, index, new Set()) !== undefined || !ahead()) done() }
       const done = (): void => {
         clock.clearTimeout(timer)
         off()
+        this.#waiting.delete(check)
         job.signal.removeEventListener('abort', done)
         resolve()
       }
       const timer = clock.setTimeout(() => { this.#leaderless.add(job); done() }, this.deps.peerTimeoutMs)
-      const off = this.deps.onPeerHave(() => { if (this.#peersWith(job.id, index).length > 0 || !ahead()) done() })
+      const off = this.deps.onPeerHave(check)
+      this.#waiting.add(check)
       job.signal.addEventListener('abort', done, { once: true })
     })
   }
 
-  /** Verified bytes from `peer`; undefined when it lied (it is banned then) or was choked meanwhile. */
+  /**
+   * Verified bytes from `peer`; undefined when it lied (it is banned then) or was choked
+   * meanwhile. Called right after `#pick`, with no await between: the request counts
+   * against the peer's room from the moment it was chosen.
+   */
   async #fromPeer (job: FetchJob, index: number, peer: P): Promise<Delivery<P> | undefined> {
     const { start, end } = chunkBounds(job.manifest, index)
-    const release = await this.deps.peerSlots.acquire(job.signal)
-    // The wait for a slot may have outlasted the peer's standing.
-    if (peer.destroyed || this.strikes(peer) >= CHOKE_STRIKES) {
+    this.#load.set(peer.id, this.#loadOf(peer) + 1)
+    let release = (): void => {}
+    try {
+      release = await this.deps.peerSlots.acquire(job.signal)
+      // The wait for a slot may have outlasted the peer's standing.
+      if (peer.destroyed || this.strikes(peer) >= CHOKE_STRIKES) return undefined
+      return await this.#askPeer(job, index, peer, end - start)
+    } finally {
+      this.#load.set(peer.id, this.#loadOf(peer) - 1)
       release()
-      return undefined
+      for (const check of [...this.#waiting]) check()
     }
+  }
+
+  async #askPeer (job: FetchJob, index: number, peer: P, size: number): Promise<Delivery<P> | undefined> {
     const ask = new AbortController()
     const stop = (): void => ask.abort(job.signal.reason)
     job.signal.addEventListener('abort', stop, { once: true })
-    const watch = this.#watch(peer, end - start, ask)
+    const watch = this.#watch(peer, size, ask)
+    const asked = ++this.#asked
     try {
-      const bytes = await peer.request(job.id, index, end - start, ask.signal, watch.onData)
+      const bytes = await peer.request(job.id, index, size, ask.signal, watch.onData).catch((err: unknown) => {
+        // Counted before the slot is released: the next request must see the strike.
+        if ((err as { code?: unknown }).code === 'ERR_TIMEOUT') this.#strike(peer, asked, err)
+        throw err
+      })
+      this.#strikes.delete(peer.id)
       if (await this.#valid(job.manifest, index, bytes)) return { bytes, source: 'peer', peer, prefix: 0 }
       this.deps.ban(peer, `peer sent a bad chunk ${index} of ${job.url}`)
       return undefined
     } finally {
       watch.stop()
       job.signal.removeEventListener('abort', stop)
-      release()
     }
   }
 
@@ -236,7 +290,10 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     const started = clock.now()
     let received = 0
     let lastData = started
-    const firstByteMs = Math.min(peerTimeoutMs, Math.max(FIRST_BYTE_MIN_MS, SLACK * peer.firstByteMs))
+    /** When the first bytes came: the floor is measured from there, the wait for them has its own deadline. */
+    let firstData = 0
+    const floor = peer.throughput === 0 ? FIRST_BYTE_NEW_PEER_MS : FIRST_BYTE_MIN_MS
+    const firstByteMs = Math.min(peerTimeoutMs, Math.max(floor, SLACK * peer.firstByteMs, SLACK * this.#httpLatencyMs))
     const peerMs = peer.throughput === 0 ? 0 : size / peer.throughput
     const httpMs = this.#httpThroughput === 0 ? 0 : size / this.#httpThroughput
     const totalMs = Math.max(PEER_DEADLINE_MIN_MS, SLACK * peerMs, SLACK * httpMs)
@@ -247,22 +304,31 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
       let missed: string | undefined
       if (received === 0 && elapsed >= firstByteMs) missed = `peer sent nothing in ${Math.round(elapsed)} ms`
       else if (now - lastData >= peerTimeoutMs) missed = `peer sent nothing for ${peerTimeoutMs} ms`
-      else if (elapsed >= FLOOR_GRACE_MS && received / elapsed < PEER_FLOOR_BYTES_PER_MS) missed = `peer sent ${received} B in ${Math.round(elapsed)} ms, below the floor of ${PEER_FLOOR_BYTES_PER_MS * 1000} B/s`
+      else if (received > 0 && now - firstData >= FLOOR_GRACE_MS && received / (now - firstData) < PEER_FLOOR_BYTES_PER_MS) {
+        missed = `peer sent ${received} B in ${Math.round(now - firstData)} ms, below the floor of ${PEER_FLOOR_BYTES_PER_MS * 1000} B/s`
+      }
       else if (elapsed >= totalMs) missed = `peer took over ${Math.round(totalMs)} ms for ${size} B`
       if (missed !== undefined) ask.abort(new TimeoutError(missed))
       else timer = clock.setTimeout(check, CHECK_MS)
     }
     timer = clock.setTimeout(check, CHECK_MS)
     return {
-      onData: n => { received = n; lastData = clock.now() },
+      onData: n => {
+        lastData = clock.now()
+        if (received === 0) firstData = lastData
+        received = n
+      },
       stop: () => clock.clearTimeout(timer)
     }
   }
 
-  #strike (peer: P, err: unknown): void {
-    const strikes = (this.#strikes.get(peer.id) ?? 0) + 1
-    this.#strikes.set(peer.id, strikes)
-    if (strikes === CHOKE_STRIKES) this.deps.choke(peer, `peer missed ${strikes} deadlines, the last: ${err instanceof Error ? err.message : String(err)}`)
+  /** A missed deadline of request number `asked`; one in flight with the last miss does not count again. */
+  #strike (peer: P, asked: number, err: unknown): void {
+    const last = this.#strikes.get(peer.id)
+    if (last !== undefined && asked <= last.upTo) return
+    const count = (last?.count ?? 0) + 1
+    this.#strikes.set(peer.id, { count, upTo: this.#asked })
+    if (count === CHOKE_STRIKES) this.deps.choke(peer, `peer missed ${count} deadlines in a row, the last: ${err instanceof Error ? err.message : String(err)}`)
   }
 
   /** The chunk over HTTP, continuing after `prefix`: nearest usable edge, next edge, origin. */
@@ -306,9 +372,10 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
 
   /** Smoothed, so one slow or one tiny response does not swing every peer deadline. */
   #measureHttp (bytes: number, ms: number): void {
-    if (bytes < 16 * 1024) return // mostly latency: says little about throughput
-    const sample = bytes / Math.max(1, ms)
-    this.#httpThroughput = this.#httpThroughput === 0 ? sample : 0.7 * this.#httpThroughput + 0.3 * sample
+    const smooth = (old: number, sample: number): number => old === 0 ? sample : 0.7 * old + 0.3 * sample
+    // A small response is mostly latency, a big one mostly throughput.
+    if (bytes < 16 * 1024) this.#httpLatencyMs = smooth(this.#httpLatencyMs, ms)
+    else this.#httpThroughput = smooth(this.#httpThroughput, bytes / Math.max(1, ms))
   }
 
   /**
@@ -324,19 +391,35 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
   }
 
   /**
-   * Candidates that announced the chunk and have room for a request: peers that never
-   * missed a deadline first; among those, unmeasured ones first (to learn their speed),
-   * then by throughput shared among the requests they already carry.
+   * The best candidate not tried yet that announced the chunk and has room for a
+   * request: peers that did not just miss a deadline first; among those, unmeasured ones
+   * first (to learn their speed), then by throughput shared among the requests they
+   * already carry.
    */
-  #peersWith (id: string, index: number): P[] {
-    const score = (p: P): number => p.throughput === 0 ? Infinity : p.throughput / (1 + p.load)
+  #pick (id: string, index: number, tried: Set<P>): P | undefined {
+    const score = (p: P): number => p.throughput === 0 ? Infinity : p.throughput / (1 + this.#loadOf(p))
     return this.#candidates()
-      .filter(p => p.has(id, index) && p.load < MAX_REQUESTS_IN_FLIGHT)
-      .sort((a, b) => this.strikes(a) - this.strikes(b) || score(b) - score(a) || a.load - b.load)
+      .filter(p => !tried.has(p) && p.has(id, index) && this.#mayAsk(p))
+      .sort((a, b) => this.strikes(a) - this.strikes(b) || score(b) - score(a) || this.#loadOf(a) - this.#loadOf(b))[0]
+  }
+
+  /** Our requests to `peer` from the moment each was chosen (a Peer counts them only once sent). */
+  #loadOf (peer: P): number {
+    return this.#load.get(peer.id) ?? 0
+  }
+
+  /**
+   * Not gone, not choked, and room for one more request: one at a time while on a
+   * strike, NEW_PEER_REQUESTS before its first delivery.
+   */
+  #mayAsk (peer: P): boolean {
+    const strikes = this.strikes(peer)
+    const room = strikes > 0 ? 1 : peer.throughput === 0 ? NEW_PEER_REQUESTS : MAX_REQUESTS_IN_FLIGHT
+    return !peer.destroyed && strikes < CHOKE_STRIKES && this.#loadOf(peer) < room
   }
 
   async #valid (manifest: Manifest, index: number, bytes: Uint8Array): Promise<boolean> {
-    return await verifyChunk(manifest, index, bytes, sha256)
+    return await verifyChunk(manifest, index, bytes, this.deps.sha256 ?? sha256)
   }
 }
 

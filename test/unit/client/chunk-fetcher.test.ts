@@ -6,18 +6,20 @@
 import { describe, expect, it } from 'vitest'
 import { buildManifest, chunkBounds, resourceId, type Manifest } from '../../../protocol/src/index.js'
 import {
-  CHOKE_STRIKES, ChunkFetcher, FIRST_BYTE_MIN_MS, FLOOR_GRACE_MS, PEER_DEADLINE_MIN_MS,
+  CHOKE_STRIKES, ChunkFetcher, FIRST_BYTE_NEW_PEER_MS, FLOOR_GRACE_MS, NEW_PEER_REQUESTS, PEER_DEADLINE_MIN_MS,
   type FetchJob, type SourcePeer
 } from '../../../client/src/chunk-fetcher.js'
 import { EdgeSet } from '../../../client/src/edge-set.js'
 import { Limiter } from '../../../client/src/limiter.js'
 import { PeerRequestError } from '../../../client/src/peer/peer.js'
-import { sha256 } from '../../../client/src/sha256.js'
+import { createHash } from 'node:crypto'
 import { FakeClock } from './support/fake-clock.js'
 
 const CHUNK = 16 * 1024
 const EDGE = 'https://edge.test'
 const URL_ = 'https://origin.test/file.bin'
+/** Settles in a microtask, so fake time cannot run ahead of verification. */
+const sha256 = async (bytes: Uint8Array): Promise<Uint8Array> => createHash('sha256').update(bytes).digest()
 
 type Behaviour = 'honest' | 'silent' | 'drip' | 'slow'
 
@@ -32,8 +34,8 @@ class FakePeer implements SourcePeer {
 
   constructor (readonly id: string, readonly body: Uint8Array, readonly manifest: Manifest, readonly clock: FakeClock, public behaviour: Behaviour) {}
 
-  has (): boolean { return !this.destroyed }
-  heldCount (): number { return this.manifest.chunks.length }
+  has (_id: string, _index: number): boolean { return !this.destroyed }
+  heldCount (id: string): number { return this.manifest.chunks.filter((_, i) => this.has(id, i)).length }
 
   async request (_id: string, index: number, size: number, signal: AbortSignal, onData: (received: number) => void): Promise<Uint8Array> {
     this.asked.push(index)
@@ -103,6 +105,7 @@ async function setup (peers: (clock: FakeClock, body: Uint8Array, manifest: Mani
     peerSlots: new Limiter(6),
     httpSlots: new Limiter(4),
     clock,
+    sha256,
     ban: peer => { peer.destroyed = true },
     choke: peer => { choked.push(peer.id); peer.destroyed = true },
     report: () => {}
@@ -136,9 +139,9 @@ describe('ChunkFetcher: peers earn their requests', () => {
     s.peers[0]!.has = () => true
     const { sources } = await fetchAll(s)
     expect(sources).toEqual(Array(8).fill('peer'))
-    // A connected peer that holds the first chunk serves it too; the wait is only for later chunks
-    // when no connected peer has them.
-    expect(s.waitsFor).toEqual([])
+    // A connected peer that holds the first chunk serves it too; later chunks wait for
+    // room at it (it has not delivered yet: two at a time), never the first.
+    expect(s.waitsFor).not.toContain(0)
   })
 
   it('the first chunk goes to HTTP at once when no connected peer has it; later chunks wait for peers', async () => {
@@ -149,25 +152,52 @@ describe('ChunkFetcher: peers earn their requests', () => {
     expect(s.waitsFor.length).toBeGreaterThan(0)
   })
 
-  it('a silent peer claiming every chunk is choked after its first misses; the fetch ends within about one first-byte deadline', async () => {
-    const s = await setup((clock, body, m) => [new FakePeer('silent', body, m, clock, 'silent')])
+  it('a silent peer claiming every chunk holds up two chunks for one first-byte deadline, then one probe, then it is choked', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('silent', body, m, clock, 'silent')], 16)
     const { lastHttpAt, sources } = await fetchAll(s)
-    expect(sources).toEqual(Array(8).fill('edge'))
+    expect(sources).toEqual(Array(16).fill('edge'))
     expect(s.choked).toEqual(['silent'])
-    expect(s.peers[0]!.asked.length).toBeLessThanOrEqual(6) // the requests in flight when it was choked
-    expect(lastHttpAt).toBeLessThanOrEqual(FIRST_BYTE_MIN_MS + 100)
-    expect(s.fetcher.strikes(s.peers[0]!)).toBeGreaterThanOrEqual(CHOKE_STRIKES)
+    // NEW_PEER_REQUESTS asked at once, which miss together (one strike), then one probe.
+    expect(s.peers[0]!.asked.length).toBe(NEW_PEER_REQUESTS + 1)
+    expect(lastHttpAt).toBeLessThanOrEqual(2 * FIRST_BYTE_NEW_PEER_MS + 100)
+    // The chunks not asked of it went to HTTP at the first miss, not after the probe.
+    expect(s.http.filter(h => h.at <= FIRST_BYTE_NEW_PEER_MS + 100).length).toBeGreaterThanOrEqual(16 - 2)
+    expect(s.fetcher.strikes(s.peers[0]!)).toBe(CHOKE_STRIKES)
+  })
+
+  it('an honest peer serves every chunk once it has delivered one: the wait for room ends when a request does', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('honest', body, m, clock, 'honest')], 16)
+    const { ms, sources } = await fetchAll(s)
+    expect(sources).toEqual(Array(16).fill('peer'))
+    expect(ms).toBeLessThan(500)
   })
 
   it('a drip peer loses its requests at the throughput floor; its bytes are kept and HTTP Range continues after them', async () => {
     const s = await setup((clock, body, m) => [new FakePeer('drip', body, m, clock, 'drip')], 2)
     const { lastHttpAt, sources } = await fetchAll(s)
     expect(sources).toEqual(['edge', 'edge'])
+    expect(NEW_PEER_REQUESTS).toBeGreaterThanOrEqual(2)
     // Each chunk got one byte from the drip before it lost them: HTTP asked from byte 1 of the chunk on.
     expect(s.http.map(h => h.start).sort((a, b) => a - b)).toEqual([1, CHUNK + 1])
     expect(lastHttpAt).toBeGreaterThanOrEqual(FLOOR_GRACE_MS)
     expect(lastHttpAt).toBeLessThanOrEqual(FLOOR_GRACE_MS + 100)
-    expect(s.choked).toEqual(['drip']) // two misses
+    expect(s.choked).toEqual([]) // the two requests were in flight together: one strike
+    expect(s.fetcher.strikes(s.peers[0]!)).toBe(1)
+  })
+
+  it('a peer that missed a deadline once and then delivers is cleared, not choked', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('loaded', body, m, clock, 'silent')], 4)
+    const peer = s.peers[0]!
+    const first = s.fetcher.fetch({ ...s.job, first: -1 }, 1)
+    await s.clock.until(first, 5000)
+    expect((await first).source).toBe('edge')
+    expect(s.fetcher.strikes(peer)).toBe(1)
+    peer.behaviour = 'honest'
+    const second = s.fetcher.fetch({ ...s.job, first: -1 }, 2)
+    await s.clock.until(second, 5000)
+    expect((await second).source).toBe('peer')
+    expect(s.fetcher.strikes(peer)).toBe(0)
+    expect(s.choked).toEqual([])
   })
 
   it('a peer sending above the floor but far slower than its deadline loses the request at the deadline', async () => {
@@ -193,13 +223,16 @@ describe('ChunkFetcher: peers earn their requests', () => {
     await s.clock.until(one, 5000)
     expect((await one).source).toBe('edge')
     expect(s.fetcher.strikes(flaky)).toBe(1)
-    // ...after which every chunk goes to the good peer, though the flaky one still claims them.
+    // ...after which each chunk goes to the good peer first, though the flaky one still claims them.
     good.has = () => true
     flaky.behaviour = 'honest'
-    const all = Promise.all([2, 3, 4, 5].map(async i => await s.fetcher.fetch({ ...s.job, first: -1 }, i)))
-    await s.clock.until(all, 5000)
-    const rest = await all
-    expect(rest.map(r => r.peer?.id)).toEqual(['good', 'good', 'good', 'good'])
+    const peers: Array<string | undefined> = []
+    for (const i of [2, 3, 4, 5]) {
+      const got = s.fetcher.fetch({ ...s.job, first: -1 }, i)
+      await s.clock.until(got, 5000)
+      peers.push((await got).peer?.id)
+    }
+    expect(peers).toEqual(['good', 'good', 'good', 'good'])
     expect(flaky.asked).toEqual([1])
   })
 })

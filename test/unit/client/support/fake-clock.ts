@@ -48,5 +48,5 @@ export class FakeClock implements Clock {
 
 /** Let pending promise callbacks and a few macrotasks (WebCrypto replies) run. */
 export async function settle (): Promise<void> {
-  for (let i = 0; i < 3; i++) await new Promise(resolve => setImmediate(resolve))
+  for (let i = 0; i < 10; i++) await new Promise(resolve => setImmediate(resolve))
 }
