@@ -81,8 +81,9 @@ export function manifestLimitProblem (init: { url: string, size: number, type?: 
   if (!Number.isSafeInteger(size) || size < 0) return `size ${size} is not a byte count`
   const chunks = chunkCount(size, chunkSize)
   if (chunks > MAX_MANIFEST_CHUNKS) {
+    const enough = Math.ceil(size / MAX_MANIFEST_CHUNKS)
     return `${size} bytes at chunkSize ${chunkSize} is ${chunks} chunks, over the ${MAX_MANIFEST_CHUNKS} a manifest may have ` +
-      `(chunkSize ${Math.min(MAX_CHUNK_SIZE_BYTES, Math.ceil(size / MAX_MANIFEST_CHUNKS))} or more would do)`
+      (enough <= MAX_CHUNK_SIZE_BYTES ? `(chunkSize ${enough} or more would do)` : `(no chunk size would do: over ${MAX_MANIFEST_CHUNKS * MAX_CHUNK_SIZE_BYTES} bytes)`)
   }
   if (url.length === 0 || url.length > MAX_MANIFEST_URL_CHARS) return `url of ${url.length} characters is outside 1-${MAX_MANIFEST_URL_CHARS}`
   if (type.length > MAX_MANIFEST_TYPE_CHARS) return `type of ${type.length} characters is over ${MAX_MANIFEST_TYPE_CHARS}`

@@ -24,7 +24,7 @@ function raw (fields: Partial<Manifest> & { size: number, chunkSize: number }): 
 }
 
 const parses = (o: Record<string, unknown>): Manifest => parseManifest(JSON.stringify(o))
-const refused = (o: Record<string, unknown>): void => expectCode(() => parses(o), 'ERR_INVALID_MANIFEST')
+const refused = (o: Record<string, unknown>): void => { expectCode(() => parses(o), 'ERR_INVALID_MANIFEST') }
 
 describe('manifest bounds', () => {
   it('are the documented values, and MAX_MANIFEST_BYTES follows its formula', () => {
@@ -119,6 +119,7 @@ describe('manifest bounds', () => {
     expectCode(() => createManifest({ url: 'https://o.example/a', size: MAX_MANIFEST_CHUNKS * 1024 + 1, chunkSize: 1024 }, []), 'ERR_INVALID_MANIFEST')
     expect(manifestLimitProblem({ url: 'https://o.example/a', size: 2 ** 30, chunkSize: 1024 })).toMatch(/1048576 chunks, over the 65536 .*chunkSize 16384 or more/)
     expect(manifestLimitProblem({ url: 'https://o.example/a', size: 2 ** 30, chunkSize: 16384 })).toBeUndefined()
+    expect(manifestLimitProblem({ url: 'https://o.example/a', size: 2 ** 41, chunkSize: 1024 })).toMatch(/no chunk size would do/)
     expect(manifestLimitProblem({ url: '', size: 0, chunkSize: 1024 })).toMatch(/url/)
   })
 })
