@@ -1,4 +1,4 @@
-import { CdnError, EDGE_PATHS, parseManifest, type Manifest } from '../../protocol/src/index.js'
+import { CdnError, EDGE_PATHS, InvalidManifestError, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from '../../protocol/src/index.js'
 import type { RankedEdge } from './edge-set.js'
 
 const PING_TIMEOUT_MS = 2000
@@ -44,13 +44,49 @@ export async function rankEdges (edges: Array<{ url: string, region?: string }>)
   return ranked.filter(e => e !== undefined).sort((a, b) => a.rttMs - b.rttMs)
 }
 
-/** A manifest at `url` (an edge's manifest endpoint or the operator's sidecar file). */
+/**
+ * A manifest at `url` (an edge's manifest endpoint or the operator's sidecar file). Its
+ * body is read up to MAX_MANIFEST_BYTES and no further: an oversized one is refused
+ * (ERR_INVALID_MANIFEST) by its Content-Length, or once the read passes the cap, and
+ * its body is cancelled, so it never takes more memory than the largest valid manifest.
+ */
 export async function fetchManifestAt (url: string, timeoutMs: number, signal?: AbortSignal): Promise<Manifest> {
   return await timed(timeoutMs, signal, url, async s => {
     const res = await fetch(url, { signal: s })
     check(res, `manifest ${url}`)
-    return parseManifest(await res.text())
+    return parseManifest(await readCapped(res, MAX_MANIFEST_BYTES, `manifest ${url}`))
   })
+}
+
+/** The body as text, refused past `cap` bytes (the Content-Length first, then what arrives). */
+async function readCapped (res: Response, cap: number, what: string): Promise<string> {
+  const tooBig = (bytes: string): InvalidManifestError => new InvalidManifestError(`${what}: ${bytes} bytes, over the ${cap} a manifest may have`)
+  const declared = res.headers.get('Content-Length')
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > cap) {
+    await res.body?.cancel().catch(() => {})
+    throw tooBig(declared)
+  }
+  const reader = res.body?.getReader()
+  if (reader === undefined) return ''
+  const parts: Uint8Array[] = []
+  let length = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    length += value.length
+    if (length > cap) {
+      await reader.cancel().catch(() => {})
+      throw tooBig(`more than ${cap}`)
+    }
+    parts.push(value)
+  }
+  const all = new Uint8Array(length)
+  let at = 0
+  for (const p of parts) {
+    all.set(p, at)
+    at += p.length
+  }
+  return new TextDecoder().decode(all)
 }
 
 /** Bytes `[start, end)` of `url`; an origin that ignores Range is cut to size. */

@@ -3,7 +3,7 @@
  * Bad options throw a `TypeError` that names the option.
  */
 import { join } from 'node:path'
-import { DEFAULT_CHUNK_SIZE_BYTES, EDGE_ID_RULE, isEdgeId, silentLogger } from '../../protocol/src/index.js'
+import { DEFAULT_CHUNK_SIZE_BYTES, EDGE_ID_RULE, MAX_CHUNK_SIZE_BYTES, MIN_CHUNK_SIZE_BYTES, isEdgeId, silentLogger } from '../../protocol/src/index.js'
 import type { Logger } from '../../protocol/src/index.js'
 import { parseManifestPrivateKey } from './manifest-signer.js'
 import { isKeyField } from './origin-request.js'
@@ -150,9 +150,6 @@ export const DEFAULT_EDGE_CONFIG = {
   logger: silentLogger
 } as const
 
-/** `parseManifest` rejects chunks under 1 KiB; above 16 MiB a chunk no longer fits peer transfer well. */
-const MIN_CHUNK_SIZE_BYTES = 1024
-const MAX_CHUNK_SIZE_BYTES = 16 * 1024 * 1024
 /** As the tracker's edges file asks: secrets are machine-made (`openssl rand -base64 32`). */
 const MIN_EDGE_SECRET_CHARS = 16
 /** Same limit as the tracker's parser applies to `region`. */

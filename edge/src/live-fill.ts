@@ -65,7 +65,7 @@ interface Reader {
 
 export function startLiveFill (init: LiveFillInit): LiveFill {
   const { body, declared, base, budget } = init
-  const builder = base.status === 200 ? createManifestBuilder({ url: base.url, type: init.type, etag: init.etag, chunkSize: init.chunkSize }) : undefined
+  const builder = base.status === 200 ? createManifestBuilder({ url: base.url, type: init.type, etag: init.etag, chunkSize: init.chunkSize }, declared) : undefined
   // With a declared length the body lands in one buffer, already reserved.
   const whole = declared === undefined ? undefined : Buffer.allocUnsafe(declared)
   let reserved = declared ?? 0

@@ -3,11 +3,11 @@
  * with `--sign KEY` a signed sidecar for the origin (`URL + manifestSuffix`).
  */
 import { createReadStream } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { serializeSignedManifest } from '../../protocol/src/index.js'
+import { manifestLimitProblem, serializeSignedManifest } from '../../protocol/src/index.js'
 import type { Manifest } from '../../protocol/src/index.js'
 import { resolveConfig } from './config.js'
 import { createManifestBuilder } from './manifest-builder.js'
@@ -67,6 +67,9 @@ export async function manifestMain (argv: string[]): Promise<void> {
       etag: values.etag ?? '',
       chunkSize: resolveConfig({ origin: 'http://localhost', chunkSize, sdkPath: '-' }).chunkSize
     }
+    // Refused before reading a byte: the SDK and the edge would refuse this manifest too.
+    const problem = manifestLimitProblem({ ...init, size: (await stat(file)).size })
+    if (problem !== undefined) throw new Error(`${positionals[0]}: no manifest within the bounds: ${problem}`)
     const keys = values.sign ?? []
     // A signature binds the URL; the SDK refuses a signed manifest of any other URL.
     if (keys.length > 0 && values.url === undefined) throw new Error('--sign needs --url: the URL pages fetch the resource at')
@@ -86,5 +89,8 @@ export async function manifestMain (argv: string[]): Promise<void> {
 export async function manifestOfFile (file: string, init: { url: string, type: string, etag: string, chunkSize: number }): Promise<Manifest> {
   const builder = createManifestBuilder(init)
   for await (const chunk of createReadStream(file)) builder.push(chunk as Buffer)
-  return builder.finish()
+  const manifest = builder.finish()
+  // The file grew past the bounds while it was read.
+  if (manifest === undefined) throw new Error(`${file}: no manifest within the bounds: ${builder.refused ?? ''}`)
+  return manifest
 }

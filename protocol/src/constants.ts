@@ -66,3 +66,53 @@ export const EDGE_ID_RULE = `1-${MAX_EDGE_ID_CHARS} characters of A-Z a-z 0-9 . 
 export function isEdgeId (value: unknown): value is string {
   return typeof value === 'string' && EDGE_ID_PATTERN.test(value)
 }
+
+/*
+ * Manifest bounds. Everyone uses these: `parseManifest`, the edge's config and manifest
+ * building, `p2pcdn manifest`, the SDK's capped read. A manifest outside them is not
+ * built, not served and not accepted (ERR_INVALID_MANIFEST), because the SDK sizes what
+ * it allocates by the manifest: a forged one must not make a tab hold gigabytes.
+ */
+
+/** Smallest chunk: below 1 KiB the 46 bytes a chunk costs in the manifest outweigh it. */
+export const MIN_CHUNK_SIZE_BYTES = 1024
+
+/** Largest chunk: one chunk is held whole in memory by the SDK, and above 16 MiB it no longer fits peer transfer well. */
+export const MAX_CHUNK_SIZE_BYTES = 16 * 1024 * 1024
+
+/**
+ * Most chunks in one manifest: 16 GiB at the default 256 KiB chunks, 1 TiB at 16 MiB,
+ * and a manifest of at most about 3 MiB. A bigger resource needs a bigger chunk size or
+ * is served without a manifest (from the edge and the origin, never from peers).
+ */
+export const MAX_MANIFEST_CHUNKS = 65_536
+
+/** Largest resource a manifest can describe: MAX_MANIFEST_CHUNKS × MAX_CHUNK_SIZE_BYTES = 1 TiB. */
+export const MAX_MANIFEST_RESOURCE_BYTES = MAX_MANIFEST_CHUNKS * MAX_CHUNK_SIZE_BYTES
+
+/** Most characters of a manifest's `url` (UTF-16 code units, as JavaScript counts). */
+export const MAX_MANIFEST_URL_CHARS = 8192
+
+/** Most characters of a manifest's `type` (a media type with its parameters). */
+export const MAX_MANIFEST_TYPE_CHARS = 256
+
+/** Most characters of a manifest's `etag` (an ETag, or a Last-Modified date). */
+export const MAX_MANIFEST_ETAG_CHARS = 512
+
+/** Signatures a manifest may carry: enough for a key rotation or two, bounded for parsing. */
+export const MAX_MANIFEST_SIGNATURES = 8
+
+/**
+ * Largest manifest as served, in bytes (and characters: the SDK caps its read at this
+ * and `parseManifest` refuses a longer string before JSON.parse):
+ *
+ *   46 × chunks           each `"<43 base64url>",`
+ * + 6 × (url + type + etag chars)   a character escapes to at most 6 bytes (`\u001f`)
+ * + 120 × signatures     each `{"keyId":"<11>","sig":"<86>"},` is 119
+ * + 256                  the rest: keys, `v`, `hash`, size (13 digits) and chunkSize (8)
+ *
+ * = 46 × 65,536 + 6 × 8,960 + 120 × 8 + 256 = 3,069,632 bytes (2.93 MiB).
+ */
+export const MAX_MANIFEST_BYTES = 46 * MAX_MANIFEST_CHUNKS +
+  6 * (MAX_MANIFEST_URL_CHARS + MAX_MANIFEST_TYPE_CHARS + MAX_MANIFEST_ETAG_CHARS) +
+  120 * MAX_MANIFEST_SIGNATURES + 256

@@ -8,7 +8,7 @@
  * | ERR_PROTOCOL | well-formed but not allowed (bad token, unknown peer, ...) |
  * | ERR_TIMEOUT | a step did not finish in time |
  * | ERR_INTEGRITY | bytes do not match the manifest hash |
- * | ERR_INVALID_MANIFEST | a manifest is malformed |
+ * | ERR_INVALID_MANIFEST | a manifest is malformed or outside the manifest bounds (`constants.ts`) |
  * | ERR_HTTP | an edge or origin answered with an unusable status |
  * | ERR_ABORTED | the caller aborted |
  * | ERR_SIGNATURE | a manifest is unsigned, signed by no configured key, its signature does not verify, or it is for another URL (only with a manifest key configured) |

@@ -5,7 +5,10 @@
  * verifies (`manifest-signature.ts`). A resource id is the SHA-256 of the serialized
  * manifest, so two versions of one URL never mix.
  */
-import { DEFAULT_CHUNK_SIZE_BYTES, MANIFEST_VERSION } from './constants.js'
+import {
+  DEFAULT_CHUNK_SIZE_BYTES, MANIFEST_VERSION, MAX_CHUNK_SIZE_BYTES, MAX_MANIFEST_BYTES, MAX_MANIFEST_CHUNKS, MAX_MANIFEST_ETAG_CHARS,
+  MAX_MANIFEST_SIGNATURES, MAX_MANIFEST_TYPE_CHARS, MAX_MANIFEST_URL_CHARS, MIN_CHUNK_SIZE_BYTES
+} from './constants.js'
 import { bytesEqual, fromBase64Url, toBase64Url, toHex, utf8Encode } from './encoding.js'
 import { InvalidManifestError } from './errors.js'
 
@@ -51,10 +54,7 @@ export interface ManifestInit {
   chunkSize?: number
 }
 
-const MAX_CHUNKS = 1 << 20
 const SHA256_BYTES = 32
-/** Signatures a manifest may carry: enough for a key rotation or two, bounded for parsing. */
-export const MAX_MANIFEST_SIGNATURES = 8
 export const KEY_ID_BYTES = 8
 export const ED25519_SIGNATURE_BYTES = 64
 
@@ -68,10 +68,34 @@ export function chunkBounds (manifest: Pick<Manifest, 'size' | 'chunkSize'>, ind
   return { start, end: Math.min(start + manifest.chunkSize, manifest.size) }
 }
 
+/**
+ * Why a manifest with these fields would be outside the bounds in `constants.ts`, or
+ * undefined when it is within them. One check for the edge (before it builds), the CLI
+ * (before it reads a file) and `parseManifest`.
+ */
+export function manifestLimitProblem (init: { url: string, size: number, type?: string, etag?: string, chunkSize: number }): string | undefined {
+  const { url, size, chunkSize, type = '', etag = '' } = init
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE_BYTES || chunkSize > MAX_CHUNK_SIZE_BYTES) {
+    return `chunkSize ${chunkSize} is outside ${MIN_CHUNK_SIZE_BYTES}-${MAX_CHUNK_SIZE_BYTES} bytes`
+  }
+  if (!Number.isSafeInteger(size) || size < 0) return `size ${size} is not a byte count`
+  const chunks = chunkCount(size, chunkSize)
+  if (chunks > MAX_MANIFEST_CHUNKS) {
+    const enough = Math.ceil(size / MAX_MANIFEST_CHUNKS)
+    return `${size} bytes at chunkSize ${chunkSize} is ${chunks} chunks, over the ${MAX_MANIFEST_CHUNKS} a manifest may have ` +
+      (enough <= MAX_CHUNK_SIZE_BYTES ? `(chunkSize ${enough} or more would do)` : `(no chunk size would do: over ${MAX_MANIFEST_CHUNKS * MAX_CHUNK_SIZE_BYTES} bytes)`)
+  }
+  if (url.length === 0 || url.length > MAX_MANIFEST_URL_CHARS) return `url of ${url.length} characters is outside 1-${MAX_MANIFEST_URL_CHARS}`
+  if (type.length > MAX_MANIFEST_TYPE_CHARS) return `type of ${type.length} characters is over ${MAX_MANIFEST_TYPE_CHARS}`
+  if (etag.length > MAX_MANIFEST_ETAG_CHARS) return `etag of ${etag.length} characters is over ${MAX_MANIFEST_ETAG_CHARS}`
+  return undefined
+}
+
 /** Assemble a manifest from per-chunk digests computed elsewhere (e.g. while streaming). */
 export function createManifest (init: ManifestInit, chunkDigests: Uint8Array[]): Manifest {
   const chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE_BYTES
-  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new InvalidManifestError(`invalid chunkSize: ${chunkSize}`)
+  const problem = manifestLimitProblem({ ...init, chunkSize })
+  if (problem !== undefined) throw new InvalidManifestError(problem)
   const expected = chunkCount(init.size, chunkSize)
   if (chunkDigests.length !== expected) {
     throw new InvalidManifestError(`expected ${expected} chunk digests for ${init.size} bytes, got ${chunkDigests.length}`)
@@ -91,7 +115,8 @@ export function createManifest (init: ManifestInit, chunkDigests: Uint8Array[]):
 /** Build a manifest from a whole body held in memory. */
 export async function buildManifest (init: Omit<ManifestInit, 'size'>, body: Uint8Array, sha256: Sha256): Promise<Manifest> {
   const chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE_BYTES
-  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new InvalidManifestError(`invalid chunkSize: ${chunkSize}`)
+  const problem = manifestLimitProblem({ ...init, size: body.length, chunkSize })
+  if (problem !== undefined) throw new InvalidManifestError(problem)
   const digests: Uint8Array[] = []
   for (let start = 0; start < body.length; start += chunkSize) {
     digests.push(await sha256(body.subarray(start, start + chunkSize)))
@@ -135,8 +160,14 @@ export async function resourceId (manifest: Manifest, sha256: Sha256): Promise<s
   return toHex(await sha256(utf8Encode(serializeManifest(manifest))))
 }
 
-/** Validate a manifest received from the network. Throws `InvalidManifestError`. */
+/**
+ * Validate a manifest received from the network: well formed and within the bounds in
+ * `constants.ts`. Throws `InvalidManifestError`.
+ */
 export function parseManifest (raw: string): Manifest {
+  // Before JSON.parse: an oversized manifest is refused without building its object.
+  // Characters are never more than UTF-8 bytes, so this holds for the byte bound too.
+  if (raw.length > MAX_MANIFEST_BYTES) throw new InvalidManifestError(`manifest of ${raw.length} characters is over ${MAX_MANIFEST_BYTES}`)
   let m: unknown
   try {
     m = JSON.parse(raw)
@@ -151,11 +182,14 @@ export function parseManifest (raw: string): Manifest {
   if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) fail('size')
   if (typeof o.type !== 'string') fail('type')
   if (typeof o.etag !== 'string') fail('etag')
-  if (typeof o.chunkSize !== 'number' || !Number.isSafeInteger(o.chunkSize) || o.chunkSize < 1024) fail('chunkSize')
+  if (typeof o.chunkSize !== 'number' || !Number.isSafeInteger(o.chunkSize)) fail('chunkSize')
   if (o.hash !== 'SHA-256') fail('hash')
   const size = o.size as number
   const chunkSize = o.chunkSize as number
-  if (!Array.isArray(o.chunks) || o.chunks.length !== chunkCount(size, chunkSize) || o.chunks.length > MAX_CHUNKS) fail('chunks')
+  const problem = manifestLimitProblem({ url: o.url as string, size, type: o.type as string, etag: o.etag as string, chunkSize })
+  if (problem !== undefined) throw new InvalidManifestError(`manifest out of bounds: ${problem}`)
+  // Within the chunk count bound, a count that does not match size and chunkSize is malformed.
+  if (!Array.isArray(o.chunks) || o.chunks.length !== chunkCount(size, chunkSize)) fail('chunks')
   for (const c of o.chunks as unknown[]) {
     if (typeof c !== 'string' || fromBase64Url(c)?.length !== SHA256_BYTES) fail('chunks')
   }

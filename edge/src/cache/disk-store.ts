@@ -14,7 +14,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parseManifest, serializeManifest } from '../../../protocol/src/index.js'
+import { MAX_MANIFEST_BYTES, parseManifest, serializeManifest } from '../../../protocol/src/index.js'
 import type { Logger } from '../../../protocol/src/index.js'
 import type { CacheEntry, CacheStore } from './store.js'
 import { entryId } from './store.js'
@@ -23,8 +23,8 @@ const FORMAT_VERSION = 3
 const ENTRY_SUFFIX = '.entry'
 const TEMP_MARK = '.tmp-'
 const LENGTH_BYTES = 4
-/** Metadata holds headers and a manifest; anything larger is a damaged file. */
-const MAX_META_BYTES = 4 * 1024 * 1024
+/** Metadata holds headers and a manifest (at most MAX_MANIFEST_BYTES); anything larger is a damaged file. */
+const MAX_META_BYTES = MAX_MANIFEST_BYTES + 1024 * 1024
 /** The least a file costs on a typical filesystem. */
 const MIN_FILE_BYTES = 4096
 

@@ -1,8 +1,8 @@
 /** `GET /_p2pcdn/manifest?url=...`: the chunk manifest of one origin resource, filling the cache if needed. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { serializeManifest, serializeSignedManifest } from '../../../protocol/src/index.js'
+import { manifestLimitProblem, serializeManifest, serializeSignedManifest } from '../../../protocol/src/index.js'
 import type { Manifest } from '../../../protocol/src/index.js'
-import { currentAgeS } from '../cache/policy.js'
+import { currentAgeS, header } from '../cache/policy.js'
 import type { ManifestSigner } from '../manifest-signer.js'
 import type { CacheEntry } from '../cache/store.js'
 import { discard, isTimeout } from '../origin.js'
@@ -40,6 +40,15 @@ export async function serveManifest (ctx: HandlerContext, req: IncomingMessage, 
     ctx.log.warn('fill-failed', { key: target.key, error: String(err) })
     if (isTimeout(err)) sendError(ctx, res, 504, 'ERR_TIMEOUT', `origin timed out: ${errorText(err)}`)
     else sendError(ctx, res, 502, 'ERR_HTTP', `origin failed: ${errorText(err)}`)
+    return
+  }
+  if (entry.manifest === undefined && entry.status === 200) {
+    // Beyond the manifest bounds: the resource is served, from here and the origin, but
+    // not described; 409 as for one that is not cacheable, so the SDK goes on without one.
+    const problem = manifestLimitProblem({
+      url: entry.url, size: entry.body.length, type: header(entry.headers, 'content-type'), etag: header(entry.headers, 'etag'), chunkSize: ctx.config.chunkSize
+    }) ?? 'beyond the manifest bounds'
+    sendError(ctx, res, 409, 'ERR_HTTP', `no manifest: ${problem}`)
     return
   }
   if (entry.manifest === undefined) {

@@ -1,12 +1,13 @@
 import { createHash, createPrivateKey, randomBytes, sign } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
-  buildManifest, ED25519_SIGNATURE_BYTES, KEY_ID_BYTES, MAX_MANIFEST_SIGNATURES, parseManifest, resourceId, serializeManifest,
+  buildManifest, ED25519_SIGNATURE_BYTES, KEY_ID_BYTES, parseManifest, resourceId, serializeManifest,
   serializeSignedManifest, type Manifest, type Sha256
 } from '../../../protocol/src/manifest.js'
 import {
   MANIFEST_SIGNING_CONTEXT, manifestKeyId, manifestSigningBytes, parseManifestPublicKey, sameResourceUrl
 } from '../../../protocol/src/manifest-signature.js'
+import { MAX_MANIFEST_SIGNATURES } from '../../../protocol/src/constants.js'
 import { fromBase64Url, toBase64Url } from '../../../protocol/src/encoding.js'
 import { createManifestSigner, verifyManifestSignature } from '../../../edge/src/manifest-signer.js'
 import { expectCode } from './helpers.js'
