@@ -226,7 +226,7 @@ const chromium = browser.version()
 await browser.close()
 await Promise.all([edge.stop(), tracker.stop(), origin.close()])
 
-/** When the SDK's requests to `endpoint` (a path prefix) ended: the first one's end, median over runs. */
+/** When the first of the SDK's requests matching `match` started or ended, median over the runs that made one. */
 function requestEnd (pairs: Pair[], match: (r: RequestSpan) => boolean, which: 'start' | 'end'): number {
   return median(pairs.map(p => p.cdn.requests.find(match)?.[which]).filter((v): v is number => v !== undefined))
 }
@@ -247,9 +247,12 @@ interface Summary {
   bytesFrom: Record<string, number>
 }
 
+/** A median over the runs that have the value (a missing request or chunk is left out, not counted as NaN). */
+const med = (values: number[]): number => median(values.filter(Number.isFinite))
+
 function summarize ({ scenario: s, pairs, failures }: ScenarioResult): Summary {
-  const cdnMs = median(pairs.map(p => p.cdn.totalMs))
-  const plainMs = median(pairs.map(p => p.plain.totalMs))
+  const cdnMs = med(pairs.map(p => p.cdn.totalMs))
+  const plainMs = med(pairs.map(p => p.plain.totalMs))
   const sources = ['cache', 'peer', 'edge', 'origin'] as const
   return {
     key: s.key,
@@ -259,23 +262,25 @@ function summarize ({ scenario: s, pairs, failures }: ScenarioResult): Summary {
     failures,
     cdnMs,
     plainMs,
-    pairedRatio: median(pairs.map(p => p.cdn.totalMs / p.plain.totalMs)),
+    pairedRatio: med(pairs.map(p => p.cdn.totalMs / p.plain.totalMs)),
     ratioOfMedians: cdnMs / plainMs,
-    cdnAfterReadyMs: s.includesCreate ? median(pairs.map(p => p.cdn.totalMs - (p.cdn.readyMs ?? NaN))) : NaN,
+    cdnAfterReadyMs: s.includesCreate ? med(pairs.map(p => p.cdn.totalMs - (p.cdn.readyMs ?? NaN))) : NaN,
     breakdown: {
-      readyMs: s.includesCreate ? median(pairs.map(p => p.cdn.readyMs ?? NaN)) : NaN,
+      readyMs: s.includesCreate ? med(pairs.map(p => p.cdn.readyMs ?? NaN)) : NaN,
       pingEndMs: requestEnd(pairs, r => r.path.startsWith('/_p2pcdn/ping'), 'end'),
       manifestStartMs: requestEnd(pairs, r => r.path.startsWith('/_p2pcdn/manifest'), 'start'),
       manifestEndMs: requestEnd(pairs, r => r.path.startsWith('/_p2pcdn/manifest'), 'end'),
-      responseMs: median(pairs.map(p => p.cdn.responseMs)),
-      firstChunkMs: median(pairs.map(p => p.cdn.chunks[0]?.at ?? NaN)),
-      firstChunkTookMs: median(pairs.map(p => p.cdn.chunks[0]?.ms ?? NaN)),
-      firstByteMs: median(pairs.map(p => p.cdn.firstByteMs)),
+      responseMs: med(pairs.map(p => p.cdn.responseMs)),
+      // Between the manifest's arrival and the Response: the wait for peers, in each run.
+      peerWaitMs: med(pairs.map(p => p.cdn.responseMs - (p.cdn.requests.find(r => r.path.startsWith('/_p2pcdn/manifest'))?.end ?? NaN))),
+      firstChunkMs: med(pairs.map(p => p.cdn.chunks[0]?.at ?? NaN)),
+      firstChunkTookMs: med(pairs.map(p => p.cdn.chunks[0]?.ms ?? NaN)),
+      firstByteMs: med(pairs.map(p => p.cdn.firstByteMs)),
       totalMs: cdnMs,
-      plainResponseMs: median(pairs.map(p => p.plain.responseMs)),
+      plainResponseMs: med(pairs.map(p => p.plain.responseMs)),
       plainTotalMs: plainMs
     },
-    bytesFrom: Object.fromEntries(sources.map(k => [k, median(pairs.map(p => p.cdn.bytes[k]))]))
+    bytesFrom: Object.fromEntries(sources.map(k => [k, med(pairs.map(p => p.cdn.bytes[k]))]))
   }
 }
 
@@ -304,12 +309,12 @@ Goal: cdn / plain ≤ 1 everywhere (the SDK never makes a page slower than a pla
 
 ### Where the SDK's time goes (ms from the start of its window, medians)
 
-${markdownTable(['scenario', 'size', 'ready', 'ping end', 'manifest start', 'manifest end', 'fetch resolved', 'first chunk delivered', 'first chunk took', 'first body byte', 'last byte', 'plain: response', 'plain: last byte'], summaries.map(s => {
+${markdownTable(['scenario', 'size', 'ready', 'ping end', 'manifest start', 'manifest end', 'fetch resolved', 'of which peer wait', 'first chunk delivered', 'first chunk took', 'first body byte', 'last byte', 'plain: response', 'plain: last byte'], summaries.map(s => {
   const b = s.breakdown
-  return [s.title, sizeLabel(s.size), fmt(b.readyMs!), fmt(b.pingEndMs!), fmt(b.manifestStartMs!), fmt(b.manifestEndMs!), fmt(b.responseMs!), fmt(b.firstChunkMs!), fmt(b.firstChunkTookMs!), fmt(b.firstByteMs!), fmt(b.totalMs!), fmt(b.plainResponseMs!), fmt(b.plainTotalMs!)]
+  return [s.title, sizeLabel(s.size), fmt(b.readyMs!), fmt(b.pingEndMs!), fmt(b.manifestStartMs!), fmt(b.manifestEndMs!), fmt(b.responseMs!), fmt(b.peerWaitMs!), fmt(b.firstChunkMs!), fmt(b.firstChunkTookMs!), fmt(b.firstByteMs!), fmt(b.totalMs!), fmt(b.plainResponseMs!), fmt(b.plainTotalMs!)]
 }))}
 
-"ready" is \`cdn.ready\` (storage open, edges pinged, the tracker's edge list); "fetch resolved" is when \`cdn.fetch\` gave its Response: after the manifest and the wait for peers. Request times are the browser's Resource Timing entries of the SDK's own requests.
+"ready" is \`cdn.ready\` (storage open, edges pinged, the tracker's edge list); "fetch resolved" is when \`cdn.fetch\` gave its Response: after the manifest and the wait for peers ("of which peer wait": from the manifest's arrival to the Response, per run). Request times are the browser's Resource Timing entries of the SDK's own requests.
 ${summaries.some(s => s.failures.length > 0) ? `\nFailed runs: ${summaries.filter(s => s.failures.length > 0).map(s => `${s.key}: ${s.failures.join('; ')}`).join(' | ')}\n` : ''}
 Machine: ${JSON.stringify(machine({ chromium }))}`
 
