@@ -26,9 +26,58 @@ export interface SdkTimed extends Timed {
   chunks: Array<{ at: number, index: number, source: string, bytes: number, ms: number }>
   /** The SDK's own HTTP requests in the window (ping, manifest, chunk ranges). */
   requests: RequestSpan[]
+  /** The tracker socket's traffic in the window. */
+  socket: SocketEvent[]
   bytes: Record<'cache' | 'peer' | 'edge' | 'origin', number>
   peers: number
   errors: string[]
+}
+
+/** A message on the SDK's tracker socket, as the page's WebSocket saw it. */
+export interface SocketEvent {
+  at: number
+  /** `open`, `out announce started offers=5`, `in announce reply`, `in p2pcdn:edges`, ... */
+  what: string
+}
+
+/**
+ * Runs in the page before any script: wraps `WebSocket` to log when the tracker socket
+ * opens and what crosses it. The SDK's own timings are not public, but its wire traffic
+ * is the browser's, so this shows where `ready` and the peer wait spend their time
+ * without touching the SDK.
+ */
+function watchTrackerSocket (): void {
+  const w = window as any
+  const log: Array<{ at: number, what: string }> = w.wsLog = []
+  const describe = (dir: string, data: unknown): string | undefined => {
+    if (typeof data !== 'string') return undefined
+    try {
+      const m = JSON.parse(data)
+      const parts = [dir, String(m.action)]
+      if (typeof m.event === 'string') parts.push(m.event)
+      if (Array.isArray(m.offers)) parts.push(`offers=${m.offers.length as number}`)
+      if (m.offer !== undefined) parts.push('offer')
+      if (m.answer !== undefined) parts.push('answer')
+      if (m.interval !== undefined) parts.push('reply')
+      return parts.join(' ')
+    } catch {
+      return undefined
+    }
+  }
+  const Native: typeof WebSocket = w.WebSocket
+  w.WebSocket = class extends Native {
+    constructor (url: string | URL, protocols?: string | string[]) {
+      super(url, protocols)
+      this.addEventListener('open', () => log.push({ at: performance.now(), what: 'open' }))
+      this.addEventListener('message', e => { const what = describe('in', e.data); if (what !== undefined) log.push({ at: performance.now(), what }) })
+    }
+
+    override send (data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+      const what = describe('out', data)
+      if (what !== undefined) log.push({ at: performance.now(), what })
+      super.send(data)
+    }
+  }
 }
 
 /**
@@ -38,6 +87,8 @@ export interface SdkTimed extends Timed {
  */
 export async function openPage (browser: Browser, pageUrl: string, sdkUrl: string): Promise<{ context: BrowserContext, page: Page }> {
   const context = await browser.newContext()
+  // As source text: tsx wraps named functions in `__name(...)`, which the page lacks.
+  await context.addInitScript({ content: `(() => { const __name = f => f; (${watchTrackerSocket.toString()})() })()` })
   const page = await context.newPage()
   await page.goto(pageUrl)
   await page.addScriptTag({ url: sdkUrl })
@@ -84,8 +135,10 @@ export async function sdkFetchIn (page: Page, url: string, init?: Record<string,
     const requests = (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
       .filter(e => performance.timeOrigin + e.startTime >= absT0 - 1)
       .map(e => { const u = new URL(e.name); return { path: u.pathname + u.search, start: e.startTime - t0, end: e.responseEnd - t0 } })
+    const socket = (w.wsLog as Array<{ at: number, what: string }>).filter(e => e.at >= t0).map(e => ({ at: e.at - t0, what: e.what }))
     const stats = cdn.stats()
     return {
+      socket,
       totalMs,
       responseMs,
       firstByteMs,

@@ -247,6 +247,11 @@ interface Summary {
   bytesFrom: Record<string, number>
 }
 
+/** When the first tracker-socket event matching `match` happened, median over the runs that saw one. */
+function socketAt (pairs: Pair[], match: (what: string) => boolean): number {
+  return median(pairs.map(p => p.cdn.socket.find(e => match(e.what))?.at).filter((v): v is number => v !== undefined))
+}
+
 /** A median over the runs that have the value (a missing request or chunk is left out, not counted as NaN). */
 const med = (values: number[]): number => median(values.filter(Number.isFinite))
 
@@ -273,6 +278,11 @@ function summarize ({ scenario: s, pairs, failures }: ScenarioResult): Summary {
       responseMs: med(pairs.map(p => p.cdn.responseMs)),
       // Between the manifest's arrival and the Response: the wait for peers, in each run.
       peerWaitMs: med(pairs.map(p => p.cdn.responseMs - (p.cdn.requests.find(r => r.path.startsWith('/_p2pcdn/manifest'))?.end ?? NaN))),
+      wsOpenMs: socketAt(pairs, w => w === 'open'),
+      edgesReplyMs: socketAt(pairs, w => w.startsWith('in p2pcdn:edges')),
+      announceSentMs: socketAt(pairs, w => w.startsWith('out announce started')),
+      announceReplyMs: socketAt(pairs, w => w.startsWith('in announce') && w.endsWith('reply')),
+      offersSent: med(pairs.map(p => Number(/offers=(\d+)/.exec(p.cdn.socket.find(e => e.what.startsWith('out announce started'))?.what ?? '')?.[1] ?? NaN))),
       firstChunkMs: med(pairs.map(p => p.cdn.chunks[0]?.at ?? NaN)),
       firstChunkTookMs: med(pairs.map(p => p.cdn.chunks[0]?.ms ?? NaN)),
       firstByteMs: med(pairs.map(p => p.cdn.firstByteMs)),
@@ -315,6 +325,15 @@ ${markdownTable(['scenario', 'size', 'ready', 'ping end', 'manifest start', 'man
 }))}
 
 "ready" is \`cdn.ready\` (storage open, edges pinged, the tracker's edge list); "fetch resolved" is when \`cdn.fetch\` gave its Response: after the manifest and the wait for peers ("of which peer wait": from the manifest's arrival to the Response, per run). Request times are the browser's Resource Timing entries of the SDK's own requests.
+
+### The tracker socket in the same window (first visitors: scenarios a and c; ms, medians)
+
+${markdownTable(['scenario', 'size', 'socket open', 'edge list reply', 'ready', 'first announce sent', 'offers in it', 'announce reply', 'fetch resolved'], summaries.filter(s => scenarios.find(x => x.key === s.key)?.includesCreate === true).map(s => {
+  const b = s.breakdown
+  return [s.title, sizeLabel(s.size), fmt(b.wsOpenMs!), fmt(b.edgesReplyMs!), fmt(b.readyMs!), fmt(b.announceSentMs!), fmt(b.offersSent!), fmt(b.announceReplyMs!), fmt(b.responseMs!)]
+}))}
+
+Seen by wrapping the page's \`WebSocket\` (an init script), not from inside the SDK.
 ${summaries.some(s => s.failures.length > 0) ? `\nFailed runs: ${summaries.filter(s => s.failures.length > 0).map(s => `${s.key}: ${s.failures.join('; ')}`).join(' | ')}\n` : ''}
 Machine: ${JSON.stringify(machine({ chromium }))}`
 
@@ -331,7 +350,7 @@ await writeResults('latency', md, {
       cdnFirst: p.cdnFirst,
       note: p.note,
       plain: { totalMs: p.plain.totalMs, responseMs: p.plain.responseMs, firstByteMs: p.plain.firstByteMs },
-      cdn: { totalMs: p.cdn.totalMs, readyMs: p.cdn.readyMs, responseMs: p.cdn.responseMs, firstByteMs: p.cdn.firstByteMs, bytes: p.cdn.bytes, errors: p.cdn.errors, chunks: p.cdn.chunks.slice(0, 4), requests: p.cdn.requests.slice(0, 4) }
+      cdn: { totalMs: p.cdn.totalMs, readyMs: p.cdn.readyMs, responseMs: p.cdn.responseMs, firstByteMs: p.cdn.firstByteMs, bytes: p.cdn.bytes, errors: p.cdn.errors, chunks: p.cdn.chunks.slice(0, 4), requests: p.cdn.requests.slice(0, 4), socket: p.cdn.socket.slice(0, 8) }
     }))
   })),
   machine: machine({ chromium })
