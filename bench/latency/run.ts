@@ -10,6 +10,7 @@
  */
 import { execSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { Browser, BrowserContext } from 'playwright'
 import { createEdge } from '../../edge/src/index.js'
@@ -35,6 +36,9 @@ const MIN_RUNS = Math.min(3, RUNS)
 const RUN_TIMEOUT_MS = 60_000
 /** B connecting to A: the e2e tests allow 8 s for a slow connection on a busy machine. */
 const CONNECT_DEADLINE_MS = 15_000
+
+/** Other work on the machine skews absolute times (ratios within a run much less): recorded with the results. */
+const loadAtStart = loadavg()[0]!
 
 const SIZES = { small: 30 * 1024, large: 8 * 1024 * 1024 } as const
 type SizeName = keyof typeof SIZES
@@ -222,6 +226,7 @@ for (const s of scenarios) {
   results.push(await runScenario(s))
 }
 
+const loadAtEnd = loadavg()[0]!
 const chromium = browser.version()
 await browser.close()
 await Promise.all([edge.stop(), tracker.stop(), origin.close()])
@@ -307,7 +312,7 @@ try {
 
 const md = `## bench:latency: cdn.fetch vs plain fetch from the same edge (medians of ${RUNS} runs)
 
-Measured commit ${commit}${dirty ? ' (with uncommitted changes under client/, protocol/, edge/ or tracker/)' : ''}. Loopback origin, edge and tracker; each side in a fresh browser context.
+Measured commit ${commit}${dirty ? ' (with uncommitted changes under client/, protocol/, edge/ or tracker/)' : ''}. Loopback origin, edge and tracker; each side in a fresh browser context. Load average (1 min) at start / end: ${loadAtStart.toFixed(1)} / ${loadAtEnd.toFixed(1)}.
 The SDK's time runs from just before \`P2PCDN.create\` (scenarios a, c) or from \`cdn.fetch\` (b: the instance is ready and connected) to the last body byte; plain is \`fetch(edge + path)\` to the last byte.
 
 ${markdownTable(['scenario', 'size', 'runs', 'cdn ms', 'plain ms', 'cdn / plain (paired)', 'ratio of medians', 'cdn after ready ms', 'SDK bytes from'], summaries.map(s => [
@@ -341,6 +346,7 @@ await writeResults('latency', md, {
   bench: 'latency',
   commit,
   dirty,
+  loadAverage: { start: loadAtStart, end: loadAtEnd },
   runs: RUNS,
   sizes: SIZES,
   summaries,
