@@ -172,8 +172,8 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
       let peer = this.#pick(job.id, index, tried)
       if (peer === undefined && index !== job.first) {
         await this.#awaitPeers(job, index)
-        await this.#awaitLeader(job, index)
-        peer = this.#pick(job.id, index, tried)
+        // Woken with others when a request ends: whoever picks first takes the room.
+        while ((peer = this.#pick(job.id, index, tried)) === undefined && await this.#awaitLeader(job, index)) job.signal.throwIfAborted()
       }
       if (peer === undefined) break
       tried.add(peer)
@@ -214,26 +214,30 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
    * waiting for its HAVE costs less than a second copy from the edge, and it is what
    * keeps a busy edge at about one copy per swarm. Bounded by `peerTimeoutMs`; a fetch
    * whose leader went quiet once does not wait again; only a peer with no strike leads.
+   * The same wait covers a leader with no room for another request yet. Resolves true
+   * when there may be a peer to ask now, false when there is no one worth waiting for.
    */
-  async #awaitLeader (job: FetchJob, index: number): Promise<void> {
-    if (this.#leaderless.has(job)) return
+  async #awaitLeader (job: FetchJob, index: number): Promise<boolean> {
+    if (this.#leaderless.has(job)) return false
     const ours = this.deps.holdings.count(job.id)
     const ahead = (): boolean => this.#candidates().some(p => this.strikes(p) === 0 && p.heldCount(job.id) > ours)
-    if (!ahead()) return
+    if (!ahead()) return false
     const clock = this.#clock
-    await new Promise<void>(resolve => {
-      const check = (): void => { if (this.#pick(job.id, index, new Set()) !== undefined || !ahead()) done() }
-      const done = (): void => {
+    return await new Promise<boolean>(resolve => {
+      const check = (): void => { if (this.#pick(job.id, index, new Set()) !== undefined || !ahead()) done(true) }
+      const done = (again: boolean): void => {
         clock.clearTimeout(timer)
         off()
         this.#waiting.delete(check)
-        job.signal.removeEventListener('abort', done)
-        resolve()
+        job.signal.removeEventListener('abort', onAbort)
+        resolve(again)
       }
-      const timer = clock.setTimeout(() => { this.#leaderless.add(job); done() }, this.deps.peerTimeoutMs)
+      const onAbort = (): void => done(false)
+      const timer = clock.setTimeout(() => { this.#leaderless.add(job); done(false) }, this.deps.peerTimeoutMs)
       const off = this.deps.onPeerHave(check)
       this.#waiting.add(check)
-      job.signal.addEventListener('abort', done, { once: true })
+      job.signal.addEventListener('abort', onAbort, { once: true })
+      check()
     })
   }
 

@@ -40,7 +40,7 @@ export class Client extends Emitter<ClientEvents> {
   #fetcher: ChunkFetcher<Peer> | undefined
   #tracker: TrackerClient | undefined
   #swarm: Swarm | undefined
-  #edges = new EdgeSet([], 0)
+  #edges: EdgeSet
   #region: string | undefined
   #consented: boolean
   #cacheLimit: number
@@ -69,6 +69,8 @@ export class Client extends Emitter<ClientEvents> {
     this.#peerSlots = new Limiter(this.config.peerConcurrency)
     this.#httpSlots = new Limiter(this.config.httpConcurrency)
     this.#bucket = new UploadBucket(this.config.uploadBytesPerSecond)
+    // Configured edges serve at once, in the order given, until pings rank them.
+    this.#edges = new EdgeSet(this.config.edges.map(url => ({ url, region: 'default', rttMs: Infinity })), this.config.edgeRetryMs)
     this.#manifests = new ManifestSource({
       config: this.config,
       edges: () => this.#edges,
@@ -118,8 +120,13 @@ export class Client extends Emitter<ClientEvents> {
     this.#fetches.add(abort)
     const forget = (): void => { this.#fetches.delete(abort); outer?.removeEventListener('abort', onOuterAbort) }
     try {
+      // With configured edges the manifest need not wait for storage to open.
+      const manifestFetch = this.config.edges.length > 0
+        ? this.#manifests.get(url, abort.signal)
+        : abortable(this.#ready, abort.signal).then(async () => await this.#manifests.get(url, abort.signal))
+      manifestFetch.catch(() => {}) // awaited below, after ready
       await abortable(this.#ready, abort.signal)
-      const manifest = await this.#manifests.get(url, abort.signal)
+      const manifest = await manifestFetch
       if (manifest === undefined) {
         forget()
         return await this.#fetchDirect(url, init)
@@ -215,11 +222,11 @@ export class Client extends Emitter<ClientEvents> {
       choke: (peer, message) => this.#ban(peer, 'ERR_TIMEOUT', message),
       report: (err, extra) => this.#report(err, extra)
     })
-    await this.#useEdges([])
-    if (!this.#consented) return
-    // Configured edges serve from the start; the tracker's list joins them when it comes.
-    // Without any, the first fetches would go to the origin: wait for the list (bounded).
-    const peering = this.#startPeering()
+    // Configured edges serve from the start while pings rank them and the tracker's list
+    // joins them. Without any, the first fetches would go to the origin: wait for the
+    // list (bounded). The swarm is joined once the region is known.
+    const ranked = this.#useEdges([])
+    const peering = ranked.then(async () => await this.#startPeering())
     if (this.config.edges.length === 0) await peering
   }
 
@@ -231,9 +238,11 @@ export class Client extends Emitter<ClientEvents> {
   async #useEdges (more: Array<{ url: string, region: string }>): Promise<void> {
     const candidates = new Map<string, { url: string, region?: string }>()
     for (const url of this.config.edges) candidates.set(url, { url })
-    for (const e of this.#edges.edges) candidates.set(e.url, e)
     for (const e of more) if (edgeAllowed(this.config.edgeOrigins, e.url)) candidates.set(e.url, e)
-    const ranked: RankedEdge[] = await rankEdges([...candidates.values()])
+    // Edges pinged before keep their time: only new ones cost a ping.
+    const known = this.#edges.edges.filter(e => Number.isFinite(e.rttMs))
+    for (const e of known) candidates.delete(e.url)
+    const ranked: RankedEdge[] = [...known, ...await rankEdges([...candidates.values()])].sort((a, b) => a.rttMs - b.rttMs)
     // A region the operator configured outranks ping times: its edges come first.
     const region = this.config.region
     if (region !== undefined) ranked.sort((a, b) => Number(b.region === region) - Number(a.region === region))
