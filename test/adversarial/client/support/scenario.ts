@@ -22,16 +22,17 @@ export interface Joined {
 
 /**
  * Start a `mode` peer in `swarm`, open a page, create the SDK there with `init`, and wait
- * until the page counts the peer among its connected ones.
+ * until the page counts `peers` connected ones (the hostile one, and any pages already
+ * in the swarm).
  */
-export async function pageWithPeer (env: CdnEnv, mode: HostileMode, swarm: string, resources: HostileResource[], init: Record<string, unknown> = {}, peerInit: Partial<HostilePeerInit> = {}): Promise<Joined> {
+export async function pageWithPeer (env: CdnEnv, mode: HostileMode, swarm: string, resources: HostileResource[], { init = {}, peerInit = {}, peers = 1 }: { init?: Record<string, unknown>, peerInit?: Partial<HostilePeerInit>, peers?: number } = {}): Promise<Joined> {
   const peer = new HostilePeer({ tracker: env.tracker.url, swarm, mode, resources, ...peerInit })
   await peer.start()
   const page = await env.openPage()
   await createCdn(page, { tracker: env.tracker.url, swarm, ...init })
   await peer.connected
-  const seen = await until(async () => await page.evaluate(() => (globalThis as any).cdn.stats().peers.length > 0), 10_000)
-  if (!seen) throw new Error(`the page never listed the ${mode} peer as connected`)
+  const seen = await until(async () => await page.evaluate(n => (globalThis as any).cdn.stats().peers.length >= n, peers), 10_000)
+  if (!seen) throw new Error(`the page never listed ${peers} connected peers (the ${mode} one among them)`)
   return {
     page,
     peer,
