@@ -94,10 +94,6 @@ export class HostilePeer {
   readonly connected: Promise<void>
   /** Resolves when the page closes the channel. */
   readonly closed: Promise<void>
-  /** The flood's figures (have-flood), once it ends. */
-  flooded: Promise<FloodResult> | undefined
-  /** The replay's figures (replay), once it ends. */
-  replayed: Promise<ReplayResult> | undefined
 
   readonly #init: HostilePeerInit
   readonly #signaller: TrackerSignaller
@@ -218,8 +214,6 @@ export class HostilePeer {
     }
     this.#send({ type: FrameType.HAVE_END })
     if (mode === 'drip') this.#dripTimer = setInterval(() => this.#drip(), this.#init.dripIntervalMs ?? 3000)
-    if (mode === 'have-flood') this.flooded = this.#flood()
-    if (mode === 'replay') this.replayed = this.#replay()
   }
 
   #onData (data: Uint8Array): void {
@@ -301,8 +295,10 @@ export class HostilePeer {
     }
   }
 
-  async #flood (): Promise<FloodResult> {
-    const sp = this.#sp!
+  /** have-flood: send the HAVEs now (the test measures the tab before and after). */
+  async flood (): Promise<FloodResult> {
+    const sp = this.#sp
+    if (sp === undefined) throw new Error('flood before the channel opened')
     const frames = this.#init.flood?.frames ?? 4000
     const bitfieldBytes = this.#init.flood?.bitfieldBytes ?? 60_000
     const started = Date.now()
@@ -323,10 +319,10 @@ export class HostilePeer {
   }
 
   /**
-   * Ask for the first `chunks` chunks of resources[0], `rounds` times each, with at most
-   * `window` requests unanswered; then wait (bounded) for the last answers.
+   * replay: ask for the first `chunks` chunks of resources[0], `rounds` times each, with
+   * at most `window` requests unanswered; then wait (bounded) for the last answers.
    */
-  async #replay (): Promise<ReplayResult> {
+  async replay (): Promise<ReplayResult> {
     const target = this.#init.resources[0]
     if (target === undefined) throw new Error('replay needs a resource')
     const { chunks = 32, rounds = 400, window = 64, timeLimitMs = 25_000 } = this.#init.replay ?? {}
