@@ -60,7 +60,17 @@ export interface HostileCounters {
 }
 
 export interface FloodResult { framesSent: number, bytesSent: number, ms: number, stoppedEarly: boolean }
-export interface ReplayResult { requestsSent: number, chunksReceived: number, absents: number, bytesReceived: number, unanswered: number, ms: number, timedOut: boolean }
+export interface ReplayResult {
+  requestsSent: number
+  chunksReceived: number
+  absents: number
+  bytesReceived: number
+  /** Requests with neither the whole chunk nor ABSENT back when the replay ended. */
+  unanswered: number
+  ms: number
+  /** The time limit, not the page, ended the replay before all requests went out. */
+  timedOut: boolean
+}
 
 /** Queue at most this much on the channel before waiting for it to drain. */
 const HIGH_WATER_BYTES = 1024 * 1024
@@ -337,15 +347,16 @@ export class HostilePeer {
     }
     let requestsSent = 0
     let requestId = 1
+    let cut = false
     const count = Math.min(chunks, chunkCountOf(target.manifest))
     const open = (): boolean => this.#sp !== undefined && !this.#sp.destroyed
     outer: for (let round = 0; round < rounds; round++) {
       for (let index = 0; index < count; index++) {
         while (this.#replaying.size >= window) {
-          if (!open() || Date.now() > deadline) break outer
+          if (!open() || Date.now() > deadline) { cut = open(); break outer }
           await new Promise(resolve => setTimeout(resolve, 2))
         }
-        if (!open() || Date.now() > deadline) break outer
+        if (!open() || Date.now() > deadline) { cut = open(); break outer }
         const { start, end } = chunkBounds(target.manifest, index)
         this.#replaying.set(requestId, { size: end - start, received: 0 })
         this.#send({ type: FrameType.REQUEST, requestId: requestId++, resourceId: target.id, index })
@@ -361,7 +372,7 @@ export class HostilePeer {
       bytesReceived: this.counters.dataBytesReceived,
       unanswered: this.#replaying.size,
       ms: Date.now() - started,
-      timedOut: Date.now() > deadline
+      timedOut: cut
     }
   }
 
