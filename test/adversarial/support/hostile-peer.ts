@@ -38,6 +38,8 @@ export interface HostilePeerInit {
   region?: string
   /** @default 3000 */
   dripIntervalMs?: number
+  /** The drip stops after this long whatever is still asked for. @default 120_000 */
+  dripLimitMs?: number
   /** @default { frames: 4000, bitfieldBytes: 60_000, timeLimitMs: 45_000 } */
   flood?: { frames?: number, bitfieldBytes?: number, timeLimitMs?: number }
   /** @default { chunks: 32, rounds: 400, window: 64, timeLimitMs: 25_000 } */
@@ -108,7 +110,9 @@ export class HostilePeer {
   readonly #init: HostilePeerInit
   readonly #signaller: TrackerSignaller
   #sp: SimplePeer.Instance | undefined
+  /** Connections being set up: the one answering a page's offer, or our own offer. */
   readonly #attempts = new Set<SimplePeer.Instance>()
+  readonly #offers = new Map<string, SimplePeer.Instance>()
   readonly #dripping = new Map<number, { bytes: Uint8Array, offset: number }>()
   readonly #replaying = new Map<number, Replaying>()
   readonly #pageHas = new Set<string>()
@@ -155,8 +159,6 @@ export class HostilePeer {
     this.#offers.set(offerId, sp)
     this.#signaller.announce([{ offer: { type: 'offer', sdp }, offer_id: offerId }], 'started')
   }
-
-  readonly #offers = new Map<string, SimplePeer.Instance>()
 
   /** Send raw bytes on the channel (malformed frames). */
   sendRaw (bytes: Uint8Array): void {
@@ -209,6 +211,8 @@ export class HostilePeer {
       this.#opened()
       this.#onConnected()
     })
+    // A failed attempt must not make us ignore the next page's offer.
+    sp.once('close', () => this.#attempts.delete(sp))
     sp.on('error', () => sp.destroy())
   }
 
@@ -223,7 +227,13 @@ export class HostilePeer {
       }
     }
     this.#send({ type: FrameType.HAVE_END })
-    if (mode === 'drip') this.#dripTimer = setInterval(() => this.#drip(), this.#init.dripIntervalMs ?? 3000)
+    if (mode === 'drip') {
+      const until = Date.now() + (this.#init.dripLimitMs ?? 120_000)
+      this.#dripTimer = setInterval(() => {
+        if (Date.now() > until) clearInterval(this.#dripTimer)
+        else this.#drip()
+      }, this.#init.dripIntervalMs ?? 3000)
+    }
   }
 
   #onData (data: Uint8Array): void {
