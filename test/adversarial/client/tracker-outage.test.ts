@@ -10,6 +10,7 @@
  * slack; every wait is a poll with that deadline, never a fixed sleep.
  */
 import { createServer } from 'node:net'
+import type { Page } from 'playwright'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { deterministicBytes } from '../../../examples/demo/deterministic-bytes.js'
 import { sha256Hex, startCdnEnv, type CdnEnv } from '../../helpers/cdn-env.js'
@@ -74,7 +75,9 @@ async function inSwarm (tracker: Tracker, swarm: string): Promise<boolean> {
   return ((await trackerStats(tracker))?.swarmList ?? []).some(s => s.infoHash === hex && s.peers > 0)
 }
 
-const statsOf = async (page: import('playwright').Page): Promise<{ edge?: string }> => await page.evaluate(() => (globalThis as any).cdn.stats())
+async function statsOf (page: Page): Promise<{ edge?: string }> {
+  return await page.evaluate(() => (globalThis as any).cdn.stats())
+}
 
 describe('a page created while the tracker is down', () => {
   it('without configured edges: loads from the origin, then reconnects, uses the edge and joins the swarm', async () => {
