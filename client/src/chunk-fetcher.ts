@@ -16,6 +16,8 @@ export interface FetchJob {
   signal: AbortSignal
   /** The fetch's first chunk: the page waits for it before anything else, so it never waits for peers. */
   first: number
+  /** The chunk the page is waiting for now: a peer gets HEAD_DEADLINE_MS, not seconds, to start it. */
+  head: number
 }
 
 /** What the scheduler reads of a connected peer (a `Peer`). */
@@ -117,6 +119,12 @@ export const NEW_PEER_REQUESTS = 2
 /** Below this many bytes per millisecond (32 KB/s), after FLOOR_GRACE_MS, a peer loses the request. */
 export const PEER_FLOOR_BYTES_PER_MS = 32
 export const FLOOR_GRACE_MS = 1000
+/**
+ * The chunk the page is waiting for must start (first bytes, then the floor) within
+ * this, or SLACK times the peer's usual or HTTP's first byte if longer: past it, HTTP
+ * would likely have delivered already. A peer missing it gets a strike like any miss.
+ */
+export const HEAD_DEADLINE_MS = 300
 /** How often an in-flight peer request is checked against its deadlines. */
 const CHECK_MS = 100
 
@@ -266,7 +274,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     const ask = new AbortController()
     const stop = (): void => ask.abort(job.signal.reason)
     job.signal.addEventListener('abort', stop, { once: true })
-    const watch = this.#watch(peer, size, ask)
+    const watch = this.#watch(job, index, peer, size, ask)
     const asked = ++this.#asked
     try {
       const bytes = await peer.request(job.id, index, size, ask.signal, watch.onData).catch((err: unknown) => {
@@ -288,7 +296,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
    * The deadlines of one peer request of `size` bytes; `ask` is aborted with a
    * TimeoutError (code ERR_TIMEOUT) when one is missed.
    */
-  #watch (peer: P, size: number, ask: AbortController): { onData: (received: number) => void, stop: () => void } {
+  #watch (job: FetchJob, index: number, peer: P, size: number, ask: AbortController): { onData: (received: number) => void, stop: () => void } {
     const clock = this.#clock
     const { peerTimeoutMs } = this.deps
     const started = clock.now()
@@ -296,8 +304,9 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     let lastData = started
     /** When the first bytes came: the floor is measured from there, the wait for them has its own deadline. */
     let firstData = 0
-    const floor = peer.throughput === 0 ? FIRST_BYTE_NEW_PEER_MS : FIRST_BYTE_MIN_MS
-    const firstByteMs = Math.min(peerTimeoutMs, Math.max(floor, SLACK * peer.firstByteMs, SLACK * this.#httpLatencyMs))
+    const usual = Math.max(SLACK * peer.firstByteMs, SLACK * this.#httpLatencyMs)
+    const firstByteMs = Math.min(peerTimeoutMs, Math.max(peer.throughput === 0 ? FIRST_BYTE_NEW_PEER_MS : FIRST_BYTE_MIN_MS, usual))
+    const headMs = Math.max(HEAD_DEADLINE_MS, usual)
     const peerMs = peer.throughput === 0 ? 0 : size / peer.throughput
     const httpMs = this.#httpThroughput === 0 ? 0 : size / this.#httpThroughput
     const totalMs = Math.max(PEER_DEADLINE_MIN_MS, SLACK * peerMs, SLACK * httpMs)
@@ -305,10 +314,11 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     const check = (): void => {
       const now = clock.now()
       const elapsed = now - started
+      const head = job.head === index
       let missed: string | undefined
-      if (received === 0 && elapsed >= firstByteMs) missed = `peer sent nothing in ${Math.round(elapsed)} ms`
+      if (received === 0 && elapsed >= (head ? headMs : firstByteMs)) missed = `peer sent nothing in ${Math.round(elapsed)} ms`
       else if (now - lastData >= peerTimeoutMs) missed = `peer sent nothing for ${peerTimeoutMs} ms`
-      else if (received > 0 && now - firstData >= FLOOR_GRACE_MS && received / (now - firstData) < PEER_FLOOR_BYTES_PER_MS) {
+      else if (received > 0 && now - firstData >= (head ? headMs : FLOOR_GRACE_MS) && received / (now - firstData) < PEER_FLOOR_BYTES_PER_MS) {
         missed = `peer sent ${received} B in ${Math.round(now - firstData)} ms, below the floor of ${PEER_FLOOR_BYTES_PER_MS * 1000} B/s`
       }
       else if (elapsed >= totalMs) missed = `peer took over ${Math.round(totalMs)} ms for ${size} B`

@@ -2,7 +2,8 @@
  * A byte stream of chunks `first..last` delivered in order while up to `parallel`
  * later chunks are already being fetched. Reading the first bytes never waits for the
  * last chunk. Aborting `signal` errors the stream at once; `onEnd` runs exactly once,
- * when the stream closes, errors or is cancelled.
+ * when the stream closes, errors or is cancelled. `onHead` hears each chunk the reader
+ * is now waiting for: the one whose lateness the page feels.
  */
 export function chunkStream (
   first: number,
@@ -10,7 +11,8 @@ export function chunkStream (
   parallel: number,
   fetchChunk: (index: number) => Promise<Uint8Array>,
   signal: AbortSignal,
-  onEnd: (reason?: unknown) => void
+  onEnd: (reason?: unknown) => void,
+  onHead: (index: number) => void = () => {}
 ): ReadableStream<Uint8Array> {
   const inFlight = new Map<number, Promise<Uint8Array>>()
   let next = first
@@ -42,6 +44,7 @@ export function chunkStream (
     async pull (controller) {
       if (ended) return
       fill()
+      onHead(next)
       let bytes: Uint8Array
       try {
         bytes = await inFlight.get(next)!

@@ -139,7 +139,7 @@ export class Client extends Emitter<ClientEvents> {
       }
       this.#holdings!.touch(id, manifest)
       const { first, last } = chunksOf(want, manifest.chunkSize)
-      const job: FetchJob = { url, id, manifest, signal: abort.signal, first }
+      const job: FetchJob = { url, id, manifest, signal: abort.signal, first, head: first }
       this.#inUse.set(id, (this.#inUse.get(id) ?? 0) + 1)
       let loaded = 0
       const total = want.end - want.start
@@ -154,7 +154,7 @@ export class Client extends Emitter<ClientEvents> {
         const n = (this.#inUse.get(id) ?? 1) - 1
         if (n === 0) this.#inUse.delete(id)
         else this.#inUse.set(id, n)
-      })
+      }, index => { job.head = index })
       // Progress counts what the page was handed, in byte order.
       const progress = new TransformStream<Uint8Array, Uint8Array>({
         transform: (bytes, controller) => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { buildManifest, chunkBounds, resourceId, type Manifest } from '../../../protocol/src/index.js'
 import {
-  CHOKE_STRIKES, ChunkFetcher, FIRST_BYTE_NEW_PEER_MS, FLOOR_GRACE_MS, NEW_PEER_REQUESTS, PEER_DEADLINE_MIN_MS,
+  CHOKE_STRIKES, ChunkFetcher, FIRST_BYTE_NEW_PEER_MS, FLOOR_GRACE_MS, HEAD_DEADLINE_MS, NEW_PEER_REQUESTS, PEER_DEADLINE_MIN_MS,
   type FetchJob, type SourcePeer
 } from '../../../client/src/chunk-fetcher.js'
 import { EdgeSet } from '../../../client/src/edge-set.js'
@@ -110,11 +110,15 @@ async function setup (peers: (clock: FakeClock, body: Uint8Array, manifest: Mani
     choke: peer => { choked.push(peer.id); peer.destroyed = true },
     report: () => {}
   })
-  const job: FetchJob = { url: URL_, id: await resourceId(manifest, sha256), manifest, signal: new AbortController().signal, first: 0 }
+  // head -1: no chunk is waited for by a reader unless a test says so (fetchAll does).
+  const job: FetchJob = { url: URL_, id: await resourceId(manifest, sha256), manifest, signal: new AbortController().signal, first: 0, head: -1 }
   return { fetcher, job, clock, http, choked, waitsFor, peers: list, body, manifest }
 }
 
-/** Fetch every chunk of the job, `parallel` at a time as chunkStream does; returns the fake time taken. */
+/**
+ * Fetch every chunk of the job, `parallel` at a time, with a reader waiting for the
+ * lowest chunk not delivered yet, as chunkStream does; returns the fake time taken.
+ */
 /**
  * `lastHttpAt` is when the last HTTP request was made: fake time runs on while real
  * WebCrypto verifies, so it, not `ms`, says when a peer lost its last request.
@@ -122,10 +126,12 @@ async function setup (peers: (clock: FakeClock, body: Uint8Array, manifest: Mani
 async function fetchAll (s: Setup, parallel = 8): Promise<{ ms: number, sources: string[], lastHttpAt: number }> {
   const n = s.job.manifest.chunks.length
   const sources: string[] = new Array(n)
+  s.job.head = 0
   const all = Promise.all(Array.from({ length: Math.min(parallel, n) }, async (_, lane) => {
     for (let i = lane; i < n; i += parallel) {
       const got = await s.fetcher.fetch(s.job, i)
       sources[i] = got.source
+      while (sources[s.job.head] !== undefined) s.job.head++
     }
   }))
   const ms = await s.clock.until(all, 60_000)
@@ -152,17 +158,25 @@ describe('ChunkFetcher: peers earn their requests', () => {
     expect(s.waitsFor.length).toBeGreaterThan(0)
   })
 
-  it('a silent peer claiming every chunk holds up two chunks for one first-byte deadline, then one probe, then it is choked', async () => {
+  it('a silent peer claiming every chunk holds up the chunk the reader waits for only HEAD_DEADLINE_MS; after one probe it is choked', async () => {
     const s = await setup((clock, body, m) => [new FakePeer('silent', body, m, clock, 'silent')], 16)
     const { lastHttpAt, sources } = await fetchAll(s)
     expect(sources).toEqual(Array(16).fill('edge'))
     expect(s.choked).toEqual(['silent'])
     // NEW_PEER_REQUESTS asked at once, which miss together (one strike), then one probe.
     expect(s.peers[0]!.asked.length).toBe(NEW_PEER_REQUESTS + 1)
-    expect(lastHttpAt).toBeLessThanOrEqual(2 * FIRST_BYTE_NEW_PEER_MS + 100)
-    // The chunks not asked of it went to HTTP at the first miss, not after the probe.
-    expect(s.http.filter(h => h.at <= FIRST_BYTE_NEW_PEER_MS + 100).length).toBeGreaterThanOrEqual(16 - 2)
+    // Each request it held was the reader's chunk, or became it, well before any seconds-long deadline.
+    expect(lastHttpAt).toBeLessThanOrEqual(4 * HEAD_DEADLINE_MS + 100)
     expect(s.fetcher.strikes(s.peers[0]!)).toBe(CHOKE_STRIKES)
+  })
+
+  it('a silent peer holding a chunk the reader does not wait for yet keeps it for the first-byte deadline', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('silent', body, m, clock, 'silent')], 4)
+    const got = s.fetcher.fetch(s.job, 2) // head is -1: nobody waits for it
+    await s.clock.until(got, 10_000)
+    expect((await got).source).toBe('edge')
+    expect(s.http[0]!.at).toBeGreaterThanOrEqual(FIRST_BYTE_NEW_PEER_MS)
+    expect(s.http[0]!.at).toBeLessThanOrEqual(FIRST_BYTE_NEW_PEER_MS + 100)
   })
 
   it('an honest peer serves every chunk once it has delivered one: the wait for room ends when a request does', async () => {
@@ -179,10 +193,19 @@ describe('ChunkFetcher: peers earn their requests', () => {
     expect(NEW_PEER_REQUESTS).toBeGreaterThanOrEqual(2)
     // Each chunk got one byte from the drip before it lost them: HTTP asked from byte 1 of the chunk on.
     expect(s.http.map(h => h.start).sort((a, b) => a - b)).toEqual([1, CHUNK + 1])
-    expect(lastHttpAt).toBeGreaterThanOrEqual(FLOOR_GRACE_MS)
-    expect(lastHttpAt).toBeLessThanOrEqual(FLOOR_GRACE_MS + 100)
+    // Both were the reader's chunk in turn: each lost the floor after HEAD_DEADLINE_MS of dripping.
+    expect(lastHttpAt).toBeLessThanOrEqual(2 * HEAD_DEADLINE_MS + 100)
     expect(s.choked).toEqual([]) // the two requests were in flight together: one strike
     expect(s.fetcher.strikes(s.peers[0]!)).toBe(1)
+  })
+
+  it('a drip peer holding a chunk nobody waits for yet loses it after FLOOR_GRACE_MS', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('drip', body, m, clock, 'drip')], 4)
+    const got = s.fetcher.fetch(s.job, 2)
+    await s.clock.until(got, 10_000)
+    expect((await got).prefix).toBe(1)
+    expect(s.http[0]!.at).toBeGreaterThanOrEqual(FLOOR_GRACE_MS)
+    expect(s.http[0]!.at).toBeLessThanOrEqual(FLOOR_GRACE_MS + 100)
   })
 
   it('a peer that missed a deadline once and then delivers is cleared, not choked', async () => {
