@@ -87,6 +87,9 @@ it('no RTCPeerConnection leak across 100 fetches and 20 peer churns; pagehide te
     let peerBytes = 0
     for (let i = 0; i < 20; i++) {
       const cdn = w.P2PCDN.create({ tracker, swarm: 'churn', maxPeers, persist: false })
+      // A one-chunk resource does not wait for peers: connect first, so each round churns a connection.
+      const deadline = performance.now() + 10_000
+      while (cdn.stats().peers.length === 0 && performance.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
       await (await cdn.fetch('/small.bin')).arrayBuffer()
       peerBytes += cdn.stats().bytes.peer
       await cdn.destroy()

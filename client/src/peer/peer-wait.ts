@@ -12,11 +12,19 @@ export interface WaitSwarm {
   readonly others: number
   readonly connecting: number
   readonly peers: ReadonlyMap<string, WaitPeer>
-  attemptsSince: (since: number) => number
+  /** Attempts with a sign of life at or after `since`; our unanswered offers count from `offeredSince`. */
+  attemptsSince: (since: number, offeredSince: number) => number
 }
 
 /** How often a fetch waiting for peers re-checks whether they have all spoken. */
 const PEER_WAIT_CHECK_MS = 50
+/**
+ * An offer of ours nobody answered holds a fetch this long at most (or `connectMs` if
+ * shorter). A peer that can connect answers through the tracker in a few hundred ms;
+ * an id announced with nothing behind it never does, and must not cost every fetch
+ * the whole `connectMs` that a connection being set up is given.
+ */
+export const OFFER_ANSWER_MS = 750
 
 export interface PeerWaitInit {
   swarm: WaitSwarm
@@ -41,7 +49,7 @@ export interface PeerWaitInit {
  * Only peers that show life hold the wait: an open channel still sending its HAVEs, or
  * a connection attempt younger than `connectMs`. The tracker's count of others is not
  * proof of anyone: ids announced with no WebRTC behind them (a Sybil flood) leave our
- * offers unanswered, and once those are `connectMs` old the fetch goes on.
+ * offers unanswered, and once those are OFFER_ANSWER_MS old the fetch goes on.
  */
 export async function awaitPeers ({ swarm, resourceId, first, maxPeers, waitMs, connectMs, signal, current }: PeerWaitInit): Promise<void> {
   const settled = (): boolean => {
@@ -55,7 +63,7 @@ export async function awaitPeers ({ swarm, resourceId, first, maxPeers, waitMs, 
     if (peers.some(p => !p.haveComplete && p.openedAt >= fresh)) return false
     const reachable = Math.min(swarm.others, maxPeers)
     if (swarm.connecting === 0 && peers.length >= reachable) return true
-    return swarm.attemptsSince(fresh) === 0
+    return swarm.attemptsSince(fresh, performance.now() - Math.min(connectMs, OFFER_ANSWER_MS)) === 0
   }
   const deadline = performance.now() + waitMs
   while (!settled() && performance.now() < deadline) await new Promise(resolve => setTimeout(resolve, PEER_WAIT_CHECK_MS))

@@ -93,15 +93,16 @@ export class Swarm extends Emitter<SwarmEvents> {
   }
 
   /**
-   * Connection attempts (our open offers, offers we answer, answers being connected)
-   * whose last sign of life was at or after `since`. An announced peer id that never
-   * answers, or never completes ICE, drops out of this once its attempt is older.
+   * Connection attempts (offers we answer, answers being connected) whose last sign of
+   * life was at or after `since`, and our open offers made at or after `offeredSince`.
+   * An announced peer id that never answers, or never completes ICE, drops out of this
+   * once its attempt is older.
    */
-  attemptsSince (since: number): number {
+  attemptsSince (since: number, offeredSince: number): number {
+    const fresh = (sp: SimplePeer.Instance, after: number): boolean => (this.#lastSign.get(sp) ?? -Infinity) >= after
     let n = 0
-    for (const attempts of [this.#pendingOffers.values(), this.#answering.values(), this.#connecting.values()]) {
-      for (const sp of attempts) if ((this.#lastSign.get(sp) ?? -Infinity) >= since) n++
-    }
+    for (const sp of this.#pendingOffers.values()) if (fresh(sp, offeredSince)) n++
+    for (const sp of [...this.#answering.values(), ...this.#connecting]) if (fresh(sp, since)) n++
     return n
   }
 

@@ -4,7 +4,7 @@
  * complete a connection).
  */
 import { describe, expect, it } from 'vitest'
-import { awaitPeers, type WaitPeer } from '../../../client/src/peer/peer-wait.js'
+import { awaitPeers, OFFER_ANSWER_MS, type WaitPeer } from '../../../client/src/peer/peer-wait.js'
 
 interface StubSwarm {
   announced: boolean
@@ -12,9 +12,11 @@ interface StubSwarm {
   others: number
   connecting: number
   peers: Map<string, WaitPeer>
-  /** `performance.now()` of each attempt's last sign of life. */
+  /** `performance.now()` of each attempt's last sign of life (answers, connections being set up). */
   attempts: number[]
-  attemptsSince: (since: number) => number
+  /** `performance.now()` of each of our offers nobody answered yet. */
+  offers: number[]
+  attemptsSince: (since: number, offeredSince: number) => number
 }
 
 function stubSwarm (init: Partial<StubSwarm> = {}): StubSwarm {
@@ -25,7 +27,8 @@ function stubSwarm (init: Partial<StubSwarm> = {}): StubSwarm {
     connecting: 0,
     peers: new Map(),
     attempts: [],
-    attemptsSince: since => s.attempts.filter(t => t >= since).length,
+    offers: [],
+    attemptsSince: (since, offeredSince) => s.attempts.filter(t => t >= since).length + s.offers.filter(t => t >= offeredSince).length,
     ...init
   }
   return s
@@ -46,12 +49,19 @@ async function waited (swarm: StubSwarm, connectMs = CONNECT_MS): Promise<number
 
 describe('awaitPeers', { timeout: 5000 }, () => {
   it('160 announced peer ids with our offers to them unanswered: waits only until the offers are connectMs old', async () => {
-    const swarm = stubSwarm({ others: 160, attempts: Array.from({ length: 5 }, () => performance.now()) })
+    const swarm = stubSwarm({ others: 160, offers: Array.from({ length: 5 }, () => performance.now()) })
     expect(await waited(swarm)).toBeLessThan(CONNECT_MS + 1000)
   })
 
+  it('unanswered offers hold a fetch OFFER_ANSWER_MS, not a long connectMs', async () => {
+    const swarm = stubSwarm({ others: 160, offers: Array.from({ length: 5 }, () => performance.now()) })
+    const ms = await waited(swarm, 60_000)
+    expect(ms).toBeGreaterThanOrEqual(OFFER_ANSWER_MS - 20)
+    expect(ms).toBeLessThan(OFFER_ANSWER_MS + 1000)
+  })
+
   it('offers already stale (a later fetch): does not wait at all', async () => {
-    const swarm = stubSwarm({ others: 160, attempts: [performance.now() - 10_000] })
+    const swarm = stubSwarm({ others: 160, offers: [performance.now() - 10_000] })
     expect(await waited(swarm)).toBeLessThan(200)
   })
 
@@ -86,7 +96,7 @@ describe('awaitPeers', { timeout: 5000 }, () => {
   it('every reachable peer connected and done with its HAVEs: no wait (the fast path)', async () => {
     const swarm = stubSwarm({
       others: 1,
-      attempts: [performance.now(), performance.now()], // our other offers, forwarded to nobody
+      offers: [performance.now(), performance.now()], // our other offers, forwarded to nobody
       peers: new Map([['p', { has: () => false, haveComplete: true, openedAt: performance.now() }]])
     })
     expect(await waited(swarm, 10_000)).toBeLessThan(200)
