@@ -40,7 +40,7 @@ export class Client extends Emitter<ClientEvents> {
   #fetcher: ChunkFetcher<Peer> | undefined
   #tracker: TrackerClient | undefined
   #swarm: Swarm | undefined
-  #edges: EdgeSet
+  #edges = new EdgeSet([], 0)
   #region: string | undefined
   #consented: boolean
   #cacheLimit: number
@@ -69,8 +69,6 @@ export class Client extends Emitter<ClientEvents> {
     this.#peerSlots = new Limiter(this.config.peerConcurrency)
     this.#httpSlots = new Limiter(this.config.httpConcurrency)
     this.#bucket = new UploadBucket(this.config.uploadBytesPerSecond)
-    // Configured edges serve at once, in the order given, until pings rank them.
-    this.#edges = new EdgeSet(this.config.edges.map(url => ({ url, region: 'default', rttMs: Infinity })), this.config.edgeRetryMs)
     this.#manifests = new ManifestSource({
       config: this.config,
       edges: () => this.#edges,
@@ -120,13 +118,8 @@ export class Client extends Emitter<ClientEvents> {
     this.#fetches.add(abort)
     const forget = (): void => { this.#fetches.delete(abort); outer?.removeEventListener('abort', onOuterAbort) }
     try {
-      // With configured edges the manifest need not wait for storage to open.
-      const manifestFetch = this.config.edges.length > 0
-        ? this.#manifests.get(url, abort.signal)
-        : abortable(this.#ready, abort.signal).then(async () => await this.#manifests.get(url, abort.signal))
-      manifestFetch.catch(() => {}) // awaited below, after ready
       await abortable(this.#ready, abort.signal)
-      const manifest = await manifestFetch
+      const manifest = await this.#manifests.get(url, abort.signal)
       if (manifest === undefined) {
         forget()
         return await this.#fetchDirect(url, init)
@@ -203,6 +196,8 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   async #start (): Promise<void> {
+    // The configured edges are pinged while storage opens.
+    const ranked = this.#useEdges([])
     this.#store = await this.#openStore()
     const holdings = this.#holdings = new Holdings(this.#store, await this.#store.resources())
     if (this.#store.kind === 'indexeddb') this.#cacheLimit = cacheLimit(this.config.cacheBytes, await storageEstimate(), holdings.bytes)
@@ -222,11 +217,11 @@ export class Client extends Emitter<ClientEvents> {
       choke: (peer, message) => this.#ban(peer, 'ERR_TIMEOUT', message),
       report: (err, extra) => this.#report(err, extra)
     })
-    // Configured edges serve from the start while pings rank them and the tracker's list
-    // joins them. Without any, the first fetches would go to the origin: wait for the
-    // list (bounded). The swarm is joined once the region is known.
-    const ranked = this.#useEdges([])
-    const peering = ranked.then(async () => await this.#startPeering())
+    await ranked
+    // Configured edges serve from the start and the tracker's list joins them when it
+    // comes. Without any, the first fetches would go to the origin: wait for the list
+    // (bounded by TrackerClient's timeouts).
+    const peering = this.#startPeering()
     if (this.config.edges.length === 0) await peering
   }
 

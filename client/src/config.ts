@@ -93,10 +93,10 @@ export interface ClientInit {
    */
   peerWaitMs?: number
   /**
-   * A connection to a peer (our offer, one we answered, an answer being connected) holds
-   * a fetch back only this long, in milliseconds, after its last sign of life; likewise
-   * the tracker's first announce reply. Peer ids that never connect (fakes on the
-   * tracker) cost a fetch at most this, not `peerWaitMs`.
+   * A connection to a peer (one we answered, an answer being connected) holds a fetch
+   * back only this long, in milliseconds, after its last sign of life; likewise the
+   * tracker's first announce reply. Our offers nobody answered hold it 750 ms at most, so
+   * peer ids that never connect (fakes on the tracker) cost a fetch at most that.
    * @default 1500
    */
   peerConnectMs?: number
