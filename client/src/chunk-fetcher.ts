@@ -18,6 +18,11 @@ export interface FetchJob {
   first: number
   /** The chunk the page is waiting for now: a peer gets HEAD_DEADLINE_MS, not seconds, to start it. */
   head: number
+  /**
+   * The fetch's first bytes asked of an edge before the manifest came (`Client`'s
+   * first-visitor path): used for chunk `index` when they verify, else forgotten.
+   */
+  early?: { index: number, bytes: Promise<Uint8Array | undefined> }
 }
 
 /** What the scheduler reads of a connected peer (a `Peer`). */
@@ -171,6 +176,11 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     if (holdings.has(job.id, index)) {
       const bytes = await store.getChunk(job.id, index).catch(() => undefined)
       if (bytes !== undefined && await this.#valid(job.manifest, index, bytes)) return { bytes, source: 'cache', prefix: 0 }
+    }
+    if (job.early?.index === index) {
+      const { end, start } = chunkBounds(job.manifest, index)
+      const bytes = (await job.early.bytes)?.subarray(0, end - start)
+      if (bytes !== undefined && await this.#valid(job.manifest, index, bytes)) return { bytes, source: 'edge', prefix: 0 }
     }
     let prefix: Uint8Array = new Uint8Array(0)
     let stalled: P | undefined

@@ -1,4 +1,4 @@
-import { bitfieldOf, CdnError, resourceId, verifyChunk } from '../../protocol/src/index.js'
+import { bitfieldOf, CdnError, DEFAULT_CHUNK_SIZE_BYTES, resourceId, verifyChunk } from '../../protocol/src/index.js'
 import { ChunkFetcher, type Delivery, type FetchJob } from './chunk-fetcher.js'
 import { abortable } from './abortable.js'
 import { chunkStream } from './chunk-stream.js'
@@ -6,7 +6,7 @@ import { edgeAllowed, resolveConfig, type ClientConfig, type ClientInit } from '
 import { EdgeSet, type RankedEdge } from './edge-set.js'
 import { Emitter } from './events.js'
 import { Holdings } from './holdings.js'
-import { fetchManifestAt, fetchRange, rankEdges } from './http-source.js'
+import { edgeUrlFor, fetchManifestAt, fetchRange, rankEdges } from './http-source.js'
 import { Limiter } from './limiter.js'
 import { ManifestSource } from './manifest-source.js'
 import { awaitPeers } from './peer/peer-wait.js'
@@ -119,20 +119,23 @@ export class Client extends Emitter<ClientEvents> {
     const forget = (): void => { this.#fetches.delete(abort); outer?.removeEventListener('abort', onOuterAbort) }
     try {
       await abortable(this.#ready, abort.signal)
+      const early = method === 'GET' && !new Headers(init.headers).has('Range') ? this.#earlyBytes(url, abort.signal) : undefined
       const manifest = await this.#manifests.get(url, abort.signal)
       if (manifest === undefined) {
         forget()
+        abort.abort(new DOMException('no manifest', 'AbortError')) // the early bytes are not needed
         return await this.#fetchDirect(url, init)
       }
       const id = await resourceId(manifest, sha256)
       const { status, headers, want } = responseHead(manifest, new Headers(init.headers).get('Range'))
       if (method === 'HEAD' || want.end === want.start) {
         forget()
+        abort.abort(new DOMException('no body', 'AbortError'))
         return new Response(null, { status, headers })
       }
       this.#holdings!.touch(id, manifest)
       const { first, last } = chunksOf(want, manifest.chunkSize)
-      const job: FetchJob = { url, id, manifest, signal: abort.signal, first, head: first }
+      const job: FetchJob = { url, id, manifest, signal: abort.signal, first, head: first, ...(early === undefined ? {} : { early }) }
       this.#inUse.set(id, (this.#inUse.get(id) ?? 0) + 1)
       let loaded = 0
       const total = want.end - want.start
@@ -306,6 +309,20 @@ export class Client extends Emitter<ClientEvents> {
     swarm.on('peer', e => this.emit('peer', e))
     swarm.on('uploaded', bytes => { this.#uploaded += bytes })
     this.#swarm = swarm
+  }
+
+  /**
+   * A first visitor's first chunk, asked of the nearest edge at the same time as the
+   * manifest, so that a small resource costs one round trip, not two. Only when no
+   * peer is connected (they would serve it) and no version of the URL is held here (a
+   * reload reads it from storage); the edge's default chunk size is assumed, and bytes
+   * that do not verify against the manifest are dropped.
+   */
+  #earlyBytes (url: string, signal: AbortSignal): FetchJob['early'] {
+    const edge = this.#edges.chosen
+    if (edge === undefined || (this.#swarm?.peers.size ?? 0) > 0 || this.#holdings!.holdsUrl(url)) return undefined
+    const bytes = fetchRange(edgeUrlFor(edge.url, url), 0, DEFAULT_CHUNK_SIZE_BYTES, this.config.httpTimeoutMs, signal).catch(() => undefined)
+    return { index: 0, bytes }
   }
 
   /** Without a trusted manifest the resource is neither taken from peers nor shared. */

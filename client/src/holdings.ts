@@ -35,12 +35,18 @@ export class Holdings {
     return this.#byId.get(id)?.have.has(index) ?? false
   }
 
-  /** Start tracking `id` (no chunks yet) and mark it used now. */
+  /** True when some version of `url` has a chunk here (its resource id needs its manifest). */
+  holdsUrl (url: string): boolean {
+    for (const h of this.#byId.values()) if (h.have.size > 0 && h.manifest.url === url) return true
+    return false
+  }
+
   /** How many chunks of `id` are held. */
   count (id: string): number {
     return this.#byId.get(id)?.have.size ?? 0
   }
 
+  /** Start tracking `id` (no chunks yet) and mark it used now. */
   touch (id: string, manifest: Manifest): void {
     const h = this.#byId.get(id)
     if (h === undefined) this.#byId.set(id, { manifest, have: new Set(), lastUsed: Date.now() })

@@ -94,13 +94,15 @@ export class Swarm extends Emitter<SwarmEvents> {
 
   /**
    * Connection attempts (offers we answer, answers being connected) whose last sign of
-   * life was at or after `since`, and our open offers made at or after `offeredSince`.
+   * life was at or after `since`, our open offers made at or after `offeredSince`, and
+   * offers being made now.
    * An announced peer id that never answers, or never completes ICE, drops out of this
    * once its attempt is older.
    */
   attemptsSince (since: number, offeredSince: number): number {
     const fresh = (sp: SimplePeer.Instance, after: number): boolean => (this.#lastSign.get(sp) ?? -Infinity) >= after
-    let n = 0
+    // Offers being made (ICE gathering) are the freshest attempts of all.
+    let n = this.#offering
     for (const sp of this.#pendingOffers.values()) if (fresh(sp, offeredSince)) n++
     for (const sp of [...this.#answering.values(), ...this.#connecting]) if (fresh(sp, since)) n++
     return n
@@ -114,13 +116,25 @@ export class Swarm extends Emitter<SwarmEvents> {
   /** Offers being created right now, counted so concurrent announces keep the budget. */
   #offering = 0
 
-  /** Announce with as many fresh offers as the budget allows. */
+  /**
+   * Announce with as many fresh offers as the budget allows. Joining ('started') first
+   * announces with none: making offers takes a few hundred ms (ICE gathering), and the
+   * reply's count of others is what tells a fetch whether to wait for peers at all.
+   */
   async announce (event?: AnnounceEvent): Promise<void> {
-    const { tracker, infoHash, peerId } = this.#init
+    if (event === 'started') {
+      this.#send('started', [])
+      event = undefined
+    }
     const room = Math.min(MAX_OFFERS_PER_ANNOUNCE, Math.max(0, this.#init.maxPeers - this.connections))
     this.#offering += event === 'stopped' ? 0 : room
     const offers = event === 'stopped' ? [] : await this.#makeOffers(room).finally(() => { this.#offering -= room })
     if (this.#destroyed && event !== 'stopped') return
+    this.#send(event, offers)
+  }
+
+  #send (event: AnnounceEvent | undefined, offers: Array<{ offer: { type: 'offer', sdp: string }, offer_id: string }>): void {
+    const { tracker, infoHash, peerId } = this.#init
     const region = this.#init.region()
     if (event !== 'stopped') this.announcedAt = performance.now()
     tracker.send({

@@ -258,4 +258,18 @@ describe('ChunkFetcher: peers earn their requests', () => {
     expect(peers).toEqual(['good', 'good', 'good', 'good'])
     expect(flaky.asked).toEqual([1])
   })
+
+  it('bytes asked early (before the manifest) serve the first chunk when they verify, and are dropped when they do not', async () => {
+    const s = await setup(() => [], 2)
+    const right = s.body.slice(0, 64 * 1024) // more than the chunk: the edge's default chunk size was assumed
+    const good = await s.fetcher.fetch({ ...s.job, early: { index: 0, bytes: Promise.resolve(right) } }, 0)
+    expect(good).toMatchObject({ source: 'edge', prefix: 0 })
+    expect(good.bytes).toEqual(s.body.slice(0, CHUNK))
+    expect(s.http).toEqual([])
+    const wrong = right.slice()
+    wrong[5] ^= 1
+    const fixed = await s.fetcher.fetch({ ...s.job, early: { index: 0, bytes: Promise.resolve(wrong) } }, 0)
+    expect(fixed.bytes).toEqual(s.body.slice(0, CHUNK))
+    expect(s.http.map(h => h.index)).toEqual([0])
+  })
 })
