@@ -267,7 +267,7 @@ describe('ChunkFetcher: peers earn their requests', () => {
     expect(good.bytes).toEqual(s.body.slice(0, CHUNK))
     expect(s.http).toEqual([])
     const wrong = right.slice()
-    wrong[5] ^= 1
+    wrong[5] = wrong[5]! ^ 1
     const fixed = await s.fetcher.fetch({ ...s.job, early: { index: 0, bytes: Promise.resolve(wrong) } }, 0)
     expect(fixed.bytes).toEqual(s.body.slice(0, CHUNK))
     expect(s.http.map(h => h.index)).toEqual([0])
