@@ -82,6 +82,13 @@ export class Swarm extends Emitter<SwarmEvents> {
         this.announced = true
         this.#intervalMs = msg.interval * 1000
         this.#scheduleAnnounce()
+        // Joined: offers go out only if someone is there to take them. Alone, we make
+        // none (an RTCPeerConnection each, a burst of main-thread work while the page
+        // loads): whoever comes next offers to us, and the next regular announce offers.
+        if (this.#joining) {
+          this.#joining = false
+          if (this.others > 0) void this.announce()
+        }
       })
     )
     if (t.connected) void this.announce('started')
@@ -115,16 +122,20 @@ export class Swarm extends Emitter<SwarmEvents> {
 
   /** Offers being created right now, counted so concurrent announces keep the budget. */
   #offering = 0
+  /** Between our bare 'started' announce and its reply. */
+  #joining = false
 
   /**
-   * Announce with as many fresh offers as the budget allows. Joining ('started') first
+   * Announce with as many fresh offers as the budget allows. Joining ('started')
    * announces with none: making offers takes a few hundred ms (ICE gathering), and the
-   * reply's count of others is what tells a fetch whether to wait for peers at all.
+   * reply's count of others, which tells a fetch whether to wait for peers at all,
+   * should not wait for them; the offers follow when the reply shows others.
    */
   async announce (event?: AnnounceEvent): Promise<void> {
     if (event === 'started') {
+      this.#joining = true
       this.#send('started', [])
-      event = undefined
+      return
     }
     const room = Math.min(MAX_OFFERS_PER_ANNOUNCE, Math.max(0, this.#init.maxPeers - this.connections))
     this.#offering += event === 'stopped' ? 0 : room
