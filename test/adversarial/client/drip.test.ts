@@ -38,7 +38,7 @@ describe('a drip peer claiming every chunk', () => {
     expect(r.stats.bytes.peer).toBeGreaterThan(0)
   }, 60_000)
 
-  it('the fetch completes with exact bytes within 4x the honest time + 5.5 s', async () => {
+  it('the fetch completes with exact bytes within 3x the honest time + 2.5 s', async () => {
     expect(honestMs, 'the baseline must run first').toBeGreaterThan(0)
     const joined = await pageWithPeer(env, 'drip', 'drip', [resource])
     try {
