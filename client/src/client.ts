@@ -40,7 +40,7 @@ export class Client extends Emitter<ClientEvents> {
   #fetcher: ChunkFetcher<Peer> | undefined
   #tracker: TrackerClient | undefined
   #swarm: Swarm | undefined
-  #edges = new EdgeSet([], 0)
+  #edges: EdgeSet
   #region: string | undefined
   #consented: boolean
   #cacheLimit: number
@@ -69,6 +69,8 @@ export class Client extends Emitter<ClientEvents> {
     this.#peerSlots = new Limiter(this.config.peerConcurrency)
     this.#httpSlots = new Limiter(this.config.httpConcurrency)
     this.#bucket = new UploadBucket(this.config.uploadBytesPerSecond)
+    // Until pings rank them (`ready`), configured edges are used in the order given.
+    this.#edges = new EdgeSet(this.config.edges.map(url => ({ url, region: 'default', rttMs: Infinity })), this.config.edgeRetryMs)
     this.#manifests = new ManifestSource({
       config: this.config,
       edges: () => this.#edges,
@@ -118,9 +120,14 @@ export class Client extends Emitter<ClientEvents> {
     this.#fetches.add(abort)
     const forget = (): void => { this.#fetches.delete(abort); outer?.removeEventListener('abort', onOuterAbort) }
     try {
+      // With configured edges the manifest is asked at once, while storage opens.
+      const manifestAsked = this.config.edges.length > 0
+        ? this.#manifests.get(url, abort.signal)
+        : abortable(this.#ready, abort.signal).then(async () => await this.#manifests.get(url, abort.signal))
+      manifestAsked.catch(() => {}) // awaited below, once ready
       await abortable(this.#ready, abort.signal)
       const early = method === 'GET' && !new Headers(init.headers).has('Range') ? this.#earlyBytes(url, abort.signal) : undefined
-      const manifest = await this.#manifests.get(url, abort.signal)
+      const manifest = await manifestAsked
       if (manifest === undefined) {
         forget()
         abort.abort(new DOMException('no manifest', 'AbortError')) // the early bytes are not needed
