@@ -125,9 +125,12 @@ export const NEW_PEER_REQUESTS = 2
 export const PEER_FLOOR_BYTES_PER_MS = 32
 export const FLOOR_GRACE_MS = 1000
 /**
- * The chunk the page is waiting for must start (first bytes, then the floor) within
- * this, or SLACK times the peer's usual or HTTP's first byte if longer: past it, HTTP
- * would likely have delivered already. A peer missing it gets a strike like any miss.
+ * The chunk the page is waiting for, asked of a peer that has not delivered yet, must
+ * start (first bytes, then the floor) within this, or SLACK times HTTP's first byte if
+ * longer: past it, HTTP would likely have delivered already, and a peer that claims
+ * everything and sends nothing has not earned seconds of the page's time. A peer that
+ * has delivered gets its usual deadlines even there: a busy honest peer (one writing
+ * what it just fetched to IndexedDB) can take a second to start. A miss is a strike.
  */
 export const HEAD_DEADLINE_MS = 300
 /** How often an in-flight peer request is checked against its deadlines. */
@@ -314,9 +317,9 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     let lastData = started
     /** When the first bytes came: the floor is measured from there, the wait for them has its own deadline. */
     let firstData = 0
+    const unproven = peer.throughput === 0
     const usual = Math.max(SLACK * peer.firstByteMs, SLACK * this.#httpLatencyMs)
-    const firstByteMs = Math.min(peerTimeoutMs, Math.max(peer.throughput === 0 ? FIRST_BYTE_NEW_PEER_MS : FIRST_BYTE_MIN_MS, usual))
-    const headMs = Math.max(HEAD_DEADLINE_MS, usual)
+    const firstByteMs = Math.min(peerTimeoutMs, Math.max(unproven ? FIRST_BYTE_NEW_PEER_MS : FIRST_BYTE_MIN_MS, usual))
     const peerMs = peer.throughput === 0 ? 0 : size / peer.throughput
     const httpMs = this.#httpThroughput === 0 ? 0 : size / this.#httpThroughput
     const totalMs = Math.max(PEER_DEADLINE_MIN_MS, SLACK * peerMs, SLACK * httpMs)
@@ -324,11 +327,11 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     const check = (): void => {
       const now = clock.now()
       const elapsed = now - started
-      const head = job.head === index
+      const head = unproven && job.head === index
       let missed: string | undefined
-      if (received === 0 && elapsed >= (head ? headMs : firstByteMs)) missed = `peer sent nothing in ${Math.round(elapsed)} ms`
+      if (received === 0 && elapsed >= (head ? Math.max(HEAD_DEADLINE_MS, SLACK * this.#httpLatencyMs) : firstByteMs)) missed = `peer sent nothing in ${Math.round(elapsed)} ms`
       else if (now - lastData >= peerTimeoutMs) missed = `peer sent nothing for ${peerTimeoutMs} ms`
-      else if (received > 0 && now - firstData >= (head ? headMs : FLOOR_GRACE_MS) && received / (now - firstData) < PEER_FLOOR_BYTES_PER_MS) {
+      else if (received > 0 && now - firstData >= (head ? HEAD_DEADLINE_MS : FLOOR_GRACE_MS) && received / (now - firstData) < PEER_FLOOR_BYTES_PER_MS) {
         missed = `peer sent ${received} B in ${Math.round(now - firstData)} ms, below the floor of ${PEER_FLOOR_BYTES_PER_MS * 1000} B/s`
       }
       else if (elapsed >= totalMs) missed = `peer took over ${Math.round(totalMs)} ms for ${size} B`
