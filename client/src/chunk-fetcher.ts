@@ -155,6 +155,8 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
    * last was missed: requests up to it were in flight with that miss.
    */
   readonly #strikes = new Map<string, { count: number, upTo: number }>()
+  /** What each peer id sent us, across requests (see `#watch`). */
+  readonly #flows = new Map<string, { lastData: number, bytes: number }>()
   /** Requests chosen for each peer id and not settled. */
   readonly #load = new Map<string, number>()
   /** Peer requests asked so far: each one's number orders it against strikes. */
@@ -313,27 +315,32 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     const clock = this.#clock
     const { peerTimeoutMs } = this.deps
     const started = clock.now()
+    // Our requests to one peer share its channel: whether it is silent or slow is judged
+    // by all it sends us, not by this request alone (which may wait behind the others).
+    const flow = this.#flowOf(peer)
+    const flowedBefore = flow.bytes
     let received = 0
     let lastData = started
-    /** When the first bytes came: the floor is measured from there, the wait for them has its own deadline. */
-    let firstData = 0
     const unproven = peer.throughput === 0
     const usual = Math.max(SLACK * peer.firstByteMs, SLACK * this.#httpLatencyMs)
     const firstByteMs = Math.min(peerTimeoutMs, Math.max(unproven ? FIRST_BYTE_NEW_PEER_MS : FIRST_BYTE_MIN_MS, usual))
     const peerMs = peer.throughput === 0 ? 0 : size / peer.throughput
     const httpMs = this.#httpThroughput === 0 ? 0 : size / this.#httpThroughput
-    const totalMs = Math.max(PEER_DEADLINE_MIN_MS, SLACK * peerMs, SLACK * httpMs)
+    // The peer's last request shared the channel too; this one shares it with `load` of ours.
+    const totalMs = Math.max(PEER_DEADLINE_MIN_MS, SLACK * peerMs * this.#loadOf(peer), SLACK * httpMs)
     let timer: unknown
     const check = (): void => {
       const now = clock.now()
       const elapsed = now - started
       const head = unproven && job.head === index
+      const quiet = now - Math.max(started, flow.lastData)
+      const rate = (flow.bytes - flowedBefore) / elapsed
+      const graceMs = head ? HEAD_DEADLINE_MS : FLOOR_GRACE_MS
       let missed: string | undefined
-      if (received === 0 && elapsed >= (head ? Math.max(HEAD_DEADLINE_MS, SLACK * this.#httpLatencyMs) : firstByteMs)) missed = `peer sent nothing in ${Math.round(elapsed)} ms`
-      else if (now - lastData >= peerTimeoutMs) missed = `peer sent nothing for ${peerTimeoutMs} ms`
-      else if (received > 0 && now - firstData >= (head ? HEAD_DEADLINE_MS : FLOOR_GRACE_MS) && received / (now - firstData) < PEER_FLOOR_BYTES_PER_MS) {
-        missed = `peer sent ${received} B in ${Math.round(now - firstData)} ms, below the floor of ${PEER_FLOOR_BYTES_PER_MS * 1000} B/s`
-      }
+      if (received === 0 && quiet >= (head ? Math.max(HEAD_DEADLINE_MS, SLACK * this.#httpLatencyMs) : firstByteMs)) missed = `peer sent nothing in ${Math.round(quiet)} ms`
+      else if (received === 0 && elapsed >= peerTimeoutMs) missed = `peer did not start the chunk in ${peerTimeoutMs} ms`
+      else if (received > 0 && now - lastData >= peerTimeoutMs) missed = `peer sent nothing of the chunk for ${peerTimeoutMs} ms`
+      else if (elapsed >= graceMs && flow.bytes > flowedBefore && rate < PEER_FLOOR_BYTES_PER_MS) missed = `peer sent us ${flow.bytes - flowedBefore} B in ${Math.round(elapsed)} ms, below the floor of ${PEER_FLOOR_BYTES_PER_MS * 1000} B/s`
       else if (elapsed >= totalMs) missed = `peer took over ${Math.round(totalMs)} ms for ${size} B`
       if (missed !== undefined) ask.abort(new TimeoutError(missed))
       else timer = clock.setTimeout(check, CHECK_MS)
@@ -342,11 +349,19 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     return {
       onData: n => {
         lastData = clock.now()
-        if (received === 0) firstData = lastData
+        flow.lastData = lastData
+        flow.bytes += n - received
         received = n
       },
       stop: () => clock.clearTimeout(timer)
     }
+  }
+
+  /** What a peer sent us over all our requests: when it last sent anything, and how much in all. */
+  #flowOf (peer: P): { lastData: number, bytes: number } {
+    let flow = this.#flows.get(peer.id)
+    if (flow === undefined) this.#flows.set(peer.id, flow = { lastData: -Infinity, bytes: 0 })
+    return flow
   }
 
   /** A missed deadline of request number `asked`; one in flight with the last miss does not count again. */

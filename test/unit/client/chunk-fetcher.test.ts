@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { buildManifest, chunkBounds, resourceId, type Manifest } from '../../../protocol/src/index.js'
 import {
-  CHOKE_STRIKES, ChunkFetcher, FIRST_BYTE_NEW_PEER_MS, FLOOR_GRACE_MS, HEAD_DEADLINE_MS, NEW_PEER_REQUESTS, PEER_DEADLINE_MIN_MS,
+  CHOKE_STRIKES, ChunkFetcher, FIRST_BYTE_MIN_MS, FIRST_BYTE_NEW_PEER_MS, FLOOR_GRACE_MS, HEAD_DEADLINE_MS, NEW_PEER_REQUESTS, PEER_DEADLINE_MIN_MS,
   type FetchJob, type SourcePeer
 } from '../../../client/src/chunk-fetcher.js'
 import { EdgeSet } from '../../../client/src/edge-set.js'
@@ -21,7 +21,7 @@ const URL_ = 'https://origin.test/file.bin'
 /** Settles in a microtask, so fake time cannot run ahead of verification. */
 const sha256 = async (bytes: Uint8Array): Promise<Uint8Array> => createHash('sha256').update(bytes).digest()
 
-type Behaviour = 'honest' | 'silent' | 'drip' | 'slow'
+type Behaviour = 'honest' | 'silent' | 'drip' | 'slow' | 'serial'
 
 /** A peer holding every chunk that answers as `behaviour` says, on the fake clock. */
 class FakePeer implements SourcePeer {
@@ -31,6 +31,8 @@ class FakePeer implements SourcePeer {
   throughput = 0
   firstByteMs = 0
   asked: number[] = []
+  /** 'serial' sends one request at a time, in order: the later ones wait for the earlier. */
+  #queue: Promise<unknown> = Promise.resolve()
 
   constructor (readonly id: string, readonly body: Uint8Array, readonly manifest: Manifest, readonly clock: FakeClock, public behaviour: Behaviour) {}
 
@@ -62,7 +64,19 @@ class FakePeer implements SourcePeer {
             this.clock.setTimeout(tick, every)
           }
         }
-        if (this.behaviour !== 'silent') this.clock.setTimeout(tick, 10)
+        if (this.behaviour === 'serial') {
+          // 200 ms per chunk, one after another: a busy honest peer.
+          const turn = this.#queue.then(async () => await new Promise<void>(done => {
+            const step = (): void => {
+              if (signal.aborted) { done(); return }
+              sent = Math.min(size, sent + size / 20)
+              onData(sent)
+              if (sent === size) { this.throughput = size / 200; resolve(bytes); done() } else this.clock.setTimeout(step, 10)
+            }
+            this.clock.setTimeout(step, 10)
+          }))
+          this.#queue = turn
+        } else if (this.behaviour !== 'silent') this.clock.setTimeout(tick, 10)
       })
     } finally {
       this.load--
@@ -271,5 +285,21 @@ describe('ChunkFetcher: peers earn their requests', () => {
     const fixed = await s.fetcher.fetch({ ...s.job, early: { index: 0, bytes: Promise.resolve(wrong) } }, 0)
     expect(fixed.bytes).toEqual(s.body.slice(0, CHUNK))
     expect(s.http.map(h => h.index)).toEqual([0])
+  })
+
+  it('a busy honest peer sending our requests one after another is not cut off: the later ones wait behind the earlier', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('busy', body, m, clock, 'serial')], 9)
+    const busy = s.peers[0]!
+    busy.throughput = 1 // proven: it may have eight requests at once, and FIRST_BYTE_MIN_MS for each
+    const all = Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(async i => await s.fetcher.fetch({ ...s.job, first: -1 }, i)))
+    let settled = false
+    all.then(() => { settled = true }, () => { settled = true })
+    await s.clock.until(all, 10_000)
+    expect(settled).toBe(true)
+    const got = await all
+    // The eighth chunk's first bytes came after 1.4 s, over FIRST_BYTE_MIN_MS, while the peer kept sending.
+    expect(got.map(g => g.source)).toEqual(Array(8).fill('peer'))
+    expect(s.choked).toEqual([])
+    expect(FIRST_BYTE_MIN_MS).toBeLessThan(1400)
   })
 })
