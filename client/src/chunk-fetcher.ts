@@ -196,7 +196,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
       if (peer === undefined && index !== job.first) {
         await this.#awaitPeers(job, index)
         // Woken with others when a request ends: whoever picks first takes the room.
-        while ((peer = this.#pick(job.id, index, tried)) === undefined && await this.#awaitLeader(job, index)) job.signal.throwIfAborted()
+        while ((peer = this.#pick(job.id, index, tried)) === undefined && await this.#awaitLeader(job, index, tried)) job.signal.throwIfAborted()
       }
       if (peer === undefined) break
       tried.add(peer)
@@ -236,18 +236,20 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
    * A connected peer that holds more of this resource than we do is fetching it too:
    * waiting for its HAVE costs less than a second copy from the edge, and it is what
    * keeps a busy edge at about one copy per swarm. Bounded by `peerTimeoutMs`; a fetch
-   * whose leader went quiet once does not wait again; only a peer with no strike leads.
+   * whose leader went quiet once does not wait again; only a peer with no strike, not
+   * tried for this chunk already, leads.
    * The same wait covers a leader with no room for another request yet. Resolves true
    * when there may be a peer to ask now, false when there is no one worth waiting for.
    */
-  async #awaitLeader (job: FetchJob, index: number): Promise<boolean> {
+  async #awaitLeader (job: FetchJob, index: number, tried: Set<P>): Promise<boolean> {
     if (this.#leaderless.has(job)) return false
     const ours = this.deps.holdings.count(job.id)
-    const ahead = (): boolean => this.#candidates().some(p => this.strikes(p) === 0 && p.heldCount(job.id) > ours)
+    const ahead = (): boolean => this.#candidates().some(p => !tried.has(p) && this.strikes(p) === 0 && p.heldCount(job.id) > ours)
     if (!ahead()) return false
     const clock = this.#clock
     return await new Promise<boolean>(resolve => {
-      const check = (): void => { if (this.#pick(job.id, index, new Set()) !== undefined || !ahead()) done(true) }
+      // The same `tried` as the caller's pick: a peer it may not ask again is no reason to wake.
+      const check = (): void => { if (this.#pick(job.id, index, tried) !== undefined || !ahead()) done(true) }
       const done = (again: boolean): void => {
         clock.clearTimeout(timer)
         off()

@@ -21,7 +21,7 @@ const URL_ = 'https://origin.test/file.bin'
 /** Settles in a microtask, so fake time cannot run ahead of verification. */
 const sha256 = async (bytes: Uint8Array): Promise<Uint8Array> => createHash('sha256').update(bytes).digest()
 
-type Behaviour = 'honest' | 'silent' | 'drip' | 'slow' | 'serial'
+type Behaviour = 'honest' | 'silent' | 'drip' | 'slow' | 'serial' | 'absent'
 
 /** A peer holding every chunk that answers as `behaviour` says, on the fake clock. */
 class FakePeer implements SourcePeer {
@@ -64,7 +64,9 @@ class FakePeer implements SourcePeer {
             this.clock.setTimeout(tick, every)
           }
         }
-        if (this.behaviour === 'serial') {
+        if (this.behaviour === 'absent') {
+          reject(new PeerRequestError('ERR_PROTOCOL', 'peer does not have the chunk', new Uint8Array(0)))
+        } else if (this.behaviour === 'serial') {
           // 200 ms per chunk, one after another: a busy honest peer.
           const turn = this.#queue.then(async () => await new Promise<void>(done => {
             const step = (): void => {
@@ -301,5 +303,17 @@ describe('ChunkFetcher: peers earn their requests', () => {
     expect(got.map(g => g.source)).toEqual(Array(8).fill('peer'))
     expect(s.choked).toEqual([])
     expect(FIRST_BYTE_MIN_MS).toBeLessThan(1400)
+  })
+
+  it('a peer that answers ABSENT yet keeps claiming every chunk costs one try per chunk, then HTTP (no wait on it, no spin)', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('liar', body, m, clock, 'absent')], 4)
+    const got = s.fetcher.fetch({ ...s.job, first: -1 }, 2)
+    let settled = false
+    got.then(() => { settled = true }, () => { settled = true })
+    await s.clock.until(got, 10_000)
+    expect(settled).toBe(true)
+    expect((await got).source).toBe('edge')
+    expect(s.peers[0]!.asked).toEqual([2])
+    expect(s.http[0]!.at).toBeLessThan(100)
   })
 })

@@ -25,7 +25,9 @@ export class FakeClock implements Clock {
     const end = this.#now + ms
     while (this.#now < end) {
       this.#now = Math.min(end, this.#now + stepMs)
-      for (;;) {
+      // A timer that re-arms itself at the same instant would spin here forever.
+      for (let ran = 0; ; ran++) {
+        if (ran > 10_000) throw new Error(`more than 10,000 timers due at ${this.#now} ms: a timer loop`)
         const due = [...this.#timers].filter(([, t]) => t.at <= this.#now).sort((a, b) => a[1].at - b[1].at)[0]
         if (due === undefined) break
         this.#timers.delete(due[0])
