@@ -106,8 +106,12 @@ export const CHOKE_STRIKES = 2
  * or than the alternative, not for being a little slower than a loopback edge.
  */
 const SLACK = 4
-/** No deadline is shorter than this: connection jitter and IndexedDB reads take time. */
-export const PEER_DEADLINE_MIN_MS = 2000
+/**
+ * No whole-chunk deadline is shorter than this: our requests queue behind each other at
+ * the peer, and a seeder writing to IndexedDB pauses (bench:swarm lost chunks of honest
+ * peers at 2 s). Silent and dripping peers are caught sooner by the other rules.
+ */
+export const PEER_DEADLINE_MIN_MS = 4000
 /**
  * A request loses when the peer sent us nothing at all (for any request) for this long,
  * or SLACK times its usual first byte or HTTP's if longer, and never beyond

@@ -49,9 +49,9 @@ class FakePeer implements SourcePeer {
       return await new Promise<Uint8Array>((resolve, reject) => {
         const fail = (): void => reject(new PeerRequestError('ERR_TIMEOUT', String(signal.reason), bytes.subarray(0, sent)))
         signal.addEventListener('abort', fail, { once: true })
-        // Bytes per 10 ms tick: honest sends a chunk in 20 ms, slow 100 B/ms (above the
+        // Bytes per 10 ms tick: honest sends a chunk in 20 ms, slow 40 B/ms (above the
         // floor, far over the deadline for big chunks), drip one byte per 3 s.
-        const step = this.behaviour === 'honest' ? size / 2 : this.behaviour === 'slow' ? 1000 : 1
+        const step = this.behaviour === 'honest' ? size / 2 : this.behaviour === 'slow' ? 400 : 1
         const every = this.behaviour === 'drip' ? 3000 : 10
         const tick = (): void => {
           if (signal.aborted) return
@@ -240,7 +240,7 @@ describe('ChunkFetcher: peers earn their requests', () => {
   })
 
   it('a peer sending above the floor but far slower than its deadline loses the request at the deadline', async () => {
-    // 1,000 B per 10 ms = 100 KB/s, above the 32 KB/s floor: a 256 KiB chunk would take 2.6 s.
+    // 400 B per 10 ms = 40 KB/s, above the 32 KB/s floor: a 256 KiB chunk would take 6.6 s.
     const s = await setup((clock, body, m) => [new FakePeer('slow', body, m, clock, 'slow')], 2, 256 * 1024)
     const got = s.fetcher.fetch(s.job, 1)
     await s.clock.until(got, 10_000)
