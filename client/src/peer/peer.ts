@@ -20,6 +20,11 @@ export interface PeerOptions {
   chunksOf: (resourceId: string) => number | undefined
   /** This peer's own upload cap in bytes per second, besides the visitor's total; 0 = none. */
   uploadBytesPerSecond: number
+  /**
+   * Sends started per chunk (`resourceId:index`) to this peer id, kept by the swarm
+   * across its connections: reconnecting must not buy a peer fresh copies.
+   */
+  sends: Map<string, number>
 }
 
 export interface PeerEvents {
@@ -74,8 +79,6 @@ export class Peer extends Emitter<PeerEvents> {
   readonly #pending = new Map<number, PendingRequest>()
   readonly #cancelled = new Set<number>()
   readonly #have: HaveTable
-  /** Sends started per chunk we served to this peer (`resourceId:index`). */
-  readonly #sends = new Map<string, number>()
   readonly #bucket: UploadBucket
   /** Request ids of this peer we are sending now. */
   readonly #serving = new Set<number>()
@@ -262,20 +265,24 @@ export class Peer extends Emitter<PeerEvents> {
    */
   async #serve (requestId: number, resourceId: string, index: number): Promise<void> {
     const key = `${resourceId}:${index}`
-    const sends = this.#sends.get(key) ?? 0
+    const sends = this.#options.sends.get(key) ?? 0
     if (this.#serving.size >= MAX_REQUESTS_IN_FLIGHT || this.#serving.has(requestId) || sends >= MAX_SENDS_PER_CHUNK) {
       this.#send({ type: FrameType.ABSENT, requestId })
       return
     }
     this.#serving.add(requestId)
+    // Counted before reading the chunk, so that concurrent asks for it see each other.
+    this.#options.sends.set(key, sends + 1)
     try {
       const bytes = await this.#options.provide(resourceId, index).catch(() => undefined)
       if (bytes === undefined) {
+        // Kept only for chunks we hold, so the map is bounded by what we hold.
+        const now = (this.#options.sends.get(key) ?? 1) - 1
+        if (now === 0) this.#options.sends.delete(key)
+        else this.#options.sends.set(key, now)
         this.#send({ type: FrameType.ABSENT, requestId })
         return
       }
-      // Counted only for chunks we hold, so the map is bounded by what we hold.
-      this.#sends.set(key, sends + 1)
       for (let offset = 0; offset < bytes.length; offset += DATA_FRAME_PAYLOAD_BYTES) {
         const piece = bytes.subarray(offset, offset + DATA_FRAME_PAYLOAD_BYTES)
         await this.#bucket.take(piece.length)

@@ -36,6 +36,12 @@ const MAX_OFFERS_PER_ANNOUNCE = 5
 /** An offer nobody answered is dropped after this long (bittorrent-tracker uses 50 s). */
 const OFFER_TIMEOUT_MS = 50_000
 const SIGNAL_TIMEOUT_MS = 5000
+/**
+ * Peer ids whose sends per chunk are remembered. Each map is bounded by the chunks we
+ * hold; ids beyond this (oldest first) are forgotten, which a Sybil could use to get
+ * fresh copies, at the cost of a new id and a new connection each time.
+ */
+const SENDS_PEERS = 256
 
 /**
  * Our membership in one swarm: announces with fresh offers, answers offers relayed by the
@@ -52,6 +58,8 @@ export class Swarm extends Emitter<SwarmEvents> {
   /** Peers connecting through an answer to one of our offers. */
   readonly #connecting = new Set<SimplePeer.Instance>()
   readonly #banned = new Set<string>()
+  /** Chunks sent to each peer id this session (see `PeerOptions.sends`), the oldest ids dropped past SENDS_PEERS. */
+  readonly #sends = new Map<string, Map<string, number>>()
   /** Last sign of life of each connection attempt (`performance.now()`): made, answered. */
   readonly #lastSign = new WeakMap<SimplePeer.Instance, number>()
   readonly #unsubscribe: Array<() => void> = []
@@ -292,7 +300,14 @@ export class Swarm extends Emitter<SwarmEvents> {
       return
     }
     const { provide, throttle, chunksOf, peerUploadBytesPerSecond } = this.#init
-    const peer = new Peer(id, region, sp, { provide, throttle, chunksOf, uploadBytesPerSecond: peerUploadBytesPerSecond, holdings: this.#init.holdings() })
+    const sends = this.#sends.get(id) ?? new Map<string, number>()
+    this.#sends.delete(id)
+    this.#sends.set(id, sends) // most recent last
+    for (const old of this.#sends.keys()) {
+      if (this.#sends.size <= SENDS_PEERS) break
+      this.#sends.delete(old)
+    }
+    const peer = new Peer(id, region, sp, { provide, throttle, chunksOf, sends, uploadBytesPerSecond: peerUploadBytesPerSecond, holdings: this.#init.holdings() })
     this.peers.set(id, peer)
     peer.on('have', ({ resourceId }) => this.emit('have', { peer, resourceId }))
     peer.on('uploaded', bytes => this.emit('uploaded', bytes))

@@ -38,6 +38,7 @@ function peerWith (init: Partial<PeerOptions> = {}): { peer: Peer, channel: Fake
     holdings: [],
     chunksOf: id => id === KNOWN ? CHUNKS : undefined,
     uploadBytesPerSecond: 0,
+    sends: new Map(),
     ...init
   })
   return { peer, channel }
@@ -99,6 +100,18 @@ describe('Peer: fair upload', () => {
     expect(uploaded).toBeLessThanOrEqual(MAX_SENDS_PER_CHUNK * CHUNKS * CHUNK_BYTES)
     expect(uploaded).toBeGreaterThan(0)
     expect(channel.of(FrameType.ABSENT).length).toBeGreaterThanOrEqual(400 * CHUNKS - MAX_SENDS_PER_CHUNK * CHUNKS)
+  })
+
+  it('reconnecting does not buy fresh copies: the counts are the peer id\'s, not the connection\'s', async () => {
+    const sends = new Map<string, number>()
+    let sent = 0
+    for (let connection = 0; connection < 3; connection++) {
+      const { channel } = peerWith({ sends })
+      for (let i = 1; i <= 4; i++) channel.deliver({ type: FrameType.REQUEST, requestId: i, resourceId: KNOWN, index: 0 })
+      await settle()
+      sent += channel.of(FrameType.DATA).length
+    }
+    expect(sent).toBe(MAX_SENDS_PER_CHUNK)
   })
 
   it('at most MAX_REQUESTS_IN_FLIGHT requests of one peer are served at once', async () => {
