@@ -156,15 +156,17 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
   /** Fetches whose leader went quiet once: they stop waiting for it. */
   readonly #leaderless = new WeakSet<FetchJob>()
   readonly #waits = new WeakMap<FetchJob, Promise<void>>()
+  // Per connection, so that they go with it: peer ids come and go for the whole session,
+  // and a choked id never comes back (the swarm bans it).
   /**
-   * Missed deadlines in a row per peer id, and the last request number asked when the
+   * Missed deadlines in a row per peer, and the last request number asked when the
    * last was missed: requests up to it were in flight with that miss.
    */
-  readonly #strikes = new Map<string, { count: number, upTo: number }>()
-  /** What each peer id sent us, across requests (see `#watch`). */
-  readonly #flows = new Map<string, { lastData: number, bytes: number }>()
-  /** Requests chosen for each peer id and not settled. */
-  readonly #load = new Map<string, number>()
+  readonly #strikes = new WeakMap<P, { count: number, upTo: number }>()
+  /** What each peer sent us, across requests (see `#watch`). */
+  readonly #flows = new WeakMap<P, { lastData: number, bytes: number }>()
+  /** Requests chosen for each peer and not settled. */
+  readonly #load = new WeakMap<P, number>()
   /** Peer requests asked so far: each one's number orders it against strikes. */
   #asked = 0
   /**
@@ -227,8 +229,8 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
   }
 
   /** Deadlines the peer missed in a row (0 for one that never missed or delivered since). */
-  strikes (peer: SourcePeer): number {
-    return this.#strikes.get(peer.id)?.count ?? 0
+  strikes (peer: P): number {
+    return this.#strikes.get(peer)?.count ?? 0
   }
 
   /** One wait per fetch: its later chunks share it. */
@@ -279,7 +281,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
    */
   async #fromPeer (job: FetchJob, index: number, peer: P): Promise<Delivery<P> | undefined> {
     const { start, end } = chunkBounds(job.manifest, index)
-    this.#load.set(peer.id, this.#loadOf(peer) + 1)
+    this.#load.set(peer, this.#loadOf(peer) + 1)
     let release = (): void => {}
     try {
       release = await this.deps.peerSlots.acquire(job.signal)
@@ -287,7 +289,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
       if (peer.destroyed || this.strikes(peer) >= CHOKE_STRIKES) return undefined
       return await this.#askPeer(job, index, peer, end - start)
     } finally {
-      this.#load.set(peer.id, this.#loadOf(peer) - 1)
+      this.#load.set(peer, this.#loadOf(peer) - 1)
       release()
       for (const check of [...this.#waiting]) check()
     }
@@ -305,7 +307,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
         if ((err as { code?: unknown }).code === 'ERR_TIMEOUT') this.#strike(peer, asked, err)
         throw err
       })
-      this.#strikes.delete(peer.id)
+      this.#strikes.delete(peer)
       if (await this.#valid(job.manifest, index, bytes)) return { bytes, source: 'peer', peer, prefix: 0 }
       this.deps.ban(peer, `peer sent a bad chunk ${index} of ${job.url}`)
       return undefined
@@ -367,17 +369,17 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
 
   /** What a peer sent us over all our requests: when it last sent anything, and how much in all. */
   #flowOf (peer: P): { lastData: number, bytes: number } {
-    let flow = this.#flows.get(peer.id)
-    if (flow === undefined) this.#flows.set(peer.id, flow = { lastData: -Infinity, bytes: 0 })
+    let flow = this.#flows.get(peer)
+    if (flow === undefined) this.#flows.set(peer, flow = { lastData: -Infinity, bytes: 0 })
     return flow
   }
 
   /** A missed deadline of request number `asked`; one in flight with the last miss does not count again. */
   #strike (peer: P, asked: number, err: unknown): void {
-    const last = this.#strikes.get(peer.id)
+    const last = this.#strikes.get(peer)
     if (last !== undefined && asked <= last.upTo) return
     const count = (last?.count ?? 0) + 1
-    this.#strikes.set(peer.id, { count, upTo: this.#asked })
+    this.#strikes.set(peer, { count, upTo: this.#asked })
     if (count === CHOKE_STRIKES) this.deps.choke(peer, `peer missed ${count} deadlines in a row, the last: ${err instanceof Error ? err.message : String(err)}`)
   }
 
@@ -455,7 +457,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
 
   /** Our requests to `peer` from the moment each was chosen (a Peer counts them only once sent). */
   #loadOf (peer: P): number {
-    return this.#load.get(peer.id) ?? 0
+    return this.#load.get(peer) ?? 0
   }
 
   /**
