@@ -12,7 +12,7 @@ Every flag also has an environment variable: --edge-token is P2PCDN_EDGE_TOKEN, 
 
 const [command, ...rest] = process.argv.slice(2)
 
-async function run (): Promise<void> {
+async function run(): Promise<void> {
   switch (command) {
     case 'tracker':
       await (await import('../tracker/src/main.js')).main(rest, process.env)

@@ -6,7 +6,7 @@ export const root = fileURLToPath(new URL('..', import.meta.url))
 /** `dist/p2pcdn.js` must stay at or under this many gzipped bytes (40 KB read as 40 KiB). */
 export const BUNDLE_BUDGET_GZIP_BYTES = 40 * 1024
 
-const shim = (name) => `${root}/client/src/shims/${name}.cjs`
+const shim = name => `${root}/client/src/shims/${name}.cjs`
 
 // simple-peer pulls in Node's stream, buffer, events (via readable-stream), debug and
 // randombytes: 60+ KB minified of which it uses a sliver. Small stand-ins keep it working.

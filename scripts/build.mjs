@@ -6,7 +6,13 @@ import { browserOptions, root } from './browser-options.mjs'
 await mkdir(`${root}/dist`, { recursive: true })
 
 const [iife] = await Promise.all([
-  build({ ...browserOptions, entryPoints: ['client/src/global.ts'], outfile: 'dist/p2pcdn.js', format: 'iife', globalName: 'P2PCDN' }),
+  build({
+    ...browserOptions,
+    entryPoints: ['client/src/global.ts'],
+    outfile: 'dist/p2pcdn.js',
+    format: 'iife',
+    globalName: 'P2PCDN'
+  }),
   build({ ...browserOptions, entryPoints: ['client/src/index.ts'], outfile: 'dist/p2pcdn.mjs', format: 'esm' }),
   build({
     absWorkingDir: root,

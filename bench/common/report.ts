@@ -12,7 +12,7 @@ export interface Machine {
   date: string
 }
 
-export function machine (extra: Partial<Machine> = {}): Machine {
+export function machine(extra: Partial<Machine> = {}): Machine {
   return {
     cores: cpus().length,
     cpu: cpus()[0]?.model ?? 'unknown',
@@ -23,12 +23,12 @@ export function machine (extra: Partial<Machine> = {}): Machine {
   }
 }
 
-export function median (values: number[]): number {
+export function median(values: number[]): number {
   return quantile(values, 0.5)
 }
 
 /** Linear-interpolated quantile; NaN for no values. */
-export function quantile (values: number[], q: number): number {
+export function quantile(values: number[], q: number): number {
   if (values.length === 0) return NaN
   const sorted = [...values].sort((a, b) => a - b)
   const pos = (sorted.length - 1) * q
@@ -38,7 +38,7 @@ export function quantile (values: number[], q: number): number {
 }
 
 /** A Markdown table from a header row and data rows. */
-export function markdownTable (header: string[], rows: Array<Array<string | number>>): string {
+export function markdownTable(header: string[], rows: Array<Array<string | number>>): string {
   const line = (cells: Array<string | number>): string => `| ${cells.join(' | ')} |`
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
 }
@@ -47,7 +47,7 @@ export function markdownTable (header: string[], rows: Array<Array<string | numb
  * Print the Markdown and one JSON line, and write both under bench/results/ as
  * `<name>.md` and `<name>.json` so runs can be compared with git diff.
  */
-export async function writeResults (name: string, markdown: string, json: object): Promise<void> {
+export async function writeResults(name: string, markdown: string, json: object): Promise<void> {
   const dir = join(packageRoot(), 'bench', 'results')
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, `${name}.md`), markdown + '\n')

@@ -9,4 +9,6 @@ if (origin === undefined) throw new Error('usage: edge-server.ts ORIGIN_URL')
 const edge = createEdge({ origin, port: 0, host: '127.0.0.1' })
 await edge.start()
 process.stdout.write(JSON.stringify({ port: edge.port }) + '\n')
-process.once('SIGTERM', () => { void edge.stop().then(() => process.exit(0)) })
+process.once('SIGTERM', () => {
+  void edge.stop().then(() => process.exit(0))
+})

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 
 const NGINX_PATHS = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx']
 
-export function findOrInstallNginx (): string {
+export function findOrInstallNginx(): string {
   const found = NGINX_PATHS.find(p => existsSync(p))
   if (found !== undefined) return found
   process.stderr.write('nginx not found: installing nginx-light with apt-get\n')
@@ -24,7 +24,7 @@ export function findOrInstallNginx (): string {
   return installed
 }
 
-export function nginxVersion (bin: string): string {
+export function nginxVersion(bin: string): string {
   // nginx -v prints to stderr.
   try {
     const r = spawnSync(bin, ['-v'], { encoding: 'utf8' })
@@ -34,7 +34,7 @@ export function nginxVersion (bin: string): string {
   }
 }
 
-export async function freePort (): Promise<number> {
+export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
     const s = createServer()
     s.once('error', reject)
@@ -58,7 +58,7 @@ export interface Nginx {
   config: string
 }
 
-export async function startNginx (init: NginxInit): Promise<Nginx> {
+export async function startNginx(init: NginxInit): Promise<Nginx> {
   const port = await freePort()
   // Workers drop root privileges: they must be able to reach the temp dir; the master
   // creates the cache and temp subdirectories and hands them to the worker user.
@@ -99,7 +99,9 @@ http {
 `
   const file = join(d, 'nginx.conf')
   await writeFile(file, config)
-  const child = spawn(init.bin, ['-p', d, '-c', file, '-e', join(d, 'error.log')], { stdio: ['ignore', 'inherit', 'inherit'] })
+  const child = spawn(init.bin, ['-p', d, '-c', file, '-e', join(d, 'error.log')], {
+    stdio: ['ignore', 'inherit', 'inherit']
+  })
   // Bounded wait for the port to answer.
   for (let i = 0; i < 100; i++) {
     try {

@@ -13,11 +13,14 @@ export interface Started {
 }
 
 /** Spawn and wait (bounded) for its first stdout line, parsed as JSON. */
-export async function startJsonChild (command: string, args: string[], timeoutMs = 30_000): Promise<Started> {
+export async function startJsonChild(command: string, args: string[], timeoutMs = 30_000): Promise<Started> {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   const first = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command} ${args.join(' ')}: no output in ${timeoutMs} ms`)), timeoutMs)
+    const timer = setTimeout(
+      () => reject(new Error(`${command} ${args.join(' ')}: no output in ${timeoutMs} ms`)),
+      timeoutMs
+    )
     lines.once('line', line => {
       clearTimeout(timer)
       try {
@@ -35,7 +38,7 @@ export async function startJsonChild (command: string, args: string[], timeoutMs
 }
 
 /** utime + stime of one process (all its threads), in seconds. */
-export function cpuSeconds (pid: number): number {
+export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // Fields after the command name, which is in parentheses and may contain spaces.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
@@ -43,7 +46,7 @@ export function cpuSeconds (pid: number): number {
 }
 
 /** A process and its direct children (nginx's master and workers). */
-export function familyOf (pid: number): number[] {
+export function familyOf(pid: number): number[] {
   const out = [pid]
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
@@ -56,7 +59,7 @@ export function familyOf (pid: number): number[] {
   return out
 }
 
-export function cpuOfAll (pids: number[]): number {
+export function cpuOfAll(pids: number[]): number {
   let sum = 0
   for (const pid of pids) {
     try {
@@ -66,7 +69,7 @@ export function cpuOfAll (pids: number[]): number {
   return sum
 }
 
-export async function stopChild (child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
   child.kill('SIGTERM')

@@ -23,7 +23,10 @@ const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..')
 const AUTOCANNON = join(root, 'node_modules', 'autocannon', 'autocannon.js')
 const WARMUP_S = 2
-const OBJECTS = [{ name: '1 KiB', path: '/1k', bytes: 1024 }, { name: '1 MiB', path: '/1m', bytes: 1024 * 1024 }] as const
+const OBJECTS = [
+  { name: '1 KiB', path: '/1k', bytes: 1024 },
+  { name: '1 MiB', path: '/1m', bytes: 1024 * 1024 }
+] as const
 /** Goals from issue 4, as ratios edge / nginx in the same run. */
 const GOALS = { '1 KiB': 0.8, '1 MiB': 1.0, p99: 2.5 }
 
@@ -53,34 +56,46 @@ const rounds = Number(values.rounds)
 const nginxWorkers = Number(values['nginx-workers'])
 
 interface AutocannonResult {
-  requests: { average: number, total: number }
+  requests: { average: number; total: number }
   latency: { p99: number }
   throughput: { average: number }
   errors: number
   non2xx: number
 }
 
-async function autocannon (url: string, seconds: number): Promise<AutocannonResult> {
-  const child = spawn(process.execPath, [AUTOCANNON, '-c', String(connections), '-d', String(seconds), '-j', url], { stdio: ['ignore', 'pipe', 'pipe'] })
+async function autocannon(url: string, seconds: number): Promise<AutocannonResult> {
+  const child = spawn(process.execPath, [AUTOCANNON, '-c', String(connections), '-d', String(seconds), '-j', url], {
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   let out = ''
   let err = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString()
+  })
+  child.stderr.on('data', (c: Buffer) => {
+    err += c.toString()
+  })
   const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
   if (code !== 0) throw new Error(`autocannon exited ${String(code)}: ${err}`)
   return JSON.parse(out) as AutocannonResult
 }
 
-async function expectHit (url: string): Promise<void> {
+async function expectHit(url: string): Promise<void> {
   // Two requests: the first may fill, the second must be a hit on both servers.
   for (let i = 0; i < 2; i++) await (await fetch(url)).arrayBuffer()
   const res = await fetch(url)
   await res.arrayBuffer()
   const status = res.headers.get('x-cache')
-  if (status !== 'HIT') throw new Error(`${url}: expected X-Cache HIT after warm-up, got ${res.status} ${JSON.stringify([...res.headers])}`)
+  if (status !== 'HIT')
+    throw new Error(`${url}: expected X-Cache HIT after warm-up, got ${res.status} ${JSON.stringify([...res.headers])}`)
 }
 
-async function measure (server: 'edge' | 'nginx', base: string, pids: () => number[], object: typeof OBJECTS[number]): Promise<Run> {
+async function measure(
+  server: 'edge' | 'nginx',
+  base: string,
+  pids: () => number[],
+  object: (typeof OBJECTS)[number]
+): Promise<Run> {
   const url = base + object.path
   await autocannon(url, WARMUP_S)
   const before = cpuOfAll(pids())
@@ -99,8 +114,7 @@ async function measure (server: 'edge' | 'nginx', base: string, pids: () => numb
   }
 }
 
-
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   const nginxBin = findOrInstallNginx()
   const tmp = await mkdtemp(join(tmpdir(), 'p2pcdn-bench-edge-'))
   const tsx = ['--import', 'tsx']
@@ -111,7 +125,12 @@ async function main (): Promise<void> {
     const originUrl = `http://127.0.0.1:${String(origin.first.port)}`
     const edge = await startJsonChild(process.execPath, [...tsx, join(here, 'edge-server.ts'), originUrl])
     children.push(edge)
-    const nginx = await startNginx({ bin: nginxBin, dir: tmp, originPort: Number(origin.first.port), workers: nginxWorkers })
+    const nginx = await startNginx({
+      bin: nginxBin,
+      dir: tmp,
+      originPort: Number(origin.first.port),
+      workers: nginxWorkers
+    })
     children.push(nginx)
     const edgePid = edge.child.pid ?? 0
     const nginxPid = nginx.child.pid ?? 0
@@ -127,7 +146,9 @@ async function main (): Promise<void> {
         for (const name of ['edge', 'nginx'] as const) {
           const run = await measure(name, servers[name].base, servers[name].pids, object)
           runs.push(run)
-          process.stderr.write(`${object.name} ${name} round ${round + 1}: ${Math.round(run.reqPerSec)} req/s, p99 ${run.p99Ms} ms, ${Math.round(run.reqPerCpuS)} req/CPU-s\n`)
+          process.stderr.write(
+            `${object.name} ${name} round ${round + 1}: ${Math.round(run.reqPerSec)} req/s, p99 ${run.p99Ms} ms, ${Math.round(run.reqPerCpuS)} req/CPU-s\n`
+          )
         }
       }
     }
@@ -138,18 +159,37 @@ async function main (): Promise<void> {
   }
 }
 
-async function report (runs: Run[], nginx: string): Promise<void> {
+async function report(runs: Run[], nginx: string): Promise<void> {
   const rows = []
   for (const object of OBJECTS) {
     const of = (server: string): Run[] => runs.filter(r => r.object === object.name && r.server === server)
     const med = (server: string, k: keyof Run): number => median(of(server).map(r => Number(r[k])))
-    const e = { reqPerSec: med('edge', 'reqPerSec'), p99Ms: med('edge', 'p99Ms'), reqPerCpuS: med('edge', 'reqPerCpuS'), bytesPerSec: med('edge', 'bytesPerSec') }
-    const n = { reqPerSec: med('nginx', 'reqPerSec'), p99Ms: med('nginx', 'p99Ms'), reqPerCpuS: med('nginx', 'reqPerCpuS'), bytesPerSec: med('nginx', 'bytesPerSec') }
+    const e = {
+      reqPerSec: med('edge', 'reqPerSec'),
+      p99Ms: med('edge', 'p99Ms'),
+      reqPerCpuS: med('edge', 'reqPerCpuS'),
+      bytesPerSec: med('edge', 'bytesPerSec')
+    }
+    const n = {
+      reqPerSec: med('nginx', 'reqPerSec'),
+      p99Ms: med('nginx', 'p99Ms'),
+      reqPerCpuS: med('nginx', 'reqPerCpuS'),
+      bytesPerSec: med('nginx', 'bytesPerSec')
+    }
     const throughputRatio = n.reqPerSec > 0 ? e.reqPerSec / n.reqPerSec : 0
     // autocannon reports latency in whole ms: a 0 ms p99 counts as 1 ms for the ratio.
     const p99Ratio = Math.max(1, e.p99Ms) / Math.max(1, n.p99Ms)
     const goal = GOALS[object.name]
-    rows.push({ object: object.name, edge: e, nginx: n, throughputRatio, p99Ratio, throughputGoal: goal, throughputMet: throughputRatio >= goal, p99Met: p99Ratio <= GOALS.p99 })
+    rows.push({
+      object: object.name,
+      edge: e,
+      nginx: n,
+      throughputRatio,
+      p99Ratio,
+      throughputGoal: goal,
+      throughputMet: throughputRatio >= goal,
+      p99Met: p99Ratio <= GOALS.p99
+    })
   }
   const machine = { ...machineInfo(), nginx, nginxWorkers, connections, durationS, rounds }
   const fmt = (x: number): string => Math.round(x).toLocaleString('en-US')
@@ -163,8 +203,12 @@ async function report (runs: Run[], nginx: string): Promise<void> {
     '| --- | --- | ---: | ---: | ---: | ---: | --- | --- |'
   ]
   for (const r of rows) {
-    lines.push(`| ${r.object} | edge | ${fmt(r.edge.reqPerSec)} | ${mb(r.edge.bytesPerSec)} | ${r.edge.p99Ms} | ${fmt(r.edge.reqPerCpuS)} | ${r.throughputRatio.toFixed(2)}x (≥ ${r.throughputGoal}) ${r.throughputMet ? 'met' : 'NOT met'} | ${r.p99Ratio.toFixed(2)}x ${r.p99Met ? 'met' : 'NOT met'} |`)
-    lines.push(`| ${r.object} | nginx | ${fmt(r.nginx.reqPerSec)} | ${mb(r.nginx.bytesPerSec)} | ${r.nginx.p99Ms} | ${fmt(r.nginx.reqPerCpuS)} | | |`)
+    lines.push(
+      `| ${r.object} | edge | ${fmt(r.edge.reqPerSec)} | ${mb(r.edge.bytesPerSec)} | ${r.edge.p99Ms} | ${fmt(r.edge.reqPerCpuS)} | ${r.throughputRatio.toFixed(2)}x (≥ ${r.throughputGoal}) ${r.throughputMet ? 'met' : 'NOT met'} | ${r.p99Ratio.toFixed(2)}x ${r.p99Met ? 'met' : 'NOT met'} |`
+    )
+    lines.push(
+      `| ${r.object} | nginx | ${fmt(r.nginx.reqPerSec)} | ${mb(r.nginx.bytesPerSec)} | ${r.nginx.p99Ms} | ${fmt(r.nginx.reqPerCpuS)} | | |`
+    )
   }
   const json = { bench: 'edge', at: new Date().toISOString(), machine, results: rows, runs }
   await writeResults('edge', lines.join('\n'), json)

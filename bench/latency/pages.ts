@@ -23,7 +23,7 @@ export interface SdkTimed extends Timed {
   /** When `cdn.ready` resolved; undefined when the instance was created before the window. */
   readyMs: number | undefined
   /** Each verified chunk: when it was delivered, its source and how long it took from asking. */
-  chunks: Array<{ at: number, index: number, source: string, bytes: number, ms: number }>
+  chunks: Array<{ at: number; index: number; source: string; bytes: number; ms: number }>
   /** The SDK's own HTTP requests in the window (ping, manifest, chunk ranges). */
   requests: RequestSpan[]
   /** The tracker socket's traffic in the window. */
@@ -46,9 +46,9 @@ export interface SocketEvent {
  * is the browser's, so this shows where `ready` and the peer wait spend their time
  * without touching the SDK.
  */
-function watchTrackerSocket (): void {
+function watchTrackerSocket(): void {
   const w = window as any
-  const log: Array<{ at: number, what: string }> = w.wsLog = []
+  const log: Array<{ at: number; what: string }> = (w.wsLog = [])
   const describe = (dir: string, data: unknown): string | undefined => {
     if (typeof data !== 'string') return undefined
     try {
@@ -66,13 +66,16 @@ function watchTrackerSocket (): void {
   }
   const Native: typeof WebSocket = w.WebSocket
   w.WebSocket = class extends Native {
-    constructor (url: string | URL, protocols?: string | string[]) {
+    constructor(url: string | URL, protocols?: string | string[]) {
       super(url, protocols)
       this.addEventListener('open', () => log.push({ at: performance.now(), what: 'open' }))
-      this.addEventListener('message', e => { const what = describe('in', e.data); if (what !== undefined) log.push({ at: performance.now(), what }) })
+      this.addEventListener('message', e => {
+        const what = describe('in', e.data)
+        if (what !== undefined) log.push({ at: performance.now(), what })
+      })
     }
 
-    override send (data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+    override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
       const what = describe('out', data)
       if (what !== undefined) log.push({ at: performance.now(), what })
       super.send(data)
@@ -85,7 +88,11 @@ function watchTrackerSocket (): void {
  * with the SDK script loaded from the edge as a site would load it. Plain-fetch pages
  * load it too, so both sides start with the same warm connection to the edge.
  */
-export async function openPage (browser: Browser, pageUrl: string, sdkUrl: string): Promise<{ context: BrowserContext, page: Page }> {
+export async function openPage(
+  browser: Browser,
+  pageUrl: string,
+  sdkUrl: string
+): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext()
   // As source text: tsx wraps named functions in `__name(...)`, which the page lacks.
   await context.addInitScript({ content: `(() => { const __name = f => f; (${watchTrackerSocket.toString()})() })()` })
@@ -100,63 +107,75 @@ export async function openPage (browser: Browser, pageUrl: string, sdkUrl: strin
  * `P2PCDN.create(init)` (a first visitor: the fetch is issued right after create);
  * without, it uses the page's `window.cdn` made earlier by `createIn`.
  */
-export async function sdkFetchIn (page: Page, url: string, init?: Record<string, unknown>): Promise<SdkTimed> {
-  return await page.evaluate(async ({ url, init }) => {
-    const w = window as any
-    const t0 = performance.now()
-    const absT0 = performance.timeOrigin + t0
-    let readyMs: number | undefined
-    if (init !== undefined) {
-      w.cdn = w.P2PCDN.create(init)
-      void w.cdn.ready.then(() => { readyMs = performance.now() - t0 })
-    }
-    const cdn = w.cdn
-    const chunks: Array<{ at: number, index: number, source: string, bytes: number, ms: number }> = []
-    const errors: string[] = []
-    const offChunk = cdn.on('chunk', (e: any) => chunks.push({ at: performance.now() - t0, index: e.index, source: e.source, bytes: e.bytes, ms: e.ms }))
-    const offError = cdn.on('error', (e: any) => errors.push(`${String(e.code)} ${String(e.message)}`))
-    const res: Response = await cdn.fetch(url)
-    const responseMs = performance.now() - t0
-    const reader = res.body!.getReader()
-    const parts: Uint8Array[] = []
-    let firstByteMs = -1
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      if (firstByteMs < 0) firstByteMs = performance.now() - t0
-      parts.push(value)
-    }
-    const totalMs = performance.now() - t0
-    if (typeof offChunk === 'function') offChunk()
-    if (typeof offError === 'function') offError()
-    // Hashing happens after the window closes: it is the check, not the load.
-    const all = new Uint8Array(await new Blob(parts as BlobPart[]).arrayBuffer())
-    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all))
-    const requests = (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
-      .filter(e => performance.timeOrigin + e.startTime >= absT0 - 1)
-      .map(e => { const u = new URL(e.name); return { path: u.pathname + u.search, start: e.startTime - t0, end: e.responseEnd - t0 } })
-    const socket = (w.wsLog as Array<{ at: number, what: string }>).filter(e => e.at >= t0).map(e => ({ at: e.at - t0, what: e.what }))
-    const stats = cdn.stats()
-    return {
-      socket,
-      totalMs,
-      responseMs,
-      firstByteMs,
-      readyMs,
-      size: all.length,
-      sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join(''),
-      chunks,
-      requests,
-      bytes: stats.bytes,
-      peers: stats.peers.length,
-      errors
-    }
-  }, { url, init })
+export async function sdkFetchIn(page: Page, url: string, init?: Record<string, unknown>): Promise<SdkTimed> {
+  return await page.evaluate(
+    async ({ url, init }) => {
+      const w = window as any
+      const t0 = performance.now()
+      const absT0 = performance.timeOrigin + t0
+      let readyMs: number | undefined
+      if (init !== undefined) {
+        w.cdn = w.P2PCDN.create(init)
+        void w.cdn.ready.then(() => {
+          readyMs = performance.now() - t0
+        })
+      }
+      const cdn = w.cdn
+      const chunks: Array<{ at: number; index: number; source: string; bytes: number; ms: number }> = []
+      const errors: string[] = []
+      const offChunk = cdn.on('chunk', (e: any) =>
+        chunks.push({ at: performance.now() - t0, index: e.index, source: e.source, bytes: e.bytes, ms: e.ms })
+      )
+      const offError = cdn.on('error', (e: any) => errors.push(`${String(e.code)} ${String(e.message)}`))
+      const res: Response = await cdn.fetch(url)
+      const responseMs = performance.now() - t0
+      const reader = res.body!.getReader()
+      const parts: Uint8Array[] = []
+      let firstByteMs = -1
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        if (firstByteMs < 0) firstByteMs = performance.now() - t0
+        parts.push(value)
+      }
+      const totalMs = performance.now() - t0
+      if (typeof offChunk === 'function') offChunk()
+      if (typeof offError === 'function') offError()
+      // Hashing happens after the window closes: it is the check, not the load.
+      const all = new Uint8Array(await new Blob(parts as BlobPart[]).arrayBuffer())
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all))
+      const requests = (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+        .filter(e => performance.timeOrigin + e.startTime >= absT0 - 1)
+        .map(e => {
+          const u = new URL(e.name)
+          return { path: u.pathname + u.search, start: e.startTime - t0, end: e.responseEnd - t0 }
+        })
+      const socket = (w.wsLog as Array<{ at: number; what: string }>)
+        .filter(e => e.at >= t0)
+        .map(e => ({ at: e.at - t0, what: e.what }))
+      const stats = cdn.stats()
+      return {
+        socket,
+        totalMs,
+        responseMs,
+        firstByteMs,
+        readyMs,
+        size: all.length,
+        sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join(''),
+        chunks,
+        requests,
+        bytes: stats.bytes,
+        peers: stats.peers.length,
+        errors
+      }
+    },
+    { url, init }
+  )
 }
 
 /** Time a plain `fetch(url)` to the last body byte, in the page. */
-export async function plainFetchIn (page: Page, url: string): Promise<Timed> {
-  return await page.evaluate(async (url) => {
+export async function plainFetchIn(page: Page, url: string): Promise<Timed> {
+  return await page.evaluate(async url => {
     const t0 = performance.now()
     // no-store: neither side may lean on an HTTP cache entry the other one left in the page.
     const res = await fetch(url, { cache: 'no-store' })
@@ -173,13 +192,19 @@ export async function plainFetchIn (page: Page, url: string): Promise<Timed> {
     const totalMs = performance.now() - t0
     const all = new Uint8Array(await new Blob(parts as BlobPart[]).arrayBuffer())
     const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all))
-    return { totalMs, responseMs, firstByteMs, size: all.length, sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join('') }
+    return {
+      totalMs,
+      responseMs,
+      firstByteMs,
+      size: all.length,
+      sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join('')
+    }
   }, url)
 }
 
 /** Create `window.cdn` in the page (outside any timed window) and wait for `ready`. */
-export async function createIn (page: Page, init: Record<string, unknown>): Promise<void> {
-  await page.evaluate(async (init) => {
+export async function createIn(page: Page, init: Record<string, unknown>): Promise<void> {
+  await page.evaluate(async init => {
     const w = window as any
     w.cdn = w.P2PCDN.create(init)
     await w.cdn.ready
@@ -190,7 +215,12 @@ export async function createIn (page: Page, init: Record<string, unknown>): Prom
  * Poll the page's `cdn.stats()` until `done(stats)` holds; throws after `deadlineMs`
  * with the last stats, so a swarm that never forms fails the run instead of hanging it.
  */
-export async function waitForStats (page: Page, what: string, deadlineMs: number, done: (stats: any) => boolean): Promise<void> {
+export async function waitForStats(
+  page: Page,
+  what: string,
+  deadlineMs: number,
+  done: (stats: any) => boolean
+): Promise<void> {
   const until = Date.now() + deadlineMs
   let last: unknown
   while (Date.now() < until) {

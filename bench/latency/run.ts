@@ -20,7 +20,16 @@ import { launchChromium } from '../../test/helpers/chromium.js'
 import { startOrigin } from '../../test/helpers/origin.js'
 import { binaryId, connectRaw, isAnnounceReply, isOffer } from '../../test/helpers/tracker-client.js'
 import { machine, markdownTable, median, writeResults } from '../common/report.js'
-import { createIn, openPage, plainFetchIn, sdkFetchIn, waitForStats, type RequestSpan, type SdkTimed, type Timed } from './pages.js'
+import {
+  createIn,
+  openPage,
+  plainFetchIn,
+  sdkFetchIn,
+  waitForStats,
+  type RequestSpan,
+  type SdkTimed,
+  type Timed
+} from './pages.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -43,12 +52,25 @@ const loadAtStart = loadavg()[0]!
 const SIZES = { small: 30 * 1024, large: 8 * 1024 * 1024 } as const
 type SizeName = keyof typeof SIZES
 const pathOf = (size: SizeName): string => `/media/${size}.bin`
-const bodies = Object.fromEntries(Object.entries(SIZES).map(([name, n]) => [name, deterministicBytes(n, `latency-${name}`)])) as Record<SizeName, Uint8Array>
-const hashes = Object.fromEntries(Object.entries(bodies).map(([name, b]) => [name, createHash('sha256').update(b).digest('hex')])) as Record<SizeName, string>
+const bodies = Object.fromEntries(
+  Object.entries(SIZES).map(([name, n]) => [name, deterministicBytes(n, `latency-${name}`)])
+) as Record<SizeName, Uint8Array>
+const hashes = Object.fromEntries(
+  Object.entries(bodies).map(([name, b]) => [name, createHash('sha256').update(b).digest('hex')])
+) as Record<SizeName, string>
 
-const origin = await startOrigin(Object.fromEntries((Object.keys(SIZES) as SizeName[]).map(name => [pathOf(name), {
-  body: bodies[name], type: 'application/octet-stream', headers: { 'Cache-Control': 'public, max-age=3600' }
-}])))
+const origin = await startOrigin(
+  Object.fromEntries(
+    (Object.keys(SIZES) as SizeName[]).map(name => [
+      pathOf(name),
+      {
+        body: bodies[name],
+        type: 'application/octet-stream',
+        headers: { 'Cache-Control': 'public, max-age=3600' }
+      }
+    ])
+  )
+)
 origin.files['/blank.html'] = { body: '<!doctype html><title>bench latency</title>', type: 'text/html' }
 const tracker = createTracker({ port: 0, edgeToken: 'bench' })
 await tracker.start()
@@ -59,7 +81,7 @@ const PAGE_URL = `${origin.url}/blank.html`
 const SDK_URL = `${edge.url}/p2pcdn.js`
 
 /** The tracker key of a swarm, derived as the SDK derives it: SHA-256(name)[0..20) as a binary string. */
-function infoHashOf (swarm: string): string {
+function infoHashOf(swarm: string): string {
   return String.fromCharCode(...createHash('sha256').update(swarm).digest().subarray(0, 20))
 }
 
@@ -84,7 +106,13 @@ let swarmSeq = 0
 const freshSwarm = (tag: string): string => `latency-${tag}-${++swarmSeq}-${process.pid}`
 
 /** cdn and plain in two fresh pages, in the given order; `path` may differ per side (cold edge). */
-async function twoFreshPages (track: (c: BrowserContext) => void, cdnFirst: boolean, cdnUrl: string, plainUrl: string, init: Record<string, unknown>): Promise<{ cdn: SdkTimed, plain: Timed }> {
+async function twoFreshPages(
+  track: (c: BrowserContext) => void,
+  cdnFirst: boolean,
+  cdnUrl: string,
+  plainUrl: string,
+  init: Record<string, unknown>
+): Promise<{ cdn: SdkTimed; plain: Timed }> {
   const cdnSide = async (): Promise<SdkTimed> => {
     const { context, page } = await openPage(browser, PAGE_URL, SDK_URL)
     track(context)
@@ -103,29 +131,35 @@ async function twoFreshPages (track: (c: BrowserContext) => void, cdnFirst: bool
   return { cdn: await cdnSide(), plain }
 }
 
-function firstVisitor (size: SizeName, cold: boolean): Scenario {
+function firstVisitor(size: SizeName, cold: boolean): Scenario {
   return {
     key: `first-${cold ? 'cold' : 'warm'}-${size}`,
     title: `(a) first visitor, ${cold ? 'cold' : 'warm'} edge`,
     size,
     includesCreate: true,
-    async run (n, cdnFirst, track) {
+    async run(n, cdnFirst, track) {
       // Cold: a query string nobody asked for yet, per side, so both are an edge's first fill.
-      const q = (side: string): string => cold ? `?cold=${side}-${n}-${process.pid}` : ''
+      const q = (side: string): string => (cold ? `?cold=${side}-${n}-${process.pid}` : '')
       const init = { tracker: tracker.url, swarm: freshSwarm('first'), edges: [edge.url] }
-      const got = await twoFreshPages(track, cdnFirst, `${origin.url}${pathOf(size)}${q('cdn')}`, `${edge.url}${pathOf(size)}${q('plain')}`, init)
+      const got = await twoFreshPages(
+        track,
+        cdnFirst,
+        `${origin.url}${pathOf(size)}${q('cdn')}`,
+        `${edge.url}${pathOf(size)}${q('plain')}`,
+        init
+      )
       return { ...got, cdnFirst }
     }
   }
 }
 
-function connectedPeer (size: SizeName): Scenario {
+function connectedPeer(size: SizeName): Scenario {
   return {
     key: `peer-${size}`,
     title: '(b) second visitor, connected peer holds it',
     size,
     includesCreate: false,
-    async run (_n, cdnFirst, track) {
+    async run(_n, cdnFirst, track) {
       const init = { tracker: tracker.url, swarm: freshSwarm('peer'), edges: [edge.url] }
       const url = `${origin.url}${pathOf(size)}`
       const a = await openPage(browser, PAGE_URL, SDK_URL)
@@ -148,21 +182,32 @@ function connectedPeer (size: SizeName): Scenario {
   }
 }
 
-function silentMember (size: SizeName): Scenario {
+function silentMember(size: SizeName): Scenario {
   return {
     key: `silent-${size}`,
     title: '(c) first visitor, swarm has a member that never connects',
     size,
     includesCreate: true,
-    async run (_n, cdnFirst, track) {
+    async run(_n, cdnFirst, track) {
       const swarm = freshSwarm('silent')
       const fake = await connectRaw(tracker.url)
       try {
         // Announced and then mute: it takes offers and answers none, as a dead tab or a Sybil id would.
-        fake.send({ action: 'announce', info_hash: infoHashOf(swarm), peer_id: binaryId(), event: 'started', numwant: 0, offers: [] })
+        fake.send({
+          action: 'announce',
+          info_hash: infoHashOf(swarm),
+          peer_id: binaryId(),
+          event: 'started',
+          numwant: 0,
+          offers: []
+        })
         await fake.next(isAnnounceReply, 5000)
         const path = pathOf(size)
-        const got = await twoFreshPages(track, cdnFirst, `${origin.url}${path}`, `${edge.url}${path}`, { tracker: tracker.url, swarm, edges: [edge.url] })
+        const got = await twoFreshPages(track, cdnFirst, `${origin.url}${path}`, `${edge.url}${path}`, {
+          tracker: tracker.url,
+          swarm,
+          edges: [edge.url]
+        })
         const offered = fake.inbox.some(isOffer)
         return { ...got, cdnFirst, ...(offered ? {} : { note: 'the fake member received no offer' }) }
       } finally {
@@ -172,9 +217,11 @@ function silentMember (size: SizeName): Scenario {
   }
 }
 
-async function withTimeout<T> (what: string, ms: number, p: Promise<T>): Promise<T> {
+async function withTimeout<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms) })
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms)
+  })
   try {
     return await Promise.race([p, timeout])
   } finally {
@@ -188,7 +235,7 @@ interface ScenarioResult {
   failures: string[]
 }
 
-async function runScenario (s: Scenario): Promise<ScenarioResult> {
+async function runScenario(s: Scenario): Promise<ScenarioResult> {
   const pairs: Pair[] = []
   const failures: string[] = []
   const started = Date.now()
@@ -197,14 +244,26 @@ async function runScenario (s: Scenario): Promise<ScenarioResult> {
     if (n > MIN_RUNS && Date.now() - started > BUDGET_MS) break
     const contexts: BrowserContext[] = []
     try {
-      const pair = await withTimeout(`${s.key} run ${n}`, RUN_TIMEOUT_MS, s.run(n, n % 2 === 0, c => contexts.push(c)))
-      for (const [side, t] of [['cdn', pair.cdn], ['plain', pair.plain]] as const) {
+      const pair = await withTimeout(
+        `${s.key} run ${n}`,
+        RUN_TIMEOUT_MS,
+        s.run(n, n % 2 === 0, c => contexts.push(c))
+      )
+      for (const [side, t] of [
+        ['cdn', pair.cdn],
+        ['plain', pair.plain]
+      ] as const) {
         if (t.sha256 !== hashes[s.size]) throw new Error(`${side} received ${t.size} wrong bytes`)
       }
       if (n === 0) continue
       pairs.push(pair)
-      const src = Object.entries(pair.cdn.bytes).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ')
-      console.error(`  ${s.key} ${n}/${RUNS}: cdn ${pair.cdn.totalMs.toFixed(0)} ms (ready ${pair.cdn.readyMs?.toFixed(0) ?? '-'}, response ${pair.cdn.responseMs.toFixed(0)}; ${src}) plain ${pair.plain.totalMs.toFixed(0)} ms${pair.note === undefined ? '' : ` [${pair.note}]`}`)
+      const src = Object.entries(pair.cdn.bytes)
+        .filter(([, v]) => v > 0)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')
+      console.error(
+        `  ${s.key} ${n}/${RUNS}: cdn ${pair.cdn.totalMs.toFixed(0)} ms (ready ${pair.cdn.readyMs?.toFixed(0) ?? '-'}, response ${pair.cdn.responseMs.toFixed(0)}; ${src}) plain ${pair.plain.totalMs.toFixed(0)} ms${pair.note === undefined ? '' : ` [${pair.note}]`}`
+      )
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err)
       if (n > 0) failures.push(msg)
@@ -232,7 +291,7 @@ await browser.close()
 await Promise.all([edge.stop(), tracker.stop(), origin.close()])
 
 /** When the first of the SDK's requests matching `match` started or ended, median over the runs that made one. */
-function requestEnd (pairs: Pair[], match: (r: RequestSpan) => boolean, which: 'start' | 'end'): number {
+function requestEnd(pairs: Pair[], match: (r: RequestSpan) => boolean, which: 'start' | 'end'): number {
   return median(pairs.map(p => p.cdn.requests.find(match)?.[which]).filter((v): v is number => v !== undefined))
 }
 
@@ -253,14 +312,14 @@ interface Summary {
 }
 
 /** When the first tracker-socket event matching `match` happened, median over the runs that saw one. */
-function socketAt (pairs: Pair[], match: (what: string) => boolean): number {
+function socketAt(pairs: Pair[], match: (what: string) => boolean): number {
   return median(pairs.map(p => p.cdn.socket.find(e => match(e.what))?.at).filter((v): v is number => v !== undefined))
 }
 
 /** A median over the runs that have the value (a missing request or chunk is left out, not counted as NaN). */
 const med = (values: number[]): number => median(values.filter(Number.isFinite))
 
-function summarize ({ scenario: s, pairs, failures }: ScenarioResult): Summary {
+function summarize({ scenario: s, pairs, failures }: ScenarioResult): Summary {
   const cdnMs = med(pairs.map(p => p.cdn.totalMs))
   const plainMs = med(pairs.map(p => p.plain.totalMs))
   const sources = ['cache', 'peer', 'edge', 'origin'] as const
@@ -282,12 +341,23 @@ function summarize ({ scenario: s, pairs, failures }: ScenarioResult): Summary {
       manifestEndMs: requestEnd(pairs, r => r.path.startsWith('/_p2pcdn/manifest'), 'end'),
       responseMs: med(pairs.map(p => p.cdn.responseMs)),
       // Between the manifest's arrival and the Response: the wait for peers, in each run.
-      peerWaitMs: med(pairs.map(p => p.cdn.responseMs - (p.cdn.requests.find(r => r.path.startsWith('/_p2pcdn/manifest'))?.end ?? NaN))),
+      peerWaitMs: med(
+        pairs.map(
+          p => p.cdn.responseMs - (p.cdn.requests.find(r => r.path.startsWith('/_p2pcdn/manifest'))?.end ?? NaN)
+        )
+      ),
       wsOpenMs: socketAt(pairs, w => w === 'open'),
       edgesReplyMs: socketAt(pairs, w => w.startsWith('in p2pcdn:edges')),
       announceSentMs: socketAt(pairs, w => w.startsWith('out announce started')),
       announceReplyMs: socketAt(pairs, w => w.startsWith('in announce') && w.endsWith('reply')),
-      offersSent: med(pairs.map(p => Number(/offers=(\d+)/.exec(p.cdn.socket.find(e => e.what.startsWith('out announce started'))?.what ?? '')?.[1] ?? NaN))),
+      offersSent: med(
+        pairs.map(p =>
+          Number(
+            /offers=(\d+)/.exec(p.cdn.socket.find(e => e.what.startsWith('out announce started'))?.what ?? '')?.[1] ??
+              NaN
+          )
+        )
+      ),
       firstChunkMs: med(pairs.map(p => p.cdn.chunks[0]?.at ?? NaN)),
       firstChunkTookMs: med(pairs.map(p => p.cdn.chunks[0]?.ms ?? NaN)),
       firstByteMs: med(pairs.map(p => p.cdn.firstByteMs)),
@@ -300,9 +370,13 @@ function summarize ({ scenario: s, pairs, failures }: ScenarioResult): Summary {
 }
 
 const summaries = results.map(summarize)
-const fmt = (n: number, d = 0): string => Number.isFinite(n) ? n.toFixed(d) : '–'
-const sizeLabel = (s: SizeName): string => s === 'small' ? '30 KiB' : '8 MiB'
-const mainSource = (b: Record<string, number>): string => Object.entries(b).filter(([, v]) => v > 0).map(([k]) => k).join('+') || '–'
+const fmt = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : '–')
+const sizeLabel = (s: SizeName): string => (s === 'small' ? '30 KiB' : '8 MiB')
+const mainSource = (b: Record<string, number>): string =>
+  Object.entries(b)
+    .filter(([, v]) => v > 0)
+    .map(([k]) => k)
+    .join('+') || '–'
 let commit = 'unknown'
 let dirty = false
 try {
@@ -315,31 +389,116 @@ const md = `## bench:latency: cdn.fetch vs plain fetch from the same edge (media
 Measured commit ${commit}${dirty ? ' (with uncommitted changes under client/, protocol/, edge/ or tracker/)' : ''}. Loopback origin, edge and tracker; each side in a fresh browser context. Load average (1 min) at start / end: ${loadAtStart.toFixed(1)} / ${loadAtEnd.toFixed(1)}.
 The SDK's time runs from just before \`P2PCDN.create\` (scenarios a, c) or from \`cdn.fetch\` (b: the instance is ready and connected) to the last body byte; plain is \`fetch(edge + path)\` to the last byte.
 
-${markdownTable(['scenario', 'size', 'runs', 'cdn ms', 'plain ms', 'cdn / plain (paired)', 'ratio of medians', 'cdn after ready ms', 'SDK bytes from'], summaries.map(s => [
-  s.title, sizeLabel(s.size), s.failures.length === 0 ? String(s.runs) : `${s.runs} (${s.failures.length} failed)`, fmt(s.cdnMs), fmt(s.plainMs),
-  `**${fmt(s.pairedRatio, 1)}x**`, `${fmt(s.ratioOfMedians, 1)}x`, fmt(s.cdnAfterReadyMs), mainSource(s.bytesFrom)
-]))}
+${markdownTable(
+  [
+    'scenario',
+    'size',
+    'runs',
+    'cdn ms',
+    'plain ms',
+    'cdn / plain (paired)',
+    'ratio of medians',
+    'cdn after ready ms',
+    'SDK bytes from'
+  ],
+  summaries.map(s => [
+    s.title,
+    sizeLabel(s.size),
+    s.failures.length === 0 ? String(s.runs) : `${s.runs} (${s.failures.length} failed)`,
+    fmt(s.cdnMs),
+    fmt(s.plainMs),
+    `**${fmt(s.pairedRatio, 1)}x**`,
+    `${fmt(s.ratioOfMedians, 1)}x`,
+    fmt(s.cdnAfterReadyMs),
+    mainSource(s.bytesFrom)
+  ])
+)}
 
 Goal: cdn / plain ≤ 1 everywhere (the SDK never makes a page slower than a plain fetch).
 
 ### Where the SDK's time goes (ms from the start of its window, medians)
 
-${markdownTable(['scenario', 'size', 'ready', 'ping end', 'manifest start', 'manifest end', 'fetch resolved', 'of which peer wait', 'first chunk delivered', 'first chunk took', 'first body byte', 'last byte', 'plain: response', 'plain: last byte'], summaries.map(s => {
-  const b = s.breakdown
-  return [s.title, sizeLabel(s.size), fmt(b.readyMs!), fmt(b.pingEndMs!), fmt(b.manifestStartMs!), fmt(b.manifestEndMs!), fmt(b.responseMs!), fmt(b.peerWaitMs!), fmt(b.firstChunkMs!), fmt(b.firstChunkTookMs!), fmt(b.firstByteMs!), fmt(b.totalMs!), fmt(b.plainResponseMs!), fmt(b.plainTotalMs!)]
-}))}
+${markdownTable(
+  [
+    'scenario',
+    'size',
+    'ready',
+    'ping end',
+    'manifest start',
+    'manifest end',
+    'fetch resolved',
+    'of which peer wait',
+    'first chunk delivered',
+    'first chunk took',
+    'first body byte',
+    'last byte',
+    'plain: response',
+    'plain: last byte'
+  ],
+  summaries.map(s => {
+    const b = s.breakdown
+    return [
+      s.title,
+      sizeLabel(s.size),
+      fmt(b.readyMs!),
+      fmt(b.pingEndMs!),
+      fmt(b.manifestStartMs!),
+      fmt(b.manifestEndMs!),
+      fmt(b.responseMs!),
+      fmt(b.peerWaitMs!),
+      fmt(b.firstChunkMs!),
+      fmt(b.firstChunkTookMs!),
+      fmt(b.firstByteMs!),
+      fmt(b.totalMs!),
+      fmt(b.plainResponseMs!),
+      fmt(b.plainTotalMs!)
+    ]
+  })
+)}
 
 "ready" is \`cdn.ready\` (storage open, edges pinged, the tracker's edge list); "fetch resolved" is when \`cdn.fetch\` gave its Response: after the manifest and the wait for peers ("of which peer wait": from the manifest's arrival to the Response, per run). Request times are the browser's Resource Timing entries of the SDK's own requests.
 
 ### The tracker socket in the same window (first visitors: scenarios a and c; ms, medians)
 
-${markdownTable(['scenario', 'size', 'socket open', 'edge list reply', 'ready', 'first announce sent', 'offers in it', 'announce reply', 'fetch resolved'], summaries.filter(s => scenarios.find(x => x.key === s.key)?.includesCreate === true).map(s => {
-  const b = s.breakdown
-  return [s.title, sizeLabel(s.size), fmt(b.wsOpenMs!), fmt(b.edgesReplyMs!), fmt(b.readyMs!), fmt(b.announceSentMs!), fmt(b.offersSent!), fmt(b.announceReplyMs!), fmt(b.responseMs!)]
-}))}
+${markdownTable(
+  [
+    'scenario',
+    'size',
+    'socket open',
+    'edge list reply',
+    'ready',
+    'first announce sent',
+    'offers in it',
+    'announce reply',
+    'fetch resolved'
+  ],
+  summaries
+    .filter(s => scenarios.find(x => x.key === s.key)?.includesCreate === true)
+    .map(s => {
+      const b = s.breakdown
+      return [
+        s.title,
+        sizeLabel(s.size),
+        fmt(b.wsOpenMs!),
+        fmt(b.edgesReplyMs!),
+        fmt(b.readyMs!),
+        fmt(b.announceSentMs!),
+        fmt(b.offersSent!),
+        fmt(b.announceReplyMs!),
+        fmt(b.responseMs!)
+      ]
+    })
+)}
 
 Seen by wrapping the page's \`WebSocket\` (an init script), not from inside the SDK.
-${summaries.some(s => s.failures.length > 0) ? `\nFailed runs: ${summaries.filter(s => s.failures.length > 0).map(s => `${s.key}: ${s.failures.join('; ')}`).join(' | ')}\n` : ''}
+${
+  summaries.some(s => s.failures.length > 0)
+    ? `\nFailed runs: ${summaries
+        .filter(s => s.failures.length > 0)
+        .map(s => `${s.key}: ${s.failures.join('; ')}`)
+        .join(' | ')}\n`
+    : ''
+}
 Machine: ${JSON.stringify(machine({ chromium }))}`
 
 await writeResults('latency', md, {
@@ -356,7 +515,17 @@ await writeResults('latency', md, {
       cdnFirst: p.cdnFirst,
       note: p.note,
       plain: { totalMs: p.plain.totalMs, responseMs: p.plain.responseMs, firstByteMs: p.plain.firstByteMs },
-      cdn: { totalMs: p.cdn.totalMs, readyMs: p.cdn.readyMs, responseMs: p.cdn.responseMs, firstByteMs: p.cdn.firstByteMs, bytes: p.cdn.bytes, errors: p.cdn.errors, chunks: p.cdn.chunks.slice(0, 4), requests: p.cdn.requests.slice(0, 4), socket: p.cdn.socket.slice(0, 8) }
+      cdn: {
+        totalMs: p.cdn.totalMs,
+        readyMs: p.cdn.readyMs,
+        responseMs: p.cdn.responseMs,
+        firstByteMs: p.cdn.firstByteMs,
+        bytes: p.cdn.bytes,
+        errors: p.cdn.errors,
+        chunks: p.cdn.chunks.slice(0, 4),
+        requests: p.cdn.requests.slice(0, 4),
+        socket: p.cdn.socket.slice(0, 8)
+      }
     }))
   })),
   machine: machine({ chromium })

@@ -35,12 +35,21 @@ const FILE = '/media/bench.bin'
 
 const body = deterministicBytes(SIZE, 'bench-swarm')
 const sha256 = createHash('sha256').update(body).digest('hex')
-const origin = await startOrigin({ [FILE]: { body, type: 'application/octet-stream', headers: { 'Cache-Control': 'public, max-age=3600' } } })
+const origin = await startOrigin({
+  [FILE]: { body, type: 'application/octet-stream', headers: { 'Cache-Control': 'public, max-age=3600' } }
+})
 origin.files['/blank.html'] = { body: '<!doctype html><title>bench</title>', type: 'text/html' }
 const tracker = createTracker({ port: 0, edgeToken: 'bench' })
 await tracker.start()
 const startEdge = async (region: string): Promise<Edge> => {
-  const edge = createEdge({ origin: origin.url, port: 0, region, tracker: tracker.url, edgeToken: 'bench', maxBytesPerSec: EDGE_CAP })
+  const edge = createEdge({
+    origin: origin.url,
+    port: 0,
+    region,
+    tracker: tracker.url,
+    edgeToken: 'bench',
+    maxBytesPerSec: EDGE_CAP
+  })
   await edge.start()
   return edge
 }
@@ -57,7 +66,7 @@ interface SwarmRun {
 
 let runId = 0
 /** Pages join `STAGGER_MS` apart and each loads the resource at once. */
-async function runSwarm (mode: SwarmRun['mode'], regions: string[]): Promise<SwarmRun> {
+async function runSwarm(mode: SwarmRun['mode'], regions: string[]): Promise<SwarmRun> {
   const id = ++runId
   // A fresh URL per run: the edge starts cold, so the origin should serve one copy.
   const resource = `${FILE}?run=${id}`
@@ -87,7 +96,10 @@ async function runSwarm (mode: SwarmRun['mode'], regions: string[]): Promise<Swa
   for (const p of pages) if (p.sha256 !== sha256) throw new Error(`a page in run ${id} received wrong bytes`)
   // Per page on stderr: where each page's bytes came from, in MiB, and its completion time.
   const mib = (n: number): string => (n / 2 ** 20).toFixed(1)
-  for (const [i, p] of pages.entries()) console.error(`  page ${i + 1} ${p.region}: peer ${mib(p.bytes.peer)} edge ${mib(p.bytes.edge)} origin ${mib(p.bytes.origin)} MiB in ${(p.completeMs / 1000).toFixed(1)} s`)
+  for (const [i, p] of pages.entries())
+    console.error(
+      `  page ${i + 1} ${p.region}: peer ${mib(p.bytes.peer)} edge ${mib(p.bytes.edge)} origin ${mib(p.bytes.origin)} MiB in ${(p.completeMs / 1000).toFixed(1)} s`
+    )
   return {
     mode,
     pages,
@@ -96,7 +108,7 @@ async function runSwarm (mode: SwarmRun['mode'], regions: string[]): Promise<Swa
   }
 }
 
-function summarize (run: SwarmRun): Record<string, number> {
+function summarize(run: SwarmRun): Record<string, number> {
   const sum = (k: 'peer' | 'edge' | 'origin' | 'cache'): number => run.pages.reduce((n, p) => n + p.bytes[k], 0)
   const received = sum('peer') + sum('edge') + sum('origin')
   const completes = run.pages.map(p => p.completeMs)
@@ -115,7 +127,7 @@ function summarize (run: SwarmRun): Record<string, number> {
  * pages' own, matched by peer id): over the whole run, and counting only chunks received
  * while the receiver's region had two or more peers.
  */
-function crossRegionShare (run: SwarmRun, field: 'bytesByPeer' | 'bytesByPeerWhileLocal'): number {
+function crossRegionShare(run: SwarmRun, field: 'bytesByPeer' | 'bytesByPeerWhileLocal'): number {
   const regionOf = new Map(run.pages.map(p => [p.peerId, p.region]))
   let cross = 0
   let all = 0
@@ -129,11 +141,17 @@ function crossRegionShare (run: SwarmRun, field: 'bytesByPeer' | 'bytesByPeerWhi
 }
 
 /** Raw data channel vs the SDK between two pages, in MiB/s. */
-async function throughput (): Promise<{ rawMiBps: number, sdkMiBps: number }> {
+async function throughput(): Promise<{ rawMiBps: number; sdkMiBps: number }> {
   const id = ++runId
   const init = (p2p: boolean): PageInit => ({
-    pageUrl: `${origin.url}/blank.html`, sdkUrl: `${eu.url}/p2pcdn.js`, tracker: tracker.url,
-    swarm: `throughput-${id}`, region: 'eu', edges: [eu.url], p2p, resource: `${FILE}?run=${id}`
+    pageUrl: `${origin.url}/blank.html`,
+    sdkUrl: `${eu.url}/p2pcdn.js`,
+    tracker: tracker.url,
+    swarm: `throughput-${id}`,
+    region: 'eu',
+    edges: [eu.url],
+    p2p,
+    resource: `${FILE}?run=${id}`
   })
   const a = await openSdkPage(browser, init(true))
   const b = await openSdkPage(browser, init(true))
@@ -147,13 +165,18 @@ async function throughput (): Promise<{ rawMiBps: number, sdkMiBps: number }> {
 }
 
 const single: SwarmRun[] = []
-const pipes: Array<{ rawMiBps: number, sdkMiBps: number }> = []
+const pipes: Array<{ rawMiBps: number; sdkMiBps: number }> = []
 for (let r = 0; r < ROUNDS; r++) {
   // A B A B ... and B A on odd rounds, so neither mode always runs on a warmer machine.
   const order: Array<SwarmRun['mode']> = r % 2 === 0 ? ['p2p', 'edge-only'] : ['edge-only', 'p2p']
   for (const mode of order) {
     console.error(`round ${r + 1}/${ROUNDS}: ${mode}, ${PAGES} pages`)
-    single.push(await runSwarm(mode, Array.from({ length: PAGES }, () => 'eu')))
+    single.push(
+      await runSwarm(
+        mode,
+        Array.from({ length: PAGES }, () => 'eu')
+      )
+    )
   }
   // Two pages on two busy cores make single transfers noisy: several samples per round.
   for (let i = 0; i < PIPE_SAMPLES; i++) {
@@ -163,7 +186,10 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 console.error('two regions: 5 eu + 5 us')
-const twoRegion = await runSwarm('two-region', Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? 'eu' : 'us')))
+const twoRegion = await runSwarm(
+  'two-region',
+  Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? 'eu' : 'us'))
+)
 
 const chromium = browser.version()
 await browser.close()
@@ -183,36 +209,90 @@ const paired = median(pipes.map(p => p.sdkMiBps / p.rawMiBps))
 const two = summarize(twoRegion)
 const cross = crossRegionShare(twoRegion, 'bytesByPeer')
 const crossWhileLocal = crossRegionShare(twoRegion, 'bytesByPeerWhileLocal')
-const fmt = (n: number, d = 2): string => Number.isFinite(n) ? n.toFixed(d) : 'n/a'
+const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a')
 const pct = (n: number): string => `${(100 * n).toFixed(1)}%`
 
 const md = `## bench:swarm: ${PAGES} pages, ${SIZE / 2 ** 20} MiB, edge capped at ${EDGE_CAP / 2 ** 20} MiB/s, ${ROUNDS} rounds (medians)
 
-${markdownTable(['mode', 'offload', 'origin copies', 'edge MiB', 'complete median s', 'complete p90 s', 'TTFB median ms'], [
-  ['P2P on', pct(p2p.offload!), fmt(p2p.originCopies!), fmt(p2p.edgeMiB!, 1), fmt(p2p.completeMedianS!), fmt(p2p.completeP90S!), fmt(p2p.ttfbMedianMs!, 0)],
-  ['edge only', pct(edgeOnly.offload!), fmt(edgeOnly.originCopies!), fmt(edgeOnly.edgeMiB!, 1), fmt(edgeOnly.completeMedianS!), fmt(edgeOnly.completeP90S!), fmt(edgeOnly.ttfbMedianMs!, 0)]
-])}
+${markdownTable(
+  ['mode', 'offload', 'origin copies', 'edge MiB', 'complete median s', 'complete p90 s', 'TTFB median ms'],
+  [
+    [
+      'P2P on',
+      pct(p2p.offload!),
+      fmt(p2p.originCopies!),
+      fmt(p2p.edgeMiB!, 1),
+      fmt(p2p.completeMedianS!),
+      fmt(p2p.completeP90S!),
+      fmt(p2p.ttfbMedianMs!, 0)
+    ],
+    [
+      'edge only',
+      pct(edgeOnly.offload!),
+      fmt(edgeOnly.originCopies!),
+      fmt(edgeOnly.edgeMiB!, 1),
+      fmt(edgeOnly.completeMedianS!),
+      fmt(edgeOnly.completeP90S!),
+      fmt(edgeOnly.ttfbMedianMs!, 0)
+    ]
+  ]
+)}
 
 Median completion, P2P on / edge only: **${fmt(p2p.completeMedianS! / edgeOnly.completeMedianS!)}x** (goal ≤ 0.5x). Offload goal ≥ 85%.
 
-${markdownTable(['pipe', 'MiB/s'], [['raw RTCDataChannel (anchor)', fmt(raw, 1)], ['SDK peer to peer', fmt(sdk, 1)], ['ratio of the medians', fmt(sdk / raw)], ['median of the paired ratios', fmt(paired)]])}
+${markdownTable(
+  ['pipe', 'MiB/s'],
+  [
+    ['raw RTCDataChannel (anchor)', fmt(raw, 1)],
+    ['SDK peer to peer', fmt(sdk, 1)],
+    ['ratio of the medians', fmt(sdk / raw)],
+    ['median of the paired ratios', fmt(paired)]
+  ]
+)}
 
 ${pipes.length} pipe samples (raw / SDK MiB/s): ${pipes.map(p => `${fmt(p.rawMiBps, 1)} / ${fmt(p.sdkMiBps, 1)}`).join(', ')}. Goal ≥ 0.8.
 
 ### Two regions: 5 pages in eu, 5 in us, one capped edge each
 
-${markdownTable(['offload', 'origin copies', 'edge MiB', 'complete median s', 'peer bytes across regions', 'the same while the region had ≥ 2 peers (goal 0)'], [
-  [pct(two.offload!), fmt(two.originCopies!), fmt(two.edgeMiB!, 1), fmt(two.completeMedianS!), pct(cross), pct(crossWhileLocal)]
-])}
+${markdownTable(
+  [
+    'offload',
+    'origin copies',
+    'edge MiB',
+    'complete median s',
+    'peer bytes across regions',
+    'the same while the region had ≥ 2 peers (goal 0)'
+  ],
+  [
+    [
+      pct(two.offload!),
+      fmt(two.originCopies!),
+      fmt(two.edgeMiB!, 1),
+      fmt(two.completeMedianS!),
+      pct(cross),
+      pct(crossWhileLocal)
+    ]
+  ]
+)}
 
 Origin copies here count both regions' edges: each fills once.
 
 Machine: ${JSON.stringify(machine({ chromium }))}`
 
 await writeResults('swarm', md, {
-  bench: 'swarm', pages: PAGES, sizeBytes: SIZE, edgeCapBytesPerSec: EDGE_CAP, rounds: ROUNDS,
-  p2p, edgeOnly, completionRatio: p2p.completeMedianS! / edgeOnly.completeMedianS!,
-  rawChannelMiBps: raw, sdkPeerMiBps: sdk, sdkToRawRatio: sdk / raw, sdkToRawPairedRatio: paired, pipeSamples: pipes,
+  bench: 'swarm',
+  pages: PAGES,
+  sizeBytes: SIZE,
+  edgeCapBytesPerSec: EDGE_CAP,
+  rounds: ROUNDS,
+  p2p,
+  edgeOnly,
+  completionRatio: p2p.completeMedianS! / edgeOnly.completeMedianS!,
+  rawChannelMiBps: raw,
+  sdkPeerMiBps: sdk,
+  sdkToRawRatio: sdk / raw,
+  sdkToRawPairedRatio: paired,
+  pipeSamples: pipes,
   twoRegion: { ...two, crossRegionPeerShare: cross, crossRegionPeerShareWhileLocal: crossWhileLocal },
   machine: machine({ chromium })
 })

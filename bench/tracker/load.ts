@@ -9,7 +9,11 @@ import type { RawSocket } from './raw-socket.js'
 import type { LoadCommand, LoadReply } from './messages.js'
 
 /** SDP-sized filler: about 600 bytes, as a real offer without trickle. */
-const SDP = `v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=msid-semantic: WMS\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n${'a=candidate:1 1 udp 2122260223 192.168.1.2 54321 typ host generation 0\r\n'.repeat(6)}a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 ${'AB:'.repeat(31)}AB\r\na=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\n`.slice(0, 600)
+const SDP =
+  `v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=msid-semantic: WMS\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n${'a=candidate:1 1 udp 2122260223 192.168.1.2 54321 typ host generation 0\r\n'.repeat(6)}a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 ${'AB:'.repeat(31)}AB\r\na=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\n`.slice(
+    0,
+    600
+  )
 const OFFERS_PER_ANNOUNCE = 5
 /** Connections opened at once while connecting. */
 const CONNECT_BATCH = 250
@@ -30,20 +34,35 @@ interface Peer {
   busy: boolean
   sentAt: number
   /** Pre-encoded, so the generator does not spend its CPU on UTF-8 encoding. */
-  messages: Record<'sixteen' | 'one', { plain: Buffer[], offers: Buffer[], started: Buffer[] }>
+  messages: Record<'sixteen' | 'one', { plain: Buffer[]; offers: Buffer[]; started: Buffer[] }>
 }
 
 const peers: Peer[] = []
 let onReply: (peer: Peer) => void = () => {}
 let onFailure: (peer: Peer) => void = () => {}
 
-function announce (infoHash: string, peerId: string, event: string, offers: boolean, count = OFFERS_PER_ANNOUNCE): Buffer {
-  const msg: Record<string, unknown> = { action: 'announce', info_hash: infoHash, peer_id: peerId, event, numwant: offers ? count : 0, uploaded: 0, downloaded: 0, left: 1000 }
+function announce(
+  infoHash: string,
+  peerId: string,
+  event: string,
+  offers: boolean,
+  count = OFFERS_PER_ANNOUNCE
+): Buffer {
+  const msg: Record<string, unknown> = {
+    action: 'announce',
+    info_hash: infoHash,
+    peer_id: peerId,
+    event,
+    numwant: offers ? count : 0,
+    uploaded: 0,
+    downloaded: 0,
+    left: 1000
+  }
   if (offers) msg.offers = Array.from({ length: count }, () => ({ offer: { type: 'offer', sdp: SDP }, offer_id: id() }))
   return textFrame(Buffer.from(JSON.stringify(msg)))
 }
 
-async function makePeer (url: string, i: number): Promise<Peer> {
+async function makePeer(url: string, i: number): Promise<Peer> {
   const { hostname, port } = new URL(url)
   const peerId = id()
   const pair = [sixteenA[i % 16]!, sixteenB[i % 16]!]
@@ -81,15 +100,17 @@ async function makePeer (url: string, i: number): Promise<Peer> {
   return peer
 }
 
-async function connect (url: string, count: number): Promise<void> {
+async function connect(url: string, count: number): Promise<void> {
   for (let i = 0; i < count; i += CONNECT_BATCH) {
-    const batch = await Promise.all(Array.from({ length: Math.min(CONNECT_BATCH, count - i) }, (_, k) => makePeer(url, i + k)))
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(CONNECT_BATCH, count - i) }, (_, k) => makePeer(url, i + k))
+    )
     peers.push(...batch)
   }
 }
 
 /** Every peer sends every `started` of the layout, one at a time, and waits for the reply. */
-async function join (layout: 'sixteen' | 'one'): Promise<LoadReply> {
+async function join(layout: 'sixteen' | 'one'): Promise<LoadReply> {
   const begin = performance.now()
   let replies = 0
   let failures = 0
@@ -104,16 +125,25 @@ async function join (layout: 'sixteen' | 'one'): Promise<LoadReply> {
       peer.turn = 0
       if (--pending === 0) resolve()
     }
-    onReply = peer => { replies++; step(peer) }
-    onFailure = peer => { failures++; step(peer) }
-    for (const peer of peers) { peer.turn = 0; step(peer) }
+    onReply = peer => {
+      replies++
+      step(peer)
+    }
+    onFailure = peer => {
+      failures++
+      step(peer)
+    }
+    for (const peer of peers) {
+      peer.turn = 0
+      step(peer)
+    }
     setTimeout(resolve, 60_000).unref()
   })
   return { type: 'done', replies, failures, elapsedMs: performance.now() - begin }
 }
 
 /** Closed loop: each peer has one announce in flight and sends the next on its reply. */
-async function closed (layout: 'sixteen' | 'one', offers: boolean, durationMs: number): Promise<LoadReply> {
+async function closed(layout: 'sixteen' | 'one', offers: boolean, durationMs: number): Promise<LoadReply> {
   let running = true
   let replies = 0
   let failures = 0
@@ -144,13 +174,19 @@ async function closed (layout: 'sixteen' | 'one', offers: boolean, durationMs: n
 }
 
 /** Open loop: `ratePerSec` announces spread over idle peers, latency from send to reply. */
-async function open (ratePerSec: number, durationMs: number): Promise<LoadReply> {
+async function open(ratePerSec: number, durationMs: number): Promise<LoadReply> {
   const latenciesMs: number[] = []
   let failures = 0
-  onReply = peer => { peer.busy = false; latenciesMs.push(performance.now() - peer.sentAt) }
-  onFailure = peer => { peer.busy = false; failures++ }
+  onReply = peer => {
+    peer.busy = false
+    latenciesMs.push(performance.now() - peer.sentAt)
+  }
+  onFailure = peer => {
+    peer.busy = false
+    failures++
+  }
   const tickMs = 5
-  const perTick = ratePerSec * tickMs / 1000
+  const perTick = (ratePerSec * tickMs) / 1000
   let next = 0
   let owed = 0
   let sent = 0
@@ -158,7 +194,7 @@ async function open (ratePerSec: number, durationMs: number): Promise<LoadReply>
   const timer = setInterval(() => {
     owed += perTick
     // Catch up after a late tick, so the offered rate stays what was asked.
-    const due = Math.floor((performance.now() - begin) * ratePerSec / 1000) - sent
+    const due = Math.floor(((performance.now() - begin) * ratePerSec) / 1000) - sent
     owed = Math.max(owed, due)
     for (; owed >= 1; owed--) {
       for (let tries = 0; tries < peers.length; tries++) {
@@ -186,7 +222,7 @@ async function open (ratePerSec: number, durationMs: number): Promise<LoadReply>
  * (under the tracker's per-socket limit, so only a per-address budget can see it), for
  * `durationMs`. Counts what comes back by kind, then closes them all.
  */
-async function flood (cmd: Extract<LoadCommand, { type: 'flood' }>): Promise<LoadReply> {
+async function flood(cmd: Extract<LoadCommand, { type: 'flood' }>): Promise<LoadReply> {
   const { hostname, port } = new URL(cmd.url)
   let replies = 0
   let warned = 0
@@ -200,17 +236,27 @@ async function flood (cmd: Extract<LoadCommand, { type: 'flood' }>): Promise<Loa
       if (data.includes('"warning message"')) warned++
     }
   }
-  const sockets: Array<{ ws: RawSocket, started: Buffer, offers: Buffer }> = []
+  const sockets: Array<{ ws: RawSocket; started: Buffer; offers: Buffer }> = []
   for (let i = 0; i < cmd.sockets; i++) {
     const ws = await openRawSocket(hostname, Number(port), onFrame, cmd.localAddress)
     const infoHash = `bench-flood-${String(i % cmd.swarms).padStart(8, '0')}`
     const peerId = id()
-    sockets.push({ ws, started: announce(infoHash, peerId, 'started', false), offers: announce(infoHash, peerId, 'update', true, cmd.offers) })
+    sockets.push({
+      ws,
+      started: announce(infoHash, peerId, 'started', false),
+      offers: announce(infoHash, peerId, 'update', true, cmd.offers)
+    })
   }
-  for (const s of sockets) { s.ws.send(s.started); sent++ }
+  for (const s of sockets) {
+    s.ws.send(s.started)
+    sent++
+  }
   const begin = performance.now()
   const timer = setInterval(() => {
-    for (const s of sockets) { s.ws.send(s.offers); sent++ }
+    for (const s of sockets) {
+      s.ws.send(s.offers)
+      sent++
+    }
   }, 1000 / cmd.ratePerSocket)
   await sleep(cmd.durationMs)
   clearInterval(timer)
@@ -220,11 +266,11 @@ async function flood (cmd: Extract<LoadCommand, { type: 'flood' }>): Promise<Loa
   return { type: 'done', replies, failures, warned, sent, elapsedMs }
 }
 
-function sleep (ms: number): Promise<void> {
+function sleep(ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms))
 }
 
-async function run (cmd: LoadCommand): Promise<LoadReply> {
+async function run(cmd: LoadCommand): Promise<LoadReply> {
   switch (cmd.type) {
     case 'connect':
       await connect(cmd.url, cmd.peers)
@@ -245,7 +291,10 @@ async function run (cmd: LoadCommand): Promise<LoadReply> {
 }
 
 process.on('message', (cmd: LoadCommand) => {
-  run(cmd).then(reply => process.send!(reply), (err: unknown) => {
-    process.send!({ type: 'error', message: err instanceof Error ? err.message : String(err) } satisfies LoadReply)
-  })
+  run(cmd).then(
+    reply => process.send!(reply),
+    (err: unknown) => {
+      process.send!({ type: 'error', message: err instanceof Error ? err.message : String(err) } satisfies LoadReply)
+    }
+  )
 })

@@ -9,14 +9,31 @@ export interface ServerReport {
 }
 
 export type LoadCommand =
-  | { type: 'connect', url: string, peers: number }
-  | { type: 'join', swarms: 'sixteen' | 'one' }
-  | { type: 'closed', swarms: 'sixteen' | 'one', offers: boolean, durationMs: number }
-  | { type: 'open', ratePerSec: number, durationMs: number }
+  | { type: 'connect'; url: string; peers: number }
+  | { type: 'join'; swarms: 'sixteen' | 'one' }
+  | { type: 'closed'; swarms: 'sixteen' | 'one'; offers: boolean; durationMs: number }
+  | { type: 'open'; ratePerSec: number; durationMs: number }
   /** Many raw sockets from one local address announcing with offers at a fixed rate each; held only for the flood. */
-  | { type: 'flood', url: string, sockets: number, swarms: number, ratePerSocket: number, offers: number, durationMs: number, localAddress: string }
+  | {
+      type: 'flood'
+      url: string
+      sockets: number
+      swarms: number
+      ratePerSocket: number
+      offers: number
+      durationMs: number
+      localAddress: string
+    }
   | { type: 'close' }
 
 export type LoadReply =
-  | { type: 'done', replies: number, failures: number, elapsedMs: number, latenciesMs?: number[], sent?: number, warned?: number }
-  | { type: 'error', message: string }
+  | {
+      type: 'done'
+      replies: number
+      failures: number
+      elapsedMs: number
+      latenciesMs?: number[]
+      sent?: number
+      warned?: number
+    }
+  | { type: 'error'; message: string }

@@ -12,7 +12,7 @@ import { connect } from 'node:net'
 import type { Socket } from 'node:net'
 
 /** A text frame, masked with the zero key: build once, send any number of times. */
-export function textFrame (payload: Buffer): Buffer {
+export function textFrame(payload: Buffer): Buffer {
   const len = payload.length
   const head = len < 126 ? 2 : len < 65_536 ? 4 : 10
   const frame = Buffer.alloc(head + 4 + len)
@@ -31,7 +31,7 @@ export function textFrame (payload: Buffer): Buffer {
 }
 
 /** A control frame (payload < 126 bytes), masked with the zero key. */
-function controlFrame (firstByte: number, payload: Buffer): Buffer {
+function controlFrame(firstByte: number, payload: Buffer): Buffer {
   const frame = Buffer.alloc(6 + payload.length)
   frame[0] = firstByte
   frame[1] = 0x80 | payload.length
@@ -50,15 +50,22 @@ export interface RawSocket {
  * `payload` is a view into the read buffer, valid only during the call. `localAddress`
  * binds the client end (any of 127.0.0.0/8 on Linux), to play several hosts.
  */
-export function openRawSocket (host: string, port: number, onFrame: (payload: Buffer) => void, localAddress?: string): Promise<RawSocket> {
+export function openRawSocket(
+  host: string,
+  port: number,
+  onFrame: (payload: Buffer) => void,
+  localAddress?: string
+): Promise<RawSocket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port, noDelay: true, ...(localAddress === undefined ? {} : { localAddress }) })
     let buffered: Buffer | undefined
     let upgraded = false
     socket.once('error', reject)
     socket.on('connect', () => {
-      socket.write(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`)
+      socket.write(
+        `GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`
+      )
     })
     socket.on('data', (chunk: Buffer) => {
       let data = buffered === undefined ? chunk : Buffer.concat([buffered, chunk])
@@ -77,7 +84,15 @@ export function openRawSocket (host: string, port: number, onFrame: (payload: Bu
         upgraded = true
         socket.off('error', reject)
         socket.on('error', () => {})
-        resolve({ socket, send: frame => { socket.write(frame) }, close: () => { socket.destroy() } })
+        resolve({
+          socket,
+          send: frame => {
+            socket.write(frame)
+          },
+          close: () => {
+            socket.destroy()
+          }
+        })
         data = data.subarray(end + 4)
       }
       let at = 0

@@ -11,16 +11,23 @@ import type { ServerReport } from './messages.js'
 
 const kind = process.argv[2]
 
-async function start (): Promise<number> {
+async function start(): Promise<number> {
   if (kind === 'ours') {
     // Production defaults, except the caps: every bench socket comes from 127.0.0.1, and
     // a bench peer announces far more often than any real client would. The checks still
     // run on every message; they just never trigger. `flood` keeps the per-address
     // defaults, for the step that floods from one address (run.ts).
     const flood = process.argv[3] === 'flood'
-    const perIp = flood ? {} : { messagesPerSecondPerIp: 1_000_000, messageBurstPerIp: 1_000_000, maxPeerIdsPerIpPerSwarm: 100_000 }
+    const perIp = flood
+      ? {}
+      : { messagesPerSecondPerIp: 1_000_000, messageBurstPerIp: 1_000_000, maxPeerIdsPerIpPerSwarm: 100_000 }
     const tracker = createTracker({
-      port: 0, host: '127.0.0.1', maxConnectionsPerIp: 100_000, messagesPerSecond: 100_000, messageBurst: 100_000, ...perIp
+      port: 0,
+      host: '127.0.0.1',
+      maxConnectionsPerIp: 100_000,
+      messagesPerSecond: 100_000,
+      messageBurst: 100_000,
+      ...perIp
     })
     await tracker.start()
     return tracker.port
@@ -32,12 +39,14 @@ async function start (): Promise<number> {
   }
   // Warnings are bad client input; the bench sends none, and logging would skew the CPU.
   server.on('warning', () => {})
-  server.on('error', err => { process.stderr.write(`bittorrent-tracker error: ${err.message}\n`) })
+  server.on('error', err => {
+    process.stderr.write(`bittorrent-tracker error: ${err.message}\n`)
+  })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   return server.ws.address().port
 }
 
-function measure (): ServerReport {
+function measure(): ServerReport {
   const gc = (globalThis as { gc?: () => void }).gc
   if (gc === undefined) throw new Error('run the bench server with --expose-gc')
   // Several passes: weak references and finalisers need more than one to settle.
@@ -51,7 +60,10 @@ process.on('message', (msg: { type: string }) => {
   if (msg.type === 'measure') process.send!(measure())
 })
 
-start().then(port => process.send!({ type: 'ready', port }), (err: unknown) => {
-  process.stderr.write(`bench server failed: ${String(err)}\n`)
-  process.exit(1)
-})
+start().then(
+  port => process.send!({ type: 'ready', port }),
+  (err: unknown) => {
+    process.stderr.write(`bench server failed: ${String(err)}\n`)
+    process.exit(1)
+  }
+)

@@ -1,5 +1,5 @@
 /** `promise`, or a rejection as soon as `signal` aborts. */
-export async function abortable<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+export async function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   signal.throwIfAborted()
   let onAbort = (): void => {}
   const aborted = new Promise<never>((resolve, reject) => {

@@ -1,4 +1,12 @@
-import { chunkBounds, IntegrityError, MAX_REQUESTS_IN_FLIGHT, TimeoutError, verifyChunk, type Manifest, type Sha256 } from '../../protocol/src/index.js'
+import {
+  chunkBounds,
+  IntegrityError,
+  MAX_REQUESTS_IN_FLIGHT,
+  TimeoutError,
+  verifyChunk,
+  type Manifest,
+  type Sha256
+} from '../../protocol/src/index.js'
 import type { EdgeSet } from './edge-set.js'
 import type { Holdings } from './holdings.js'
 import { edgeUrlFor, HttpError } from './http-source.js'
@@ -22,7 +30,7 @@ export interface FetchJob {
    * The fetch's first bytes asked of an edge before the manifest came (`Client`'s
    * first-visitor path): used for chunk `index` when they verify, else forgotten.
    */
-  early?: { index: number, bytes: Promise<Uint8Array | undefined> }
+  early?: { index: number; bytes: Promise<Uint8Array | undefined> }
 }
 
 /** What the scheduler reads of a connected peer (a `Peer`). */
@@ -37,7 +45,13 @@ export interface SourcePeer {
   has: (resourceId: string, index: number) => boolean
   heldCount: (resourceId: string) => number
   /** Rejects carrying the prefix received (`receivedOf`) when it fails or `signal` aborts. */
-  request: (resourceId: string, index: number, size: number, signal: AbortSignal, onData: (received: number) => void) => Promise<Uint8Array>
+  request: (
+    resourceId: string,
+    index: number,
+    size: number,
+    signal: AbortSignal,
+    onData: (received: number) => void
+  ) => Promise<Uint8Array>
 }
 
 /** Time, injectable so that deadlines can be tested with a fake clock. */
@@ -89,7 +103,7 @@ export interface ChunkFetcherDeps<P extends SourcePeer = SourcePeer> {
   ban: (peer: P, message: string) => void
   /** The peer missed its deadlines CHOKE_STRIKES times: never ask it again. */
   choke: (peer: P, message: string) => void
-  report: (err: unknown, extra?: { peer?: string, url?: string }) => void
+  report: (err: unknown, extra?: { peer?: string; url?: string }) => void
 }
 
 /** Peers tried for one chunk before HTTP. */
@@ -162,9 +176,9 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
    * Missed deadlines in a row per peer, and the last request number asked when the
    * last was missed: requests up to it were in flight with that miss.
    */
-  readonly #strikes = new WeakMap<P, { count: number, upTo: number }>()
+  readonly #strikes = new WeakMap<P, { count: number; upTo: number }>()
   /** What each peer sent us, across requests (see `#watch`). */
-  readonly #flows = new WeakMap<P, { lastData: number, bytes: number }>()
+  readonly #flows = new WeakMap<P, { lastData: number; bytes: number }>()
   /** Requests chosen for each peer and not settled. */
   readonly #load = new WeakMap<P, number>()
   /** Peer requests asked so far: each one's number orders it against strikes. */
@@ -180,20 +194,22 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
   #httpLatencyMs = 0
   readonly #clock: Clock
 
-  constructor (readonly deps: ChunkFetcherDeps<P>) {
+  constructor(readonly deps: ChunkFetcherDeps<P>) {
     this.#clock = deps.clock ?? realClock
   }
 
-  async fetch (job: FetchJob, index: number): Promise<Delivery<P>> {
+  async fetch(job: FetchJob, index: number): Promise<Delivery<P>> {
     const { holdings, store } = this.deps
     if (holdings.has(job.id, index)) {
       const bytes = await store.getChunk(job.id, index).catch(() => undefined)
-      if (bytes !== undefined && await this.#valid(job.manifest, index, bytes)) return { bytes, source: 'cache', prefix: 0 }
+      if (bytes !== undefined && (await this.#valid(job.manifest, index, bytes)))
+        return { bytes, source: 'cache', prefix: 0 }
     }
     if (job.early?.index === index) {
       const { end, start } = chunkBounds(job.manifest, index)
       const bytes = (await job.early.bytes)?.subarray(0, end - start)
-      if (bytes !== undefined && await this.#valid(job.manifest, index, bytes)) return { bytes, source: 'edge', prefix: 0 }
+      if (bytes !== undefined && (await this.#valid(job.manifest, index, bytes)))
+        return { bytes, source: 'edge', prefix: 0 }
     }
     let prefix: Uint8Array = new Uint8Array(0)
     let stalled: P | undefined
@@ -204,7 +220,8 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
       if (peer === undefined && index !== job.first) {
         await this.#awaitPeers(job, index)
         // Woken with others when a request ends: whoever picks first takes the room.
-        while ((peer = this.#pick(job.id, index, tried)) === undefined && await this.#awaitLeader(job, index, tried)) job.signal.throwIfAborted()
+        while ((peer = this.#pick(job.id, index, tried)) === undefined && (await this.#awaitLeader(job, index, tried)))
+          job.signal.throwIfAborted()
       }
       if (peer === undefined) break
       tried.add(peer)
@@ -224,19 +241,20 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
       }
     }
     const got = await this.#fromHttp(job, index, prefix, job.signal)
-    if (got.prefix === 0 && prefix.length > 0 && stalled !== undefined) this.deps.ban(stalled, `peer sent bad bytes of chunk ${index} of ${job.url}`)
+    if (got.prefix === 0 && prefix.length > 0 && stalled !== undefined)
+      this.deps.ban(stalled, `peer sent bad bytes of chunk ${index} of ${job.url}`)
     return got.prefix > 0 ? { ...got, peer: stalled } : got
   }
 
   /** Deadlines the peer missed in a row (0 for one that never missed or delivered since). */
-  strikes (peer: P): number {
+  strikes(peer: P): number {
     return this.#strikes.get(peer)?.count ?? 0
   }
 
   /** One wait per fetch: its later chunks share it. */
-  async #awaitPeers (job: FetchJob, index: number): Promise<void> {
+  async #awaitPeers(job: FetchJob, index: number): Promise<void> {
     let wait = this.#waits.get(job)
-    if (wait === undefined) this.#waits.set(job, wait = this.deps.awaitPeers(job, index))
+    if (wait === undefined) this.#waits.set(job, (wait = this.deps.awaitPeers(job, index)))
     await wait
   }
 
@@ -249,15 +267,18 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
    * The same wait covers a leader with no room for another request yet. Resolves true
    * when there may be a peer to ask now, false when there is no one worth waiting for.
    */
-  async #awaitLeader (job: FetchJob, index: number, tried: Set<P>): Promise<boolean> {
+  async #awaitLeader(job: FetchJob, index: number, tried: Set<P>): Promise<boolean> {
     if (this.#leaderless.has(job)) return false
     const ours = this.deps.holdings.count(job.id)
-    const ahead = (): boolean => this.#candidates().some(p => !tried.has(p) && this.strikes(p) === 0 && p.heldCount(job.id) > ours)
+    const ahead = (): boolean =>
+      this.#candidates().some(p => !tried.has(p) && this.strikes(p) === 0 && p.heldCount(job.id) > ours)
     if (!ahead()) return false
     const clock = this.#clock
     return await new Promise<boolean>(resolve => {
       // The same `tried` as the caller's pick: a peer it may not ask again is no reason to wake.
-      const check = (): void => { if (this.#pick(job.id, index, tried) !== undefined || !ahead()) done(true) }
+      const check = (): void => {
+        if (this.#pick(job.id, index, tried) !== undefined || !ahead()) done(true)
+      }
       const done = (again: boolean): void => {
         clock.clearTimeout(timer)
         off()
@@ -266,7 +287,10 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
         resolve(again)
       }
       const onAbort = (): void => done(false)
-      const timer = clock.setTimeout(() => { this.#leaderless.add(job); done(false) }, this.deps.peerTimeoutMs)
+      const timer = clock.setTimeout(() => {
+        this.#leaderless.add(job)
+        done(false)
+      }, this.deps.peerTimeoutMs)
       const off = this.deps.onPeerHave(check)
       this.#waiting.add(check)
       job.signal.addEventListener('abort', onAbort, { once: true })
@@ -279,7 +303,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
    * meanwhile. Called right after `#pick`, with no await between: the request counts
    * against the peer's room from the moment it was chosen.
    */
-  async #fromPeer (job: FetchJob, index: number, peer: P): Promise<Delivery<P> | undefined> {
+  async #fromPeer(job: FetchJob, index: number, peer: P): Promise<Delivery<P> | undefined> {
     const { start, end } = chunkBounds(job.manifest, index)
     this.#load.set(peer, this.#loadOf(peer) + 1)
     let release = (): void => {}
@@ -295,7 +319,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     }
   }
 
-  async #askPeer (job: FetchJob, index: number, peer: P, size: number): Promise<Delivery<P> | undefined> {
+  async #askPeer(job: FetchJob, index: number, peer: P, size: number): Promise<Delivery<P> | undefined> {
     const ask = new AbortController()
     const stop = (): void => ask.abort(job.signal.reason)
     job.signal.addEventListener('abort', stop, { once: true })
@@ -321,7 +345,13 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
    * The deadlines of one peer request of `size` bytes; `ask` is aborted with a
    * TimeoutError (code ERR_TIMEOUT) when one is missed.
    */
-  #watch (job: FetchJob, index: number, peer: P, size: number, ask: AbortController): { onData: (received: number) => void, stop: () => void } {
+  #watch(
+    job: FetchJob,
+    index: number,
+    peer: P,
+    size: number,
+    ask: AbortController
+  ): { onData: (received: number) => void; stop: () => void } {
     const clock = this.#clock
     const { peerTimeoutMs } = this.deps
     const started = clock.now()
@@ -347,10 +377,14 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
       const rate = (flow.bytes - flowedBefore) / elapsed
       const graceMs = head ? HEAD_DEADLINE_MS : FLOOR_GRACE_MS
       let missed: string | undefined
-      if (received === 0 && quiet >= (head ? Math.max(HEAD_DEADLINE_MS, SLACK * this.#httpLatencyMs) : firstByteMs)) missed = `peer sent nothing in ${Math.round(quiet)} ms`
-      else if (received === 0 && elapsed >= peerTimeoutMs) missed = `peer did not start the chunk in ${peerTimeoutMs} ms`
-      else if (received > 0 && now - lastData >= peerTimeoutMs) missed = `peer sent nothing of the chunk for ${peerTimeoutMs} ms`
-      else if (elapsed >= graceMs && flow.bytes > flowedBefore && rate < PEER_FLOOR_BYTES_PER_MS) missed = `peer sent us ${flow.bytes - flowedBefore} B in ${Math.round(elapsed)} ms, below the floor of ${PEER_FLOOR_BYTES_PER_MS * 1000} B/s`
+      if (received === 0 && quiet >= (head ? Math.max(HEAD_DEADLINE_MS, SLACK * this.#httpLatencyMs) : firstByteMs))
+        missed = `peer sent nothing in ${Math.round(quiet)} ms`
+      else if (received === 0 && elapsed >= peerTimeoutMs)
+        missed = `peer did not start the chunk in ${peerTimeoutMs} ms`
+      else if (received > 0 && now - lastData >= peerTimeoutMs)
+        missed = `peer sent nothing of the chunk for ${peerTimeoutMs} ms`
+      else if (elapsed >= graceMs && flow.bytes > flowedBefore && rate < PEER_FLOOR_BYTES_PER_MS)
+        missed = `peer sent us ${flow.bytes - flowedBefore} B in ${Math.round(elapsed)} ms, below the floor of ${PEER_FLOOR_BYTES_PER_MS * 1000} B/s`
       else if (elapsed >= totalMs) missed = `peer took over ${Math.round(totalMs)} ms for ${size} B`
       if (missed !== undefined) ask.abort(new TimeoutError(missed))
       else timer = clock.setTimeout(check, CHECK_MS)
@@ -368,27 +402,31 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
   }
 
   /** What a peer sent us over all our requests: when it last sent anything, and how much in all. */
-  #flowOf (peer: P): { lastData: number, bytes: number } {
+  #flowOf(peer: P): { lastData: number; bytes: number } {
     let flow = this.#flows.get(peer)
-    if (flow === undefined) this.#flows.set(peer, flow = { lastData: -Infinity, bytes: 0 })
+    if (flow === undefined) this.#flows.set(peer, (flow = { lastData: -Infinity, bytes: 0 }))
     return flow
   }
 
   /** A missed deadline of request number `asked`; one in flight with the last miss does not count again. */
-  #strike (peer: P, asked: number, err: unknown): void {
+  #strike(peer: P, asked: number, err: unknown): void {
     const last = this.#strikes.get(peer)
     if (last !== undefined && asked <= last.upTo) return
     const count = (last?.count ?? 0) + 1
     this.#strikes.set(peer, { count, upTo: this.#asked })
-    if (count === CHOKE_STRIKES) this.deps.choke(peer, `peer missed ${count} deadlines in a row, the last: ${err instanceof Error ? err.message : String(err)}`)
+    if (count === CHOKE_STRIKES)
+      this.deps.choke(
+        peer,
+        `peer missed ${count} deadlines in a row, the last: ${err instanceof Error ? err.message : String(err)}`
+      )
   }
 
   /** The chunk over HTTP, continuing after `prefix`: nearest usable edge, next edge, origin. */
-  async #fromHttp (job: FetchJob, index: number, prefix: Uint8Array, signal: AbortSignal): Promise<Delivery<P>> {
+  async #fromHttp(job: FetchJob, index: number, prefix: Uint8Array, signal: AbortSignal): Promise<Delivery<P>> {
     const { httpSlots, fetchRange } = this.deps
     const edges = this.deps.edges()
     const { start, end } = chunkBounds(job.manifest, index)
-    const sources: Array<{ source: Source, url: string, edge?: string }> = [
+    const sources: Array<{ source: Source; url: string; edge?: string }> = [
       ...edges.usable().map(e => ({ source: 'edge' as const, url: edgeUrlFor(e.url, job.url), edge: e.url })),
       { source: 'origin', url: job.url }
     ]
@@ -423,8 +461,8 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
   }
 
   /** Smoothed, so one slow or one tiny response does not swing every peer deadline. */
-  #measureHttp (bytes: number, ms: number): void {
-    const smooth = (old: number, sample: number): number => old === 0 ? sample : 0.7 * old + 0.3 * sample
+  #measureHttp(bytes: number, ms: number): void {
+    const smooth = (old: number, sample: number): number => (old === 0 ? sample : 0.7 * old + 0.3 * sample)
     // A small response is mostly latency, a big one mostly throughput.
     if (bytes < 16 * 1024) this.#httpLatencyMs = smooth(this.#httpLatencyMs, ms)
     else this.#httpThroughput = smooth(this.#httpThroughput, bytes / Math.max(1, ms))
@@ -435,7 +473,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
    * inside a region whenever it has two or more peers (ours and another); a page alone
    * in its region still gets help from the others.
    */
-  #candidates (): P[] {
+  #candidates(): P[] {
     const region = this.deps.region()
     const live = [...this.deps.peers()].filter(p => !p.destroyed && this.strikes(p) < CHOKE_STRIKES)
     const local = live.filter(p => p.region === region)
@@ -448,15 +486,15 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
    * first (to learn their speed), then by throughput shared among the requests they
    * already carry.
    */
-  #pick (id: string, index: number, tried: Set<P>): P | undefined {
-    const score = (p: P): number => p.throughput === 0 ? Infinity : p.throughput / (1 + this.#loadOf(p))
+  #pick(id: string, index: number, tried: Set<P>): P | undefined {
+    const score = (p: P): number => (p.throughput === 0 ? Infinity : p.throughput / (1 + this.#loadOf(p)))
     return this.#candidates()
       .filter(p => !tried.has(p) && p.has(id, index) && this.#mayAsk(p))
       .sort((a, b) => this.strikes(a) - this.strikes(b) || score(b) - score(a) || this.#loadOf(a) - this.#loadOf(b))[0]
   }
 
   /** Our requests to `peer` from the moment each was chosen (a Peer counts them only once sent). */
-  #loadOf (peer: P): number {
+  #loadOf(peer: P): number {
     return this.#load.get(peer) ?? 0
   }
 
@@ -464,18 +502,18 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
    * Not gone, not choked, and room for one more request: one at a time while on a
    * strike, NEW_PEER_REQUESTS before its first delivery.
    */
-  #mayAsk (peer: P): boolean {
+  #mayAsk(peer: P): boolean {
     const strikes = this.strikes(peer)
     const room = strikes > 0 ? 1 : peer.throughput === 0 ? NEW_PEER_REQUESTS : MAX_REQUESTS_IN_FLIGHT
     return !peer.destroyed && strikes < CHOKE_STRIKES && this.#loadOf(peer) < room
   }
 
-  async #valid (manifest: Manifest, index: number, bytes: Uint8Array): Promise<boolean> {
+  async #valid(manifest: Manifest, index: number, bytes: Uint8Array): Promise<boolean> {
     return await verifyChunk(manifest, index, bytes, this.deps.sha256 ?? sha256)
   }
 }
 
-function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (a.length === 0) return b
   const out = new Uint8Array(a.length + b.length)
   out.set(a)

@@ -5,7 +5,7 @@
  * when the stream closes, errors or is cancelled. `onHead` hears each chunk the reader
  * is now waiting for: the one whose lateness the page feels.
  */
-export function chunkStream (
+export function chunkStream(
   first: number,
   last: number,
   parallel: number,
@@ -32,39 +32,44 @@ export function chunkStream (
       inFlight.set(started++, p)
     }
   }
-  return new ReadableStream<Uint8Array>({
-    start (controller) {
-      onAbort = () => {
-        try { controller.error(signal.reason) } catch {}
-        end(signal.reason)
-      }
-      if (signal.aborted) onAbort()
-      else signal.addEventListener('abort', onAbort, { once: true })
-    },
-    async pull (controller) {
-      if (ended) return
-      fill()
-      onHead(next)
-      let bytes: Uint8Array
-      try {
-        bytes = await inFlight.get(next)!
-      } catch (err) {
-        if (!ended) controller.error(err)
-        end(err)
-        return
-      }
-      if (ended) return
-      inFlight.delete(next++)
-      controller.enqueue(bytes)
-      if (next > last) {
-        controller.close()
-        end()
-      } else {
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        onAbort = () => {
+          try {
+            controller.error(signal.reason)
+          } catch {}
+          end(signal.reason)
+        }
+        if (signal.aborted) onAbort()
+        else signal.addEventListener('abort', onAbort, { once: true })
+      },
+      async pull(controller) {
+        if (ended) return
         fill()
+        onHead(next)
+        let bytes: Uint8Array
+        try {
+          bytes = await inFlight.get(next)!
+        } catch (err) {
+          if (!ended) controller.error(err)
+          end(err)
+          return
+        }
+        if (ended) return
+        inFlight.delete(next++)
+        controller.enqueue(bytes)
+        if (next > last) {
+          controller.close()
+          end()
+        } else {
+          fill()
+        }
+      },
+      cancel(reason) {
+        end(reason ?? new DOMException('stream cancelled', 'AbortError'))
       }
     },
-    cancel (reason) {
-      end(reason ?? new DOMException('stream cancelled', 'AbortError'))
-    }
-  }, { highWaterMark: 0 })
+    { highWaterMark: 0 }
+  )
 }

@@ -55,12 +55,14 @@ export class Client extends Emitter<ClientEvents> {
   /** Resource ids being fetched (with a count): never evicted meanwhile. */
   readonly #inUse = new Map<string, number>()
   readonly #fetches = new Set<AbortController>()
-  readonly #onPageHide = (): void => { void this.destroy() }
+  readonly #onPageHide = (): void => {
+    void this.destroy()
+  }
   /** The chain of chunk writes; never rejects. */
   #keeping: Promise<void> = Promise.resolve()
   #destroyed = false
 
-  constructor (init: ClientInit = {}) {
+  constructor(init: ClientInit = {}) {
     super()
     this.config = resolveConfig(init)
     this.#region = this.config.region
@@ -70,7 +72,10 @@ export class Client extends Emitter<ClientEvents> {
     this.#httpSlots = new Limiter(this.config.httpConcurrency)
     this.#bucket = new UploadBucket(this.config.uploadBytesPerSecond)
     // Until pings rank them (`ready`), configured edges are used in the order given.
-    this.#edges = new EdgeSet(this.config.edges.map(url => ({ url, region: 'default', rttMs: Infinity })), this.config.edgeRetryMs)
+    this.#edges = new EdgeSet(
+      this.config.edges.map(url => ({ url, region: 'default', rttMs: Infinity })),
+      this.config.edgeRetryMs
+    )
     this.#manifests = new ManifestSource({
       config: this.config,
       edges: () => this.#edges,
@@ -83,7 +88,7 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   /** Resolves when storage is open and the edges are ranked. */
-  get ready (): Promise<void> {
+  get ready(): Promise<void> {
     return this.#ready
   }
 
@@ -91,7 +96,7 @@ export class Client extends Emitter<ClientEvents> {
    * The visitor's answer to `consent: 'required'`. `true` opens the tracker socket and
    * peer connections; `false` closes them again. Content keeps loading over HTTP either way.
    */
-  consent (granted: boolean): void {
+  consent(granted: boolean): void {
     if (this.#destroyed || granted === this.#consented) return
     this.#consented = granted
     if (granted) void this.#ready.then(async () => await this.#startPeering())
@@ -107,7 +112,7 @@ export class Client extends Emitter<ClientEvents> {
    * const res = await cdn.fetch('/video.mp4', { headers: { Range: 'bytes=0-1023' } })
    * const first1k = new Uint8Array(await res.arrayBuffer())
    */
-  async fetch (input: string | URL, init: RequestInit = {}): Promise<Response> {
+  async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
     const method = (init.method ?? 'GET').toUpperCase()
     if (method !== 'GET' && method !== 'HEAD') return await fetch(input, init)
     const url = new URL(input, typeof location === 'undefined' ? undefined : location.href).href
@@ -118,15 +123,20 @@ export class Client extends Emitter<ClientEvents> {
     outer?.addEventListener('abort', onOuterAbort, { once: true })
     if (outer?.aborted === true) onOuterAbort()
     this.#fetches.add(abort)
-    const forget = (): void => { this.#fetches.delete(abort); outer?.removeEventListener('abort', onOuterAbort) }
+    const forget = (): void => {
+      this.#fetches.delete(abort)
+      outer?.removeEventListener('abort', onOuterAbort)
+    }
     try {
       // With configured edges the manifest is asked at once, while storage opens.
-      const manifestAsked = this.config.edges.length > 0
-        ? this.#manifests.get(url, abort.signal)
-        : abortable(this.#ready, abort.signal).then(async () => await this.#manifests.get(url, abort.signal))
+      const manifestAsked =
+        this.config.edges.length > 0
+          ? this.#manifests.get(url, abort.signal)
+          : abortable(this.#ready, abort.signal).then(async () => await this.#manifests.get(url, abort.signal))
       manifestAsked.catch(() => {}) // awaited below, once ready
       await abortable(this.#ready, abort.signal)
-      const early = method === 'GET' && !new Headers(init.headers).has('Range') ? this.#earlyBytes(url, abort.signal) : undefined
+      const early =
+        method === 'GET' && !new Headers(init.headers).has('Range') ? this.#earlyBytes(url, abort.signal) : undefined
       const manifest = await manifestAsked
       if (manifest === undefined) {
         forget()
@@ -142,22 +152,43 @@ export class Client extends Emitter<ClientEvents> {
       }
       this.#holdings!.touch(id, manifest)
       const { first, last } = chunksOf(want, manifest.chunkSize)
-      const job: FetchJob = { url, id, manifest, signal: abort.signal, first, head: first, ...(early === undefined ? {} : { early }) }
+      const job: FetchJob = {
+        url,
+        id,
+        manifest,
+        signal: abort.signal,
+        first,
+        head: first,
+        ...(early === undefined ? {} : { early })
+      }
       this.#inUse.set(id, (this.#inUse.get(id) ?? 0) + 1)
       let loaded = 0
       const total = want.end - want.start
-      const body = chunkStream(first, last, this.config.parallelChunks, async index => {
-        const bytes = await this.#chunk(job, index)
-        const chunkStart = index * manifest.chunkSize
-        const piece = bytes.subarray(Math.max(0, want.start - chunkStart), Math.min(bytes.length, want.end - chunkStart))
-        return piece
-      }, abort.signal, () => {
-        forget()
-        abort.abort(new DOMException('fetch finished', 'AbortError'))
-        const n = (this.#inUse.get(id) ?? 1) - 1
-        if (n === 0) this.#inUse.delete(id)
-        else this.#inUse.set(id, n)
-      }, index => { job.head = index })
+      const body = chunkStream(
+        first,
+        last,
+        this.config.parallelChunks,
+        async index => {
+          const bytes = await this.#chunk(job, index)
+          const chunkStart = index * manifest.chunkSize
+          const piece = bytes.subarray(
+            Math.max(0, want.start - chunkStart),
+            Math.min(bytes.length, want.end - chunkStart)
+          )
+          return piece
+        },
+        abort.signal,
+        () => {
+          forget()
+          abort.abort(new DOMException('fetch finished', 'AbortError'))
+          const n = (this.#inUse.get(id) ?? 1) - 1
+          if (n === 0) this.#inUse.delete(id)
+          else this.#inUse.set(id, n)
+        },
+        index => {
+          job.head = index
+        }
+      )
       // Progress counts what the page was handed, in byte order.
       const progress = new TransformStream<Uint8Array, Uint8Array>({
         transform: (bytes, controller) => {
@@ -174,7 +205,7 @@ export class Client extends Emitter<ClientEvents> {
     }
   }
 
-  stats (): ClientStats {
+  stats(): ClientStats {
     const network = this.#bytes.peer + this.#bytes.edge + this.#bytes.origin
     return {
       bytes: { ...this.#bytes },
@@ -191,7 +222,7 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   /** Abort every fetch, close every connection and timer. Safe to call twice. */
-  async destroy (): Promise<void> {
+  async destroy(): Promise<void> {
     if (this.#destroyed) return
     this.#destroyed = true
     if (typeof removeEventListener === 'function') removeEventListener('pagehide', this.#onPageHide)
@@ -205,12 +236,13 @@ export class Client extends Emitter<ClientEvents> {
     this.removeAll()
   }
 
-  async #start (): Promise<void> {
+  async #start(): Promise<void> {
     // The configured edges are pinged while storage opens.
     const ranked = this.#useEdges([])
     this.#store = await this.#openStore()
-    const holdings = this.#holdings = new Holdings(this.#store, await this.#store.resources())
-    if (this.#store.kind === 'indexeddb') this.#cacheLimit = cacheLimit(this.config.cacheBytes, await storageEstimate(), holdings.bytes)
+    const holdings = (this.#holdings = new Holdings(this.#store, await this.#store.resources()))
+    if (this.#store.kind === 'indexeddb')
+      this.#cacheLimit = cacheLimit(this.config.cacheBytes, await storageEstimate(), holdings.bytes)
     this.#fetcher = new ChunkFetcher<Peer>({
       peerTimeoutMs: this.config.peerTimeoutMs,
       store: this.#store,
@@ -219,7 +251,8 @@ export class Client extends Emitter<ClientEvents> {
       peers: () => this.#swarm?.peers.values() ?? [],
       onPeerHave: listener => this.#swarm?.on('have', listener) ?? (() => {}),
       awaitPeers: async (job, index) => await this.#awaitPeers(job.id, index, job.signal),
-      fetchRange: async (url, start, end, signal) => await fetchRange(url, start, end, this.config.httpTimeoutMs, signal),
+      fetchRange: async (url, start, end, signal) =>
+        await fetchRange(url, start, end, this.config.httpTimeoutMs, signal),
       region: () => this.#region,
       peerSlots: this.#peerSlots,
       httpSlots: this.#httpSlots,
@@ -240,14 +273,16 @@ export class Client extends Emitter<ClientEvents> {
    * first. A listed edge outside `edgeOrigins` is never pinged nor asked: the tracker,
    * or whoever tampers with its socket, does not choose where content comes from.
    */
-  async #useEdges (more: Array<{ url: string, region: string }>): Promise<void> {
-    const candidates = new Map<string, { url: string, region?: string }>()
+  async #useEdges(more: Array<{ url: string; region: string }>): Promise<void> {
+    const candidates = new Map<string, { url: string; region?: string }>()
     for (const url of this.config.edges) candidates.set(url, { url })
     for (const e of more) if (edgeAllowed(this.config.edgeOrigins, e.url)) candidates.set(e.url, e)
     // Edges pinged before keep their time: only new ones cost a ping.
     const known = this.#edges.edges.filter(e => Number.isFinite(e.rttMs))
     for (const e of known) candidates.delete(e.url)
-    const ranked: RankedEdge[] = [...known, ...await rankEdges([...candidates.values()])].sort((a, b) => a.rttMs - b.rttMs)
+    const ranked: RankedEdge[] = [...known, ...(await rankEdges([...candidates.values()]))].sort(
+      (a, b) => a.rttMs - b.rttMs
+    )
     // A region the operator configured outranks ping times: its edges come first.
     const region = this.config.region
     if (region !== undefined) ranked.sort((a, b) => Number(b.region === region) - Number(a.region === region))
@@ -260,22 +295,24 @@ export class Client extends Emitter<ClientEvents> {
    * again each time the socket (re)opens: a page that started while the tracker was
    * down gets its edges once it is back (TrackerClient reconnects with backoff and jitter).
    */
-  async #startPeering (): Promise<void> {
+  async #startPeering(): Promise<void> {
     const { tracker: url } = this.config
     if (url === undefined || this.#tracker !== undefined || this.#destroyed || !this.#consented) return
-    const tracker = this.#tracker = new TrackerClient(url)
+    const tracker = (this.#tracker = new TrackerClient(url))
     const takeEdges = async (): Promise<void> => {
       const edges = await tracker.edges(this.config.region)
       if (edges.length > 0 && this.#tracker === tracker) await this.#useEdges(edges)
     }
     let first = true
-    tracker.on('open', () => { if (!first) void takeEdges() })
+    tracker.on('open', () => {
+      if (!first) void takeEdges()
+    })
     await takeEdges()
     first = false
     if (this.config.p2p && this.#tracker === tracker) await this.#joinSwarm(tracker)
   }
 
-  #stopPeering (): void {
+  #stopPeering(): void {
     const swarm = this.#swarm
     const tracker = this.#tracker
     this.#swarm = undefined
@@ -285,7 +322,7 @@ export class Client extends Emitter<ClientEvents> {
     if (tracker !== undefined) setTimeout(() => tracker.destroy(), 0)
   }
 
-  async #openStore (): Promise<ChunkStore> {
+  async #openStore(): Promise<ChunkStore> {
     if (!this.config.persist) return createMemoryStore()
     try {
       return await createIdbStore(this.config.storeName)
@@ -295,7 +332,7 @@ export class Client extends Emitter<ClientEvents> {
     }
   }
 
-  async #joinSwarm (tracker: TrackerClient): Promise<void> {
+  async #joinSwarm(tracker: TrackerClient): Promise<void> {
     const holdings = this.#holdings!
     // A swarm name becomes a 20-byte info_hash, as WebTorrent derives one per torrent.
     const digest = await sha256(new TextEncoder().encode(this.config.swarm))
@@ -314,7 +351,9 @@ export class Client extends Emitter<ClientEvents> {
       holdings: () => holdings.all()
     })
     swarm.on('peer', e => this.emit('peer', e))
-    swarm.on('uploaded', bytes => { this.#uploaded += bytes })
+    swarm.on('uploaded', bytes => {
+      this.#uploaded += bytes
+    })
     this.#swarm = swarm
   }
 
@@ -325,44 +364,73 @@ export class Client extends Emitter<ClientEvents> {
    * reload reads it from storage); the edge's default chunk size is assumed, and bytes
    * that do not verify against the manifest are dropped.
    */
-  #earlyBytes (url: string, signal: AbortSignal): FetchJob['early'] {
+  #earlyBytes(url: string, signal: AbortSignal): FetchJob['early'] {
     const edge = this.#edges.chosen
     if (edge === undefined || (this.#swarm?.peers.size ?? 0) > 0 || this.#holdings!.holdsUrl(url)) return undefined
-    const bytes = fetchRange(edgeUrlFor(edge.url, url), 0, DEFAULT_CHUNK_SIZE_BYTES, this.config.httpTimeoutMs, signal).catch(() => undefined)
+    const bytes = fetchRange(
+      edgeUrlFor(edge.url, url),
+      0,
+      DEFAULT_CHUNK_SIZE_BYTES,
+      this.config.httpTimeoutMs,
+      signal
+    ).catch(() => undefined)
     return { index: 0, bytes }
   }
 
   /** Without a trusted manifest the resource is neither taken from peers nor shared. */
-  async #fetchDirect (url: string, init: RequestInit): Promise<Response> {
+  async #fetchDirect(url: string, init: RequestInit): Promise<Response> {
     const res = await fetch(url, init)
     if (res.body === null) return res
     const counter = new TransformStream<Uint8Array, Uint8Array>({
-      transform: (bytes, controller) => { this.#count(url, 'origin', bytes.length); controller.enqueue(bytes) }
+      transform: (bytes, controller) => {
+        this.#count(url, 'origin', bytes.length)
+        controller.enqueue(bytes)
+      }
     })
-    return new Response(res.body.pipeThrough(counter), { status: res.status, statusText: res.statusText, headers: res.headers })
+    return new Response(res.body.pipeThrough(counter), {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers
+    })
   }
 
   /** Give the swarm's peers a chance to connect and say what they hold (peer-wait.ts). */
-  async #awaitPeers (id: string, first: number, signal: AbortSignal): Promise<void> {
+  async #awaitPeers(id: string, first: number, signal: AbortSignal): Promise<void> {
     const swarm = this.#swarm
     if (swarm === undefined) return
     const { maxPeers, peerWaitMs: waitMs, peerConnectMs: connectMs } = this.config
-    await awaitPeers({ swarm, resourceId: id, first, maxPeers, waitMs, connectMs, signal, current: () => this.#swarm === swarm })
+    await awaitPeers({
+      swarm,
+      resourceId: id,
+      first,
+      maxPeers,
+      waitMs,
+      connectMs,
+      signal,
+      current: () => this.#swarm === swarm
+    })
   }
 
-  async #chunk (job: FetchJob, index: number): Promise<Uint8Array> {
+  async #chunk(job: FetchJob, index: number): Promise<Uint8Array> {
     const started = performance.now()
     const got: Delivery = await this.#fetcher!.fetch(job, index)
     if (got.prefix > 0) this.#count(job.url, 'peer', got.prefix)
     this.#count(job.url, got.source, got.bytes.length - got.prefix)
     const peer = got.peer === undefined ? {} : { peer: got.peer.id }
-    this.emit('chunk', { url: job.url, index, source: got.source, bytes: got.bytes.length, ms: performance.now() - started, ...peer })
+    this.emit('chunk', {
+      url: job.url,
+      index,
+      source: got.source,
+      bytes: got.bytes.length,
+      ms: performance.now() - started,
+      ...peer
+    })
     if (got.source !== 'cache') void this.#keep(job.id, index, got.bytes)
     return got.bytes
   }
 
   /** A peer that lied (ERR_INTEGRITY) or kept missing deadlines (ERR_TIMEOUT): gone for the session. */
-  #ban (peer: Peer, code: 'ERR_INTEGRITY' | 'ERR_TIMEOUT', message: string): void {
+  #ban(peer: Peer, code: 'ERR_INTEGRITY' | 'ERR_TIMEOUT', message: string): void {
     this.emit('error', { code, message, peer: peer.id })
     this.#swarm?.ban(peer)
     peer.destroy()
@@ -373,16 +441,20 @@ export class Client extends Emitter<ClientEvents> {
    * earlier write (concurrent ones would all think they fit), and `destroy()` can wait
    * for the last one before it saves the index.
    */
-  async #keep (id: string, index: number, bytes: Uint8Array): Promise<void> {
+  async #keep(id: string, index: number, bytes: Uint8Array): Promise<void> {
     this.#keeping = this.#keeping.then(async () => await this.#keepNow(id, index, bytes))
     await this.#keeping
   }
 
   /** Store a verified chunk within the cache limit, evicting least recently used resources. */
-  async #keepNow (id: string, index: number, bytes: Uint8Array): Promise<void> {
+  async #keepNow(id: string, index: number, bytes: Uint8Array): Promise<void> {
     const holdings = this.#holdings!
     try {
-      const { dropped, fits } = await holdings.evict(this.#cacheLimit, bytes.length, new Set([...this.#inUse.keys(), id]))
+      const { dropped, fits } = await holdings.evict(
+        this.#cacheLimit,
+        bytes.length,
+        new Set([...this.#inUse.keys(), id])
+      )
       for (const gone of dropped) this.#announceGone(gone.id, gone.chunkCount)
       if (!fits) return
       await this.#store!.putChunk(id, index, bytes)
@@ -395,46 +467,50 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   /** HAVE frames are batched: one per resource per 100 ms, with the whole bitfield. */
-  #announceHave (id: string): void {
+  #announceHave(id: string): void {
     if (this.#haveTimers.has(id)) return
-    this.#haveTimers.set(id, setTimeout(() => {
-      this.#haveTimers.delete(id)
-      const have = this.#holdings?.bitfield(id)
-      if (have === undefined || this.#swarm === undefined) return
-      for (const peer of this.#swarm.peers.values()) peer.sendHave(have.resourceId, have.chunkCount, have.bitfield)
-    }, HAVE_BATCH_MS))
+    this.#haveTimers.set(
+      id,
+      setTimeout(() => {
+        this.#haveTimers.delete(id)
+        const have = this.#holdings?.bitfield(id)
+        if (have === undefined || this.#swarm === undefined) return
+        for (const peer of this.#swarm.peers.values()) peer.sendHave(have.resourceId, have.chunkCount, have.bitfield)
+      }, HAVE_BATCH_MS)
+    )
   }
 
   /** An evicted resource: peers learn we hold none of it, so they stop asking. */
-  #announceGone (id: string, chunkCount: number): void {
+  #announceGone(id: string, chunkCount: number): void {
     for (const peer of this.#swarm?.peers.values() ?? []) peer.sendHave(id, chunkCount, bitfieldOf(chunkCount, []))
   }
 
-  async #provide (id: string, index: number): Promise<Uint8Array | undefined> {
+  async #provide(id: string, index: number): Promise<Uint8Array | undefined> {
     const connection = (navigator as Navigator & { connection?: ConnectionInfo }).connection
     if (!uploadAllowed(this.config.upload, connection) || !this.#holdings!.has(id, index)) return undefined
     const manifest = this.#holdings!.manifest(id)
     const bytes = await this.#store!.getChunk(id, index)
     // Share only what still verifies: storage can rot.
-    if (manifest === undefined || bytes === undefined || !(await verifyChunk(manifest, index, bytes, sha256))) return undefined
+    if (manifest === undefined || bytes === undefined || !(await verifyChunk(manifest, index, bytes, sha256)))
+      return undefined
     return bytes
   }
 
-  #count (url: string, source: Source, bytes: number): void {
+  #count(url: string, source: Source, bytes: number): void {
     this.#bytes[source] += bytes
     let r = this.#resources.get(url)
-    if (r === undefined) this.#resources.set(url, r = emptyBytes())
+    if (r === undefined) this.#resources.set(url, (r = emptyBytes()))
     r[source] += bytes
   }
 
-  #report (err: unknown, extra: { peer?: string, url?: string } = {}): void {
+  #report(err: unknown, extra: { peer?: string; url?: string } = {}): void {
     const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'ERR_HTTP'
     this.emit('error', { code, message: err instanceof Error ? err.message : String(err), ...extra })
   }
 }
 
 /** `navigator.storage.estimate()`, or undefined where the browser has none. */
-async function storageEstimate (): Promise<StorageEstimate | undefined> {
+async function storageEstimate(): Promise<StorageEstimate | undefined> {
   try {
     return await navigator.storage?.estimate()
   } catch {

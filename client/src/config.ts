@@ -1,7 +1,11 @@
 import { parseManifestPublicKey } from '../../protocol/src/index.js'
 
 /** An ICE server, as in `RTCConfiguration.iceServers` (spelled out so this module needs no DOM types). */
-export interface IceServer { urls: string | string[], username?: string, credential?: string }
+export interface IceServer {
+  urls: string | string[]
+  username?: string
+  credential?: string
+}
 
 /**
  * Options of `P2PCDN.create()`. Everything is optional; without `tracker` (or until
@@ -185,7 +189,10 @@ export interface ClientConfig {
   manifestSuffix: string | undefined
 }
 
-export const DEFAULT_CLIENT_CONFIG: Omit<ClientConfig, 'tracker' | 'swarm' | 'region' | 'manifestSuffix' | 'edgeOrigins'> = {
+export const DEFAULT_CLIENT_CONFIG: Omit<
+  ClientConfig,
+  'tracker' | 'swarm' | 'region' | 'manifestSuffix' | 'edgeOrigins'
+> = {
   edges: [],
   manifestKey: [],
   maxPeers: 8,
@@ -209,16 +216,26 @@ export const DEFAULT_CLIENT_CONFIG: Omit<ClientConfig, 'tracker' | 'swarm' | 're
 }
 
 const COUNTS = [
-  'maxPeers', 'uploadBytesPerSecond', 'peerUploadBytesPerSecond', 'cacheBytes', 'peerWaitMs', 'peerConnectMs', 'peerTimeoutMs', 'httpTimeoutMs',
-  'edgeRetryMs', 'peerConcurrency', 'httpConcurrency', 'parallelChunks'
+  'maxPeers',
+  'uploadBytesPerSecond',
+  'peerUploadBytesPerSecond',
+  'cacheBytes',
+  'peerWaitMs',
+  'peerConnectMs',
+  'peerTimeoutMs',
+  'httpTimeoutMs',
+  'edgeRetryMs',
+  'peerConcurrency',
+  'httpConcurrency',
+  'parallelChunks'
 ] as const
 const AT_LEAST_ONE = ['peerConcurrency', 'httpConcurrency', 'parallelChunks'] as const
 
-function defined<T extends object> (obj: T): Partial<T> {
+function defined<T extends object>(obj: T): Partial<T> {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>
 }
 
-function fail (name: string, must: string, value: unknown): never {
+function fail(name: string, must: string, value: unknown): never {
   throw new TypeError(`P2PCDN option ${name} must be ${must}, got ${String(value)}`)
 }
 
@@ -226,9 +243,11 @@ function fail (name: string, must: string, value: unknown): never {
  * The origin of the script that is running this module, read once at load: for the
  * script-tag build, the edge that served the SDK (it already runs code on the page).
  */
-const SCRIPT_ORIGIN = originOf((globalThis as { document?: { currentScript?: { src?: string } | null } }).document?.currentScript?.src)
+const SCRIPT_ORIGIN = originOf(
+  (globalThis as { document?: { currentScript?: { src?: string } | null } }).document?.currentScript?.src
+)
 
-function originOf (url: string | undefined): string | undefined {
+function originOf(url: string | undefined): string | undefined {
   if (url === undefined || url === '') return undefined
   try {
     const origin = new URL(url).origin
@@ -241,17 +260,18 @@ function originOf (url: string | undefined): string | undefined {
 const ORIGIN_PATTERN = /^(https?):\/\/(\*\.)?([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?\/?$/i
 
 /** An `edgeOrigins` entry, normalised: '*', an exact origin, or `scheme://*.domain[:port]`. */
-function parseEdgeOrigin (entry: unknown): string {
+function parseEdgeOrigin(entry: unknown): string {
   if (entry === '*') return entry
   const m = typeof entry === 'string' ? ORIGIN_PATTERN.exec(entry) : null
-  if (m === null) fail('edgeOrigins', "origins like 'https://eu1.cdn.example' or 'https://*.cdn.example', or '*'", entry)
+  if (m === null)
+    fail('edgeOrigins', "origins like 'https://eu1.cdn.example' or 'https://*.cdn.example', or '*'", entry)
   if (m[2] === undefined) return new URL(entry as string).origin
   const port = m[4] ?? ''
   return `${m[1]!.toLowerCase()}://*.${m[3]!.toLowerCase()}${port === (m[1]!.toLowerCase() === 'https' ? ':443' : ':80') ? '' : port}`
 }
 
 /** True when an edge at `url` is inside `origins` (as resolved by `resolveConfig`). */
-export function edgeAllowed (origins: readonly string[], url: string): boolean {
+export function edgeAllowed(origins: readonly string[], url: string): boolean {
   let u: URL
   try {
     u = new URL(url)
@@ -273,7 +293,7 @@ export function edgeAllowed (origins: readonly string[], url: string): boolean {
 }
 
 /** Defaults filled in and every option checked; a bad option throws a TypeError naming it. */
-export function resolveConfig (init: ClientInit = {}): ClientConfig {
+export function resolveConfig(init: ClientInit = {}): ClientConfig {
   const config: ClientConfig = {
     tracker: undefined,
     swarm: (globalThis as { location?: { host: string } }).location?.host ?? 'default',
@@ -281,31 +301,41 @@ export function resolveConfig (init: ClientInit = {}): ClientConfig {
     manifestSuffix: undefined,
     ...DEFAULT_CLIENT_CONFIG,
     ...defined(init),
-    manifestKey: typeof init.manifestKey === 'string' ? [init.manifestKey] : init.manifestKey ?? [],
+    manifestKey: typeof init.manifestKey === 'string' ? [init.manifestKey] : (init.manifestKey ?? []),
     edgeOrigins: []
   }
-  if (config.tracker !== undefined && !/^wss?:\/\//.test(config.tracker)) fail('tracker', 'a ws:// or wss:// URL', config.tracker)
+  if (config.tracker !== undefined && !/^wss?:\/\//.test(config.tracker))
+    fail('tracker', 'a ws:// or wss:// URL', config.tracker)
   if (!Array.isArray(config.edges)) fail('edges', 'an array of URLs', config.edges)
   for (const edge of config.edges) {
     if (!/^https?:\/\//.test(edge)) fail('edges', 'http(s) URLs', edge)
   }
   for (const name of COUNTS) {
     const value = config[name]
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(name, 'a non-negative integer', value)
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+      fail(name, 'a non-negative integer', value)
   }
   for (const name of AT_LEAST_ONE) if (config[name] < 1) fail(name, 'at least 1', config[name])
-  if (config.consent !== 'granted' && config.consent !== 'required') fail('consent', "'granted' or 'required'", config.consent)
+  if (config.consent !== 'granted' && config.consent !== 'required')
+    fail('consent', "'granted' or 'required'", config.consent)
   for (const name of ['p2p', 'upload', 'persist'] as const) {
     if (typeof config[name] !== 'boolean') fail(name, 'a boolean', config[name])
   }
   config.edges = config.edges.map(e => e.replace(/\/+$/, ''))
-  if (!Array.isArray(config.manifestKey)) fail('manifestKey', 'a base64url Ed25519 public key or an array of them', config.manifestKey)
+  if (!Array.isArray(config.manifestKey))
+    fail('manifestKey', 'a base64url Ed25519 public key or an array of them', config.manifestKey)
   for (const key of config.manifestKey) {
-    if (typeof key !== 'string' || parseManifestPublicKey(key) === undefined) fail('manifestKey', 'base64url Ed25519 public keys (43 chars, from p2pcdn keygen)', key)
+    if (typeof key !== 'string' || parseManifestPublicKey(key) === undefined)
+      fail('manifestKey', 'base64url Ed25519 public keys (43 chars, from p2pcdn keygen)', key)
   }
-  if (init.edgeOrigins !== undefined && !Array.isArray(init.edgeOrigins)) fail('edgeOrigins', 'an array of origins', init.edgeOrigins)
+  if (init.edgeOrigins !== undefined && !Array.isArray(init.edgeOrigins))
+    fail('edgeOrigins', 'an array of origins', init.edgeOrigins)
   config.edgeOrigins = init.edgeOrigins?.map(parseEdgeOrigin) ?? defaultEdgeOrigins(config)
-  if (config.manifestSuffix !== undefined && (typeof config.manifestSuffix !== 'string' || config.manifestSuffix === '')) fail('manifestSuffix', 'a non-empty string', config.manifestSuffix)
+  if (
+    config.manifestSuffix !== undefined &&
+    (typeof config.manifestSuffix !== 'string' || config.manifestSuffix === '')
+  )
+    fail('manifestSuffix', 'a non-empty string', config.manifestSuffix)
   return config
 }
 
@@ -314,7 +344,7 @@ export function resolveConfig (init: ClientInit = {}): ClientConfig {
  * manifest is believed for where it came from, so only places the operator named count:
  * the configured edges, the page's own origin, and the origin that served the SDK.
  */
-function defaultEdgeOrigins (config: ClientConfig): string[] {
+function defaultEdgeOrigins(config: ClientConfig): string[] {
   if (config.manifestKey.length > 0) return ['*']
   const page = originOf((globalThis as { location?: { href: string } }).location?.href)
   const origins = [...config.edges.map(originOf), page, SCRIPT_ORIGIN].filter(o => o !== undefined)

@@ -13,24 +13,28 @@ export interface RankedEdge {
 export class EdgeSet {
   readonly #downUntil = new Map<string, number>()
 
-  constructor (readonly edges: RankedEdge[], readonly retryMs: number, readonly now: () => number = Date.now) {}
+  constructor(
+    readonly edges: RankedEdge[],
+    readonly retryMs: number,
+    readonly now: () => number = Date.now
+  ) {}
 
   /** Edges to try now, best first. */
-  usable (): RankedEdge[] {
+  usable(): RankedEdge[] {
     const now = this.now()
     return this.edges.filter(e => (this.#downUntil.get(e.url) ?? 0) <= now)
   }
 
   /** The edge a fetch would use first. */
-  get chosen (): RankedEdge | undefined {
+  get chosen(): RankedEdge | undefined {
     return this.usable()[0]
   }
 
-  failed (url: string): void {
+  failed(url: string): void {
     this.#downUntil.set(url, this.now() + this.retryMs)
   }
 
-  succeeded (url: string): void {
+  succeeded(url: string): void {
     this.#downUntil.delete(url)
   }
 }

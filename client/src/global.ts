@@ -16,13 +16,15 @@ const init = typeof document === 'undefined' ? undefined : initFromScript(docume
  * loaded (elements added later are upgraded as they appear); with `undefined` when the
  * tag carries neither `data-tracker` nor `data-edges`.
  */
-export const ready: Promise<Client | undefined> = init === undefined
-  ? Promise.resolve(undefined)
-  : (async () => {
-      const cdn = create(init)
-      if (document.readyState === 'loading') await new Promise(resolve => document.addEventListener('DOMContentLoaded', resolve, { once: true }))
-      const stop = observe(cdn)
-      addEventListener('pagehide', stop, { once: true })
-      await upgradeAll(cdn)
-      return cdn
-    })()
+export const ready: Promise<Client | undefined> =
+  init === undefined
+    ? Promise.resolve(undefined)
+    : (async () => {
+        const cdn = create(init)
+        if (document.readyState === 'loading')
+          await new Promise(resolve => document.addEventListener('DOMContentLoaded', resolve, { once: true }))
+        const stop = observe(cdn)
+        addEventListener('pagehide', stop, { once: true })
+        await upgradeAll(cdn)
+        return cdn
+      })()

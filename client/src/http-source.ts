@@ -1,17 +1,32 @@
-import { CdnError, EDGE_PATHS, InvalidManifestError, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from '../../protocol/src/index.js'
+import {
+  CdnError,
+  EDGE_PATHS,
+  InvalidManifestError,
+  MAX_MANIFEST_BYTES,
+  parseManifest,
+  type Manifest
+} from '../../protocol/src/index.js'
 import type { RankedEdge } from './edge-set.js'
 
 const PING_TIMEOUT_MS = 2000
 
 /** An HTTP failure that says whether the server itself is unwell (network, timeout, 5xx). */
 export class HttpError extends CdnError {
-  constructor (message: string, readonly serverFault: boolean) {
+  constructor(
+    message: string,
+    readonly serverFault: boolean
+  ) {
     super('ERR_HTTP', message)
     this.name = 'HttpError'
   }
 }
 
-async function timed<T> (timeoutMs: number, signal: AbortSignal | undefined, what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function timed<T>(
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  what: string,
+  run: (signal: AbortSignal) => Promise<T>
+): Promise<T> {
   const signals = [AbortSignal.timeout(timeoutMs), ...(signal === undefined ? [] : [signal])]
   try {
     return await run(AbortSignal.any(signals))
@@ -22,7 +37,7 @@ async function timed<T> (timeoutMs: number, signal: AbortSignal | undefined, wha
   }
 }
 
-function check (res: Response, what: string): void {
+function check(res: Response, what: string): void {
   if (!res.ok) throw new HttpError(`${what} answered ${res.status}`, res.status >= 500)
 }
 
@@ -30,17 +45,26 @@ function check (res: Response, what: string): void {
  * Time one tiny request to each edge and order them fastest first: "nearest" means
  * measured nearest, no geo-IP database needed. Unreachable edges are left out.
  */
-export async function rankEdges (edges: Array<{ url: string, region?: string }>): Promise<RankedEdge[]> {
-  const ranked = await Promise.all(edges.map(async ({ url, region }) => {
-    const started = performance.now()
-    try {
-      const res = await fetch(url + EDGE_PATHS.ping, { cache: 'no-store', signal: AbortSignal.timeout(PING_TIMEOUT_MS) })
-      if (!res.ok) return undefined
-      return { url, region: region ?? res.headers.get('X-P2PCDN-Region') ?? 'default', rttMs: performance.now() - started }
-    } catch {
-      return undefined
-    }
-  }))
+export async function rankEdges(edges: Array<{ url: string; region?: string }>): Promise<RankedEdge[]> {
+  const ranked = await Promise.all(
+    edges.map(async ({ url, region }) => {
+      const started = performance.now()
+      try {
+        const res = await fetch(url + EDGE_PATHS.ping, {
+          cache: 'no-store',
+          signal: AbortSignal.timeout(PING_TIMEOUT_MS)
+        })
+        if (!res.ok) return undefined
+        return {
+          url,
+          region: region ?? res.headers.get('X-P2PCDN-Region') ?? 'default',
+          rttMs: performance.now() - started
+        }
+      } catch {
+        return undefined
+      }
+    })
+  )
   return ranked.filter(e => e !== undefined).sort((a, b) => a.rttMs - b.rttMs)
 }
 
@@ -50,7 +74,7 @@ export async function rankEdges (edges: Array<{ url: string, region?: string }>)
  * (ERR_INVALID_MANIFEST) by its Content-Length, or once the read passes the cap, and
  * its body is cancelled, so it never takes more memory than the largest valid manifest.
  */
-export async function fetchManifestAt (url: string, timeoutMs: number, signal?: AbortSignal): Promise<Manifest> {
+export async function fetchManifestAt(url: string, timeoutMs: number, signal?: AbortSignal): Promise<Manifest> {
   return await timed(timeoutMs, signal, url, async s => {
     const res = await fetch(url, { signal: s })
     check(res, `manifest ${url}`)
@@ -59,8 +83,9 @@ export async function fetchManifestAt (url: string, timeoutMs: number, signal?: 
 }
 
 /** The body as text, refused past `cap` bytes (the Content-Length first, then what arrives). */
-async function readCapped (res: Response, cap: number, what: string): Promise<string> {
-  const tooBig = (bytes: string): InvalidManifestError => new InvalidManifestError(`${what}: ${bytes} bytes, over the ${cap} a manifest may have`)
+async function readCapped(res: Response, cap: number, what: string): Promise<string> {
+  const tooBig = (bytes: string): InvalidManifestError =>
+    new InvalidManifestError(`${what}: ${bytes} bytes, over the ${cap} a manifest may have`)
   const declared = res.headers.get('Content-Length')
   if (declared !== null && /^\d+$/.test(declared) && Number(declared) > cap) {
     await res.body?.cancel().catch(() => {})
@@ -77,7 +102,7 @@ async function readCapped (res: Response, cap: number, what: string): Promise<st
  * cancelled as soon as they are in. Nothing a server sends beyond what was asked is
  * ever held.
  */
-async function readSlice (body: ReadableStream<Uint8Array> | null, skip: number, take: number): Promise<Uint8Array> {
+async function readSlice(body: ReadableStream<Uint8Array> | null, skip: number, take: number): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
   let length = 0
   let toSkip = skip
@@ -108,7 +133,13 @@ async function readSlice (body: ReadableStream<Uint8Array> | null, skip: number,
  * and a server that sends more than asked is cut off: a hostile edge's endless body
  * costs the page nothing beyond the chunk.
  */
-export async function fetchRange (url: string, start: number, end: number, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array> {
+export async function fetchRange(
+  url: string,
+  start: number,
+  end: number,
+  timeoutMs: number,
+  signal?: AbortSignal
+): Promise<Uint8Array> {
   return await timed(timeoutMs, signal, url, async s => {
     const res = await fetch(url, { headers: { Range: `bytes=${start}-${end - 1}` }, signal: s })
     check(res, `${url} bytes ${start}-${end - 1}`)
@@ -117,7 +148,7 @@ export async function fetchRange (url: string, start: number, end: number, timeo
 }
 
 /** Where a resource's bytes are on an edge: the edge proxies the origin path for path. */
-export function edgeUrlFor (edgeUrl: string, resourceUrl: string): string {
+export function edgeUrlFor(edgeUrl: string, resourceUrl: string): string {
   const u = new URL(resourceUrl)
   return edgeUrl + u.pathname + u.search
 }

@@ -11,6 +11,6 @@ export type { ClientStats, ClientEvents, Source, BytesBySource } from './types.j
  * const cdn = P2PCDN.create({ tracker: 'wss://tracker.example' })
  * const res = await cdn.fetch('/video.mp4')
  */
-export function create (init?: ClientInit): Client {
+export function create(init?: ClientInit): Client {
   return new Client(init)
 }

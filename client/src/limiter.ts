@@ -6,19 +6,22 @@ export class Limiter {
   #active = 0
   readonly #waiting: Array<() => void> = []
 
-  constructor (readonly max: number) {}
+  constructor(readonly max: number) {}
 
   /** Free slots right now. */
-  get idle (): number {
+  get idle(): number {
     return this.max - this.#active
   }
 
   /** Resolves with a release function once a slot is free; rejects if `signal` aborts first. */
-  async acquire (signal?: AbortSignal): Promise<() => void> {
+  async acquire(signal?: AbortSignal): Promise<() => void> {
     signal?.throwIfAborted()
     if (this.#active < this.max) return this.#take()
     return await new Promise((resolve, reject) => {
-      const wake = (): void => { signal?.removeEventListener('abort', onAbort); resolve(this.#take()) }
+      const wake = (): void => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve(this.#take())
+      }
       const onAbort = (): void => {
         const i = this.#waiting.indexOf(wake)
         if (i >= 0) this.#waiting.splice(i, 1)
@@ -29,7 +32,7 @@ export class Limiter {
     })
   }
 
-  #take (): () => void {
+  #take(): () => void {
     this.#active++
     let released = false
     return () => {

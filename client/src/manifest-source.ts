@@ -25,7 +25,7 @@ export class ManifestSource {
   readonly #verifier: ManifestVerifier | undefined
   #saidUnverifiable = false
 
-  constructor (deps: ManifestSourceDeps) {
+  constructor(deps: ManifestSourceDeps) {
     this.#deps = deps
     const keys = deps.config.manifestKey
     this.#verifier = keys.length === 0 ? undefined : new ManifestVerifier(keys)
@@ -37,7 +37,7 @@ export class ManifestSource {
    * sidecar is asked first: signed at the origin, it holds even if an edge is not honest.
    * Undefined means no trusted manifest: the caller loads from the origin, without peers.
    */
-  async get (url: string, signal: AbortSignal): Promise<Manifest | undefined> {
+  async get(url: string, signal: AbortSignal): Promise<Manifest | undefined> {
     const verifier = this.#verifier
     const suffix = this.#deps.config.manifestSuffix
     const unverifiable = await verifier?.unavailable()
@@ -65,7 +65,12 @@ export class ManifestSource {
   }
 
   /** A manifest from `get`, verified when a key is configured; undefined (reported) when not usable. */
-  async #trusted (url: string, signal: AbortSignal, get: () => Promise<Manifest>, edge?: string): Promise<Manifest | undefined> {
+  async #trusted(
+    url: string,
+    signal: AbortSignal,
+    get: () => Promise<Manifest>,
+    edge?: string
+  ): Promise<Manifest | undefined> {
     try {
       const manifest = await get()
       await this.#verifier?.verify(manifest, url)
@@ -76,7 +81,8 @@ export class ManifestSource {
       this.#deps.report(err, { url })
       // An edge whose manifest does not verify is set aside like a failing one: its
       // chunks would not match a trusted manifest either.
-      if (edge !== undefined && (code === 'ERR_SIGNATURE' || (err as { serverFault?: boolean }).serverFault === true)) this.#deps.edges().failed(edge)
+      if (edge !== undefined && (code === 'ERR_SIGNATURE' || (err as { serverFault?: boolean }).serverFault === true))
+        this.#deps.edges().failed(edge)
       return undefined
     }
   }

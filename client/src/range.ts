@@ -1,5 +1,8 @@
 /** Bytes `[start, end)` of a resource. */
-export interface ByteRange { start: number, end: number }
+export interface ByteRange {
+  start: number
+  end: number
+}
 
 /**
  * The byte range a `Range` request header asks of a resource of `size` bytes
@@ -7,7 +10,7 @@ export interface ByteRange { start: number, end: number }
  * header or one we do not honour (several ranges, other units): like a server, we then
  * answer the whole resource. Returns `'unsatisfiable'` for a range wholly past the end.
  */
-export function parseRange (header: string | null, size: number): ByteRange | 'unsatisfiable' | undefined {
+export function parseRange(header: string | null, size: number): ByteRange | 'unsatisfiable' | undefined {
   if (header === null) return undefined
   const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header)
   if (m === null || (m[1] === '' && m[2] === '')) return undefined
@@ -24,6 +27,6 @@ export function parseRange (header: string | null, size: number): ByteRange | 'u
 }
 
 /** First and last chunk index holding bytes of `range` (which is non-empty). */
-export function chunksOf (range: ByteRange, chunkSize: number): { first: number, last: number } {
+export function chunksOf(range: ByteRange, chunkSize: number): { first: number; last: number } {
   return { first: Math.floor(range.start / chunkSize), last: Math.floor((range.end - 1) / chunkSize) }
 }

@@ -5,7 +5,7 @@ import type { ClientInit } from './config.js'
 const TARGETS: Record<string, 'src' | 'href'> = { IMG: 'src', VIDEO: 'src', AUDIO: 'src', SOURCE: 'src', A: 'href' }
 
 /** Options from the script tag's data attributes. */
-export function initFromScript (script: HTMLOrSVGScriptElement | null): ClientInit | undefined {
+export function initFromScript(script: HTMLOrSVGScriptElement | null): ClientInit | undefined {
   if (!(script instanceof HTMLScriptElement)) return undefined
   const d = script.dataset
   if (d.tracker === undefined && d.edges === undefined) return undefined
@@ -25,7 +25,7 @@ export function initFromScript (script: HTMLOrSVGScriptElement | null): ClientIn
 }
 
 /** Replace `data-p2p-src` with a blob URL of what `cdn.fetch` returned. */
-export async function upgradeElement (cdn: Client, el: Element): Promise<void> {
+export async function upgradeElement(cdn: Client, el: Element): Promise<void> {
   const attr = TARGETS[el.tagName]
   const src = el.getAttribute('data-p2p-src')
   if (attr === undefined || src === null) return
@@ -42,7 +42,7 @@ export async function upgradeElement (cdn: Client, el: Element): Promise<void> {
  * Upgrade `data-p2p-src` elements added to (or set in) the document later, until the
  * returned function is called.
  */
-export function observe (cdn: Client, root: Node = document): () => void {
+export function observe(cdn: Client, root: Node = document): () => void {
   const observer = new MutationObserver(records => {
     for (const r of records) {
       if (r.type === 'attributes' && r.target instanceof Element) void upgradeElement(cdn, r.target).catch(() => {})
@@ -58,6 +58,6 @@ export function observe (cdn: Client, root: Node = document): () => void {
 }
 
 /** Upgrade every element with `data-p2p-src` in the document; resolves when all are done. */
-export async function upgradeAll (cdn: Client, root: ParentNode = document): Promise<void> {
+export async function upgradeAll(cdn: Client, root: ParentNode = document): Promise<void> {
   await Promise.allSettled([...root.querySelectorAll('[data-p2p-src]')].map(async el => await upgradeElement(cdn, el)))
 }

@@ -1,6 +1,12 @@
 import {
-  parseTrackerMessage, PROTOCOL_VERSION,
-  type AnnounceResponse, type AnswerForward, type ClientMessage, type EdgeInfo, type FailureResponse, type OfferForward
+  parseTrackerMessage,
+  PROTOCOL_VERSION,
+  type AnnounceResponse,
+  type AnswerForward,
+  type ClientMessage,
+  type EdgeInfo,
+  type FailureResponse,
+  type OfferForward
 } from '../../protocol/src/index.js'
 import { Emitter } from './events.js'
 
@@ -28,26 +34,31 @@ export class TrackerClient extends Emitter<TrackerClientEvents> {
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
   #destroyed = false
 
-  constructor (readonly url: string) {
+  constructor(readonly url: string) {
     super()
     this.#connect()
   }
 
-  get connected (): boolean {
+  get connected(): boolean {
     return this.#ws?.readyState === WebSocket.OPEN
   }
 
-  send (message: ClientMessage): boolean {
+  send(message: ClientMessage): boolean {
     if (!this.connected) return false
     this.#ws!.send(JSON.stringify(message))
     return true
   }
 
   /** Resolves once the socket is open; false when it closes first or after `timeoutMs`. */
-  async opened (timeoutMs: number): Promise<boolean> {
+  async opened(timeoutMs: number): Promise<boolean> {
     if (this.connected) return true
     return await new Promise(resolve => {
-      const done = (open: boolean): void => { clearTimeout(timer); offOpen(); offClose(); resolve(open) }
+      const done = (open: boolean): void => {
+        clearTimeout(timer)
+        offOpen()
+        offClose()
+        resolve(open)
+      }
       const timer = setTimeout(() => done(false), timeoutMs)
       const offOpen = this.on('open', () => done(true))
       // A refused connection need not cost the whole timeout: edges and origin go on without it.
@@ -56,16 +67,23 @@ export class TrackerClient extends Emitter<TrackerClientEvents> {
   }
 
   /** The tracker's healthy edges, nearest `region` first; [] when it does not answer. */
-  async edges (region?: string): Promise<EdgeInfo[]> {
+  async edges(region?: string): Promise<EdgeInfo[]> {
     if (!(await this.opened(EDGES_TIMEOUT_MS))) return []
     return await new Promise(resolve => {
-      const timer = setTimeout(() => { off(); resolve([]) }, EDGES_TIMEOUT_MS)
-      const off = this.on('edges', edges => { clearTimeout(timer); off(); resolve(edges) })
+      const timer = setTimeout(() => {
+        off()
+        resolve([])
+      }, EDGES_TIMEOUT_MS)
+      const off = this.on('edges', edges => {
+        clearTimeout(timer)
+        off()
+        resolve(edges)
+      })
       this.send({ action: 'p2pcdn:edges', v: PROTOCOL_VERSION, ...(region === undefined ? {} : { region }) })
     })
   }
 
-  destroy (): void {
+  destroy(): void {
     if (this.#destroyed) return
     this.#destroyed = true
     clearTimeout(this.#reconnectTimer)
@@ -78,7 +96,7 @@ export class TrackerClient extends Emitter<TrackerClientEvents> {
     this.removeAll()
   }
 
-  #connect (): void {
+  #connect(): void {
     let ws: WebSocket
     try {
       ws = new WebSocket(this.url)
@@ -91,7 +109,9 @@ export class TrackerClient extends Emitter<TrackerClientEvents> {
       this.#attempt = 0
       this.emit('open', undefined)
     }
-    ws.onmessage = (e) => { if (typeof e.data === 'string') this.#onMessage(e.data) }
+    ws.onmessage = e => {
+      if (typeof e.data === 'string') this.#onMessage(e.data)
+    }
     ws.onclose = () => {
       this.#ws = undefined
       this.emit('close', undefined)
@@ -99,13 +119,13 @@ export class TrackerClient extends Emitter<TrackerClientEvents> {
     }
   }
 
-  #scheduleReconnect (): void {
+  #scheduleReconnect(): void {
     if (this.#destroyed) return
     const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.#attempt++)
     this.#reconnectTimer = setTimeout(() => this.#connect(), RECONNECT_MIN_MS / 2 + Math.random() * ceiling)
   }
 
-  #onMessage (raw: string): void {
+  #onMessage(raw: string): void {
     let msg
     try {
       msg = parseTrackerMessage(raw)

@@ -13,7 +13,7 @@ export interface ClientStats {
   /** This page's peer id in the swarm (hex), as other pages see it in their `peers`. */
   peerId: string | undefined
   /** Connected peers. */
-  peers: Array<{ id: string, region: string }>
+  peers: Array<{ id: string; region: string }>
   /** This page's region (configured, else the nearest edge's). */
   region: string | undefined
   /** Base URL of the edge a fetch would use first (nearest usable one). */
@@ -23,22 +23,22 @@ export interface ClientStats {
   /** Where chunks are kept: IndexedDB, or memory when IndexedDB is unavailable. */
   storage: 'indexeddb' | 'memory' | undefined
   /** Bytes of verified chunks held in storage, and the limit they are kept under. */
-  cache: { bytes: number, limitBytes: number }
+  cache: { bytes: number; limitBytes: number }
 }
 
 /** Typed events of `cdn.on(name, listener)`. */
 export interface ClientEvents {
   /** A verified chunk was delivered; `ms` from asking to verified, `peer` when one sent it. */
-  chunk: { url: string, index: number, source: Source, bytes: number, ms: number, peer?: string }
+  chunk: { url: string; index: number; source: Source; bytes: number; ms: number; peer?: string }
   /** Bytes of a `fetch()` body handed to the page so far, of `total`. */
-  progress: { url: string, loaded: number, total: number }
-  peer: { id: string, region: string, connected: boolean }
+  progress: { url: string; loaded: number; total: number }
+  peer: { id: string; region: string; connected: boolean }
   /** Something went wrong and the SDK recovered (a bad peer, a failing edge); `code` is stable. */
-  error: { code: string, message: string, peer?: string, url?: string }
+  error: { code: string; message: string; peer?: string; url?: string }
   /** IndexedDB was unavailable and chunks are kept in memory. */
-  storage: { kind: 'memory', reason: string }
+  storage: { kind: 'memory'; reason: string }
 }
 
-export function emptyBytes (): BytesBySource {
+export function emptyBytes(): BytesBySource {
   return { cache: 0, peer: 0, edge: 0, origin: 0 }
 }

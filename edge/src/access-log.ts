@@ -14,7 +14,7 @@ export interface ResponseNote {
 const NOTE = Symbol('p2pcdn.note')
 type Noted = ServerResponse & { [NOTE]?: ResponseNote }
 
-export function note (res: ServerResponse, cache: string, bytes: number): void {
+export function note(res: ServerResponse, cache: string, bytes: number): void {
   const noted = res as Noted
   const prior = noted[NOTE]
   if (prior === undefined) noted[NOTE] = { cache, bytes }
@@ -24,7 +24,7 @@ export function note (res: ServerResponse, cache: string, bytes: number): void {
   }
 }
 
-export function noteOf (res: ServerResponse): ResponseNote | undefined {
+export function noteOf(res: ServerResponse): ResponseNote | undefined {
   return (res as Noted)[NOTE]
 }
 
@@ -34,7 +34,7 @@ export interface AccessLog {
   flush: () => void
 }
 
-export function createAccessLog (sink: (lines: string) => void): AccessLog {
+export function createAccessLog(sink: (lines: string) => void): AccessLog {
   let buffered = ''
   let scheduled = false
   const flush = (): void => {
@@ -46,24 +46,25 @@ export function createAccessLog (sink: (lines: string) => void): AccessLog {
   }
   return {
     flush,
-    track (req, res) {
+    track(req, res) {
       const started = performance.now()
       // Read now: once a request body has been consumed the socket may already be detached.
       const remote = remoteOf(req)
       res.once('close', () => {
         const n = noteOf(res)
-        buffered += JSON.stringify({
-          t: new Date().toISOString(),
-          event: 'access',
-          method: req.method,
-          url: req.url,
-          status: res.statusCode,
-          cache: n?.cache ?? '-',
-          bytes: n?.bytes ?? 0,
-          ms: Math.round((performance.now() - started) * 100) / 100,
-          remote,
-          completed: res.writableFinished
-        }) + '\n'
+        buffered +=
+          JSON.stringify({
+            t: new Date().toISOString(),
+            event: 'access',
+            method: req.method,
+            url: req.url,
+            status: res.statusCode,
+            cache: n?.cache ?? '-',
+            bytes: n?.bytes ?? 0,
+            ms: Math.round((performance.now() - started) * 100) / 100,
+            remote,
+            completed: res.writableFinished
+          }) + '\n'
         if (!scheduled) {
           scheduled = true
           setImmediate(flush)

@@ -3,7 +3,14 @@
  * Bad options throw a `TypeError` that names the option.
  */
 import { join } from 'node:path'
-import { DEFAULT_CHUNK_SIZE_BYTES, EDGE_ID_RULE, MAX_CHUNK_SIZE_BYTES, MIN_CHUNK_SIZE_BYTES, isEdgeId, silentLogger } from '../../protocol/src/index.js'
+import {
+  DEFAULT_CHUNK_SIZE_BYTES,
+  EDGE_ID_RULE,
+  MAX_CHUNK_SIZE_BYTES,
+  MIN_CHUNK_SIZE_BYTES,
+  isEdgeId,
+  silentLogger
+} from '../../protocol/src/index.js'
 import type { Logger } from '../../protocol/src/index.js'
 import { parseManifestPrivateKey } from './manifest-signer.js'
 import { isKeyField } from './origin-request.js'
@@ -88,7 +95,7 @@ export interface EdgeInit {
    */
   manifestKey?: string | Buffer
   /** PEM certificate chain and key: serve HTTPS instead of HTTP. @default undefined */
-  tls?: { cert: string | Buffer, key: string | Buffer }
+  tls?: { cert: string | Buffer; key: string | Buffer }
   /** Cap on the total rate of response body bytes sent, in bytes per second. @default undefined (no cap) */
   maxBytesPerSec?: number
   /** Receives one JSON access-log line (with newline) per request. @default undefined (no access log) */
@@ -125,7 +132,7 @@ export interface EdgeConfig {
   originBodyTimeoutMs: number
   purgeToken: string | undefined
   manifestKey: string | Buffer | undefined
-  tls: { cert: string | Buffer, key: string | Buffer } | undefined
+  tls: { cert: string | Buffer; key: string | Buffer } | undefined
   maxBytesPerSec: number | undefined
   accessLog: ((line: string) => void) | undefined
   logger: Logger
@@ -155,8 +162,9 @@ const MIN_EDGE_SECRET_CHARS = 16
 /** Same limit as the tracker's parser applies to `region`. */
 const MAX_REGION_CHARS = 64
 
-export function resolveConfig (init: EdgeInit): EdgeConfig {
-  if (typeof init !== 'object' || init === null) throw new TypeError('createEdge: expected an options object with `origin`')
+export function resolveConfig(init: EdgeInit): EdgeConfig {
+  if (typeof init !== 'object' || init === null)
+    throw new TypeError('createEdge: expected an options object with `origin`')
   const given = dropUndefined(init)
   const origin = parseOrigin(given.origin)
   const config: EdgeConfig = {
@@ -178,30 +186,45 @@ export function resolveConfig (init: EdgeInit): EdgeConfig {
     cacheKeyHeaders: parseHeaderNames('cacheKeyHeaders', given.cacheKeyHeaders),
     origin
   }
-  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65_535) throw new TypeError(`port: expected an integer 0-65535, got ${String(config.port)}`)
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65_535)
+    throw new TypeError(`port: expected an integer 0-65535, got ${String(config.port)}`)
   if (typeof config.host !== 'string' || config.host === '') throw new TypeError('host: expected a non-empty string')
   if (typeof config.region !== 'string' || config.region === '' || config.region.length > MAX_REGION_CHARS) {
     throw new TypeError(`region: expected a non-empty string of at most ${MAX_REGION_CHARS} characters`)
   }
-  if (config.tracker !== undefined && !isUrl(config.tracker, ['ws:', 'wss:'])) throw new TypeError(`tracker: expected a ws:// or wss:// URL, got ${config.tracker}`)
-  if (config.trackerCa !== undefined && !((typeof config.trackerCa === 'string' || Buffer.isBuffer(config.trackerCa)) && config.trackerCa.length > 0)) {
+  if (config.tracker !== undefined && !isUrl(config.tracker, ['ws:', 'wss:']))
+    throw new TypeError(`tracker: expected a ws:// or wss:// URL, got ${config.tracker}`)
+  if (
+    config.trackerCa !== undefined &&
+    !((typeof config.trackerCa === 'string' || Buffer.isBuffer(config.trackerCa)) && config.trackerCa.length > 0)
+  ) {
     throw new TypeError('trackerCa: expected PEM contents')
   }
-  if (config.edgeToken !== undefined && (typeof config.edgeToken !== 'string' || config.edgeToken === '')) throw new TypeError('edgeToken: expected a non-empty string')
+  if (config.edgeToken !== undefined && (typeof config.edgeToken !== 'string' || config.edgeToken === ''))
+    throw new TypeError('edgeToken: expected a non-empty string')
   if (config.edgeId !== undefined && !isEdgeId(config.edgeId)) throw new TypeError(`edgeId: expected ${EDGE_ID_RULE}`)
-  if (config.edgeSecret !== undefined && (typeof config.edgeSecret !== 'string' || config.edgeSecret.length < MIN_EDGE_SECRET_CHARS)) {
+  if (
+    config.edgeSecret !== undefined &&
+    (typeof config.edgeSecret !== 'string' || config.edgeSecret.length < MIN_EDGE_SECRET_CHARS)
+  ) {
     throw new TypeError(`edgeSecret: expected a string of at least ${MIN_EDGE_SECRET_CHARS} characters`)
   }
-  if ((config.edgeId === undefined) !== (config.edgeSecret === undefined)) throw new TypeError('edgeId and edgeSecret go together')
-  if (config.edgeSecret !== undefined && config.edgeToken !== undefined) throw new TypeError('edgeToken: not with edgeSecret (an edge registers with one or the other)')
+  if ((config.edgeId === undefined) !== (config.edgeSecret === undefined))
+    throw new TypeError('edgeId and edgeSecret go together')
+  if (config.edgeSecret !== undefined && config.edgeToken !== undefined)
+    throw new TypeError('edgeToken: not with edgeSecret (an edge registers with one or the other)')
   if (config.publicUrl !== undefined) {
-    if (!isUrl(config.publicUrl, ['http:', 'https:'])) throw new TypeError(`publicUrl: expected an http(s) URL, got ${config.publicUrl}`)
+    if (!isUrl(config.publicUrl, ['http:', 'https:']))
+      throw new TypeError(`publicUrl: expected an http(s) URL, got ${config.publicUrl}`)
     config.publicUrl = config.publicUrl.replace(/\/+$/, '')
   }
-  if (config.cacheDir !== undefined && (typeof config.cacheDir !== 'string' || config.cacheDir === '')) throw new TypeError('cacheDir: expected a directory path')
+  if (config.cacheDir !== undefined && (typeof config.cacheDir !== 'string' || config.cacheDir === ''))
+    throw new TypeError('cacheDir: expected a directory path')
   positiveInteger('chunkSize', config.chunkSize)
   if (config.chunkSize < MIN_CHUNK_SIZE_BYTES || config.chunkSize > MAX_CHUNK_SIZE_BYTES) {
-    throw new TypeError(`chunkSize: expected ${MIN_CHUNK_SIZE_BYTES}-${MAX_CHUNK_SIZE_BYTES} bytes, got ${config.chunkSize}`)
+    throw new TypeError(
+      `chunkSize: expected ${MIN_CHUNK_SIZE_BYTES}-${MAX_CHUNK_SIZE_BYTES} bytes, got ${config.chunkSize}`
+    )
   }
   positiveInteger('maxObjectBytes', config.maxObjectBytes)
   positiveInteger('maxMemoryBytes', config.maxMemoryBytes)
@@ -215,33 +238,45 @@ export function resolveConfig (init: EdgeInit): EdgeConfig {
   positiveInteger('originHeadersTimeoutMs', config.originHeadersTimeoutMs)
   positiveInteger('originBodyTimeoutMs', config.originBodyTimeoutMs)
   if (config.maxBytesPerSec !== undefined) positiveInteger('maxBytesPerSec', config.maxBytesPerSec)
-  if (config.purgeToken !== undefined && (typeof config.purgeToken !== 'string' || config.purgeToken === '')) throw new TypeError('purgeToken: expected a non-empty string')
-  if (config.tls !== undefined && (config.tls.cert === undefined || config.tls.key === undefined || config.tls.cert.length === 0 || config.tls.key.length === 0)) {
+  if (config.purgeToken !== undefined && (typeof config.purgeToken !== 'string' || config.purgeToken === ''))
+    throw new TypeError('purgeToken: expected a non-empty string')
+  if (
+    config.tls !== undefined &&
+    (config.tls.cert === undefined ||
+      config.tls.key === undefined ||
+      config.tls.cert.length === 0 ||
+      config.tls.key.length === 0)
+  ) {
     throw new TypeError('tls: expected { cert, key } PEM contents')
   }
   if (config.manifestKey !== undefined) parseManifestPrivateKey(config.manifestKey)
-  if (config.accessLog !== undefined && typeof config.accessLog !== 'function') throw new TypeError('accessLog: expected a function')
+  if (config.accessLog !== undefined && typeof config.accessLog !== 'function')
+    throw new TypeError('accessLog: expected a function')
   if (config.sdkPath === '') config.sdkPath = defaultSdkPath()
   return config
 }
 
-function parseOrigin (value: unknown): URL {
-  if (value === undefined || value === null || value === '') throw new TypeError('origin: required (the URL of the origin server)')
+function parseOrigin(value: unknown): URL {
+  if (value === undefined || value === null || value === '')
+    throw new TypeError('origin: required (the URL of the origin server)')
   let url: URL
   try {
     url = new URL(String(value))
   } catch {
     throw new TypeError(`origin: not a valid URL: ${String(value)}`)
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`origin: expected http: or https:, got ${url.protocol}`)
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new TypeError(`origin: expected http: or https:, got ${url.protocol}`)
   // Cache keys are request paths; a base path would make the key/URL mapping two-way ambiguous.
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw new TypeError(`origin: expected scheme://host[:port] without path, query or credentials, got ${String(value)}`)
+    throw new TypeError(
+      `origin: expected scheme://host[:port] without path, query or credentials, got ${String(value)}`
+    )
   }
   return new URL(url.origin)
 }
 
-function parseHeaderNames (name: string, value: unknown): string[] {
+function parseHeaderNames(name: string, value: unknown): string[] {
   if (value === undefined) return []
   if (!Array.isArray(value)) throw new TypeError(`${name}: expected an array of header names`)
   return value.map(v => {
@@ -253,7 +288,7 @@ function parseHeaderNames (name: string, value: unknown): string[] {
   })
 }
 
-function isUrl (value: unknown, protocols: string[]): boolean {
+function isUrl(value: unknown, protocols: string[]): boolean {
   if (typeof value !== 'string') return false
   try {
     return protocols.includes(new URL(value).protocol)
@@ -262,15 +297,16 @@ function isUrl (value: unknown, protocols: string[]): boolean {
   }
 }
 
-function positiveInteger (name: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new TypeError(`${name}: expected a positive integer, got ${String(value)}`)
+function positiveInteger(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0)
+    throw new TypeError(`${name}: expected a positive integer, got ${String(value)}`)
 }
 
-function dropUndefined<T extends object> (obj: T): T {
+function dropUndefined<T extends object>(obj: T): T {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T
 }
 
 /** `<package root>/dist/p2pcdn.js`. */
-export function defaultSdkPath (): string {
+export function defaultSdkPath(): string {
   return join(packageRoot(), 'dist', 'p2pcdn.js')
 }

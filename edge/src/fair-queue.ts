@@ -29,7 +29,7 @@ export interface FairQueue {
   readonly queued: number
 }
 
-export function createFairQueue (init: FairQueueInit): FairQueue {
+export function createFairQueue(init: FairQueueInit): FairQueue {
   // Clients with waiters, in turn order (Map keeps insertion order; a served client goes to the back).
   const waiting = new Map<string, Array<(release: () => void) => void>>()
   const runningBy = new Map<string, number>()
@@ -65,13 +65,19 @@ export function createFairQueue (init: FairQueueInit): FairQueue {
   }
 
   return {
-    get running () { return running },
-    get queued () { return queued },
-    async acquire (client) {
+    get running() {
+      return running
+    },
+    get queued() {
+      return queued
+    },
+    async acquire(client) {
       if (running < init.concurrency && !waiting.has(client) && canRun(client)) return grant(client)
       const list = waiting.get(client) ?? []
       if (list.length >= init.maxQueuedPerClient || queued >= init.maxQueued) {
-        throw new QueueFullError(`too many origin requests waiting${list.length >= init.maxQueuedPerClient ? ' from this client' : ''}`)
+        throw new QueueFullError(
+          `too many origin requests waiting${list.length >= init.maxQueuedPerClient ? ' from this client' : ''}`
+        )
       }
       queued++
       if (list.length === 0) waiting.set(client, list)

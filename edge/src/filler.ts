@@ -35,23 +35,23 @@ export interface PassedResponse {
 
 export type FillOutcome =
   | {
-    kind: 'stored'
-    entry: CacheEntry
-    revalidated: boolean
-    /** Fields for the client whose request this was alone (`Set-Cookie`); never for joiners. */
-    leaderHeaders?: Headers
-  }
-  | { kind: 'streaming', fill: LiveFill, leaderHeaders?: Headers }
+      kind: 'stored'
+      entry: CacheEntry
+      revalidated: boolean
+      /** Fields for the client whose request this was alone (`Set-Cookie`); never for joiners. */
+      leaderHeaders?: Headers
+    }
+  | { kind: 'streaming'; fill: LiveFill; leaderHeaders?: Headers }
   | {
-    kind: 'pass'
-    status: number
-    /** Why it was not stored, e.g. `no-store`, `status 500`. */
-    reason: string
-    /** The live response: the leader's only; undefined for everyone else. */
-    response: PassedResponse | undefined
-    /** Not stored for its size (`maxObjectBytes` or the memory budget): a range of it is better asked of the origin. */
-    tooBig?: true
-  }
+      kind: 'pass'
+      status: number
+      /** Why it was not stored, e.g. `no-store`, `status 500`. */
+      reason: string
+      /** The live response: the leader's only; undefined for everyone else. */
+      response: PassedResponse | undefined
+      /** Not stored for its size (`maxObjectBytes` or the memory budget): a range of it is better asked of the origin. */
+      tooBig?: true
+    }
 
 export interface FillRequest {
   key: string
@@ -86,12 +86,12 @@ export interface Filler {
   readonly inflight: number
 }
 
-export function createFiller (init: FillerInit): Filler {
+export function createFiller(init: FillerInit): Filler {
   const { origin, cache, logger } = init
   /** `started`: the origin request has its turn (`fair-queue.ts`). */
-  const inflight = new Map<string, { outcome: Promise<FillOutcome>, client: string, started: boolean }>()
+  const inflight = new Map<string, { outcome: Promise<FillOutcome>; client: string; started: boolean }>()
 
-  async function run (req: FillRequest, onTurn?: () => void): Promise<FillOutcome> {
+  async function run(req: FillRequest, onTurn?: () => void): Promise<FillOutcome> {
     const { key, stale } = req
     const headers = fillHeaders(stripHopByHop(req.headers), cache.keyFieldsOf(key), req.remote, init.publicAddress())
     const etag = stale === undefined ? undefined : header(stale.headers, 'etag')
@@ -102,7 +102,14 @@ export function createFiller (init: FillerInit): Filler {
 
     const epoch = cache.epochOf(key)
     const requestTime = Date.now()
-    const res = await origin.request({ method: 'GET', path: key, headers, client: req.remote ?? '', onInfo: req.onInfo, onTurn })
+    const res = await origin.request({
+      method: 'GET',
+      path: key,
+      headers,
+      client: req.remote ?? '',
+      onInfo: req.onInfo,
+      onTurn
+    })
     const responseTime = Date.now()
     const resHeaders = stripHopByHop(res.headers)
     const status = res.status
@@ -133,8 +140,10 @@ export function createFiller (init: FillerInit): Filler {
     if (!decision.storable) return { kind: 'pass', status, reason: decision.reason, response: passed }
     const lengthText = header(resHeaders, 'content-length')
     const declared = lengthText !== undefined && /^\d+$/.test(lengthText) ? Number(lengthText) : undefined
-    if (declared !== undefined && declared > init.maxObjectBytes) return { kind: 'pass', status, reason: 'larger than maxObjectBytes', response: passed, tooBig: true }
-    if (declared !== undefined && !init.budget.reserve(declared)) return { kind: 'pass', status, reason: 'no memory to store it', response: passed, tooBig: true }
+    if (declared !== undefined && declared > init.maxObjectBytes)
+      return { kind: 'pass', status, reason: 'larger than maxObjectBytes', response: passed, tooBig: true }
+    if (declared !== undefined && !init.budget.reserve(declared))
+      return { kind: 'pass', status, reason: 'no memory to store it', response: passed, tooBig: true }
 
     const vary = varyNames(resHeaders)
     if (status < 400) await cache.learnVary(key, vary)
@@ -161,15 +170,18 @@ export function createFiller (init: FillerInit): Filler {
       etag: header(resHeaders, 'etag') ?? header(resHeaders, 'last-modified') ?? '',
       type: header(resHeaders, 'content-type') ?? 'application/octet-stream'
     })
-    fill.stored.then(async entry => {
-      // Purged or invalidated while it was filling: serve it to its waiters, but keep it out.
-      if (cache.epochOf(key) !== epoch) return
-      await cache.put(entry)
-      logger.debug('stored', { key, size: entry.body.length, lifetimeS: entry.lifetimeS, heuristic: entry.heuristic })
-    }, (err: Error) => {
-      cache.forgetIfEmpty(key)
-      logger.debug('not-stored', { key, reason: err.message })
-    })
+    fill.stored.then(
+      async entry => {
+        // Purged or invalidated while it was filling: serve it to its waiters, but keep it out.
+        if (cache.epochOf(key) !== epoch) return
+        await cache.put(entry)
+        logger.debug('stored', { key, size: entry.body.length, lifetimeS: entry.lifetimeS, heuristic: entry.heuristic })
+      },
+      (err: Error) => {
+        cache.forgetIfEmpty(key)
+        logger.debug('not-stored', { key, reason: err.message })
+      }
+    )
     return { kind: 'streaming', fill, leaderHeaders }
   }
 
@@ -178,8 +190,10 @@ export function createFiller (init: FillerInit): Filler {
   }
 
   return {
-    get inflight () { return inflight.size },
-    async fill (req) {
+    get inflight() {
+      return inflight.size
+    },
+    async fill(req) {
       // Authorization and Cookie select who may see a pass-through answer: only equal
       // requests share one fill.
       const flight = `${req.id}\n${header(req.headers, 'authorization') ?? ''}\n${header(req.headers, 'cookie') ?? ''}`
@@ -195,20 +209,26 @@ export function createFiller (init: FillerInit): Filler {
         return { ...outcome, leaderHeaders: undefined }
       }
       const record = { outcome: undefined as unknown as Promise<FillOutcome>, client: req.remote ?? '', started: false }
-      const p = run(req, () => { record.started = true })
+      const p = run(req, () => {
+        record.started = true
+      })
       record.outcome = p
       inflight.set(flight, record)
       // Joiners may attach while the body streams; a pass, a stored entry or a failure ends the flight.
-      p.then(outcome => {
-        if (outcome.kind === 'streaming') void outcome.fill.stored.catch(() => {}).finally(() => forget(flight, record))
-        else forget(flight, record)
-      }, () => forget(flight, record))
+      p.then(
+        outcome => {
+          if (outcome.kind === 'streaming')
+            void outcome.fill.stored.catch(() => {}).finally(() => forget(flight, record))
+          else forget(flight, record)
+        },
+        () => forget(flight, record)
+      )
       return await p
     }
   }
 }
 
-function freshnessOf (d: Freshness): Freshness {
+function freshnessOf(d: Freshness): Freshness {
   return {
     lifetimeS: d.lifetimeS,
     heuristic: d.heuristic,

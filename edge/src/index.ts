@@ -53,7 +53,7 @@ export interface Edge {
   stats: () => EdgeStats
 }
 
-export function createEdge (init: EdgeInit): Edge {
+export function createEdge(init: EdgeInit): Edge {
   const config = resolveConfig(init)
   const log = config.logger
   let port = config.port
@@ -72,25 +72,41 @@ export function createEdge (init: EdgeInit): Edge {
   let starting: Promise<void> | undefined
   let stopping: Promise<void> | undefined
 
-  const url = (): string => config.publicUrl ?? `${config.tls === undefined ? 'http' : 'https'}://${hostForUrl(config.host)}:${port}`
+  const url = (): string =>
+    config.publicUrl ?? `${config.tls === undefined ? 'http' : 'https'}://${hostForUrl(config.host)}:${port}`
 
   let lastSample = { at: Date.now(), bytes: 0 }
   const load = (): EdgeLoad => {
     const now = Date.now()
-    const bytesPerSec = now > lastSample.at ? Math.round((counters.bytesServed - lastSample.bytes) * 1000 / (now - lastSample.at)) : 0
+    const bytesPerSec =
+      now > lastSample.at ? Math.round(((counters.bytesServed - lastSample.bytes) * 1000) / (now - lastSample.at)) : 0
     lastSample = { at: now, bytes: counters.bytesServed }
     const total = counters.hits + counters.misses
-    return { connections: server?.connections ?? 0, bytesPerSec: Math.max(0, bytesPerSec), hitRatio: total === 0 ? 0 : counters.hits / total }
+    return {
+      connections: server?.connections ?? 0,
+      bytesPerSec: Math.max(0, bytesPerSec),
+      hitRatio: total === 0 ? 0 : counters.hits / total
+    }
   }
 
-  async function doStart (): Promise<void> {
+  async function doStart(): Promise<void> {
     const budget = createMemoryBudget(config.maxMemoryBytes)
     // The stores report evictions to the cache's key index, which they are built before.
-    const evicted = (from: 'memory' | 'disk') => (id: string): void => cache?.evicted(id, from)
+    const evicted =
+      (from: 'memory' | 'disk') =>
+      (id: string): void =>
+        cache?.evicted(id, from)
     const memory = createMemoryStore({ budget, maxEntries: config.maxEntries, onEvict: evicted('memory') })
-    const disk = config.cacheDir === undefined
-      ? undefined
-      : createDiskStore({ dir: config.cacheDir, maxBytes: config.maxDiskBytes, maxEntries: config.maxEntries, logger: log, onEvict: evicted('disk') })
+    const disk =
+      config.cacheDir === undefined
+        ? undefined
+        : createDiskStore({
+            dir: config.cacheDir,
+            maxBytes: config.maxDiskBytes,
+            maxEntries: config.maxEntries,
+            logger: log,
+            onEvict: evicted('disk')
+          })
     cache = createCache({ memory, disk, keyHeaders: config.cacheKeyHeaders, logger: log })
     const found = await cache.open()
     if (disk !== undefined) log.info('cache-opened', { dir: config.cacheDir, entries: found })
@@ -118,7 +134,9 @@ export function createEdge (init: EdgeInit): Edge {
       chunkSize: config.chunkSize,
       maxObjectBytes: config.maxObjectBytes,
       logger: log,
-      onOriginFill: kind => { if (kind === 'revalidate') counters.revalidations++ }
+      onOriginFill: kind => {
+        if (kind === 'revalidate') counters.revalidations++
+      }
     })
     const ctx: HandlerContext = {
       config,
@@ -133,23 +151,42 @@ export function createEdge (init: EdgeInit): Edge {
       publicAddress
     }
     if (config.accessLog !== undefined) accessLog = createAccessLog(config.accessLog)
-    server = createEdgeServer(ctx, bound => {
-      port = bound
-      return [config.origin.origin, new URL(url()).origin]
-    }, accessLog)
+    server = createEdgeServer(
+      ctx,
+      bound => {
+        port = bound
+        return [config.origin.origin, new URL(url()).origin]
+      },
+      accessLog
+    )
     port = await server.listen(config.port, config.host)
-    log.info('listening', { url: url(), origin: config.origin.origin, region: config.region, ...(ctx.signer === undefined ? {} : { manifestKeyId: ctx.signer.keyId }) })
+    log.info('listening', {
+      url: url(),
+      origin: config.origin.origin,
+      region: config.region,
+      ...(ctx.signer === undefined ? {} : { manifestKeyId: ctx.signer.keyId })
+    })
 
     const credential = config.edgeSecret ?? config.edgeToken
     if (config.tracker !== undefined && credential !== undefined) {
-      link = createTrackerLink({ tracker: config.tracker, ca: config.trackerCa, id: config.edgeId, token: credential, url: url(), region: config.region, capacity: 0, load, logger: log })
+      link = createTrackerLink({
+        tracker: config.tracker,
+        ca: config.trackerCa,
+        id: config.edgeId,
+        token: credential,
+        url: url(),
+        region: config.region,
+        capacity: 0,
+        load,
+        logger: log
+      })
       link.start()
     } else if (config.tracker !== undefined) {
       log.warn('tracker-without-token', { tracker: config.tracker })
     }
   }
 
-  async function doStop (): Promise<void> {
+  async function doStop(): Promise<void> {
     await starting?.catch(() => {})
     link?.stop()
     await server?.close()
@@ -160,15 +197,19 @@ export function createEdge (init: EdgeInit): Edge {
   }
 
   return {
-    get port () { return port },
-    get url () { return url() },
+    get port() {
+      return port
+    },
+    get url() {
+      return url()
+    },
     stats: () => ({ ...counters, connections: server?.connections ?? 0 }),
-    async start () {
+    async start() {
       if (stopping !== undefined) throw new Error('edge stopped; create a new one')
       starting ??= doStart()
       await starting
     },
-    async stop () {
+    async stop() {
       stopping ??= doStop()
       await stopping
     }
@@ -176,7 +217,7 @@ export function createEdge (init: EdgeInit): Edge {
 }
 
 /** Unspecified bind addresses are not reachable URLs; loopback is the useful default. */
-function hostForUrl (host: string): string {
+function hostForUrl(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1'
   if (host === '::') return '[::1]'
   return host.includes(':') ? `[${host}]` : host

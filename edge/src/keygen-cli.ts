@@ -14,11 +14,15 @@ const USAGE = `Usage: p2pcdn keygen [--out PREFIX] [--force]
   --force        overwrite existing files`
 
 /** @param argv the arguments after `p2pcdn keygen` */
-export async function keygenMain (argv: string[]): Promise<void> {
+export async function keygenMain(argv: string[]): Promise<void> {
   let prefix: string
   let force: boolean
   try {
-    const { values } = parseArgs({ args: argv, allowPositionals: false, options: { out: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
+    const { values } = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: { out: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }
+    })
     if (values.help === true) {
       process.stdout.write(USAGE + '\n')
       return
@@ -39,7 +43,9 @@ export async function keygenMain (argv: string[]): Promise<void> {
     await writeFile(`${prefix}.key`, privateKeyPem, { mode: 0o600, flag })
     await writeFile(`${prefix}.pub`, publicKey + '\n', { flag })
   } catch (err) {
-    process.stderr.write(`p2pcdn keygen: ${err instanceof Error ? err.message : String(err)} (use --force to overwrite)\n`)
+    process.stderr.write(
+      `p2pcdn keygen: ${err instanceof Error ? err.message : String(err)} (use --force to overwrite)\n`
+    )
     process.exitCode = 1
     return
   }

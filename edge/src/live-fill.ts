@@ -63,9 +63,12 @@ interface Reader {
   wanting: boolean
 }
 
-export function startLiveFill (init: LiveFillInit): LiveFill {
+export function startLiveFill(init: LiveFillInit): LiveFill {
   const { body, declared, base, budget } = init
-  const builder = base.status === 200 ? createManifestBuilder({ url: base.url, type: init.type, etag: init.etag, chunkSize: init.chunkSize }, declared) : undefined
+  const builder =
+    base.status === 200
+      ? createManifestBuilder({ url: base.url, type: init.type, etag: init.etag, chunkSize: init.chunkSize }, declared)
+      : undefined
   // With a declared length the body lands in one buffer, already reserved.
   const whole = declared === undefined ? undefined : Buffer.allocUnsafe(declared)
   let reserved = declared ?? 0
@@ -80,8 +83,10 @@ export function startLiveFill (init: LiveFillInit): LiveFill {
   let tooBig = false
   let ended = false
   let failure: Error | undefined
-  let settle!: { resolve: (e: CacheEntry) => void, reject: (err: Error) => void }
-  const stored = new Promise<CacheEntry>((resolve, reject) => { settle = { resolve, reject } })
+  let settle!: { resolve: (e: CacheEntry) => void; reject: (err: Error) => void }
+  const stored = new Promise<CacheEntry>((resolve, reject) => {
+    settle = { resolve, reject }
+  })
   stored.catch(() => {})
 
   const releaseAll = (): void => {
@@ -224,7 +229,8 @@ export function startLiveFill (init: LiveFillInit): LiveFill {
     trim()
   })
   body.on('end', () => {
-    if (declared !== undefined && received < declared) finish(new Error(`origin closed after ${received} of ${declared} bytes`))
+    if (declared !== undefined && received < declared)
+      finish(new Error(`origin closed after ${received} of ${declared} bytes`))
     else finish()
   })
   body.on('error', err => finish(err))
@@ -238,10 +244,14 @@ export function startLiveFill (init: LiveFillInit): LiveFill {
     vary: base.vary,
     size: declared,
     stored,
-    get joinable () { return storing && !ended },
-    get tooBig () { return tooBig },
+    get joinable() {
+      return storing && !ended
+    },
+    get tooBig() {
+      return tooBig
+    },
     ageS: now => currentAgeS(base, now),
-    open () {
+    open() {
       const reader: Reader = { pos: 0, wanting: false, stream: undefined as unknown as Readable }
       reader.stream = new Readable({
         read: () => pump(reader),

@@ -70,7 +70,7 @@ const OPTIONS = {
 } as const
 
 /** @param argv the arguments after `p2pcdn edge` */
-export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   let init: EdgeInit
   try {
     const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true })
@@ -86,17 +86,25 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   const logger = createJsonLogger('p2pcdn:edge', s => process.stdout.write(s))
   let edge
   try {
-    const accessLog = init.accessLog === undefined ? undefined : (lines: string): void => { process.stdout.write(lines) }
+    const accessLog =
+      init.accessLog === undefined
+        ? undefined
+        : (lines: string): void => {
+            process.stdout.write(lines)
+          }
     edge = createEdge({ ...init, accessLog, logger })
   } catch (err) {
     return usageError(err instanceof Error ? err.message : String(err))
   }
   const shutdown = (signal: string): void => {
     logger.info('signal', { signal })
-    edge.stop().then(() => process.exit(0), err => {
-      logger.error('stop-failed', { error: String(err) })
-      process.exit(1)
-    })
+    edge.stop().then(
+      () => process.exit(0),
+      err => {
+        logger.error('stop-failed', { error: String(err) })
+        process.exit(1)
+      }
+    )
   }
   process.once('SIGINT', () => shutdown('SIGINT'))
   process.once('SIGTERM', () => shutdown('SIGTERM'))
@@ -109,7 +117,10 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   }
 }
 
-async function initFrom (values: Partial<Record<keyof typeof OPTIONS, string | boolean>>, env: NodeJS.ProcessEnv): Promise<EdgeInit> {
+async function initFrom(
+  values: Partial<Record<keyof typeof OPTIONS, string | boolean>>,
+  env: NodeJS.ProcessEnv
+): Promise<EdgeInit> {
   const pick = (flag: keyof typeof OPTIONS, name: string): string | undefined => {
     const value = values[flag]
     const chosen = typeof value === 'string' ? value : env[name]
@@ -126,19 +137,24 @@ async function initFrom (values: Partial<Record<keyof typeof OPTIONS, string | b
   const count = (flag: keyof typeof OPTIONS, name: string): number | undefined => {
     const text = pick(flag, name)
     if (text === undefined) return undefined
-    if (!/^\d+$/.test(text) || Number(text) <= 0) throw new Error(`--${flag}: expected a positive integer, got "${text}"`)
+    if (!/^\d+$/.test(text) || Number(text) <= 0)
+      throw new Error(`--${flag}: expected a positive integer, got "${text}"`)
     return Number(text)
   }
   const certFile = pick('cert', 'P2PCDN_CERT')
   const keyFile = pick('key', 'P2PCDN_KEY')
   if ((certFile === undefined) !== (keyFile === undefined)) throw new Error('--cert and --key go together')
-  const tls = certFile === undefined || keyFile === undefined ? undefined : { cert: await readFile(certFile), key: await readFile(keyFile) }
+  const tls =
+    certFile === undefined || keyFile === undefined
+      ? undefined
+      : { cert: await readFile(certFile), key: await readFile(keyFile) }
   const manifestKeyFile = pick('manifest-key', 'P2PCDN_MANIFEST_KEY')
   const manifestKey = manifestKeyFile === undefined ? undefined : await readFile(manifestKeyFile)
   const trackerCaFile = pick('tracker-ca', 'P2PCDN_TRACKER_CA')
   const trackerCa = trackerCaFile === undefined ? undefined : await readFile(trackerCaFile)
   const accessLogText = pick('access-log', 'P2PCDN_ACCESS_LOG') ?? 'on'
-  if (accessLogText !== 'on' && accessLogText !== 'off') throw new Error(`--access-log: expected on or off, got "${accessLogText}"`)
+  if (accessLogText !== 'on' && accessLogText !== 'off')
+    throw new Error(`--access-log: expected on or off, got "${accessLogText}"`)
   const originTimeoutMs = count('origin-timeout-ms', 'P2PCDN_ORIGIN_TIMEOUT_MS')
   return {
     tls,
@@ -147,7 +163,10 @@ async function initFrom (values: Partial<Record<keyof typeof OPTIONS, string | b
     maxBytesPerSec: count('max-bytes-per-sec', 'P2PCDN_MAX_BYTES_PER_SEC'),
     maxMemoryBytes: count('max-memory-bytes', 'P2PCDN_MAX_MEMORY_BYTES'),
     maxEntries: count('max-entries', 'P2PCDN_MAX_ENTRIES'),
-    cacheKeyHeaders: pick('cache-key-headers', 'P2PCDN_CACHE_KEY_HEADERS')?.split(',').map(s => s.trim()).filter(Boolean),
+    cacheKeyHeaders: pick('cache-key-headers', 'P2PCDN_CACHE_KEY_HEADERS')
+      ?.split(',')
+      .map(s => s.trim())
+      .filter(Boolean),
     clientIdleTimeoutMs: count('client-idle-timeout-ms', 'P2PCDN_CLIENT_IDLE_TIMEOUT_MS'),
     maxConnections: count('max-connections', 'P2PCDN_MAX_CONNECTIONS'),
     maxOriginQueuePerClient: count('max-origin-queue-per-client', 'P2PCDN_MAX_ORIGIN_QUEUE_PER_CLIENT'),
@@ -173,7 +192,7 @@ async function initFrom (values: Partial<Record<keyof typeof OPTIONS, string | b
   }
 }
 
-function usageError (message: string): void {
+function usageError(message: string): void {
   process.stderr.write(`p2pcdn edge: ${message}\n\n${USAGE}\n`)
   process.exitCode = 2
 }

@@ -19,7 +19,7 @@ export interface ManifestBuilder {
 }
 
 /** @param declared the body's length when known ahead (Content-Length): an oversized one is refused before any hashing. */
-export function createManifestBuilder (init: Omit<ManifestInit, 'size'>, declared?: number): ManifestBuilder {
+export function createManifestBuilder(init: Omit<ManifestInit, 'size'>, declared?: number): ManifestBuilder {
   const chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE_BYTES
   const digests: Uint8Array[] = []
   let hash: Hash = createHash('sha256')
@@ -28,9 +28,13 @@ export function createManifestBuilder (init: Omit<ManifestInit, 'size'>, declare
   let refused = manifestLimitProblem({ ...init, chunkSize, size: declared ?? 0 })
 
   return {
-    get size () { return size },
-    get refused () { return refused },
-    push (bytes) {
+    get size() {
+      return size
+    },
+    get refused() {
+      return refused
+    },
+    push(bytes) {
       size += bytes.length
       if (refused !== undefined) return
       const problem = manifestLimitProblem({ ...init, chunkSize, size })
@@ -52,7 +56,7 @@ export function createManifestBuilder (init: Omit<ManifestInit, 'size'>, declare
         }
       }
     },
-    finish () {
+    finish() {
       if (refused !== undefined) return undefined
       if (inChunk > 0) {
         digests.push(hash.digest())

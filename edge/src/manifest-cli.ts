@@ -25,16 +25,32 @@ const USAGE = `Usage: p2pcdn manifest FILE [--chunk-size BYTES] [--url URL] [--t
 
 /** The few types a CDN demo serves; anything else is application/octet-stream. */
 const TYPES: Record<string, string> = {
-  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
-  '.txt': 'text/plain', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp',
-  '.svg': 'image/svg+xml', '.mp4': 'video/mp4', '.webm': 'video/webm', '.mp3': 'audio/mpeg', '.m3u8': 'application/vnd.apple.mpegurl',
-  '.ts': 'video/mp2t', '.m4s': 'video/iso.segment', '.wasm': 'application/wasm', '.bin': 'application/octet-stream'
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.txt': 'text/plain',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.svg': 'image/svg+xml',
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.mp3': 'audio/mpeg',
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.ts': 'video/mp2t',
+  '.m4s': 'video/iso.segment',
+  '.wasm': 'application/wasm',
+  '.bin': 'application/octet-stream'
 }
 
 /** @param argv the arguments after `p2pcdn manifest` */
-export async function manifestMain (argv: string[]): Promise<void> {
+export async function manifestMain(argv: string[]): Promise<void> {
   let file: string
-  let init: { url: string, type: string, etag: string, chunkSize: number }
+  let init: { url: string; type: string; etag: string; chunkSize: number }
   let signers: ManifestSigner[]
   let out: string | undefined
   try {
@@ -59,7 +75,8 @@ export async function manifestMain (argv: string[]): Promise<void> {
     file = resolve(positionals[0])
     const chunkText = values['chunk-size']
     const chunkSize = chunkText === undefined ? undefined : Number(chunkText)
-    if (chunkText !== undefined && !/^\d+$/.test(chunkText)) throw new Error(`--chunk-size: expected bytes, got "${chunkText}"`)
+    if (chunkText !== undefined && !/^\d+$/.test(chunkText))
+      throw new Error(`--chunk-size: expected bytes, got "${chunkText}"`)
     // resolveConfig validates chunkSize the way the edge does.
     init = {
       url: values.url ?? pathToFileURL(file).href,
@@ -72,7 +89,8 @@ export async function manifestMain (argv: string[]): Promise<void> {
     if (problem !== undefined) throw new Error(`${positionals[0]}: no manifest within the bounds: ${problem}`)
     const keys = values.sign ?? []
     // A signature binds the URL; the SDK refuses a signed manifest of any other URL.
-    if (keys.length > 0 && values.url === undefined) throw new Error('--sign needs --url: the URL pages fetch the resource at')
+    if (keys.length > 0 && values.url === undefined)
+      throw new Error('--sign needs --url: the URL pages fetch the resource at')
     signers = await Promise.all(keys.map(async k => await createManifestSigner(await readFile(k), `--sign ${k}`)))
     out = values.out
   } catch (err) {
@@ -81,12 +99,19 @@ export async function manifestMain (argv: string[]): Promise<void> {
     return
   }
   const manifest = await manifestOfFile(file, init)
-  const text = serializeSignedManifest(manifest, signers.map(s => s.sign(manifest))) + '\n'
+  const text =
+    serializeSignedManifest(
+      manifest,
+      signers.map(s => s.sign(manifest))
+    ) + '\n'
   if (out === undefined) process.stdout.write(text)
   else await writeFile(out, text)
 }
 
-export async function manifestOfFile (file: string, init: { url: string, type: string, etag: string, chunkSize: number }): Promise<Manifest> {
+export async function manifestOfFile(
+  file: string,
+  init: { url: string; type: string; etag: string; chunkSize: number }
+): Promise<Manifest> {
   const builder = createManifestBuilder(init)
   for await (const chunk of createReadStream(file)) builder.push(chunk as Buffer)
   const manifest = builder.finish()

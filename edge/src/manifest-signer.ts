@@ -20,42 +20,44 @@ export interface ManifestSigner {
  * An Ed25519 private key from PEM (PKCS#8, as `p2pcdn keygen` writes it). Throws a
  * TypeError naming `what` for anything else, an RSA or EC key included.
  */
-export function parseManifestPrivateKey (pem: string | Buffer, what = 'manifestKey'): KeyObject {
+export function parseManifestPrivateKey(pem: string | Buffer, what = 'manifestKey'): KeyObject {
   let key: KeyObject
   try {
     key = createPrivateKey(pem)
   } catch (err) {
     throw new TypeError(`${what}: not a PEM private key (${err instanceof Error ? err.message : String(err)})`)
   }
-  if (key.asymmetricKeyType !== 'ed25519') throw new TypeError(`${what}: expected an Ed25519 key, got ${String(key.asymmetricKeyType)}`)
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new TypeError(`${what}: expected an Ed25519 key, got ${String(key.asymmetricKeyType)}`)
   return key
 }
 
 /** The raw 32-byte public key of an Ed25519 key object. */
-export function rawPublicKey (key: KeyObject): Uint8Array {
+export function rawPublicKey(key: KeyObject): Uint8Array {
   const jwk = createPublicKey(key).export({ format: 'jwk' })
   const raw = typeof jwk.x === 'string' ? fromBase64Url(jwk.x) : undefined
   if (raw?.length !== 32) throw new TypeError('manifestKey: could not derive the Ed25519 public key')
   return raw
 }
 
-const nodeSha256 = async (data: Uint8Array): Promise<Uint8Array> => new Uint8Array(createHash('sha256').update(data).digest())
+const nodeSha256 = async (data: Uint8Array): Promise<Uint8Array> =>
+  new Uint8Array(createHash('sha256').update(data).digest())
 
-export async function createManifestSigner (pem: string | Buffer, what?: string): Promise<ManifestSigner> {
+export async function createManifestSigner(pem: string | Buffer, what?: string): Promise<ManifestSigner> {
   const privateKey = parseManifestPrivateKey(pem, what)
   const raw = rawPublicKey(privateKey)
   const keyId = await manifestKeyId(raw, nodeSha256)
   return {
     keyId,
     publicKey: toBase64Url(raw),
-    sign (manifest) {
+    sign(manifest) {
       return { keyId, sig: toBase64Url(new Uint8Array(sign(null, manifestSigningBytes(manifest), privateKey))) }
     }
   }
 }
 
 /** A new key pair: PKCS#8 PEM private key and the raw public key as base64url. */
-export function generateManifestKeyPair (): { privateKeyPem: string, publicKey: string } {
+export function generateManifestKeyPair(): { privateKeyPem: string; publicKey: string } {
   const { privateKey } = generateKeyPairSync('ed25519')
   return {
     privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
@@ -64,7 +66,7 @@ export function generateManifestKeyPair (): { privateKeyPem: string, publicKey: 
 }
 
 /** Node-side check of one signature (tests and `p2pcdn manifest --verify` style tools). */
-export function verifyManifestSignature (manifest: Manifest, signature: ManifestSignature, publicKey: string): boolean {
+export function verifyManifestSignature(manifest: Manifest, signature: ManifestSignature, publicKey: string): boolean {
   const raw = fromBase64Url(publicKey)
   const sig = fromBase64Url(signature.sig)
   if (raw?.length !== 32 || sig === undefined) return false

@@ -26,23 +26,29 @@ export interface MemoryBudget {
   attach: (store: Evictable) => void
 }
 
-export function createMemoryBudget (limit: number): MemoryBudget {
+export function createMemoryBudget(limit: number): MemoryBudget {
   let reserved = 0
   let store: Evictable | undefined
   return {
     limit,
-    get reserved () { return reserved },
-    get storeRoom () { return Math.max(0, limit - reserved) },
-    reserve (bytes) {
+    get reserved() {
+      return reserved
+    },
+    get storeRoom() {
+      return Math.max(0, limit - reserved)
+    },
+    reserve(bytes) {
       if (bytes <= 0) return true
       if (reserved + bytes > limit) return false
       reserved += bytes
       if (store !== undefined && store.bytes + reserved > limit) store.shrinkTo(limit - reserved)
       return true
     },
-    release (bytes) {
+    release(bytes) {
       reserved = Math.max(0, reserved - bytes)
     },
-    attach (s) { store = s }
+    attach(s) {
+      store = s
+    }
   }
 }

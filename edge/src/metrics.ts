@@ -36,7 +36,7 @@ export interface MetricsSources {
   entries: () => number
 }
 
-export function createMetrics (sources: MetricsSources): EdgeMetrics {
+export function createMetrics(sources: MetricsSources): EdgeMetrics {
   const counters: EdgeCounters = { hits: 0, misses: 0, stale: 0, revalidations: 0, originRequests: 0, bytesServed: 0 }
   const registry = new Registry()
   const counterFrom = (name: string, help: string, read: () => number): void => {
@@ -46,7 +46,7 @@ export function createMetrics (sources: MetricsSources): EdgeMetrics {
       name,
       help,
       registers: [registry],
-      collect () {
+      collect() {
         const now = read()
         c.inc(now - reported)
         reported = now
@@ -54,12 +54,27 @@ export function createMetrics (sources: MetricsSources): EdgeMetrics {
     })
   }
   const gaugeFrom = (name: string, help: string, read: () => number): void => {
-    const g: Gauge = new Gauge({ name, help, registers: [registry], collect () { g.set(read()) } })
+    const g: Gauge = new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        g.set(read())
+      }
+    })
   }
   counterFrom('p2pcdn_edge_cache_hits_total', 'Requests answered from a fresh cache entry', () => counters.hits)
   counterFrom('p2pcdn_edge_cache_misses_total', 'Requests that needed the origin', () => counters.misses)
-  counterFrom('p2pcdn_edge_cache_stale_total', 'Stale copies served (stale-while-revalidate, stale-if-error)', () => counters.stale)
-  counterFrom('p2pcdn_edge_revalidations_total', 'Conditional requests sent to the origin', () => counters.revalidations)
+  counterFrom(
+    'p2pcdn_edge_cache_stale_total',
+    'Stale copies served (stale-while-revalidate, stale-if-error)',
+    () => counters.stale
+  )
+  counterFrom(
+    'p2pcdn_edge_revalidations_total',
+    'Conditional requests sent to the origin',
+    () => counters.revalidations
+  )
   counterFrom('p2pcdn_edge_origin_requests_total', 'Requests sent to the origin', () => counters.originRequests)
   counterFrom('p2pcdn_edge_bytes_served_total', 'Response body bytes sent to clients', () => counters.bytesServed)
   gaugeFrom('p2pcdn_edge_connections', 'Open client connections', sources.connections)
@@ -76,10 +91,12 @@ export function createMetrics (sources: MetricsSources): EdgeMetrics {
 
   return {
     counters,
-    observeOrigin (status, seconds) {
+    observeOrigin(status, seconds) {
       latency.observe({ status: status === 'error' ? 'error' : `${Math.floor(status / 100)}xx` }, seconds)
     },
     render: async () => await registry.metrics(),
-    get contentType () { return registry.contentType }
+    get contentType() {
+      return registry.contentType
+    }
   }
 }

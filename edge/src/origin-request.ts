@@ -32,31 +32,62 @@ const CREDENTIALS = ['authorization', 'cookie'] as const
  * forwarding ones itself and drops the rest, on fills and pass-through alike.
  */
 export const ROUTING_FIELDS = new Set([
-  'x-original-url', 'x-rewrite-url', 'x-override-url', 'x-http-method-override', 'x-http-method', 'x-method-override',
-  'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-scheme', 'x-forwarded-server', 'x-forwarded-prefix',
-  'x-forwarded-ssl', 'x-url-scheme', 'x-original-host', 'x-host', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'forwarded', 'front-end-https'
+  'x-original-url',
+  'x-rewrite-url',
+  'x-override-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-forwarded-scheme',
+  'x-forwarded-server',
+  'x-forwarded-prefix',
+  'x-forwarded-ssl',
+  'x-url-scheme',
+  'x-original-host',
+  'x-host',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'forwarded',
+  'front-end-https'
 ])
 
 /** Fields a fill sets itself or never sends: it asks for the whole object, as stored, unconditionally. */
-const FILL_OWN = new Set(['host', 'range', 'if-range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since',
-  'expect', 'content-length', 'transfer-encoding', 'connection', 'accept-encoding', 'via'])
+const FILL_OWN = new Set([
+  'host',
+  'range',
+  'if-range',
+  'if-none-match',
+  'if-modified-since',
+  'if-match',
+  'if-unmodified-since',
+  'expect',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'accept-encoding',
+  'via'
+])
 
 /**
  * Whether a request field may be one of the operator's key headers: not one a fill
  * sets itself, not a routing field, not a credential (those are forwarded anyway and
  * keep answers private instead).
  */
-export function isKeyField (name: string): boolean {
+export function isKeyField(name: string): boolean {
   return !FILL_OWN.has(name) && !ROUTING_FIELDS.has(name) && !(CREDENTIALS as readonly string[]).includes(name)
 }
 
 /** The client's address, read at request start (the socket may be detached once a body is consumed). */
-export function remoteOf (req: IncomingMessage): string | undefined {
+export function remoteOf(req: IncomingMessage): string | undefined {
   return req.socket?.remoteAddress
 }
 
 /** `X-Forwarded-For` (client's list + the real address), `X-Forwarded-Host`/`-Proto`, `Forwarded`. */
-function forwarding (prior: string | string[] | undefined, remote: string | undefined, pub: PublicAddress): Headers {
+function forwarding(prior: string | string[] | undefined, remote: string | undefined, pub: PublicAddress): Headers {
   const out: Headers = { 'x-forwarded-host': pub.host, 'x-forwarded-proto': pub.proto }
   const list = prior === undefined ? undefined : Array.isArray(prior) ? prior.join(', ') : prior
   if (remote !== undefined) {
@@ -72,7 +103,12 @@ function forwarding (prior: string | string[] | undefined, remote: string | unde
  * Headers of a fill: the request fields named by `keyFields` (the operator's key
  * headers and the stored `Vary`), credentials, and the edge's own fields.
  */
-export function fillHeaders (client: Headers, keyFields: readonly string[], remote: string | undefined, pub: PublicAddress): Headers {
+export function fillHeaders(
+  client: Headers,
+  keyFields: readonly string[],
+  remote: string | undefined,
+  pub: PublicAddress
+): Headers {
   const out: Headers = {}
   for (const name of keyFields) {
     const value = client[name]
@@ -94,7 +130,7 @@ export function fillHeaders (client: Headers, keyFields: readonly string[], remo
  * Headers of a pass-through request (methods the cache does not handle): the client's
  * end-to-end fields, as its answer is never stored, minus the routing fields.
  */
-export function passHeaders (req: IncomingMessage, remote: string | undefined, pub: PublicAddress): Headers {
+export function passHeaders(req: IncomingMessage, remote: string | undefined, pub: PublicAddress): Headers {
   const out: Headers = {}
   for (const [name, value] of Object.entries(stripHopByHop(req.headers))) {
     // undici frames the body itself and refuses `expect`; `host` becomes the origin's.

@@ -60,11 +60,11 @@ export interface OriginClient {
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
 
 /** The origin was too slow (504) rather than broken (502). */
-export function isTimeout (err: unknown): boolean {
+export function isTimeout(err: unknown): boolean {
   return TIMEOUT_CODES.has(String((err as { code?: unknown } | undefined)?.code))
 }
 
-export function createOriginClient (init: OriginClientInit): OriginClient {
+export function createOriginClient(init: OriginClientInit): OriginClient {
   const { origin } = init
   const pool = new Pool(origin.origin, {
     connections: init.connections,
@@ -88,8 +88,18 @@ export function createOriginClient (init: OriginClientInit): OriginClient {
     requests++
     const started = performance.now()
     try {
-      const onInfo = req.onInfo === undefined ? undefined : (info: { statusCode: number, headers: Record<string, string | string[]> }) => req.onInfo?.(info.statusCode, info.headers)
-      const res = await pool.request({ method: req.method as 'GET', path: req.path, headers: req.headers, body: req.body, onInfo })
+      const onInfo =
+        req.onInfo === undefined
+          ? undefined
+          : (info: { statusCode: number; headers: Record<string, string | string[]> }) =>
+              req.onInfo?.(info.statusCode, info.headers)
+      const res = await pool.request({
+        method: req.method as 'GET',
+        path: req.path,
+        headers: req.headers,
+        body: req.body,
+        onInfo
+      })
       init.onResponse?.(res.statusCode, (performance.now() - started) / 1000)
       res.body.once('close', release)
       return { status: res.statusCode, headers: res.headers, body: res.body }
@@ -103,8 +113,10 @@ export function createOriginClient (init: OriginClientInit): OriginClient {
   return {
     origin,
     urlFor: key => origin.origin + key,
-    get requests () { return requests },
-    async request (req) {
+    get requests() {
+      return requests
+    },
+    async request(req) {
       try {
         return await sendOnce(req)
       } catch (err) {
@@ -114,14 +126,14 @@ export function createOriginClient (init: OriginClientInit): OriginClient {
         return await sendOnce(req)
       }
     },
-    async close () {
+    async close() {
       await pool.destroy()
     }
   }
 }
 
 /** Drop a response body we will not read; undici reports that as an abort error, which is expected here. */
-export function discard (body: Readable): void {
+export function discard(body: Readable): void {
   body.on('error', () => {})
   body.destroy()
 }

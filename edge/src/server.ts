@@ -33,7 +33,11 @@ export interface EdgeServer {
  * @param sameOrigins origins an absolute-form request target may name (the origin's
  * and the edge's own), given the port the server got.
  */
-export function createEdgeServer (ctx: HandlerContext, sameOrigins: (port: number) => string[], accessLog?: AccessLog): EdgeServer {
+export function createEdgeServer(
+  ctx: HandlerContext,
+  sameOrigins: (port: number) => string[],
+  accessLog?: AccessLog
+): EdgeServer {
   const sockets = new Set<Socket>()
   // Known once listening; computed once rather than per request.
   let origins: string[] = []
@@ -47,7 +51,10 @@ export function createEdgeServer (ctx: HandlerContext, sameOrigins: (port: numbe
   }
   // Whatever goes wrong in a handler ends that response, never the process.
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
-    ctx.log.error('request-failed', { url: req.url, error: err instanceof Error ? (err.stack ?? err.message) : String(err) })
+    ctx.log.error('request-failed', {
+      url: req.url,
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err)
+    })
     try {
       sendError(ctx, res, 500, 'ERR_HTTP', 'internal error')
     } catch {
@@ -64,7 +71,10 @@ export function createEdgeServer (ctx: HandlerContext, sameOrigins: (port: numbe
   // Node's defaults: 16 KiB of headers (431 beyond), and a request with both
   // Content-Length and Transfer-Encoding is refused by the parser (request smuggling).
   const tls = ctx.config.tls
-  const server: Server = tls === undefined ? http.createServer(onRequestSafe) : https.createServer({ cert: tls.cert, key: tls.key }, onRequestSafe)
+  const server: Server =
+    tls === undefined
+      ? http.createServer(onRequestSafe)
+      : https.createServer({ cert: tls.cert, key: tls.key }, onRequestSafe)
   // A client that stops reading is closed once its socket has made no progress this long,
   // so what waits for it is bounded in time as well as by backpressure.
   server.setTimeout(ctx.config.clientIdleTimeoutMs)
@@ -82,8 +92,10 @@ export function createEdgeServer (ctx: HandlerContext, sameOrigins: (port: numbe
 
   return {
     server,
-    get connections () { return sockets.size },
-    async listen (port, host) {
+    get connections() {
+      return sockets.size
+    },
+    async listen(port, host) {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
         server.listen(port, host, () => {
@@ -96,7 +108,7 @@ export function createEdgeServer (ctx: HandlerContext, sameOrigins: (port: numbe
       origins = sameOrigins(bound)
       return bound
     },
-    async close () {
+    async close() {
       if (!server.listening) return
       const closed = new Promise<void>(resolve => server.close(() => resolve()))
       server.closeAllConnections()
@@ -105,7 +117,12 @@ export function createEdgeServer (ctx: HandlerContext, sameOrigins: (port: numbe
   }
 }
 
-async function handle (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, target: TargetResult): Promise<void> {
+async function handle(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: TargetResult
+): Promise<void> {
   if (!target.ok) {
     ctx.log.debug('bad-target', { reason: target.reason })
     sendError(ctx, res, target.status, 'ERR_PROTOCOL', target.reason)
@@ -123,12 +140,31 @@ async function handle (ctx: HandlerContext, req: IncomingMessage, res: ServerRes
   }
   if (path === EDGE_PATHS.purge) {
     if (method === 'POST') await servePurge(ctx, req, res)
-    else send(ctx, res, 405, { allow: 'POST', 'content-type': 'application/json; charset=utf-8' }, JSON.stringify({ error: `method ${method} not allowed`, code: 'ERR_PROTOCOL' }))
+    else
+      send(
+        ctx,
+        res,
+        405,
+        { allow: 'POST', 'content-type': 'application/json; charset=utf-8' },
+        JSON.stringify({ error: `method ${method} not allowed`, code: 'ERR_PROTOCOL' })
+      )
     return
   }
-  const own = path === EDGE_PATHS.ping || path === EDGE_PATHS.healthz || path === EDGE_PATHS.metrics || path === EDGE_PATHS.sdk || path === SDK_MAP_PATH || path.startsWith(EDGE_PREFIX)
+  const own =
+    path === EDGE_PATHS.ping ||
+    path === EDGE_PATHS.healthz ||
+    path === EDGE_PATHS.metrics ||
+    path === EDGE_PATHS.sdk ||
+    path === SDK_MAP_PATH ||
+    path.startsWith(EDGE_PREFIX)
   if (own && !readOnly) {
-    send(ctx, res, 405, { allow: 'GET, HEAD, OPTIONS', 'content-type': 'application/json; charset=utf-8' }, JSON.stringify({ error: `method ${method} not allowed`, code: 'ERR_PROTOCOL' }))
+    send(
+      ctx,
+      res,
+      405,
+      { allow: 'GET, HEAD, OPTIONS', 'content-type': 'application/json; charset=utf-8' },
+      JSON.stringify({ error: `method ${method} not allowed`, code: 'ERR_PROTOCOL' })
+    )
     return
   }
   switch (path) {
@@ -140,7 +176,14 @@ async function handle (ctx: HandlerContext, req: IncomingMessage, res: ServerRes
       sendJson(ctx, res, 200, { ok: true, region: ctx.config.region }, {}, method === 'HEAD')
       return
     case EDGE_PATHS.metrics:
-      send(ctx, res, 200, { 'content-type': ctx.metrics.contentType, 'cache-control': 'no-store' }, await ctx.metrics.render(), method === 'HEAD')
+      send(
+        ctx,
+        res,
+        200,
+        { 'content-type': ctx.metrics.contentType, 'cache-control': 'no-store' },
+        await ctx.metrics.render(),
+        method === 'HEAD'
+      )
       return
     case EDGE_PATHS.challenge:
       serveChallenge(ctx, res, new URLSearchParams(queryAt === -1 ? '' : key.slice(queryAt)), method === 'HEAD')

@@ -14,10 +14,10 @@ export const THROTTLE_SLICE_BYTES = 16 * 1024
 /** A short burst is allowed so small objects need no timer at all. */
 const BURST_S = 0.05
 
-export function createThrottle (bytesPerSec: number): Throttle {
+export function createThrottle(bytesPerSec: number): Throttle {
   let nextFree = 0
   return {
-    async take (bytes) {
+    async take(bytes) {
       const now = performance.now() / 1000
       const start = Math.max(now - BURST_S, nextFree)
       nextFree = start + bytes / bytesPerSec
@@ -31,7 +31,12 @@ export function createThrottle (bytesPerSec: number): Throttle {
  * Write `body` (one buffer or a list of them, sent in order) in throttled slices,
  * respecting backpressure and without copying; ends the response unless told not to.
  */
-export async function writeThrottled (res: ServerResponse, body: Uint8Array | readonly Uint8Array[], throttle: Throttle, end = true): Promise<void> {
+export async function writeThrottled(
+  res: ServerResponse,
+  body: Uint8Array | readonly Uint8Array[],
+  throttle: Throttle,
+  end = true
+): Promise<void> {
   for (const part of body instanceof Uint8Array ? [body] : body) {
     for (let at = 0; at < part.length; at += THROTTLE_SLICE_BYTES) {
       if (res.destroyed) return
@@ -44,7 +49,7 @@ export async function writeThrottled (res: ServerResponse, body: Uint8Array | re
 }
 
 /** Both listeners go once either fires: a long body must not pile up 'close' listeners. */
-async function drainedOrClosed (res: ServerResponse): Promise<void> {
+async function drainedOrClosed(res: ServerResponse): Promise<void> {
   await new Promise<void>(resolve => {
     const done = (): void => {
       res.off('drain', done)

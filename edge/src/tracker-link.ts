@@ -45,7 +45,7 @@ export interface TrackerLink {
   readonly registered: boolean
 }
 
-export function createTrackerLink (init: TrackerLinkInit): TrackerLink {
+export function createTrackerLink(init: TrackerLinkInit): TrackerLink {
   const { logger: log } = init
   let ws: WebSocket | undefined
   let registered = false
@@ -69,7 +69,15 @@ export function createTrackerLink (init: TrackerLinkInit): TrackerLink {
   /** Ask to be listed; a socket that gets no answer in time is dropped and redialled. */
   const register = (socket: WebSocket): void => {
     const identity = init.id === undefined ? {} : { id: init.id }
-    sendJson(socket, { action: 'p2pcdn:edge-register', v: PROTOCOL_VERSION, ...identity, token: init.token, url: init.url, region: init.region, capacity: init.capacity })
+    sendJson(socket, {
+      action: 'p2pcdn:edge-register',
+      v: PROTOCOL_VERSION,
+      ...identity,
+      token: init.token,
+      url: init.url,
+      region: init.region,
+      capacity: init.capacity
+    })
     clearTimeout(registerTimer)
     registerTimer = setTimeout(() => {
       log.warn('tracker-register-timeout', { tracker: init.tracker })
@@ -78,7 +86,11 @@ export function createTrackerLink (init: TrackerLinkInit): TrackerLink {
   }
 
   const connect = (): void => {
-    const socket = new WebSocket(init.tracker, { maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: REGISTER_TIMEOUT_MS, ca: init.ca })
+    const socket = new WebSocket(init.tracker, {
+      maxPayload: MAX_MESSAGE_BYTES,
+      handshakeTimeout: REGISTER_TIMEOUT_MS,
+      ca: init.ca
+    })
     ws = socket
     socket.on('open', () => {
       log.info('tracker-connected', { tracker: init.tracker })
@@ -138,7 +150,7 @@ export function createTrackerLink (init: TrackerLinkInit): TrackerLink {
     // "Equal jitter": half the backoff fixed, half random, so a tracker restart does not
     // see every edge come back in the same millisecond.
     const backoff = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** attempt)
-    const delay = backoff / 2 + Math.random() * backoff / 2
+    const delay = backoff / 2 + (Math.random() * backoff) / 2
     attempt = Math.min(attempt + 1, 16)
     log.debug('tracker-reconnect', { inMs: Math.round(delay), attempt })
     reconnectTimer = setTimeout(() => {
@@ -148,13 +160,15 @@ export function createTrackerLink (init: TrackerLinkInit): TrackerLink {
   }
 
   return {
-    get registered () { return registered },
-    start () {
+    get registered() {
+      return registered
+    },
+    start() {
       if (!stopped) return
       stopped = false
       connect()
     },
-    stop () {
+    stop() {
       if (stopped) return
       stopped = true
       clearTimeout(reconnectTimer)

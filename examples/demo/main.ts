@@ -19,7 +19,7 @@ export const SAMPLE_PATH = '/media/sample-8mib.bin'
 const SAMPLE_BYTES = 8 * 1024 * 1024 + 123_457
 
 /** The same pseudo-random bytes on every machine, so runs compare. */
-async function ensureSample (file: string): Promise<void> {
+async function ensureSample(file: string): Promise<void> {
   if ((await stat(file).catch(() => undefined))?.size === SAMPLE_BYTES) return
   await mkdir(dirname(file), { recursive: true })
   await writeFile(file, deterministicBytes(SAMPLE_BYTES, 'p2pcdn-sample'))
@@ -44,7 +44,7 @@ export interface Demo {
 }
 
 /** Start everything the demo needs; used by `p2pcdn demo` and by the demo's browser test. */
-export async function startDemo (init: DemoInit): Promise<Demo> {
+export async function startDemo(init: DemoInit): Promise<Demo> {
   const { host, logger } = init
   const edgeToken = randomBytes(16).toString('hex')
   await ensureSample(join(SITE, SAMPLE_PATH))
@@ -61,9 +61,18 @@ export async function startDemo (init: DemoInit): Promise<Demo> {
     '/_demo/tracker-stats': async () => await (await fetch(`${tracker.httpUrl}/stats`)).json()
   }
   const origin = await startStaticOrigin({ root: SITE, port: init.port, host, substitutions, routes })
-  const edges: Edge[] = (['eu', 'us'] as const).map((region, i) => createEdge({
-    origin: origin.url, port: init.edgePorts[i]!, host, region, tracker: tracker.url, edgeToken, logger, manifestKey: key.privateKeyPem
-  }))
+  const edges: Edge[] = (['eu', 'us'] as const).map((region, i) =>
+    createEdge({
+      origin: origin.url,
+      port: init.edgePorts[i]!,
+      host,
+      region,
+      tracker: tracker.url,
+      edgeToken,
+      logger,
+      manifestKey: key.privateKeyPem
+    })
+  )
   await Promise.all(edges.map(async e => await e.start()))
   substitutions['{{EDGE}}'] = edges[0]!.url
   return {
@@ -75,13 +84,16 @@ export async function startDemo (init: DemoInit): Promise<Demo> {
       await Promise.allSettled([
         ...edges.map(async e => await e.stop()),
         tracker.stop(),
-        new Promise(resolve => { origin.server.closeAllConnections(); origin.server.close(resolve) })
+        new Promise(resolve => {
+          origin.server.closeAllConnections()
+          origin.server.close(resolve)
+        })
       ])
     }
   }
 }
 
-export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -114,6 +126,10 @@ Press Ctrl-C to stop.`)
     await demo.stop()
     process.exit(0)
   }
-  process.once('SIGINT', () => { void stop() })
-  process.once('SIGTERM', () => { void stop() })
+  process.once('SIGINT', () => {
+    void stop()
+  })
+  process.once('SIGTERM', () => {
+    void stop()
+  })
 }

@@ -30,7 +30,9 @@ export interface StaticOriginInit {
  * The demo's origin: static files with ETag, Last-Modified, Cache-Control and Range, the
  * way an ordinary web server answers. It counts what it served so the page can show it.
  */
-export async function startStaticOrigin (init: StaticOriginInit): Promise<{ server: Server, url: string, served: () => { requests: number, bytes: number } }> {
+export async function startStaticOrigin(
+  init: StaticOriginInit
+): Promise<{ server: Server; url: string; served: () => { requests: number; bytes: number } }> {
   let requests = 0
   let bytes = 0
   const server = createServer((req, res) => {
@@ -88,7 +90,10 @@ export async function startStaticOrigin (init: StaticOriginInit): Promise<{ serv
       }
       bytes += end - start + 1
       createReadStream(file, { start, end }).pipe(res)
-    })().catch(() => { if (!res.headersSent) res.writeHead(500).end(); else res.destroy() })
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(500).end()
+      else res.destroy()
+    })
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

@@ -8,13 +8,17 @@ const $ = id => document.getElementById(id)
 // sessionStorage is per tab and survives a reload: a reloaded tab finds its own cache.
 const tab = sessionStorage.getItem('p2pcdn-demo-tab') ?? Math.random().toString(36).slice(2, 8)
 sessionStorage.setItem('p2pcdn-demo-tab', tab)
-const cdn = P2PCDN.create({ tracker: document.body.dataset.tracker, manifestKey: document.body.dataset.manifestKey, storeName: `p2pcdn-demo-${tab}` })
+const cdn = P2PCDN.create({
+  tracker: document.body.dataset.tracker,
+  manifestKey: document.body.dataset.manifestKey,
+  storeName: `p2pcdn-demo-${tab}`
+})
 window.cdn = cdn
 
 const history = []
 
 /** Render the SDK's figures; returns what it rendered so tests can compare with the DOM. */
-function renderStats () {
+function renderStats() {
   const s = cdn.stats()
   $('offload').textContent = `${(s.offload * 100).toFixed(1)}%`
   $('region').textContent = s.region ?? '?'
@@ -22,23 +26,29 @@ function renderStats () {
   $('uploaded').textContent = kib(s.uploaded)
   $('peer-count').textContent = String(s.peers.length)
   $('peers').innerHTML = s.peers.map(p => `<li><code>…${p.id.slice(-12)}</code> in <b>${p.region}</b></li>`).join('')
-  $('resources').innerHTML = Object.entries(s.resources).map(([url, b]) => {
-    const total = SOURCES.reduce((n, k) => n + b[k], 0) || 1
-    const bar = SOURCES.map(k => `<div class="${k}" style="width:${(100 * b[k] / total).toFixed(1)}%"></div>`).join('')
-    return `<tr><td>${new URL(url).pathname}</td>${SOURCES.map(k => `<td class="src-${k}">${kib(b[k])}</td>`).join('')}` +
-      `<td><div class="bar">${bar}</div></td></tr>`
-  }).join('')
+  $('resources').innerHTML = Object.entries(s.resources)
+    .map(([url, b]) => {
+      const total = SOURCES.reduce((n, k) => n + b[k], 0) || 1
+      const bar = SOURCES.map(k => `<div class="${k}" style="width:${((100 * b[k]) / total).toFixed(1)}%"></div>`).join(
+        ''
+      )
+      return (
+        `<tr><td>${new URL(url).pathname}</td>${SOURCES.map(k => `<td class="src-${k}">${kib(b[k])}</td>`).join('')}` +
+        `<td><div class="bar">${bar}</div></td></tr>`
+      )
+    })
+    .join('')
   return s
 }
 
 /** Stacked areas of cumulative bytes by source, oldest sample on the left. */
-function renderChart () {
+function renderChart() {
   const s = cdn.stats()
   history.push(SOURCES.map(k => s.bytes[k]))
   if (history.length > HISTORY) history.shift()
   const max = Math.max(1, ...history.map(h => h.reduce((a, b) => a + b, 0)))
-  const x = i => (400 * i / (HISTORY - 1)).toFixed(1)
-  const y = v => (150 - 150 * v / max).toFixed(1)
+  const x = i => ((400 * i) / (HISTORY - 1)).toFixed(1)
+  const y = v => (150 - (150 * v) / max).toFixed(1)
   let below = history.map(() => 0)
   $('chart').innerHTML = SOURCES.map((k, j) => {
     const above = history.map((h, i) => below[i] + h[j])
@@ -49,30 +59,45 @@ function renderChart () {
   }).join('')
 }
 
-async function renderTracker () {
+async function renderTracker() {
   const t = await (await fetch('/_demo/tracker-stats')).json()
   window.lastTrackerStats = t
   $('tracker-regions').innerHTML = Object.entries(t.peersByRegion)
-    .map(([region, n]) => `<tr data-region="${region}"><td>${region}</td><td class="count">${n}</td></tr>`).join('')
-  $('tracker-edges').innerHTML = t.edgeList.map(e =>
-    `<tr data-edge="${e.url}"><td>${e.url}</td><td>${e.region}</td><td class="connections">${e.connections}</td>` +
-    `<td>${(e.bytesPerSec / 1024).toFixed(1)}</td><td>${(e.hitRatio * 100).toFixed(0)}%</td></tr>`).join('')
+    .map(([region, n]) => `<tr data-region="${region}"><td>${region}</td><td class="count">${n}</td></tr>`)
+    .join('')
+  $('tracker-edges').innerHTML = t.edgeList
+    .map(
+      e =>
+        `<tr data-edge="${e.url}"><td>${e.url}</td><td>${e.region}</td><td class="connections">${e.connections}</td>` +
+        `<td>${(e.bytesPerSec / 1024).toFixed(1)}</td><td>${(e.hitRatio * 100).toFixed(0)}%</td></tr>`
+    )
+    .join('')
   return t
 }
 
-async function loadBig () {
+async function loadBig() {
   $('big').textContent = 'loading…'
   const started = performance.now()
   const blob = await (await cdn.fetch('/media/sample-8mib.bin')).blob()
-  $('big').textContent = `${(blob.size / 1048576).toFixed(2)} MiB in ${((performance.now() - started) / 1000).toFixed(2)} s`
+  $('big').textContent =
+    `${(blob.size / 1048576).toFixed(2)} MiB in ${((performance.now() - started) / 1000).toFixed(2)} s`
 }
 
 window.demo = { renderStats, renderTracker }
-setInterval(() => { renderStats(); renderChart() }, 500)
-setInterval(() => { renderTracker().catch(() => {}) }, 2000)
-renderTracker().catch(() => {})
-$('again').onclick = () => { loadBig().then(renderStats) }
-P2PCDN.upgrade(cdn).then(loadBig).then(() => {
+setInterval(() => {
   renderStats()
-  window.demoDone = true
-})
+  renderChart()
+}, 500)
+setInterval(() => {
+  renderTracker().catch(() => {})
+}, 2000)
+renderTracker().catch(() => {})
+$('again').onclick = () => {
+  loadBig().then(renderStats)
+}
+P2PCDN.upgrade(cdn)
+  .then(loadBig)
+  .then(() => {
+    renderStats()
+    window.demoDone = true
+  })

@@ -63,7 +63,7 @@ const EDGE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 export const EDGE_ID_RULE = `1-${MAX_EDGE_ID_CHARS} characters of A-Z a-z 0-9 . _ - (starting with a letter or digit)`
 
 /** An edge id as the tracker's edges file and `p2pcdn:edge-register` allow. */
-export function isEdgeId (value: unknown): value is string {
+export function isEdgeId(value: unknown): value is string {
   return typeof value === 'string' && EDGE_ID_PATTERN.test(value)
 }
 
@@ -113,6 +113,8 @@ export const MAX_MANIFEST_SIGNATURES = 8
  *
  * = 46 × 65,536 + 6 × 8,960 + 120 × 8 + 256 = 3,069,632 bytes (2.93 MiB).
  */
-export const MAX_MANIFEST_BYTES = 46 * MAX_MANIFEST_CHUNKS +
+export const MAX_MANIFEST_BYTES =
+  46 * MAX_MANIFEST_CHUNKS +
   6 * (MAX_MANIFEST_URL_CHARS + MAX_MANIFEST_TYPE_CHARS + MAX_MANIFEST_ETAG_CHARS) +
-  120 * MAX_MANIFEST_SIGNATURES + 256
+  120 * MAX_MANIFEST_SIGNATURES +
+  256

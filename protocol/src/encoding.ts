@@ -3,7 +3,7 @@
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 const B64URL_INDEX = new Map([...B64URL].map((c, i) => [c, i]))
 
-export function toBase64Url (bytes: Uint8Array): string {
+export function toBase64Url(bytes: Uint8Array): string {
   let out = ''
   for (let i = 0; i < bytes.length; i += 3) {
     const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0)
@@ -14,7 +14,7 @@ export function toBase64Url (bytes: Uint8Array): string {
 }
 
 /** Returns undefined when `text` is not unpadded base64url. */
-export function fromBase64Url (text: string): Uint8Array | undefined {
+export function fromBase64Url(text: string): Uint8Array | undefined {
   if (text.length % 4 === 1) return undefined
   const out = new Uint8Array(Math.floor((text.length * 6) / 8))
   let bits = 0
@@ -33,14 +33,14 @@ export function fromBase64Url (text: string): Uint8Array | undefined {
   return out
 }
 
-export function toHex (bytes: Uint8Array): string {
+export function toHex(bytes: Uint8Array): string {
   let out = ''
   for (const b of bytes) out += b.toString(16).padStart(2, '0')
   return out
 }
 
 /** Returns undefined when `text` is not lowercase hex of `length` bytes. */
-export function fromHex (text: string, length: number): Uint8Array | undefined {
+export function fromHex(text: string, length: number): Uint8Array | undefined {
   if (text.length !== length * 2 || !/^[0-9a-f]*$/.test(text)) return undefined
   const out = new Uint8Array(length)
   for (let i = 0; i < length; i++) out[i] = parseInt(text.slice(i * 2, i * 2 + 2), 16)
@@ -48,26 +48,26 @@ export function fromHex (text: string, length: number): Uint8Array | undefined {
 }
 
 /** A WebTorrent id (20-char binary string) from bytes, one char per byte. */
-export function toBinaryString (bytes: Uint8Array): string {
+export function toBinaryString(bytes: Uint8Array): string {
   let out = ''
   for (const b of bytes) out += String.fromCharCode(b)
   return out
 }
 
-export function binaryStringToHex (text: string): string {
+export function binaryStringToHex(text: string): string {
   let out = ''
   for (let i = 0; i < text.length; i++) out += text.charCodeAt(i).toString(16).padStart(2, '0')
   return out
 }
 
-export function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
 }
 
 /** UTF-8 bytes of `text` (TextEncoder is a DOM/Node global, which protocol/ may not use). */
-export function utf8Encode (text: string): Uint8Array {
+export function utf8Encode(text: string): Uint8Array {
   const out: number[] = []
   for (const ch of text) {
     let c = ch.codePointAt(0)!
@@ -81,7 +81,7 @@ export function utf8Encode (text: string): Uint8Array {
 }
 
 /** The inverse of `binaryStringToHex`: two hex digits per char. Invalid digits become NUL. */
-export function hexToBinaryString (hex: string): string {
+export function hexToBinaryString(hex: string): string {
   let out = ''
   for (let i = 0; i + 1 < hex.length; i += 2) out += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16) || 0)
   return out

@@ -25,7 +25,7 @@ export type ErrorCode =
 
 export class CdnError extends Error {
   readonly code: ErrorCode
-  constructor (code: ErrorCode, message: string) {
+  constructor(code: ErrorCode, message: string) {
     super(message)
     this.code = code
     this.name = 'CdnError'
@@ -34,7 +34,7 @@ export class CdnError extends Error {
 
 /** Input that does not parse: wrong JSON, missing or mistyped field, unknown action. */
 export class InvalidMessageError extends CdnError {
-  constructor (message: string) {
+  constructor(message: string) {
     super('ERR_INVALID_MESSAGE', message)
     this.name = 'InvalidMessageError'
   }
@@ -42,28 +42,28 @@ export class InvalidMessageError extends CdnError {
 
 /** Input that parses but is not allowed. */
 export class ProtocolError extends CdnError {
-  constructor (message: string) {
+  constructor(message: string) {
     super('ERR_PROTOCOL', message)
     this.name = 'ProtocolError'
   }
 }
 
 export class TimeoutError extends CdnError {
-  constructor (message: string) {
+  constructor(message: string) {
     super('ERR_TIMEOUT', message)
     this.name = 'TimeoutError'
   }
 }
 
 export class IntegrityError extends CdnError {
-  constructor (message: string) {
+  constructor(message: string) {
     super('ERR_INTEGRITY', message)
     this.name = 'IntegrityError'
   }
 }
 
 export class InvalidManifestError extends CdnError {
-  constructor (message: string) {
+  constructor(message: string) {
     super('ERR_INVALID_MANIFEST', message)
     this.name = 'InvalidManifestError'
   }
@@ -71,7 +71,7 @@ export class InvalidManifestError extends CdnError {
 
 /** A manifest the page's `manifestKey` does not vouch for: it is not used. */
 export class SignatureError extends CdnError {
-  constructor (message: string) {
+  constructor(message: string) {
     super('ERR_SIGNATURE', message)
     this.name = 'SignatureError'
   }

@@ -27,23 +27,26 @@ export const MANIFEST_SIGNING_CONTEXT = 'p2pcdn-manifest-v1\n'
 export const ED25519_PUBLIC_KEY_BYTES = 32
 
 /** The exact bytes an Ed25519 manifest signature covers. */
-export function manifestSigningBytes (m: Manifest): Uint8Array {
+export function manifestSigningBytes(m: Manifest): Uint8Array {
   return utf8Encode(MANIFEST_SIGNING_CONTEXT + serializeManifest(m))
 }
 
 /** The key id of a raw Ed25519 public key: base64url of SHA-256(key)[0..8). */
-export async function manifestKeyId (publicKey: Uint8Array, sha256: Sha256): Promise<string> {
+export async function manifestKeyId(publicKey: Uint8Array, sha256: Sha256): Promise<string> {
   return toBase64Url((await sha256(publicKey)).subarray(0, KEY_ID_BYTES))
 }
 
 /** A raw Ed25519 public key from its base64url text; undefined when it is not one. */
-export function parseManifestPublicKey (text: string): Uint8Array | undefined {
+export function parseManifestPublicKey(text: string): Uint8Array | undefined {
   const bytes = /^[A-Za-z0-9_-]{43}$/.test(text) ? fromBase64Url(text) : undefined
   return bytes?.length === ED25519_PUBLIC_KEY_BYTES ? bytes : undefined
 }
 
 /** The manifest's URL without a fragment: what a signature must name for a fetch of `url`. */
-export function sameResourceUrl (manifestUrl: string, url: string): boolean {
-  const strip = (u: string): string => { const at = u.indexOf('#'); return at === -1 ? u : u.slice(0, at) }
+export function sameResourceUrl(manifestUrl: string, url: string): boolean {
+  const strip = (u: string): string => {
+    const at = u.indexOf('#')
+    return at === -1 ? u : u.slice(0, at)
+  }
   return strip(manifestUrl) === strip(url)
 }

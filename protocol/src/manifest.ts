@@ -6,8 +6,16 @@
  * manifest, so two versions of one URL never mix.
  */
 import {
-  DEFAULT_CHUNK_SIZE_BYTES, MANIFEST_VERSION, MAX_CHUNK_SIZE_BYTES, MAX_MANIFEST_BYTES, MAX_MANIFEST_CHUNKS, MAX_MANIFEST_ETAG_CHARS,
-  MAX_MANIFEST_SIGNATURES, MAX_MANIFEST_TYPE_CHARS, MAX_MANIFEST_URL_CHARS, MIN_CHUNK_SIZE_BYTES
+  DEFAULT_CHUNK_SIZE_BYTES,
+  MANIFEST_VERSION,
+  MAX_CHUNK_SIZE_BYTES,
+  MAX_MANIFEST_BYTES,
+  MAX_MANIFEST_CHUNKS,
+  MAX_MANIFEST_ETAG_CHARS,
+  MAX_MANIFEST_SIGNATURES,
+  MAX_MANIFEST_TYPE_CHARS,
+  MAX_MANIFEST_URL_CHARS,
+  MIN_CHUNK_SIZE_BYTES
 } from './constants.js'
 import { bytesEqual, fromBase64Url, toBase64Url, toHex, utf8Encode } from './encoding.js'
 import { InvalidManifestError } from './errors.js'
@@ -58,12 +66,15 @@ const SHA256_BYTES = 32
 export const KEY_ID_BYTES = 8
 export const ED25519_SIGNATURE_BYTES = 64
 
-export function chunkCount (size: number, chunkSize: number): number {
+export function chunkCount(size: number, chunkSize: number): number {
   return Math.ceil(size / chunkSize)
 }
 
 /** Byte range `[start, end)` of chunk `index`. */
-export function chunkBounds (manifest: Pick<Manifest, 'size' | 'chunkSize'>, index: number): { start: number, end: number } {
+export function chunkBounds(
+  manifest: Pick<Manifest, 'size' | 'chunkSize'>,
+  index: number
+): { start: number; end: number } {
   const start = index * manifest.chunkSize
   return { start, end: Math.min(start + manifest.chunkSize, manifest.size) }
 }
@@ -73,7 +84,13 @@ export function chunkBounds (manifest: Pick<Manifest, 'size' | 'chunkSize'>, ind
  * undefined when it is within them. One check for the edge (before it builds), the CLI
  * (before it reads a file) and `parseManifest`.
  */
-export function manifestLimitProblem (init: { url: string, size: number, type?: string, etag?: string, chunkSize: number }): string | undefined {
+export function manifestLimitProblem(init: {
+  url: string
+  size: number
+  type?: string
+  etag?: string
+  chunkSize: number
+}): string | undefined {
   const { url, size, chunkSize, type = '', etag = '' } = init
   if (!Number.isSafeInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE_BYTES || chunkSize > MAX_CHUNK_SIZE_BYTES) {
     return `chunkSize ${chunkSize} is outside ${MIN_CHUNK_SIZE_BYTES}-${MAX_CHUNK_SIZE_BYTES} bytes`
@@ -82,23 +99,32 @@ export function manifestLimitProblem (init: { url: string, size: number, type?: 
   const chunks = chunkCount(size, chunkSize)
   if (chunks > MAX_MANIFEST_CHUNKS) {
     const enough = Math.ceil(size / MAX_MANIFEST_CHUNKS)
-    return `${size} bytes at chunkSize ${chunkSize} is ${chunks} chunks, over the ${MAX_MANIFEST_CHUNKS} a manifest may have ` +
-      (enough <= MAX_CHUNK_SIZE_BYTES ? `(chunkSize ${enough} or more would do)` : `(no chunk size would do: over ${MAX_MANIFEST_CHUNKS * MAX_CHUNK_SIZE_BYTES} bytes)`)
+    return (
+      `${size} bytes at chunkSize ${chunkSize} is ${chunks} chunks, over the ${MAX_MANIFEST_CHUNKS} a manifest may have ` +
+      (enough <= MAX_CHUNK_SIZE_BYTES
+        ? `(chunkSize ${enough} or more would do)`
+        : `(no chunk size would do: over ${MAX_MANIFEST_CHUNKS * MAX_CHUNK_SIZE_BYTES} bytes)`)
+    )
   }
-  if (url.length === 0 || url.length > MAX_MANIFEST_URL_CHARS) return `url of ${url.length} characters is outside 1-${MAX_MANIFEST_URL_CHARS}`
-  if (type.length > MAX_MANIFEST_TYPE_CHARS) return `type of ${type.length} characters is over ${MAX_MANIFEST_TYPE_CHARS}`
-  if (etag.length > MAX_MANIFEST_ETAG_CHARS) return `etag of ${etag.length} characters is over ${MAX_MANIFEST_ETAG_CHARS}`
+  if (url.length === 0 || url.length > MAX_MANIFEST_URL_CHARS)
+    return `url of ${url.length} characters is outside 1-${MAX_MANIFEST_URL_CHARS}`
+  if (type.length > MAX_MANIFEST_TYPE_CHARS)
+    return `type of ${type.length} characters is over ${MAX_MANIFEST_TYPE_CHARS}`
+  if (etag.length > MAX_MANIFEST_ETAG_CHARS)
+    return `etag of ${etag.length} characters is over ${MAX_MANIFEST_ETAG_CHARS}`
   return undefined
 }
 
 /** Assemble a manifest from per-chunk digests computed elsewhere (e.g. while streaming). */
-export function createManifest (init: ManifestInit, chunkDigests: Uint8Array[]): Manifest {
+export function createManifest(init: ManifestInit, chunkDigests: Uint8Array[]): Manifest {
   const chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE_BYTES
   const problem = manifestLimitProblem({ ...init, chunkSize })
   if (problem !== undefined) throw new InvalidManifestError(problem)
   const expected = chunkCount(init.size, chunkSize)
   if (chunkDigests.length !== expected) {
-    throw new InvalidManifestError(`expected ${expected} chunk digests for ${init.size} bytes, got ${chunkDigests.length}`)
+    throw new InvalidManifestError(
+      `expected ${expected} chunk digests for ${init.size} bytes, got ${chunkDigests.length}`
+    )
   }
   return {
     v: MANIFEST_VERSION,
@@ -113,7 +139,11 @@ export function createManifest (init: ManifestInit, chunkDigests: Uint8Array[]):
 }
 
 /** Build a manifest from a whole body held in memory. */
-export async function buildManifest (init: Omit<ManifestInit, 'size'>, body: Uint8Array, sha256: Sha256): Promise<Manifest> {
+export async function buildManifest(
+  init: Omit<ManifestInit, 'size'>,
+  body: Uint8Array,
+  sha256: Sha256
+): Promise<Manifest> {
   const chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE_BYTES
   const problem = manifestLimitProblem({ ...init, size: body.length, chunkSize })
   if (problem !== undefined) throw new InvalidManifestError(problem)
@@ -125,7 +155,12 @@ export async function buildManifest (init: Omit<ManifestInit, 'size'>, body: Uin
 }
 
 /** True when `bytes` are exactly chunk `index` of the manifest's resource. */
-export async function verifyChunk (manifest: Manifest, index: number, bytes: Uint8Array, sha256: Sha256): Promise<boolean> {
+export async function verifyChunk(
+  manifest: Manifest,
+  index: number,
+  bytes: Uint8Array,
+  sha256: Sha256
+): Promise<boolean> {
   const expected = manifest.chunks[index]
   if (expected === undefined) return false
   const { start, end } = chunkBounds(manifest, index)
@@ -138,9 +173,16 @@ export async function verifyChunk (manifest: Manifest, index: number, bytes: Uin
  * Canonical JSON: fixed key order, so every party derives the same resource id and
  * signs or verifies the same bytes. Signatures are not part of it.
  */
-export function serializeManifest (m: Manifest): string {
+export function serializeManifest(m: Manifest): string {
   return JSON.stringify({
-    v: m.v, url: m.url, size: m.size, type: m.type, etag: m.etag, chunkSize: m.chunkSize, hash: m.hash, chunks: m.chunks
+    v: m.v,
+    url: m.url,
+    size: m.size,
+    type: m.type,
+    etag: m.etag,
+    chunkSize: m.chunkSize,
+    hash: m.hash,
+    chunks: m.chunks
   })
 }
 
@@ -148,7 +190,7 @@ export function serializeManifest (m: Manifest): string {
  * The manifest as served: the canonical JSON with `"signatures":[{"keyId","sig"}, ...]`
  * after `chunks` when there are any; without signatures it is `serializeManifest(m)`.
  */
-export function serializeSignedManifest (m: Manifest, signatures: ManifestSignature[] = m.signatures ?? []): string {
+export function serializeSignedManifest(m: Manifest, signatures: ManifestSignature[] = m.signatures ?? []): string {
   const canonical = serializeManifest(m)
   if (signatures.length === 0) return canonical
   const sigs = JSON.stringify(signatures.map(s => ({ keyId: s.keyId, sig: s.sig })))
@@ -156,7 +198,7 @@ export function serializeSignedManifest (m: Manifest, signatures: ManifestSignat
 }
 
 /** Hex SHA-256 of the canonical manifest. */
-export async function resourceId (manifest: Manifest, sha256: Sha256): Promise<string> {
+export async function resourceId(manifest: Manifest, sha256: Sha256): Promise<string> {
   return toHex(await sha256(utf8Encode(serializeManifest(manifest))))
 }
 
@@ -164,10 +206,11 @@ export async function resourceId (manifest: Manifest, sha256: Sha256): Promise<s
  * Validate a manifest received from the network: well formed and within the bounds in
  * `constants.ts`. Throws `InvalidManifestError`.
  */
-export function parseManifest (raw: string): Manifest {
+export function parseManifest(raw: string): Manifest {
   // Before JSON.parse: an oversized manifest is refused without building its object.
   // Characters are never more than UTF-8 bytes, so this holds for the byte bound too.
-  if (raw.length > MAX_MANIFEST_BYTES) throw new InvalidManifestError(`manifest of ${raw.length} characters is over ${MAX_MANIFEST_BYTES}`)
+  if (raw.length > MAX_MANIFEST_BYTES)
+    throw new InvalidManifestError(`manifest of ${raw.length} characters is over ${MAX_MANIFEST_BYTES}`)
   let m: unknown
   try {
     m = JSON.parse(raw)
@@ -176,7 +219,9 @@ export function parseManifest (raw: string): Manifest {
   }
   if (typeof m !== 'object' || m === null) throw new InvalidManifestError('manifest is not an object')
   const o = m as Record<string, unknown>
-  const fail = (field: string): never => { throw new InvalidManifestError(`invalid manifest field: ${field}`) }
+  const fail = (field: string): never => {
+    throw new InvalidManifestError(`invalid manifest field: ${field}`)
+  }
   if (o.v !== MANIFEST_VERSION) fail('v')
   if (typeof o.url !== 'string' || o.url.length === 0) fail('url')
   if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) fail('size')
@@ -186,7 +231,13 @@ export function parseManifest (raw: string): Manifest {
   if (o.hash !== 'SHA-256') fail('hash')
   const size = o.size as number
   const chunkSize = o.chunkSize as number
-  const problem = manifestLimitProblem({ url: o.url as string, size, type: o.type as string, etag: o.etag as string, chunkSize })
+  const problem = manifestLimitProblem({
+    url: o.url as string,
+    size,
+    type: o.type as string,
+    etag: o.etag as string,
+    chunkSize
+  })
   if (problem !== undefined) throw new InvalidManifestError(`manifest out of bounds: ${problem}`)
   // Within the chunk count bound, a count that does not match size and chunkSize is malformed.
   if (!Array.isArray(o.chunks) || o.chunks.length !== chunkCount(size, chunkSize)) fail('chunks')
@@ -208,7 +259,7 @@ export function parseManifest (raw: string): Manifest {
   return manifest
 }
 
-function parseSignatures (value: unknown): ManifestSignature[] | undefined {
+function parseSignatures(value: unknown): ManifestSignature[] | undefined {
   if (!Array.isArray(value) || value.length > MAX_MANIFEST_SIGNATURES) return undefined
   const out: ManifestSignature[] = []
   for (const s of value as unknown[]) {

@@ -83,12 +83,7 @@ export interface EdgesRequest {
 }
 
 export type ClientMessage =
-  | AnnounceRequest
-  | AnswerRequest
-  | ScrapeRequest
-  | EdgeRegisterRequest
-  | EdgeLoadRequest
-  | EdgesRequest
+  AnnounceRequest | AnswerRequest | ScrapeRequest | EdgeRegisterRequest | EdgeLoadRequest | EdgesRequest
 
 /** The tracker's reply to an announce. */
 export interface AnnounceResponse {
@@ -124,7 +119,7 @@ export interface AnswerForward {
 
 export interface ScrapeResponse {
   action: 'scrape'
-  files: Record<string, { complete: number, incomplete: number, downloaded: number }>
+  files: Record<string, { complete: number; incomplete: number; downloaded: number }>
 }
 
 /** A request failed; the socket stays open. `code` is a p2pcdn addition. */

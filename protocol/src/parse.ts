@@ -5,7 +5,13 @@
 import { EDGE_ID_RULE, MAX_MESSAGE_BYTES, WEBTORRENT_ID_LENGTH, PROTOCOL_VERSION, isEdgeId } from './constants.js'
 import { InvalidMessageError } from './errors.js'
 import type {
-  AnnounceEvent, AnnounceRequest, ClientMessage, EdgeInfo, OfferEntry, SessionDescription, TrackerMessage
+  AnnounceEvent,
+  AnnounceRequest,
+  ClientMessage,
+  EdgeInfo,
+  OfferEntry,
+  SessionDescription,
+  TrackerMessage
 } from './messages.js'
 
 type Obj = Record<string, unknown>
@@ -16,9 +22,10 @@ const MAX_SDP_CHARS = 16 * 1024
 const MAX_SCRAPE_HASHES = 100
 const MAX_TEXT_CHARS = 2048
 
-function decode (raw: string): Obj {
+function decode(raw: string): Obj {
   if (typeof raw !== 'string') throw new InvalidMessageError('message is not text')
-  if (raw.length > MAX_MESSAGE_BYTES) throw new InvalidMessageError(`message longer than ${MAX_MESSAGE_BYTES} characters`)
+  if (raw.length > MAX_MESSAGE_BYTES)
+    throw new InvalidMessageError(`message longer than ${MAX_MESSAGE_BYTES} characters`)
   let value: unknown
   try {
     value = JSON.parse(raw)
@@ -29,24 +36,25 @@ function decode (raw: string): Obj {
   return value
 }
 
-function isObject (value: unknown): value is Obj {
+function isObject(value: unknown): value is Obj {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /** A WebTorrent id: exactly 20 chars, each a byte (0-255). */
-export function isBinaryId (value: unknown): value is string {
+export function isBinaryId(value: unknown): value is string {
   if (typeof value !== 'string' || value.length !== WEBTORRENT_ID_LENGTH) return false
   for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0xff) return false
   return true
 }
 
-function binaryId (msg: Obj, field: string): string {
+function binaryId(msg: Obj, field: string): string {
   const value = msg[field]
-  if (!isBinaryId(value)) throw new InvalidMessageError(`invalid ${field}: expected a ${WEBTORRENT_ID_LENGTH}-character binary string`)
+  if (!isBinaryId(value))
+    throw new InvalidMessageError(`invalid ${field}: expected a ${WEBTORRENT_ID_LENGTH}-character binary string`)
   return value
 }
 
-function text (msg: Obj, field: string, maxChars = MAX_TEXT_CHARS): string {
+function text(msg: Obj, field: string, maxChars = MAX_TEXT_CHARS): string {
   const value = msg[field]
   if (typeof value !== 'string' || value.length === 0 || value.length > maxChars) {
     throw new InvalidMessageError(`invalid ${field}: expected a non-empty string of at most ${maxChars} characters`)
@@ -54,7 +62,7 @@ function text (msg: Obj, field: string, maxChars = MAX_TEXT_CHARS): string {
   return value
 }
 
-function optionalText (msg: Obj, field: string): string | undefined {
+function optionalText(msg: Obj, field: string): string | undefined {
   return msg[field] === undefined || msg[field] === null ? undefined : text(msg, field)
 }
 
@@ -63,61 +71,70 @@ function optionalText (msg: Obj, field: string): string | undefined {
  * `Infinity`); bittorrent-tracker reads them with `Number()`. We do the same and treat
  * anything non-finite as absent.
  */
-function optionalCount (msg: Obj, field: string): number | undefined {
+function optionalCount(msg: Obj, field: string): number | undefined {
   const value = msg[field]
   if (value === undefined || value === null) return undefined
-  if (typeof value !== 'number' && typeof value !== 'string') throw new InvalidMessageError(`invalid ${field}: expected a number`)
+  if (typeof value !== 'number' && typeof value !== 'string')
+    throw new InvalidMessageError(`invalid ${field}: expected a number`)
   const n = Number(value)
   if (!Number.isFinite(n)) return undefined
   if (n < 0) throw new InvalidMessageError(`invalid ${field}: negative`)
   return n
 }
 
-function count (msg: Obj, field: string): number {
+function count(msg: Obj, field: string): number {
   const n = optionalCount(msg, field)
   if (n === undefined) throw new InvalidMessageError(`invalid ${field}: expected a number`)
   return n
 }
 
-function version (msg: Obj): number {
+function version(msg: Obj): number {
   const v = msg.v ?? PROTOCOL_VERSION
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new InvalidMessageError('invalid v: expected a protocol version')
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new InvalidMessageError('invalid v: expected a protocol version')
   return v
 }
 
-function sessionDescription (value: unknown, field: string, type: 'offer' | 'answer'): SessionDescription {
+function sessionDescription(value: unknown, field: string, type: 'offer' | 'answer'): SessionDescription {
   if (!isObject(value) || typeof value.sdp !== 'string' || value.sdp.length > MAX_SDP_CHARS) {
-    throw new InvalidMessageError(`invalid ${field}: expected {type, sdp} with sdp of at most ${MAX_SDP_CHARS} characters`)
+    throw new InvalidMessageError(
+      `invalid ${field}: expected {type, sdp} with sdp of at most ${MAX_SDP_CHARS} characters`
+    )
   }
-  if (value.type !== undefined && value.type !== type) throw new InvalidMessageError(`invalid ${field}.type: expected "${type}"`)
+  if (value.type !== undefined && value.type !== type)
+    throw new InvalidMessageError(`invalid ${field}.type: expected "${type}"`)
   return { type, sdp: value.sdp }
 }
 
-function offers (msg: Obj): OfferEntry[] | undefined {
+function offers(msg: Obj): OfferEntry[] | undefined {
   const value = msg.offers
   if (value === undefined || value === null) return undefined
   if (!Array.isArray(value)) throw new InvalidMessageError('invalid offers: expected an array')
   if (value.length > MAX_OFFERS) throw new InvalidMessageError(`invalid offers: more than ${MAX_OFFERS}`)
   return value.map((entry: unknown, i) => {
     if (!isObject(entry)) throw new InvalidMessageError(`invalid offers[${i}]: expected an object`)
-    return { offer: sessionDescription(entry.offer, `offers[${i}].offer`, 'offer'), offer_id: binaryId(entry, 'offer_id') }
+    return {
+      offer: sessionDescription(entry.offer, `offers[${i}].offer`, 'offer'),
+      offer_id: binaryId(entry, 'offer_id')
+    }
   })
 }
 
-function announceEvent (msg: Obj): AnnounceEvent | undefined {
+function announceEvent(msg: Obj): AnnounceEvent | undefined {
   const value = msg.event
   if (value === undefined || value === null || value === '') return undefined
-  if (typeof value !== 'string' || !ANNOUNCE_EVENTS.includes(value)) throw new InvalidMessageError(`invalid event: ${String(value).slice(0, 32)}`)
+  if (typeof value !== 'string' || !ANNOUNCE_EVENTS.includes(value))
+    throw new InvalidMessageError(`invalid event: ${String(value).slice(0, 32)}`)
   return value as AnnounceEvent
 }
 
-function dropUndefined<T extends Obj> (obj: T): T {
+function dropUndefined<T extends Obj>(obj: T): T {
   for (const key of Object.keys(obj)) if (obj[key] === undefined) delete obj[key]
   return obj
 }
 
 /** Parse a message a client (browser, edge, any WebTorrent client) sent to the tracker. */
-export function parseClientMessage (raw: string): ClientMessage {
+export function parseClientMessage(raw: string): ClientMessage {
   const msg = decode(raw)
   switch (msg.action) {
     case 'announce': {
@@ -155,7 +172,8 @@ export function parseClientMessage (raw: string): ClientMessage {
     case 'scrape': {
       const value = msg.info_hash
       const hashes = value === undefined ? [] : Array.isArray(value) ? value : [value]
-      if (hashes.length > MAX_SCRAPE_HASHES) throw new InvalidMessageError(`invalid info_hash: more than ${MAX_SCRAPE_HASHES}`)
+      if (hashes.length > MAX_SCRAPE_HASHES)
+        throw new InvalidMessageError(`invalid info_hash: more than ${MAX_SCRAPE_HASHES}`)
       return {
         action: 'scrape',
         info_hash: hashes.map((h: unknown) => {
@@ -189,26 +207,26 @@ export function parseClientMessage (raw: string): ClientMessage {
   }
 }
 
-function ratio (msg: Obj, field: string): number {
+function ratio(msg: Obj, field: string): number {
   const n = count(msg, field)
   if (n > 1) throw new InvalidMessageError(`invalid ${field}: expected a number between 0 and 1`)
   return n
 }
 
-function httpUrl (msg: Obj, field: string): string {
+function httpUrl(msg: Obj, field: string): string {
   const value = text(msg, field)
   if (!/^https?:\/\/[^\s/]+/i.test(value)) throw new InvalidMessageError(`invalid ${field}: expected an http(s) URL`)
   return value.replace(/\/+$/, '')
 }
 
 /** An edge id: what the tracker's edges file and `isEdgeId` allow. */
-function edgeId (msg: Obj): string {
+function edgeId(msg: Obj): string {
   const value = msg.id
   if (!isEdgeId(value)) throw new InvalidMessageError(`invalid id: expected ${EDGE_ID_RULE}`)
   return value
 }
 
-function edgeInfo (value: unknown, i: number): EdgeInfo {
+function edgeInfo(value: unknown, i: number): EdgeInfo {
   if (!isObject(value)) throw new InvalidMessageError(`invalid edges[${i}]: expected an object`)
   return {
     url: httpUrl(value, 'url'),
@@ -221,7 +239,7 @@ function edgeInfo (value: unknown, i: number): EdgeInfo {
 }
 
 /** Parse a message the tracker sent to a client. */
-export function parseTrackerMessage (raw: string): TrackerMessage {
+export function parseTrackerMessage(raw: string): TrackerMessage {
   const msg = decode(raw)
   if (typeof msg['failure reason'] === 'string') {
     return dropUndefined({
@@ -265,7 +283,7 @@ export function parseTrackerMessage (raw: string): TrackerMessage {
     }
     case 'scrape': {
       if (!isObject(msg.files)) throw new InvalidMessageError('invalid files: expected an object')
-      const files: Record<string, { complete: number, incomplete: number, downloaded: number }> = Object.create(null)
+      const files: Record<string, { complete: number; incomplete: number; downloaded: number }> = Object.create(null)
       for (const [hash, stats] of Object.entries(msg.files)) {
         if (!isObject(stats)) throw new InvalidMessageError('invalid files entry')
         files[hash] = {

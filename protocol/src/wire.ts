@@ -20,44 +20,71 @@ export const FrameType = {
 } as const
 
 /** Opens every connection; a peer with another major version is dropped. */
-export interface HandshakeFrame { type: typeof FrameType.HANDSHAKE, version: number }
+export interface HandshakeFrame {
+  type: typeof FrameType.HANDSHAKE
+  version: number
+}
 /** Which chunks of `resourceId` the sender holds. `bitfield` has `chunkCount` bits, MSB first. */
-export interface HaveFrame { type: typeof FrameType.HAVE, resourceId: string, chunkCount: number, bitfield: Uint8Array }
-export interface RequestFrame { type: typeof FrameType.REQUEST, requestId: number, resourceId: string, index: number }
+export interface HaveFrame {
+  type: typeof FrameType.HAVE
+  resourceId: string
+  chunkCount: number
+  bitfield: Uint8Array
+}
+export interface RequestFrame {
+  type: typeof FrameType.REQUEST
+  requestId: number
+  resourceId: string
+  index: number
+}
 /** Part of the chunk asked for by `requestId`, starting at `offset` within the chunk. */
-export interface DataFrame { type: typeof FrameType.DATA, requestId: number, offset: number, bytes: Uint8Array }
+export interface DataFrame {
+  type: typeof FrameType.DATA
+  requestId: number
+  offset: number
+  bytes: Uint8Array
+}
 /** The sender does not have (or will not send) what `requestId` asked for. */
-export interface AbsentFrame { type: typeof FrameType.ABSENT, requestId: number }
+export interface AbsentFrame {
+  type: typeof FrameType.ABSENT
+  requestId: number
+}
 /** The requester no longer wants `requestId`. */
-export interface CancelFrame { type: typeof FrameType.CANCEL, requestId: number }
+export interface CancelFrame {
+  type: typeof FrameType.CANCEL
+  requestId: number
+}
 
 /**
  * Sent once after the HAVE frames that follow the handshake: the receiver now knows all
  * the sender held at connect time, so a fetch need not wait longer for this peer.
  */
-export interface HaveEndFrame { type: typeof FrameType.HAVE_END }
+export interface HaveEndFrame {
+  type: typeof FrameType.HAVE_END
+}
 
 export type Frame = HandshakeFrame | HaveFrame | RequestFrame | DataFrame | AbsentFrame | CancelFrame | HaveEndFrame
 
 /** Bytes of a DATA frame before its payload. */
 export const DATA_HEADER_BYTES = 9
 
-function resourceIdBytes (id: string): Uint8Array {
+function resourceIdBytes(id: string): Uint8Array {
   const bytes = fromHex(id, RESOURCE_ID_BYTES)
   if (bytes === undefined) throw new TypeError(`resourceId must be ${RESOURCE_ID_BYTES * 2} lowercase hex characters`)
   return bytes
 }
 
-function u32 (value: number, name: string): number {
+function u32(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new TypeError(`${name} must be a u32`)
   return value
 }
 
-export function encodeFrame (frame: Frame): Uint8Array {
+export function encodeFrame(frame: Frame): Uint8Array {
   let out: Uint8Array
   switch (frame.type) {
     case FrameType.HANDSHAKE:
-      if (!Number.isInteger(frame.version) || frame.version < 0 || frame.version > 0xff) throw new TypeError('version must be a u8')
+      if (!Number.isInteger(frame.version) || frame.version < 0 || frame.version > 0xff)
+        throw new TypeError('version must be a u8')
       out = Uint8Array.of(frame.type, frame.version)
       break
     case FrameType.HAVE: {
@@ -100,12 +127,14 @@ export function encodeFrame (frame: Frame): Uint8Array {
 }
 
 /** Decode one frame. Throws `InvalidMessageError` on anything malformed. */
-export function decodeFrame (data: Uint8Array): Frame {
+export function decodeFrame(data: Uint8Array): Frame {
   if (data.length === 0) throw new InvalidMessageError('empty frame')
-  if (data.length > MAX_FRAME_BYTES) throw new InvalidMessageError(`frame of ${data.length} bytes exceeds ${MAX_FRAME_BYTES}`)
+  if (data.length > MAX_FRAME_BYTES)
+    throw new InvalidMessageError(`frame of ${data.length} bytes exceeds ${MAX_FRAME_BYTES}`)
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength)
   const need = (n: number, exact = true): void => {
-    if (exact ? data.length !== n : data.length < n) throw new InvalidMessageError(`frame type ${data[0]!} has wrong length ${data.length}`)
+    if (exact ? data.length !== n : data.length < n)
+      throw new InvalidMessageError(`frame type ${data[0]!} has wrong length ${data.length}`)
   }
   const type = data[0]
   switch (type) {
@@ -147,12 +176,12 @@ export function decodeFrame (data: Uint8Array): Frame {
 }
 
 /** A bitfield of `count` bits with the given indices set (MSB first, as in BitTorrent). */
-export function bitfieldOf (count: number, indices: Iterable<number>): Uint8Array {
+export function bitfieldOf(count: number, indices: Iterable<number>): Uint8Array {
   const out = new Uint8Array(Math.ceil(count / 8))
   for (const i of indices) if (i >= 0 && i < count) out[i >> 3]! |= 0x80 >> (i & 7)
   return out
 }
 
-export function bitfieldHas (bitfield: Uint8Array, index: number): boolean {
+export function bitfieldHas(bitfield: Uint8Array, index: number): boolean {
   return ((bitfield[index >> 3] ?? 0) & (0x80 >> (index & 7))) !== 0
 }

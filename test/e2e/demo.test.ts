@@ -26,8 +26,8 @@ afterAll(async () => {
 })
 
 /** Re-render, then read the DOM and the SDK's stats in the same instant. */
-async function shownAndStats (tab: Page): Promise<any> {
-  return await tab.evaluate(async (path) => {
+async function shownAndStats(tab: Page): Promise<any> {
+  return await tab.evaluate(async path => {
     const w = window as any
     const stats = w.demo.renderStats()
     const tracker = await w.demo.renderTracker()
@@ -42,8 +42,15 @@ async function shownAndStats (tab: Page): Promise<any> {
         peersListed: document.querySelectorAll('#peers li').length,
         edge: text('edge'),
         region: text('region'),
-        sample: Object.fromEntries(['cache', 'peer', 'edge', 'origin'].map(k => [k, row?.querySelector(`.src-${k}`)?.textContent])),
-        regions: Object.fromEntries([...document.querySelectorAll('#tracker-regions tr')].map(tr => [tr.getAttribute('data-region'), Number(tr.querySelector('.count')?.textContent)])),
+        sample: Object.fromEntries(
+          ['cache', 'peer', 'edge', 'origin'].map(k => [k, row?.querySelector(`.src-${k}`)?.textContent])
+        ),
+        regions: Object.fromEntries(
+          [...document.querySelectorAll('#tracker-regions tr')].map(tr => [
+            tr.getAttribute('data-region'),
+            Number(tr.querySelector('.count')?.textContent)
+          ])
+        ),
         edges: [...document.querySelectorAll('#tracker-edges tr')].map(tr => tr.getAttribute('data-edge')),
         chartAreas: document.querySelectorAll('#chart polygon').length,
         images: document.querySelectorAll('img[src^="blob:"]').length
@@ -78,7 +85,8 @@ it('shows live figures equal to cdn.stats() and the tracker, with peer bytes fro
     expect(shown.peersListed).toBe(stats.peers.length)
     expect(shown.edge).toBe(stats.edge)
     expect(shown.region).toBe(stats.region)
-    for (const k of ['cache', 'peer', 'edge', 'origin']) expect(shown.sample[k]).toBe(`${(sample[k] / 1024).toFixed(1)} KiB`)
+    for (const k of ['cache', 'peer', 'edge', 'origin'])
+      expect(shown.sample[k]).toBe(`${(sample[k] / 1024).toFixed(1)} KiB`)
     expect(shown.chartAreas).toBe(4)
     // The tracker panel shows what the tracker reports: the three tabs by region, both edges.
     expect(shown.regions).toEqual(tracker.peersByRegion)

@@ -13,14 +13,19 @@ const cacheable = { 'Cache-Control': 'public, max-age=3600' }
 let env: CdnEnv
 
 beforeAll(async () => {
-  env = await startCdnEnv({
-    '/a.bin': { body, headers: cacheable },
-    '/b.bin': { body, headers: cacheable },
-    '/c.bin': { body, headers: cacheable }
-  }, { edges: 2 })
+  env = await startCdnEnv(
+    {
+      '/a.bin': { body, headers: cacheable },
+      '/b.bin': { body, headers: cacheable },
+      '/c.bin': { body, headers: cacheable }
+    },
+    { edges: 2 }
+  )
 })
 
-afterAll(async () => { await env?.close() })
+afterAll(async () => {
+  await env?.close()
+})
 
 it('tracker down: the page still loads from the edge', async () => {
   const page = await env.openPage()
@@ -36,7 +41,7 @@ it('tracker down: the page still loads from the edge', async () => {
 it('chosen edge down: the next edge serves; all edges down: the origin serves', async () => {
   const page = await env.openPage()
   const urls = env.edges.map(e => e.url)
-  const chosen = await page.evaluate(async (edges) => {
+  const chosen = await page.evaluate(async edges => {
     const w = globalThis as any
     w.cdn = w.P2PCDN.create({ edges, edgeRetryMs: 60_000 })
     w.events = []

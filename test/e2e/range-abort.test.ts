@@ -26,7 +26,9 @@ beforeAll(async () => {
   env.origin.files['/slow.bin.p2pcdn.json'] = { body: serializeManifest(manifest), type: 'application/json' }
 })
 
-afterAll(async () => { await env?.close() })
+afterAll(async () => {
+  await env?.close()
+})
 
 it('a Range in the middle gives a 206 with exactly those bytes, fetching only their chunks', async () => {
   const page = await env.openPage()
@@ -36,15 +38,30 @@ it('a Range in the middle gives a 206 with exactly those bytes, fetching only th
   expect(r.status).toBe(206)
   expect(r.size).toBe(end - start + 1)
   expect(r.sha256).toBe(sha256Hex(body.subarray(start, end + 1)))
-  const indices = eventsOf(r, 'chunk').map(e => e.index as number).sort((a, b) => a - b)
-  const want = Array.from({ length: Math.floor(end / CHUNK) - Math.floor(start / CHUNK) + 1 }, (_, i) => Math.floor(start / CHUNK) + i)
+  const indices = eventsOf(r, 'chunk')
+    .map(e => e.index as number)
+    .sort((a, b) => a - b)
+  const want = Array.from(
+    { length: Math.floor(end / CHUNK) - Math.floor(start / CHUNK) + 1 },
+    (_, i) => Math.floor(start / CHUNK) + i
+  )
   expect(indices).toEqual(want)
   const headers = await page.evaluate(async () => {
     const res: Response = await (globalThis as any).cdn.fetch('/range.bin', { headers: { Range: 'bytes=-1000' } })
     const bytes = new Uint8Array(await res.arrayBuffer())
-    return { range: res.headers.get('Content-Range'), length: res.headers.get('Content-Length'), bytes: [...bytes.subarray(0, 4)], size: bytes.length }
+    return {
+      range: res.headers.get('Content-Range'),
+      length: res.headers.get('Content-Length'),
+      bytes: [...bytes.subarray(0, 4)],
+      size: bytes.length
+    }
   })
-  expect(headers).toEqual({ range: `bytes ${body.length - 1000}-${body.length - 1}/${body.length}`, length: '1000', bytes: [...body.subarray(body.length - 1000, body.length - 996)], size: 1000 })
+  expect(headers).toEqual({
+    range: `bytes ${body.length - 1000}-${body.length - 1}/${body.length}`,
+    length: '1000',
+    bytes: [...body.subarray(body.length - 1000, body.length - 996)],
+    size: 1000
+  })
   await page.context().close()
 })
 

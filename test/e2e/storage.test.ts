@@ -9,22 +9,35 @@ import { eventsOf, fetchIn, sha256Hex, startCdnEnv, type CdnEnv } from '../helpe
 import { breakIndexedDb } from './support/page-probes.js'
 
 const MIB = 1024 * 1024
-const bodies = { a: deterministicBytes(MIB, 'lru-a'), b: deterministicBytes(MIB, 'lru-b'), c: deterministicBytes(MIB, 'lru-c') }
+const bodies = {
+  a: deterministicBytes(MIB, 'lru-a'),
+  b: deterministicBytes(MIB, 'lru-b'),
+  c: deterministicBytes(MIB, 'lru-c')
+}
 type Name = keyof typeof bodies
 
 let env: CdnEnv
 
 beforeAll(async () => {
-  env = await startCdnEnv(Object.fromEntries(Object.entries(bodies).map(([n, body]) => [`/${n}.bin`, { body, headers: { 'Cache-Control': 'public, max-age=3600' } }])))
+  env = await startCdnEnv(
+    Object.fromEntries(
+      Object.entries(bodies).map(([n, body]) => [
+        `/${n}.bin`,
+        { body, headers: { 'Cache-Control': 'public, max-age=3600' } }
+      ])
+    )
+  )
 })
 
-afterAll(async () => { await env?.close() })
+afterAll(async () => {
+  await env?.close()
+})
 
 it('a small cacheBytes evicts the least recently used resource, remembered across sessions', async () => {
   const page = await env.openPage()
   // Room for two of the three 1 MiB resources.
   const init = { edges: [env.edges[0]!.url], cacheBytes: 2.5 * MIB, storeName: 'lru' }
-  const load = async (name: Name): Promise<{ cache: number, held: number }> => {
+  const load = async (name: Name): Promise<{ cache: number; held: number }> => {
     const r = await fetchIn(page, `/${name}.bin`, init)
     expect(r.sha256).toBe(sha256Hex(bodies[name]))
     expect(r.stats.cache.limitBytes).toBeLessThanOrEqual(2.5 * MIB)
@@ -32,7 +45,9 @@ it('a small cacheBytes evicts the least recently used resource, remembered acros
   }
   const newSession = async (): Promise<void> => {
     // Flush the index, then reload: a new session with the same IndexedDB.
-    await page.evaluate(async () => { await (globalThis as any).cdn.destroy() })
+    await page.evaluate(async () => {
+      await (globalThis as any).cdn.destroy()
+    })
     await page.reload()
     await page.addScriptTag({ url: `${env.edges[0]!.url}/p2pcdn.js` })
   }

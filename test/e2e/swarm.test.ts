@@ -21,12 +21,16 @@ const files = {
 let env: CdnEnv
 
 beforeAll(async () => {
-  env = await startCdnEnv(Object.fromEntries(Object.entries(files).map(([name, body]) => [`/${name}.bin`, { body, headers: cacheable }])))
+  env = await startCdnEnv(
+    Object.fromEntries(Object.entries(files).map(([name, body]) => [`/${name}.bin`, { body, headers: cacheable }]))
+  )
 })
 
-afterAll(async () => { await env?.close() })
+afterAll(async () => {
+  await env?.close()
+})
 
-function explain (label: string, events: string[]): string {
+function explain(label: string, events: string[]): string {
   return `${label}:\n${events.filter(e => !e.startsWith('chunk')).join('\n')}`
 }
 
@@ -40,7 +44,9 @@ describe('a swarm of five pages', () => {
       pages.push(page)
       const r = await fetchIn(page, '/big.bin', { tracker: env.tracker.url, swarm: 'five' })
       const { peer, edge, origin } = r.stats.bytes
-      console.log(`page ${i + 1}: peer ${(100 * peer / size).toFixed(1)}%, edge ${(100 * edge / size).toFixed(1)}%, origin ${origin} B`)
+      console.log(
+        `page ${i + 1}: peer ${((100 * peer) / size).toFixed(1)}%, edge ${((100 * edge) / size).toFixed(1)}%, origin ${origin} B`
+      )
       expect(r.sha256, explain(`page ${i + 1}`, r.events)).toBe(expected)
       expect(peer + edge + origin).toBe(size)
       if (i > 0) expect(peer, explain(`page ${i + 1}`, r.events)).toBeGreaterThan(0.5 * size)

@@ -25,8 +25,18 @@ import { startRogueEdge, type RogueEdge } from './support/rogue-edge.js'
 
 const SIZE = 600 * 1024 // three chunks
 const cacheable = { 'Cache-Control': 'public, max-age=3600' }
-const PATHS = ['/control.js', '/stolen-key.js', '/stolen-default.js', '/stolen-tag.js', '/hostile.js', '/side.bin', '/side-rogue.bin',
-  '/tamper-type.bin', '/tamper-sig.bin', '/sybil.bin'] as const
+const PATHS = [
+  '/control.js',
+  '/stolen-key.js',
+  '/stolen-default.js',
+  '/stolen-tag.js',
+  '/hostile.js',
+  '/side.bin',
+  '/side-rogue.bin',
+  '/tamper-type.bin',
+  '/tamper-sig.bin',
+  '/sybil.bin'
+] as const
 const real = Object.fromEntries(PATHS.map(p => [p, deterministicBytes(SIZE, `real${p}`)]))
 const ROGUE = new TextEncoder().encode('<script>alert("rogue")</script>'.padEnd(SIZE, ' '))
 const SUFFIX = '.p2pcdn.json'
@@ -41,12 +51,15 @@ let realEdge: Edge
 let tmp: string
 
 beforeAll(async () => {
-  env = await startCdnEnv(Object.fromEntries(PATHS.map(p => [p, { body: real[p]!, type: 'text/javascript', headers: cacheable }])), {
-    edgeInit: { manifestKey: edgeKey.privateKeyPem },
-    // A tracker that lets 160 fake ids from one address in, as a hostile or older one
-    // would (ours caps them per address): the SDK must not be held back on its own.
-    trackerInit: { maxPeerIdsPerIpPerSwarm: 1000 }
-  })
+  env = await startCdnEnv(
+    Object.fromEntries(PATHS.map(p => [p, { body: real[p]!, type: 'text/javascript', headers: cacheable }])),
+    {
+      edgeInit: { manifestKey: edgeKey.privateKeyPem },
+      // A tracker that lets 160 fake ids from one address in, as a hostile or older one
+      // would (ours caps them per address): the SDK must not be held back on its own.
+      trackerInit: { maxPeerIdsPerIpPerSwarm: 1000 }
+    }
+  )
   realEdge = env.edges[0]!
   // The stolen token: the tracker's one shared edge token registers any edge.
   rogueEdge = await startRogueEdge({
@@ -56,7 +69,7 @@ beforeAll(async () => {
     edgeToken: 'secret'
   })
   await until(async () => {
-    const listed = await (await fetch(`${env.tracker.httpUrl}/edges`)).json() as { edges: Array<{ url: string }> }
+    const listed = (await (await fetch(`${env.tracker.httpUrl}/edges`)).json()) as { edges: Array<{ url: string }> }
     return [realEdge.url, rogueEdge.url].every(u => listed.edges.some(e => e.url === u))
   })
   // Sidecars signed at the origin with `p2pcdn manifest --sign`, for the origin's URLs.
@@ -65,7 +78,17 @@ beforeAll(async () => {
   for (const path of ['/side.bin', '/side-rogue.bin']) {
     const file = join(tmp, path.slice(1))
     await writeFile(file, real[path]!)
-    await manifestMain([file, '--url', `${env.origin.url}${path}`, '--type', 'text/javascript', '--sign', join(tmp, 'origin.key'), '--out', file + SUFFIX])
+    await manifestMain([
+      file,
+      '--url',
+      `${env.origin.url}${path}`,
+      '--type',
+      'text/javascript',
+      '--sign',
+      join(tmp, 'origin.key'),
+      '--out',
+      file + SUFFIX
+    ])
     env.origin.files[path + SUFFIX] = { body: await readFile(file + SUFFIX, 'utf8'), type: 'application/json' }
   }
 }, 60_000)
@@ -76,7 +99,7 @@ afterAll(async () => {
   if (tmp !== undefined) await rm(tmp, { recursive: true, force: true })
 })
 
-async function until (check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('timed out waiting')
@@ -88,7 +111,7 @@ async function until (check: () => Promise<boolean>, timeoutMs = 10_000): Promis
  * Make the rogue edge the nearest one: the real edge's ping answers 300 ms late, so the
  * SDK ranks the rogue first, as 2 of 10 pages did when this was measured.
  */
-async function rogueRanksFirst (page: Page): Promise<void> {
+async function rogueRanksFirst(page: Page): Promise<void> {
   await page.route(`${realEdge.url}/_p2pcdn/ping`, async route => {
     await new Promise(resolve => setTimeout(resolve, 300))
     await route.continue()
@@ -96,34 +119,38 @@ async function rogueRanksFirst (page: Page): Promise<void> {
 }
 
 /** A fresh SDK instance in `page` (memory store, so nothing carries over), one fetch, then destroyed. */
-async function fetchOnce (page: Page, url: string, init: Record<string, unknown>): Promise<PageFetch> {
-  return await page.evaluate(async ({ url, init }) => {
-    const w = globalThis as any
-    const cdn = w.P2PCDN.create({ persist: false, ...init })
-    const events: string[] = []
-    for (const name of ['chunk', 'peer', 'error']) cdn.on(name, (e: unknown) => events.push(`${name} ${JSON.stringify(e)}`))
-    try {
-      const res: Response = await cdn.fetch(url)
-      const bytes = new Uint8Array(await res.arrayBuffer())
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
-      return {
-        sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join(''),
-        size: bytes.length,
-        status: res.status,
-        stats: cdn.stats(),
-        events
+async function fetchOnce(page: Page, url: string, init: Record<string, unknown>): Promise<PageFetch> {
+  return await page.evaluate(
+    async ({ url, init }) => {
+      const w = globalThis as any
+      const cdn = w.P2PCDN.create({ persist: false, ...init })
+      const events: string[] = []
+      for (const name of ['chunk', 'peer', 'error'])
+        cdn.on(name, (e: unknown) => events.push(`${name} ${JSON.stringify(e)}`))
+      try {
+        const res: Response = await cdn.fetch(url)
+        const bytes = new Uint8Array(await res.arrayBuffer())
+        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
+        return {
+          sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join(''),
+          size: bytes.length,
+          status: res.status,
+          stats: cdn.stats(),
+          events
+        }
+      } finally {
+        await cdn.destroy()
       }
-    } finally {
-      await cdn.destroy()
-    }
-  }, { url, init })
+    },
+    { url, init }
+  )
 }
 
-function explain (r: PageFetch): string {
+function explain(r: PageFetch): string {
   return r.events.filter(e => !e.startsWith('chunk')).join('\n')
 }
 
-function signatureErrors (r: PageFetch): Array<{ code: string, message: string, url?: string }> {
+function signatureErrors(r: PageFetch): Array<{ code: string; message: string; url?: string }> {
   return eventsOf(r, 'error').filter(e => e.code === 'ERR_SIGNATURE')
 }
 
@@ -139,19 +166,26 @@ describe('a rogue edge registered with the stolen shared token', () => {
     await page.context().close()
   })
 
-  it('with manifestKey: the rogue manifest is refused (ERR_SIGNATURE), the real edge\'s signed one is used, no rogue byte', async () => {
+  it("with manifestKey: the rogue manifest is refused (ERR_SIGNATURE), the real edge's signed one is used, no rogue byte", async () => {
     const page = await env.openPage()
     await rogueRanksFirst(page)
-    const r = await fetchOnce(page, '/stolen-key.js', { tracker: env.tracker.url, p2p: false, manifestKey: edgeKey.publicKey })
+    const r = await fetchOnce(page, '/stolen-key.js', {
+      tracker: env.tracker.url,
+      p2p: false,
+      manifestKey: edgeKey.publicKey
+    })
     expect(r.sha256, explain(r)).toBe(sha256Hex(real['/stolen-key.js']!))
     expect(rogueEdge.origin.requests.get('/stolen-key.js')).toBeGreaterThan(0) // the rogue edge was asked first
-    expect(signatureErrors(r).some(e => e.url === `${env.origin.url}/stolen-key.js`), explain(r)).toBe(true)
+    expect(
+      signatureErrors(r).some(e => e.url === `${env.origin.url}/stolen-key.js`),
+      explain(r)
+    ).toBe(true)
     expect(r.stats.bytes.edge).toBe(SIZE)
     expect(r.stats.edge).toBe(realEdge.url) // the rogue is set aside
     await page.context().close()
   })
 
-  it('without a key, by default only the operator\'s origins count: the listed rogue edge is never asked', async () => {
+  it("without a key, by default only the operator's origins count: the listed rogue edge is never asked", async () => {
     const page = await env.openPage()
     await rogueRanksFirst(page)
     // No edgeOrigins: the default is the page's origin and the SDK's (the real edge here).
@@ -173,7 +207,7 @@ describe('a rogue edge registered with the stolen shared token', () => {
     const page = await context.newPage()
     await rogueRanksFirst(page)
     await page.goto(`${env.origin.url}/tagged.html`)
-    const r = await page.evaluate(async (url) => {
+    const r = await page.evaluate(async url => {
       const cdn = await (globalThis as any).P2PCDN.ready
       const bytes = new Uint8Array(await (await cdn.fetch(url)).arrayBuffer())
       const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
@@ -201,14 +235,24 @@ describe('a hostile tracker that lists only the rogue edge', () => {
     hostile = new WebSocketServer({ port: 0, host: '127.0.0.1' })
     await new Promise(resolve => hostile.once('listening', resolve))
     hostileUrl = `ws://127.0.0.1:${(hostile.address() as { port: number }).port}`
-    hostile.on('connection', ws => ws.on('message', data => {
-      const msg = JSON.parse(String(data)) as { action: string, info_hash?: string }
-      if (msg.action === 'p2pcdn:edges') {
-        ws.send(JSON.stringify({ action: 'p2pcdn:edges', v: 1, edges: [{ url: rogueEdge.url, region: 'eu', capacity: 0, connections: 0, bytesPerSec: 0, hitRatio: 1 }] }))
-      } else if (msg.action === 'announce') {
-        ws.send(JSON.stringify({ action: 'announce', info_hash: msg.info_hash, interval: 120, complete: 0, incomplete: 1 }))
-      }
-    }))
+    hostile.on('connection', ws =>
+      ws.on('message', data => {
+        const msg = JSON.parse(String(data)) as { action: string; info_hash?: string }
+        if (msg.action === 'p2pcdn:edges') {
+          ws.send(
+            JSON.stringify({
+              action: 'p2pcdn:edges',
+              v: 1,
+              edges: [{ url: rogueEdge.url, region: 'eu', capacity: 0, connections: 0, bytesPerSec: 0, hitRatio: 1 }]
+            })
+          )
+        } else if (msg.action === 'announce') {
+          ws.send(
+            JSON.stringify({ action: 'announce', info_hash: msg.info_hash, interval: 120, complete: 0, incomplete: 1 })
+          )
+        }
+      })
+    )
   })
 
   afterAll(async () => {
@@ -241,7 +285,11 @@ describe('a sidecar signed at the origin', () => {
   it('is fetched first, verified and used; chunks still come from the edge', async () => {
     const page = await env.openPage()
     // The page trusts only the origin's key: the edge's own signature would not do.
-    const r = await fetchOnce(page, '/side.bin', { edges: [realEdge.url], manifestKey: [originKey.publicKey], manifestSuffix: SUFFIX })
+    const r = await fetchOnce(page, '/side.bin', {
+      edges: [realEdge.url],
+      manifestKey: [originKey.publicKey],
+      manifestSuffix: SUFFIX
+    })
     expect(r.sha256, explain(r)).toBe(sha256Hex(real['/side.bin']!))
     expect(signatureErrors(r)).toEqual([])
     expect(env.origin.requests.get('/side.bin' + SUFFIX)).toBe(1)
@@ -251,10 +299,17 @@ describe('a sidecar signed at the origin', () => {
 
   it('holds with a compromised edge as the only edge: its bytes fail the signed hashes, the origin serves', async () => {
     const page = await env.openPage()
-    const r = await fetchOnce(page, '/side-rogue.bin', { edges: [rogueEdge.url], manifestKey: [originKey.publicKey], manifestSuffix: SUFFIX })
+    const r = await fetchOnce(page, '/side-rogue.bin', {
+      edges: [rogueEdge.url],
+      manifestKey: [originKey.publicKey],
+      manifestSuffix: SUFFIX
+    })
     expect(r.sha256, explain(r)).toBe(sha256Hex(real['/side-rogue.bin']!))
     expect(rogueEdge.origin.requests.get('/side-rogue.bin')).toBeGreaterThan(0) // the rogue edge did serve its bytes
-    expect(eventsOf(r, 'error').some(e => e.code === 'ERR_INTEGRITY'), explain(r)).toBe(true)
+    expect(
+      eventsOf(r, 'error').some(e => e.code === 'ERR_INTEGRITY'),
+      explain(r)
+    ).toBe(true)
     expect(r.stats.bytes).toMatchObject({ edge: 0, origin: SIZE })
     await page.context().close()
   })
@@ -283,7 +338,10 @@ describe('a tampered manifest', () => {
     // A browser without Ed25519 in WebCrypto: nothing verifies, so everything comes from the origin.
     await page.unroute(/\/_p2pcdn\/manifest\?/)
     let manifestRequests = 0
-    await page.route(/\/_p2pcdn\/manifest\?/, async route => { manifestRequests++; await route.continue() })
+    await page.route(/\/_p2pcdn\/manifest\?/, async route => {
+      manifestRequests++
+      await route.continue()
+    })
     await page.evaluate(() => {
       const subtle = crypto.subtle as any
       const importKey = subtle.importKey.bind(subtle)
@@ -294,7 +352,10 @@ describe('a tampered manifest', () => {
     })
     const r = await fetchOnce(page, '/tamper-type.bin', { edges: [realEdge.url], manifestKey: edgeKey.publicKey })
     expect(r.sha256, explain(r)).toBe(sha256Hex(real['/tamper-type.bin']!))
-    expect(signatureErrors(r).map(e => e.message), explain(r)).toEqual([expect.stringMatching(/cannot verify Ed25519/)])
+    expect(
+      signatureErrors(r).map(e => e.message),
+      explain(r)
+    ).toEqual([expect.stringMatching(/cannot verify Ed25519/)])
     expect(r.stats.bytes).toMatchObject({ origin: SIZE, edge: 0, peer: 0 })
     expect(manifestRequests).toBe(0) // no edge was even asked
     await page.context().close()
@@ -303,7 +364,9 @@ describe('a tampered manifest', () => {
 
 describe('peer ids announced with nothing behind them', () => {
   const fakes: RawTrackerClient[] = []
-  afterAll(async () => { for (const f of fakes) await f.close() })
+  afterAll(async () => {
+    for (const f of fakes) await f.close()
+  })
 
   it('160 fake ids from 20 sockets do not make a fetch wait peerWaitMs (120 s here, the test allows 40 s)', async () => {
     const infoHash = String.fromCharCode(...createHash('sha256').update('sybil').digest().subarray(0, 20))
@@ -312,38 +375,63 @@ describe('peer ids announced with nothing behind them', () => {
       const ws = await connectRaw(env.tracker.url)
       fakes.push(ws)
       for (let i = 0; i < 8; i++) {
-        ws.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), event: 'started', numwant: 0, offers: [] })
+        ws.send({
+          action: 'announce',
+          info_hash: infoHash,
+          peer_id: binaryId(),
+          event: 'started',
+          numwant: 0,
+          offers: []
+        })
         reply = await ws.next(isAnnounceReply)
       }
     }
     expect(Number(reply.complete) + Number(reply.incomplete)).toBeGreaterThanOrEqual(160)
 
     const page = await env.openPage()
-    await page.evaluate((url) => { (globalThis as any).trackerUrl = url }, env.tracker.url)
-    const r = await fetchOnce(page, '/sybil.bin', { tracker: env.tracker.url, swarm: 'sybil', edges: [realEdge.url], peerWaitMs: 120_000 })
+    await page.evaluate(url => {
+      ;(globalThis as any).trackerUrl = url
+    }, env.tracker.url)
+    const r = await fetchOnce(page, '/sybil.bin', {
+      tracker: env.tracker.url,
+      swarm: 'sybil',
+      edges: [realEdge.url],
+      peerWaitMs: 120_000
+    })
     expect(r.sha256, explain(r)).toBe(sha256Hex(real['/sybil.bin']!))
     expect(r.stats.bytes.edge).toBe(SIZE)
     expect(r.stats.peers).toEqual([])
     // Reported, not asserted: with the default peerWaitMs (2 s), what each fetch costs now.
-    const ms = await page.evaluate(async (edges) => {
-      const cdn = (globalThis as any).P2PCDN.create({ tracker: (globalThis as any).trackerUrl, swarm: 'sybil', edges, persist: false })
-      await cdn.ready
-      const out: number[] = []
-      for (let i = 1; i <= 3; i++) {
-        const started = performance.now()
-        await (await cdn.fetch(`/sybil.bin?n=${i}`)).arrayBuffer()
-        out.push(Math.round(performance.now() - started))
-      }
-      ;(globalThis as any).sybilCdn = cdn
-      return out
-    }, [realEdge.url])
+    const ms = await page.evaluate(
+      async edges => {
+        const cdn = (globalThis as any).P2PCDN.create({
+          tracker: (globalThis as any).trackerUrl,
+          swarm: 'sybil',
+          edges,
+          persist: false
+        })
+        await cdn.ready
+        const out: number[] = []
+        for (let i = 1; i <= 3; i++) {
+          const started = performance.now()
+          await (await cdn.fetch(`/sybil.bin?n=${i}`)).arrayBuffer()
+          out.push(Math.round(performance.now() - started))
+        }
+        ;(globalThis as any).sybilCdn = cdn
+        return out
+      },
+      [realEdge.url]
+    )
     console.log(`sybil: 160 fake ids; three fetches of ${SIZE} B with peerWaitMs 2000 took ${ms.join(', ')} ms`)
     // The page did offer to the fake ids: they were in its swarm and never answered. (A
     // fetch's first chunk never waits for peers: the offers may come after the fetches.)
     const offeredBy = Date.now() + 10_000
-    while (!fakes.some(f => f.inbox.some(isOffer)) && Date.now() < offeredBy) await new Promise(resolve => setTimeout(resolve, 20))
+    while (!fakes.some(f => f.inbox.some(isOffer)) && Date.now() < offeredBy)
+      await new Promise(resolve => setTimeout(resolve, 20))
     expect(fakes.some(f => f.inbox.some(isOffer))).toBe(true)
-    await page.evaluate(async () => { await (globalThis as any).sybilCdn.destroy() })
+    await page.evaluate(async () => {
+      await (globalThis as any).sybilCdn.destroy()
+    })
     await page.context().close()
   }, 40_000)
 })

@@ -24,15 +24,24 @@ beforeAll(async () => {
   })
 })
 
-afterAll(async () => { await env?.close() })
+afterAll(async () => {
+  await env?.close()
+})
 
-const probe = async (page: import('playwright').Page): Promise<ConnectionProbe> => await page.evaluate(() => ({ ...(globalThis as any).__probe }))
+const probe = async (page: import('playwright').Page): Promise<ConnectionProbe> =>
+  await page.evaluate(() => ({ ...(globalThis as any).__probe }))
 
 it("consent 'required': no RTCPeerConnection and no tracker socket until cdn.consent(true)", async () => {
   const seed = await env.openPage()
   await fetchIn(seed, '/consent.bin', { tracker: env.tracker.url, swarm: 'consent' })
   const page = await env.openPage({ init: [[countConnections]] })
-  const r = await fetchIn(page, '/consent.bin', { tracker: env.tracker.url, swarm: 'consent', consent: 'required', edges: [env.edges[0]!.url], storeName: 'consent' })
+  const r = await fetchIn(page, '/consent.bin', {
+    tracker: env.tracker.url,
+    swarm: 'consent',
+    consent: 'required',
+    edges: [env.edges[0]!.url],
+    storeName: 'consent'
+  })
   expect(r.sha256).toBe(sha256Hex(big))
   expect(r.stats.bytes.edge).toBe(big.length)
   expect(await probe(page)).toMatchObject({ pcCreated: 0, wsCreated: 0 })
@@ -82,20 +91,24 @@ it('no RTCPeerConnection leak across 100 fetches and 20 peer churns; pagehide te
   const hub = await env.openPage({ init: [[countConnections]] })
   await fetchIn(hub, '/small.bin', { tracker: env.tracker.url, swarm: 'churn', maxPeers })
   const churner = await env.openPage({ init: [[countConnections]] })
-  const churned = await churner.evaluate(async ({ tracker, maxPeers }) => {
-    const w = globalThis as any
-    let peerBytes = 0
-    for (let i = 0; i < 20; i++) {
-      const cdn = w.P2PCDN.create({ tracker, swarm: 'churn', maxPeers, persist: false })
-      // A one-chunk resource does not wait for peers: connect first, so each round churns a connection.
-      const deadline = performance.now() + 10_000
-      while (cdn.stats().peers.length === 0 && performance.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
-      await (await cdn.fetch('/small.bin')).arrayBuffer()
-      peerBytes += cdn.stats().bytes.peer
-      await cdn.destroy()
-    }
-    return peerBytes
-  }, { tracker: env.tracker.url, maxPeers })
+  const churned = await churner.evaluate(
+    async ({ tracker, maxPeers }) => {
+      const w = globalThis as any
+      let peerBytes = 0
+      for (let i = 0; i < 20; i++) {
+        const cdn = w.P2PCDN.create({ tracker, swarm: 'churn', maxPeers, persist: false })
+        // A one-chunk resource does not wait for peers: connect first, so each round churns a connection.
+        const deadline = performance.now() + 10_000
+        while (cdn.stats().peers.length === 0 && performance.now() < deadline)
+          await new Promise(resolve => setTimeout(resolve, 20))
+        await (await cdn.fetch('/small.bin')).arrayBuffer()
+        peerBytes += cdn.stats().bytes.peer
+        await cdn.destroy()
+      }
+      return peerBytes
+    },
+    { tracker: env.tracker.url, maxPeers }
+  )
   expect(churned).toBeGreaterThan(0)
   // 100 fetches on the hub, over five resources, while the churner is gone.
   await hub.evaluate(async () => {
@@ -115,10 +128,17 @@ it('no RTCPeerConnection leak across 100 fetches and 20 peer churns; pagehide te
   await fetchIn(leaver, '/small.bin', { tracker: env.tracker.url, swarm: 'churn', maxPeers, persist: false })
   const leaverId = await hub.evaluate(() => {
     const w = globalThis as any
-    return w.events.filter((e: string) => e.startsWith('peer ')).map((e: string) => JSON.parse(e.slice(5))).at(-1)?.id as string
+    return w.events
+      .filter((e: string) => e.startsWith('peer '))
+      .map((e: string) => JSON.parse(e.slice(5)))
+      .at(-1)?.id as string
   })
   await leaver.goto('about:blank')
-  await hub.waitForFunction((id) => !(globalThis as any).cdn.stats().peers.some((p: { id: string }) => p.id === id), leaverId, { timeout: 10_000 })
+  await hub.waitForFunction(
+    id => !(globalThis as any).cdn.stats().peers.some((p: { id: string }) => p.id === id),
+    leaverId,
+    { timeout: 10_000 }
+  )
   for (const p of [hub, churner, leaver]) await p.context().close()
 })
 

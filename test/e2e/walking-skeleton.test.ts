@@ -19,7 +19,7 @@ const bodySha256 = createHash('sha256').update(body).digest('hex')
 interface PageResult {
   sha256: string
   size: number
-  stats: { bytes: Record<'cache' | 'peer' | 'edge' | 'origin', number>, uploaded: number, peers: unknown[] }
+  stats: { bytes: Record<'cache' | 'peer' | 'edge' | 'origin', number>; uploaded: number; peers: unknown[] }
   /** Peer and error events of the SDK, printed when an assertion fails. */
   events: string[]
 }
@@ -50,7 +50,7 @@ afterAll(async () => {
   await origin?.close()
 })
 
-async function openPage (): Promise<Page> {
+async function openPage(): Promise<Page> {
   const context = await browser.newContext()
   contexts.push(context)
   const page = await context.newPage()
@@ -60,29 +60,34 @@ async function openPage (): Promise<Page> {
 }
 
 /** Create an SDK instance in the page, fetch the file, hash it there, return stats. */
-async function fetchInPage (page: Page): Promise<PageResult> {
-  return await page.evaluate(async ({ tracker, file }) => {
-    const P2PCDN = (globalThis as any).P2PCDN
-    // A loaded machine can take over the default 2 s to connect two pages (and over the
-    // 1.5 s a connection attempt may take before a fetch stops waiting for it); the test
-    // is about where the bytes come from, not about that latency trade-off.
-    const cdn = P2PCDN.create({ tracker, peerWaitMs: 8000, peerConnectMs: 8000 })
-    ;(globalThis as any).cdn = cdn
-    const events: string[] = (globalThis as any).events = []
-    cdn.on('peer', (e: any) => events.push(`peer ${e.connected ? 'connected' : 'closed'}`))
-    cdn.on('error', (e: any) => events.push(`error ${e.code} ${e.message}`))
-    // When B falls short, these say which chunks went over HTTP and when.
-    cdn.on('chunk', (e: any) => events.push(`${Math.round(performance.now())} ms: chunk ${e.index} from ${e.source} in ${Math.round(e.ms)} ms`))
-    const res: Response = await cdn.fetch(file)
-    const bytes = new Uint8Array(await res.arrayBuffer())
-    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
-    return {
-      sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join(''),
-      size: bytes.length,
-      stats: cdn.stats(),
-      events
-    }
-  }, { tracker: tracker.url, file: FILE })
+async function fetchInPage(page: Page): Promise<PageResult> {
+  return await page.evaluate(
+    async ({ tracker, file }) => {
+      const P2PCDN = (globalThis as any).P2PCDN
+      // A loaded machine can take over the default 2 s to connect two pages (and over the
+      // 1.5 s a connection attempt may take before a fetch stops waiting for it); the test
+      // is about where the bytes come from, not about that latency trade-off.
+      const cdn = P2PCDN.create({ tracker, peerWaitMs: 8000, peerConnectMs: 8000 })
+      ;(globalThis as any).cdn = cdn
+      const events: string[] = ((globalThis as any).events = [])
+      cdn.on('peer', (e: any) => events.push(`peer ${e.connected ? 'connected' : 'closed'}`))
+      cdn.on('error', (e: any) => events.push(`error ${e.code} ${e.message}`))
+      // When B falls short, these say which chunks went over HTTP and when.
+      cdn.on('chunk', (e: any) =>
+        events.push(`${Math.round(performance.now())} ms: chunk ${e.index} from ${e.source} in ${Math.round(e.ms)} ms`)
+      )
+      const res: Response = await cdn.fetch(file)
+      const bytes = new Uint8Array(await res.arrayBuffer())
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
+      return {
+        sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join(''),
+        size: bytes.length,
+        stats: cdn.stats(),
+        events
+      }
+    },
+    { tracker: tracker.url, file: FILE }
+  )
 }
 
 describe('walking skeleton in Chromium', () => {
@@ -102,10 +107,15 @@ describe('walking skeleton in Chromium', () => {
     const b = await fetchInPage(pageB)
     expect(b.sha256).toBe(bodySha256)
     const { peer, edge: fromEdge, origin: fromOrigin } = b.stats.bytes
-    console.log(`page B: peer ${peer} B, edge ${fromEdge} B, origin ${fromOrigin} B: peer share ${(100 * peer / SIZE).toFixed(1)}%`)
+    console.log(
+      `page B: peer ${peer} B, edge ${fromEdge} B, origin ${fromOrigin} B: peer share ${((100 * peer) / SIZE).toFixed(1)}%`
+    )
     if (peer < 0.9 * SIZE) {
       console.log('B:', b.events.join('\n'))
-      console.log('A:', await pageA.evaluate(() => JSON.stringify([(globalThis as any).events, (globalThis as any).cdn.stats()])))
+      console.log(
+        'A:',
+        await pageA.evaluate(() => JSON.stringify([(globalThis as any).events, (globalThis as any).cdn.stats()]))
+      )
     }
     expect(peer).toBeGreaterThanOrEqual(0.9 * SIZE)
     expect(peer + fromEdge + fromOrigin).toBe(SIZE)
@@ -127,7 +137,10 @@ describe('walking skeleton in Chromium', () => {
 describe('script-tag mode in Chromium', () => {
   it('upgrades data-p2p-src elements to blob URLs and resolves P2PCDN.ready', async () => {
     // A 2x2 PNG, so the browser must decode real image bytes that came through the SDK.
-    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64')
+    const png = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==',
+      'base64'
+    )
     origin.files['/img/dot.png'] = { body: png, type: 'image/png', headers: { 'Cache-Control': 'public, max-age=60' } }
     origin.files['/tagged.html'] = {
       type: 'text/html',

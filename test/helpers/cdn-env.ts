@@ -16,20 +16,40 @@ export interface CdnEnv {
   edges: Edge[]
   browser: Browser
   /** A page in a fresh browser context (its own IndexedDB) with the SDK loaded. */
-  openPage: (options?: { init?: Array<[fn: (arg: any) => void, arg?: unknown]>, context?: BrowserContext }) => Promise<Page>
+  openPage: (options?: {
+    init?: Array<[fn: (arg: any) => void, arg?: unknown]>
+    context?: BrowserContext
+  }) => Promise<Page>
   close: () => Promise<void>
 }
 
 export const BLANK = '/blank.html'
 
 /** `edgeInit` adds options to every edge (e.g. `manifestKey`), `trackerInit` to the tracker. */
-export async function startCdnEnv (files: Record<string, OriginFile>, { edges: edgeCount = 1, edgeInit = {}, trackerInit = {} }: { edges?: number, edgeInit?: Partial<EdgeInit>, trackerInit?: TrackerInit } = {}): Promise<CdnEnv> {
-  const origin = await startOrigin({ ...files, [BLANK]: { body: '<!doctype html><title>p2pcdn test</title>', type: 'text/html' } })
+export async function startCdnEnv(
+  files: Record<string, OriginFile>,
+  {
+    edges: edgeCount = 1,
+    edgeInit = {},
+    trackerInit = {}
+  }: { edges?: number; edgeInit?: Partial<EdgeInit>; trackerInit?: TrackerInit } = {}
+): Promise<CdnEnv> {
+  const origin = await startOrigin({
+    ...files,
+    [BLANK]: { body: '<!doctype html><title>p2pcdn test</title>', type: 'text/html' }
+  })
   const tracker = createTracker({ port: 0, edgeToken: 'secret', ...trackerInit })
   await tracker.start()
   const edges: Edge[] = []
   for (let i = 0; i < edgeCount; i++) {
-    const edge = createEdge({ origin: origin.url, port: 0, region: 'eu', tracker: tracker.url, edgeToken: 'secret', ...edgeInit })
+    const edge = createEdge({
+      origin: origin.url,
+      port: 0,
+      region: 'eu',
+      tracker: tracker.url,
+      edgeToken: 'secret',
+      ...edgeInit
+    })
     await edge.start()
     edges.push(edge)
   }
@@ -41,7 +61,7 @@ export async function startCdnEnv (files: Record<string, OriginFile>, { edges: e
     tracker,
     edges,
     browser,
-    async openPage ({ init = [], context } = {}) {
+    async openPage({ init = [], context } = {}) {
       let ctx = context
       if (ctx === undefined) {
         ctx = await browser.newContext()
@@ -53,7 +73,7 @@ export async function startCdnEnv (files: Record<string, OriginFile>, { edges: e
       await page.addScriptTag({ url: sdkUrl })
       return page
     },
-    async close () {
+    async close() {
       for (const c of contexts) await c.close().catch(() => {})
       await browser?.close()
       for (const e of edges) await e.stop().catch(() => {})
@@ -63,7 +83,7 @@ export async function startCdnEnv (files: Record<string, OriginFile>, { edges: e
   }
 }
 
-export function sha256Hex (bytes: Uint8Array): string {
+export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
@@ -78,7 +98,7 @@ export interface PageFetch {
     peers: Array<{ id: string }>
     edge: string | undefined
     storage: string
-    cache: { bytes: number, limitBytes: number }
+    cache: { bytes: number; limitBytes: number }
     resources: Record<string, Record<'cache' | 'peer' | 'edge' | 'origin', number>>
   }
   /** SDK events as `name json`, for assertions and for printing when one fails. */
@@ -89,28 +109,37 @@ export interface PageFetch {
  * In `page`: create `window.cdn` with `init` unless it exists, fetch `url` (with
  * `headers`), hash the body there, return stats and every event so far.
  */
-export async function fetchIn (page: Page, url: string, init: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<PageFetch> {
-  return await page.evaluate(async ({ url, init, headers }) => {
-    const w = globalThis as any
-    if (w.cdn === undefined) {
-      w.cdn = w.P2PCDN.create(init)
-      w.events = []
-      for (const name of ['chunk', 'peer', 'error', 'storage']) w.cdn.on(name, (e: unknown) => w.events.push(`${name} ${JSON.stringify(e)}`))
-    }
-    const res: Response = await w.cdn.fetch(url, { headers })
-    const bytes = new Uint8Array(await res.arrayBuffer())
-    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
-    return {
-      sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join(''),
-      size: bytes.length,
-      status: res.status,
-      stats: w.cdn.stats(),
-      events: [...w.events]
-    }
-  }, { url, init, headers })
+export async function fetchIn(
+  page: Page,
+  url: string,
+  init: Record<string, unknown> = {},
+  headers: Record<string, string> = {}
+): Promise<PageFetch> {
+  return await page.evaluate(
+    async ({ url, init, headers }) => {
+      const w = globalThis as any
+      if (w.cdn === undefined) {
+        w.cdn = w.P2PCDN.create(init)
+        w.events = []
+        for (const name of ['chunk', 'peer', 'error', 'storage'])
+          w.cdn.on(name, (e: unknown) => w.events.push(`${name} ${JSON.stringify(e)}`))
+      }
+      const res: Response = await w.cdn.fetch(url, { headers })
+      const bytes = new Uint8Array(await res.arrayBuffer())
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
+      return {
+        sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join(''),
+        size: bytes.length,
+        status: res.status,
+        stats: w.cdn.stats(),
+        events: [...w.events]
+      }
+    },
+    { url, init, headers }
+  )
 }
 
 /** Parsed events of one name from `PageFetch.events`. */
-export function eventsOf (result: PageFetch, name: string): any[] {
+export function eventsOf(result: PageFetch, name: string): any[] {
   return result.events.filter(e => e.startsWith(`${name} `)).map(e => JSON.parse(e.slice(name.length + 1)))
 }

@@ -61,7 +61,7 @@ const CORS = {
   'access-control-expose-headers': 'Content-Length, Content-Range, Content-Type, ETag, Accept-Ranges'
 }
 
-export async function startOrigin (files: Record<string, OriginFile>): Promise<TestOrigin> {
+export async function startOrigin(files: Record<string, OriginFile>): Promise<TestOrigin> {
   const requests = new Map<string, number>()
   const log: OriginRequestRecord[] = []
   let bytesServed = 0
@@ -78,7 +78,10 @@ export async function startOrigin (files: Record<string, OriginFile>): Promise<T
         return
       }
       const sent = respond(req, res, file)
-      if (sent instanceof Promise) void sent.then(n => { bytesServed += n })
+      if (sent instanceof Promise)
+        void sent.then(n => {
+          bytesServed += n
+        })
       else bytesServed += sent
     }
     if (file?.delayMs !== undefined && file.delayMs > 0) setTimeout(answer, file.delayMs)
@@ -94,8 +97,10 @@ export async function startOrigin (files: Record<string, OriginFile>): Promise<T
     log,
     files,
     totalRequests: () => log.length,
-    get bytesServed () { return bytesServed },
-    async close () {
+    get bytesServed() {
+      return bytesServed
+    },
+    async close() {
       const closed = new Promise<void>(resolve => server.close(() => resolve()))
       server.closeAllConnections()
       await closed
@@ -104,13 +109,16 @@ export async function startOrigin (files: Record<string, OriginFile>): Promise<T
 }
 
 /** Returns body bytes sent (a promise of them for echoed bodies). */
-function respond (req: IncomingMessage, res: ServerResponse, file: OriginFile | undefined): number | Promise<number> {
+function respond(req: IncomingMessage, res: ServerResponse, file: OriginFile | undefined): number | Promise<number> {
   const method = req.method ?? 'GET'
   if (method === 'OPTIONS') return end(res, 204, {})
   if (method !== 'GET' && method !== 'HEAD') return echo(req, res)
   if (file === undefined) return end(res, 404, { 'content-type': 'text/plain' }, 'not found\n', method === 'HEAD')
 
-  const body = typeof file.body === 'string' ? Buffer.from(file.body) : Buffer.from(file.body.buffer, file.body.byteOffset, file.body.byteLength)
+  const body =
+    typeof file.body === 'string'
+      ? Buffer.from(file.body)
+      : Buffer.from(file.body.buffer, file.body.byteOffset, file.body.byteLength)
   const headers: Record<string, string> = {
     'content-type': file.type ?? 'application/octet-stream',
     etag: `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"`,
@@ -121,11 +129,20 @@ function respond (req: IncomingMessage, res: ServerResponse, file: OriginFile | 
   if (file.status !== undefined && file.status !== 200) return end(res, file.status, headers, body, head)
 
   const ims = req.headers['if-modified-since']
-  if (req.headers['if-none-match'] === undefined && ims !== undefined && headers['last-modified'] !== undefined && Date.parse(headers['last-modified']) <= Date.parse(ims)) {
+  if (
+    req.headers['if-none-match'] === undefined &&
+    ims !== undefined &&
+    headers['last-modified'] !== undefined &&
+    Date.parse(headers['last-modified']) <= Date.parse(ims)
+  ) {
     return end(res, 304, headers)
   }
   const inm = req.headers['if-none-match']
-  if (inm !== undefined && headers.etag !== undefined && inm.split(',').some(t => t.trim().replace(/^W\//, '') === headers.etag?.replace(/^W\//, ''))) {
+  if (
+    inm !== undefined &&
+    headers.etag !== undefined &&
+    inm.split(',').some(t => t.trim().replace(/^W\//, '') === headers.etag?.replace(/^W\//, ''))
+  ) {
     return end(res, 304, headers)
   }
   const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '')
@@ -141,15 +158,32 @@ function respond (req: IncomingMessage, res: ServerResponse, file: OriginFile | 
       start = Number(range[1])
       last = range[2] === '' ? size - 1 : Math.min(Number(range[2]), size - 1)
     }
-    if (start >= size || start > last) return end(res, 416, { ...headers, 'content-range': `bytes */${size}` }, '', head)
-    return end(res, 206, { ...headers, 'content-range': `bytes ${start}-${last}/${size}` }, body.subarray(start, last + 1), head)
+    if (start >= size || start > last)
+      return end(res, 416, { ...headers, 'content-range': `bytes */${size}` }, '', head)
+    return end(
+      res,
+      206,
+      { ...headers, 'content-range': `bytes ${start}-${last}/${size}` },
+      body.subarray(start, last + 1),
+      head
+    )
   }
   return end(res, 200, headers, body, head)
 }
 
-function end (res: ServerResponse, status: number, headers: Record<string, string>, body?: Uint8Array | string, head = false): number {
+function end(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  body?: Uint8Array | string,
+  head = false
+): number {
   const bytes = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : body
-  res.writeHead(status, { ...CORS, ...headers, ...(bytes === undefined ? {} : { 'content-length': String(bytes.length) }) })
+  res.writeHead(status, {
+    ...CORS,
+    ...headers,
+    ...(bytes === undefined ? {} : { 'content-length': String(bytes.length) })
+  })
   if (bytes === undefined || head) {
     res.end()
     return 0
@@ -158,13 +192,18 @@ function end (res: ServerResponse, status: number, headers: Record<string, strin
   return bytes.length
 }
 
-async function echo (req: IncomingMessage, res: ServerResponse): Promise<number> {
+async function echo(req: IncomingMessage, res: ServerResponse): Promise<number> {
   const parts: Buffer[] = []
   for await (const chunk of req) parts.push(chunk as Buffer)
   const body = Buffer.concat(parts)
-  return end(res, 200, {
-    'content-type': req.headers['content-type'] ?? 'application/octet-stream',
-    'x-echo-method': req.method ?? '',
-    'cache-control': 'no-store'
-  }, body)
+  return end(
+    res,
+    200,
+    {
+      'content-type': req.headers['content-type'] ?? 'application/octet-stream',
+      'x-echo-method': req.method ?? '',
+      'cache-control': 'no-store'
+    },
+    body
+  )
 }

@@ -23,10 +23,10 @@ export interface RawTrackerClient {
   closed: Promise<number>
 }
 
-export async function connectRaw (url: string, options: ClientOptions = {}): Promise<RawTrackerClient> {
+export async function connectRaw(url: string, options: ClientOptions = {}): Promise<RawTrackerClient> {
   const ws = new WebSocket(url, options)
   const inbox: Json[] = []
-  const waiters = new Set<{ match: (msg: Json) => boolean, resolve: (msg: Json) => void }>()
+  const waiters = new Set<{ match: (msg: Json) => boolean; resolve: (msg: Json) => void }>()
   const closed = new Promise<number>(resolve => ws.once('close', code => resolve(code)))
 
   ws.on('message', data => {
@@ -54,10 +54,10 @@ export async function connectRaw (url: string, options: ClientOptions = {}): Pro
     ws,
     inbox,
     closed,
-    send (message) {
+    send(message) {
       ws.send(typeof message === 'string' ? message : JSON.stringify(message))
     },
-    next (match = () => true, timeoutMs = 2000) {
+    next(match = () => true, timeoutMs = 2000) {
       const queued = take(match)
       if (queued !== undefined) return Promise.resolve(queued)
       return new Promise((resolve, reject) => {
@@ -75,12 +75,12 @@ export async function connectRaw (url: string, options: ClientOptions = {}): Pro
         waiters.add(waiter)
       })
     },
-    async expectNothing (match = () => true, ms = 200) {
+    async expectNothing(match = () => true, ms = 200) {
       await new Promise(resolve => setTimeout(resolve, ms))
       const found = inbox.find(match)
       if (found !== undefined) throw new Error(`unexpected message: ${JSON.stringify(found).slice(0, 300)}`)
     },
-    async close () {
+    async close() {
       if (ws.readyState !== WebSocket.CLOSED) ws.close()
       await closed
     }
@@ -92,7 +92,7 @@ export async function connectRaw (url: string, options: ClientOptions = {}): Pro
  * is always above 0x7f on purpose: such chars travel as two UTF-8 bytes and must come back
  * as the same one char.
  */
-export function binaryId (): string {
+export function binaryId(): string {
   const bytes = randomBytes(20)
   bytes[0] = bytes[0]! | 0x80
   return String.fromCharCode(...bytes)
@@ -104,11 +104,11 @@ export const isAnswer = (msg: Json): boolean => msg.action === 'announce' && 'an
 export const isFailure = (msg: Json): boolean => 'failure reason' in msg
 
 /** An SDP-shaped stand-in; the tracker relays it without reading it. */
-export function fakeSdp (type: 'offer' | 'answer', tag: string): { type: 'offer' | 'answer', sdp: string } {
+export function fakeSdp(type: 'offer' | 'answer', tag: string): { type: 'offer' | 'answer'; sdp: string } {
   return { type, sdp: `v=0\r\no=- ${tag} 2 IN IP4 127.0.0.1\r\ns=-\r\n` }
 }
 
-export async function getJson (url: string): Promise<{ status: number, body: unknown }> {
+export async function getJson(url: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url)
   const text = await res.text()
   let body: unknown = text

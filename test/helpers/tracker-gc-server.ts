@@ -16,6 +16,8 @@ process.on('message', (msg: string) => {
   for (let i = 0; i < 4; i++) gc()
   process.send!({ heapUsed: process.memoryUsage().heapUsed })
 })
-process.on('disconnect', () => { void tracker.stop().then(() => process.exit(0)) })
+process.on('disconnect', () => {
+  void tracker.stop().then(() => process.exit(0))
+})
 
 void tracker.start().then(() => process.send!({ port: tracker.port }))

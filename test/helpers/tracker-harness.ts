@@ -12,7 +12,7 @@ export interface TrackerHarness {
 }
 
 /** Call at the top level of a test file: registers the afterEach cleanup. */
-export function useTrackers (): TrackerHarness {
+export function useTrackers(): TrackerHarness {
   const running: Tracker[] = []
   const clients: RawTrackerClient[] = []
   afterEach(async () => {
@@ -20,13 +20,13 @@ export function useTrackers (): TrackerHarness {
     await Promise.all(running.splice(0).map(async t => await t.stop()))
   })
   return {
-    async start (init = {}) {
+    async start(init = {}) {
       const tracker = createTracker({ port: 0, ...init })
       running.push(tracker)
       await tracker.start()
       return tracker
     },
-    async connect (tracker, options) {
+    async connect(tracker, options) {
       const client = await connectRaw(tracker.url, options)
       clients.push(client)
       return client
@@ -35,7 +35,12 @@ export function useTrackers (): TrackerHarness {
 }
 
 /** Announce `started` in `infoHash` as `peerId` and return the reply. */
-export async function join (client: RawTrackerClient, infoHash: string, peerId: string, extra: Json = {}): Promise<Json> {
+export async function join(
+  client: RawTrackerClient,
+  infoHash: string,
+  peerId: string,
+  extra: Json = {}
+): Promise<Json> {
   client.send({ action: 'announce', info_hash: infoHash, peer_id: peerId, event: 'started', numwant: 0, ...extra })
   return await client.next(isAnnounceReply)
 }

@@ -8,7 +8,7 @@ export interface RedisProcess {
   stop: () => Promise<void>
 }
 
-async function freePort (): Promise<number> {
+async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
@@ -19,9 +19,13 @@ async function freePort (): Promise<number> {
   })
 }
 
-export async function startRedis (): Promise<RedisProcess> {
+export async function startRedis(): Promise<RedisProcess> {
   const port = await freePort()
-  const proc: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] }
+  )
   let out = ''
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000)
@@ -32,7 +36,10 @@ export async function startRedis (): Promise<RedisProcess> {
         resolve()
       }
     })
-    proc.once('error', err => { clearTimeout(timer); reject(new Error(`cannot run redis-server (is it installed?): ${err.message}`)) })
+    proc.once('error', err => {
+      clearTimeout(timer)
+      reject(new Error(`cannot run redis-server (is it installed?): ${err.message}`))
+    })
   })
   return {
     url: `redis://127.0.0.1:${port}`,

@@ -22,22 +22,27 @@ afterAll(async () => {
   await origin.close()
 })
 
-interface Got { status: number, headers: Headers, body: string }
+interface Got {
+  status: number
+  headers: Headers
+  body: string
+}
 
-async function get (path: string, headers: Record<string, string> = {}): Promise<Got> {
+async function get(path: string, headers: Record<string, string> = {}): Promise<Got> {
   const res = await fetch(edge.url + path, { headers })
   return { status: res.status, headers: res.headers, body: await res.text() }
 }
 
 let n = 0
-function serve (file: OriginFile): string {
+function serve(file: OriginFile): string {
   const path = `/d${n++}`
   origin.files[path] = file
   return path
 }
 
 const count = (path: string): number => origin.requests.get(path) ?? 0
-const lastOriginRequest = (path: string): Record<string, string | string[] | undefined> | undefined => origin.log.filter(r => r.url === path).at(-1)?.headers
+const lastOriginRequest = (path: string): Record<string, string | string[] | undefined> | undefined =>
+  origin.log.filter(r => r.url === path).at(-1)?.headers
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
 const LONG_DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday']
@@ -46,7 +51,7 @@ const two = (x: number): string => String(x).padStart(2, '0')
 const clock = (d: Date): string => `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`
 
 /** Fetch twice; true when the second one was a HIT without reaching the origin. */
-async function servedFresh (headers: Record<string, string>): Promise<{ fresh: boolean, path: string, second: Got }> {
+async function servedFresh(headers: Record<string, string>): Promise<{ fresh: boolean; path: string; second: Got }> {
   const path = serve({ body: 'x', headers })
   const first = await get(path)
   expect(first.status).toBe(200)
@@ -115,20 +120,30 @@ describe('Expires must be a valid HTTP-date (RFC 9110 §5.6.7, RFC 9111 §5.3)',
 
 describe('CDN-Cache-Control is a Structured Field Dictionary (RFC 9213 §2.1)', () => {
   it('ignores a field that does not parse and obeys Cache-Control: no-store instead', async () => {
-    const { fresh, path } = await servedFresh({ 'CDN-Cache-Control': 'max-age=10000, &&&&&', 'Cache-Control': 'no-store' })
+    const { fresh, path } = await servedFresh({
+      'CDN-Cache-Control': 'max-age=10000, &&&&&',
+      'Cache-Control': 'no-store'
+    })
     expect(fresh).toBe(false)
     // Not stored at all: the second request is a plain fetch, not a revalidation.
     expect(lastOriginRequest(path)?.['if-none-match']).toBeUndefined()
   })
 
   it('ignores a field whose max-age is a String and revalidates per Cache-Control: max-age=0', async () => {
-    const { fresh, path } = await servedFresh({ 'CDN-Cache-Control': 'max-age="10000"', 'Cache-Control': 'max-age=0', ETag: '"cdn"' })
+    const { fresh, path } = await servedFresh({
+      'CDN-Cache-Control': 'max-age="10000"',
+      'Cache-Control': 'max-age=0',
+      ETag: '"cdn"'
+    })
     expect(fresh).toBe(false)
     expect(lastOriginRequest(path)?.['if-none-match']).toBe('"cdn"')
   })
 
   it('ignores a field whose max-age is a Decimal and falls back to Expires', async () => {
-    const viaExpires = await servedFresh({ 'CDN-Cache-Control': 'max-age=1.5', Expires: new Date(Date.now() + 3_600_000).toUTCString() })
+    const viaExpires = await servedFresh({
+      'CDN-Cache-Control': 'max-age=1.5',
+      Expires: new Date(Date.now() + 3_600_000).toUTCString()
+    })
     expect(viaExpires.fresh).toBe(true)
     const negative = await servedFresh({ 'CDN-Cache-Control': 'max-age=-1', 'Cache-Control': 'no-store' })
     expect(negative.fresh).toBe(false)
@@ -138,7 +153,10 @@ describe('CDN-Cache-Control is a Structured Field Dictionary (RFC 9213 §2.1)', 
     const { fresh, second } = await servedFresh({ 'CDN-Cache-Control': 'max-age=600', 'Cache-Control': 'no-store' })
     expect(fresh).toBe(true)
     expect(second.headers.get('cache-control')).toBe('no-store')
-    const swr = await servedFresh({ 'CDN-Cache-Control': 'max-age=600, stale-while-revalidate=30', 'Cache-Control': 'no-store' })
+    const swr = await servedFresh({
+      'CDN-Cache-Control': 'max-age=600, stale-while-revalidate=30',
+      'Cache-Control': 'no-store'
+    })
     expect(swr.fresh).toBe(true)
     const notHere = await servedFresh({ 'CDN-Cache-Control': 'no-store', 'Cache-Control': 'max-age=600' })
     expect(notHere.fresh).toBe(false)

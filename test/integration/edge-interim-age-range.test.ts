@@ -19,13 +19,20 @@ beforeAll(async () => {
     '/aging': { body: 'half an hour old', headers: { 'Cache-Control': 'public, max-age=3600', Age: '1800' } },
     '/hints': {
       body: '',
-      handler (_req, res) {
+      handler(_req, res) {
         res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' })
-        res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'public, max-age=600', 'content-length': '5' })
+        res.writeHead(200, {
+          'content-type': 'text/html',
+          'cache-control': 'public, max-age=600',
+          'content-length': '5'
+        })
         res.end('hints')
       }
     },
-    '/ranged-200': { body: '0123456789', headers: { 'Cache-Control': 'public, max-age=600', 'Content-Range': 'bytes 0-9/10' } }
+    '/ranged-200': {
+      body: '0123456789',
+      headers: { 'Cache-Control': 'public, max-age=600', 'Content-Range': 'bytes 0-9/10' }
+    }
   })
   edge = createEdge({ origin: origin.url, port: 0 })
   await edge.start()
@@ -37,12 +44,16 @@ afterAll(async () => {
 })
 
 /** One GET on a raw socket: every byte the edge sent, interim responses included. */
-async function rawGet (path: string): Promise<string> {
+async function rawGet(path: string): Promise<string> {
   return await new Promise((resolve, reject) => {
-    const socket = net.connect(edge.port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n`))
+    const socket = net.connect(edge.port, '127.0.0.1', () =>
+      socket.write(`GET ${path} HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n`)
+    )
     let text = ''
     socket.setEncoding('latin1')
-    socket.on('data', (c: string) => { text += c })
+    socket.on('data', (c: string) => {
+      text += c
+    })
     socket.on('end', () => resolve(text))
     socket.on('error', reject)
   })

@@ -60,7 +60,8 @@ afterAll(async () => {
   if (tmp !== undefined) await rm(tmp, { recursive: true, force: true })
 })
 
-const manifestOf = async (path: string): Promise<Response> => await fetch(`${edge.url}/_p2pcdn/manifest?url=${encodeURIComponent(origin.url + path)}`)
+const manifestOf = async (path: string): Promise<Response> =>
+  await fetch(`${edge.url}/_p2pcdn/manifest?url=${encodeURIComponent(origin.url + path)}`)
 
 describe('edge manifest bounds', () => {
   it('a body of exactly MAX_MANIFEST_CHUNKS chunks gets a manifest that parses', async () => {
@@ -75,7 +76,7 @@ describe('edge manifest bounds', () => {
     it(`one byte more (${path === '/over.bin' ? 'Content-Length' : 'streamed, no Content-Length'}) gets no manifest; the resource is still served`, async () => {
       const res = await manifestOf(path)
       expect(res.status).toBe(409)
-      const body = await res.json() as { code: string, error: string }
+      const body = (await res.json()) as { code: string; error: string }
       expect(body.code).toBe('ERR_HTTP')
       expect(body.error).toMatch(/no manifest: .*65537 chunks, over the 65536/)
       const bytes = await fetch(`${edge.url}${path}`)
@@ -91,11 +92,17 @@ describe('edge manifest bounds', () => {
 })
 
 describe('p2pcdn manifest bounds', () => {
-  async function run (argv: string[]): Promise<{ out: string, err: string, code: number }> {
+  async function run(argv: string[]): Promise<{ out: string; err: string; code: number }> {
     let out = ''
     let err = ''
-    const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true })
-    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true })
+    const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      out += String(s)
+      return true
+    })
+    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+      err += String(s)
+      return true
+    })
     process.exitCode = undefined
     try {
       await manifestMain(argv)
@@ -116,14 +123,20 @@ describe('p2pcdn manifest bounds', () => {
     const { out, err, code } = await run([file, '--chunk-size', '1024'])
     expect(code).toBe(2)
     expect(out).toBe('')
-    expect(err).toMatch(/no manifest within the bounds: 2147483648 bytes at chunkSize 1024 is 2097152 chunks, over the 65536 .*chunkSize 32768 or more/)
+    expect(err).toMatch(
+      /no manifest within the bounds: 2147483648 bytes at chunkSize 1024 is 2097152 chunks, over the 65536 .*chunkSize 32768 or more/
+    )
   })
 
   it('refuses a chunk size outside the bounds and a url over MAX_MANIFEST_URL_CHARS', async () => {
     const file = join(tmp, 'small.bin')
     await writeFile(file, 'hello')
-    expect((await run([file, '--chunk-size', String(32 * 1024 * 1024)])).err).toMatch(/chunkSize: expected 1024-16777216 bytes/)
-    expect((await run([file, '--url', 'https://o.example/' + 'a'.repeat(9000)])).err).toMatch(/url of 9018 characters is outside 1-8192/)
+    expect((await run([file, '--chunk-size', String(32 * 1024 * 1024)])).err).toMatch(
+      /chunkSize: expected 1024-16777216 bytes/
+    )
+    expect((await run([file, '--url', 'https://o.example/' + 'a'.repeat(9000)])).err).toMatch(
+      /url of 9018 characters is outside 1-8192/
+    )
     expect((await run([file])).code).toBe(0)
   })
 })

@@ -27,8 +27,17 @@ const extra: Edge[] = []
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'p2pcdn-edge-ops-'))
   origin = await startOrigin({})
-  for (const p of ['/p/a', '/p/b', '/p/c', '/q/a', '/log', '/m']) origin.files[p] = { body: `body of ${p}`, headers: HOUR }
-  edge = createEdge({ origin: origin.url, port: 0, purgeToken: TOKEN, cacheDir: join(tmp, 'cache'), accessLog: chunk => { lines.push(...chunk.split('\n').filter(Boolean)) } })
+  for (const p of ['/p/a', '/p/b', '/p/c', '/q/a', '/log', '/m'])
+    origin.files[p] = { body: `body of ${p}`, headers: HOUR }
+  edge = createEdge({
+    origin: origin.url,
+    port: 0,
+    purgeToken: TOKEN,
+    cacheDir: join(tmp, 'cache'),
+    accessLog: chunk => {
+      lines.push(...chunk.split('\n').filter(Boolean))
+    }
+  })
   await edge.start()
 })
 
@@ -39,7 +48,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true })
 })
 
-async function startEdge (init: Partial<EdgeInit>): Promise<Edge> {
+async function startEdge(init: Partial<EdgeInit>): Promise<Edge> {
   const e = createEdge({ origin: origin.url, port: 0, ...init })
   extra.push(e)
   await e.start()
@@ -52,15 +61,23 @@ const cacheOf = async (path: string): Promise<string | null> => {
   return res.headers.get('x-cache')
 }
 const purge = async (body: unknown, token: string | null = TOKEN): Promise<Response> =>
-  await fetch(`${edge.url}/_p2pcdn/purge`, { method: 'POST', body: JSON.stringify(body), headers: token === null ? {} : { authorization: `Bearer ${token}` } })
+  await fetch(`${edge.url}/_p2pcdn/purge`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: token === null ? {} : { authorization: `Bearer ${token}` }
+  })
 
 /** Send raw bytes (asking the server to close afterwards) and read the status line of the answer. */
-async function rawStatus (port: number, request: string): Promise<number> {
+async function rawStatus(port: number, request: string): Promise<number> {
   return await new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(request.replace('\r\n', '\r\nConnection: close\r\n')))
+    const socket = net.connect(port, '127.0.0.1', () =>
+      socket.write(request.replace('\r\n', '\r\nConnection: close\r\n'))
+    )
     let text = ''
     socket.setEncoding('latin1')
-    socket.on('data', (c: string) => { text += c })
+    socket.on('data', (c: string) => {
+      text += c
+    })
     socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)))
     socket.on('error', reject)
   })
@@ -92,11 +109,13 @@ describe('purge', () => {
 
   it('keeps a fill that was running during the purge out of the cache', async () => {
     let release!: () => void
-    const held = new Promise<void>(resolve => { release = resolve })
+    const held = new Promise<void>(resolve => {
+      release = resolve
+    })
     let calls = 0
     origin.files['/p/racing'] = {
       body: '',
-      handler (_req, res) {
+      handler(_req, res) {
         calls++
         res.writeHead(200, { ...HOUR, 'Content-Length': '2' })
         res.write('v')
@@ -116,12 +135,18 @@ describe('purge', () => {
     origin.files['/p/versioned'] = { body: 'version one', headers: HOUR }
     const res = await fetch(`${edge.url}/p/versioned`)
     await res.arrayBuffer()
-    const m1 = await (await fetch(`${edge.url}/_p2pcdn/manifest?url=/p/versioned`)).json() as { etag: string, size: number }
+    const m1 = (await (await fetch(`${edge.url}/_p2pcdn/manifest?url=/p/versioned`)).json()) as {
+      etag: string
+      size: number
+    }
     expect(m1.etag).toBe(res.headers.get('etag'))
     expect(m1.size).toBe('version one'.length)
     origin.files['/p/versioned'] = { body: 'version two!', headers: HOUR }
     await purge({ url: '/p/versioned' })
-    const m2 = await (await fetch(`${edge.url}/_p2pcdn/manifest?url=/p/versioned`)).json() as { etag: string, size: number }
+    const m2 = (await (await fetch(`${edge.url}/_p2pcdn/manifest?url=/p/versioned`)).json()) as {
+      etag: string
+      size: number
+    }
     expect(m2.etag).not.toBe(m1.etag)
     expect(m2.size).toBe('version two!'.length)
     expect(await (await fetch(`${edge.url}/p/versioned`)).text()).toBe('version two!')
@@ -143,12 +168,18 @@ describe('observability', () => {
     const metrics = await fetch(`${edge.url}/metrics`)
     expect(metrics.headers.get('content-type')).toMatch(/text\/plain/)
     const text = await metrics.text()
-    const value = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+    const value = (name: string): number =>
+      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
     expect(value('p2pcdn_edge_cache_hits_total')).toBeGreaterThanOrEqual(1)
     expect(value('p2pcdn_edge_cache_misses_total')).toBeGreaterThanOrEqual(1)
     expect(value('p2pcdn_edge_bytes_served_total')).toBeGreaterThan(0)
     expect(value('p2pcdn_edge_origin_requests_total')).toBeGreaterThanOrEqual(1)
-    for (const name of ['p2pcdn_edge_cache_stale_total', 'p2pcdn_edge_revalidations_total', 'p2pcdn_edge_origin_latency_seconds_count', 'p2pcdn_edge_cache_memory_bytes']) {
+    for (const name of [
+      'p2pcdn_edge_cache_stale_total',
+      'p2pcdn_edge_revalidations_total',
+      'p2pcdn_edge_origin_latency_seconds_count',
+      'p2pcdn_edge_cache_memory_bytes'
+    ]) {
       expect(text).toContain(name)
     }
   })
@@ -159,8 +190,14 @@ describe('observability', () => {
     await cacheOf('/log')
     await fetch(`${edge.url}/nothing-here`).then(async r => await r.arrayBuffer())
     for (let i = 0; i < 100 && lines.length < 3; i++) await new Promise(resolve => setTimeout(resolve, 10))
-    const entries = lines.map(l => JSON.parse(l) as { method: string, url: string, status: number, cache: string, bytes: number })
-    expect(entries.map(e => [e.url, e.status, e.cache])).toEqual([['/log', 200, 'MISS'], ['/log', 200, 'HIT'], ['/nothing-here', 404, 'MISS']])
+    const entries = lines.map(
+      l => JSON.parse(l) as { method: string; url: string; status: number; cache: string; bytes: number }
+    )
+    expect(entries.map(e => [e.url, e.status, e.cache])).toEqual([
+      ['/log', 200, 'MISS'],
+      ['/log', 200, 'HIT'],
+      ['/nothing-here', 404, 'MISS']
+    ])
     expect(entries[1]?.bytes).toBe('body of /log'.length)
   })
 })
@@ -171,12 +208,16 @@ describe('TLS and send-rate cap', () => {
     const secure = await startEdge({ tls: { cert, key } })
     expect(secure.url.startsWith('https://')).toBe(true)
     const body = await new Promise<string>((resolve, reject) => {
-      https.get(`${secure.url}/p/b`, { ca: cert }, res => {
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (c: string) => { text += c })
-        res.on('end', () => resolve(text))
-      }).on('error', reject)
+      https
+        .get(`${secure.url}/p/b`, { ca: cert }, res => {
+          let text = ''
+          res.setEncoding('utf8')
+          res.on('data', (c: string) => {
+            text += c
+          })
+          res.on('end', () => resolve(text))
+        })
+        .on('error', reject)
     })
     expect(body).toBe('body of /p/b')
   })
@@ -187,7 +228,9 @@ describe('TLS and send-rate cap', () => {
     const capped = await startEdge({ maxBytesPerSec: 1_000_000 })
     await (await fetch(`${capped.url}/slow-lane`)).arrayBuffer()
     const started = performance.now()
-    const both = await Promise.all([0, 1].map(async () => Buffer.from(await (await fetch(`${capped.url}/slow-lane`)).arrayBuffer())))
+    const both = await Promise.all(
+      [0, 1].map(async () => Buffer.from(await (await fetch(`${capped.url}/slow-lane`)).arrayBuffer()))
+    )
     const seconds = (performance.now() - started) / 1000
     for (const got of both) expect(got.equals(body)).toBe(true)
     // 600 KB at 1 MB/s with a 50 ms burst: at least about half a second. (A lower bound

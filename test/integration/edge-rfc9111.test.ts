@@ -31,16 +31,20 @@ afterAll(async () => {
   await origin.close()
 })
 
-interface Got { status: number, headers: Headers, body: Buffer }
+interface Got {
+  status: number
+  headers: Headers
+  body: Buffer
+}
 
-async function get (path: string, headers: Record<string, string> = {}, method = 'GET', e: Edge = edge): Promise<Got> {
+async function get(path: string, headers: Record<string, string> = {}, method = 'GET', e: Edge = edge): Promise<Got> {
   const res = await fetch(e.url + path, { method, headers, redirect: 'manual' })
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) }
 }
 
 /** Serve `file` at a fresh path and return the path. */
 let n = 0
-function serve (file: OriginFile): string {
+function serve(file: OriginFile): string {
   const path = `/t${n++}`
   origin.files[path] = file
   return path
@@ -49,7 +53,7 @@ function serve (file: OriginFile): string {
 const count = (path: string): number => origin.requests.get(path) ?? 0
 
 /** Bounded poll for something that happens in the background. */
-async function until (check: () => boolean, tries = 200): Promise<void> {
+async function until(check: () => boolean, tries = 200): Promise<void> {
   for (let i = 0; i < tries && !check(); i++) await new Promise(resolve => setTimeout(resolve, 10))
   expect(check()).toBe(true)
 }
@@ -57,7 +61,11 @@ async function until (check: () => boolean, tries = 200): Promise<void> {
 describe('storing (RFC 9111 §3)', () => {
   it('stores heuristically cacheable statuses without explicit freshness', async () => {
     for (const status of [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]) {
-      const path = serve({ body: status === 204 ? '' : `s${status}`, status, headers: { 'Last-Modified': ago(86_400 * 30), Location: '/elsewhere' } })
+      const path = serve({
+        body: status === 204 ? '' : `s${status}`,
+        status,
+        headers: { 'Last-Modified': ago(86_400 * 30), Location: '/elsewhere' }
+      })
       const a = await get(path)
       const b = await get(path)
       expect(a.status, `status ${status}`).toBe(status)
@@ -227,13 +235,18 @@ describe('validation (§4.3)', () => {
     let version = 1
     const path = serve({
       body: '',
-      handler (req, res) {
+      handler(req, res) {
         if (req.headers['if-modified-since'] === lastModified) {
           res.writeHead(304, { 'Cache-Control': 'max-age=0', 'X-Version': String(++version) })
           res.end()
           return
         }
-        res.writeHead(200, { 'Cache-Control': 'max-age=0', 'Last-Modified': lastModified, 'X-Version': '1', 'Content-Length': '4' })
+        res.writeHead(200, {
+          'Cache-Control': 'max-age=0',
+          'Last-Modified': lastModified,
+          'X-Version': '1',
+          'Content-Length': '4'
+        })
         res.end('body')
       }
     })
@@ -244,7 +257,7 @@ describe('validation (§4.3)', () => {
     expect(count(path)).toBe(2)
   })
 
-  it('answers clients\' own conditional requests with 304 from the cache', async () => {
+  it("answers clients' own conditional requests with 304 from the cache", async () => {
     const path = serve({ body: 'cond', headers: { 'Cache-Control': HOUR, 'Last-Modified': ago(86_400) } })
     const first = await get(path)
     const etag = first.headers.get('etag') ?? ''
@@ -256,7 +269,11 @@ describe('validation (§4.3)', () => {
   })
 
   it('never serves stale with must-revalidate, proxy-revalidate or s-maxage even when stale-if-error allows', async () => {
-    for (const cc of ['max-age=1, must-revalidate, stale-if-error=600', 'max-age=1, proxy-revalidate, stale-if-error=600', 's-maxage=1, stale-if-error=600']) {
+    for (const cc of [
+      'max-age=1, must-revalidate, stale-if-error=600',
+      'max-age=1, proxy-revalidate, stale-if-error=600',
+      's-maxage=1, stale-if-error=600'
+    ]) {
       const path = serve({ body: 'v1', headers: { 'Cache-Control': cc, Age: '10' } })
       await get(path)
       origin.files[path] = { body: 'down', status: 500 }
@@ -270,7 +287,7 @@ describe('Vary (§4.1)', () => {
   it('keeps one variant per value of each varied header', async () => {
     const path = serve({
       body: '',
-      handler (req, res) {
+      handler(req, res) {
         res.writeHead(200, { 'Cache-Control': HOUR, Vary: 'Accept-Language, X-Flavour', 'Content-Type': 'text/plain' })
         res.end(`${String(req.headers['accept-language'])}/${String(req.headers['x-flavour'])}`)
       }
@@ -280,7 +297,8 @@ describe('Vary (§4.1)', () => {
       { 'Accept-Language': 'de', 'X-Flavour': 'a' },
       { 'Accept-Language': 'fr', 'X-Flavour': 'b' }
     ]
-    for (const h of variants) expect((await get(path, h)).body.toString()).toBe(`${h['Accept-Language']}/${h['X-Flavour']}`)
+    for (const h of variants)
+      expect((await get(path, h)).body.toString()).toBe(`${h['Accept-Language']}/${h['X-Flavour']}`)
     // The first fill forwards no varied field (nothing is known of the key yet): it stores
     // the variant for clients without them, and the client's own fill follows.
     expect(count(path)).toBe(4)
@@ -309,20 +327,24 @@ describe('invalidation (§4.4) and HEAD', () => {
     for (const p of [target, located, described, foreign]) await get(p)
     origin.files[target] = {
       body: '',
-      handler (req, res) {
+      handler(req, res) {
         if (req.method === 'GET') {
           res.writeHead(200, { 'Cache-Control': HOUR, 'Content-Length': '1' })
           res.end('t')
           return
         }
-        res.writeHead(201, { Location: `${origin.url}${located}`, 'Content-Location': described, 'X-Other': `http://elsewhere.example${foreign}` })
+        res.writeHead(201, {
+          Location: `${origin.url}${located}`,
+          'Content-Location': described,
+          'X-Other': `http://elsewhere.example${foreign}`
+        })
         res.end()
       }
     }
     // Also a Location on another host: must not touch our cache.
     const other = serve({
       body: '',
-      handler (_req, res) {
+      handler(_req, res) {
         res.writeHead(303, { Location: `http://elsewhere.example${foreign}` })
         res.end()
       }
@@ -337,7 +359,13 @@ describe('invalidation (§4.4) and HEAD', () => {
     const path = serve({ body: 'keep', headers: { 'Cache-Control': HOUR } })
     await get(path)
     const get1 = origin.files[path]
-    origin.files[path] = { body: '', handler (req, res) { res.writeHead(req.method === 'GET' ? 200 : 500); res.end(req.method === 'GET' ? 'keep' : '') } }
+    origin.files[path] = {
+      body: '',
+      handler(req, res) {
+        res.writeHead(req.method === 'GET' ? 200 : 500)
+        res.end(req.method === 'GET' ? 'keep' : '')
+      }
+    }
     expect((await get(path, {}, 'DELETE')).status).toBe(500)
     origin.files[path] = get1 as OriginFile
     expect((await get(path)).headers.get('x-cache')).toBe('HIT')
@@ -407,13 +435,29 @@ describe('proxying', () => {
   it('removes hop-by-hop fields both ways and adds Via', async () => {
     const path = serve({
       body: '',
-      handler (_req, res) {
-        res.writeHead(200, { 'Cache-Control': HOUR, Connection: 'x-origin-hop', 'X-Origin-Hop': 'secret', Via: '1.1 upstream', 'Content-Length': '2' })
+      handler(_req, res) {
+        res.writeHead(200, {
+          'Cache-Control': HOUR,
+          Connection: 'x-origin-hop',
+          'X-Origin-Hop': 'secret',
+          Via: '1.1 upstream',
+          'Content-Length': '2'
+        })
         res.end('ok')
       }
     })
     const got = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = http.request(`${edge.url}${path}`, { headers: { Connection: 'keep-alive, x-client-hop', 'X-Client-Hop': 'secret', 'Proxy-Authorization': 'Basic x' } }, resolve)
+      const req = http.request(
+        `${edge.url}${path}`,
+        {
+          headers: {
+            Connection: 'keep-alive, x-client-hop',
+            'X-Client-Hop': 'secret',
+            'Proxy-Authorization': 'Basic x'
+          }
+        },
+        resolve
+      )
       req.on('error', reject)
       req.end()
     })
@@ -429,7 +473,11 @@ describe('proxying', () => {
   it('passes other methods and their bodies through untouched', async () => {
     const body = deterministicBytes(200_000, 'put-body')
     for (const method of ['PUT', 'POST', 'PATCH', 'DELETE']) {
-      const res = await fetch(`${edge.url}/echo-${method}`, { method, body, headers: { 'content-type': 'application/x-test' } })
+      const res = await fetch(`${edge.url}/echo-${method}`, {
+        method,
+        body,
+        headers: { 'content-type': 'application/x-test' }
+      })
       expect(res.status).toBe(200)
       expect(res.headers.get('x-echo-method')).toBe(method)
       expect(res.headers.get('content-type')).toBe('application/x-test')
@@ -461,7 +509,7 @@ describe('proxying', () => {
     await orphan.start()
     const down = await get('/anything', {}, 'GET', orphan)
     expect(down.status).toBe(502)
-    const json = JSON.parse(down.body.toString()) as { code: string, error: string }
+    const json = JSON.parse(down.body.toString()) as { code: string; error: string }
     expect(json.code).toBe('ERR_HTTP')
     expect(json.error).toMatch(/origin/)
   })

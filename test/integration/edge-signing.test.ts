@@ -13,7 +13,11 @@ import { parseManifest, resourceId, serializeManifest } from '../../protocol/src
 import { createEdge, type Edge } from '../../edge/src/index.js'
 import { keygenMain } from '../../edge/src/keygen-cli.js'
 import { manifestMain } from '../../edge/src/manifest-cli.js'
-import { createManifestSigner, generateManifestKeyPair, verifyManifestSignature } from '../../edge/src/manifest-signer.js'
+import {
+  createManifestSigner,
+  generateManifestKeyPair,
+  verifyManifestSignature
+} from '../../edge/src/manifest-signer.js'
 import { deterministicBytes } from '../../examples/demo/deterministic-bytes.js'
 import { startOrigin, type TestOrigin } from '../helpers/origin.js'
 
@@ -26,7 +30,10 @@ const edges: Edge[] = []
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'p2pcdn-sign-'))
-  origin = await startOrigin({ '/a.bin': { body: BODY, headers: CACHEABLE }, '/b.bin': { body: BODY, headers: CACHEABLE } })
+  origin = await startOrigin({
+    '/a.bin': { body: BODY, headers: CACHEABLE },
+    '/b.bin': { body: BODY, headers: CACHEABLE }
+  })
 })
 
 afterAll(async () => {
@@ -35,19 +42,34 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true })
 })
 
-async function startEdge (manifestKey?: string): Promise<Edge> {
-  const e = createEdge({ origin: origin.url, port: 0, chunkSize: 16 * 1024, sdkPath: join(tmp, 'none.js'), manifestKey })
+async function startEdge(manifestKey?: string): Promise<Edge> {
+  const e = createEdge({
+    origin: origin.url,
+    port: 0,
+    chunkSize: 16 * 1024,
+    sdkPath: join(tmp, 'none.js'),
+    manifestKey
+  })
   await e.start()
   edges.push(e)
   return e
 }
 
 /** Run a CLI entry in-process and collect what it wrote to stdout and stderr. */
-async function runCli (main: (argv: string[]) => Promise<void>, argv: string[]): Promise<{ out: string, err: string, code: number }> {
+async function runCli(
+  main: (argv: string[]) => Promise<void>,
+  argv: string[]
+): Promise<{ out: string; err: string; code: number }> {
   let out = ''
   let err = ''
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true })
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true })
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+    out += String(s)
+    return true
+  })
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    err += String(s)
+    return true
+  })
   process.exitCode = undefined
   try {
     await main(argv)
@@ -75,17 +97,22 @@ describe('edge --manifest-key', () => {
 
     const unsigned = parseManifest(await (await fetch(`${plain.url}/_p2pcdn/manifest?url=/a.bin`)).text())
     expect(unsigned.signatures).toBeUndefined()
-    const sha = async (d: Uint8Array): Promise<Uint8Array> => new Uint8Array(await crypto.subtle.digest('SHA-256', d as Uint8Array<ArrayBuffer>))
+    const sha = async (d: Uint8Array): Promise<Uint8Array> =>
+      new Uint8Array(await crypto.subtle.digest('SHA-256', d as Uint8Array<ArrayBuffer>))
     expect(await resourceId(m, sha)).toBe(await resourceId(unsigned, sha))
     // Asked again (a HIT), the same bytes: signed once per stored manifest.
     expect(await (await fetch(`${signed.url}/_p2pcdn/manifest?url=/a.bin`)).text()).toBe(text)
   })
 
   it('refuses a key that is not an Ed25519 private key, naming the option', () => {
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 })
+      .privateKey.export({ format: 'pem', type: 'pkcs8' })
+      .toString()
     expect(() => createEdge({ origin: origin.url, manifestKey: rsa })).toThrow(/manifestKey: expected an Ed25519 key/)
     expect(() => createEdge({ origin: origin.url, manifestKey: 'not a key' })).toThrow(TypeError)
-    expect(() => createEdge({ origin: origin.url, manifestKey: generateManifestKeyPair().publicKey })).toThrow(/manifestKey/)
+    expect(() => createEdge({ origin: origin.url, manifestKey: generateManifestKeyPair().publicKey })).toThrow(
+      /manifestKey/
+    )
   })
 })
 
@@ -121,14 +148,28 @@ describe('p2pcdn manifest --sign', () => {
     await writeFile(join(tmp, 'k2.key'), k2.privateKeyPem)
     const out = join(tmp, 'a.bin.p2pcdn.json')
     const url = `${origin.url}/a.bin`
-    const r = await runCli(manifestMain, [file, '--url', url, '--type', 'application/octet-stream', '--sign', join(tmp, 'k1.key'), '--sign', join(tmp, 'k2.key'), '--out', out])
+    const r = await runCli(manifestMain, [
+      file,
+      '--url',
+      url,
+      '--type',
+      'application/octet-stream',
+      '--sign',
+      join(tmp, 'k1.key'),
+      '--sign',
+      join(tmp, 'k2.key'),
+      '--out',
+      out
+    ])
     expect(r).toMatchObject({ code: 0, out: '' })
     const m = parseManifest(await readFile(out, 'utf8'))
     expect(m.url).toBe(url)
     expect(m.signatures).toHaveLength(2)
     await expect(new ManifestVerifier([k2.publicKey]).verify(m, url)).resolves.toBeUndefined()
     await expect(new ManifestVerifier([k1.publicKey]).verify(m, url)).resolves.toBeUndefined()
-    await expect(new ManifestVerifier([k1.publicKey]).verify(m, `${origin.url}/b.bin`)).rejects.toMatchObject({ code: 'ERR_SIGNATURE' })
+    await expect(new ManifestVerifier([k1.publicKey]).verify(m, `${origin.url}/b.bin`)).rejects.toMatchObject({
+      code: 'ERR_SIGNATURE'
+    })
   })
 
   it('without --sign prints the unsigned manifest as before; --sign without --url is refused', async () => {

@@ -35,7 +35,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true })
 })
 
-async function startEdge (init: Partial<EdgeInit> = {}): Promise<Edge> {
+async function startEdge(init: Partial<EdgeInit> = {}): Promise<Edge> {
   const e = createEdge({ origin: origin.url, port: 0, chunkSize: 16 * 1024, ...init })
   edges.push(e)
   await e.start()
@@ -43,15 +43,25 @@ async function startEdge (init: Partial<EdgeInit> = {}): Promise<Edge> {
 }
 
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
-async function get (e: Edge, path: string, headers: Record<string, string> = {}): Promise<{ status: number, cache: string | null, body: Buffer, headers: Headers }> {
+async function get(
+  e: Edge,
+  path: string,
+  headers: Record<string, string> = {}
+): Promise<{ status: number; cache: string | null; body: Buffer; headers: Headers }> {
   const res = await fetch(e.url + path, { headers })
-  return { status: res.status, cache: res.headers.get('x-cache'), headers: res.headers, body: Buffer.from(await res.arrayBuffer()) }
+  return {
+    status: res.status,
+    cache: res.headers.get('x-cache'),
+    headers: res.headers,
+    body: Buffer.from(await res.arrayBuffer())
+  }
 }
 
 describe('memory and disk stores', () => {
   it('evicts the least recently used object when memory is over its byte cap', async () => {
     const e = await startEdge({ maxMemoryBytes: 100_000 })
-    for (const name of ['a', 'b', 'c']) origin.files[`/lru-${name}`] = { body: deterministicBytes(40_000, name), headers: HOUR }
+    for (const name of ['a', 'b', 'c'])
+      origin.files[`/lru-${name}`] = { body: deterministicBytes(40_000, name), headers: HOUR }
     await get(e, '/lru-a')
     await get(e, '/lru-b')
     await get(e, '/lru-a') // a is now more recent than b
@@ -112,11 +122,13 @@ describe('filling', () => {
   it('streams a large object to the first client while it is still arriving', async () => {
     const body = buf(deterministicBytes(1_000_000, 'stream'))
     let release!: () => void
-    const held = new Promise<void>(resolve => { release = resolve })
+    const held = new Promise<void>(resolve => {
+      release = resolve
+    })
     let originDone = false
     origin.files['/stream'] = {
       body: '',
-      handler (_req, res) {
+      handler(_req, res) {
         res.writeHead(200, { ...HOUR, 'Content-Length': String(body.length) })
         res.write(body.subarray(0, 100_000))
         void held.then(() => {
@@ -155,7 +167,7 @@ describe('filling', () => {
     const body = buf(deterministicBytes(20_000, 'short'))
     origin.files['/short'] = {
       body: '',
-      handler (_req, res) {
+      handler(_req, res) {
         res.writeHead(200, { ...HOUR, 'Content-Length': String(body.length) })
         res.write(body.subarray(0, 5000))
         setImmediate(() => res.socket?.destroy())
@@ -190,7 +202,11 @@ describe('ranges', () => {
     const text = res.body.toString('latin1')
     const parts = text.split(`--${boundary ?? ''}`).slice(1, -1)
     expect(parts).toHaveLength(3)
-    const expected = [[0, 9], [100, 199], [49_950, 49_999]] as const
+    const expected = [
+      [0, 9],
+      [100, 199],
+      [49_950, 49_999]
+    ] as const
     parts.forEach((part, i) => {
       const [start, end] = expected[i] as readonly [number, number]
       const [head = '', payload = ''] = part.split('\r\n\r\n')
@@ -224,7 +240,12 @@ describe('ranges', () => {
     const bad = await get(e, '/r.bin', { Range: 'bytes=60000-70000' })
     expect(bad.status).toBe(416)
     expect(bad.headers.get('content-range')).toBe('bytes */50000')
-    for (const range of ['bytes=abc', 'chars=0-1', 'bytes=5-1', `bytes=${Array.from({ length: 40 }, (_, i) => `${i}-${i}`).join(',')}`]) {
+    for (const range of [
+      'bytes=abc',
+      'chars=0-1',
+      'bytes=5-1',
+      `bytes=${Array.from({ length: 40 }, (_, i) => `${i}-${i}`).join(',')}`
+    ]) {
       const res = await get(e, '/r.bin', { Range: range })
       expect(res.status, range).toBe(200)
       expect(res.body.length).toBe(body.length)
@@ -235,15 +256,31 @@ describe('ranges', () => {
 
 describe('crash safety', () => {
   const OBJECTS = 50
-  const bytesOf = (i: number, version: string): Buffer => buf(deterministicBytes(200_000 + i * 1000, `crash-${version}-${i}`))
+  const bytesOf = (i: number, version: string): Buffer =>
+    buf(deterministicBytes(200_000 + i * 1000, `crash-${version}-${i}`))
 
-  async function spawnEdge (cacheDir: string): Promise<{ child: ChildProcess, url: string }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'edge-crash-child.ts'),
-      '--origin', origin.url, '--port', '0', '--cache-dir', cacheDir, '--access-log', 'off'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  async function spawnEdge(cacheDir: string): Promise<{ child: ChildProcess; url: string }> {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(import.meta.dirname, 'edge-crash-child.ts'),
+        '--origin',
+        origin.url,
+        '--port',
+        '0',
+        '--cache-dir',
+        cacheDir,
+        '--access-log',
+        'off'
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] }
+    )
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
     const url = await new Promise<string>((resolve, reject) => {
       lines.on('line', line => {
-        const msg = JSON.parse(line) as { event?: string, url?: string }
+        const msg = JSON.parse(line) as { event?: string; url?: string }
         if (msg.event === 'listening' && msg.url !== undefined) resolve(msg.url)
       })
       child.once('exit', code => reject(new Error(`edge exited with ${String(code)}`)))
@@ -254,11 +291,14 @@ describe('crash safety', () => {
   it('after a SIGKILL during 50 fills, a restart never serves a truncated or mixed entry', async () => {
     const cacheDir = join(tmp, 'crash')
     // Half answer at once, half are still on their way when the edge dies.
-    for (let i = 0; i < OBJECTS; i++) origin.files[`/crash/${i}`] = { body: bytesOf(i, 'v1'), headers: HOUR, delayMs: i < OBJECTS / 2 ? 0 : 3000 }
+    for (let i = 0; i < OBJECTS; i++)
+      origin.files[`/crash/${i}`] = { body: bytesOf(i, 'v1'), headers: HOUR, delayMs: i < OBJECTS / 2 ? 0 : 3000 }
     const first = await spawnEdge(cacheDir)
     let completed = 0
     let killed!: () => void
-    const killedNow = new Promise<void>(resolve => { killed = resolve })
+    const killedNow = new Promise<void>(resolve => {
+      killed = resolve
+    })
     const fills = Array.from({ length: OBJECTS }, async (_, i) => {
       try {
         const res = await fetch(`${first.url}/crash/${i}`)
@@ -268,10 +308,15 @@ describe('crash safety', () => {
     })
     await killedNow
     // Kill once at least one entry reached the disk, so the restart has something to serve.
-    for (let i = 0; i < 500 && !(await readdir(cacheDir)).some(n => n.endsWith('.entry')); i++) await new Promise(resolve => setTimeout(resolve, 10))
+    for (let i = 0; i < 500 && !(await readdir(cacheDir)).some(n => n.endsWith('.entry')); i++)
+      await new Promise(resolve => setTimeout(resolve, 10))
     first.child.kill('SIGKILL')
     await Promise.all(fills)
-    await new Promise(resolve => first.child.exitCode !== null || first.child.signalCode !== null ? resolve(undefined) : first.child.once('exit', resolve))
+    await new Promise(resolve =>
+      first.child.exitCode !== null || first.child.signalCode !== null
+        ? resolve(undefined)
+        : first.child.once('exit', resolve)
+    )
 
     // New content at the origin: a cached entry must be exactly v1, a refill exactly v2.
     for (let i = 0; i < OBJECTS; i++) origin.files[`/crash/${i}`] = { body: bytesOf(i, 'v2'), headers: HOUR }
@@ -291,7 +336,12 @@ describe('crash safety', () => {
         expect(manifest.size).toBe(body.length)
         manifest.chunks.forEach((hash, c) => {
           const chunk = body.subarray(c * manifest.chunkSize, (c + 1) * manifest.chunkSize)
-          expect(createHash('sha256').update(chunk).digest().equals(Buffer.from(fromBase64Url(hash) ?? []))).toBe(true)
+          expect(
+            createHash('sha256')
+              .update(chunk)
+              .digest()
+              .equals(Buffer.from(fromBase64Url(hash) ?? []))
+          ).toBe(true)
         })
       }
       expect(hits).toBeGreaterThan(0)

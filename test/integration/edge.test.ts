@@ -28,8 +28,15 @@ let edge: Edge
 let tmp: string
 const extraEdges: Edge[] = []
 
-async function startEdge (init: Partial<EdgeInit> = {}): Promise<Edge> {
-  const e = createEdge({ origin: origin.url, port: 0, region: 'eu', chunkSize: CHUNK, sdkPath: join(tmp, 'p2pcdn.js'), ...init })
+async function startEdge(init: Partial<EdgeInit> = {}): Promise<Edge> {
+  const e = createEdge({
+    origin: origin.url,
+    port: 0,
+    region: 'eu',
+    chunkSize: CHUNK,
+    sdkPath: join(tmp, 'p2pcdn.js'),
+    ...init
+  })
   await e.start()
   if (edge !== undefined) extraEdges.push(e)
   return e
@@ -41,7 +48,10 @@ beforeAll(async () => {
     '/big.bin': { body: BIG, headers: CACHEABLE },
     '/small.txt': { body: SMALL, type: 'text/plain', headers: CACHEABLE },
     '/slow.bin': { body: BIG, headers: CACHEABLE, delayMs: 150 },
-    '/heuristic.txt': { body: 'no cache-control at all', headers: { 'Last-Modified': new Date(Date.now() - 10 * 86_400_000).toUTCString() } },
+    '/heuristic.txt': {
+      body: 'no cache-control at all',
+      headers: { 'Last-Modified': new Date(Date.now() - 10 * 86_400_000).toUTCString() }
+    },
     '/unlabelled.txt': { body: 'no cache-control, no last-modified' },
     '/no-store.txt': { body: 'secret', headers: { 'Cache-Control': 'no-store' } },
     '/private.txt': { body: 'mine', headers: { 'Cache-Control': 'private, max-age=60' } },
@@ -65,12 +75,14 @@ const bytesOf = async (res: Response): Promise<Buffer> => Buffer.from(await res.
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 
 /** A request with the target sent exactly as given (fetch would normalise `..` away). */
-async function raw (port: number, path: string, method = 'GET'): Promise<{ status: number, body: string }> {
+async function raw(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
   return await new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path, method, agent: false }, res => {
       let body = ''
       res.setEncoding('utf8')
-      res.on('data', (c: string) => { body += c })
+      res.on('data', (c: string) => {
+        body += c
+      })
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
     })
     req.on('error', reject)
@@ -181,7 +193,9 @@ describe('edge caching', () => {
 
   it('gives each concurrent request for an uncacheable URL its own origin answer', async () => {
     origin.files['/slow-private.txt'] = { body: 'per-user', headers: { 'Cache-Control': 'private' }, delayMs: 100 }
-    const responses = await Promise.all(Array.from({ length: 5 }, async () => await fetch(`${edge.url}/slow-private.txt`)))
+    const responses = await Promise.all(
+      Array.from({ length: 5 }, async () => await fetch(`${edge.url}/slow-private.txt`))
+    )
     expect(await Promise.all(responses.map(async r => await r.text()))).toEqual(Array(5).fill('per-user'))
     expect(origin.requests.get('/slow-private.txt')).toBe(5)
   })
@@ -222,7 +236,11 @@ describe('edge caching', () => {
   })
 
   it('proxies other methods to the origin untouched', async () => {
-    const res = await fetch(`${edge.url}/echo`, { method: 'POST', body: 'ping body', headers: { 'content-type': 'text/plain' } })
+    const res = await fetch(`${edge.url}/echo`, {
+      method: 'POST',
+      body: 'ping body',
+      headers: { 'content-type': 'text/plain' }
+    })
     expect(res.status).toBe(200)
     expect(res.headers.get('x-echo-method')).toBe('POST')
     expect(res.headers.get('access-control-allow-origin')).toBe('*')
@@ -284,10 +302,16 @@ describe('manifest endpoint', () => {
   })
 
   it('refuses URLs on another origin and bad input with ERR_PROTOCOL', async () => {
-    for (const url of ['https://evil.example/big.bin', `${origin.url.replace('127.0.0.1', 'localhost')}/big.bin`, 'big.bin', '/../etc/passwd', '']) {
+    for (const url of [
+      'https://evil.example/big.bin',
+      `${origin.url.replace('127.0.0.1', 'localhost')}/big.bin`,
+      'big.bin',
+      '/../etc/passwd',
+      ''
+    ]) {
       const res = await fetch(`${edge.url}/_p2pcdn/manifest?url=${encodeURIComponent(url)}`)
       expect(res.status, url).toBe(400)
-      const body = await res.json() as { error: string, code: string }
+      const body = (await res.json()) as { error: string; code: string }
       expect(body.code).toBe('ERR_PROTOCOL')
       expect(body.error).toBeTruthy()
     }
@@ -311,12 +335,18 @@ describe('edge endpoints', () => {
     for (const path of ['/small.txt', '/nope.txt', '/_p2pcdn/manifest?url=/small.txt', '/healthz', '/_p2pcdn/ping']) {
       const res = await fetch(`${edge.url}${path}`)
       expect(res.headers.get('access-control-allow-origin'), path).toBe('*')
-      expect(res.headers.get('access-control-expose-headers'), path).toBe('Content-Length, Content-Range, Content-Type, ETag, Age, X-Cache, X-P2PCDN-Region')
+      expect(res.headers.get('access-control-expose-headers'), path).toBe(
+        'Content-Length, Content-Range, Content-Type, ETag, Age, X-Cache, X-P2PCDN-Region'
+      )
       await res.arrayBuffer()
     }
     const pre = await fetch(`${edge.url}/big.bin`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://page.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'range' }
+      headers: {
+        origin: 'https://page.example',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'range'
+      }
     })
     expect(pre.status).toBe(204)
     expect(pre.headers.get('access-control-allow-origin')).toBe('*')
@@ -356,7 +386,17 @@ describe('edge endpoints', () => {
 
   it('refuses hostile request targets with 400 and never asks the origin', async () => {
     const before = origin.totalRequests()
-    for (const path of ['/../etc/passwd', '/a/../../etc/passwd', '/%2e%2e/etc/passwd', '/a/%2E%2E/%2e%2E/x', '/a%2f..%2f..%2fetc', '/a\\..\\b', '//evil.example/x', 'http://evil.example/big.bin', '/%zz']) {
+    for (const path of [
+      '/../etc/passwd',
+      '/a/../../etc/passwd',
+      '/%2e%2e/etc/passwd',
+      '/a/%2E%2E/%2e%2E/x',
+      '/a%2f..%2f..%2fetc',
+      '/a\\..\\b',
+      '//evil.example/x',
+      'http://evil.example/big.bin',
+      '/%zz'
+    ]) {
       const res = await raw(edge.port, path)
       expect(res.status, path).toBe(400)
       expect(JSON.parse(res.body)).toMatchObject({ code: 'ERR_PROTOCOL' })
@@ -375,8 +415,12 @@ describe('edge endpoints', () => {
     expect(() => createEdge({ origin: origin.url, chunkSize: 10 })).toThrow(/chunkSize/)
     expect(() => createEdge({ origin: origin.url, edgeId: 'eu1' })).toThrow(/edgeId and edgeSecret go together/)
     expect(() => createEdge({ origin: origin.url, edgeId: 'e u', edgeSecret: 'x'.repeat(16) })).toThrow(/edgeId/)
-    expect(() => createEdge({ origin: origin.url, edgeId: 'eu1', edgeSecret: 'short' })).toThrow(/edgeSecret: expected a string of at least 16/)
-    expect(() => createEdge({ origin: origin.url, edgeId: 'eu1', edgeSecret: 'x'.repeat(16), edgeToken: 't' })).toThrow(/edgeToken: not with edgeSecret/)
+    expect(() => createEdge({ origin: origin.url, edgeId: 'eu1', edgeSecret: 'short' })).toThrow(
+      /edgeSecret: expected a string of at least 16/
+    )
+    expect(() => createEdge({ origin: origin.url, edgeId: 'eu1', edgeSecret: 'x'.repeat(16), edgeToken: 't' })).toThrow(
+      /edgeToken: not with edgeSecret/
+    )
   })
 })
 
@@ -404,10 +448,15 @@ describe('disk cache', () => {
 })
 
 describe('tracker registration', () => {
-  interface FakeTracker { url: string, messages: Array<Record<string, unknown>>, sockets: Set<WebSocket>, close: () => Promise<void> }
+  interface FakeTracker {
+    url: string
+    messages: Array<Record<string, unknown>>
+    sockets: Set<WebSocket>
+    close: () => Promise<void>
+  }
   const trackers: FakeTracker[] = []
 
-  async function startFakeTracker (reply: (msg: Record<string, unknown>) => unknown): Promise<FakeTracker> {
+  async function startFakeTracker(reply: (msg: Record<string, unknown>) => unknown): Promise<FakeTracker> {
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
     await new Promise<void>(resolve => wss.once('listening', () => resolve()))
     const messages: Array<Record<string, unknown>> = []
@@ -437,7 +486,7 @@ describe('tracker registration', () => {
     return t
   }
 
-  async function until (what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs
     while (!check()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
@@ -450,12 +499,22 @@ describe('tracker registration', () => {
   })
 
   it('registers, reports load every heartbeat, and re-registers after a drop', async () => {
-    const tracker = await startFakeTracker(msg => msg.action === 'p2pcdn:edge-register' ? { action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 100 } : undefined)
+    const tracker = await startFakeTracker(msg =>
+      msg.action === 'p2pcdn:edge-register' ? { action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 100 } : undefined
+    )
     const e = await startEdge({ tracker: tracker.url, edgeToken: 'T0ken', region: 'ap' })
-    const registers = (): Array<Record<string, unknown>> => tracker.messages.filter(m => m.action === 'p2pcdn:edge-register')
+    const registers = (): Array<Record<string, unknown>> =>
+      tracker.messages.filter(m => m.action === 'p2pcdn:edge-register')
     const loads = (): Array<Record<string, unknown>> => tracker.messages.filter(m => m.action === 'p2pcdn:edge-load')
     await until('register', () => registers().length === 1)
-    expect(registers()[0]).toEqual({ action: 'p2pcdn:edge-register', v: 1, token: 'T0ken', url: e.url, region: 'ap', capacity: 0 })
+    expect(registers()[0]).toEqual({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      token: 'T0ken',
+      url: e.url,
+      region: 'ap',
+      capacity: 0
+    })
 
     await until('two load reports', () => loads().length >= 2)
     const load = loads()[0]
@@ -481,7 +540,11 @@ describe('tracker registration', () => {
       if (msg.action === 'p2pcdn:edge-register') return { action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 100 }
       if (msg.action === 'p2pcdn:edge-load' && !refused) {
         refused = true
-        return { 'failure reason': 'edge load refused: this connection has no registered edge', action: 'p2pcdn:edge-load', code: 'ERR_PROTOCOL' }
+        return {
+          'failure reason': 'edge load refused: this connection has no registered edge',
+          action: 'p2pcdn:edge-load',
+          code: 'ERR_PROTOCOL'
+        }
       }
       return undefined
     })
@@ -497,18 +560,34 @@ describe('tracker registration', () => {
   })
 
   it('registers with its id and own secret, and answers the challenge with an HMAC keyed by the secret', async () => {
-    const tracker = await startFakeTracker(msg => msg.action === 'p2pcdn:edge-register' ? { action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 1000 } : undefined)
+    const tracker = await startFakeTracker(msg =>
+      msg.action === 'p2pcdn:edge-register' ? { action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 1000 } : undefined
+    )
     const secret = 'this-edge-secret-0123'
     const e = await startEdge({ tracker: tracker.url, edgeId: 'ap1', edgeSecret: secret, region: 'ap' })
     await until('register', () => tracker.messages.some(m => m.action === 'p2pcdn:edge-register'))
-    expect(tracker.messages.find(m => m.action === 'p2pcdn:edge-register')).toEqual({ action: 'p2pcdn:edge-register', v: 1, id: 'ap1', token: secret, url: e.url, region: 'ap', capacity: 0 })
+    expect(tracker.messages.find(m => m.action === 'p2pcdn:edge-register')).toEqual({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      id: 'ap1',
+      token: secret,
+      url: e.url,
+      region: 'ap',
+      capacity: 0
+    })
     const nonce = 'N'.repeat(43)
     const res = await fetch(`${e.url}/_p2pcdn/challenge?nonce=${nonce}`)
     expect(res.status).toBe(200)
     const key = createHash('sha256').update(secret).digest()
     const mac = createHmac('sha256', key).update(`p2pcdn-edge-challenge:v1\nap1\n${nonce}`).digest('base64url')
     expect(await res.json()).toEqual({ v: 1, id: 'ap1', mac })
-    for (const bad of ['', '?nonce=', '?nonce=abc', `?nonce=${'a'.repeat(129)}`, '?nonce=a%2Fb%2Fc%2Fd%2Fe%2Ff%2Fg%2Fh%2Fi']) {
+    for (const bad of [
+      '',
+      '?nonce=',
+      '?nonce=abc',
+      `?nonce=${'a'.repeat(129)}`,
+      '?nonce=a%2Fb%2Fc%2Fd%2Fe%2Ff%2Fg%2Fh%2Fi'
+    ]) {
       expect((await fetch(`${e.url}/_p2pcdn/challenge${bad}`)).status).toBe(400)
     }
     expect((await fetch(`${e.url}/_p2pcdn/challenge?nonce=${nonce}`, { method: 'POST' })).status).toBe(405)
@@ -522,12 +601,26 @@ describe('tracker registration', () => {
   })
 
   it('logs a refused registration as an error', async () => {
-    const tracker = await startFakeTracker(() => ({ 'failure reason': 'invalid edge token', action: 'p2pcdn:edge-register', code: 'ERR_PROTOCOL' }))
-    const errors: Array<{ event: string, fields?: Record<string, unknown> }> = []
-    const logger: Logger = { debug () {}, info () {}, warn () {}, error: (event, fields) => { errors.push({ event, fields }) } }
+    const tracker = await startFakeTracker(() => ({
+      'failure reason': 'invalid edge token',
+      action: 'p2pcdn:edge-register',
+      code: 'ERR_PROTOCOL'
+    }))
+    const errors: Array<{ event: string; fields?: Record<string, unknown> }> = []
+    const logger: Logger = {
+      debug() {},
+      info() {},
+      warn() {},
+      error: (event, fields) => {
+        errors.push({ event, fields })
+      }
+    }
     const e = await startEdge({ tracker: tracker.url, edgeToken: 'wrong', logger })
     await until('error log', () => errors.length > 0)
-    expect(errors[0]).toMatchObject({ event: 'tracker-failure', fields: { reason: 'invalid edge token', code: 'ERR_PROTOCOL' } })
+    expect(errors[0]).toMatchObject({
+      event: 'tracker-failure',
+      fields: { reason: 'invalid edge token', code: 'ERR_PROTOCOL' }
+    })
     await e.stop()
   })
 })

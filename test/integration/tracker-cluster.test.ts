@@ -8,7 +8,16 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { join as joinPath } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { binaryId, connectRaw, fakeSdp, getJson, isAnnounceReply, isAnswer, isFailure, isOffer } from '../helpers/tracker-client.js'
+import {
+  binaryId,
+  connectRaw,
+  fakeSdp,
+  getJson,
+  isAnnounceReply,
+  isAnswer,
+  isFailure,
+  isOffer
+} from '../helpers/tracker-client.js'
 import type { Json, RawTrackerClient } from '../helpers/tracker-client.js'
 import { join } from '../helpers/tracker-harness.js'
 import { startRedis } from '../helpers/tracker-redis.js'
@@ -17,15 +26,35 @@ import type { RedisProcess } from '../helpers/tracker-redis.js'
 const TTL_MS = 1500
 const CLI = joinPath(import.meta.dirname, '../../cli/p2pcdn.ts')
 
-interface Node { proc: ChildProcess, url: string, httpUrl: string }
+interface Node {
+  proc: ChildProcess
+  url: string
+  httpUrl: string
+}
 
 let redis: RedisProcess
 const nodes: Node[] = []
 const clients: RawTrackerClient[] = []
 
-async function startNode (redisUrl: string): Promise<Node> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'tracker', '--port', '0', '--redis', redisUrl, '--cluster-ttl-ms', String(TTL_MS), '--edge-token', 'secret'],
-    { stdio: ['ignore', 'ignore', 'pipe'] })
+async function startNode(redisUrl: string): Promise<Node> {
+  const proc = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      CLI,
+      'tracker',
+      '--port',
+      '0',
+      '--redis',
+      redisUrl,
+      '--cluster-ttl-ms',
+      String(TTL_MS),
+      '--edge-token',
+      'secret'
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] }
+  )
   let err = ''
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`tracker did not start: ${err}`)), 20_000)
@@ -43,7 +72,7 @@ async function startNode (redisUrl: string): Promise<Node> {
   return node
 }
 
-async function connect (node: Node): Promise<RawTrackerClient> {
+async function connect(node: Node): Promise<RawTrackerClient> {
   const client = await connectRaw(node.url)
   clients.push(client)
   return client
@@ -74,20 +103,36 @@ describe('three tracker processes sharing Redis', () => {
     const [atB, atC] = await Promise.all([b.next(isOffer), c.next(isOffer)])
     expect([atB.peer_id, atC.peer_id]).toEqual([peerA, peerA])
 
-    b.send({ action: 'announce', info_hash: infoHash, peer_id: peerB, to_peer_id: peerA, offer_id: atB.offer_id, answer: fakeSdp('answer', 'b') })
+    b.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: peerB,
+      to_peer_id: peerA,
+      offer_id: atB.offer_id,
+      answer: fakeSdp('answer', 'b')
+    })
     expect(await a.next(isAnswer)).toMatchObject({ peer_id: peerB, offer_id: atB.offer_id })
   })
 
   it('lists an edge registered on one process at every process', async () => {
     const edge = await connect(nodes[0]!)
-    edge.send({ action: 'p2pcdn:edge-register', v: 1, token: 'secret', url: 'https://edge1.example', region: 'eu', capacity: 100 })
+    edge.send({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      token: 'secret',
+      url: 'https://edge1.example',
+      region: 'eu',
+      capacity: 100
+    })
     await edge.next(msg => msg.action === 'p2pcdn:edge-registered')
     const listed = async (node: Node): Promise<string[]> =>
       ((await getJson(`${node.httpUrl}/edges`)).body as { edges: Json[] }).edges.map(e => e.url as string)
     expect(await listed(nodes[2]!)).toEqual(['https://edge1.example'])
     const ws = await connect(nodes[1]!)
     ws.send({ action: 'p2pcdn:edges', v: 1 })
-    expect(((await ws.next(msg => msg.action === 'p2pcdn:edges')).edges as Json[]).map(e => e.url)).toEqual(['https://edge1.example'])
+    expect(((await ws.next(msg => msg.action === 'p2pcdn:edges')).edges as Json[]).map(e => e.url)).toEqual([
+      'https://edge1.example'
+    ])
     await edge.close()
     expect(await waitFor(async () => (await listed(nodes[2]!)).length === 0)).toBe(true)
   })
@@ -99,12 +144,24 @@ describe('three tracker processes sharing Redis', () => {
     expect(await join(a, infoHash, peerA)).toMatchObject({ incomplete: 1 })
 
     b.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, event: 'started' })
-    expect(await b.next(isFailure)).toMatchObject({ 'failure reason': 'peer_id is already in this swarm on another connection', code: 'ERR_PROTOCOL', action: 'announce', info_hash: infoHash })
+    expect(await b.next(isFailure)).toMatchObject({
+      'failure reason': 'peer_id is already in this swarm on another connection',
+      code: 'ERR_PROTOCOL',
+      action: 'announce',
+      info_hash: infoHash
+    })
     // Nothing of the refused announce stays: the counts, and answers still reach the owner.
     const peerC = binaryId()
     expect(await join(c, infoHash, peerC)).toMatchObject({ incomplete: 2 })
     const offerId = binaryId()
-    c.send({ action: 'announce', info_hash: infoHash, peer_id: peerC, to_peer_id: peerA, offer_id: offerId, answer: fakeSdp('answer', 'c') })
+    c.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: peerC,
+      to_peer_id: peerA,
+      offer_id: offerId,
+      answer: fakeSdp('answer', 'c')
+    })
     expect(await a.next(isAnswer)).toMatchObject({ offer_id: offerId })
     await b.expectNothing(isAnswer, 200)
 
@@ -114,25 +171,60 @@ describe('three tracker processes sharing Redis', () => {
     expect(await join(b, infoHash, peerA)).toMatchObject({ incomplete: 2 })
   })
 
-  it('relays an answer only for the peer its socket owns, never in another process\'s peer\'s name', async () => {
+  it("relays an answer only for the peer its socket owns, never in another process's peer's name", async () => {
     const [a, b, c] = [await connect(nodes[0]!), await connect(nodes[1]!), await connect(nodes[1]!)]
     const infoHash = binaryId()
     const [peerA, peerB, peerC] = [binaryId(), binaryId(), binaryId()]
     await join(b, infoHash, peerB)
     await join(c, infoHash, peerC)
     const offerId = binaryId()
-    a.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, event: 'started', numwant: 1, offers: [{ offer: fakeSdp('offer', 'a'), offer_id: offerId }] })
+    a.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: peerA,
+      event: 'started',
+      numwant: 1,
+      offers: [{ offer: fakeSdp('offer', 'a'), offer_id: offerId }]
+    })
     await a.next(isAnnounceReply)
     // A socket on node 0 that owns no peer, and one on node 1 that owns peerC, both answer as peerB.
     const outsider = await connect(nodes[0]!)
-    outsider.send({ action: 'announce', info_hash: infoHash, peer_id: peerB, to_peer_id: peerA, offer_id: offerId, answer: fakeSdp('answer', 'forged') })
-    c.send({ action: 'announce', info_hash: infoHash, peer_id: peerB, to_peer_id: peerA, offer_id: offerId, answer: fakeSdp('answer', 'forged') })
+    outsider.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: peerB,
+      to_peer_id: peerA,
+      offer_id: offerId,
+      answer: fakeSdp('answer', 'forged')
+    })
+    c.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: peerB,
+      to_peer_id: peerA,
+      offer_id: offerId,
+      answer: fakeSdp('answer', 'forged')
+    })
     // A socket on node 2 that never joined answers in its own made-up name.
     const stranger = await connect(nodes[2]!)
-    stranger.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), to_peer_id: peerA, offer_id: offerId, answer: fakeSdp('answer', 'forged') })
+    stranger.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: binaryId(),
+      to_peer_id: peerA,
+      offer_id: offerId,
+      answer: fakeSdp('answer', 'forged')
+    })
     await a.expectNothing(isAnswer, 300)
     // peerB's own socket, on another process than peerA's, still gets through.
-    b.send({ action: 'announce', info_hash: infoHash, peer_id: peerB, to_peer_id: peerA, offer_id: offerId, answer: fakeSdp('answer', 'b') })
+    b.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: peerB,
+      to_peer_id: peerA,
+      offer_id: offerId,
+      answer: fakeSdp('answer', 'b')
+    })
     expect(await a.next(isAnswer)).toMatchObject({ peer_id: peerB, offer_id: offerId })
   })
 
@@ -152,7 +244,7 @@ describe('three tracker processes sharing Redis', () => {
   })
 })
 
-async function waitFor (check: () => Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (await check()) return true

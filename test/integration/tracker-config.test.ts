@@ -42,7 +42,9 @@ describe('resolveConfig', () => {
 
   it('keeps a default when an option is explicitly undefined', () => {
     expect(resolveConfig({ port: undefined, host: undefined, announceIntervalS: 30 })).toMatchObject({
-      port: 8000, host: '127.0.0.1', announceIntervalS: 30
+      port: 8000,
+      host: '127.0.0.1',
+      announceIntervalS: 30
     })
   })
 
@@ -70,7 +72,7 @@ describe('resolveConfig', () => {
     ['regions', { cidrs: { eu: ['10.0.0.0/33'] } }],
     ['regions', { cidrs: { eu: ['not-an-ip/8'] } }],
     ['regions', { neighbours: { eu: 'us' } }],
-    ['logger', { info () {} }],
+    ['logger', { info() {} }],
     ['edgeChallenge', 'on'],
     ['maxEdgesPerId', 0],
     ['maxConcurrentEdgeChallenges', 0],
@@ -90,7 +92,12 @@ describe('resolveConfig: the edges file', () => {
   const good = { id: 'eu1', urls: ['https://eu1.cdn.example'], secretSha256: SHA }
 
   it('keeps each edge by id with its exact origins, and turns the challenge on', () => {
-    const config = resolveConfig({ edges: [good, { id: 'local', urls: ['http://127.0.0.1:8081/', 'HTTPS://EU2.cdn.example:443'], secret: 'x'.repeat(16) }] })
+    const config = resolveConfig({
+      edges: [
+        good,
+        { id: 'local', urls: ['http://127.0.0.1:8081/', 'HTTPS://EU2.cdn.example:443'], secret: 'x'.repeat(16) }
+      ]
+    })
     expect([...config.edges.keys()]).toEqual(['eu1', 'local'])
     expect([...config.edges.get('local')!.urls]).toEqual(['http://127.0.0.1:8081', 'https://eu2.cdn.example'])
     expect(config.edges.get('eu1')!.secretHash.toString('hex')).toBe(SHA)
@@ -103,16 +110,28 @@ describe('resolveConfig: the edges file', () => {
     ['empty', [], /"edges": expected at least one edge/],
     ['a bad id', [{ ...good, id: 'eu 1' }], /"edges\[0\]\.id"/],
     ['a duplicate id', [good, { ...good, urls: ['https://other.example'] }], /"edges\[1\]\.id": "eu1" is listed twice/],
-    ['a URL with a path', [{ ...good, urls: ['https://eu1.cdn.example/cdn'] }], /"edges\[0\]\.urls\[0\]": expected an http\(s\) origin/],
+    [
+      'a URL with a path',
+      [{ ...good, urls: ['https://eu1.cdn.example/cdn'] }],
+      /"edges\[0\]\.urls\[0\]": expected an http\(s\) origin/
+    ],
     ['a URL with a query', [{ ...good, urls: ['https://eu1.cdn.example?x'] }], /"edges\[0\]\.urls\[0\]"/],
     ['a non-http URL', [{ ...good, urls: ['ftp://eu1.cdn.example'] }], /"edges\[0\]\.urls\[0\]"/],
     ['credentials in a URL', [{ ...good, urls: ['https://u:p@eu1.cdn.example'] }], /"edges\[0\]\.urls\[0\]"/],
     ['no URL', [{ ...good, urls: [] }], /"edges\[0\]\.urls": expected an array of 1 to 16/],
-    ['one URL for two ids', [good, { ...good, id: 'eu2' }], /"edges\[1\]\.urls\[0\]": https:\/\/eu1\.cdn\.example is already listed for edge "eu1"/],
+    [
+      'one URL for two ids',
+      [good, { ...good, id: 'eu2' }],
+      /"edges\[1\]\.urls\[0\]": https:\/\/eu1\.cdn\.example is already listed for edge "eu1"/
+    ],
     ['no secret', [{ id: 'eu1', urls: good.urls }], /exactly one of "secretSha256" and "secret"/],
     ['both secrets', [{ ...good, secret: 'x'.repeat(16) }], /exactly one of/],
     ['a short hash', [{ ...good, secretSha256: 'abc' }], /"edges\[0\]\.secretSha256": expected 64 hex digits/],
-    ['a short secret', [{ id: 'eu1', urls: good.urls, secret: 'short' }], /"edges\[0\]\.secret": expected a string of at least 16/],
+    [
+      'a short secret',
+      [{ id: 'eu1', urls: good.urls, secret: 'short' }],
+      /"edges\[0\]\.secret": expected a string of at least 16/
+    ],
     ['a typo in a field', [{ ...good, url: 'https://eu1.cdn.example' }], /unknown field "url"/]
   ]
   it.each(badEdges)('throws a TypeError naming the entry for %s', (_, edges, message) => {
@@ -121,7 +140,11 @@ describe('resolveConfig: the edges file', () => {
   })
 
   it('refuses the shared token next to the file unless both are kept on purpose', () => {
-    expect(() => resolveConfig({ edges: [good], edgeToken: 'left-over' })).toThrow(/"edgeToken": with "edges" the shared token is refused/)
-    expect(resolveConfig({ edges: [good], edgeToken: 'kept', allowSharedEdgeToken: true }).allowSharedEdgeToken).toBe(true)
+    expect(() => resolveConfig({ edges: [good], edgeToken: 'left-over' })).toThrow(
+      /"edgeToken": with "edges" the shared token is refused/
+    )
+    expect(resolveConfig({ edges: [good], edgeToken: 'kept', allowSharedEdgeToken: true }).allowSharedEdgeToken).toBe(
+      true
+    )
   })
 })

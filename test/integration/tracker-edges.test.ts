@@ -10,14 +10,19 @@ import { useTrackers } from '../helpers/tracker-harness.js'
 const TOKEN = 'edge-secret'
 const trackers = useTrackers()
 const connect = trackers.connect
-const startTracker = async (init: TrackerInit = {}): Promise<Tracker> => await trackers.start({ edgeToken: TOKEN, ...init })
+const startTracker = async (init: TrackerInit = {}): Promise<Tracker> =>
+  await trackers.start({ edgeToken: TOKEN, ...init })
 
 const isRegistered = (msg: Json): boolean => msg.action === 'p2pcdn:edge-registered'
 const isEdges = (msg: Json): boolean => msg.action === 'p2pcdn:edges'
 
-interface EdgeSpec { url: string, region: string, capacity?: number }
+interface EdgeSpec {
+  url: string
+  region: string
+  capacity?: number
+}
 
-async function registerEdge (tracker: Tracker, spec: EdgeSpec, load?: Json): Promise<RawTrackerClient> {
+async function registerEdge(tracker: Tracker, spec: EdgeSpec, load?: Json): Promise<RawTrackerClient> {
   const edge = await connect(tracker)
   edge.send({ action: 'p2pcdn:edge-register', v: 1, token: TOKEN, capacity: 0, ...spec })
   await edge.next(isRegistered)
@@ -30,7 +35,7 @@ async function registerEdge (tracker: Tracker, spec: EdgeSpec, load?: Json): Pro
   return edge
 }
 
-async function listEdges (client: RawTrackerClient, region?: string): Promise<Json[]> {
+async function listEdges(client: RawTrackerClient, region?: string): Promise<Json[]> {
   client.send(region === undefined ? { action: 'p2pcdn:edges', v: 1 } : { action: 'p2pcdn:edges', v: 1, region })
   const reply = await client.next(isEdges)
   expect(reply.v).toBe(1)
@@ -41,7 +46,14 @@ describe('edge registration', () => {
   it('is refused with ERR_PROTOCOL when no token is configured', async () => {
     const tracker = await startTracker({ edgeToken: undefined })
     const edge = await connect(tracker)
-    edge.send({ action: 'p2pcdn:edge-register', v: 1, token: 'anything', url: 'https://eu1.example', region: 'eu', capacity: 0 })
+    edge.send({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      token: 'anything',
+      url: 'https://eu1.example',
+      region: 'eu',
+      capacity: 0
+    })
     const failure = await edge.next(isFailure)
     expect(failure).toMatchObject({ code: 'ERR_PROTOCOL', action: 'p2pcdn:edge-register' })
     expect(failure['failure reason']).toMatch(/no edge token/)
@@ -62,7 +74,14 @@ describe('edge registration', () => {
   it('accepts the right token and replies with the heartbeat interval', async () => {
     const tracker = await startTracker({ edgeHeartbeatMs: 5000 })
     const edge = await connect(tracker)
-    edge.send({ action: 'p2pcdn:edge-register', v: 1, token: TOKEN, url: 'https://eu1.example/', region: 'eu', capacity: 1000 })
+    edge.send({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      token: TOKEN,
+      url: 'https://eu1.example/',
+      region: 'eu',
+      capacity: 1000
+    })
     expect(await edge.next(isRegistered)).toEqual({ action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 5000 })
     expect(await listEdges(edge)).toEqual([
       { url: 'https://eu1.example', region: 'eu', capacity: 1000, connections: 0, bytesPerSec: 0, hitRatio: 0 }
@@ -80,21 +99,53 @@ describe('edge registration', () => {
 describe('edge list', () => {
   it('lists the requested region first, then the least loaded, over WebSocket and HTTP', async () => {
     const tracker = await startTracker()
-    await registerEdge(tracker, { url: 'https://us-busy.example', region: 'us', capacity: 1000 }, { bytesPerSec: 900, connections: 9 })
-    await registerEdge(tracker, { url: 'https://eu-busy.example', region: 'eu', capacity: 1000 }, { bytesPerSec: 800, connections: 8 })
-    await registerEdge(tracker, { url: 'https://us-idle.example', region: 'us', capacity: 1000 }, { bytesPerSec: 100, connections: 1 })
-    await registerEdge(tracker, { url: 'https://eu-idle.example', region: 'eu', capacity: 1000 }, { bytesPerSec: 200, connections: 2, hitRatio: 0.9 })
+    await registerEdge(
+      tracker,
+      { url: 'https://us-busy.example', region: 'us', capacity: 1000 },
+      { bytesPerSec: 900, connections: 9 }
+    )
+    await registerEdge(
+      tracker,
+      { url: 'https://eu-busy.example', region: 'eu', capacity: 1000 },
+      { bytesPerSec: 800, connections: 8 }
+    )
+    await registerEdge(
+      tracker,
+      { url: 'https://us-idle.example', region: 'us', capacity: 1000 },
+      { bytesPerSec: 100, connections: 1 }
+    )
+    await registerEdge(
+      tracker,
+      { url: 'https://eu-idle.example', region: 'eu', capacity: 1000 },
+      { bytesPerSec: 200, connections: 2, hitRatio: 0.9 }
+    )
     const client = await connect(tracker)
 
     const eu = await listEdges(client, 'eu')
-    expect(eu.map(e => e.url)).toEqual(['https://eu-idle.example', 'https://eu-busy.example', 'https://us-idle.example', 'https://us-busy.example'])
-    expect(eu[0]).toEqual({ url: 'https://eu-idle.example', region: 'eu', capacity: 1000, connections: 2, bytesPerSec: 200, hitRatio: 0.9 })
+    expect(eu.map(e => e.url)).toEqual([
+      'https://eu-idle.example',
+      'https://eu-busy.example',
+      'https://us-idle.example',
+      'https://us-busy.example'
+    ])
+    expect(eu[0]).toEqual({
+      url: 'https://eu-idle.example',
+      region: 'eu',
+      capacity: 1000,
+      connections: 2,
+      bytesPerSec: 200,
+      hitRatio: 0.9
+    })
 
     const us = await getJson(`${tracker.httpUrl}/edges?region=us`)
     expect(us.status).toBe(200)
     expect(us.body).toMatchObject({ action: 'p2pcdn:edges', v: 1 })
-    expect((us.body as { edges: Json[] }).edges.map(e => e.url))
-      .toEqual(['https://us-idle.example', 'https://us-busy.example', 'https://eu-idle.example', 'https://eu-busy.example'])
+    expect((us.body as { edges: Json[] }).edges.map(e => e.url)).toEqual([
+      'https://us-idle.example',
+      'https://us-busy.example',
+      'https://eu-idle.example',
+      'https://eu-busy.example'
+    ])
 
     // No region: by load alone.
     const any = await getJson(`${tracker.httpUrl}/edges`)
@@ -118,7 +169,10 @@ describe('edge list', () => {
     await registerEdge(tracker, { url: 'https://unknown.example', region: 'eu', capacity: 0 }, { connections: 0 })
     await registerEdge(tracker, { url: 'https://known.example', region: 'eu', capacity: 100 }, { bytesPerSec: 99 })
     const client = await connect(tracker)
-    expect((await listEdges(client, 'eu')).map(e => e.url)).toEqual(['https://known.example', 'https://unknown.example'])
+    expect((await listEdges(client, 'eu')).map(e => e.url)).toEqual([
+      'https://known.example',
+      'https://unknown.example'
+    ])
   })
 
   it('removes an edge when its socket closes', async () => {
@@ -129,7 +183,8 @@ describe('edge list', () => {
 
     await edge.close()
     // The tracker sees the close a moment later; ask until it has (bounded).
-    for (let i = 0; i < 100 && (await listEdges(client)).length > 0; i++) await new Promise(resolve => setTimeout(resolve, 20))
+    for (let i = 0; i < 100 && (await listEdges(client)).length > 0; i++)
+      await new Promise(resolve => setTimeout(resolve, 20))
     expect(await listEdges(client)).toEqual([])
     expect((await getJson(`${tracker.httpUrl}/edges`)).body).toMatchObject({ edges: [] })
   })
@@ -138,7 +193,14 @@ describe('edge list', () => {
     const tracker = await startTracker()
     const old = await registerEdge(tracker, { url: 'https://eu1.example', region: 'eu' })
     const other = await connect(tracker)
-    other.send({ action: 'p2pcdn:edge-register', v: 1, token: TOKEN, url: 'https://eu1.example', region: 'eu', capacity: 5 })
+    other.send({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      token: TOKEN,
+      url: 'https://eu1.example',
+      region: 'eu',
+      capacity: 5
+    })
     const failure = await other.next(isFailure)
     expect(failure).toMatchObject({ code: 'ERR_PROTOCOL', action: 'p2pcdn:edge-register' })
     expect(failure['failure reason']).toMatch(/already registered/)
@@ -151,8 +213,16 @@ describe('edge list', () => {
     expect(await listEdges(old)).toMatchObject([{ url: 'https://eu1.example', connections: 1 }])
     // Gone (an edge that restarted closes its socket): the URL is free again.
     await old.close()
-    for (let i = 0; i < 100 && (await listEdges(client)).length > 0; i++) await new Promise(resolve => setTimeout(resolve, 20))
-    other.send({ action: 'p2pcdn:edge-register', v: 1, token: TOKEN, url: 'https://eu1.example', region: 'eu', capacity: 5 })
+    for (let i = 0; i < 100 && (await listEdges(client)).length > 0; i++)
+      await new Promise(resolve => setTimeout(resolve, 20))
+    other.send({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      token: TOKEN,
+      url: 'https://eu1.example',
+      region: 'eu',
+      capacity: 5
+    })
     await other.next(isRegistered)
     expect(await listEdges(client)).toMatchObject([{ url: 'https://eu1.example', capacity: 5 }])
   })
@@ -170,7 +240,8 @@ describe('edge list', () => {
       expect(await listEdges(client)).toHaveLength(2)
 
       // Ask until the quiet edge is gone (bounded), so a slow machine cannot fail this early.
-      for (let i = 0; i < 50 && (await listEdges(client)).length > 1; i++) await new Promise(resolve => setTimeout(resolve, heartbeatMs / 2))
+      for (let i = 0; i < 50 && (await listEdges(client)).length > 1; i++)
+        await new Promise(resolve => setTimeout(resolve, heartbeatMs / 2))
       expect((await listEdges(client)).map(e => e.url)).toEqual(['https://chatty.example'])
       // Dropped means unregistered: the quiet edge must register again.
       quiet.send({ action: 'p2pcdn:edge-load', v: 1, connections: 0, bytesPerSec: 0, hitRatio: 0 })
@@ -187,11 +258,26 @@ describe('edges file and shared token together', () => {
   it('with allowSharedEdgeToken, takes both, but a token edge cannot claim a URL of the file', async () => {
     const tracker = await startTracker({ edges: file, allowSharedEdgeToken: true, edgeChallenge: false })
     const token = await connect(tracker)
-    token.send({ action: 'p2pcdn:edge-register', v: 1, token: TOKEN, url: 'https://eu1.example/path', region: 'eu', capacity: 0 })
+    token.send({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      token: TOKEN,
+      url: 'https://eu1.example/path',
+      region: 'eu',
+      capacity: 0
+    })
     expect((await token.next(isFailure))['failure reason']).toMatch(/belongs to edge "eu1"/)
     await registerEdge(tracker, { url: 'https://other.example', region: 'eu' })
     const own = await connect(tracker)
-    own.send({ action: 'p2pcdn:edge-register', v: 1, id: 'eu1', token: 'eu1-secret-0123456789', url: 'https://EU1.example/', region: 'eu', capacity: 0 })
+    own.send({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      id: 'eu1',
+      token: 'eu1-secret-0123456789',
+      url: 'https://EU1.example/',
+      region: 'eu',
+      capacity: 0
+    })
     await own.next(isRegistered)
     expect((await listEdges(own)).map(e => e.url).sort()).toEqual(['https://eu1.example', 'https://other.example'])
   })
@@ -199,7 +285,15 @@ describe('edges file and shared token together', () => {
   it('refuses an id when the tracker has no edges file', async () => {
     const tracker = await startTracker()
     const edge = await connect(tracker)
-    edge.send({ action: 'p2pcdn:edge-register', v: 1, id: 'eu1', token: TOKEN, url: 'https://eu1.example', region: 'eu', capacity: 0 })
+    edge.send({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      id: 'eu1',
+      token: TOKEN,
+      url: 'https://eu1.example',
+      region: 'eu',
+      capacity: 0
+    })
     expect((await edge.next(isFailure))['failure reason']).toMatch(/no edges file/)
     expect(await listEdges(edge)).toEqual([])
   })
@@ -211,10 +305,18 @@ describe('edges file and shared token together', () => {
     try {
       await real.start()
       const client = await connect(tracker)
-      for (let i = 0; i < 200 && (await listEdges(client)).length === 0; i++) await new Promise(resolve => setTimeout(resolve, 25))
+      for (let i = 0; i < 200 && (await listEdges(client)).length === 0; i++)
+        await new Promise(resolve => setTimeout(resolve, 25))
       expect((await listEdges(client)).map(e => e.url)).toEqual([real.url])
       // Port 1 on loopback: nothing listens there.
-      client.send({ action: 'p2pcdn:edge-register', v: 1, token: TOKEN, url: 'http://127.0.0.1:1', region: 'eu', capacity: 0 })
+      client.send({
+        action: 'p2pcdn:edge-register',
+        v: 1,
+        token: TOKEN,
+        url: 'http://127.0.0.1:1',
+        region: 'eu',
+        capacity: 0
+      })
       expect((await client.next(isFailure))['failure reason']).toMatch(/challenge failed/)
       expect((await listEdges(client)).map(e => e.url)).toEqual([real.url])
     } finally {

@@ -19,12 +19,24 @@ const MESSAGES_PER_SOCKET = 200
 const HEAP_TOLERANCE_BYTES = 8 * 1024 * 1024
 
 let child: ChildProcess | undefined
-afterAll(() => { child?.kill('SIGKILL') })
+afterAll(() => {
+  child?.kill('SIGKILL')
+})
 
-function startChild (): Promise<{ proc: ChildProcess, port: number }> {
-  const proc = fork(joinPath(import.meta.dirname, '../helpers/tracker-gc-server.ts'),
-    [JSON.stringify({ messagesPerSecond: 100_000, messageBurst: 100_000, messagesPerSecondPerIp: 100_000, messageBurstPerIp: 100_000, edgeToken: 'secret' })],
-    { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+function startChild(): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = fork(
+    joinPath(import.meta.dirname, '../helpers/tracker-gc-server.ts'),
+    [
+      JSON.stringify({
+        messagesPerSecond: 100_000,
+        messageBurst: 100_000,
+        messagesPerSecondPerIp: 100_000,
+        messageBurstPerIp: 100_000,
+        edgeToken: 'secret'
+      })
+    ],
+    { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }
+  )
   child = proc
   return new Promise((resolve, reject) => {
     proc.once('message', msg => resolve({ proc, port: (msg as { port: number }).port }))
@@ -32,7 +44,7 @@ function startChild (): Promise<{ proc: ChildProcess, port: number }> {
   })
 }
 
-function heapOf (proc: ChildProcess): Promise<number> {
+function heapOf(proc: ChildProcess): Promise<number> {
   return new Promise(resolve => {
     proc.once('message', msg => resolve((msg as { heapUsed: number }).heapUsed))
     proc.send('measure')
@@ -40,7 +52,7 @@ function heapOf (proc: ChildProcess): Promise<number> {
 }
 
 /** A small deterministic PRNG, so a failure can be replayed. */
-function prng (seed: number): () => number {
+function prng(seed: number): () => number {
   let s = seed
   return () => {
     s = (s * 1_103_515_245 + 12_345) & 0x7fffffff
@@ -49,7 +61,7 @@ function prng (seed: number): () => number {
 }
 
 /** One hostile message: broken JSON, wrong types, odd sizes, or well-formed but out of order. */
-function hostileMessage (rand: () => number, infoHashes: string[]): string | Buffer {
+function hostileMessage(rand: () => number, infoHashes: string[]): string | Buffer {
   const pick = <T>(items: T[]): T => items[Math.floor(rand() * items.length)]!
   const ih = pick(infoHashes)
   const id = binaryId()
@@ -59,18 +71,68 @@ function hostileMessage (rand: () => number, infoHashes: string[]): string | Buf
     () => 'null',
     () => '[]',
     () => `${'['.repeat(500)}${']'.repeat(500)}`,
-    () => JSON.stringify({ action: pick(['announce', 'scrape', 'p2pcdn:edges', 'p2pcdn:edge-load', 'nope', 42, null]) }),
+    () =>
+      JSON.stringify({ action: pick(['announce', 'scrape', 'p2pcdn:edges', 'p2pcdn:edge-load', 'nope', 42, null]) }),
     () => JSON.stringify({ action: 'announce', info_hash: ih, peer_id: id.slice(0, 19) }),
-    () => JSON.stringify({ action: 'announce', info_hash: ih, peer_id: id, event: pick(['started', 'stopped', 'completed', 'bogus', 7]), left: pick([0, -1, 'x', 1e308, null]) }),
-    () => JSON.stringify({ action: 'announce', info_hash: ih, peer_id: id, offers: pick([{}, [1, 2], [{ offer: 'x' }], [{ offer: fakeSdp('offer', 'f'), offer_id: binaryId() }]]) }),
-    () => JSON.stringify({ action: 'announce', info_hash: ih, peer_id: id, numwant: 10, offers: Array.from({ length: 10 }, () => ({ offer: fakeSdp('offer', 'f'), offer_id: binaryId() })) }),
-    () => JSON.stringify({ action: 'announce', info_hash: ih, peer_id: id, to_peer_id: binaryId(), offer_id: binaryId(), answer: fakeSdp('answer', 'a') }),
+    () =>
+      JSON.stringify({
+        action: 'announce',
+        info_hash: ih,
+        peer_id: id,
+        event: pick(['started', 'stopped', 'completed', 'bogus', 7]),
+        left: pick([0, -1, 'x', 1e308, null])
+      }),
+    () =>
+      JSON.stringify({
+        action: 'announce',
+        info_hash: ih,
+        peer_id: id,
+        offers: pick([{}, [1, 2], [{ offer: 'x' }], [{ offer: fakeSdp('offer', 'f'), offer_id: binaryId() }]])
+      }),
+    () =>
+      JSON.stringify({
+        action: 'announce',
+        info_hash: ih,
+        peer_id: id,
+        numwant: 10,
+        offers: Array.from({ length: 10 }, () => ({ offer: fakeSdp('offer', 'f'), offer_id: binaryId() }))
+      }),
+    () =>
+      JSON.stringify({
+        action: 'announce',
+        info_hash: ih,
+        peer_id: id,
+        to_peer_id: binaryId(),
+        offer_id: binaryId(),
+        answer: fakeSdp('answer', 'a')
+      }),
     () => JSON.stringify({ action: 'announce', info_hash: ih, peer_id: id, event: 'stopped' }),
     () => JSON.stringify({ action: 'scrape', info_hash: Array.from({ length: pick([0, 3, 101]) }, binaryId) }),
-    () => JSON.stringify({ action: 'p2pcdn:edge-register', v: 1, token: pick(['secret', 'wrong']), url: pick(['https://e.example', 'ftp://x']), region: 'eu', capacity: 5 }),
-    () => JSON.stringify({ action: 'p2pcdn:edge-load', v: 1, connections: 1, bytesPerSec: 1, hitRatio: pick([0.5, 2, -1]) }),
+    () =>
+      JSON.stringify({
+        action: 'p2pcdn:edge-register',
+        v: 1,
+        token: pick(['secret', 'wrong']),
+        url: pick(['https://e.example', 'ftp://x']),
+        region: 'eu',
+        capacity: 5
+      }),
+    () =>
+      JSON.stringify({
+        action: 'p2pcdn:edge-load',
+        v: 1,
+        connections: 1,
+        bytesPerSec: 1,
+        hitRatio: pick([0.5, 2, -1])
+      }),
     () => JSON.stringify({ action: 'announce', info_hash: ih, peer_id: id, region: 'r'.repeat(pick([1, 3000])) }),
-    () => JSON.stringify({ action: 'announce', info_hash: ih, peer_id: id, offers: [{ offer: { type: 'offer', sdp: 's'.repeat(20_000) }, offer_id: binaryId() }] })
+    () =>
+      JSON.stringify({
+        action: 'announce',
+        info_hash: ih,
+        peer_id: id,
+        offers: [{ offer: { type: 'offer', sdp: 's'.repeat(20_000) }, offer_id: binaryId() }]
+      })
   ]
   return pick(kinds)()
 }
@@ -132,16 +194,19 @@ describe('fuzz', () => {
   }, 90_000)
 })
 
-async function open (url: string): Promise<WebSocket> {
+async function open(url: string): Promise<WebSocket> {
   const ws = new WebSocket(url)
   ws.on('error', () => {})
   // Replies are not read; discard them so they do not pile up in this process.
   ws.on('message', () => {})
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve)
+    ws.once('error', reject)
+  })
   return ws
 }
 
-async function waitForStats (url: string, done: (stats: Json) => boolean): Promise<Json> {
+async function waitForStats(url: string, done: (stats: Json) => boolean): Promise<Json> {
   for (let i = 0; i < 100; i++) {
     const stats = (await getJson(url)).body as Json
     if (done(stats)) return stats

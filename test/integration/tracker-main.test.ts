@@ -19,7 +19,10 @@ beforeAll(async () => {
   const entry = join(dir, 'entry.ts')
   bundle = join(dir, 'tracker.cjs')
   const mainPath = join(import.meta.dirname, '../../tracker/src/main.ts')
-  await writeFile(entry, `import { main } from ${JSON.stringify(mainPath)}\nvoid main(process.argv.slice(2), process.env)\n`)
+  await writeFile(
+    entry,
+    `import { main } from ${JSON.stringify(mainPath)}\nvoid main(process.argv.slice(2), process.env)\n`
+  )
   // Self-contained CommonJS, ws included, so the bundle runs from a temp dir. ws loads its
   // optional native helpers in a try/catch, so leaving them out is fine.
   await build({
@@ -44,18 +47,22 @@ interface Run {
   exit: Promise<number | null>
 }
 
-function run (args: string[], env: Record<string, string> = {}): Run {
+function run(args: string[], env: Record<string, string> = {}): Run {
   // A clean environment: only what the test passes may reach main().
   const child = spawn(process.execPath, [bundle, ...args], { env: { PATH: process.env.PATH ?? '', ...env } })
   let out = ''
   let err = ''
-  child.stdout.on('data', chunk => { out += String(chunk) })
-  child.stderr.on('data', chunk => { err += String(chunk) })
+  child.stdout.on('data', chunk => {
+    out += String(chunk)
+  })
+  child.stderr.on('data', chunk => {
+    err += String(chunk)
+  })
   const exit = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
   return { child, stdout: () => out, stderr: () => err, exit }
 }
 
-async function waitFor (check: () => RegExpMatchArray | null, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+async function waitFor(check: () => RegExpMatchArray | null, timeoutMs = 10_000): Promise<RegExpMatchArray> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const match = check()
@@ -72,7 +79,11 @@ describe('p2pcdn tracker (main)', () => {
     const httpUrl = url!.replace('ws:', 'http:')
     expect(await (await fetch(`${httpUrl}/healthz`)).json()).toEqual({ ok: true })
 
-    const listening = proc.stdout().split('\n').filter(Boolean).map(line => JSON.parse(line) as Record<string, unknown>)
+    const listening = proc
+      .stdout()
+      .split('\n')
+      .filter(Boolean)
+      .map(line => JSON.parse(line) as Record<string, unknown>)
       .find(line => line.event === 'listening')
     expect(listening).toMatchObject({ level: 'info', name: 'p2pcdn:tracker', url })
 
@@ -89,20 +100,29 @@ describe('p2pcdn tracker (main)', () => {
     client.send({ action: 'announce', info_hash: 'a'.repeat(20), peer_id: 'b'.repeat(20), event: 'started' })
     await client.next(msg => 'interval' in msg)
     // The regions file applied: 127.0.0.1 is in "local".
-    const stats = await (await fetch(`${url!.replace('ws:', 'http:')}/stats`)).json() as { peersByRegion: Record<string, number> }
+    const stats = (await (await fetch(`${url!.replace('ws:', 'http:')}/stats`)).json()) as {
+      peersByRegion: Record<string, number>
+    }
     expect(stats.peersByRegion).toEqual({ local: 1 })
 
     proc.child.kill('SIGTERM')
     expect(await client.closed).toBe(1001)
     expect(await proc.exit).toBe(0)
-    const lines = proc.stdout().split('\n').filter(Boolean).map(line => JSON.parse(line) as Record<string, unknown>)
+    const lines = proc
+      .stdout()
+      .split('\n')
+      .filter(Boolean)
+      .map(line => JSON.parse(line) as Record<string, unknown>)
     expect(lines.map(l => l.event)).toEqual(expect.arrayContaining(['listening', 'shutdown', 'stopped']))
   })
 
   it('exits 2 naming the file when --regions is unreadable or invalid', async () => {
     const bad = join(dir, 'bad-regions.json')
     await writeFile(bad, JSON.stringify({ cidrs: { eu: ['10.0.0.0/99'] } }))
-    for (const args of [['--regions', join(dir, 'missing.json')], ['--regions', bad]]) {
+    for (const args of [
+      ['--regions', join(dir, 'missing.json')],
+      ['--regions', bad]
+    ]) {
       const proc = run(args)
       expect(await proc.exit).toBe(2)
       expect(proc.stderr()).toMatch(/p2pcdn tracker: .*(missing\.json|regions)/)
@@ -111,7 +131,10 @@ describe('p2pcdn tracker (main)', () => {
 
   it('reads --edges-file, and exits 2 naming the problem in it', async () => {
     const good = join(dir, 'edges.json')
-    await writeFile(good, JSON.stringify({ edges: [{ id: 'eu1', urls: ['https://eu1.cdn.example'], secretSha256: 'ab'.repeat(32) }] }))
+    await writeFile(
+      good,
+      JSON.stringify({ edges: [{ id: 'eu1', urls: ['https://eu1.cdn.example'], secretSha256: 'ab'.repeat(32) }] })
+    )
     const proc = run(['--port', '0'], { P2PCDN_EDGES_FILE: good })
     await waitFor(() => proc.stderr().match(/listening on ws:\/\/127\.0\.0\.1:(\d+)/))
     expect(proc.stdout()).not.toContain('edge-registration-disabled')
@@ -119,7 +142,10 @@ describe('p2pcdn tracker (main)', () => {
     expect(await proc.exit).toBe(0)
 
     const badUrl = join(dir, 'edges-bad-url.json')
-    await writeFile(badUrl, JSON.stringify({ edges: [{ id: 'eu1', urls: ['https://eu1.cdn.example/path'], secretSha256: 'ab'.repeat(32) }] }))
+    await writeFile(
+      badUrl,
+      JSON.stringify({ edges: [{ id: 'eu1', urls: ['https://eu1.cdn.example/path'], secretSha256: 'ab'.repeat(32) }] })
+    )
     const notJson = join(dir, 'edges-not-json.json')
     await writeFile(notJson, '{"edges": [')
     const extra = join(dir, 'edges-extra.json')
@@ -163,7 +189,10 @@ describe('p2pcdn tracker (main)', () => {
     proc.child.kill('SIGTERM')
     expect(await proc.exit).toBe(0)
 
-    for (const [args, env] of [[['--cert', certFile], {}], [[], { P2PCDN_KEY: keyFile }]] as const) {
+    for (const [args, env] of [
+      [['--cert', certFile], {}],
+      [[], { P2PCDN_KEY: keyFile }]
+    ] as const) {
       const lonely = run([...args], env)
       expect(await lonely.exit).toBe(2)
       expect(lonely.stderr()).toMatch(/p2pcdn tracker: --cert and --key go together/)
@@ -171,7 +200,10 @@ describe('p2pcdn tracker (main)', () => {
   })
 
   it('applies the abuse limits from flags and P2PCDN_* variables, and exits 2 on a bad combination', async () => {
-    const proc = run(['--port', '0', '--max-peer-ids-per-ip-per-swarm', '1'], { P2PCDN_MESSAGES_PER_SECOND_PER_IP: '1', P2PCDN_MESSAGE_BURST_PER_IP: '1' })
+    const proc = run(['--port', '0', '--max-peer-ids-per-ip-per-swarm', '1'], {
+      P2PCDN_MESSAGES_PER_SECOND_PER_IP: '1',
+      P2PCDN_MESSAGE_BURST_PER_IP: '1'
+    })
     const [, url] = await waitFor(() => proc.stderr().match(/listening on (ws:\/\/127\.0\.0\.1:\d+)/))
     const client = await connectRaw(url!)
     const reply = async (peerId: string): Promise<Record<string, unknown>> => {
@@ -180,9 +212,15 @@ describe('p2pcdn tracker (main)', () => {
     }
     expect(await reply('b'.repeat(20))).toHaveProperty('interval')
     // The flag: one peer id per address in this swarm.
-    expect(await reply('c'.repeat(20))).toMatchObject({ 'failure reason': 'this address already has 1 peer ids in this swarm', action: 'announce' })
+    expect(await reply('c'.repeat(20))).toMatchObject({
+      'failure reason': 'this address already has 1 peer ids in this swarm',
+      action: 'announce'
+    })
     // The variables: one message back to back, one more with a warning, then refused.
-    expect(await reply('b'.repeat(20))).toMatchObject({ 'failure reason': 'too many messages: at most 1 per second from one address', action: 'announce' })
+    expect(await reply('b'.repeat(20))).toMatchObject({
+      'failure reason': 'too many messages: at most 1 per second from one address',
+      action: 'announce'
+    })
     proc.child.kill('SIGTERM')
     expect(await proc.exit).toBe(0)
 
@@ -191,15 +229,12 @@ describe('p2pcdn tracker (main)', () => {
     expect(bad.stderr()).toMatch(/"maxBufferedBytesTotal": expected at least maxBufferedBytes/)
   })
 
-  it.each([
-    [['--bogus']],
-    [['--message-burst', 'many']],
-    [['--port', 'eighty']],
-    [['--port', '70000']],
-    [['--port']]
-  ])('exits 2 with a message for %j', async args => {
-    const proc = run(args)
-    expect(await proc.exit).toBe(2)
-    expect(proc.stderr()).toMatch(/p2pcdn tracker: .+\n\nUsage: p2pcdn tracker/)
-  })
+  it.each([[['--bogus']], [['--message-burst', 'many']], [['--port', 'eighty']], [['--port', '70000']], [['--port']]])(
+    'exits 2 with a message for %j',
+    async args => {
+      const proc = run(args)
+      expect(await proc.exit).toBe(2)
+      expect(proc.stderr()).toMatch(/p2pcdn tracker: .+\n\nUsage: p2pcdn tracker/)
+    }
+  )
 })

@@ -5,18 +5,30 @@
  */
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { binaryId, connectRaw, fakeSdp, isAnnounceReply, isFailure, isOffer, isAnswer } from '../helpers/tracker-client.js'
+import {
+  binaryId,
+  connectRaw,
+  fakeSdp,
+  isAnnounceReply,
+  isFailure,
+  isOffer,
+  isAnswer
+} from '../helpers/tracker-client.js'
 import { join, useTrackers } from '../helpers/tracker-harness.js'
 
 const trackers = useTrackers()
 
-const offersOf = (n: number): Array<{ offer: { type: string, sdp: string }, offer_id: string }> =>
+const offersOf = (n: number): Array<{ offer: { type: string; sdp: string }; offer_id: string }> =>
   Array.from({ length: n }, (_, i) => ({ offer: fakeSdp('offer', `o${i}`), offer_id: binaryId() }))
 
 describe('peer_id ownership', () => {
   it('refuses a peer_id another socket holds in that swarm, and leaves the owner alone', async () => {
     const tracker = await trackers.start()
-    const [owner, thief, other] = [await trackers.connect(tracker), await trackers.connect(tracker), await trackers.connect(tracker)]
+    const [owner, thief, other] = [
+      await trackers.connect(tracker),
+      await trackers.connect(tracker),
+      await trackers.connect(tracker)
+    ]
     const infoHash = binaryId()
     const peerId = binaryId()
     await join(owner, infoHash, peerId)
@@ -28,7 +40,14 @@ describe('peer_id ownership', () => {
     await thief.next(isFailure)
 
     // Offers still reach the owner, and the thief's socket stays usable.
-    other.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), event: 'started', numwant: 1, offers: offersOf(1) })
+    other.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: binaryId(),
+      event: 'started',
+      numwant: 1,
+      offers: offersOf(1)
+    })
     expect(await owner.next(isOffer)).toMatchObject({ info_hash: infoHash })
     expect(await join(thief, infoHash, binaryId())).toMatchObject({ incomplete: 3 })
   })
@@ -53,14 +72,36 @@ describe('announce fields', () => {
     for (const p of peers) await join(p, infoHash, binaryId())
     const a = await trackers.connect(tracker)
 
-    a.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), event: 'started', numwant: 1, offers: offersOf(2) })
+    a.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: binaryId(),
+      event: 'started',
+      numwant: 1,
+      offers: offersOf(2)
+    })
     const reply = await a.next(isAnnounceReply)
     expect(reply).toMatchObject({ interval: 120, 'min interval': 30 })
     expect(reply['warning message']).toBeUndefined()
-    const got = await Promise.all(peers.map(async p => await p.next(isOffer, 300).then(() => 1, () => 0)))
+    const got = await Promise.all(
+      peers.map(
+        async p =>
+          await p.next(isOffer, 300).then(
+            () => 1,
+            () => 0
+          )
+      )
+    )
     expect(got.reduce((x, y) => x + y, 0)).toBe(1)
 
-    a.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), event: 'started', numwant: 5, offers: offersOf(5) })
+    a.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: binaryId(),
+      event: 'started',
+      numwant: 5,
+      offers: offersOf(5)
+    })
     expect((await a.next(isAnnounceReply))['warning message']).toMatch(/only 2 of 5 offers/)
   })
 
@@ -70,7 +111,15 @@ describe('announce fields', () => {
     const infoHash = binaryId()
     a.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId() })
     expect(await a.next(isAnnounceReply)).toMatchObject({ complete: 0, incomplete: 1 })
-    a.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), event: 'update', left: 0, uploaded: 10, downloaded: 20 })
+    a.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: binaryId(),
+      event: 'update',
+      left: 0,
+      uploaded: 10,
+      downloaded: 20
+    })
     expect(await a.next(isAnnounceReply)).toMatchObject({ complete: 1, incomplete: 1 })
   })
 
@@ -93,8 +142,10 @@ describe('announce fields', () => {
 describe('p2p-media-loader ids', () => {
   // p2p-media-loader-core utils/peer.ts: the swarm id is base64 of 15 bytes of SHA-1
   // (20 ASCII chars), and the peer id is "-PM" + version + "-" + random alphanumerics.
-  const streamHash = (streamId: string): string => createHash('sha1').update(streamId).digest().subarray(0, 15).toString('base64')
-  const pmPeerId = (): string => `-PM0102-${Array.from({ length: 12 }, () => 'ABCxyz0189'[Math.floor(Math.random() * 10)]).join('')}`
+  const streamHash = (streamId: string): string =>
+    createHash('sha1').update(streamId).digest().subarray(0, 15).toString('base64')
+  const pmPeerId = (): string =>
+    `-PM0102-${Array.from({ length: 12 }, () => 'ABCxyz0189'[Math.floor(Math.random() * 10)]).join('')}`
 
   it('matches peers and relays offer and answer with ASCII ids', async () => {
     const tracker = await trackers.start()
@@ -106,8 +157,19 @@ describe('p2p-media-loader ids', () => {
     const offer = offersOf(1)[0]!
     a.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, event: 'started', numwant: 1, offers: [offer] })
     expect(await b.next(isOffer)).toMatchObject({ peer_id: peerA, offer_id: offer.offer_id, info_hash: infoHash })
-    b.send({ action: 'announce', info_hash: infoHash, peer_id: peerB, to_peer_id: peerA, offer_id: offer.offer_id, answer: fakeSdp('answer', 'b') })
-    expect(await a.next(isAnswer)).toMatchObject({ peer_id: peerB, offer_id: offer.offer_id, answer: { type: 'answer' } })
+    b.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: peerB,
+      to_peer_id: peerA,
+      offer_id: offer.offer_id,
+      answer: fakeSdp('answer', 'b')
+    })
+    expect(await a.next(isAnswer)).toMatchObject({
+      peer_id: peerB,
+      offer_id: offer.offer_id,
+      answer: { type: 'answer' }
+    })
   })
 })
 
@@ -117,7 +179,8 @@ describe('limits', () => {
     const [flood, calm] = [await trackers.connect(tracker), await trackers.connect(tracker)]
     const infoHash = binaryId()
     const peerId = binaryId()
-    for (let i = 0; i < 20; i++) flood.send({ action: 'announce', info_hash: infoHash, peer_id: peerId, event: 'update' })
+    for (let i = 0; i < 20; i++)
+      flood.send({ action: 'announce', info_hash: infoHash, peer_id: peerId, event: 'update' })
     for (let i = 0; i < 3; i++) expect(await flood.next(isAnnounceReply)).not.toHaveProperty('warning message')
     for (let i = 0; i < 3; i++) expect(await flood.next(isAnnounceReply)).toHaveProperty('warning message')
     // action and info_hash, so a bittorrent-tracker client takes it as a warning, not a broken tracker.
@@ -130,7 +193,11 @@ describe('limits', () => {
 
   it('caps peers per swarm without evicting the ones already in', async () => {
     const tracker = await trackers.start({ maxPeersPerSwarm: 2 })
-    const [a, b, c] = [await trackers.connect(tracker), await trackers.connect(tracker), await trackers.connect(tracker)]
+    const [a, b, c] = [
+      await trackers.connect(tracker),
+      await trackers.connect(tracker),
+      await trackers.connect(tracker)
+    ]
     const infoHash = binaryId()
     const [peerA, peerB] = [binaryId(), binaryId()]
     await join(a, infoHash, peerA)
@@ -156,7 +223,7 @@ describe('limits', () => {
     await trackers.connect(tracker)
     const third = await trackers.connect(tracker)
     expect(await third.closed).toBe(1008)
-    const stats = await (await fetch(`${tracker.httpUrl}/stats`)).json() as { connections: number }
+    const stats = (await (await fetch(`${tracker.httpUrl}/stats`)).json()) as { connections: number }
     expect(stats.connections).toBe(2)
   })
 
@@ -164,9 +231,23 @@ describe('limits', () => {
     const tracker = await trackers.start()
     const [a, b] = [await trackers.connect(tracker), await trackers.connect(tracker)]
     const infoHash = binaryId()
-    a.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), event: 'started', numwant: 3, offers: offersOf(3) })
+    a.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: binaryId(),
+      event: 'started',
+      numwant: 3,
+      offers: offersOf(3)
+    })
     expect(await a.next(isAnnounceReply)).toMatchObject({ incomplete: 1 })
-    b.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), to_peer_id: binaryId(), offer_id: binaryId(), answer: fakeSdp('answer', 'x') })
+    b.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: binaryId(),
+      to_peer_id: binaryId(),
+      offer_id: binaryId(),
+      answer: fakeSdp('answer', 'x')
+    })
     await b.expectNothing(undefined, 200)
     await a.expectNothing(isFailure, 0)
   })

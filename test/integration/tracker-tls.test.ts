@@ -28,7 +28,7 @@ afterAll(async () => {
   await agent.close()
 })
 
-async function getJsonTls (url: string): Promise<{ status: number, body: unknown }> {
+async function getJsonTls(url: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url, { dispatcher: agent })
   return { status: res.status, body: await res.json() }
 }
@@ -54,7 +54,9 @@ describe('tracker with tls', () => {
 
   it('rejects a tls option without both PEM parts, naming the option', async () => {
     await expect(start({ tls: { cert: tls.cert, key: '' } })).rejects.toThrow(/Invalid option "tls"/)
-    await expect(start({ tls: { cert: tls.cert } as unknown as SelfSignedCert })).rejects.toThrow(/Invalid option "tls"/)
+    await expect(start({ tls: { cert: tls.cert } as unknown as SelfSignedCert })).rejects.toThrow(
+      /Invalid option "tls"/
+    )
   })
 })
 
@@ -73,9 +75,16 @@ describe('edge registering with a wss:// tracker', () => {
 
   it('trusts the tracker through trackerCa and shows up in GET /edges', async () => {
     const tracker = await start({ tls, edgeToken: TOKEN })
-    edge = createEdge({ origin: origin.url, port: 0, region: 'eu', tracker: tracker.url, trackerCa: tls.cert, edgeToken: TOKEN })
+    edge = createEdge({
+      origin: origin.url,
+      port: 0,
+      region: 'eu',
+      tracker: tracker.url,
+      trackerCa: tls.cert,
+      edgeToken: TOKEN
+    })
     await edge.start()
-    let edges: Array<{ url: string, region: string }> = []
+    let edges: Array<{ url: string; region: string }> = []
     for (let i = 0; i < 200 && edges.length === 0; i++) {
       edges = ((await getJsonTls(`${tracker.httpUrl}/edges`)).body as { edges: typeof edges }).edges
       if (edges.length === 0) await new Promise(resolve => setTimeout(resolve, 25))

@@ -25,7 +25,9 @@ import type { Tracker } from '../../tracker/src/index.js'
 import { binaryId, fakeSdp } from '../helpers/tracker-client.js'
 import type { Json } from '../helpers/tracker-client.js'
 
-interface BtPeer extends EventEmitter { destroy: () => void }
+interface BtPeer extends EventEmitter {
+  destroy: () => void
+}
 interface BtClient extends EventEmitter {
   start: () => void
   destroy: (cb?: (err?: Error | null) => void) => void
@@ -45,7 +47,9 @@ interface OfferingPeerConnection {
   createOffer: () => Promise<{ sdp?: string }>
   close: () => void
 }
-const { RTCPeerConnection } = wrtc as unknown as { RTCPeerConnection: new (config: { iceServers: unknown[] }) => OfferingPeerConnection }
+const { RTCPeerConnection } = wrtc as unknown as {
+  RTCPeerConnection: new (config: { iceServers: unknown[] }) => OfferingPeerConnection
+}
 
 const hex20 = (): string => randomBytes(20).toString('hex')
 const hexToBinary = (hex: string): string => Buffer.from(hex, 'hex').toString('latin1')
@@ -64,7 +68,7 @@ afterEach(async () => {
 })
 
 /** A real offer SDP (no candidates: enough for the answering side to build its answer). */
-async function realOfferSdp (): Promise<string> {
+async function realOfferSdp(): Promise<string> {
   const pc = new RTCPeerConnection({ iceServers: [] })
   pc.createDataChannel('probe')
   const offer = await pc.createOffer()
@@ -74,20 +78,27 @@ async function realOfferSdp (): Promise<string> {
 }
 
 /** A raw socket from `localAddress` that hands every parsed message to `onMessage`. */
-async function rawSocket (url: string, localAddress: string, onMessage: (msg: Json, ws: WebSocket) => void): Promise<WebSocket> {
+async function rawSocket(
+  url: string,
+  localAddress: string,
+  onMessage: (msg: Json, ws: WebSocket) => void
+): Promise<WebSocket> {
   const ws = new WebSocket(url, { localAddress })
   sockets.push(ws)
   ws.on('error', () => {})
   ws.on('message', data => onMessage(JSON.parse(String(data)) as Json, ws))
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve())
+    ws.once('error', reject)
+  })
   return ws
 }
 
-function send (ws: WebSocket, msg: Json): void {
+function send(ws: WebSocket, msg: Json): void {
   if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg))
 }
 
-async function until (cond: () => boolean, timeoutMs: number): Promise<boolean> {
+async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs
   while (!cond()) {
     if (Date.now() > end) return false
@@ -112,13 +123,19 @@ describe('busy seeders', () => {
     for (const infoHash of hashes) {
       // No offers of its own (numwant 0) and complete (left 0): a page that only seeds.
       const client = new Client({
-        infoHash, peerId: seederPeerId, announce: [url], port: 6881, rtcConfig: { iceServers: [] },
+        infoHash,
+        peerId: seederPeerId,
+        announce: [url],
+        port: 6881,
+        rtcConfig: { iceServers: [] },
         getAnnounceOpts: () => ({ numwant: 0, left: 0 })
       })
       btClients.push(client)
       client.on('warning', (err: Error) => warnings.push(err.message))
       client.on('error', (err: Error) => warnings.push(`error: ${err.message}`))
-      client.on('peer', (peer: BtPeer) => { btPeers.push(peer) })
+      client.on('peer', (peer: BtPeer) => {
+        btPeers.push(peer)
+      })
       client.on('update', (data: { infoHash: string }) => updated.add(data.infoHash))
       client.start()
     }
@@ -131,9 +148,11 @@ describe('busy seeders', () => {
     for (let t = 0; t < TORRENTS; t++) {
       for (let l = 0; l < LEECHERS_PER_TORRENT; l++) {
         const n = t * LEECHERS_PER_TORRENT + l
-        leechers.push(rawSocket(url, `127.0.9.${n + 1}`, msg => {
-          if ('answer' in msg && msg.peer_id === hexToBinary(seederPeerId)) answered.add(n)
-        }))
+        leechers.push(
+          rawSocket(url, `127.0.9.${n + 1}`, msg => {
+            if ('answer' in msg && msg.peer_id === hexToBinary(seederPeerId)) answered.add(n)
+          })
+        )
       }
     }
     const opened = await Promise.all(leechers)
@@ -141,14 +160,23 @@ describe('busy seeders', () => {
       const infoHash = hexToBinary(hashes[Math.floor(n / LEECHERS_PER_TORRENT)]!)
       // An offer for everyone in the swarm: later leechers also offer to earlier ones, and the seeder gets one from each.
       send(ws, {
-        action: 'announce', info_hash: infoHash, peer_id: binaryId(), event: 'started', numwant: LEECHERS_PER_TORRENT,
-        offers: Array.from({ length: LEECHERS_PER_TORRENT }, () => ({ offer: { type: 'offer', sdp }, offer_id: binaryId() }))
+        action: 'announce',
+        info_hash: infoHash,
+        peer_id: binaryId(),
+        event: 'started',
+        numwant: LEECHERS_PER_TORRENT,
+        offers: Array.from({ length: LEECHERS_PER_TORRENT }, () => ({
+          offer: { type: 'offer', sdp },
+          offer_id: binaryId()
+        }))
       })
     })
     // simple-peer answers after its 5 s ICE timeout (node-datachannel gives no end-of-candidates).
     const all = await until(() => answered.size === opened.length, 25_000)
-    const stats = await (await fetch(`${tracker.httpUrl}/stats`)).json() as { connections: number }
-    process.stderr.write(`${JSON.stringify({ test: 'seeder-40-torrents', answered: answered.size, of: opened.length, warnings, connections: stats.connections })}\n`)
+    const stats = (await (await fetch(`${tracker.httpUrl}/stats`)).json()) as { connections: number }
+    process.stderr.write(
+      `${JSON.stringify({ test: 'seeder-40-torrents', answered: answered.size, of: opened.length, warnings, connections: stats.connections })}\n`
+    )
     expect(all, `${answered.size} of ${opened.length} leechers got an answer`).toBe(true)
     expect(warnings).toEqual([])
     // The seeder's one socket is still open, next to the 120 leechers.
@@ -177,11 +205,25 @@ describe('busy seeders', () => {
       }
       if ('failure reason' in msg) seederFailures.push(msg)
       if ('offer' in msg) {
-        send(ws, { action: 'announce', info_hash: infoHash, peer_id: seederPeer, to_peer_id: msg.peer_id, offer_id: msg.offer_id, answer: fakeSdp('answer', 's') })
+        send(ws, {
+          action: 'announce',
+          info_hash: infoHash,
+          peer_id: seederPeer,
+          to_peer_id: msg.peer_id,
+          offer_id: msg.offer_id,
+          answer: fakeSdp('answer', 's')
+        })
         seederAnswers++
       }
     })
-    send(seeder, { action: 'announce', info_hash: infoHash, peer_id: seederPeer, event: 'started', left: 0, numwant: 0 })
+    send(seeder, {
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: seederPeer,
+      event: 'started',
+      left: 0,
+      numwant: 0
+    })
 
     let answered = 0
     const joiners: Promise<void>[] = []
@@ -191,25 +233,43 @@ describe('busy seeders', () => {
       // that is just leaving, whose answer then comes from outside the swarm and is dropped.
       const offer = (ws: WebSocket, event: string): void => {
         if (joiner.done || joiner.tries++ >= RETRIES) return
-        send(ws, { action: 'announce', info_hash: infoHash, peer_id: joiner.peerId, event, numwant: 1, offers: [{ offer: fakeSdp('offer', 'j'), offer_id: binaryId() }] })
+        send(ws, {
+          action: 'announce',
+          info_hash: infoHash,
+          peer_id: joiner.peerId,
+          event,
+          numwant: 1,
+          offers: [{ offer: fakeSdp('offer', 'j'), offer_id: binaryId() }]
+        })
         setTimeout(() => offer(ws, 'update'), RETRY_MS).unref()
       }
       // 30 addresses, 10 joiners each: a crowd from many homes.
-      joiners.push(rawSocket(url, `127.0.10.${(i % 30) + 1}`, (msg, ws) => {
-        if ('offer' in msg) {
-          // A joiner answers offers from other joiners too, as a real peer would.
-          send(ws, { action: 'announce', info_hash: infoHash, peer_id: joiner.peerId, to_peer_id: msg.peer_id, offer_id: msg.offer_id, answer: fakeSdp('answer', 'j') })
-        } else if ('answer' in msg && !joiner.done) {
-          joiner.done = true
-          answered++
-          send(ws, { action: 'announce', info_hash: infoHash, peer_id: joiner.peerId, event: 'stopped' })
-        }
-      }).then(ws => offer(ws, 'started')))
+      joiners.push(
+        rawSocket(url, `127.0.10.${(i % 30) + 1}`, (msg, ws) => {
+          if ('offer' in msg) {
+            // A joiner answers offers from other joiners too, as a real peer would.
+            send(ws, {
+              action: 'announce',
+              info_hash: infoHash,
+              peer_id: joiner.peerId,
+              to_peer_id: msg.peer_id,
+              offer_id: msg.offer_id,
+              answer: fakeSdp('answer', 'j')
+            })
+          } else if ('answer' in msg && !joiner.done) {
+            joiner.done = true
+            answered++
+            send(ws, { action: 'announce', info_hash: infoHash, peer_id: joiner.peerId, event: 'stopped' })
+          }
+        }).then(ws => offer(ws, 'started'))
+      )
       await new Promise(resolve => setTimeout(resolve, SPREAD_MS / JOINERS))
     }
     await Promise.all(joiners)
     const all = await until(() => answered === JOINERS, 10_000)
-    process.stderr.write(`${JSON.stringify({ test: 'seeder-flash-crowd', answered, of: JOINERS, seederAnswers, seederOpen: seeder.readyState === WebSocket.OPEN, closedByRule, seederFailures: seederFailures.length })}\n`)
+    process.stderr.write(
+      `${JSON.stringify({ test: 'seeder-flash-crowd', answered, of: JOINERS, seederAnswers, seederOpen: seeder.readyState === WebSocket.OPEN, closedByRule, seederFailures: seederFailures.length })}\n`
+    )
     expect(closedByRule).toBeUndefined()
     expect(seeder.readyState).toBe(WebSocket.OPEN)
     expect(all, `${answered} of ${JOINERS} joiners got an answer`).toBe(true)

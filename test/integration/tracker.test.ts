@@ -5,9 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { MAX_MESSAGE_BYTES } from '../../protocol/src/index.js'
 import { createTracker } from '../../tracker/src/index.js'
-import {
-  binaryId, fakeSdp, getJson, isAnnounceReply, isAnswer, isFailure, isOffer
-} from '../helpers/tracker-client.js'
+import { binaryId, fakeSdp, getJson, isAnnounceReply, isAnswer, isFailure, isOffer } from '../helpers/tracker-client.js'
 import type { Json } from '../helpers/tracker-client.js'
 import { join, useTrackers } from '../helpers/tracker-harness.js'
 
@@ -21,7 +19,14 @@ describe('announce', () => {
 
     const reply = await join(a, infoHash, binaryId(), { left: 1000, uploaded: 0, downloaded: 0 })
 
-    expect(reply).toEqual({ action: 'announce', info_hash: infoHash, interval: 60, 'min interval': 30, complete: 0, incomplete: 1 })
+    expect(reply).toEqual({
+      action: 'announce',
+      info_hash: infoHash,
+      interval: 60,
+      'min interval': 30,
+      complete: 0,
+      incomplete: 1
+    })
   })
 
   it('counts completed and left: 0 peers as complete, others as incomplete', async () => {
@@ -129,7 +134,12 @@ describe('announce', () => {
 
     // Random choice within a region: repeat so a lucky pick cannot pass the test.
     for (let round = 0; round < 5; round++) {
-      a.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, offers: [{ offer: fakeSdp('offer', 'x'), offer_id: binaryId() }] })
+      a.send({
+        action: 'announce',
+        info_hash: infoHash,
+        peer_id: peerA,
+        offers: [{ offer: fakeSdp('offer', 'x'), offer_id: binaryId() }]
+      })
       await a.next(isAnnounceReply)
       expect(await eu.next(isOffer)).toMatchObject({ peer_id: peerA, region: 'eu' })
     }
@@ -157,7 +167,12 @@ describe('announce', () => {
     expect(await b.next(isAnnounceReply)).toMatchObject({ complete: 1, incomplete: 0 })
 
     // A stopped peer gets no offers.
-    a.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, offers: [{ offer: fakeSdp('offer', 'x'), offer_id: binaryId() }] })
+    a.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: peerA,
+      offers: [{ offer: fakeSdp('offer', 'x'), offer_id: binaryId() }]
+    })
     expect(await a.next(isAnnounceReply)).toMatchObject({ complete: 1, incomplete: 0 })
     await b.expectNothing(isOffer)
 
@@ -207,7 +222,14 @@ describe('announce', () => {
     const peerA = binaryId()
     await join(a, infoHash, peerA)
 
-    a.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, to_peer_id: binaryId(), offer_id: binaryId(), answer: fakeSdp('answer', 'x') })
+    a.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: peerA,
+      to_peer_id: binaryId(),
+      offer_id: binaryId(),
+      answer: fakeSdp('answer', 'x')
+    })
     await a.expectNothing()
     expect(await join(a, infoHash, peerA)).toMatchObject({ incomplete: 1 })
   })
@@ -227,14 +249,23 @@ describe('malformed messages', () => {
 
     // A failure names the swarm when it can, so a bittorrent-tracker client reads it as its own.
     a.send({ action: 'announce', info_hash: infoHash, peer_id: 42 })
-    expect(await a.next(isFailure)).toMatchObject({ code: 'ERR_INVALID_MESSAGE', action: 'announce', info_hash: infoHash })
+    expect(await a.next(isFailure)).toMatchObject({
+      code: 'ERR_INVALID_MESSAGE',
+      action: 'announce',
+      info_hash: infoHash
+    })
 
     a.send({ action: 'teleport', info_hash: infoHash })
     const unknown = await a.next(isFailure)
     expect(unknown.code).toBe('ERR_INVALID_MESSAGE')
     expect(unknown['failure reason']).toContain('teleport')
 
-    a.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), offers: [{ offer: { type: 'offer', sdp: 1 }, offer_id: binaryId() }] })
+    a.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: binaryId(),
+      offers: [{ offer: { type: 'offer', sdp: 1 }, offer_id: binaryId() }]
+    })
     expect(await a.next(isFailure)).toMatchObject({ code: 'ERR_INVALID_MESSAGE' })
 
     expect(a.ws.readyState).toBe(a.ws.OPEN)
@@ -270,11 +301,15 @@ describe('scrape', () => {
     })
 
     a.send({ action: 'scrape', info_hash: hash2 })
-    expect((await a.next(msg => msg.action === 'scrape')).files).toEqual({ [hash2]: { complete: 0, incomplete: 1, downloaded: 0 } })
+    expect((await a.next(msg => msg.action === 'scrape')).files).toEqual({
+      [hash2]: { complete: 0, incomplete: 1, downloaded: 0 }
+    })
 
     // No info_hash: every swarm.
     a.send({ action: 'scrape' })
-    expect(Object.keys((await a.next(msg => msg.action === 'scrape')).files as Json).sort()).toEqual([hash1, hash2].sort())
+    expect(Object.keys((await a.next(msg => msg.action === 'scrape')).files as Json).sort()).toEqual(
+      [hash1, hash2].sort()
+    )
   })
 })
 
@@ -299,7 +334,13 @@ describe('HTTP', () => {
     })
     // Per swarm, biggest first, with its regions.
     expect(stats.swarmList).toEqual([
-      { infoHash: Buffer.from(infoHash, 'latin1').toString('hex'), peers: 2, complete: 0, incomplete: 2, peersByRegion: { eu: 1, default: 1 } },
+      {
+        infoHash: Buffer.from(infoHash, 'latin1').toString('hex'),
+        peers: 2,
+        complete: 0,
+        incomplete: 2,
+        peersByRegion: { eu: 1, default: 1 }
+      },
       expect.objectContaining({ peers: 1, peersByRegion: { us: 1 } })
     ])
     expect((await getJson(`${tracker.httpUrl}/nope`)).status).toBe(404)
@@ -335,7 +376,7 @@ describe('lifecycle', () => {
   })
 })
 
-async function eventually (check: () => Promise<void>, timeoutMs = 2000): Promise<void> {
+async function eventually(check: () => Promise<void>, timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {

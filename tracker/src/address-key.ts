@@ -9,7 +9,7 @@ import { isIP } from 'node:net'
 /** Hextets of a /64. */
 const PREFIX_HEXTETS = 4
 
-export function addressKey (ip: string): string {
+export function addressKey(ip: string): string {
   const zone = ip.indexOf('%')
   const bare = zone === -1 ? ip : ip.slice(0, zone)
   if (isIP(bare) !== 6) return bare
@@ -20,7 +20,7 @@ export function addressKey (ip: string): string {
 }
 
 /** Eight hextets, without leading zeros, of a valid IPv6 address. */
-function expand (ip: string): string[] {
+function expand(ip: string): string[] {
   const [head = '', tail] = ip.toLowerCase().split('::')
   const left = head === '' ? [] : head.split(':')
   const right = tail === undefined || tail === '' ? [] : tail.split(':')
@@ -28,5 +28,5 @@ function expand (ip: string): string[] {
   const words = (parts: string[]): number => parts.reduce((n, p) => n + (p.includes('.') ? 2 : 1), 0)
   const missing = tail === undefined ? 0 : 8 - words(left) - words(right)
   const all = [...left, ...Array.from({ length: missing }, () => '0'), ...right]
-  return all.map(h => h.includes('.') ? h : parseInt(h, 16).toString(16))
+  return all.map(h => (h.includes('.') ? h : parseInt(h, 16).toString(16)))
 }

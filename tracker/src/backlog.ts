@@ -50,20 +50,20 @@ export class SendBacklog<S extends BacklogSocket> {
   readonly #init: SendBacklogInit<S>
   #total = 0
 
-  constructor (init: SendBacklogInit<S>) {
+  constructor(init: SendBacklogInit<S>) {
     this.#init = init
   }
 
   /** Bytes queued for backlogged sockets, as last looked at. */
-  get totalBytes (): number {
+  get totalBytes(): number {
     return this.#total
   }
 
-  get size (): number {
+  get size(): number {
     return this.#entries.size
   }
 
-  has (socket: S): boolean {
+  has(socket: S): boolean {
     return this.#entries.has(socket)
   }
 
@@ -72,12 +72,12 @@ export class SendBacklog<S extends BacklogSocket> {
    * the mark too (one 16 KiB offer does), but they drain within the turn; a socket that
    * has not drained by the next sweep is not keeping up.
    */
-  isLagging (socket: S): boolean {
+  isLagging(socket: S): boolean {
     return this.#entries.get(socket)?.lagging === true
   }
 
   /** After a write that left `socket` over its high-water mark. */
-  note (socket: S): void {
+  note(socket: S): void {
     const bytes = socket.queuedBytes()
     let entry = this.#entries.get(socket)
     if (entry === undefined) {
@@ -95,7 +95,7 @@ export class SendBacklog<S extends BacklogSocket> {
   }
 
   /** The socket drained or closed. Safe to call for a socket that is not here. */
-  forget (socket: S): void {
+  forget(socket: S): void {
     const entry = this.#entries.get(socket)
     if (entry === undefined) return
     this.#total -= entry.bytes
@@ -103,7 +103,7 @@ export class SendBacklog<S extends BacklogSocket> {
   }
 
   /** Periodically: re-read every backlog (the kernel took some meanwhile), drop stalled ones. */
-  sweep (): void {
+  sweep(): void {
     const now = this.#init.now()
     for (const [socket, entry] of [...this.#entries]) {
       const bytes = socket.queuedBytes()
@@ -116,7 +116,7 @@ export class SendBacklog<S extends BacklogSocket> {
   }
 
   /** Drop the largest backlogs until the total fits again. */
-  #shed (): void {
+  #shed(): void {
     while (this.#total > this.#init.maxTotalBytes && this.#entries.size > 0) {
       let largest: S | undefined
       let most = -1
@@ -130,7 +130,7 @@ export class SendBacklog<S extends BacklogSocket> {
     }
   }
 
-  #dropNow (socket: S, reason: BacklogDropReason): void {
+  #dropNow(socket: S, reason: BacklogDropReason): void {
     const bytes = this.#entries.get(socket)?.bytes ?? 0
     this.forget(socket)
     this.#init.drop(socket, reason, bytes)

@@ -15,14 +15,14 @@ export interface Bucket {
   atMs: number
 }
 
-export function createBucket (burst: number, nowMs: number): Bucket {
+export function createBucket(burst: number, nowMs: number): Bucket {
   return { level: burst, atMs: nowMs }
 }
 
 /** Top `bucket` up for the time since it was last topped up, to at most `burst`. */
-export function refill (bucket: Bucket, nowMs: number, perSecond: number, burst: number): void {
+export function refill(bucket: Bucket, nowMs: number, perSecond: number, burst: number): void {
   if (nowMs <= bucket.atMs) return
-  bucket.level = Math.min(burst, bucket.level + (nowMs - bucket.atMs) * perSecond / 1000)
+  bucket.level = Math.min(burst, bucket.level + ((nowMs - bucket.atMs) * perSecond) / 1000)
   bucket.atMs = nowMs
 }
 
@@ -30,7 +30,7 @@ export function refill (bucket: Bucket, nowMs: number, perSecond: number, burst:
  * Whether `bucket` has a whole token for one more message, counting a debt of up to
  * `burst` tokens: `burst` messages from a full bucket, as many again in debt.
  */
-export function hasRoom (bucket: Bucket, burst: number): boolean {
+export function hasRoom(bucket: Bucket, burst: number): boolean {
   return bucket.level >= 1 - burst
 }
 
@@ -46,13 +46,13 @@ export class AnswerCredits {
   #windowAtMs = 0
 
   /** One more offer was forwarded to this socket. Capped, so a count cannot grow without end. */
-  grant (nowMs: number, windowMs: number, max: number): void {
+  grant(nowMs: number, windowMs: number, max: number): void {
     this.#rotate(nowMs, windowMs)
     if (this.#current + this.#previous < max) this.#current++
   }
 
   /** Spend one credit if there is one left in the last two windows. */
-  take (nowMs: number, windowMs: number): boolean {
+  take(nowMs: number, windowMs: number): boolean {
     this.#rotate(nowMs, windowMs)
     if (this.#previous > 0) {
       this.#previous--
@@ -66,11 +66,11 @@ export class AnswerCredits {
   }
 
   /** Credits left, without expiring any (a cheap test on the message path). */
-  get any (): boolean {
+  get any(): boolean {
     return this.#current + this.#previous > 0
   }
 
-  #rotate (nowMs: number, windowMs: number): void {
+  #rotate(nowMs: number, windowMs: number): void {
     const age = nowMs - this.#windowAtMs
     if (age < windowMs) return
     this.#previous = age < 2 * windowMs ? this.#current : 0

@@ -28,12 +28,18 @@ export interface Cluster {
   /** A local peer left. Fire and forget. */
   peerLeft: (infoHash: string, peerId: string, region: string) => void
   /** Cluster-wide counts of `infoHash`. */
-  counts: (infoHash: string) => Promise<{ complete: number, incomplete: number }>
+  counts: (infoHash: string) => Promise<{ complete: number; incomplete: number }>
   /**
    * Up to `count` peers of `infoHash` other than `exceptPeerId`, from any process: `region`
    * first, then `neighbours` in order, then any.
    */
-  choosePeers: (infoHash: string, exceptPeerId: string, region: string, neighbours: readonly string[], count: number) => Promise<ClusterPeer[]>
+  choosePeers: (
+    infoHash: string,
+    exceptPeerId: string,
+    region: string,
+    neighbours: readonly string[],
+    count: number
+  ) => Promise<ClusterPeer[]>
   /** Which process holds `peerId` in `infoHash`, if any. */
   locate: (infoHash: string, peerId: string) => Promise<string | undefined>
   /** Hand `text` to process `nodeId` for its local peer `peerId`. */

@@ -186,7 +186,7 @@ export interface TrackerInit {
    * TLS-terminating proxy in front.
    * @default undefined
    */
-  tls?: { cert: string | Buffer, key: string | Buffer }
+  tls?: { cert: string | Buffer; key: string | Buffer }
   /**
    * Where log lines go.
    * @default silentLogger
@@ -225,7 +225,7 @@ export interface TrackerConfig {
   regions: RegionMap
   redisUrl: string | undefined
   clusterTtlMs: number
-  tls: { cert: string | Buffer, key: string | Buffer } | undefined
+  tls: { cert: string | Buffer; key: string | Buffer } | undefined
   logger: Logger
 }
 
@@ -265,23 +265,54 @@ export const DEFAULT_TRACKER_CONFIG: TrackerConfig = {
 /** An edge that has not reported for this many heartbeats is dropped. */
 export const EDGE_MISSED_HEARTBEATS = 3
 
-type IntegerOption = 'announceIntervalS' | 'minAnnounceIntervalS' | 'edgeHeartbeatMs' | 'maxOffersPerAnnounce' |
-'pingIntervalMs' | 'maxPeersPerSwarm' | 'maxSwarmsPerSocket' | 'maxConnectionsPerIp' | 'messagesPerSecond' |
-'messageBurst' | 'messagesPerSecondPerIp' | 'messageBurstPerIp' | 'maxPeerIdsPerIpPerSwarm' | 'maxBufferedBytes' |
-'maxBufferedBytesTotal' | 'clusterTtlMs' | 'edgeChallengeTimeoutMs' | 'maxConcurrentEdgeChallenges' | 'maxEdgesPerId'
+type IntegerOption =
+  | 'announceIntervalS'
+  | 'minAnnounceIntervalS'
+  | 'edgeHeartbeatMs'
+  | 'maxOffersPerAnnounce'
+  | 'pingIntervalMs'
+  | 'maxPeersPerSwarm'
+  | 'maxSwarmsPerSocket'
+  | 'maxConnectionsPerIp'
+  | 'messagesPerSecond'
+  | 'messageBurst'
+  | 'messagesPerSecondPerIp'
+  | 'messageBurstPerIp'
+  | 'maxPeerIdsPerIpPerSwarm'
+  | 'maxBufferedBytes'
+  | 'maxBufferedBytesTotal'
+  | 'clusterTtlMs'
+  | 'edgeChallengeTimeoutMs'
+  | 'maxConcurrentEdgeChallenges'
+  | 'maxEdgesPerId'
 
 const INTEGER_OPTIONS: readonly IntegerOption[] = [
-  'announceIntervalS', 'minAnnounceIntervalS', 'edgeHeartbeatMs', 'maxOffersPerAnnounce', 'pingIntervalMs',
-  'maxPeersPerSwarm', 'maxSwarmsPerSocket', 'maxConnectionsPerIp', 'messagesPerSecond', 'messageBurst',
-  'messagesPerSecondPerIp', 'messageBurstPerIp', 'maxPeerIdsPerIpPerSwarm', 'maxBufferedBytes', 'maxBufferedBytesTotal',
-  'clusterTtlMs', 'edgeChallengeTimeoutMs', 'maxConcurrentEdgeChallenges', 'maxEdgesPerId'
+  'announceIntervalS',
+  'minAnnounceIntervalS',
+  'edgeHeartbeatMs',
+  'maxOffersPerAnnounce',
+  'pingIntervalMs',
+  'maxPeersPerSwarm',
+  'maxSwarmsPerSocket',
+  'maxConnectionsPerIp',
+  'messagesPerSecond',
+  'messageBurst',
+  'messagesPerSecondPerIp',
+  'messageBurstPerIp',
+  'maxPeerIdsPerIpPerSwarm',
+  'maxBufferedBytes',
+  'maxBufferedBytesTotal',
+  'clusterTtlMs',
+  'edgeChallengeTimeoutMs',
+  'maxConcurrentEdgeChallenges',
+  'maxEdgesPerId'
 ]
 
 /**
  * Apply defaults to `init` and validate it.
  * @throws TypeError naming the first bad option
  */
-export function resolveConfig (init: TrackerInit = {}): TrackerConfig {
+export function resolveConfig(init: TrackerInit = {}): TrackerConfig {
   const { regions, edges, ...rest } = dropUndefined(init)
   const identities = edges === undefined ? DEFAULT_TRACKER_CONFIG.edges : parseEdgeIdentities(edges)
   const config: TrackerConfig = {
@@ -301,24 +332,32 @@ export function resolveConfig (init: TrackerInit = {}): TrackerConfig {
   if (config.edgeToken !== undefined && (typeof config.edgeToken !== 'string' || config.edgeToken === '')) {
     throw new TypeError('Invalid option "edgeToken": expected a non-empty string')
   }
-  if (edges !== undefined && identities.size === 0) throw new TypeError('Invalid option "edges": expected at least one edge')
+  if (edges !== undefined && identities.size === 0)
+    throw new TypeError('Invalid option "edges": expected at least one edge')
   for (const name of ['allowSharedEdgeToken', 'edgeChallenge'] as const) {
     if (typeof config[name] !== 'boolean') throw new TypeError(`Invalid option "${name}": expected a boolean`)
   }
   if (identities.size > 0 && config.edgeToken !== undefined && !config.allowSharedEdgeToken) {
     // Left over from before the edges file, the token would let any holder in with any
     // URL the file does not list: say so rather than quietly keep (or drop) it.
-    throw new TypeError('Invalid option "edgeToken": with "edges" the shared token is refused; drop it, or set "allowSharedEdgeToken" to accept both')
+    throw new TypeError(
+      'Invalid option "edgeToken": with "edges" the shared token is refused; drop it, or set "allowSharedEdgeToken" to accept both'
+    )
   }
   if (config.allowSharedEdgeToken && config.edgeToken === undefined) {
     throw new TypeError('Invalid option "allowSharedEdgeToken": needs "edgeToken"')
   }
   for (const name of INTEGER_OPTIONS) positiveInteger(config, name)
   if (config.maxBufferedBytesTotal < config.maxBufferedBytes) {
-    throw new TypeError(`Invalid option "maxBufferedBytesTotal": expected at least maxBufferedBytes (${config.maxBufferedBytes}), got ${config.maxBufferedBytesTotal}`)
+    throw new TypeError(
+      `Invalid option "maxBufferedBytesTotal": expected at least maxBufferedBytes (${config.maxBufferedBytes}), got ${config.maxBufferedBytesTotal}`
+    )
   }
   if (typeof config.trustProxy !== 'boolean') throw new TypeError('Invalid option "trustProxy": expected a boolean')
-  if (config.redisUrl !== undefined && (typeof config.redisUrl !== 'string' || !/^rediss?:\/\/./.test(config.redisUrl))) {
+  if (
+    config.redisUrl !== undefined &&
+    (typeof config.redisUrl !== 'string' || !/^rediss?:\/\/./.test(config.redisUrl))
+  ) {
     throw new TypeError('Invalid option "redisUrl": expected redis://host:port')
   }
   if (config.tls !== undefined && !isTls(config.tls)) {
@@ -330,27 +369,27 @@ export function resolveConfig (init: TrackerInit = {}): TrackerConfig {
   return config
 }
 
-function positiveInteger (config: TrackerConfig, name: IntegerOption): void {
+function positiveInteger(config: TrackerConfig, name: IntegerOption): void {
   const value = config[name]
   if (!Number.isInteger(value) || value < 1) {
     throw new TypeError(`Invalid option "${name}": expected a positive integer, got ${String(value)}`)
   }
 }
 
-function isTls (value: unknown): boolean {
+function isTls(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false
   const { cert, key } = value as Record<string, unknown>
   const pem = (v: unknown): boolean => (typeof v === 'string' || Buffer.isBuffer(v)) && v.length > 0
   return pem(cert) && pem(key)
 }
 
-function isLogger (value: unknown): boolean {
+function isLogger(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false
   const methods = value as Record<string, unknown>
   return ['debug', 'info', 'warn', 'error'].every(level => typeof methods[level] === 'function')
 }
 
 /** So that `{ port: undefined }` keeps the default instead of wiping it out. */
-function dropUndefined<T extends object> (obj: T): Partial<T> {
+function dropUndefined<T extends object>(obj: T): Partial<T> {
   return Object.fromEntries(Object.entries(obj).filter(([, value]) => value !== undefined)) as Partial<T>
 }

@@ -55,20 +55,20 @@ export type PeerIds = string | Set<string>
 /** Most peer ids one socket may use in one swarm (a page with several clients sharing a socket). */
 export const MAX_PEER_IDS_PER_SOCKET_SWARM = 8
 
-export function peerIdCount (ids: PeerIds): number {
+export function peerIdCount(ids: PeerIds): number {
   return typeof ids === 'string' ? 1 : ids.size
 }
 
-export function hasPeerId (ids: PeerIds, peerId: string): boolean {
+export function hasPeerId(ids: PeerIds, peerId: string): boolean {
   return typeof ids === 'string' ? ids === peerId : ids.has(peerId)
 }
 
-export function listPeerIds (ids: PeerIds): Iterable<string> {
+export function listPeerIds(ids: PeerIds): Iterable<string> {
   return typeof ids === 'string' ? [ids] : ids
 }
 
 /** Record that `conn` uses `peerId` in `infoHash`. */
-export function rememberPeer (conn: Connection, infoHash: string, peerId: string): void {
+export function rememberPeer(conn: Connection, infoHash: string, peerId: string): void {
   const ids = conn.swarms.get(infoHash)
   if (ids === undefined) conn.swarms.set(infoHash, peerId)
   else if (typeof ids === 'string') {
@@ -77,7 +77,7 @@ export function rememberPeer (conn: Connection, infoHash: string, peerId: string
 }
 
 /** Record that `conn` no longer uses `peerId` in `infoHash`. */
-export function forgetPeer (conn: Connection, infoHash: string, peerId: string): void {
+export function forgetPeer(conn: Connection, infoHash: string, peerId: string): void {
   const ids = conn.swarms.get(infoHash)
   if (ids === undefined) return
   if (typeof ids === 'string') {

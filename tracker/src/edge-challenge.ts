@@ -35,13 +35,16 @@ export interface EdgeChallenger {
 }
 
 /** The answer an edge gives: base64url HMAC-SHA256 of the context, id and nonce. */
-export function challengeMac (key: Buffer, id: string | undefined, nonce: string): string {
-  return createHmac('sha256', key).update(`${EDGE_CHALLENGE_CONTEXT}\n${id ?? ''}\n${nonce}`, 'utf8').digest('base64url')
+export function challengeMac(key: Buffer, id: string | undefined, nonce: string): string {
+  return createHmac('sha256', key)
+    .update(`${EDGE_CHALLENGE_CONTEXT}\n${id ?? ''}\n${nonce}`, 'utf8')
+    .digest('base64url')
 }
 
-export function createEdgeChallenger (init: EdgeChallengeInit): EdgeChallenger {
+export function createEdgeChallenger(init: EdgeChallengeInit): EdgeChallenger {
   let inFlight = 0
-  const refuse = (why: string): Refusal => new Refusal('edge-refused', `edge registration refused: challenge failed: ${why}`)
+  const refuse = (why: string): Refusal =>
+    new Refusal('edge-refused', `edge registration refused: challenge failed: ${why}`)
 
   const fetchAnswer = async (url: string, nonce: string): Promise<unknown> => {
     const target = `${url}${EDGE_PATHS.challenge}?nonce=${nonce}`
@@ -64,13 +67,15 @@ export function createEdgeChallenger (init: EdgeChallengeInit): EdgeChallenger {
     try {
       if (res.statusCode !== 200) throw refuse(`${target} answered ${res.statusCode}`)
       const declared = Number(res.headers['content-length'])
-      if (declared > MAX_CHALLENGE_BODY_BYTES) throw refuse(`${target} answered with more than ${MAX_CHALLENGE_BODY_BYTES} bytes`)
+      if (declared > MAX_CHALLENGE_BODY_BYTES)
+        throw refuse(`${target} answered with more than ${MAX_CHALLENGE_BODY_BYTES} bytes`)
       const chunks: Buffer[] = []
       let size = 0
       try {
         for await (const chunk of body) {
           size += (chunk as Buffer).length
-          if (size > MAX_CHALLENGE_BODY_BYTES) throw refuse(`${target} answered with more than ${MAX_CHALLENGE_BODY_BYTES} bytes`)
+          if (size > MAX_CHALLENGE_BODY_BYTES)
+            throw refuse(`${target} answered with more than ${MAX_CHALLENGE_BODY_BYTES} bytes`)
           chunks.push(chunk as Buffer)
         }
       } catch (err) {
@@ -89,10 +94,15 @@ export function createEdgeChallenger (init: EdgeChallengeInit): EdgeChallenger {
   }
 
   return {
-    get inFlight () { return inFlight },
-    async check (url, id, key) {
+    get inFlight() {
+      return inFlight
+    },
+    async check(url, id, key) {
       if (inFlight >= init.maxConcurrent) {
-        throw new Refusal('edge-refused', 'edge registration refused: too many edge registrations in progress; retry later')
+        throw new Refusal(
+          'edge-refused',
+          'edge registration refused: too many edge registrations in progress; retry later'
+        )
       }
       inFlight++
       try {
@@ -101,7 +111,8 @@ export function createEdgeChallenger (init: EdgeChallengeInit): EdgeChallenger {
         if (typeof answer !== 'object' || answer === null) throw refuse('the answer is not a JSON object')
         const { mac, id: answeredId } = answer as Record<string, unknown>
         if (id !== undefined && answeredId !== id) throw refuse(`the edge at ${url} is not "${id}"`)
-        if (typeof mac !== 'string' || !macEqual(mac, challengeMac(key, id, nonce))) throw refuse(`the edge at ${url} does not hold this edge's secret`)
+        if (typeof mac !== 'string' || !macEqual(mac, challengeMac(key, id, nonce)))
+          throw refuse(`the edge at ${url} does not hold this edge's secret`)
       } finally {
         inFlight--
       }
@@ -109,14 +120,14 @@ export function createEdgeChallenger (init: EdgeChallengeInit): EdgeChallenger {
   }
 }
 
-function macEqual (given: string, expected: string): boolean {
+function macEqual(given: string, expected: string): boolean {
   const a = Buffer.from(given, 'utf8')
   const b = Buffer.from(expected, 'utf8')
   // The expected length is public (a SHA-256 in base64url), so checking it first leaks nothing.
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
-function describe (err: unknown, signal: AbortSignal): string {
+function describe(err: unknown, signal: AbortSignal): string {
   if (signal.aborted) return 'timed out'
   const code = (err as { code?: unknown }).code
   return typeof code === 'string' ? code : err instanceof Error ? err.message.slice(0, 200) : 'error'

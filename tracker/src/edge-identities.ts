@@ -47,18 +47,21 @@ const FIELDS: ReadonlySet<string> = new Set(['id', 'urls', 'secretSha256', 'secr
  * Validate the edges list (the `edges` array of the file).
  * @throws TypeError naming the entry and field
  */
-export function parseEdgeIdentities (value: unknown): EdgeIdentities {
-  const fail = (where: string, problem: string): TypeError => new TypeError(`Invalid option "edges${where}": ${problem}`)
+export function parseEdgeIdentities(value: unknown): EdgeIdentities {
+  const fail = (where: string, problem: string): TypeError =>
+    new TypeError(`Invalid option "edges${where}": ${problem}`)
   if (!Array.isArray(value)) throw fail('', 'expected an array of {id, urls, secretSha256}')
   if (value.length > MAX_EDGES_IN_FILE) throw fail('', `more than ${MAX_EDGES_IN_FILE} edges`)
   const byId = new Map<string, EdgeIdentity>()
   const owner = new Map<string, string>()
   value.forEach((entry: unknown, i) => {
     const at = `[${i}]`
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw fail(at, 'expected an object {id, urls, secretSha256}')
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      throw fail(at, 'expected an object {id, urls, secretSha256}')
     const fields = entry as Record<string, unknown>
     for (const key of Object.keys(fields)) {
-      if (!FIELDS.has(key)) throw fail(at, `unknown field "${key.slice(0, 64)}" (expected id, urls, secretSha256 or secret)`)
+      if (!FIELDS.has(key))
+        throw fail(at, `unknown field "${key.slice(0, 64)}" (expected id, urls, secretSha256 or secret)`)
     }
     const { id, urls, secretSha256, secret } = fields
     if (!isEdgeId(id)) throw fail(`${at}.id`, `expected ${EDGE_ID_RULE}`)
@@ -70,14 +73,19 @@ export function parseEdgeIdentities (value: unknown): EdgeIdentities {
     urls.forEach((url: unknown, j) => {
       const origin = exactOrigin(url)
       if (origin === undefined) {
-        throw fail(`${at}.urls[${j}]`, `expected an http(s) origin like https://eu1.cdn.example (no path, query or credentials), got ${JSON.stringify(url)?.slice(0, 200)}`)
+        throw fail(
+          `${at}.urls[${j}]`,
+          `expected an http(s) origin like https://eu1.cdn.example (no path, query or credentials), got ${JSON.stringify(url)?.slice(0, 200)}`
+        )
       }
       const other = owner.get(origin)
-      if (other !== undefined && other !== id) throw fail(`${at}.urls[${j}]`, `${origin} is already listed for edge "${other}"`)
+      if (other !== undefined && other !== id)
+        throw fail(`${at}.urls[${j}]`, `${origin} is already listed for edge "${other}"`)
       owner.set(origin, id)
       origins.add(origin)
     })
-    if ((secretSha256 === undefined) === (secret === undefined)) throw fail(at, 'expected exactly one of "secretSha256" and "secret"')
+    if ((secretSha256 === undefined) === (secret === undefined))
+      throw fail(at, 'expected exactly one of "secretSha256" and "secret"')
     let secretHash: Buffer
     if (secretSha256 !== undefined) {
       if (typeof secretSha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(secretSha256)) {
@@ -100,7 +108,7 @@ export function parseEdgeIdentities (value: unknown): EdgeIdentities {
  * not one. Written exactly: `https://a.example/` (a trailing slash) is accepted as the
  * same origin, a path or query is not.
  */
-export function exactOrigin (url: unknown): string | undefined {
+export function exactOrigin(url: unknown): string | undefined {
   if (typeof url !== 'string') return undefined
   let parsed: URL
   try {
@@ -109,12 +117,19 @@ export function exactOrigin (url: unknown): string | undefined {
     return undefined
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined
-  if (parsed.pathname !== '/' || parsed.search !== '' || parsed.hash !== '' || parsed.username !== '' || parsed.password !== '') return undefined
+  if (
+    parsed.pathname !== '/' ||
+    parsed.search !== '' ||
+    parsed.hash !== '' ||
+    parsed.username !== '' ||
+    parsed.password !== ''
+  )
+    return undefined
   if (url.replace(/\/+$/, '').includes('?') || url.includes('#')) return undefined
   return parsed.origin
 }
 
-export function hashSecret (secret: string): Buffer {
+export function hashSecret(secret: string): Buffer {
   return createHash('sha256').update(secret, 'utf8').digest()
 }
 
@@ -122,6 +137,6 @@ export function hashSecret (secret: string): Buffer {
  * Constant-time check of a presented secret against a stored hash. Both sides are
  * 32-byte digests, so neither the comparison nor a length mismatch says how much was right.
  */
-export function secretMatches (given: string, expectedHash: Buffer): boolean {
+export function secretMatches(given: string, expectedHash: Buffer): boolean {
   return timingSafeEqual(hashSecret(given), expectedHash)
 }

@@ -38,21 +38,21 @@ export class EdgeRegistry<H> {
   private readonly maxSilenceMs: number
   private readonly maxPerId: number
 
-  constructor (maxSilenceMs: number, maxPerId = 1) {
+  constructor(maxSilenceMs: number, maxPerId = 1) {
     this.maxSilenceMs = maxSilenceMs
     this.maxPerId = maxPerId
   }
 
-  get size (): number {
+  get size(): number {
     return this.edges.size
   }
 
-  has (handle: H): boolean {
+  has(handle: H): boolean {
     return this.edges.has(handle)
   }
 
   /** Whether `handle` has a registration being checked. */
-  isPending (handle: H): boolean {
+  isPending(handle: H): boolean {
     return this.pending.has(handle)
   }
 
@@ -61,7 +61,7 @@ export class EdgeRegistry<H> {
    * (or pending) connection holds the URL, or `maxPerId` connections the id. An entry past
    * its silence no longer counts: it is dropped here, as the next sweep would.
    */
-  claim (handle: H, claim: EdgeClaim, nowMs: number): string | undefined {
+  claim(handle: H, claim: EdgeClaim, nowMs: number): string | undefined {
     let sameId = 0
     for (const [other, record] of this.edges) {
       if (other === handle) continue
@@ -85,7 +85,7 @@ export class EdgeRegistry<H> {
   }
 
   /** Forget the claim of a registration that failed its check. */
-  release (handle: H): void {
+  release(handle: H): void {
     this.pending.delete(handle)
   }
 
@@ -93,7 +93,11 @@ export class EdgeRegistry<H> {
    * Register (or re-register) the edge behind `handle`, which must hold a claim for the
    * same id and URL (from `claim`). False when it does not: its socket closed meanwhile.
    */
-  register (handle: H, edge: { id: string | undefined, url: string, region: string, capacity: number }, nowMs: number): boolean {
+  register(
+    handle: H,
+    edge: { id: string | undefined; url: string; region: string; capacity: number },
+    nowMs: number
+  ): boolean {
     const held = this.pending.get(handle)
     if (held === undefined || held.id !== edge.id || held.url !== edge.url) return false
     this.pending.delete(handle)
@@ -116,7 +120,7 @@ export class EdgeRegistry<H> {
    * past its silence is dropped here, as the next sweep would: a late heartbeat does not
    * revive an edge that clients have stopped being given.
    */
-  reportLoad (handle: H, load: EdgeLoad, nowMs: number): boolean {
+  reportLoad(handle: H, load: EdgeLoad, nowMs: number): boolean {
     const record = this.edges.get(handle)
     if (record === undefined) return false
     if (!this.isHealthy(record, nowMs)) {
@@ -131,7 +135,7 @@ export class EdgeRegistry<H> {
   }
 
   /** The connection is gone: its edge and any claim it held. */
-  remove (handle: H): EdgeRecord | undefined {
+  remove(handle: H): EdgeRecord | undefined {
     const record = this.edges.get(handle)
     this.edges.delete(handle)
     this.pending.delete(handle)
@@ -139,7 +143,7 @@ export class EdgeRegistry<H> {
   }
 
   /** Drop edges that went quiet; returns what was dropped. */
-  sweep (nowMs: number): EdgeRecord[] {
+  sweep(nowMs: number): EdgeRecord[] {
     const dropped: EdgeRecord[] = []
     for (const [handle, record] of this.edges) {
       if (!this.isHealthy(record, nowMs)) {
@@ -154,19 +158,21 @@ export class EdgeRegistry<H> {
    * Healthy edges, those in `region` first, then least loaded first. Regions are plain
    * names with no geography, so "nearest" can only mean "same region".
    */
-  list (region: string | undefined, nowMs: number, neighbours: readonly string[] = []): EdgeInfo[] {
-    return orderEdges([...this.edges.values()]
-      .filter(record => this.isHealthy(record, nowMs))
-      .map(toEdgeInfo), region, neighbours)
+  list(region: string | undefined, nowMs: number, neighbours: readonly string[] = []): EdgeInfo[] {
+    return orderEdges(
+      [...this.edges.values()].filter(record => this.isHealthy(record, nowMs)).map(toEdgeInfo),
+      region,
+      neighbours
+    )
   }
 
   /** The edge registered on `handle`, as clients see it. */
-  get (handle: H): EdgeInfo | undefined {
+  get(handle: H): EdgeInfo | undefined {
     const record = this.edges.get(handle)
     return record === undefined ? undefined : toEdgeInfo(record)
   }
 
-  private isHealthy (record: EdgeRecord, nowMs: number): boolean {
+  private isHealthy(record: EdgeRecord, nowMs: number): boolean {
     return nowMs - record.lastSeenMs <= this.maxSilenceMs
   }
 }
@@ -175,11 +181,11 @@ export class EdgeRegistry<H> {
  * Share of its capacity an edge is using. An edge that did not say what it can serve
  * (capacity 0) gives no headroom figure, so it sorts after every edge that did.
  */
-function utilisation (edge: EdgeInfo): number {
+function utilisation(edge: EdgeInfo): number {
   return edge.capacity > 0 ? edge.bytesPerSec / edge.capacity : Number.POSITIVE_INFINITY
 }
 
-function toEdgeInfo ({ url, region, capacity, connections, bytesPerSec, hitRatio }: EdgeInfo): EdgeInfo {
+function toEdgeInfo({ url, region, capacity, connections, bytesPerSec, hitRatio }: EdgeInfo): EdgeInfo {
   return { url, region, capacity, connections, bytesPerSec, hitRatio }
 }
 
@@ -187,7 +193,7 @@ function toEdgeInfo ({ url, region, capacity, connections, bytesPerSec, hitRatio
  * Edges in the order clients should try them: `region` first, then its `neighbours` in
  * order, then the rest; within each, least loaded first.
  */
-export function orderEdges (edges: EdgeInfo[], region: string | undefined, neighbours: readonly string[]): EdgeInfo[] {
+export function orderEdges(edges: EdgeInfo[], region: string | undefined, neighbours: readonly string[]): EdgeInfo[] {
   const rank = (edge: EdgeInfo): number => {
     if (edge.region === region) return 0
     const i = neighbours.indexOf(edge.region)
@@ -197,7 +203,7 @@ export function orderEdges (edges: EdgeInfo[], region: string | undefined, neigh
 }
 
 /** A total order (so `sort` is stable and predictable): utilisation, connections, url. */
-function compareEdges (a: EdgeInfo, b: EdgeInfo): number {
+function compareEdges(a: EdgeInfo, b: EdgeInfo): number {
   const loadA = utilisation(a)
   const loadB = utilisation(b)
   if (loadA !== loadB) return loadA < loadB ? -1 : 1

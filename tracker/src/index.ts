@@ -15,7 +15,7 @@ import type { TrackerInit } from './config.js'
 import { TrackerServer } from './server.js'
 import type { Tracker } from './server.js'
 
-export function createTracker (init: TrackerInit = {}): Tracker {
+export function createTracker(init: TrackerInit = {}): Tracker {
   return new TrackerServer(resolveConfig(init))
 }
 

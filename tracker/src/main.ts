@@ -50,7 +50,7 @@ const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-to
 const EXIT_USAGE = 2
 
 /** Run the tracker until SIGINT or SIGTERM. Exits 2 on a bad command line. */
-export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   let init: TrackerInit | undefined
   try {
     init = readOptions(argv, env)
@@ -77,23 +77,28 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     process.exit(1)
   }
   if (init.edgeToken === undefined && init.edges === undefined) {
-    logger.warn('edge-registration-disabled', { reason: 'no --edge-token or --edges-file (P2PCDN_EDGE_TOKEN, P2PCDN_EDGES_FILE)' })
+    logger.warn('edge-registration-disabled', {
+      reason: 'no --edge-token or --edges-file (P2PCDN_EDGE_TOKEN, P2PCDN_EDGES_FILE)'
+    })
   }
   process.stderr.write(`p2pcdn tracker listening on ${tracker.url} (HTTP ${tracker.httpUrl})\n`)
 
   const shutdown = (signal: string): void => {
     logger.info('shutdown', { signal })
-    tracker.stop().then(() => process.exit(0), (err: unknown) => {
-      logger.error('shutdown-failed', { error: String(err) })
-      process.exit(1)
-    })
+    tracker.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error('shutdown-failed', { error: String(err) })
+        process.exit(1)
+      }
+    )
   }
   process.once('SIGINT', shutdown)
   process.once('SIGTERM', shutdown)
 }
 
 /** Returns undefined after printing help for `--help`. Throws on a bad flag. */
-function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | undefined {
+function readOptions(argv: string[], env: NodeJS.ProcessEnv): TrackerInit | undefined {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -132,18 +137,21 @@ function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | und
   const perIp = values['max-connections-per-ip'] ?? emptyToUndefined(env.P2PCDN_MAX_CONNECTIONS_PER_IP)
   const edgesFile = values['edges-file'] ?? emptyToUndefined(env.P2PCDN_EDGES_FILE)
   const challenge = values['edge-challenge'] ?? emptyToUndefined(env.P2PCDN_EDGE_CHALLENGE)
-  if (challenge !== undefined && challenge !== 'on' && challenge !== 'off') throw new Error(`invalid --edge-challenge "${challenge}": expected on or off`)
+  if (challenge !== undefined && challenge !== 'on' && challenge !== 'off')
+    throw new Error(`invalid --edge-challenge "${challenge}": expected on or off`)
   const certFile = values.cert ?? emptyToUndefined(env.P2PCDN_CERT)
   const keyFile = values.key ?? emptyToUndefined(env.P2PCDN_KEY)
   // One without the other is a typo, not a request for plain ws://: refuse rather than
   // silently serve unencrypted.
-  if ((certFile === undefined) !== (keyFile === undefined)) throw new Error('--cert and --key go together (or P2PCDN_CERT and P2PCDN_KEY)')
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new Error('--cert and --key go together (or P2PCDN_CERT and P2PCDN_KEY)')
   return {
     port: port === undefined ? undefined : parsePort(port),
     host: values.host ?? emptyToUndefined(env.P2PCDN_HOST),
     edgeToken: values['edge-token'] ?? emptyToUndefined(env.P2PCDN_EDGE_TOKEN),
     edges: edgesFile === undefined ? undefined : readEdges(edgesFile),
-    allowSharedEdgeToken: values['allow-edge-token'] ?? (env.P2PCDN_ALLOW_EDGE_TOKEN === '1' || env.P2PCDN_ALLOW_EDGE_TOKEN === 'true'),
+    allowSharedEdgeToken:
+      values['allow-edge-token'] ?? (env.P2PCDN_ALLOW_EDGE_TOKEN === '1' || env.P2PCDN_ALLOW_EDGE_TOKEN === 'true'),
     edgeChallenge: challenge === undefined ? undefined : challenge === 'on',
     regions: regionsFile === undefined ? undefined : readRegions(regionsFile),
     trustProxy: values['trust-proxy'] ?? (env.P2PCDN_TRUST_PROXY === '1' || env.P2PCDN_TRUST_PROXY === 'true'),
@@ -151,7 +159,10 @@ function readOptions (argv: string[], env: NodeJS.ProcessEnv): TrackerInit | und
     clusterTtlMs: ttl === undefined ? undefined : parseCount('cluster-ttl-ms', ttl),
     maxConnectionsPerIp: perIp === undefined ? undefined : parseCount('max-connections-per-ip', perIp),
     ...countOptions(values, env),
-    tls: certFile === undefined || keyFile === undefined ? undefined : { cert: readPem('cert', certFile), key: readPem('key', keyFile) }
+    tls:
+      certFile === undefined || keyFile === undefined
+        ? undefined
+        : { cert: readPem('cert', certFile), key: readPem('key', keyFile) }
   }
 }
 
@@ -166,9 +177,12 @@ const COUNT_FLAGS = [
   ['max-buffered-bytes-total', 'maxBufferedBytesTotal', 'P2PCDN_MAX_BUFFERED_BYTES_TOTAL']
 ] as const satisfies ReadonlyArray<readonly [string, keyof TrackerInit, string]>
 
-type CountOption = typeof COUNT_FLAGS[number][1]
+type CountOption = (typeof COUNT_FLAGS)[number][1]
 
-function countOptions (values: Record<string, unknown>, env: NodeJS.ProcessEnv): Partial<Pick<TrackerInit, CountOption>> {
+function countOptions(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv
+): Partial<Pick<TrackerInit, CountOption>> {
   const init: Partial<Pick<TrackerInit, CountOption>> = {}
   for (const [flag, option, variable] of COUNT_FLAGS) {
     const flagValue = values[flag]
@@ -178,7 +192,7 @@ function countOptions (values: Record<string, unknown>, env: NodeJS.ProcessEnv):
   return init
 }
 
-function readRegions (file: string): TrackerInit['regions'] {
+function readRegions(file: string): TrackerInit['regions'] {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -193,7 +207,7 @@ function readRegions (file: string): TrackerInit['regions'] {
 }
 
 /** The `edges` array of `--edges-file`; createTracker validates each entry. */
-function readEdges (file: string): TrackerInit['edges'] {
+function readEdges(file: string): TrackerInit['edges'] {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -206,15 +220,17 @@ function readEdges (file: string): TrackerInit['edges'] {
   } catch {
     throw new Error(`--edges-file "${file}" is not JSON`)
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`--edges-file "${file}": expected an object {"edges": [...]}`)
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`--edges-file "${file}": expected an object {"edges": [...]}`)
   const extra = Object.keys(value).filter(key => key !== 'edges')
-  if (extra.length > 0) throw new Error(`--edges-file "${file}": unknown field "${extra[0]?.slice(0, 64)}" (expected only "edges")`)
+  if (extra.length > 0)
+    throw new Error(`--edges-file "${file}": unknown field "${extra[0]?.slice(0, 64)}" (expected only "edges")`)
   const edges = (value as { edges?: unknown }).edges
   if (!Array.isArray(edges)) throw new Error(`--edges-file "${file}": expected "edges" to be an array`)
   return edges as TrackerInit['edges']
 }
 
-function readPem (flag: string, file: string): Buffer {
+function readPem(flag: string, file: string): Buffer {
   try {
     return readFileSync(file)
   } catch (err) {
@@ -222,18 +238,19 @@ function readPem (flag: string, file: string): Buffer {
   }
 }
 
-function parseCount (flag: string, text: string): number {
+function parseCount(flag: string, text: string): number {
   if (!/^\d+$/.test(text)) throw new Error(`invalid --${flag} "${text}": expected a positive integer`)
   return Number(text)
 }
 
-function parsePort (text: string): number {
+function parsePort(text: string): number {
   const port = Number(text)
-  if (!/^\d+$/.test(text) || port > 65_535) throw new Error(`invalid port "${text}": expected an integer from 0 to 65535`)
+  if (!/^\d+$/.test(text) || port > 65_535)
+    throw new Error(`invalid port "${text}": expected an integer from 0 to 65535`)
   return port
 }
 
 /** An exported-but-empty variable (`P2PCDN_EDGE_TOKEN=`) means "not set". */
-function emptyToUndefined (value: string | undefined): string | undefined {
+function emptyToUndefined(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value
 }

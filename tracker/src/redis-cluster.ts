@@ -52,19 +52,20 @@ export class RedisCluster implements Cluster {
   private sub: Redis | undefined
   private timer: NodeJS.Timeout | undefined
 
-  constructor (url: string, config: TrackerConfig, log: Logger) {
+  constructor(url: string, config: TrackerConfig, log: Logger) {
     this.url = url
     this.ttlMs = config.clusterTtlMs
     this.edgeTtlMs = EDGE_MISSED_HEARTBEATS * config.edgeHeartbeatMs
     this.log = log
   }
 
-  async start (deliver: DeliverFn): Promise<void> {
+  async start(deliver: DeliverFn): Promise<void> {
     const options = { lazyConnect: true, maxRetriesPerRequest: 2 }
     const cmd = new Redis(this.url, options)
     const sub = new Redis(this.url, options)
     // ioredis reconnects by itself; without a listener an outage would crash the process.
-    for (const client of [cmd, sub]) client.on('error', (err: Error) => this.log.warn('redis-error', { error: err.message }))
+    for (const client of [cmd, sub])
+      client.on('error', (err: Error) => this.log.warn('redis-error', { error: err.message }))
     await Promise.all([cmd.connect(), sub.connect()])
     sub.on('message', (_channel: string, message: string) => {
       const a = message.indexOf('|')
@@ -75,12 +76,17 @@ export class RedisCluster implements Cluster {
     await sub.subscribe(this.channel(this.nodeId))
     this.cmd = cmd
     this.sub = sub
-    this.timer = setInterval(() => { this.refresh() }, Math.max(50, Math.floor(this.ttlMs / 3)))
+    this.timer = setInterval(
+      () => {
+        this.refresh()
+      },
+      Math.max(50, Math.floor(this.ttlMs / 3))
+    )
     this.timer.unref()
     this.log.info('cluster-joined', { node: this.nodeId, ttlMs: this.ttlMs })
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     clearInterval(this.timer)
     const cmd = this.cmd
     if (cmd === undefined) return
@@ -94,14 +100,14 @@ export class RedisCluster implements Cluster {
     this.log.info('cluster-left', { node: this.nodeId })
   }
 
-  async peerUpdated (infoHash: string, peerId: string, region: string, complete: boolean): Promise<boolean> {
+  async peerUpdated(infoHash: string, peerId: string, region: string, complete: boolean): Promise<boolean> {
     const ih = binaryStringToHex(infoHash)
     const peer = binaryStringToHex(peerId)
     const key = `${ih}|${peer}`
     const next: LocalPeer = { ih, peer, region, complete }
     // A claim of this peer in flight decides first; then the state is read afresh.
     await this.claims.get(key)?.catch(() => false)
-    if (!this.peers.has(key) && !await this.claim(key, next)) return false
+    if (!this.peers.has(key) && !(await this.claim(key, next))) return false
     const cmd = this.cmd
     const before = this.peers.get(key)
     // Gone already: it stopped while its claim was in flight.
@@ -114,12 +120,15 @@ export class RedisCluster implements Cluster {
     return true
   }
 
-  peerLeft (infoHash: string, peerId: string): void {
+  peerLeft(infoHash: string, peerId: string): void {
     const key = `${binaryStringToHex(infoHash)}|${binaryStringToHex(peerId)}`
     const pending = this.claims.get(key)
     // Leave after the claim settles, or a claim that succeeds later would re-add the peer.
     if (pending !== undefined) {
-      pending.then(() => this.peerLeft(infoHash, peerId), () => {})
+      pending.then(
+        () => this.peerLeft(infoHash, peerId),
+        () => {}
+      )
       return
     }
     const before = this.peers.get(key)
@@ -130,7 +139,7 @@ export class RedisCluster implements Cluster {
     this.exec(pipe)
   }
 
-  async counts (infoHash: string): Promise<{ complete: number, incomplete: number }> {
+  async counts(infoHash: string): Promise<{ complete: number; incomplete: number }> {
     const ih = binaryStringToHex(infoHash)
     const now = Date.now()
     const [complete, incomplete] = await Promise.all([
@@ -140,12 +149,19 @@ export class RedisCluster implements Cluster {
     return { complete, incomplete }
   }
 
-  async choosePeers (infoHash: string, exceptPeerId: string, region: string, neighbours: readonly string[], count: number): Promise<ClusterPeer[]> {
+  async choosePeers(
+    infoHash: string,
+    exceptPeerId: string,
+    region: string,
+    neighbours: readonly string[],
+    count: number
+  ): Promise<ClusterPeer[]> {
     const ih = binaryStringToHex(infoHash)
     const except = binaryStringToHex(exceptPeerId)
     const chosen = new Map<string, ClusterPeer>()
     const tiers = [region, ...neighbours]
-    for (let i = 0; i < tiers.length && chosen.size < count; i++) await this.sampleRegion(ih, tiers[i]!, except, count, chosen)
+    for (let i = 0; i < tiers.length && chosen.size < count; i++)
+      await this.sampleRegion(ih, tiers[i]!, except, count, chosen)
     if (chosen.size < count) {
       const now = Date.now()
       const regions = await this.redis().zrangebyscore(swarmKey(ih, 'regions'), now, '+inf')
@@ -157,29 +173,33 @@ export class RedisCluster implements Cluster {
     return [...chosen.values()]
   }
 
-  async locate (infoHash: string, peerId: string): Promise<string | undefined> {
+  async locate(infoHash: string, peerId: string): Promise<string | undefined> {
     const node = await this.redis().get(`${PREFIX}peer:${binaryStringToHex(infoHash)}:${binaryStringToHex(peerId)}`)
     return node ?? undefined
   }
 
-  relay (nodeId: string, infoHash: string, peerId: string, text: string): void {
-    this.redis().publish(this.channel(nodeId), `${binaryStringToHex(infoHash)}|${binaryStringToHex(peerId)}|${text}`)
+  relay(nodeId: string, infoHash: string, peerId: string, text: string): void {
+    this.redis()
+      .publish(this.channel(nodeId), `${binaryStringToHex(infoHash)}|${binaryStringToHex(peerId)}|${text}`)
       .catch((err: unknown) => this.log.warn('relay-failed', { node: nodeId, error: String(err) }))
   }
 
-  edgeUpdated (edge: EdgeInfo): void {
+  edgeUpdated(edge: EdgeInfo): void {
     this.localEdges.set(edge.url, edge)
-    this.exec(this.redis().pipeline()
-      .set(edgeKey(edge.url), JSON.stringify(edge), 'PX', this.edgeTtlMs)
-      .sadd(EDGES_KEY, edge.url))
+    this.exec(
+      this.redis()
+        .pipeline()
+        .set(edgeKey(edge.url), JSON.stringify(edge), 'PX', this.edgeTtlMs)
+        .sadd(EDGES_KEY, edge.url)
+    )
   }
 
-  edgeRemoved (url: string): void {
+  edgeRemoved(url: string): void {
     if (!this.localEdges.delete(url) || this.cmd === undefined) return
     this.exec(this.cmd.pipeline().del(edgeKey(url)).srem(EDGES_KEY, url))
   }
 
-  async edges (): Promise<EdgeInfo[]> {
+  async edges(): Promise<EdgeInfo[]> {
     const urls = await this.redis().smembers(EDGES_KEY)
     if (urls.length === 0) return []
     const values = await this.redis().mget(urls.map(edgeKey))
@@ -189,7 +209,10 @@ export class RedisCluster implements Cluster {
       if (value === null) expired.push(urls[i]!)
       else edges.push(JSON.parse(value) as EdgeInfo)
     })
-    if (expired.length > 0) this.redis().srem(EDGES_KEY, ...expired).catch(() => {})
+    if (expired.length > 0)
+      this.redis()
+        .srem(EDGES_KEY, ...expired)
+        .catch(() => {})
     return edges
   }
 
@@ -197,25 +220,34 @@ export class RedisCluster implements Cluster {
    * Bind a peer id new to this process to it, unless a live peer of another process has
    * it. On success the peer is local (in `peers`) before anything awaiting this resumes.
    */
-  private async claim (key: string, peer: LocalPeer): Promise<boolean> {
-    const claim = this.redis().eval(CLAIM_SCRIPT, 1, `${PREFIX}peer:${peer.ih}:${peer.peer}`, this.nodeId, this.ttlMs).then(won => {
-      if (won !== 1) return false
-      this.peers.set(key, peer)
-      return true
-    }).finally(() => this.claims.delete(key))
+  private async claim(key: string, peer: LocalPeer): Promise<boolean> {
+    const claim = this.redis()
+      .eval(CLAIM_SCRIPT, 1, `${PREFIX}peer:${peer.ih}:${peer.peer}`, this.nodeId, this.ttlMs)
+      .then(won => {
+        if (won !== 1) return false
+        this.peers.set(key, peer)
+        return true
+      })
+      .finally(() => this.claims.delete(key))
     this.claims.set(key, claim)
     return await claim
   }
 
   /** Add random live members of one region of the swarm to `chosen`, and purge dead ones. */
-  private async sampleRegion (ih: string, region: string, except: string, count: number, chosen: Map<string, ClusterPeer>): Promise<void> {
+  private async sampleRegion(
+    ih: string,
+    region: string,
+    except: string,
+    count: number,
+    chosen: Map<string, ClusterPeer>
+  ): Promise<void> {
     const key = swarmKey(ih, `r:${region}`)
     const now = Date.now()
     const [, sample] = await Promise.all([
       this.redis().zremrangebyscore(key, '-inf', now),
       this.redis().zrandmember(key, 2 * count + 2, 'WITHSCORES') as Promise<unknown>
     ])
-    const flat = Array.isArray(sample) ? sample.flat() as string[] : []
+    const flat = Array.isArray(sample) ? (sample.flat() as string[]) : []
     for (let i = 0; i + 1 < flat.length && chosen.size < count; i += 2) {
       const member = flat[i]!
       if (Number(flat[i + 1]) <= now) continue
@@ -226,7 +258,7 @@ export class RedisCluster implements Cluster {
   }
 
   /** Re-add every local peer and edge with a fresh expiry; what keeps this process visible. */
-  private refresh (): void {
+  private refresh(): void {
     const cmd = this.cmd
     if (cmd === undefined) return
     const expiry = Date.now() + this.ttlMs
@@ -236,42 +268,47 @@ export class RedisCluster implements Cluster {
     this.exec(pipe)
   }
 
-  private writeJoin (pipe: ReturnType<Redis['pipeline']>, p: LocalPeer, expiry: number): void {
+  private writeJoin(pipe: ReturnType<Redis['pipeline']>, p: LocalPeer, expiry: number): void {
     const member = `${this.nodeId}|${p.peer}`
     // Whole swarm keys vanish too once every process holding its peers is gone.
     const keyTtl = 2 * this.ttlMs
-    pipe.zadd(swarmKey(p.ih, `r:${p.region}`), expiry, member).pexpire(swarmKey(p.ih, `r:${p.region}`), keyTtl)
-      .zadd(swarmKey(p.ih, p.complete ? 'seed' : 'leech'), expiry, member).pexpire(swarmKey(p.ih, p.complete ? 'seed' : 'leech'), keyTtl)
-      .zadd(swarmKey(p.ih, 'regions'), expiry, p.region).pexpire(swarmKey(p.ih, 'regions'), keyTtl)
+    pipe
+      .zadd(swarmKey(p.ih, `r:${p.region}`), expiry, member)
+      .pexpire(swarmKey(p.ih, `r:${p.region}`), keyTtl)
+      .zadd(swarmKey(p.ih, p.complete ? 'seed' : 'leech'), expiry, member)
+      .pexpire(swarmKey(p.ih, p.complete ? 'seed' : 'leech'), keyTtl)
+      .zadd(swarmKey(p.ih, 'regions'), expiry, p.region)
+      .pexpire(swarmKey(p.ih, 'regions'), keyTtl)
       .set(`${PREFIX}peer:${p.ih}:${p.peer}`, this.nodeId, 'PX', this.ttlMs)
   }
 
-  private writeLeave (pipe: ReturnType<Redis['pipeline']>, p: LocalPeer): void {
+  private writeLeave(pipe: ReturnType<Redis['pipeline']>, p: LocalPeer): void {
     const member = `${this.nodeId}|${p.peer}`
-    pipe.zrem(swarmKey(p.ih, `r:${p.region}`), member)
+    pipe
+      .zrem(swarmKey(p.ih, `r:${p.region}`), member)
       .zrem(swarmKey(p.ih, 'seed'), member)
       .zrem(swarmKey(p.ih, 'leech'), member)
       .del(`${PREFIX}peer:${p.ih}:${p.peer}`)
   }
 
-  private exec (pipe: ReturnType<Redis['pipeline']>): void {
+  private exec(pipe: ReturnType<Redis['pipeline']>): void {
     pipe.exec().catch((err: unknown) => this.log.warn('redis-write-failed', { error: String(err) }))
   }
 
-  private redis (): Redis {
+  private redis(): Redis {
     if (this.cmd === undefined) throw new Error('cluster is not connected')
     return this.cmd
   }
 
-  private channel (nodeId: string): string {
+  private channel(nodeId: string): string {
     return `${PREFIX}relay:${nodeId}`
   }
 }
 
-function swarmKey (ih: string, part: string): string {
+function swarmKey(ih: string, part: string): string {
   return `${PREFIX}sw:${ih}:${part}`
 }
 
-function edgeKey (url: string): string {
+function edgeKey(url: string): string {
   return `${PREFIX}edge:${url}`
 }

@@ -18,7 +18,7 @@ export type RefusalReason =
 /** A well-formed request the tracker will not serve (code ERR_PROTOCOL), with its reason. */
 export class Refusal extends ProtocolError {
   readonly reason: RefusalReason
-  constructor (reason: RefusalReason, message: string) {
+  constructor(reason: RefusalReason, message: string) {
     super(message)
     this.reason = reason
     this.name = 'Refusal'
@@ -29,6 +29,6 @@ export class Refusal extends ProtocolError {
  * The first socket owns a peer id until it leaves; otherwise anyone who learnt an id from
  * an offer could take over that peer's offers and answers.
  */
-export function peerIdTaken (): Refusal {
+export function peerIdTaken(): Refusal {
   return new Refusal('peer-id-taken', 'peer_id is already in this swarm on another connection')
 }

@@ -87,14 +87,17 @@ export class TrackerServer implements Tracker {
   private starting: Promise<void> | undefined
   private stopping: Promise<void> | undefined
 
-  constructor (config: TrackerConfig) {
+  constructor(config: TrackerConfig) {
     this.config = config
     this.pingSlices = Math.max(1, Math.round(config.pingIntervalMs / PING_TICK_MS))
     this.ctx = {
       config,
       swarms: new Swarms<Connection>(config.maxPeersPerSwarm, config.maxPeerIdsPerIpPerSwarm),
       edges: new EdgeRegistry<Connection>(EDGE_MISSED_HEARTBEATS * config.edgeHeartbeatMs, config.maxEdgesPerId),
-      edgeChallenger: createEdgeChallenger({ timeoutMs: config.edgeChallengeTimeoutMs, maxConcurrent: config.maxConcurrentEdgeChallenges }),
+      edgeChallenger: createEdgeChallenger({
+        timeoutMs: config.edgeChallengeTimeoutMs,
+        maxConcurrent: config.maxConcurrentEdgeChallenges
+      }),
       metrics: new TrackerMetrics(),
       cluster: undefined,
       announceReplyHead: announceReplyHead(config),
@@ -112,36 +115,40 @@ export class TrackerServer implements Tracker {
       metrics: this.ctx.metrics,
       sockets: () => this.connections.size,
       backlogBytes: () => this.backlog.totalBytes,
-      peers: () => { let n = 0; for (const swarm of this.ctx.swarms.values()) n += swarm.size; return n },
+      peers: () => {
+        let n = 0
+        for (const swarm of this.ctx.swarms.values()) n += swarm.size
+        return n
+      },
       swarms: () => this.ctx.swarms.size,
       edges: () => this.ctx.edges.list(undefined, this.ctx.now()).length
     })
   }
 
-  get port (): number {
+  get port(): number {
     return this.boundPort ?? this.config.port
   }
 
-  get url (): string {
+  get url(): string {
     return `${this.config.tls === undefined ? 'ws' : 'wss'}://${this.hostForUrl()}:${this.port}`
   }
 
-  get httpUrl (): string {
+  get httpUrl(): string {
     return `${this.config.tls === undefined ? 'http' : 'https'}://${this.hostForUrl()}:${this.port}`
   }
 
-  start (): Promise<void> {
+  start(): Promise<void> {
     if (this.stopping !== undefined) return Promise.reject(new Error('tracker was stopped; create a new one'))
     this.starting ??= this.listen()
     return this.starting
   }
 
-  stop (): Promise<void> {
+  stop(): Promise<void> {
     this.stopping ??= this.close()
     return this.stopping
   }
 
-  private async listen (): Promise<void> {
+  private async listen(): Promise<void> {
     if (this.config.redisUrl !== undefined) await this.joinCluster(this.config.redisUrl)
     const sources = { connections: () => this.connections.size, registry: this.registry }
     const onRequest: RequestListener = (req, res) => {
@@ -150,7 +157,8 @@ export class TrackerServer implements Tracker {
     // https.Server has http.Server's interface (and 'upgrade' event): the WebSocketServer,
     // listen() and close() below work on either unchanged.
     const tls = this.config.tls
-    const http = tls === undefined ? createServer(onRequest) : createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest)
+    const http =
+      tls === undefined ? createServer(onRequest) : createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest)
     // Signalling messages are a few KiB; ws would otherwise accept 100 MiB frames.
     const wss = new WebSocketServer({ server: http, maxPayload: MAX_MESSAGE_BYTES, clientTracking: false })
     wss.on('connection', (socket, req) => this.onConnection(socket, req))
@@ -175,14 +183,14 @@ export class TrackerServer implements Tracker {
   }
 
   /** Loaded only with `redisUrl`, so a single process needs nothing but Node. */
-  private async joinCluster (redisUrl: string): Promise<void> {
+  private async joinCluster(redisUrl: string): Promise<void> {
     const { RedisCluster } = await import('./redis-cluster.js')
     const cluster: Cluster = new RedisCluster(redisUrl, this.config, this.ctx.log.cluster)
     await cluster.start((infoHash, peerId, text) => deliverLocal(this.ctx, infoHash, peerId, text))
     this.ctx.cluster = cluster
   }
 
-  private onConnection (socket: WebSocket, req: IncomingMessage): void {
+  private onConnection(socket: WebSocket, req: IncomingMessage): void {
     const ip = clientAddress(req, this.config.trustProxy)
     const address = this.address(ip)
     if (address.connections >= this.config.maxConnectionsPerIp) {
@@ -194,8 +202,17 @@ export class TrackerServer implements Tracker {
     address.connections++
     this.idleAddresses.delete(address)
     const now = this.ctx.now()
-    const conn = new SocketConnection(socket, req.socket, this.turnCork, this.backlog, this.nextConnectionId++, ip, address,
-      this.config.regions.regionOf(ip), createBucket(this.config.messageBurst, now))
+    const conn = new SocketConnection(
+      socket,
+      req.socket,
+      this.turnCork,
+      this.backlog,
+      this.nextConnectionId++,
+      ip,
+      address,
+      this.config.regions.regionOf(ip),
+      createBucket(this.config.messageBurst, now)
+    )
     this.connections.set(socket, conn)
     this.ctx.log.server.debug('socket-open', { conn: conn.id, ip, region: conn.mappedRegion })
 
@@ -204,14 +221,16 @@ export class TrackerServer implements Tracker {
       // Binary frames are read as UTF-8 JSON too, as bittorrent-tracker does.
       handleMessage(this.ctx, conn, rawToBuffer(data))
     })
-    socket.on('pong', () => { conn.alive = true })
+    socket.on('pong', () => {
+      conn.alive = true
+    })
     // ws follows every 'error' (e.g. a frame over maxPayload) with 'close'.
     socket.on('error', err => this.ctx.log.server.debug('socket-error', { conn: conn.id, error: err.message }))
     socket.on('close', code => this.onClose(socket, conn, code))
   }
 
   /** The state of the address `ip` counts under, created on first use. */
-  private address (ip: string): AddressState {
+  private address(ip: string): AddressState {
     const key = addressKey(ip)
     let address = this.addresses.get(key)
     if (address === undefined) {
@@ -222,7 +241,7 @@ export class TrackerServer implements Tracker {
   }
 
   /** A closed socket leaves every swarm it announced in, and unregisters its edge. */
-  private onClose (socket: WebSocket, conn: SocketConnection, code: number): void {
+  private onClose(socket: WebSocket, conn: SocketConnection, code: number): void {
     this.connections.delete(socket)
     this.backlog.forget(conn)
     if (--conn.address.connections <= 0) this.idleAddresses.add(conn.address)
@@ -235,7 +254,7 @@ export class TrackerServer implements Tracker {
    * (so no further offer is chosen for it), then terminated without a close handshake,
    * which would only queue behind its backlog.
    */
-  private drop (conn: SocketConnection, reason: BacklogDropReason, bytes: number): void {
+  private drop(conn: SocketConnection, reason: BacklogDropReason, bytes: number): void {
     this.ctx.metrics.reject(reason)
     this.ctx.log.server.info('socket-dropped', { conn: conn.id, ip: conn.ip, reason, bufferedBytes: bytes })
     this.leaveEverything(conn)
@@ -243,7 +262,7 @@ export class TrackerServer implements Tracker {
   }
 
   /** Leave every swarm and unregister the edge; returns the peers removed. Safe to call twice. */
-  private leaveEverything (conn: Connection): number {
+  private leaveEverything(conn: Connection): number {
     const cluster = this.ctx.cluster
     let left = 0
     for (const [infoHash, peerIds] of conn.swarms) {
@@ -271,7 +290,7 @@ export class TrackerServer implements Tracker {
    * Dead-socket detection from the ws README ("How to detect and close broken
    * connections?"): a socket that did not answer the previous ping is terminated.
    */
-  private pingSockets (): void {
+  private pingSockets(): void {
     const slice = this.pingSlice
     this.pingSlice = (slice + 1) % this.pingSlices
     // A socket can answer pings now and then and still not read: the backlog is what counts.
@@ -290,7 +309,7 @@ export class TrackerServer implements Tracker {
   }
 
   /** Addresses with no socket left whose budget is full again carry no state worth keeping. */
-  private forgetIdleAddresses (): void {
+  private forgetIdleAddresses(): void {
     if (this.idleAddresses.size === 0) return
     const now = this.ctx.now()
     const { messagesPerSecondPerIp, messageBurstPerIp } = this.config
@@ -302,20 +321,21 @@ export class TrackerServer implements Tracker {
     }
   }
 
-  private sweepEdges (): void {
+  private sweepEdges(): void {
     for (const edge of this.ctx.edges.sweep(this.ctx.now())) {
       this.ctx.log.edges.warn('edge-dropped', { url: edge.url, region: edge.region, reason: 'missed heartbeats' })
     }
   }
 
-  private async close (): Promise<void> {
+  private async close(): Promise<void> {
     // Let a start() in flight finish first, or its timers would outlive the tracker.
     await this.starting?.catch(() => {})
     for (const timer of this.timers) clearInterval(timer)
     this.timers = []
     const http = this.http
     // Stop accepting first, so no client reconnects to a tracker on its way out.
-    const closed = http?.listening === true ? new Promise<void>(resolve => http.close(() => resolve())) : Promise.resolve()
+    const closed =
+      http?.listening === true ? new Promise<void>(resolve => http.close(() => resolve())) : Promise.resolve()
     const sockets = [...this.connections.keys()]
     await Promise.all(sockets.map(closeGracefully))
     this.wss?.close()
@@ -325,13 +345,13 @@ export class TrackerServer implements Tracker {
     this.ctx.log.server.info('stopped', { sockets: sockets.length })
   }
 
-  private hostForUrl (): string {
+  private hostForUrl(): string {
     return this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host
   }
 }
 
 /** Close with 1001 and wait for the handshake; terminate a client that does not answer. */
-function closeGracefully (socket: WebSocket): Promise<void> {
+function closeGracefully(socket: WebSocket): Promise<void> {
   return new Promise(resolve => {
     if (socket.readyState === WebSocket.CLOSED) {
       resolve()
@@ -350,7 +370,7 @@ function closeGracefully (socket: WebSocket): Promise<void> {
  * The client's address. Behind our own reverse proxy, the last `X-Forwarded-For` entry is
  * the one that proxy appended; earlier entries come from the client and may be forged.
  */
-function clientAddress (req: IncomingMessage, trustProxy: boolean): string {
+function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
   const direct = req.socket.remoteAddress ?? 'unknown'
   if (!trustProxy) return direct
   const header = req.headers['x-forwarded-for']
@@ -360,7 +380,7 @@ function clientAddress (req: IncomingMessage, trustProxy: boolean): string {
   return last === undefined || last === '' ? direct : last
 }
 
-function rawToBuffer (data: RawData): Buffer {
+function rawToBuffer(data: RawData): Buffer {
   if (Array.isArray(data)) return Buffer.concat(data)
   if (data instanceof ArrayBuffer) return Buffer.from(data)
   return data

@@ -20,7 +20,7 @@ export class SocketConnection implements Connection, BacklogSocket {
   alive = true
   readonly answerCredits = new AnswerCredits()
 
-  constructor (
+  constructor(
     readonly socket: WebSocket,
     /** The TCP (or TLS) stream under `socket`, corked on busy turns by `turnCork`. */
     private readonly stream: Duplex,
@@ -33,16 +33,16 @@ export class SocketConnection implements Connection, BacklogSocket {
     readonly bucket: Bucket
   ) {}
 
-  get backlogged (): boolean {
+  get backlogged(): boolean {
     return this.backlog.isLagging(this)
   }
 
-  send (message: TrackerMessage): void {
+  send(message: TrackerMessage): void {
     this.sendText(JSON.stringify(message))
   }
 
   /** No callback: a failed send shows up as the socket's 'error' and 'close'. */
-  sendText (text: string): void {
+  sendText(text: string): void {
     if (this.socket.readyState !== WebSocket.OPEN) return
     this.turnCork.hold(this.stream)
     this.socket.send(text)
@@ -50,11 +50,11 @@ export class SocketConnection implements Connection, BacklogSocket {
     if (this.stream.writableNeedDrain) this.backlog.note(this)
   }
 
-  queuedBytes (): number {
+  queuedBytes(): number {
     return this.socket.bufferedAmount
   }
 
-  onceDrained (fn: () => void): void {
+  onceDrained(fn: () => void): void {
     this.stream.once('drain', fn)
   }
 }

@@ -57,27 +57,27 @@ export class Swarm<H> {
   private readonly maxPeers: number
   private readonly maxPeersPerSource: number
 
-  constructor (infoHash: string, maxPeers = Number.POSITIVE_INFINITY, maxPeersPerSource = Number.POSITIVE_INFINITY) {
+  constructor(infoHash: string, maxPeers = Number.POSITIVE_INFINITY, maxPeersPerSource = Number.POSITIVE_INFINITY) {
     this.infoHash = infoHash
     this.infoHashJson = JSON.stringify(infoHash)
     this.maxPeers = maxPeers
     this.maxPeersPerSource = maxPeersPerSource
   }
 
-  get size (): number {
+  get size(): number {
     return this.all.length
   }
 
-  get (peerId: string): SwarmPeer<H> | undefined {
+  get(peerId: string): SwarmPeer<H> | undefined {
     return this.peers.get(peerId)
   }
 
-  values (): IterableIterator<SwarmPeer<H>> {
+  values(): IterableIterator<SwarmPeer<H>> {
     return this.peers.values()
   }
 
   /** Peers per region. */
-  regionCounts (): Record<string, number> {
+  regionCounts(): Record<string, number> {
     const counts: Record<string, number> = {}
     for (const [region, list] of this.byRegion) counts[region] = list.length
     return counts
@@ -91,7 +91,7 @@ export class Swarm<H> {
    * @throws Refusal when the peer id belongs to another handle, the swarm is full, or the
    * source already holds `maxPeersPerSource` peers here
    */
-  announce (update: AnnounceUpdate<H>): SwarmPeer<H> | undefined {
+  announce(update: AnnounceUpdate<H>): SwarmPeer<H> | undefined {
     const peer = this.peers.get(update.peerId)
     if (peer !== undefined && peer.handle !== update.handle) {
       throw peerIdTaken()
@@ -104,7 +104,10 @@ export class Swarm<H> {
     if (peer === undefined) {
       if (this.all.length >= this.maxPeers) throw new Refusal('swarm-full', 'swarm is full; try again later')
       if ((this.perSource?.get(update.source ?? '') ?? 0) >= this.maxPeersPerSource) {
-        throw new Refusal('too-many-peer-ids', `this address already has ${this.maxPeersPerSource} peer ids in this swarm`)
+        throw new Refusal(
+          'too-many-peer-ids',
+          `this address already has ${this.maxPeersPerSource} peer ids in this swarm`
+        )
       }
       return this.add(update, seeding)
     }
@@ -118,7 +121,7 @@ export class Swarm<H> {
   }
 
   /** Remove `peerId`; when `handle` is given, only if the peer belongs to it. */
-  remove (peerId: string, handle?: H): boolean {
+  remove(peerId: string, handle?: H): boolean {
     const peer = this.peers.get(peerId)
     if (peer === undefined || (handle !== undefined && peer.handle !== handle)) return false
     this.removePeer(peer)
@@ -130,8 +133,12 @@ export class Swarm<H> {
    * first, then of each of `neighbours` in order, then any. Random within each group.
    * With `usable`, peers whose handle it rejects are skipped (sockets not reading now).
    */
-  choosePeers (
-    from: SwarmPeer<H> | undefined, region: string, neighbours: readonly string[], count: number, out: Array<SwarmPeer<H>>,
+  choosePeers(
+    from: SwarmPeer<H> | undefined,
+    region: string,
+    neighbours: readonly string[],
+    count: number,
+    out: Array<SwarmPeer<H>>,
     usable?: (handle: H) => boolean
   ): void {
     const own = this.byRegion.get(region)
@@ -143,7 +150,7 @@ export class Swarm<H> {
     if (out.length < count) sample(this.all, count, from, out, usable)
   }
 
-  private add (update: AnnounceUpdate<H>, seeding: boolean): SwarmPeer<H> {
+  private add(update: AnnounceUpdate<H>, seeding: boolean): SwarmPeer<H> {
     const peer: SwarmPeer<H> = {
       peerId: update.peerId,
       region: update.region,
@@ -165,7 +172,7 @@ export class Swarm<H> {
     return peer
   }
 
-  private removePeer (peer: SwarmPeer<H>): void {
+  private removePeer(peer: SwarmPeer<H>): void {
     this.peers.delete(peer.peerId)
     const sourced = this.perSource?.get(peer.source)
     if (sourced !== undefined) {
@@ -182,13 +189,13 @@ export class Swarm<H> {
     else this.incomplete--
   }
 
-  private moveRegion (peer: SwarmPeer<H>, region: string): void {
+  private moveRegion(peer: SwarmPeer<H>, region: string): void {
     this.removeFromRegion(peer)
     peer.region = region
     this.addToRegion(peer)
   }
 
-  private addToRegion (peer: SwarmPeer<H>): void {
+  private addToRegion(peer: SwarmPeer<H>): void {
     let list = this.byRegion.get(peer.region)
     if (list === undefined) {
       list = []
@@ -198,7 +205,7 @@ export class Swarm<H> {
     list.push(peer)
   }
 
-  private removeFromRegion (peer: SwarmPeer<H>): void {
+  private removeFromRegion(peer: SwarmPeer<H>): void {
     const list = this.byRegion.get(peer.region)!
     const last = list.pop()!
     if (last !== peer) {
@@ -215,8 +222,11 @@ export class Swarm<H> {
  * usual case: a few offers into a big swarm), one pass from a random start otherwise, so
  * the work is bounded either way.
  */
-function sample<H> (
-  list: Array<SwarmPeer<H>>, count: number, from: SwarmPeer<H> | undefined, out: Array<SwarmPeer<H>>,
+function sample<H>(
+  list: Array<SwarmPeer<H>>,
+  count: number,
+  from: SwarmPeer<H> | undefined,
+  out: Array<SwarmPeer<H>>,
   usable: ((handle: H) => boolean) | undefined
 ): void {
   const n = list.length
@@ -242,7 +252,12 @@ function sample<H> (
 const SCAN_BASE = 64
 const SCAN_PER_WANTED = 8
 
-function fits<H> (peer: SwarmPeer<H>, from: SwarmPeer<H> | undefined, out: Array<SwarmPeer<H>>, usable: ((handle: H) => boolean) | undefined): boolean {
+function fits<H>(
+  peer: SwarmPeer<H>,
+  from: SwarmPeer<H> | undefined,
+  out: Array<SwarmPeer<H>>,
+  usable: ((handle: H) => boolean) | undefined
+): boolean {
   return peer !== from && !out.includes(peer) && (usable === undefined || usable(peer.handle))
 }
 
@@ -252,20 +267,20 @@ export class Swarms<H> {
   private readonly maxPeersPerSwarm: number
   private readonly maxPeersPerSource: number
 
-  constructor (maxPeersPerSwarm = Number.POSITIVE_INFINITY, maxPeersPerSource = Number.POSITIVE_INFINITY) {
+  constructor(maxPeersPerSwarm = Number.POSITIVE_INFINITY, maxPeersPerSource = Number.POSITIVE_INFINITY) {
     this.maxPeersPerSwarm = maxPeersPerSwarm
     this.maxPeersPerSource = maxPeersPerSource
   }
 
-  get size (): number {
+  get size(): number {
     return this.swarms.size
   }
 
-  get (infoHash: string): Swarm<H> | undefined {
+  get(infoHash: string): Swarm<H> | undefined {
     return this.swarms.get(infoHash)
   }
 
-  getOrCreate (infoHash: string): Swarm<H> {
+  getOrCreate(infoHash: string): Swarm<H> {
     let swarm = this.swarms.get(infoHash)
     if (swarm === undefined) {
       swarm = new Swarm<H>(infoHash, this.maxPeersPerSwarm, this.maxPeersPerSource)
@@ -275,16 +290,16 @@ export class Swarms<H> {
   }
 
   /** Drop the swarm if nobody is left in it, so idle info_hashes do not pile up. */
-  deleteIfEmpty (swarm: Swarm<H>): void {
+  deleteIfEmpty(swarm: Swarm<H>): void {
     if (swarm.size === 0 && this.swarms.get(swarm.infoHash) === swarm) this.swarms.delete(swarm.infoHash)
   }
 
-  values (): IterableIterator<Swarm<H>> {
+  values(): IterableIterator<Swarm<H>> {
     return this.swarms.values()
   }
 
   /** Distinct peer ids across all swarms, and per region. */
-  stats (): { peers: number, peersByRegion: Record<string, number> } {
+  stats(): { peers: number; peersByRegion: Record<string, number> } {
     const regionOf = new Map<string, string>()
     for (const swarm of this.swarms.values()) {
       for (const peer of swarm.values()) regionOf.set(peer.peerId, peer.region)

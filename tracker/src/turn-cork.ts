@@ -33,12 +33,12 @@ export class TurnCork {
     for (const socket of this.#corked.splice(0)) socket.uncork()
   }
 
-  constructor (busyMessages = BUSY_MESSAGES) {
+  constructor(busyMessages = BUSY_MESSAGES) {
     this.#busyMessages = busyMessages
   }
 
   /** Call before each write to `socket`: on a busy turn its writes wait for the turn's end. */
-  hold (socket: Duplex): void {
+  hold(socket: Duplex): void {
     if (!this.#scheduled) {
       this.#scheduled = true
       setImmediate(this.#endTurn)

@@ -25,14 +25,14 @@ export class HaveTable {
   #unknownBytes = 0
 
   /** `chunksOf(id)`: the chunk count of our manifest for `id`, or undefined when we have none. */
-  constructor (readonly chunksOf: (resourceId: string) => number | undefined) {}
+  constructor(readonly chunksOf: (resourceId: string) => number | undefined) {}
 
   /** Bytes of bitfields held for resources without a manifest here. */
-  get unknownBytes (): number {
+  get unknownBytes(): number {
     return this.#unknownBytes
   }
 
-  set (resourceId: string, chunkCount: number, bitfield: Uint8Array): HaveRefusal | undefined {
+  set(resourceId: string, chunkCount: number, bitfield: Uint8Array): HaveRefusal | undefined {
     const expected = this.chunksOf(resourceId)
     this.#forgetUnknown(resourceId)
     if (expected !== undefined) {
@@ -52,7 +52,7 @@ export class HaveTable {
     return undefined
   }
 
-  get (resourceId: string): Uint8Array | undefined {
+  get(resourceId: string): Uint8Array | undefined {
     const known = this.#known.get(resourceId)
     if (known !== undefined) return known
     const parked = this.#unknown.get(resourceId)
@@ -65,18 +65,18 @@ export class HaveTable {
     return parked
   }
 
-  has (resourceId: string, index: number): boolean {
+  has(resourceId: string, index: number): boolean {
     const bitfield = this.get(resourceId)
     return bitfield !== undefined && bitfieldHas(bitfield, index)
   }
 
   /** The peer said it lacks a chunk it announced: trust nothing it said about the resource. */
-  clear (resourceId: string): void {
+  clear(resourceId: string): void {
     this.#known.delete(resourceId)
     this.#forgetUnknown(resourceId)
   }
 
-  #forgetUnknown (resourceId: string): void {
+  #forgetUnknown(resourceId: string): void {
     const bits = this.#unknown.get(resourceId)
     if (bits === undefined) return
     this.#unknown.delete(resourceId)

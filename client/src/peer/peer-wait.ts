@@ -51,7 +51,16 @@ export interface PeerWaitInit {
  * proof of anyone: ids announced with no WebRTC behind them (a Sybil flood) leave our
  * offers unanswered, and once those are OFFER_ANSWER_MS old the fetch goes on.
  */
-export async function awaitPeers ({ swarm, resourceId, first, maxPeers, waitMs, connectMs, signal, current }: PeerWaitInit): Promise<void> {
+export async function awaitPeers({
+  swarm,
+  resourceId,
+  first,
+  maxPeers,
+  waitMs,
+  connectMs,
+  signal,
+  current
+}: PeerWaitInit): Promise<void> {
   const settled = (): boolean => {
     if (!current() || signal.aborted) return true
     const fresh = performance.now() - connectMs
@@ -66,5 +75,6 @@ export async function awaitPeers ({ swarm, resourceId, first, maxPeers, waitMs, 
     return swarm.attemptsSince(fresh, performance.now() - Math.min(connectMs, OFFER_ANSWER_MS)) === 0
   }
   const deadline = performance.now() + waitMs
-  while (!settled() && performance.now() < deadline) await new Promise(resolve => setTimeout(resolve, PEER_WAIT_CHECK_MS))
+  while (!settled() && performance.now() < deadline)
+    await new Promise(resolve => setTimeout(resolve, PEER_WAIT_CHECK_MS))
 }

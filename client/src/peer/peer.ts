@@ -1,7 +1,13 @@
 import type SimplePeer from 'simple-peer'
 import {
-  decodeFrame, encodeFrame, FrameType, PROTOCOL_VERSION, DATA_FRAME_PAYLOAD_BYTES, MAX_REQUESTS_IN_FLIGHT,
-  CdnError, type Frame
+  decodeFrame,
+  encodeFrame,
+  FrameType,
+  PROTOCOL_VERSION,
+  DATA_FRAME_PAYLOAD_BYTES,
+  MAX_REQUESTS_IN_FLIGHT,
+  CdnError,
+  type Frame
 } from '../../../protocol/src/index.js'
 import { Emitter } from '../events.js'
 import { UploadBucket } from '../upload-policy.js'
@@ -15,7 +21,7 @@ export interface PeerOptions {
   /** Resolves when `bytes` more may be uploaded (the visitor's upload cap). */
   throttle: (bytes: number) => Promise<void>
   /** Everything we hold, sent right after the handshake. */
-  holdings: Array<{ resourceId: string, chunkCount: number, bitfield: Uint8Array }>
+  holdings: Array<{ resourceId: string; chunkCount: number; bitfield: Uint8Array }>
   /** Chunk count of our manifest for a resource, undefined when we have none (see HaveTable). */
   chunksOf: (resourceId: string) => number | undefined
   /** This peer's own upload cap in bytes per second, besides the visitor's total; 0 = none. */
@@ -41,7 +47,11 @@ export interface PeerEvents {
  * continue from there.
  */
 export class PeerRequestError extends CdnError {
-  constructor (code: 'ERR_TIMEOUT' | 'ERR_PROTOCOL' | 'ERR_ABORTED', message: string, readonly received: Uint8Array) {
+  constructor(
+    code: 'ERR_TIMEOUT' | 'ERR_PROTOCOL' | 'ERR_ABORTED',
+    message: string,
+    readonly received: Uint8Array
+  ) {
     super(code, message)
     this.name = 'PeerRequestError'
   }
@@ -93,7 +103,12 @@ export class Peer extends Emitter<PeerEvents> {
   /** When the data channel opened (`performance.now()`). */
   readonly openedAt = performance.now()
 
-  constructor (readonly id: string, readonly region: string, sp: SimplePeer.Instance, options: PeerOptions) {
+  constructor(
+    readonly id: string,
+    readonly region: string,
+    sp: SimplePeer.Instance,
+    options: PeerOptions
+  ) {
     super()
     this.#sp = sp
     this.#options = options
@@ -107,32 +122,32 @@ export class Peer extends Emitter<PeerEvents> {
     this.#send({ type: FrameType.HAVE_END })
   }
 
-  get destroyed (): boolean {
+  get destroyed(): boolean {
     return this.#destroyed
   }
 
   /** Requests in flight to this peer. */
-  get load (): number {
+  get load(): number {
     return this.#pending.size
   }
 
-  has (resourceId: string, index: number): boolean {
+  has(resourceId: string, index: number): boolean {
     return this.#have.has(resourceId, index)
   }
 
   /** Bitfield bytes kept for this peer's HAVEs of resources we have no manifest for. */
-  get parkedHaveBytes (): number {
+  get parkedHaveBytes(): number {
     return this.#have.unknownBytes
   }
 
   /** How many chunks of `resourceId` the peer announced. */
-  heldCount (resourceId: string): number {
+  heldCount(resourceId: string): number {
     let n = 0
     for (const byte of this.#have.get(resourceId) ?? []) for (let b = byte; b !== 0; b &= b - 1) n++
     return n
   }
 
-  sendHave (resourceId: string, chunkCount: number, bitfield: Uint8Array): void {
+  sendHave(resourceId: string, chunkCount: number, bitfield: Uint8Array): void {
     this.#send({ type: FrameType.HAVE, resourceId, chunkCount, bitfield })
   }
 
@@ -142,21 +157,38 @@ export class Peer extends Emitter<PeerEvents> {
    * on ABSENT, close, or `signal` (whose reason's code, ERR_TIMEOUT for a deadline, it
    * keeps). Deadlines are the caller's: it sees the progress.
    */
-  async request (resourceId: string, index: number, size: number, signal?: AbortSignal, onData?: (received: number) => void): Promise<Uint8Array> {
+  async request(
+    resourceId: string,
+    index: number,
+    size: number,
+    signal?: AbortSignal,
+    onData?: (received: number) => void
+  ): Promise<Uint8Array> {
     if (this.#destroyed) throw new PeerRequestError('ERR_PROTOCOL', 'peer is gone', new Uint8Array(0))
     const requestId = this.#nextRequestId++
     const started = performance.now()
     const onAbort = (): void => {
       const reason: unknown = signal?.reason
       const timedOut = (reason as { code?: unknown } | undefined)?.code === 'ERR_TIMEOUT'
-      this.#end(requestId, timedOut ? 'ERR_TIMEOUT' : 'ERR_ABORTED', reason instanceof Error ? reason.message : 'request aborted', true)
+      this.#end(
+        requestId,
+        timedOut ? 'ERR_TIMEOUT' : 'ERR_ABORTED',
+        reason instanceof Error ? reason.message : 'request aborted',
+        true
+      )
     }
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       const bytes = await new Promise<Uint8Array>((resolve, reject) => {
         this.#pending.set(requestId, {
-          resourceId, index, buffer: new Uint8Array(size), received: 0, resolve, reject,
-          started, onData
+          resourceId,
+          index,
+          buffer: new Uint8Array(size),
+          received: 0,
+          resolve,
+          reject,
+          started,
+          onData
         })
         this.#send({ type: FrameType.REQUEST, requestId, resourceId, index })
         if (signal?.aborted === true) onAbort()
@@ -168,7 +200,7 @@ export class Peer extends Emitter<PeerEvents> {
     }
   }
 
-  destroy (): void {
+  destroy(): void {
     if (this.#destroyed) return
     this.#destroyed = true
     for (const id of [...this.#pending.keys()]) this.#end(id, 'ERR_PROTOCOL', 'peer closed', false)
@@ -178,7 +210,12 @@ export class Peer extends Emitter<PeerEvents> {
   }
 
   /** Settle a pending request as failed, handing back the prefix that arrived. */
-  #end (requestId: number, code: 'ERR_TIMEOUT' | 'ERR_PROTOCOL' | 'ERR_ABORTED', message: string, cancel: boolean): void {
+  #end(
+    requestId: number,
+    code: 'ERR_TIMEOUT' | 'ERR_PROTOCOL' | 'ERR_ABORTED',
+    message: string,
+    cancel: boolean
+  ): void {
     const p = this.#pending.get(requestId)
     if (p === undefined) return
     this.#pending.delete(requestId)
@@ -187,7 +224,7 @@ export class Peer extends Emitter<PeerEvents> {
     p.reject(new PeerRequestError(code, message, received))
   }
 
-  #send (frame: Frame): void {
+  #send(frame: Frame): void {
     if (this.#destroyed || !this.#sp.connected) return
     try {
       this.#sp.send(encodeFrame(frame))
@@ -196,7 +233,7 @@ export class Peer extends Emitter<PeerEvents> {
     }
   }
 
-  #onData (data: Uint8Array): void {
+  #onData(data: Uint8Array): void {
     let frame: Frame
     try {
       frame = decodeFrame(data)
@@ -239,7 +276,7 @@ export class Peer extends Emitter<PeerEvents> {
     }
   }
 
-  #onChunkData (requestId: number, offset: number, bytes: Uint8Array): void {
+  #onChunkData(requestId: number, offset: number, bytes: Uint8Array): void {
     const p = this.#pending.get(requestId)
     if (p === undefined) return // late data of a request we gave up on
     // Frames travel in order on a reliable channel; anything else is a broken peer.
@@ -263,7 +300,7 @@ export class Peer extends Emitter<PeerEvents> {
    * has MAX_REQUESTS_IN_FLIGHT of its requests being sent, or when it was sent this chunk
    * MAX_SENDS_PER_CHUNK times. Each piece waits for this peer's cap, then the visitor's.
    */
-  async #serve (requestId: number, resourceId: string, index: number): Promise<void> {
+  async #serve(requestId: number, resourceId: string, index: number): Promise<void> {
     const key = `${resourceId}:${index}`
     const sends = this.#options.sends.get(key) ?? 0
     if (this.#serving.size >= MAX_REQUESTS_IN_FLIGHT || this.#serving.has(requestId) || sends >= MAX_SENDS_PER_CHUNK) {
@@ -298,12 +335,16 @@ export class Peer extends Emitter<PeerEvents> {
     }
   }
 
-  async #drained (): Promise<void> {
+  async #drained(): Promise<void> {
     // simple-peer keeps the channel private; its bufferedAmountLowThreshold is 64 KiB.
     const channel = (this.#sp as unknown as { _channel?: RTCDataChannel })._channel
     if (channel === undefined) return
     await new Promise<void>(resolve => {
-      const done = (): void => { clearTimeout(timer); channel.removeEventListener('bufferedamountlow', done); resolve() }
+      const done = (): void => {
+        clearTimeout(timer)
+        channel.removeEventListener('bufferedamountlow', done)
+        resolve()
+      }
       const timer = setTimeout(done, 1000)
       channel.addEventListener('bufferedamountlow', done)
     })
@@ -311,7 +352,7 @@ export class Peer extends Emitter<PeerEvents> {
 }
 
 /** The prefix a failed peer request left behind, if any. */
-export function receivedOf (err: unknown): Uint8Array {
+export function receivedOf(err: unknown): Uint8Array {
   const received = (err as { received?: unknown } | null)?.received
   return received instanceof Uint8Array ? received : new Uint8Array(0)
 }

@@ -1,5 +1,11 @@
 import SimplePeer from 'simple-peer'
-import { binaryStringToHex, toBinaryString, type AnnounceEvent, type AnswerForward, type OfferForward } from '../../../protocol/src/index.js'
+import {
+  binaryStringToHex,
+  toBinaryString,
+  type AnnounceEvent,
+  type AnswerForward,
+  type OfferForward
+} from '../../../protocol/src/index.js'
 import { Emitter } from '../events.js'
 import type { TrackerClient } from '../tracker-client.js'
 import { Peer, type ChunkProvider } from './peer.js'
@@ -21,13 +27,13 @@ export interface SwarmInit {
   /** Chunk count of our manifest for a resource (undefined: none), to bound and check peers' HAVEs. */
   chunksOf: (resourceId: string) => number | undefined
   /** Everything we hold, sent as HAVE frames to each new peer. */
-  holdings: () => Array<{ resourceId: string, chunkCount: number, bitfield: Uint8Array }>
+  holdings: () => Array<{ resourceId: string; chunkCount: number; bitfield: Uint8Array }>
 }
 
 export interface SwarmEvents {
-  peer: { id: string, region: string, connected: boolean }
+  peer: { id: string; region: string; connected: boolean }
   /** A peer announced chunks, or finished its first HAVEs (`resourceId` undefined). */
-  have: { peer: Peer, resourceId: string | undefined }
+  have: { peer: Peer; resourceId: string | undefined }
   uploaded: number
 }
 
@@ -75,15 +81,21 @@ export class Swarm extends Emitter<SwarmEvents> {
   /** When we last sent an announce (`performance.now()`); construction time before any. */
   announcedAt = performance.now()
 
-  constructor (init: SwarmInit) {
+  constructor(init: SwarmInit) {
     super()
     this.#init = init
     this.id = binaryStringToHex(init.peerId)
     const t = init.tracker
     this.#unsubscribe.push(
-      t.on('open', () => { void this.announce('started') }),
-      t.on('offer', msg => { if (msg.info_hash === init.infoHash) this.#onOffer(msg) }),
-      t.on('answer', msg => { if (msg.info_hash === init.infoHash) this.#onAnswer(msg) }),
+      t.on('open', () => {
+        void this.announce('started')
+      }),
+      t.on('offer', msg => {
+        if (msg.info_hash === init.infoHash) this.#onOffer(msg)
+      }),
+      t.on('answer', msg => {
+        if (msg.info_hash === init.infoHash) this.#onAnswer(msg)
+      }),
       t.on('announce', msg => {
         if (msg.info_hash !== init.infoHash) return
         this.others = Math.max(0, msg.complete + msg.incomplete - 1)
@@ -103,7 +115,7 @@ export class Swarm extends Emitter<SwarmEvents> {
   }
 
   /** Connections being set up (offers answered either way), not yet usable. */
-  get connecting (): number {
+  get connecting(): number {
     return this.#answering.size + this.#connecting.size
   }
 
@@ -114,7 +126,7 @@ export class Swarm extends Emitter<SwarmEvents> {
    * An announced peer id that never answers, or never completes ICE, drops out of this
    * once its attempt is older.
    */
-  attemptsSince (since: number, offeredSince: number): number {
+  attemptsSince(since: number, offeredSince: number): number {
     const fresh = (sp: SimplePeer.Instance, after: number): boolean => (this.#lastSign.get(sp) ?? -Infinity) >= after
     // Offers being made (ICE gathering) are the freshest attempts of all.
     let n = this.#offering
@@ -124,7 +136,7 @@ export class Swarm extends Emitter<SwarmEvents> {
   }
 
   /** RTCPeerConnections we hold: connected, connecting, and our open offers. */
-  get connections (): number {
+  get connections(): number {
     return this.peers.size + this.connecting + this.#pendingOffers.size + this.#offering
   }
 
@@ -139,7 +151,7 @@ export class Swarm extends Emitter<SwarmEvents> {
    * reply's count of others, which tells a fetch whether to wait for peers at all,
    * should not wait for them; the offers follow when the reply shows others.
    */
-  async announce (event?: AnnounceEvent): Promise<void> {
+  async announce(event?: AnnounceEvent): Promise<void> {
     if (event === 'started') {
       this.#joining = true
       this.#send('started', [])
@@ -147,12 +159,20 @@ export class Swarm extends Emitter<SwarmEvents> {
     }
     const room = Math.min(MAX_OFFERS_PER_ANNOUNCE, Math.max(0, this.#init.maxPeers - this.connections))
     this.#offering += event === 'stopped' ? 0 : room
-    const offers = event === 'stopped' ? [] : await this.#makeOffers(room).finally(() => { this.#offering -= room })
+    const offers =
+      event === 'stopped'
+        ? []
+        : await this.#makeOffers(room).finally(() => {
+            this.#offering -= room
+          })
     if (this.#destroyed && event !== 'stopped') return
     this.#send(event, offers)
   }
 
-  #send (event: AnnounceEvent | undefined, offers: Array<{ offer: { type: 'offer', sdp: string }, offer_id: string }>): void {
+  #send(
+    event: AnnounceEvent | undefined,
+    offers: Array<{ offer: { type: 'offer'; sdp: string }; offer_id: string }>
+  ): void {
     const { tracker, infoHash, peerId } = this.#init
     const region = this.#init.region()
     if (event !== 'stopped') this.announcedAt = performance.now()
@@ -168,12 +188,12 @@ export class Swarm extends Emitter<SwarmEvents> {
   }
 
   /** Never connect to this peer again in this session (it sent a bad chunk). */
-  ban (peer: Peer): void {
+  ban(peer: Peer): void {
     this.#banned.add(peer.id)
     peer.destroy()
   }
 
-  destroy (): void {
+  destroy(): void {
     if (this.#destroyed) return
     this.#destroyed = true
     clearTimeout(this.#announceTimer)
@@ -189,27 +209,35 @@ export class Swarm extends Emitter<SwarmEvents> {
     this.removeAll()
   }
 
-  #scheduleAnnounce (): void {
+  #scheduleAnnounce(): void {
     clearTimeout(this.#announceTimer)
-    this.#announceTimer = setTimeout(() => { void this.announce() }, this.#intervalMs)
+    this.#announceTimer = setTimeout(() => {
+      void this.announce()
+    }, this.#intervalMs)
   }
 
-  #newPeer (initiator: boolean): SimplePeer.Instance {
+  #newPeer(initiator: boolean): SimplePeer.Instance {
     return new SimplePeer({ initiator, trickle: false, config: { iceServers: this.#init.iceServers } })
   }
 
-  async #makeOffers (count: number): Promise<Array<{ offer: { type: 'offer', sdp: string }, offer_id: string }>> {
+  async #makeOffers(count: number): Promise<Array<{ offer: { type: 'offer'; sdp: string }; offer_id: string }>> {
     const made = await Promise.all(Array.from({ length: count }, async () => await this.#makeOffer()))
     return made.filter(o => o !== undefined)
   }
 
-  async #makeOffer (): Promise<{ offer: { type: 'offer', sdp: string }, offer_id: string } | undefined> {
+  async #makeOffer(): Promise<{ offer: { type: 'offer'; sdp: string }; offer_id: string } | undefined> {
     const sp = this.#newPeer(true)
     const offerId = randomBinaryId()
     const sdp = await new Promise<string | undefined>(resolve => {
       const timer = setTimeout(() => resolve(undefined), SIGNAL_TIMEOUT_MS)
-      sp.once('signal', (data: SimplePeer.SignalData) => { clearTimeout(timer); resolve(sdpOf(data)) })
-      sp.once('error', () => { clearTimeout(timer); resolve(undefined) })
+      sp.once('signal', (data: SimplePeer.SignalData) => {
+        clearTimeout(timer)
+        resolve(sdpOf(data))
+      })
+      sp.once('error', () => {
+        clearTimeout(timer)
+        resolve(undefined)
+      })
     })
     if (sdp === undefined || this.#destroyed) {
       sp.destroy()
@@ -217,18 +245,26 @@ export class Swarm extends Emitter<SwarmEvents> {
     }
     this.#pendingOffers.set(offerId, sp)
     this.#lastSign.set(sp, performance.now())
-    const expire = setTimeout(() => { if (this.#pendingOffers.get(offerId) === sp) this.#drop(offerId, sp) }, OFFER_TIMEOUT_MS)
-    sp.once('close', () => { clearTimeout(expire); this.#drop(offerId, sp) })
-    sp.once('error', () => { clearTimeout(expire); this.#drop(offerId, sp) })
+    const expire = setTimeout(() => {
+      if (this.#pendingOffers.get(offerId) === sp) this.#drop(offerId, sp)
+    }, OFFER_TIMEOUT_MS)
+    sp.once('close', () => {
+      clearTimeout(expire)
+      this.#drop(offerId, sp)
+    })
+    sp.once('error', () => {
+      clearTimeout(expire)
+      this.#drop(offerId, sp)
+    })
     return { offer: { type: 'offer', sdp }, offer_id: offerId }
   }
 
-  #drop (offerId: string, sp: SimplePeer.Instance): void {
+  #drop(offerId: string, sp: SimplePeer.Instance): void {
     if (this.#pendingOffers.get(offerId) === sp) this.#pendingOffers.delete(offerId)
     sp.destroy()
   }
 
-  #onOffer (msg: OfferForward): void {
+  #onOffer(msg: OfferForward): void {
     const id = binaryStringToHex(msg.peer_id)
     if (this.#destroyed || this.#banned.has(id) || this.peers.has(id) || this.#answering.has(id)) return
     if (this.connections < this.#init.maxPeers) {
@@ -248,11 +284,13 @@ export class Swarm extends Emitter<SwarmEvents> {
     })
   }
 
-  #answer (id: string, msg: OfferForward): void {
+  #answer(id: string, msg: OfferForward): void {
     const sp = this.#newPeer(false)
     this.#answering.set(id, sp)
     this.#lastSign.set(sp, performance.now())
-    const forget = (): void => { if (this.#answering.get(id) === sp) this.#answering.delete(id) }
+    const forget = (): void => {
+      if (this.#answering.get(id) === sp) this.#answering.delete(id)
+    }
     sp.once('signal', (data: SimplePeer.SignalData) => {
       this.#init.tracker.send({
         action: 'announce',
@@ -263,16 +301,27 @@ export class Swarm extends Emitter<SwarmEvents> {
         answer: { type: 'answer', sdp: sdpOf(data) ?? '' }
       })
     })
-    sp.once('connect', () => { forget(); this.#addPeer(id, msg.region ?? 'default', sp) })
+    sp.once('connect', () => {
+      forget()
+      this.#addPeer(id, msg.region ?? 'default', sp)
+    })
     sp.once('close', forget)
-    sp.once('error', () => { forget(); sp.destroy() })
-    const expire = setTimeout(() => { if (this.#answering.get(id) === sp) { forget(); sp.destroy() } }, SIGNAL_TIMEOUT_MS * 2)
+    sp.once('error', () => {
+      forget()
+      sp.destroy()
+    })
+    const expire = setTimeout(() => {
+      if (this.#answering.get(id) === sp) {
+        forget()
+        sp.destroy()
+      }
+    }, SIGNAL_TIMEOUT_MS * 2)
     sp.once('close', () => clearTimeout(expire))
     sp.once('connect', () => clearTimeout(expire))
     sp.signal(msg.offer)
   }
 
-  #onAnswer (msg: AnswerForward): void {
+  #onAnswer(msg: AnswerForward): void {
     const sp = this.#pendingOffers.get(msg.offer_id)
     if (sp === undefined) return
     this.#pendingOffers.delete(msg.offer_id)
@@ -284,16 +333,28 @@ export class Swarm extends Emitter<SwarmEvents> {
     this.#connecting.add(sp)
     // An answer is a sign of life: ICE gets a fresh deadline from here.
     this.#lastSign.set(sp, performance.now())
-    const forget = (): void => { this.#connecting.delete(sp); clearTimeout(expire) }
+    const forget = (): void => {
+      this.#connecting.delete(sp)
+      clearTimeout(expire)
+    }
     // An answered offer that never connects (ICE failure) must not hold a slot forever.
-    const expire = setTimeout(() => { forget(); sp.destroy() }, SIGNAL_TIMEOUT_MS * 2)
-    sp.once('connect', () => { forget(); this.#addPeer(id, msg.region ?? 'default', sp) })
+    const expire = setTimeout(() => {
+      forget()
+      sp.destroy()
+    }, SIGNAL_TIMEOUT_MS * 2)
+    sp.once('connect', () => {
+      forget()
+      this.#addPeer(id, msg.region ?? 'default', sp)
+    })
     sp.once('close', forget)
-    sp.once('error', () => { forget(); sp.destroy() })
+    sp.once('error', () => {
+      forget()
+      sp.destroy()
+    })
     sp.signal(msg.answer)
   }
 
-  #addPeer (id: string, region: string, sp: SimplePeer.Instance): void {
+  #addPeer(id: string, region: string, sp: SimplePeer.Instance): void {
     // Both sides may have offered to each other at once: keep the first connection.
     if (this.#destroyed || this.peers.has(id) || this.#banned.has(id)) {
       sp.destroy()
@@ -307,7 +368,14 @@ export class Swarm extends Emitter<SwarmEvents> {
       if (this.#sends.size <= SENDS_PEERS) break
       this.#sends.delete(old)
     }
-    const peer = new Peer(id, region, sp, { provide, throttle, chunksOf, sends, uploadBytesPerSecond: peerUploadBytesPerSecond, holdings: this.#init.holdings() })
+    const peer = new Peer(id, region, sp, {
+      provide,
+      throttle,
+      chunksOf,
+      sends,
+      uploadBytesPerSecond: peerUploadBytesPerSecond,
+      holdings: this.#init.holdings()
+    })
     this.peers.set(id, peer)
     peer.on('have', ({ resourceId }) => this.emit('have', { peer, resourceId }))
     peer.on('uploaded', bytes => this.emit('uploaded', bytes))
@@ -320,12 +388,12 @@ export class Swarm extends Emitter<SwarmEvents> {
 }
 
 /** WebTorrent ids are 20 raw bytes carried as a binary string. */
-export function randomBinaryId (prefix = ''): string {
+export function randomBinaryId(prefix = ''): string {
   const bytes = crypto.getRandomValues(new Uint8Array(20 - prefix.length))
   return prefix + toBinaryString(bytes)
 }
 
 /** With `trickle: false` the only signal is the full offer or answer. */
-function sdpOf (data: SimplePeer.SignalData): string | undefined {
+function sdpOf(data: SimplePeer.SignalData): string | undefined {
   return 'sdp' in data ? data.sdp : undefined
 }

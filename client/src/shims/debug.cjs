@@ -1,5 +1,5 @@
 // `debug` stand-in: the SDK never enables simple-peer's debug output (client/ has no console).
-function debug () {
+function debug() {
   const log = () => {}
   log.enabled = false
   return log

@@ -25,6 +25,6 @@ export interface ChunkStore {
   deleteResource: (resourceId: string, indices: number[]) => Promise<void>
 }
 
-export function chunkKey (resourceId: string, index: number): string {
+export function chunkKey(resourceId: string, index: number): string {
   return `${resourceId}:${index}`
 }

@@ -5,7 +5,11 @@ const QUOTA_SHARE = 0.5
  * The byte limit of the chunk cache: `cacheBytes`, lowered to fit what
  * `navigator.storage.estimate()` reports as free (bytes we already hold count as ours).
  */
-export function cacheLimit (cacheBytes: number, estimate: { quota?: number, usage?: number } | undefined, heldBytes: number): number {
+export function cacheLimit(
+  cacheBytes: number,
+  estimate: { quota?: number; usage?: number } | undefined,
+  heldBytes: number
+): number {
   if (estimate?.quota === undefined) return cacheBytes
   const free = Math.max(0, estimate.quota - (estimate.usage ?? 0)) + heldBytes
   return Math.min(cacheBytes, Math.floor(free * QUOTA_SHARE))

@@ -65,23 +65,30 @@ const MAX_TRACKED_INVALIDATIONS = 100_000
 const IGNORED_VARY = new Set(['accept-encoding'])
 
 /** Serialize the request's values of the `Vary` fields (§4.1: combine lines, normalize whitespace). */
-export function variantOf (vary: readonly string[], req: HeaderBag): string {
+export function variantOf(vary: readonly string[], req: HeaderBag): string {
   if (vary.length === 0) return ''
   let out = ''
   for (const name of vary) {
     if (IGNORED_VARY.has(name)) continue
     const raw = req[name]
-    const value = raw === undefined ? '' : (Array.isArray(raw) ? raw.join(',') : raw).replace(/\s*,\s*/g, ',').replace(/\s+/g, ' ').trim()
+    const value =
+      raw === undefined
+        ? ''
+        : (Array.isArray(raw) ? raw.join(',') : raw)
+            .replace(/\s*,\s*/g, ',')
+            .replace(/\s+/g, ' ')
+            .trim()
     out += `${name}:${value}\n`
   }
   return out
 }
 
-export function createCache (init: CacheInit): Cache {
+export function createCache(init: CacheInit): Cache {
   const { memory, disk, logger } = init
-  const index = new Map<string, { vary: string[], ids: Set<string> }>()
+  const index = new Map<string, { vary: string[]; ids: Set<string> }>()
   // The hit path calls this per request: no copy unless there are key headers to merge.
-  const keyFields = (vary: readonly string[]): readonly string[] => init.keyHeaders.length === 0 ? vary : [...new Set([...init.keyHeaders, ...vary])]
+  const keyFields = (vary: readonly string[]): readonly string[] =>
+    init.keyHeaders.length === 0 ? vary : [...new Set([...init.keyHeaders, ...vary])]
   const variantFor = (vary: readonly string[], req: HeaderBag): string => variantOf(keyFields(vary), req)
   // Ids are `key` or `key\nvariant` (store.ts); the key is what the index is by.
   const forgetId = (id: string): void => {
@@ -146,26 +153,30 @@ export function createCache (init: CacheInit): Cache {
   }
 
   return {
-    get memoryBytes () { return memory.bytes },
-    get diskBytes () { return disk?.bytes ?? 0 },
-    get entries () {
+    get memoryBytes() {
+      return memory.bytes
+    },
+    get diskBytes() {
+      return disk?.bytes ?? 0
+    },
+    get entries() {
       let n = 0
       for (const known of index.values()) n += known.ids.size
       return n
     },
-    idFor (key, req) {
+    idFor(key, req) {
       const fields = keyFields(index.get(key)?.vary ?? [])
       return fields.length === 0 ? key : entryId(key, variantOf(fields, req))
     },
     keyFieldsOf: key => keyFields(index.get(key)?.vary ?? []),
     variantFor,
-    evicted (id, from) {
+    evicted(id, from) {
       // Memory gives way while the disk keeps the entry; the disk's own eviction (or its refusal) ends it.
       if (from === 'memory' ? disk === undefined : !memory.has(id)) forgetId(id)
     },
     peek: id => memory.peek(id),
     epochOf: key => invalidatedAt.get(key) ?? 0,
-    async get (id) {
+    async get(id) {
       const hot = memory.peek(id)
       if (hot !== undefined || disk === undefined) return hot
       // Concurrent misses of one cold entry share one read: N clients of an entry too
@@ -182,7 +193,7 @@ export function createCache (init: CacheInit): Cache {
       }
       return await read
     },
-    async put (entry) {
+    async put(entry) {
       const id = entryId(entry.key, entry.variant)
       const known = index.get(entry.key)
       // A client error never takes the place of a good page (cache-poisoned denial of
@@ -197,27 +208,27 @@ export function createCache (init: CacheInit): Cache {
       await memory.put(entry)
       if (disk !== undefined) track(id, async () => await disk.put(entry))
     },
-    async learnVary (key, vary) {
+    async learnVary(key, vary) {
       await adoptVary(key, vary)
       // Without Vary a key needs no index entry until something is stored under it.
       if (!index.has(key) && vary.length > 0) index.set(key, { vary, ids: new Set() })
     },
-    forgetIfEmpty (key) {
+    forgetIfEmpty(key) {
       if (index.get(key)?.ids.size === 0) index.delete(key)
     },
     invalidate,
-    async purgePrefix (prefix) {
+    async purgePrefix(prefix) {
       let n = 0
       for (const key of [...index.keys()]) if (key.startsWith(prefix)) n += await invalidate(key)
       return n
     },
-    async open () {
+    async open() {
       if (disk === undefined) return 0
       const found = await disk.open()
       for (const item of found) remember(item.key, item.variant, item.vary)
       return found.length
     },
-    async close () {
+    async close() {
       while (pending.size > 0) await Promise.all([...pending])
       await memory.close()
       await disk?.close()

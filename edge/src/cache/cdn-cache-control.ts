@@ -23,7 +23,7 @@ const FLAG_OR_FIELDS = new Set(['no-cache', 'private'])
  * ignored: empty, not a valid Dictionary, or a directive above with a value of another type.
  * Members with parameters keep their value and lose the parameters, which no directive defines.
  */
-export function parseCdnCacheControl (value: string): Directives | undefined {
+export function parseCdnCacheControl(value: string): Directives | undefined {
   // §2.1: "If a targeted field in a given response is empty ... that field MUST be ignored".
   if (value.trim() === '') return undefined
   let dict: Dictionary
@@ -57,7 +57,7 @@ export function parseCdnCacheControl (value: string): Directives | undefined {
   return out
 }
 
-function unknownValue (bare: BareItem | undefined): string | true | undefined {
+function unknownValue(bare: BareItem | undefined): string | true | undefined {
   if (bare === true) return true
   if (typeof bare === 'string') return bare
   if (typeof bare === 'number') return String(bare)
@@ -70,7 +70,7 @@ function unknownValue (bare: BareItem | undefined): string | true | undefined {
  * already parsed as a Dictionary, so after removing Strings (and Display Strings), a member
  * value is exactly what follows `key=` at the start of the field or after a comma.
  */
-function decimalMembers (value: string): Set<string> {
+function decimalMembers(value: string): Set<string> {
   const text = value.replace(/"(?:[^"\\]|\\.)*"/g, '""')
   const last = new Map<string, boolean>()
   // A repeated key keeps its last value (RFC 9651 §4.2.2), so only the last spelling counts.

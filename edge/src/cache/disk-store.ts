@@ -65,11 +65,11 @@ export interface DiskStore extends CacheStore {
   readonly bytes: number
 }
 
-export function fileNameFor (id: string): string {
+export function fileNameFor(id: string): string {
   return createHash('sha256').update(id).digest('hex') + ENTRY_SUFFIX
 }
 
-export function createDiskStore (init: DiskStoreInit): DiskStore {
+export function createDiskStore(init: DiskStoreInit): DiskStore {
   const { dir, logger } = init
   const pathFor = (id: string): string => join(dir, fileNameFor(id))
   // id → bytes charged, in least-recently-used-first order.
@@ -96,11 +96,13 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
   }
 
   return {
-    get bytes () { return bytes },
+    get bytes() {
+      return bytes
+    },
     has: id => index.has(id),
-    async open () {
+    async open() {
       await mkdir(dir, { recursive: true })
-      const found: Array<DiskIndexItem & { id: string, size: number, mtimeMs: number }> = []
+      const found: Array<DiskIndexItem & { id: string; size: number; mtimeMs: number }> = []
       for (const name of await readdir(dir)) {
         const file = join(dir, name)
         if (name.includes(TEMP_MARK)) {
@@ -115,7 +117,14 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
           continue
         }
         const info = await stat(file)
-        found.push({ id: entryId(meta.key, meta.variant), key: meta.key, variant: meta.variant, vary: meta.vary, size: fileCost(info.size), mtimeMs: info.mtimeMs })
+        found.push({
+          id: entryId(meta.key, meta.variant),
+          key: meta.key,
+          variant: meta.variant,
+          vary: meta.vary,
+          size: fileCost(info.size),
+          mtimeMs: info.mtimeMs
+        })
       }
       // Oldest write first: the best LRU guess without access times.
       found.sort((a, b) => a.mtimeMs - b.mtimeMs)
@@ -126,13 +135,14 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
       await evict()
       return found.filter(item => index.has(item.id)).map(({ key, variant, vary }) => ({ key, variant, vary }))
     },
-    async get (id) {
+    async get(id) {
       if (!index.has(id)) return undefined
       let raw: Buffer
       try {
         raw = await readFile(pathFor(id))
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn('disk-read-failed', { id, error: String(err) })
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+          logger.warn('disk-read-failed', { id, error: String(err) })
         forget(id)
         return undefined
       }
@@ -149,7 +159,7 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
       }
       return entry
     },
-    async put (entry) {
+    async put(entry) {
       const id = entryId(entry.key, entry.variant)
       if (entry.body.length > init.maxBytes) {
         init.onEvict?.(id)
@@ -195,14 +205,14 @@ export function createDiskStore (init: DiskStoreInit): DiskStore {
       bytes += cost
       await evict()
     },
-    async delete (id) {
+    async delete(id) {
       await drop(id)
     },
-    async close () {}
+    async close() {}
   }
 }
 
-async function readMeta (file: string): Promise<EntryMeta | undefined> {
+async function readMeta(file: string): Promise<EntryMeta | undefined> {
   const handle = await open(file, 'r').catch(() => undefined)
   if (handle === undefined) return undefined
   try {
@@ -225,7 +235,7 @@ async function readMeta (file: string): Promise<EntryMeta | undefined> {
   }
 }
 
-function decode (raw: Buffer, id: string): CacheEntry | undefined {
+function decode(raw: Buffer, id: string): CacheEntry | undefined {
   if (raw.length < LENGTH_BYTES) return undefined
   const length = raw.readUInt32BE(0)
   if (length > MAX_META_BYTES || raw.length < LENGTH_BYTES + length) return undefined
@@ -234,7 +244,8 @@ function decode (raw: Buffer, id: string): CacheEntry | undefined {
     const body = raw.subarray(LENGTH_BYTES + length)
     // The id check guards against a (theoretical) hash collision and a foreign file;
     // the hash against a body that is not the one the metadata describes.
-    if (meta.v !== FORMAT_VERSION || entryId(meta.key, meta.variant) !== id || meta.size !== body.length) return undefined
+    if (meta.v !== FORMAT_VERSION || entryId(meta.key, meta.variant) !== id || meta.size !== body.length)
+      return undefined
     if (createHash('sha256').update(body).digest('hex') !== meta.sha256) return undefined
     const manifest = meta.manifest === null ? undefined : parseManifest(meta.manifest)
     if (manifest !== undefined && manifest.size !== body.length) return undefined

@@ -44,7 +44,7 @@ interface Fields {
  * three formats, names a day or time that does not exist, or a weekday that does not match
  * the date. `now` (epoch ms) resolves the two-digit year of rfc850-date.
  */
-export function parseHttpDate (value: string, now: number = Date.now()): number | undefined {
+export function parseHttpDate(value: string, now: number = Date.now()): number | undefined {
   let m = IMF_FIXDATE.exec(value)
   if (m !== null) {
     const [, wd = '', day = '', mon = '', year = '', h = '', min = '', s = ''] = m
@@ -64,8 +64,24 @@ export function parseHttpDate (value: string, now: number = Date.now()): number 
   return undefined
 }
 
-function fields (weekday: number, day: string, month: string, year: number, hour: string, minute: string, second: string): Fields {
-  return { weekday, day: Number(day), month: MONTHS.indexOf(month), year, hour: Number(hour), minute: Number(minute), second: Number(second) }
+function fields(
+  weekday: number,
+  day: string,
+  month: string,
+  year: number,
+  hour: string,
+  minute: string,
+  second: string
+): Fields {
+  return {
+    weekday,
+    day: Number(day),
+    month: MONTHS.indexOf(month),
+    year,
+    hour: Number(hour),
+    minute: Number(minute),
+    second: Number(second)
+  }
 }
 
 /**
@@ -73,7 +89,7 @@ function fields (weekday: number, day: string, month: string, year: number, hour
  * recent past year with those digits. So the year is the latest one ending in `yy` whose
  * timestamp is no more than 50 years after `now`.
  */
-function rfc850Year (yy: number, f: Fields, now: number): number {
+function rfc850Year(yy: number, f: Fields, now: number): number {
   const limit = new Date(now)
   limit.setUTCFullYear(limit.getUTCFullYear() + RFC850_FUTURE_LIMIT_YEARS)
   let year = Math.floor(new Date(now).getUTCFullYear() / 100) * 100 + yy
@@ -85,7 +101,7 @@ function rfc850Year (yy: number, f: Fields, now: number): number {
   return year
 }
 
-function toEpoch (f: Fields): number | undefined {
+function toEpoch(f: Fields): number | undefined {
   if (f.month < 0 || f.weekday < 0) return undefined
   // Second 60 is a leap second (RFC 5322 §3.3, which IMF-fixdate follows); it lands on the next minute's 00.
   if (f.hour > 23 || f.minute > 59 || f.second > 60) return undefined
@@ -96,14 +112,14 @@ function toEpoch (f: Fields): number | undefined {
 }
 
 /** `Date.UTC` maps years 0-99 to 1900-1999; a 4-digit year like 0099 must stay itself. */
-function utc (f: Fields): number {
+function utc(f: Fields): number {
   const d = new Date(0)
   d.setUTCFullYear(f.year, f.month, f.day)
   d.setUTCHours(f.hour, f.minute, f.second, 0)
   return d.getTime()
 }
 
-function daysInMonth (year: number, month: number): number {
+function daysInMonth(year: number, month: number): number {
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
   return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month] ?? 0
 }

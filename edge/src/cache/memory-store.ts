@@ -18,13 +18,15 @@ export const ENTRY_OVERHEAD_BYTES = 2048
 const MANIFEST_CHUNK_BYTES = 72
 
 /** Bytes an entry is charged: body, metadata, and its share of the fixed overhead. */
-export function entryCost (entry: CacheEntry): number {
+export function entryCost(entry: CacheEntry): number {
   let meta = ENTRY_OVERHEAD_BYTES + entry.key.length + entry.variant.length
   for (const [name, value] of Object.entries(entry.headers)) {
     // Headers are counted twice: as stored, and inside the serialized hit head.
-    meta += 2 * (name.length + (Array.isArray(value) ? value.reduce((n, v) => n + v.length + 16, 0) : value.length + 16))
+    meta +=
+      2 * (name.length + (Array.isArray(value) ? value.reduce((n, v) => n + v.length + 16, 0) : value.length + 16))
   }
-  if (entry.manifest !== undefined) meta += entry.manifest.chunks.length * MANIFEST_CHUNK_BYTES + entry.manifest.url.length
+  if (entry.manifest !== undefined)
+    meta += entry.manifest.chunks.length * MANIFEST_CHUNK_BYTES + entry.manifest.url.length
   return entry.body.length + meta
 }
 
@@ -47,10 +49,10 @@ export interface MemoryStore extends CacheStore {
   shrinkTo: (bytes: number) => void
 }
 
-export function createMemoryStore (init: MemoryStoreInit): MemoryStore {
+export function createMemoryStore(init: MemoryStoreInit): MemoryStore {
   const { budget } = init
   // A Map iterates in insertion order, so re-inserting on use keeps the LRU order.
-  const entries = new Map<string, { entry: CacheEntry, cost: number }>()
+  const entries = new Map<string, { entry: CacheEntry; cost: number }>()
   let bytes = 0
 
   const remove = (id: string): boolean => {
@@ -76,13 +78,19 @@ export function createMemoryStore (init: MemoryStoreInit): MemoryStore {
   }
 
   const store: MemoryStore = {
-    get bytes () { return bytes },
-    get size () { return entries.size },
+    get bytes() {
+      return bytes
+    },
+    get size() {
+      return entries.size
+    },
     peek,
     has: id => entries.has(id),
     shrinkTo: limit => shrinkTo(limit),
-    async get (id) { return peek(id) },
-    async put (entry) {
+    async get(id) {
+      return peek(id)
+    },
+    async put(entry) {
       const id = entryId(entry.key, entry.variant)
       remove(id)
       const cost = entryCost(entry)
@@ -94,10 +102,10 @@ export function createMemoryStore (init: MemoryStoreInit): MemoryStore {
       entries.set(id, { entry, cost })
       bytes += cost
     },
-    async delete (id) {
+    async delete(id) {
       remove(id)
     },
-    async close () {
+    async close() {
       entries.clear()
       bytes = 0
     }

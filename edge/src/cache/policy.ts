@@ -36,9 +36,7 @@ export interface Freshness {
   dropFields: string[]
 }
 
-export type StoreDecision =
-  | ({ storable: true } & Freshness)
-  | { storable: false, reason: string }
+export type StoreDecision = ({ storable: true } & Freshness) | { storable: false; reason: string }
 
 export interface RequestFacts {
   method: string
@@ -60,9 +58,11 @@ const MAX_DELTA_S = 2 ** 31
 /** RFC 9110 §15.1: statuses cacheable by default ("heuristically cacheable"). */
 export const HEURISTICALLY_CACHEABLE = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501])
 /** Statuses whose meaning this cache understands well enough to store at all (§3). */
-const UNDERSTOOD = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 451, 500, 501, 502, 503, 504])
+const UNDERSTOOD = new Set([
+  200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 451, 500, 501, 502, 503, 504
+])
 
-export function header (headers: HeaderBag, name: string): string | undefined {
+export function header(headers: HeaderBag, name: string): string | undefined {
   const value = headers[name]
   return Array.isArray(value) ? value.join(', ') : value
 }
@@ -71,7 +71,7 @@ export function header (headers: HeaderBag, name: string): string | undefined {
  * Directive names lowercased; quoted values unquoted. A directive repeated with a
  * different value becomes `''`, i.e. invalid, so its delta-seconds reads as stale (§4.2.1).
  */
-export function parseCacheControl (value: string | undefined): Directives {
+export function parseCacheControl(value: string | undefined): Directives {
   const out: Directives = new Map()
   if (value === undefined) return out
   for (const part of value.match(/(?:[^,"]|"(?:[^"\\]|\\.)*")+/g) ?? []) {
@@ -93,14 +93,14 @@ export function parseCacheControl (value: string | undefined): Directives {
  * A delta-seconds value. Absent gives undefined; anything malformed gives 0, so the
  * response counts as stale (§4.2.1: "caches are encouraged to consider the response stale").
  */
-export function deltaSeconds (value: string | true | undefined): number | undefined {
+export function deltaSeconds(value: string | true | undefined): number | undefined {
   if (value === undefined) return undefined
   if (value === true || !/^\d+$/.test(value)) return 0
   return Math.min(Number(value), MAX_DELTA_S)
 }
 
 /** An HTTP-date header value in epoch ms; absent or invalid (RFC 9110 §5.6.7) gives undefined. */
-export function httpDate (value: string | undefined): number | undefined {
+export function httpDate(value: string | undefined): number | undefined {
   return value === undefined ? undefined : parseHttpDate(value)
 }
 
@@ -109,7 +109,7 @@ export function httpDate (value: string | undefined): number | undefined {
  * `Cache-Control`. An invalid targeted field counts as absent, so `targeted` is false and
  * `Expires` applies again.
  */
-export function responseDirectives (headers: HeaderBag): { directives: Directives, targeted: boolean } {
+export function responseDirectives(headers: HeaderBag): { directives: Directives; targeted: boolean } {
   const cdn = header(headers, 'cdn-cache-control')
   const targeted = cdn === undefined ? undefined : parseCdnCacheControl(cdn)
   if (targeted !== undefined) return { directives: targeted, targeted: true }
@@ -117,7 +117,7 @@ export function responseDirectives (headers: HeaderBag): { directives: Directive
 }
 
 /** Decide whether a shared cache may store this response (RFC 9111 §3), and how to use it later. */
-export function decideStorable (req: RequestFacts, status: number, headers: HeaderBag): StoreDecision {
+export function decideStorable(req: RequestFacts, status: number, headers: HeaderBag): StoreDecision {
   if (req.method !== 'GET') return { storable: false, reason: `method ${req.method}` }
   if (!UNDERSTOOD.has(status)) return { storable: false, reason: `status ${status}` }
   if (req.noStore) return { storable: false, reason: 'request no-store' }
@@ -141,13 +141,15 @@ export function decideStorable (req: RequestFacts, status: number, headers: Head
   // `public` makes any status storable (§5.2.2.9), but an error stored by heuristic would
   // let one bad request take a page down for everyone (CPDoS): errors need a lifetime.
   const heuristicAllowed = HEURISTICALLY_CACHEABLE.has(status) || (directives.has('public') && status < 400)
-  if (explicit === undefined && !heuristicAllowed) return { storable: false, reason: `status ${status} without explicit freshness` }
+  if (explicit === undefined && !heuristicAllowed)
+    return { storable: false, reason: `status ${status} without explicit freshness` }
   const noCacheValue = directives.get('no-cache')
   const freshness: Freshness = {
     lifetimeS: explicit ?? heuristicLifetimeS(headers),
     heuristic: explicit === undefined,
     noCache: noCacheValue === true,
-    mustRevalidate: directives.has('must-revalidate') || directives.has('proxy-revalidate') || directives.has('s-maxage'),
+    mustRevalidate:
+      directives.has('must-revalidate') || directives.has('proxy-revalidate') || directives.has('s-maxage'),
     staleWhileRevalidateS: deltaSeconds(directives.get('stale-while-revalidate')) ?? 0,
     staleIfErrorS: deltaSeconds(directives.get('stale-if-error')) ?? 0,
     shared,
@@ -155,25 +157,36 @@ export function decideStorable (req: RequestFacts, status: number, headers: Head
   }
   // A response that is stale at once and has no validator could never be used again.
   const validator = header(headers, 'etag') !== undefined || header(headers, 'last-modified') !== undefined
-  if ((freshness.lifetimeS === 0 || freshness.noCache) && !validator && freshness.staleIfErrorS === 0 && freshness.staleWhileRevalidateS === 0) {
+  if (
+    (freshness.lifetimeS === 0 || freshness.noCache) &&
+    !validator &&
+    freshness.staleIfErrorS === 0 &&
+    freshness.staleWhileRevalidateS === 0
+  ) {
     return { storable: false, reason: 'stale on arrival and no validator' }
   }
   return { storable: true, ...freshness }
 }
 
-function fieldList (value: string | true | undefined): string[] {
+function fieldList(value: string | true | undefined): string[] {
   if (typeof value !== 'string') return []
-  return value.split(',').map(s => s.trim().toLowerCase()).filter(Boolean)
+  return value
+    .split(',')
+    .map(s => s.trim().toLowerCase())
+    .filter(Boolean)
 }
 
 /** Field names in `Vary`, lowercased. */
-export function varyNames (headers: HeaderBag): string[] {
+export function varyNames(headers: HeaderBag): string[] {
   const value = header(headers, 'vary')
   if (value === undefined) return []
-  return value.split(',').map(s => s.trim().toLowerCase()).filter(Boolean)
+  return value
+    .split(',')
+    .map(s => s.trim().toLowerCase())
+    .filter(Boolean)
 }
 
-function explicitLifetimeS (directives: Directives, headers: HeaderBag, targeted: boolean): number | undefined {
+function explicitLifetimeS(directives: Directives, headers: HeaderBag, targeted: boolean): number | undefined {
   const sMaxAge = deltaSeconds(directives.get('s-maxage'))
   if (sMaxAge !== undefined) return sMaxAge
   const maxAge = deltaSeconds(directives.get('max-age'))
@@ -195,7 +208,7 @@ function explicitLifetimeS (directives: Directives, headers: HeaderBag, targeted
  * error pages and dynamic pages) is not fresh at all, so it is stored only when it has a
  * validator, and then revalidated on every use.
  */
-export function heuristicLifetimeS (headers: HeaderBag): number {
+export function heuristicLifetimeS(headers: HeaderBag): number {
   const lastModified = httpDate(header(headers, 'last-modified'))
   if (lastModified === undefined) return 0
   const date = httpDate(header(headers, 'date')) ?? Date.now()
@@ -207,7 +220,7 @@ export function heuristicLifetimeS (headers: HeaderBag): number {
  * `Age` as received: §5.1 says use the first member of a list and ignore an invalid
  * value (anything but a non-negative integer).
  */
-export function ageHeaderS (headers: HeaderBag): number {
+export function ageHeaderS(headers: HeaderBag): number {
   const first = (header(headers, 'age') ?? '').split(',')[0]?.trim() ?? ''
   return /^\d+$/.test(first) ? Math.min(Number(first), MAX_DELTA_S) : 0
 }
@@ -216,7 +229,7 @@ export function ageHeaderS (headers: HeaderBag): number {
  * `corrected_initial_age` of RFC 9111 §4.2.3, in seconds: what the response's age was
  * when it arrived here. Times are epoch milliseconds.
  */
-export function initialAgeS (headers: HeaderBag, requestTime: number, responseTime: number): number {
+export function initialAgeS(headers: HeaderBag, requestTime: number, responseTime: number): number {
   const date = httpDate(header(headers, 'date'))
   const apparent = date === undefined ? 0 : Math.max(0, (responseTime - date) / 1000)
   const corrected = ageHeaderS(headers) + Math.max(0, (responseTime - requestTime) / 1000)
@@ -231,25 +244,34 @@ export interface Aging {
 }
 
 /** `current_age` of RFC 9111 §4.2.3, in seconds. */
-export function currentAgeS (entry: Aging, now: number): number {
+export function currentAgeS(entry: Aging, now: number): number {
   return entry.initialAgeS + Math.max(0, (now - entry.responseTime) / 1000)
 }
 
-export function isFresh (entry: Aging & { noCache: boolean }, now: number): boolean {
+export function isFresh(entry: Aging & { noCache: boolean }, now: number): boolean {
   return !entry.noCache && entry.lifetimeS > currentAgeS(entry, now)
 }
 
 /** How long past its lifetime a stale entry may still be used, for one of the RFC 5861 extensions. */
-export function withinStaleWindow (entry: Aging & Freshness, now: number, windowS: number): boolean {
+export function withinStaleWindow(entry: Aging & Freshness, now: number, windowS: number): boolean {
   if (entry.mustRevalidate || entry.noCache || windowS <= 0) return false
   return currentAgeS(entry, now) < entry.lifetimeS + windowS
 }
 
 /** Headers of a 304 replace the stored ones (RFC 9111 §3.2, §4.3.4), except the framing ones. */
-export function mergeNotModified (stored: Record<string, string | string[]>, fresh: Record<string, string | string[]>): Record<string, string | string[]> {
+export function mergeNotModified(
+  stored: Record<string, string | string[]>,
+  fresh: Record<string, string | string[]>
+): Record<string, string | string[]> {
   const out = { ...stored }
   for (const [name, value] of Object.entries(fresh)) {
-    if (name === 'content-length' || name === 'content-range' || name === 'content-encoding' || name === 'transfer-encoding') continue
+    if (
+      name === 'content-length' ||
+      name === 'content-range' ||
+      name === 'content-encoding' ||
+      name === 'transfer-encoding'
+    )
+      continue
     out[name] = value
   }
   return out

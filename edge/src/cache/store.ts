@@ -20,7 +20,7 @@ export interface CacheEntry extends Aging, Freshness {
 }
 
 /** Store ids: one per (key, variant). Keys never contain a newline (the URL parser encodes it). */
-export function entryId (key: string, variant: string): string {
+export function entryId(key: string, variant: string): string {
   return variant === '' ? key : `${key}\n${variant}`
 }
 

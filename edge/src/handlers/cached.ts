@@ -19,17 +19,23 @@ import { forwardInfo } from './informational.js'
 import { errorText, pipeBody, pipeResponse, proxyRequest, sendOriginError } from './proxy.js'
 import { baseHeaders, send } from './reply.js'
 
-export type Lookup = { kind: 'hit', entry: CacheEntry } | { kind: 'stale', entry: CacheEntry, error?: unknown } | FillOutcome
+export type Lookup =
+  { kind: 'hit'; entry: CacheEntry } | { kind: 'stale'; entry: CacheEntry; error?: unknown } | FillOutcome
 
-function factsOf (req: IncomingMessage): RequestFacts {
-  return { method: 'GET', authorization: req.headers.authorization !== undefined, cookie: req.headers.cookie !== undefined, noStore: false }
+function factsOf(req: IncomingMessage): RequestFacts {
+  return {
+    method: 'GET',
+    authorization: req.headers.authorization !== undefined,
+    cookie: req.headers.cookie !== undefined,
+    noStore: false
+  }
 }
 
 /**
  * A stored entry answers a request with credentials only when the origin made it
  * public: otherwise the request goes to the origin as that user's own.
  */
-function usableFor (entry: CacheEntry, req: IncomingMessage): boolean {
+function usableFor(entry: CacheEntry, req: IncomingMessage): boolean {
   return entry.shared || (req.headers.cookie === undefined && req.headers.authorization === undefined)
 }
 
@@ -37,27 +43,48 @@ function usableFor (entry: CacheEntry, req: IncomingMessage): boolean {
  * A usable answer for `key`: a fresh entry, a stale one the RFC 5861 windows allow, or
  * whatever filling produced. Rejects when the origin fails and no stale copy may stand in.
  */
-export async function lookup (ctx: HandlerContext, req: IncomingMessage, key: string, res?: ServerResponse): Promise<Lookup> {
+export async function lookup(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  key: string,
+  res?: ServerResponse
+): Promise<Lookup> {
   const id = ctx.cache.idFor(key, req.headers)
   const now = Date.now()
-  const found = ctx.cache.peek(id) ?? await ctx.cache.get(id)
+  const found = ctx.cache.peek(id) ?? (await ctx.cache.get(id))
   const entry = found !== undefined && usableFor(found, req) ? found : undefined
   if (entry !== undefined && isFresh(entry, now)) return { kind: 'hit', entry }
-  const fillReq = { key, id, headers: req.headers, facts: factsOf(req), stale: entry, remote: remoteOf(req), onInfo: forwardInfo(res) }
+  const fillReq = {
+    key,
+    id,
+    headers: req.headers,
+    facts: factsOf(req),
+    stale: entry,
+    remote: remoteOf(req),
+    onInfo: forwardInfo(res)
+  }
   if (entry !== undefined && withinStaleWindow(entry, now, entry.staleWhileRevalidateS)) {
     // Revalidate in the background; concurrent stale hits join this one fill.
-    void ctx.filler.fill({ ...fillReq, onInfo: undefined }).then(drain, err => ctx.log.warn('background-revalidation-failed', { key, error: errorText(err) }))
+    void ctx.filler
+      .fill({ ...fillReq, onInfo: undefined })
+      .then(drain, err => ctx.log.warn('background-revalidation-failed', { key, error: errorText(err) }))
     return { kind: 'stale', entry }
   }
   let outcome: FillOutcome
   try {
     outcome = await ctx.filler.fill(fillReq)
   } catch (err) {
-    if (entry !== undefined && withinStaleWindow(entry, Date.now(), entry.staleIfErrorS)) return { kind: 'stale', entry, error: err }
+    if (entry !== undefined && withinStaleWindow(entry, Date.now(), entry.staleIfErrorS))
+      return { kind: 'stale', entry, error: err }
     throw err
   }
   // §4.2.4 / RFC 5861 §4: a 5xx from the origin may be replaced by the stale copy.
-  if (outcome.kind === 'pass' && outcome.status >= 500 && entry !== undefined && withinStaleWindow(entry, Date.now(), entry.staleIfErrorS)) {
+  if (
+    outcome.kind === 'pass' &&
+    outcome.status >= 500 &&
+    entry !== undefined &&
+    withinStaleWindow(entry, Date.now(), entry.staleIfErrorS)
+  ) {
     if (outcome.response !== undefined) discard(outcome.response.body)
     return { kind: 'stale', entry }
   }
@@ -65,12 +92,12 @@ export async function lookup (ctx: HandlerContext, req: IncomingMessage, key: st
 }
 
 /** A background fill's result nobody reads: let a pass body go. */
-function drain (outcome: FillOutcome): void {
+function drain(outcome: FillOutcome): void {
   if (outcome.kind === 'pass' && outcome.response !== undefined) discard(outcome.response.body)
 }
 
 /** Answer from a fresh entry in memory, synchronously; false when that is not possible. */
-export function serveHotHit (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, key: string): boolean {
+export function serveHotHit(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, key: string): boolean {
   const hot = ctx.cache.peek(ctx.cache.idFor(key, req.headers))
   if (hot === undefined || !isFresh(hot, Date.now()) || !usableFor(hot, req)) return false
   ctx.counters.hits++
@@ -78,7 +105,13 @@ export function serveHotHit (ctx: HandlerContext, req: IncomingMessage, res: Ser
   return true
 }
 
-export async function serveCached (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, key: string, retried = false): Promise<void> {
+export async function serveCached(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  key: string,
+  retried = false
+): Promise<void> {
   if (serveHotHit(ctx, req, res, key)) return
   let found: Lookup
   try {
@@ -133,10 +166,24 @@ export async function serveCached (ctx: HandlerContext, req: IncomingMessage, re
  * Stream a fill to this client as its bytes arrive, at the client's pace. Ranges, HEAD
  * and conditionals wait for the complete entry instead, which then answers like a hit.
  */
-async function serveLive (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, fill: LiveFill, leaderHeaders: Headers | undefined): Promise<void> {
+async function serveLive(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  fill: LiveFill,
+  leaderHeaders: Headers | undefined
+): Promise<void> {
   const age = String(Math.floor(fill.ageS(Date.now())))
   if (fill.status === 200 && clientHasCurrent(req.headers, fill.headers)) {
-    send(ctx, res, 304, { etag: fill.headers.etag ?? '', age, 'x-cache': 'MISS', ...leaderHeaders }, undefined, false, 'MISS')
+    send(
+      ctx,
+      res,
+      304,
+      { etag: fill.headers.etag ?? '', age, 'x-cache': 'MISS', ...leaderHeaders },
+      undefined,
+      false,
+      'MISS'
+    )
     return
   }
   if (req.method !== 'GET' || req.headers.range !== undefined) {
@@ -155,7 +202,15 @@ async function serveLive (ctx: HandlerContext, req: IncomingMessage, res: Server
     serveEntry(ctx, req, res, entry, 'MISS', leaderHeaders)
     return
   }
-  const headers: Headers = { ...fill.headers, via: appendVia(fill.headers.via), 'accept-ranges': 'bytes', age, ...leaderHeaders, ...baseHeaders(ctx), 'x-cache': 'MISS' }
+  const headers: Headers = {
+    ...fill.headers,
+    via: appendVia(fill.headers.via),
+    'accept-ranges': 'bytes',
+    age,
+    ...leaderHeaders,
+    ...baseHeaders(ctx),
+    'x-cache': 'MISS'
+  }
   if (fill.size !== undefined) headers['content-length'] = String(fill.size)
   res.writeHead(fill.status, headers)
   await pipeBody(ctx, res, fill.open(), 'MISS')

@@ -14,7 +14,7 @@ import { sendError, sendJson } from './reply.js'
 /** The tracker sends 43 characters (32 random bytes); refuse what could not be a nonce. */
 const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/
 
-export function serveChallenge (ctx: HandlerContext, res: ServerResponse, params: URLSearchParams, head: boolean): void {
+export function serveChallenge(ctx: HandlerContext, res: ServerResponse, params: URLSearchParams, head: boolean): void {
   const credential = ctx.config.edgeSecret ?? ctx.config.edgeToken
   if (credential === undefined) {
     sendError(ctx, res, 404, 'ERR_PROTOCOL', 'no challenge key: this edge has no edge secret or token')
@@ -27,6 +27,8 @@ export function serveChallenge (ctx: HandlerContext, res: ServerResponse, params
   }
   const id = ctx.config.edgeId
   const key = createHash('sha256').update(credential, 'utf8').digest()
-  const mac = createHmac('sha256', key).update(`${EDGE_CHALLENGE_CONTEXT}\n${id ?? ''}\n${nonce}`, 'utf8').digest('base64url')
+  const mac = createHmac('sha256', key)
+    .update(`${EDGE_CHALLENGE_CONTEXT}\n${id ?? ''}\n${nonce}`, 'utf8')
+    .digest('base64url')
   sendJson(ctx, res, 200, id === undefined ? { v: PROTOCOL_VERSION, mac } : { v: PROTOCOL_VERSION, id, mac }, {}, head)
 }

@@ -20,7 +20,16 @@ import { send } from './reply.js'
 export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED'
 
 /** Headers a 304 carries over from the stored response (RFC 9110 §15.4.5). */
-const NOT_MODIFIED_HEADERS = ['cache-control', 'content-location', 'date', 'etag', 'expires', 'last-modified', 'vary', 'cdn-cache-control']
+const NOT_MODIFIED_HEADERS = [
+  'cache-control',
+  'content-location',
+  'date',
+  'etag',
+  'expires',
+  'last-modified',
+  'vary',
+  'cdn-cache-control'
+]
 
 /**
  * The response head of one entry, serialized once: `before` + Age + `middle` + X-Cache + `after`.
@@ -47,11 +56,15 @@ interface HotHead {
  * most of a small hit's CPU. `shouldKeepAlive` / `maxRequestsOnConnectionReached` say
  * whether Node would have written `Connection: keep-alive`.
  */
-type RawResponse = ServerResponse & { _header: string | Buffer | null, _keepAliveTimeout?: number, maxRequestsOnConnectionReached?: boolean }
+type RawResponse = ServerResponse & {
+  _header: string | Buffer | null
+  _keepAliveTimeout?: number
+  maxRequestsOnConnectionReached?: boolean
+}
 
 const hotHeads = new WeakMap<CacheEntry, HotHead>()
 
-function hotHead (ctx: HandlerContext, entry: CacheEntry, keepAliveMs: number): HotHead {
+function hotHead(ctx: HandlerContext, entry: CacheEntry, keepAliveMs: number): HotHead {
   let hot = hotHeads.get(entry)
   if (hot !== undefined) return hot
   const list: string[] = []
@@ -67,13 +80,23 @@ function hotHead (ctx: HandlerContext, entry: CacheEntry, keepAliveMs: number): 
   for (let i = 0; i < list.length; i += 2) before += `${list[i] ?? ''}: ${list[i + 1] ?? ''}\r\n`
   before += `connection: keep-alive\r\n${keepAliveMs > 0 ? `keep-alive: timeout=${Math.floor(keepAliveMs / 1000)}\r\n` : ''}age: `
   list.push('age', '0', 'x-cache', 'HIT')
-  hot = { before, middle: '\r\nx-cache: ', after: '\r\n\r\n', bytes: undefined, bytesAge: '', bytesCache: '', list, ageAt: list.length - 3, cacheAt: list.length - 1 }
+  hot = {
+    before,
+    middle: '\r\nx-cache: ',
+    after: '\r\n\r\n',
+    bytes: undefined,
+    bytesAge: '',
+    bytesCache: '',
+    list,
+    ageAt: list.length - 3,
+    cacheAt: list.length - 1
+  }
   hotHeads.set(entry, hot)
   return hot
 }
 
 /** Stored headers plus what the edge adds; framing is added by the caller. */
-function entryHeaders (ctx: HandlerContext, entry: CacheEntry): Headers {
+function entryHeaders(ctx: HandlerContext, entry: CacheEntry): Headers {
   return {
     ...entry.headers,
     via: appendVia(entry.headers.via),
@@ -84,11 +107,25 @@ function entryHeaders (ctx: HandlerContext, entry: CacheEntry): Headers {
 }
 
 /** @param leaderHeaders fields for this client alone (its `Set-Cookie` from the fill it led) */
-export function serveEntry (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, entry: CacheEntry, cache: CacheStatus, leaderHeaders?: Headers): void {
+export function serveEntry(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  entry: CacheEntry,
+  cache: CacheStatus,
+  leaderHeaders?: Headers
+): void {
   const age = String(Math.floor(currentAgeS(entry, Date.now())))
   const h = req.headers
   // The hot path: nothing conditional, no range, no throttle, nothing for this client alone.
-  if (req.method === 'GET' && h.range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && ctx.throttle === undefined && leaderHeaders === undefined) {
+  if (
+    req.method === 'GET' &&
+    h.range === undefined &&
+    h['if-none-match'] === undefined &&
+    h['if-modified-since'] === undefined &&
+    ctx.throttle === undefined &&
+    leaderHeaders === undefined
+  ) {
     const raw = res as RawResponse
     const hot = hotHead(ctx, entry, raw._keepAliveTimeout ?? 0)
     if (raw.shouldKeepAlive && raw.maxRequestsOnConnectionReached !== true && raw._header === null) {
@@ -116,7 +153,15 @@ export function serveEntry (ctx: HandlerContext, req: IncomingMessage, res: Serv
   serveEntrySlow(ctx, req, res, entry, cache, age, leaderHeaders)
 }
 
-function serveEntrySlow (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, entry: CacheEntry, cache: CacheStatus, age: string, leaderHeaders: Headers | undefined): void {
+function serveEntrySlow(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  entry: CacheEntry,
+  cache: CacheStatus,
+  age: string,
+  leaderHeaders: Headers | undefined
+): void {
   const head = req.method === 'HEAD'
   const size = entry.body.length
   const extra: Headers = { ...leaderHeaders, 'x-cache': cache, age, via: appendVia(entry.headers.via) }
@@ -135,7 +180,15 @@ function serveEntrySlow (ctx: HandlerContext, req: IncomingMessage, res: ServerR
   const rangeAllowed = entry.status === 200 && ifRangeMatches(header(req.headers, 'if-range'), entry.headers)
   const range = rangeAllowed ? parseRange(header(req.headers, 'range'), size) : { kind: 'none' as const }
   if (range.kind === 'unsatisfiable') {
-    send(ctx, res, 416, { ...extra, 'content-range': `bytes */${size}`, 'content-type': 'text/plain; charset=utf-8' }, 'range not satisfiable\n', head, cache)
+    send(
+      ctx,
+      res,
+      416,
+      { ...extra, 'content-range': `bytes */${size}`, 'content-type': 'text/plain; charset=utf-8' },
+      'range not satisfiable\n',
+      head,
+      cache
+    )
     return
   }
   if (range.kind === 'ranges' && range.ranges.length === 1) {
@@ -154,7 +207,7 @@ function serveEntrySlow (ctx: HandlerContext, req: IncomingMessage, res: ServerR
 }
 
 /** `multipart/byteranges` (RFC 9110 §14.6): the body as a list of slices, never copied. */
-function multipart (entry: CacheEntry, ranges: ByteRange[]): { type: string, parts: Uint8Array[] } {
+function multipart(entry: CacheEntry, ranges: ByteRange[]): { type: string; parts: Uint8Array[] } {
   const boundary = randomBytes(12).toString('hex')
   const contentType = header(entry.headers, 'content-type')
   const size = entry.body.length
@@ -167,9 +220,21 @@ function multipart (entry: CacheEntry, ranges: ByteRange[]): { type: string, par
   return { type: `multipart/byteranges; boundary=${boundary}`, parts }
 }
 
-function sendParts (ctx: HandlerContext, res: ServerResponse, headers: Headers, parts: Uint8Array[], head: boolean, cache: string): void {
+function sendParts(
+  ctx: HandlerContext,
+  res: ServerResponse,
+  headers: Headers,
+  parts: Uint8Array[],
+  head: boolean,
+  cache: string
+): void {
   const length = parts.reduce((n, p) => n + p.length, 0)
-  res.writeHead(206, { ...headers, 'content-length': String(length), ...CORS_HEADERS, 'x-p2pcdn-region': ctx.config.region })
+  res.writeHead(206, {
+    ...headers,
+    'content-length': String(length),
+    ...CORS_HEADERS,
+    'x-p2pcdn-region': ctx.config.region
+  })
   note(res, cache, head ? 0 : length)
   if (head) {
     res.end()

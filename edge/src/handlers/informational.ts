@@ -9,7 +9,7 @@ import type { Headers } from '../headers.js'
 /** More interim responses than this for one request are dropped. */
 const MAX_INFO_PER_RESPONSE = 8
 
-export function forwardInfo (res: ServerResponse | undefined): ((status: number, headers: Headers) => void) | undefined {
+export function forwardInfo(res: ServerResponse | undefined): ((status: number, headers: Headers) => void) | undefined {
   if (res === undefined) return undefined
   let sent = 0
   return (status, headers) => {

@@ -13,7 +13,12 @@ import type { HandlerContext } from './context.js'
 import { errorText } from './proxy.js'
 import { send, sendError } from './reply.js'
 
-export async function serveManifest (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+export async function serveManifest(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams
+): Promise<void> {
   const param = query.get('url')
   if (param === null || param === '') {
     sendError(ctx, res, 400, 'ERR_PROTOCOL', 'missing url parameter')
@@ -45,9 +50,14 @@ export async function serveManifest (ctx: HandlerContext, req: IncomingMessage, 
   if (entry.manifest === undefined && entry.status === 200) {
     // Beyond the manifest bounds: the resource is served, from here and the origin, but
     // not described; 409 as for one that is not cacheable, so the SDK goes on without one.
-    const problem = manifestLimitProblem({
-      url: entry.url, size: entry.body.length, type: header(entry.headers, 'content-type'), etag: header(entry.headers, 'etag'), chunkSize: ctx.config.chunkSize
-    }) ?? 'beyond the manifest bounds'
+    const problem =
+      manifestLimitProblem({
+        url: entry.url,
+        size: entry.body.length,
+        type: header(entry.headers, 'content-type'),
+        etag: header(entry.headers, 'etag'),
+        chunkSize: ctx.config.chunkSize
+      }) ?? 'beyond the manifest bounds'
     sendError(ctx, res, 409, 'ERR_HTTP', `no manifest: ${problem}`)
     return
   }
@@ -57,22 +67,29 @@ export async function serveManifest (ctx: HandlerContext, req: IncomingMessage, 
   }
   // Clients may keep the manifest as long as the object it describes stays fresh here.
   const freshForS = Math.max(0, Math.floor(entry.lifetimeS - currentAgeS(entry, Date.now())))
-  send(ctx, res, 200, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': `max-age=${freshForS}`,
-    'x-cache': found.kind === 'hit' ? 'HIT' : found.kind === 'stale' ? 'STALE' : 'MISS'
-  }, manifestBody(ctx, entry.manifest), req.method === 'HEAD')
+  send(
+    ctx,
+    res,
+    200,
+    {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': `max-age=${freshForS}`,
+      'x-cache': found.kind === 'hit' ? 'HIT' : found.kind === 'stale' ? 'STALE' : 'MISS'
+    },
+    manifestBody(ctx, entry.manifest),
+    req.method === 'HEAD'
+  )
 }
 
 /** Signed bodies by signer and stored manifest: one signature per stored version, not per request. */
 const signed = new WeakMap<ManifestSigner, WeakMap<Manifest, string>>()
 
-function manifestBody (ctx: HandlerContext, manifest: Manifest): string {
+function manifestBody(ctx: HandlerContext, manifest: Manifest): string {
   const signer = ctx.signer
   if (signer === undefined) return serializeManifest(manifest)
   let bodies = signed.get(signer)
-  if (bodies === undefined) signed.set(signer, bodies = new WeakMap())
+  if (bodies === undefined) signed.set(signer, (bodies = new WeakMap()))
   let body = bodies.get(manifest)
-  if (body === undefined) bodies.set(manifest, body = serializeSignedManifest(manifest, [signer.sign(manifest)]))
+  if (body === undefined) bodies.set(manifest, (body = serializeSignedManifest(manifest, [signer.sign(manifest)])))
   return body
 }

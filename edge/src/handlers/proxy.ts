@@ -21,35 +21,61 @@ import { baseHeaders, send, sendError } from './reply.js'
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 
 /** Send `req` to the origin with the edge's request head and stream the answer back. */
-export async function proxyRequest (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, key: string, cache: 'MISS' | 'BYPASS'): Promise<void> {
+export async function proxyRequest(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  key: string,
+  cache: 'MISS' | 'BYPASS'
+): Promise<void> {
   const remote = remoteOf(req)
   const headers = passHeaders(req, remote, ctx.publicAddress())
   const method = req.method ?? 'GET'
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
   let originRes
   try {
-    originRes = await ctx.origin.request({ method, path: key, headers, body: hasBody && method !== 'GET' && method !== 'HEAD' ? req : undefined, client: remote ?? '', onInfo: forwardInfo(res) })
+    originRes = await ctx.origin.request({
+      method,
+      path: key,
+      headers,
+      body: hasBody && method !== 'GET' && method !== 'HEAD' ? req : undefined,
+      client: remote ?? '',
+      onInfo: forwardInfo(res)
+    })
   } catch (err) {
     sendOriginError(ctx, res, key, err)
     return
   }
   const resHeaders = stripHopByHop(originRes.headers)
-  if (!SAFE.has(method) && originRes.status >= 200 && originRes.status < 400) await invalidateAfterUnsafe(ctx, key, resHeaders, req.headers.host)
+  if (!SAFE.has(method) && originRes.status >= 200 && originRes.status < 400)
+    await invalidateAfterUnsafe(ctx, key, resHeaders, req.headers.host)
   pipeResponse(ctx, req, res, { status: originRes.status, headers: resHeaders, body: originRes.body }, cache)
 }
 
 /** The client's answer when the origin could not be asked or did not answer. */
-export function sendOriginError (ctx: HandlerContext, res: ServerResponse, key: string, err: unknown): void {
+export function sendOriginError(ctx: HandlerContext, res: ServerResponse, key: string, err: unknown): void {
   ctx.log.warn('origin-failed', { key, error: errorText(err) })
   if ((err as { code?: unknown }).code === 'EDGE_QUEUE_FULL') {
     if (res.headersSent) res.destroy()
-    else send(ctx, res, 503, { 'retry-after': '1', 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, JSON.stringify({ error: errorText(err), code: 'ERR_HTTP' }))
+    else
+      send(
+        ctx,
+        res,
+        503,
+        { 'retry-after': '1', 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+        JSON.stringify({ error: errorText(err), code: 'ERR_HTTP' })
+      )
   } else if (isTimeout(err)) sendError(ctx, res, 504, 'ERR_TIMEOUT', `origin timed out: ${errorText(err)}`)
   else sendError(ctx, res, 502, 'ERR_HTTP', `origin failed: ${errorText(err)}`)
 }
 
 /** §4.4: the target URI, and Location / Content-Location when they are on the same host. */
-async function invalidateAfterUnsafe (ctx: HandlerContext, key: string, headers: Record<string, string | string[]>, host: string | undefined): Promise<void> {
+async function invalidateAfterUnsafe(
+  ctx: HandlerContext,
+  key: string,
+  headers: Record<string, string | string[]>,
+  host: string | undefined
+): Promise<void> {
   await ctx.cache.invalidate(key)
   const sameOrigins = [ctx.config.origin.origin]
   if (host !== undefined) sameOrigins.push(`http://${host}`, `https://${host}`)
@@ -69,8 +95,19 @@ async function invalidateAfterUnsafe (ctx: HandlerContext, key: string, headers:
 }
 
 /** Stream an origin response to the client with our CORS headers on top. */
-export function pipeResponse (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, origin: PassedResponse, cache: 'MISS' | 'BYPASS'): void {
-  res.writeHead(origin.status, { ...origin.headers, via: appendVia(origin.headers.via), ...baseHeaders(ctx), 'x-cache': cache })
+export function pipeResponse(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  origin: PassedResponse,
+  cache: 'MISS' | 'BYPASS'
+): void {
+  res.writeHead(origin.status, {
+    ...origin.headers,
+    via: appendVia(origin.headers.via),
+    ...baseHeaders(ctx),
+    'x-cache': cache
+  })
   if (req.method === 'HEAD' || origin.status === 204 || origin.status === 304) {
     discard(origin.body)
     note(res, cache, 0)
@@ -85,7 +122,7 @@ export function pipeResponse (ctx: HandlerContext, req: IncomingMessage, res: Se
  * bytes; a body that fails cuts the response short so it never looks complete. Resolves
  * when the response ends or the client goes.
  */
-export async function pipeBody (ctx: HandlerContext, res: ServerResponse, body: Readable, cache: string): Promise<void> {
+export async function pipeBody(ctx: HandlerContext, res: ServerResponse, body: Readable, cache: string): Promise<void> {
   let sent = 0
   const count = (n: number): void => {
     sent += n
@@ -122,7 +159,11 @@ export async function pipeBody (ctx: HandlerContext, res: ServerResponse, body: 
   })
 }
 
-export function errorText (err: unknown): string {
+export function errorText(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code
-  return typeof code === 'string' && code !== 'EDGE_QUEUE_FULL' ? code : err instanceof Error ? err.message : String(err)
+  return typeof code === 'string' && code !== 'EDGE_QUEUE_FULL'
+    ? code
+    : err instanceof Error
+      ? err.message
+      : String(err)
 }

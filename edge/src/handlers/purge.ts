@@ -12,7 +12,7 @@ import { sendError, sendJson } from './reply.js'
 /** A purge request is a URL or a prefix; anything bigger is not one. */
 const MAX_PURGE_BODY_BYTES = 16 * 1024
 
-export async function servePurge (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function servePurge(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const token = ctx.config.purgeToken
   if (token === undefined) {
     sendError(ctx, res, 404, 'ERR_PROTOCOL', 'purge is disabled (no purge token configured)')
@@ -27,10 +27,16 @@ export async function servePurge (ctx: HandlerContext, req: IncomingMessage, res
   try {
     body = JSON.parse(await readBody(req))
   } catch (err) {
-    sendError(ctx, res, 400, 'ERR_PROTOCOL', `body must be JSON {"url"} or {"prefix"}: ${err instanceof Error ? err.message : String(err)}`)
+    sendError(
+      ctx,
+      res,
+      400,
+      'ERR_PROTOCOL',
+      `body must be JSON {"url"} or {"prefix"}: ${err instanceof Error ? err.message : String(err)}`
+    )
     return
   }
-  const { url, prefix } = (typeof body === 'object' && body !== null ? body : {}) as { url?: unknown, prefix?: unknown }
+  const { url, prefix } = (typeof body === 'object' && body !== null ? body : {}) as { url?: unknown; prefix?: unknown }
   if (typeof url === 'string' && url !== '') {
     const target = resolveResourceUrl(url, ctx.config.origin)
     if (!target.ok) {
@@ -52,14 +58,14 @@ export async function servePurge (ctx: HandlerContext, req: IncomingMessage, res
 }
 
 /** Compares digests so the time taken says nothing about the token. */
-function bearerMatches (header: string | undefined, token: string): boolean {
+function bearerMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')
   if (m === null) return false
   const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
   return timingSafeEqual(digest(m[1] ?? ''), digest(token))
 }
 
-async function readBody (req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<string> {
   const parts: Buffer[] = []
   let size = 0
   for await (const chunk of req) {

@@ -8,7 +8,12 @@ import { send } from './reply.js'
 /** Short, so a new SDK build reaches pages quickly; the ETag makes rechecks cheap. */
 const SDK_CACHE_CONTROL = 'public, max-age=300'
 
-export async function serveSdk (ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, map: boolean): Promise<void> {
+export async function serveSdk(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  map: boolean
+): Promise<void> {
   const path = map ? `${ctx.config.sdkPath}.map` : ctx.config.sdkPath
   let body: Buffer
   let etag: string
@@ -17,8 +22,22 @@ export async function serveSdk (ctx: HandlerContext, req: IncomingMessage, res: 
     etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`
     body = await readFile(path)
   } catch {
-    if (map) send(ctx, res, 404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, 'no source map\n')
-    else send(ctx, res, 503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, 'SDK not built: run npm run build\n')
+    if (map)
+      send(
+        ctx,
+        res,
+        404,
+        { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+        'no source map\n'
+      )
+    else
+      send(
+        ctx,
+        res,
+        503,
+        { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+        'SDK not built: run npm run build\n'
+      )
     return
   }
   const headers = {

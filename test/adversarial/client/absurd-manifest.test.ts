@@ -43,19 +43,35 @@ let rangeRequests = 0
 let rogueBytes = 0
 let million: Buffer
 
-function b64url (bytes: Uint8Array): string {
+function b64url(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('base64url')
 }
 
 /** Correctly formed in every field but the sizes. */
-function absurdManifest (url: string, size: number, chunkSize: number, chunks: string[]): string {
-  return JSON.stringify({ v: 1, url, size, type: 'application/octet-stream', etag: '', chunkSize, hash: 'SHA-256', chunks })
+function absurdManifest(url: string, size: number, chunkSize: number, chunks: string[]): string {
+  return JSON.stringify({
+    v: 1,
+    url,
+    size,
+    type: 'application/octet-stream',
+    etag: '',
+    chunkSize,
+    hash: 'SHA-256',
+    chunks
+  })
 }
 
 beforeAll(async () => {
   const zeroHash = b64url(createHash('sha256').update(Buffer.alloc(1024)).digest())
   // The chunks of zeros the rogue serves: every hash matches what it would send.
-  million = Buffer.from(absurdManifest('URL', 2 ** 30, 1024, Array.from({ length: 1 << 20 }, () => zeroHash)))
+  million = Buffer.from(
+    absurdManifest(
+      'URL',
+      2 ** 30,
+      1024,
+      Array.from({ length: 1 << 20 }, () => zeroHash)
+    )
+  )
   const tibHash = b64url(createHash('sha256').update('a TiB of zeros').digest())
   rogue = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://rogue')
@@ -101,7 +117,12 @@ beforeAll(async () => {
       rangeRequests++
       const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '')
       const want = m === null ? ROGUE_STREAM_CAP : Math.min(ROGUE_STREAM_CAP, Number(m[2]) - Number(m[1]) + 1)
-      res.writeHead(206, { ...cors, 'content-type': 'application/octet-stream', 'content-length': String(want), 'content-range': `bytes ${m?.[1] ?? 0}-${Number(m?.[1] ?? 0) + want - 1}/*` })
+      res.writeHead(206, {
+        ...cors,
+        'content-type': 'application/octet-stream',
+        'content-length': String(want),
+        'content-range': `bytes ${m?.[1] ?? 0}-${Number(m?.[1] ?? 0) + want - 1}/*`
+      })
       let sent = 0
       const pump = (): void => {
         while (sent < want && !res.destroyed) {
@@ -132,7 +153,7 @@ afterAll(async () => {
 })
 
 /** Parent pid of every process, read from /proc. */
-function processTree (): Map<number, number[]> {
+function processTree(): Map<number, number[]> {
   const children = new Map<number, number[]>()
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
@@ -148,7 +169,7 @@ function processTree (): Map<number, number[]> {
 }
 
 /** Chromium, as this test process launched it (Playwright's `Browser` has no pid to give). */
-function chromiumPids (): number[] {
+function chromiumPids(): number[] {
   return (processTree().get(process.pid) ?? []).filter(pid => {
     try {
       return /chrom/i.test(readFileSync(`/proc/${pid}/comm`, 'utf8'))
@@ -159,7 +180,7 @@ function chromiumPids (): number[] {
 }
 
 /** RSS of Chromium and every process below it (renderers, GPU, network service). */
-function treeRss (roots: number[]): number {
+function treeRss(roots: number[]): number {
   const children = processTree()
   let total = 0
   const stack = [...roots]
@@ -171,7 +192,7 @@ function treeRss (roots: number[]): number {
   return total
 }
 
-async function heapAfterGc (page: Page): Promise<number> {
+async function heapAfterGc(page: Page): Promise<number> {
   const cdp = await page.context().newCDPSession(page)
   await cdp.send('HeapProfiler.collectGarbage')
   await cdp.send('HeapProfiler.collectGarbage')
@@ -183,12 +204,12 @@ async function heapAfterGc (page: Page): Promise<number> {
 interface Outcome {
   sha256?: string
   size?: number
-  errors: Array<{ code: string, message: string }>
+  errors: Array<{ code: string; message: string }>
   ms: number
   failed?: string
 }
 
-async function absurdFetch (test: string, path: (typeof FILES)[number]): Promise<void> {
+async function absurdFetch(test: string, path: (typeof FILES)[number]): Promise<void> {
   // A Chromium of its own: a before-run's sampler kills it.
   await env?.close()
   env = await startCdnEnv(Object.fromEntries(FILES.map(p => [p, { body: real[p]!, headers: cacheable }])))
@@ -201,27 +222,48 @@ async function absurdFetch (test: string, path: (typeof FILES)[number]): Promise
   // Growth over the idle tree counts against RSS_ABORT: the tree's own RSS (shared pages
   // counted per process) is most of a GiB before anything happens.
   const idle = treeRss(browserPids)
-  const measured = await underAttack({
-    rss: () => Math.max(0, treeRss(browserPids) - idle),
-    alive: () => browserPids.some(pid => rssOf(pid) > 0),
-    kill: () => { for (const pid of browserPids) process.kill(pid, 'SIGKILL') }
-  }, async () => await page.evaluate(async ({ url, edges, deadlineMs }): Promise<Outcome> => {
-    const w = globalThis as any
-    const cdn = w.P2PCDN.create({ persist: false, edges, p2p: false })
-    const errors: Array<{ code: string, message: string }> = []
-    cdn.on('error', (e: { code: string, message: string }) => errors.push({ code: e.code, message: e.message.slice(0, 200) }))
-    const started = performance.now()
-    const deadline = new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error(`no answer in ${deadlineMs} ms`)), deadlineMs))
-    try {
-      const bytes = await Promise.race([(async () => new Uint8Array(await (await cdn.fetch(url)).arrayBuffer()))(), deadline])
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
-      return { sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join(''), size: bytes.length, errors, ms: Math.round(performance.now() - started) }
-    } catch (err) {
-      return { errors, ms: Math.round(performance.now() - started), failed: String(err) }
-    } finally {
-      void cdn.destroy()
-    }
-  }, { url: `${env.origin.url}${path}`, edges: [rogueUrl], deadlineMs: FETCH_DEADLINE_MS }))
+  const measured = await underAttack(
+    {
+      rss: () => Math.max(0, treeRss(browserPids) - idle),
+      alive: () => browserPids.some(pid => rssOf(pid) > 0),
+      kill: () => {
+        for (const pid of browserPids) process.kill(pid, 'SIGKILL')
+      }
+    },
+    async () =>
+      await page.evaluate(
+        async ({ url, edges, deadlineMs }): Promise<Outcome> => {
+          const w = globalThis as any
+          const cdn = w.P2PCDN.create({ persist: false, edges, p2p: false })
+          const errors: Array<{ code: string; message: string }> = []
+          cdn.on('error', (e: { code: string; message: string }) =>
+            errors.push({ code: e.code, message: e.message.slice(0, 200) })
+          )
+          const started = performance.now()
+          const deadline = new Promise<never>((_resolve, reject) =>
+            setTimeout(() => reject(new Error(`no answer in ${deadlineMs} ms`)), deadlineMs)
+          )
+          try {
+            const bytes = await Promise.race([
+              (async () => new Uint8Array(await (await cdn.fetch(url)).arrayBuffer()))(),
+              deadline
+            ])
+            const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
+            return {
+              sha256: [...digest].map(b => b.toString(16).padStart(2, '0')).join(''),
+              size: bytes.length,
+              errors,
+              ms: Math.round(performance.now() - started)
+            }
+          } catch (err) {
+            return { errors, ms: Math.round(performance.now() - started), failed: String(err) }
+          } finally {
+            void cdn.destroy()
+          }
+        },
+        { url: `${env.origin.url}${path}`, edges: [rogueUrl], deadlineMs: FETCH_DEADLINE_MS }
+      )
+  )
   const outcome = measured.result
   const heapAfter = measured.aborted ? Number.NaN : await heapAfterGc(page).catch(() => Number.NaN)
   const figures = {
@@ -237,11 +279,17 @@ async function absurdFetch (test: string, path: (typeof FILES)[number]): Promise
     failed: outcome?.failed ?? (measured.error === undefined ? undefined : String(measured.error))
   }
   record(SUITE, test, figures)
-  await page.context().close().catch(() => {})
+  await page
+    .context()
+    .close()
+    .catch(() => {})
   expect(measured.aborted, JSON.stringify(figures)).toBe(false)
   expect(outcome?.failed, JSON.stringify(figures)).toBeUndefined()
   expect(outcome?.sha256, JSON.stringify(figures)).toBe(sha256Hex(real[path]!))
-  expect(outcome?.errors.map(e => e.code), JSON.stringify(figures)).toContain('ERR_INVALID_MANIFEST')
+  expect(
+    outcome?.errors.map(e => e.code),
+    JSON.stringify(figures)
+  ).toContain('ERR_INVALID_MANIFEST')
   // Nothing is asked on the absurd manifest's word. The one range request is the SDK's
   // early first chunk, sent with the manifest request before either came back: the
   // rogue streams zeros for it without end, and the page reads 256 KiB and cancels.
@@ -252,7 +300,7 @@ async function absurdFetch (test: string, path: (typeof FILES)[number]): Promise
   expect(measured.peak - measured.baseline, JSON.stringify(figures)).toBeLessThan(RSS_GROWTH_BOUND)
 }
 
-describe('absurd manifests from the page\'s edge', () => {
+describe("absurd manifests from the page's edge", () => {
   it('one 1 TiB chunk is refused (chunk size bound); the bytes come from the origin', async () => {
     await absurdFetch('tib-chunk', '/tib.bin')
   }, 120_000)

@@ -26,13 +26,19 @@ beforeAll(async () => {
   resource = await resourceOf(env, PATH, BODY)
 })
 
-afterAll(async () => { await env?.close() })
+afterAll(async () => {
+  await env?.close()
+})
 
 describe('a drip peer claiming every chunk', () => {
   it('baseline: an honest Node peer serves the 8 MiB file', async () => {
     const r = await honestFetch(env, 'drip-honest', PATH, resource)
     honestMs = r.ms
-    record('client', 'drip: honest baseline', { ms: Math.round(r.ms), peer: r.stats.bytes.peer, edge: r.stats.bytes.edge })
+    record('client', 'drip: honest baseline', {
+      ms: Math.round(r.ms),
+      peer: r.stats.bytes.peer,
+      edge: r.stats.bytes.edge
+    })
     expect(r.done, explain('honest', r.events)).toBe(true)
     expect(r.sha256).toBe(sha256Hex(BODY))
     expect(r.stats.bytes.peer).toBeGreaterThan(0)
@@ -45,10 +51,19 @@ describe('a drip peer claiming every chunk', () => {
       const r = await timedFetch(joined.page, PATH, STOP_MS)
       const bound = boundFor(honestMs)
       record('client', 'drip: 8 MiB with a drip peer', {
-        done: r.done, ms: Math.round(r.ms), boundMs: Math.round(bound), size: r.size, ...r.stats.bytes,
-        requestsSeen: joined.peer.counters.requestsSeen, dripBytes: joined.peer.counters.dataBytesSent, closedByPage: joined.peer.counters.closedByPage
+        done: r.done,
+        ms: Math.round(r.ms),
+        boundMs: Math.round(bound),
+        size: r.size,
+        ...r.stats.bytes,
+        requestsSeen: joined.peer.counters.requestsSeen,
+        dripBytes: joined.peer.counters.dataBytesSent,
+        closedByPage: joined.peer.counters.closedByPage
       })
-      expect(r.done, `fetch stopped at ${STOP_MS} ms with ${r.size} of ${BODY.length} bytes (${r.error ?? ''}); ${explain('drip victim', r.events)}`).toBe(true)
+      expect(
+        r.done,
+        `fetch stopped at ${STOP_MS} ms with ${r.size} of ${BODY.length} bytes (${r.error ?? ''}); ${explain('drip victim', r.events)}`
+      ).toBe(true)
       expect(r.sha256).toBe(sha256Hex(BODY))
       expect(r.ms, `took ${Math.round(r.ms)} ms; honest ${Math.round(honestMs)} ms`).toBeLessThanOrEqual(bound)
     } finally {

@@ -28,15 +28,22 @@ beforeAll(async () => {
   env = await startCdnEnv({ [PATH]: { body: BODY, headers: { 'Cache-Control': 'public, max-age=3600' } } })
 })
 
-afterAll(async () => { await env?.close() })
+afterAll(async () => {
+  await env?.close()
+})
 
-async function closedWithin (closed: Promise<void>, ms: number): Promise<boolean> {
-  return await Promise.race([closed.then(() => true), new Promise<boolean>(resolve => setTimeout(() => resolve(false), ms))])
+async function closedWithin(closed: Promise<void>, ms: number): Promise<boolean> {
+  return await Promise.race([
+    closed.then(() => true),
+    new Promise<boolean>(resolve => setTimeout(() => resolve(false), ms))
+  ])
 }
 
 describe('a HAVE flood', () => {
   it('leaves the tab heap within 16 MiB of where it was, and the page still fetches correctly', async () => {
-    const joined = await pageWithPeer(env, 'have-flood', 'flood', [], { peerInit: { flood: { frames: FLOOD_FRAMES, bitfieldBytes: FLOOD_BITFIELD_BYTES } } })
+    const joined = await pageWithPeer(env, 'have-flood', 'flood', [], {
+      peerInit: { flood: { frames: FLOOD_FRAMES, bitfieldBytes: FLOOD_BITFIELD_BYTES } }
+    })
     try {
       const before = await retainedHeap(joined.page)
       const flood = await joined.peer.flood()
@@ -46,10 +53,17 @@ describe('a HAVE flood', () => {
       const growth = after.total - before.total
       const r = await timedFetch(joined.page, PATH, 30_000)
       record('client', 'have-flood: 4000 x 60 KB HAVEs', {
-        ...flood, heapBefore: before, heapAfter: after, growthMiB: +(growth / MiB).toFixed(1),
-        closedByPage: joined.peer.counters.closedByPage, fetchDone: r.done, fetchMs: Math.round(r.ms)
+        ...flood,
+        heapBefore: before,
+        heapAfter: after,
+        growthMiB: +(growth / MiB).toFixed(1),
+        closedByPage: joined.peer.counters.closedByPage,
+        fetchDone: r.done,
+        fetchMs: Math.round(r.ms)
       })
-      expect(growth, `retained heap grew by ${mb(growth)} (${flood.framesSent} HAVE frames sent)`).toBeLessThanOrEqual(MAX_RETAINED_GROWTH)
+      expect(growth, `retained heap grew by ${mb(growth)} (${flood.framesSent} HAVE frames sent)`).toBeLessThanOrEqual(
+        MAX_RETAINED_GROWTH
+      )
       expect(r.done, explain('after the flood', r.events)).toBe(true)
       expect(r.sha256).toBe(sha256Hex(BODY))
     } finally {

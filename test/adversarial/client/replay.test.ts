@@ -30,7 +30,9 @@ beforeAll(async () => {
   resource = await resourceOf(env, PATH, BODY)
 })
 
-afterAll(async () => { await env?.close() })
+afterAll(async () => {
+  await env?.close()
+})
 
 describe('request replay against a page that holds a resource', () => {
   it('the page uploads at most 3x the 32 chunks, answers the rest, and still serves another page', async () => {
@@ -39,7 +41,13 @@ describe('request replay against a page that holds a resource', () => {
     await createCdn(seeder, { tracker: env.tracker.url, swarm })
     const seeded = await timedFetch(seeder, PATH, 30_000)
     expect(seeded.sha256).toBe(sha256Hex(BODY))
-    const peer = new HostilePeer({ tracker: env.tracker.url, swarm, mode: 'replay', resources: [resource], replay: { chunks: CHUNKS, rounds: ROUNDS, timeLimitMs: REPLAY_LIMIT_MS } })
+    const peer = new HostilePeer({
+      tracker: env.tracker.url,
+      swarm,
+      mode: 'replay',
+      resources: [resource],
+      replay: { chunks: CHUNKS, rounds: ROUNDS, timeLimitMs: REPLAY_LIMIT_MS }
+    })
     try {
       await peer.start({ offer: true })
       await peer.connected
@@ -51,17 +59,28 @@ describe('request replay against a page that holds a resource', () => {
       await createCdn(other, { tracker: env.tracker.url, swarm })
       const r = await timedFetch(other, PATH, 30_000)
       const replay = await replaying
-      const uploaded = await seeder.evaluate(() => (globalThis as any).cdn.stats().uploaded as number) - r.stats.bytes.peer
+      const uploaded =
+        (await seeder.evaluate(() => (globalThis as any).cdn.stats().uploaded as number)) - r.stats.bytes.peer
       const chunkBytes = CHUNKS * resource.manifest.chunkSize
       record('client', 'replay: 32 chunks x 400', {
-        ...replay, uploadedMiB: +(uploaded / MiB).toFixed(1), limitMiB: MAX_UPLOAD_FACTOR * chunkBytes / MiB,
-        closedByPage: peer.counters.closedByPage, otherDone: r.done, otherMs: Math.round(r.ms), otherPeer: r.stats.bytes.peer
+        ...replay,
+        uploadedMiB: +(uploaded / MiB).toFixed(1),
+        limitMiB: (MAX_UPLOAD_FACTOR * chunkBytes) / MiB,
+        closedByPage: peer.counters.closedByPage,
+        otherDone: r.done,
+        otherMs: Math.round(r.ms),
+        otherPeer: r.stats.bytes.peer
       })
-      expect(uploaded, `the page uploaded ${mb(uploaded)} to a peer asking for ${mb(chunkBytes)} over and over`).toBeLessThanOrEqual(MAX_UPLOAD_FACTOR * chunkBytes)
+      expect(
+        uploaded,
+        `the page uploaded ${mb(uploaded)} to a peer asking for ${mb(chunkBytes)} over and over`
+      ).toBeLessThanOrEqual(MAX_UPLOAD_FACTOR * chunkBytes)
       expect(replay.bytesReceived).toBeLessThanOrEqual(MAX_UPLOAD_FACTOR * chunkBytes)
       // Every request answered (ABSENT beyond what the page will send), unless it dropped the abuser.
       if (!peer.counters.closedByPage) {
-        expect(replay.timedOut, `replay still running at ${REPLAY_LIMIT_MS} ms: ${replay.requestsSent} sent`).toBe(false)
+        expect(replay.timedOut, `replay still running at ${REPLAY_LIMIT_MS} ms: ${replay.requestsSent} sent`).toBe(
+          false
+        )
         expect(replay.unanswered).toBe(0)
         expect(replay.absents).toBeGreaterThan(0)
       }

@@ -28,7 +28,9 @@ beforeAll(async () => {
   resource = await resourceOf(env, PATH, BODY)
 })
 
-afterAll(async () => { await env?.close() })
+afterAll(async () => {
+  await env?.close()
+})
 
 describe('a silent peer claiming every chunk', () => {
   it('baseline: an honest Node peer serves the 8 MiB file', async () => {
@@ -45,10 +47,19 @@ describe('a silent peer claiming every chunk', () => {
     try {
       const r = await timedFetch(joined.page, PATH, STOP_MS)
       const { requestsSeen, closedByPage } = joined.peer.counters
-      record('client', 'silent: alone', { done: r.done, ms: Math.round(r.ms), boundMs: Math.round(boundFor(honestMs)), ...r.stats.bytes, requestsSeen, closedByPage })
+      record('client', 'silent: alone', {
+        done: r.done,
+        ms: Math.round(r.ms),
+        boundMs: Math.round(boundFor(honestMs)),
+        ...r.stats.bytes,
+        requestsSeen,
+        closedByPage
+      })
       expect(r.done, `stopped at ${STOP_MS} ms with ${r.size} bytes; ${explain('victim', r.events)}`).toBe(true)
       expect(r.sha256).toBe(sha256Hex(BODY))
-      expect(r.ms, `took ${Math.round(r.ms)} ms; honest ${Math.round(honestMs)} ms`).toBeLessThanOrEqual(boundFor(honestMs))
+      expect(r.ms, `took ${Math.round(r.ms)} ms; honest ${Math.round(honestMs)} ms`).toBeLessThanOrEqual(
+        boundFor(honestMs)
+      )
       expect(requestsSeen, `the silent peer was asked ${requestsSeen} times`).toBeLessThanOrEqual(MAX_SILENT_REQUESTS)
     } finally {
       await joined.close()
@@ -68,10 +79,19 @@ describe('a silent peer claiming every chunk', () => {
     try {
       const r = await timedFetch(joined.page, PATH, STOP_MS)
       const { requestsSeen, closedByPage } = joined.peer.counters
-      record('client', 'silent: with an honest seeder page', { done: r.done, ms: Math.round(r.ms), boundMs: Math.round(boundFor(honestMs)), ...r.stats.bytes, requestsSeen, closedByPage })
+      record('client', 'silent: with an honest seeder page', {
+        done: r.done,
+        ms: Math.round(r.ms),
+        boundMs: Math.round(boundFor(honestMs)),
+        ...r.stats.bytes,
+        requestsSeen,
+        closedByPage
+      })
       expect(r.done, `stopped at ${STOP_MS} ms with ${r.size} bytes; ${explain('victim', r.events)}`).toBe(true)
       expect(r.sha256).toBe(sha256Hex(BODY))
-      expect(r.ms, `took ${Math.round(r.ms)} ms; honest ${Math.round(honestMs)} ms`).toBeLessThanOrEqual(boundFor(honestMs))
+      expect(r.ms, `took ${Math.round(r.ms)} ms; honest ${Math.round(honestMs)} ms`).toBeLessThanOrEqual(
+        boundFor(honestMs)
+      )
       expect(requestsSeen, `the silent peer was asked ${requestsSeen} times`).toBeLessThanOrEqual(MAX_SILENT_REQUESTS)
       // The honest page, not the edge, carried the file.
       expect(r.stats.bytes.peer).toBeGreaterThan(0.5 * BODY.length)

@@ -32,7 +32,7 @@ let port: number
 /** The tracker now listening on `port` (the env's first, later its replacements). */
 let current: Tracker | undefined
 
-async function freePort (): Promise<number> {
+async function freePort(): Promise<number> {
   const server = createServer()
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const address = server.address()
@@ -43,7 +43,15 @@ async function freePort (): Promise<number> {
 
 beforeAll(async () => {
   port = await freePort()
-  env = await startCdnEnv(Object.fromEntries(Object.entries(FILES).map(([path, body]) => [path, { body, headers: { 'Cache-Control': 'public, max-age=3600' } }])), { trackerInit: { port } })
+  env = await startCdnEnv(
+    Object.fromEntries(
+      Object.entries(FILES).map(([path, body]) => [
+        path,
+        { body, headers: { 'Cache-Control': 'public, max-age=3600' } }
+      ])
+    ),
+    { trackerInit: { port } }
+  )
   current = env.tracker
 })
 
@@ -52,30 +60,31 @@ afterAll(async () => {
   await env?.close()
 })
 
-async function trackerStats (tracker: Tracker): Promise<TrackerStats | undefined> {
+async function trackerStats(tracker: Tracker): Promise<TrackerStats | undefined> {
   try {
-    return await (await fetch(`${tracker.httpUrl}/stats`)).json() as TrackerStats
+    return (await (await fetch(`${tracker.httpUrl}/stats`)).json()) as TrackerStats
   } catch {
     return undefined
   }
 }
 
 /** Bring the tracker back on the same port; resolves once the edge has registered again. */
-async function restartTracker (): Promise<{ tracker: Tracker, edgeMs: number }> {
-  const tracker = current = createTracker({ port, edgeToken: 'secret' })
+async function restartTracker(): Promise<{ tracker: Tracker; edgeMs: number }> {
+  const tracker = (current = createTracker({ port, edgeToken: 'secret' }))
   const started = performance.now()
   await tracker.start()
   const registered = await until(async () => ((await trackerStats(tracker))?.edges ?? 0) > 0, RECONNECT_BOUND_MS)
-  if (!registered) throw new Error(`the edge did not register with the restarted tracker within ${RECONNECT_BOUND_MS} ms`)
+  if (!registered)
+    throw new Error(`the edge did not register with the restarted tracker within ${RECONNECT_BOUND_MS} ms`)
   return { tracker, edgeMs: Math.round(performance.now() - started) }
 }
 
-async function inSwarm (tracker: Tracker, swarm: string): Promise<boolean> {
+async function inSwarm(tracker: Tracker, swarm: string): Promise<boolean> {
   const hex = Buffer.from(infoHashOf(swarm), 'latin1').toString('hex')
   return ((await trackerStats(tracker))?.swarmList ?? []).some(s => s.infoHash === hex && s.peers > 0)
 }
 
-async function statsOf (page: Page): Promise<{ edge?: string }> {
+async function statsOf(page: Page): Promise<{ edge?: string }> {
   return await page.evaluate(() => (globalThis as any).cdn.stats())
 }
 
@@ -92,13 +101,25 @@ describe('a page created while the tracker is down', () => {
       const back = performance.now()
       const edgeKnown = await until(async () => (await statsOf(page)).edge !== undefined, RECONNECT_BOUND_MS)
       const edgeAtMs = Math.round(performance.now() - back)
-      const joined = await until(async () => await inSwarm(tracker, swarm), Math.max(0, RECONNECT_BOUND_MS - (performance.now() - back)))
+      const joined = await until(
+        async () => await inSwarm(tracker, swarm),
+        Math.max(0, RECONNECT_BOUND_MS - (performance.now() - back))
+      )
       const next = await timedFetch(page, '/next-a.bin', 20_000)
       const nextBytes = next.stats.resources[`${env.origin.url}/next-a.bin`]
       record('client', 'tracker outage: no configured edges', {
-        first: first.stats.bytes, edgeRegisteredMs: edgeMs, edgeKnown, edgeKnownAfterMs: edgeAtMs, joined, next: nextBytes, chosen: next.stats.edge
+        first: first.stats.bytes,
+        edgeRegisteredMs: edgeMs,
+        edgeKnown,
+        edgeKnownAfterMs: edgeAtMs,
+        joined,
+        next: nextBytes,
+        chosen: next.stats.edge
       })
-      expect(edgeKnown, `stats().edge still unset ${RECONNECT_BOUND_MS} ms after the tracker came back (edge registered after ${edgeMs} ms); ${explain('page', next.events)}`).toBe(true)
+      expect(
+        edgeKnown,
+        `stats().edge still unset ${RECONNECT_BOUND_MS} ms after the tracker came back (edge registered after ${edgeMs} ms); ${explain('page', next.events)}`
+      ).toBe(true)
       expect(joined, 'the page did not rejoin the swarm').toBe(true)
       expect(next.sha256).toBe(sha256Hex(FILES['/next-a.bin']))
       expect(nextBytes?.edge ?? 0).toBeGreaterThan(0)
@@ -125,7 +146,14 @@ describe('a page created while the tracker is down', () => {
       const joinedMs = Math.round(performance.now() - back)
       const next = await timedFetch(page, '/next-b.bin', 20_000)
       const nextBytes = next.stats.resources[`${env.origin.url}/next-b.bin`]
-      record('client', 'tracker outage: configured edge', { first: firstBytes, edgeRegisteredMs: edgeMs, joined, joinedAfterMs: joinedMs, next: nextBytes, chosen: next.stats.edge })
+      record('client', 'tracker outage: configured edge', {
+        first: firstBytes,
+        edgeRegisteredMs: edgeMs,
+        joined,
+        joinedAfterMs: joinedMs,
+        next: nextBytes,
+        chosen: next.stats.edge
+      })
       expect(joined, `the page did not rejoin the swarm within ${RECONNECT_BOUND_MS} ms`).toBe(true)
       expect(next.stats.edge).toBe(env.edges[0]!.url)
       expect(next.sha256).toBe(sha256Hex(FILES['/next-b.bin']))

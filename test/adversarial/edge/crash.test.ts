@@ -17,7 +17,11 @@ beforeAll(async () => {
     const parts: Buffer[] = []
     req.on('data', (c: Buffer) => parts.push(c))
     req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store', 'x-echo-method': req.method ?? '' })
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'cache-control': 'no-store',
+        'x-echo-method': req.method ?? ''
+      })
       res.end(Buffer.concat(parts))
     })
   })
@@ -32,7 +36,7 @@ describe('crash', () => {
   it('POST /a with a form body (curl -d x=1) gets the origin answer and the edge lives', async () => {
     const edge = await mustStart(origin.url, ['--access-log', 'on'])
     edges.push(edge)
-    let post: { status: number, body: string } | { error: string }
+    let post: { status: number; body: string } | { error: string }
     try {
       const r = await request(edge.url + '/a', {
         method: 'POST',
@@ -52,7 +56,13 @@ describe('crash', () => {
     } catch (err) {
       victim = `error: ${String(err)}`
     }
-    record('crash: POST x=1', { post, victim, alive: edge.alive(), exitCode: edge.child.exitCode, suspicious: edge.suspicious.slice(0, 3) })
+    record('crash: POST x=1', {
+      post,
+      victim,
+      alive: edge.alive(),
+      exitCode: edge.child.exitCode,
+      suspicious: edge.suspicious.slice(0, 3)
+    })
     expect(post).toEqual({ status: 200, body: 'x=1' })
     await expectVictim(edge, '/small', SMALL)
   })

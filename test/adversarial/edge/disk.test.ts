@@ -28,7 +28,11 @@ beforeAll(async () => {
       res.end()
       return
     }
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'public, max-age=600', 'content-length': String(body.length) })
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'cache-control': 'public, max-age=600',
+      'content-length': String(body.length)
+    })
     res.end(body)
   })
   edge = await mustStart(origin.url, ['--cache-dir', dir, '--max-memory-bytes', String(4 * MiB)])
@@ -40,7 +44,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-async function entryHolding (needle: Buffer): Promise<{ file: string, at: number } | undefined> {
+async function entryHolding(needle: Buffer): Promise<{ file: string; at: number } | undefined> {
   for (const name of await readdir(dir)) {
     if (!name.endsWith('.entry')) continue
     const raw = await readFile(join(dir, name))
@@ -59,7 +63,9 @@ describe('disk tampering', () => {
     // Entries are written after the fill completes: wait for all five files.
     let files = 0
     const written = await until(() => {
-      void readdir(dir).then(names => { files = names.filter(n => n.endsWith('.entry')).length })
+      void readdir(dir).then(names => {
+        files = names.filter(n => n.endsWith('.entry')).length
+      })
       return files >= 5
     }, 5000)
     expect(written).toBe(true)

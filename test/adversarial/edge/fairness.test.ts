@@ -36,14 +36,22 @@ afterAll(async () => {
 describe('fairness between clients', () => {
   it('a victim on another address is not queued behind 1,000 misses from one attacker', async () => {
     await request(edge.url + '/small')
-    const flood = Array.from({ length: FLOOD }, async (_, i) =>
-      await request(`${edge.url}/flood/${i}`, { timeoutMs: 30_000 }).then(r => r.status, () => -1))
+    const flood = Array.from(
+      { length: FLOOD },
+      async (_, i) =>
+        await request(`${edge.url}/flood/${i}`, { timeoutMs: 30_000 }).then(
+          r => r.status,
+          () => -1
+        )
+    )
     const seen = await until(() => origin.log.some(a => a.url.startsWith('/flood/')), 10_000)
     expect(seen).toBe(true)
     const sentAt = origin.log.length
     const victim = await request(edge.url + '/victim', { localAddress: '127.0.0.2', timeoutMs: 30_000 })
     const arrival = origin.log.find(a => a.url === '/victim')
-    const attackersBetween = origin.log.slice(sentAt, arrival?.seq ?? origin.log.length).filter(a => a.url.startsWith('/flood/')).length
+    const attackersBetween = origin.log
+      .slice(sentAt, arrival?.seq ?? origin.log.length)
+      .filter(a => a.url.startsWith('/flood/')).length
     const statuses = await Promise.all(flood)
     record('fairness: 1000-miss flood vs victim', {
       victim: `${victim.status} ${victim.body.toString()}`,

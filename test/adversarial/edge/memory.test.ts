@@ -7,7 +7,20 @@ import type { Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { streamGet } from './support/clients.js'
 import {
-  bounded, expectRssBound, expectVictim, get, isFailure, metric, mustStart, nonReader, record, rssFigures, startEdge, underAttack, until, warmUp
+  bounded,
+  expectRssBound,
+  expectVictim,
+  get,
+  isFailure,
+  metric,
+  mustStart,
+  nonReader,
+  record,
+  rssFigures,
+  startEdge,
+  underAttack,
+  until,
+  warmUp
 } from './support/harness.js'
 import type { EdgeChild } from './support/harness.js'
 import { SMALL, bytes, serveSmall, sha256, startHttpOrigin } from './support/origins.js'
@@ -55,7 +68,11 @@ beforeAll(async () => {
       }
       pump()
     } else if (path === '/slow32') {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'public, max-age=600', 'content-length': String(BIG_SIZE) })
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'cache-control': 'public, max-age=600',
+        'content-length': String(BIG_SIZE)
+      })
       // 32 slices of 1 MiB, one every 60 ms: about 2 s for the whole object.
       let i = 0
       const timer = setInterval(() => {
@@ -70,7 +87,12 @@ beforeAll(async () => {
         }
       }, 60)
     } else if (path === '/big' || path === '/r32') {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'public, max-age=600', 'content-length': String(BIG_SIZE), etag: '"big"' })
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'cache-control': 'public, max-age=600',
+        'content-length': String(BIG_SIZE),
+        etag: '"big"'
+      })
       res.end(BIG)
     } else if (path.startsWith('/missing/')) {
       res.writeHead(404, { 'content-type': 'text/plain', 'cache-control': 'max-age=600' })
@@ -94,14 +116,19 @@ afterAll(async () => {
   await origin.close()
 })
 
-async function edgeFor (args: string[] = BASE_ARGS): Promise<{ edge: EdgeChild, baseline: number }> {
+async function edgeFor(args: string[] = BASE_ARGS): Promise<{ edge: EdgeChild; baseline: number }> {
   const edge = await mustStart(origin.url, args)
   edges.push(edge)
   const baseline = await warmUp(edge, '/small', SMALL)
   return { edge, baseline }
 }
 
-async function openNonReaders (edge: EdgeChild, n: number, path: (i: number) => string, signal: AbortSignal): Promise<void> {
+async function openNonReaders(
+  edge: EdgeChild,
+  n: number,
+  path: (i: number) => string,
+  signal: AbortSignal
+): Promise<void> {
   for (let i = 0; i < n && !signal.aborted; i++) sockets.push(await nonReader(edge.port, get(path(i))))
 }
 
@@ -109,16 +136,22 @@ describe('memory bounds (--max-memory-bytes 1 MiB)', () => {
   it('calibration: 20,000 ordinary requests on 64 connections stay within FIXED_OVERHEAD', async () => {
     const { edge, baseline } = await edgeFor()
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
-    const m = await underAttack(edge, async () => {
-      await bounded(20_000, 64, async () => {
-        await new Promise<void>(resolve => {
-          http.get(`${edge.url}/small`, { agent }, res => {
-            res.resume()
-            res.on('end', resolve)
-          }).on('error', () => resolve())
+    const m = await underAttack(
+      edge,
+      async () => {
+        await bounded(20_000, 64, async () => {
+          await new Promise<void>(resolve => {
+            http
+              .get(`${edge.url}/small`, { agent }, res => {
+                res.resume()
+                res.on('end', resolve)
+              })
+              .on('error', () => resolve())
+          })
         })
-      })
-    }, baseline)
+      },
+      baseline
+    )
     agent.destroy()
     record('memory calibration: 20,000 hits', rssFigures(m, MAX_MEMORY))
     expectRssBound(m, MAX_MEMORY)
@@ -128,16 +161,33 @@ describe('memory bounds (--max-memory-bytes 1 MiB)', () => {
   it('a: an endless origin stream read at full speed and by non-reading clients', async () => {
     const { edge, baseline } = await edgeFor()
     foreverSent = 0
-    const m = await underAttack(edge, async signal => {
-      // Readers stop at 512 MiB each: enough to show whether the edge keeps the stream.
-      const readers = Array.from({ length: 4 }, async () => await streamGet(`${edge.url}/forever?r`, { limit: 512 * 1024 * 1024, timeoutMs: 15_000, signal }).catch((err: unknown) => String(err)))
-      await openNonReaders(edge, 8, () => '/forever?n', signal)
-      // Nothing to await for the non-readers but the origin giving up.
-      await until(() => signal.aborted || foreverSent >= FOREVER_BYTES, FOREVER_MS + 1000)
-      return await Promise.all(readers)
-    }, baseline)
-    const read = (m.result ?? []).map(r => typeof r === 'string' ? r : `${r.status} ${r.bytes}${r.cut ? ' (cut)' : ''}`)
-    record('memory a: endless stream', { ...rssFigures(m, MAX_MEMORY), originSent: foreverSent, readers: read, alive: edge.alive() })
+    const m = await underAttack(
+      edge,
+      async signal => {
+        // Readers stop at 512 MiB each: enough to show whether the edge keeps the stream.
+        const readers = Array.from(
+          { length: 4 },
+          async () =>
+            await streamGet(`${edge.url}/forever?r`, { limit: 512 * 1024 * 1024, timeoutMs: 15_000, signal }).catch(
+              (err: unknown) => String(err)
+            )
+        )
+        await openNonReaders(edge, 8, () => '/forever?n', signal)
+        // Nothing to await for the non-readers but the origin giving up.
+        await until(() => signal.aborted || foreverSent >= FOREVER_BYTES, FOREVER_MS + 1000)
+        return await Promise.all(readers)
+      },
+      baseline
+    )
+    const read = (m.result ?? []).map(r =>
+      typeof r === 'string' ? r : `${r.status} ${r.bytes}${r.cut ? ' (cut)' : ''}`
+    )
+    record('memory a: endless stream', {
+      ...rssFigures(m, MAX_MEMORY),
+      originSent: foreverSent,
+      readers: read,
+      alive: edge.alive()
+    })
     for (const s of sockets.splice(0)) s.destroy()
     expectRssBound(m, MAX_MEMORY)
     await expectVictim(edge, '/small', SMALL)
@@ -148,13 +198,20 @@ describe('memory bounds (--max-memory-bytes 1 MiB)', () => {
     // Three at once: an edge that buffers a fill and then copies it holds six bodies.
     const paths = ['/slow32?b1', '/slow32?b2', '/slow32?b3']
     for (const path of paths) slowDone.set(path, new Promise(resolve => slowResolve.set(path, resolve)))
-    const m = await underAttack(edge, async signal => {
-      for (const path of paths) await openNonReaders(edge, 50, () => path, signal)
-      await Promise.race([Promise.all(paths.map(async path => await slowDone.get(path))), until(() => signal.aborted, 10_000)])
-      for (const path of paths) await openNonReaders(edge, 50, () => path, signal)
-      // The second wave is answered from what the edge holds: give it time to write.
-      await until(() => signal.aborted, 1000)
-    }, baseline)
+    const m = await underAttack(
+      edge,
+      async signal => {
+        for (const path of paths) await openNonReaders(edge, 50, () => path, signal)
+        await Promise.race([
+          Promise.all(paths.map(async path => await slowDone.get(path))),
+          until(() => signal.aborted, 10_000)
+        ])
+        for (const path of paths) await openNonReaders(edge, 50, () => path, signal)
+        // The second wave is answered from what the edge holds: give it time to write.
+        await until(() => signal.aborted, 1000)
+      },
+      baseline
+    )
     const path = paths[0] as string
     let victim: string
     let got: Awaited<ReturnType<typeof streamGet>> | undefined
@@ -166,7 +223,12 @@ describe('memory bounds (--max-memory-bytes 1 MiB)', () => {
     } catch (err) {
       victim = String(err)
     }
-    record('memory b: three slow 32 MiB, 300 non-readers', { ...rssFigures(m, MAX_MEMORY), victim, originRequests: origin.count(path), alive: edge.alive() })
+    record('memory b: three slow 32 MiB, 300 non-readers', {
+      ...rssFigures(m, MAX_MEMORY),
+      victim,
+      originRequests: origin.count(path),
+      alive: edge.alive()
+    })
     for (const s of sockets.splice(0)) s.destroy()
     expectRssBound(m, MAX_MEMORY)
     expect(got?.status).toBe(200)
@@ -177,24 +239,45 @@ describe('memory bounds (--max-memory-bytes 1 MiB)', () => {
 
   it('c: 24 variants of a 32 MiB object at once, read fully and by non-readers', async () => {
     const { edge, baseline } = await edgeFor()
-    const m = await underAttack(edge, async signal => {
-      const reads = await Promise.all(Array.from({ length: 24 }, async (_, i) =>
-        await streamGet(`${edge.url}/big?v=${i + 1}`, { limit: BIG_SIZE + 1, timeoutMs: 30_000, signal }).catch((err: unknown) => String(err))))
-      await openNonReaders(edge, 24, i => `/big?v=${i + 101}`, signal)
-      await until(() => signal.aborted || origin.log.filter(a => a.url.startsWith('/big?v=1')).length >= 48, 3000)
-      await until(() => signal.aborted, 1000)
-      return reads
-    }, baseline)
+    const m = await underAttack(
+      edge,
+      async signal => {
+        const reads = await Promise.all(
+          Array.from(
+            { length: 24 },
+            async (_, i) =>
+              await streamGet(`${edge.url}/big?v=${i + 1}`, { limit: BIG_SIZE + 1, timeoutMs: 30_000, signal }).catch(
+                (err: unknown) => String(err)
+              )
+          )
+        )
+        await openNonReaders(edge, 24, i => `/big?v=${i + 101}`, signal)
+        await until(() => signal.aborted || origin.log.filter(a => a.url.startsWith('/big?v=1')).length >= 48, 3000)
+        await until(() => signal.aborted, 1000)
+        return reads
+      },
+      baseline
+    )
     const reads = m.result ?? []
-    const ok = reads.filter(r => typeof r !== 'string' && r.status === 200 && r.bytes === BIG_SIZE && r.sha256 === BIG_SHA).length
-    record('memory c: 24 x 32 MiB variants', { ...rssFigures(m, MAX_MEMORY), readersCorrect: `${ok}/24`, failures: reads.filter(r => typeof r === 'string').slice(0, 2), alive: edge.alive() })
+    const ok = reads.filter(
+      r => typeof r !== 'string' && r.status === 200 && r.bytes === BIG_SIZE && r.sha256 === BIG_SHA
+    ).length
+    record('memory c: 24 x 32 MiB variants', {
+      ...rssFigures(m, MAX_MEMORY),
+      readersCorrect: `${ok}/24`,
+      failures: reads.filter(r => typeof r === 'string').slice(0, 2),
+      alive: edge.alive()
+    })
     for (const s of sockets.splice(0)) s.destroy()
     expectRssBound(m, MAX_MEMORY)
     expect(ok).toBe(24)
     await expectVictim(edge, '/small', SMALL)
   })
 
-  for (const [kind, prefix] of [['404 max-age=600', '/missing/'], ['bare 404', '/bare/']] as const) {
+  for (const [kind, prefix] of [
+    ['404 max-age=600', '/missing/'],
+    ['bare 404', '/bare/']
+  ] as const) {
     it(`d: 20,000 distinct ${kind} with --max-entries 1000 (planned option)`, async () => {
       const started = await startEdge(origin.url, [...BASE_ARGS, '--max-entries', '1000'])
       const optionMissing = isFailure(started)
@@ -204,18 +287,27 @@ describe('memory bounds (--max-memory-bytes 1 MiB)', () => {
       const baseline = await warmUp(edge, '/small', SMALL)
       const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
       const statuses = new Map<number, number>()
-      const m = await underAttack(edge, async signal => {
-        await bounded(20_000, 64, async i => {
-          const status = await new Promise<number>(resolve => {
-            const req = http.get(`${edge.url}${prefix}${i}`, { agent }, res => {
-              res.resume()
-              res.on('end', () => resolve(res.statusCode ?? 0))
-            })
-            req.on('error', () => resolve(-1))
-          })
-          statuses.set(status, (statuses.get(status) ?? 0) + 1)
-        }, signal)
-      }, baseline)
+      const m = await underAttack(
+        edge,
+        async signal => {
+          await bounded(
+            20_000,
+            64,
+            async i => {
+              const status = await new Promise<number>(resolve => {
+                const req = http.get(`${edge.url}${prefix}${i}`, { agent }, res => {
+                  res.resume()
+                  res.on('end', () => resolve(res.statusCode ?? 0))
+                })
+                req.on('error', () => resolve(-1))
+              })
+              statuses.set(status, (statuses.get(status) ?? 0) + 1)
+            },
+            signal
+          )
+        },
+        baseline
+      )
       agent.destroy()
       const entries = edge.alive() ? await metric(edge, 'p2pcdn_edge_cache_entries') : undefined
       record(`memory d: 20k ${kind}`, {
@@ -237,24 +329,47 @@ describe('memory bounds (--max-memory-bytes 1 MiB)', () => {
     it(`e: 16 overlapping ranges on a cached 32 MiB object from 20 non-readers${throttled ? ' (--max-bytes-per-sec 10000000)' : ''}`, async () => {
       // 64 MiB of memory so the 32 MiB object is really cached and the hit path is attacked.
       const cap = 64 * 1024 * 1024
-      const args = ['--max-memory-bytes', String(cap), '--access-log', 'on', ...(throttled ? ['--max-bytes-per-sec', '10000000'] : [])]
+      const args = [
+        '--max-memory-bytes',
+        String(cap),
+        '--access-log',
+        'on',
+        ...(throttled ? ['--max-bytes-per-sec', '10000000'] : [])
+      ]
       const { edge, baseline: warm } = await edgeFor(args)
       const path = `/r32?t=${String(throttled)}`
       const fill = await streamGet(edge.url + path, { limit: BIG_SIZE + 1, timeoutMs: 30_000 })
       expect(fill.sha256).toBe(BIG_SHA)
       const baseline = Math.max(warm, edge.rss())
       const range = `bytes=${Array.from({ length: 16 }, () => '0-').join(',')}`
-      const m = await underAttack(edge, async signal => {
-        await openNonReaders(edge, 20, () => path, signal)
-        // Re-open them with the Range header (the first batch warms the connections' path).
-        for (const s of sockets.splice(0)) s.destroy()
-        for (let i = 0; i < 20 && !signal.aborted; i++) sockets.push(await nonReader(edge.port, get(path, `Range: ${range}\r\n`)))
-        await until(() => signal.aborted, 1000)
-        return await streamGet(edge.url + path, { headers: { range }, limit: BIG_SIZE + 64 * 1024, timeoutMs: 30_000, signal })
-      }, baseline)
+      const m = await underAttack(
+        edge,
+        async signal => {
+          await openNonReaders(edge, 20, () => path, signal)
+          // Re-open them with the Range header (the first batch warms the connections' path).
+          for (const s of sockets.splice(0)) s.destroy()
+          for (let i = 0; i < 20 && !signal.aborted; i++)
+            sockets.push(await nonReader(edge.port, get(path, `Range: ${range}\r\n`)))
+          await until(() => signal.aborted, 1000)
+          return await streamGet(edge.url + path, {
+            headers: { range },
+            limit: BIG_SIZE + 64 * 1024,
+            timeoutMs: 30_000,
+            signal
+          })
+        },
+        baseline
+      )
       const one = m.result
-      const shape = one === undefined ? 'no answer' : `${one.status} ${String(one.headers['content-type'])} ${String(one.headers['content-range'] ?? '')} ${one.bytes}${one.cut ? '+ (cut)' : ''} bytes`
-      record(`memory e: 16 ranges x 20 non-readers${throttled ? ' throttled' : ''}`, { ...rssFigures(m, cap), oneReader: shape, alive: edge.alive() })
+      const shape =
+        one === undefined
+          ? 'no answer'
+          : `${one.status} ${String(one.headers['content-type'])} ${String(one.headers['content-range'] ?? '')} ${one.bytes}${one.cut ? '+ (cut)' : ''} bytes`
+      record(`memory e: 16 ranges x 20 non-readers${throttled ? ' throttled' : ''}`, {
+        ...rssFigures(m, cap),
+        oneReader: shape,
+        alive: edge.alive()
+      })
       for (const s of sockets.splice(0)) s.destroy()
       expectRssBound(m, cap)
       expect(one).toBeDefined()

@@ -9,7 +9,15 @@ import type { EdgeChild } from './support/harness.js'
 import { SMALL, serveSmall, startHttpOrigin } from './support/origins.js'
 import type { HttpOrigin } from './support/origins.js'
 
-const REFLECTED = ['x-forwarded-host', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-forwarded-for', 'host', 'x-foo'] as const
+const REFLECTED = [
+  'x-forwarded-host',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-http-method-override',
+  'x-forwarded-for',
+  'host',
+  'x-foo'
+] as const
 /** Headers that may only matter to a confused origin; none should ever get there. */
 const NEVER_FORWARDED = ['x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-foo']
 
@@ -105,11 +113,15 @@ describe('unkeyed header poisoning', () => {
     await expectVictim(edge, '/small', SMALL)
   })
 
-  it('Vary: X-Lang keeps the attacker\'s variant to the attacker', async () => {
+  it("Vary: X-Lang keeps the attacker's variant to the attacker", async () => {
     const attacker = await request(edge.url + '/lang', { headers: { 'x-lang': 'evil' } })
     const plain = await request(edge.url + '/lang')
     const en = await request(edge.url + '/lang', { headers: { 'x-lang': 'en' } })
-    record('poisoning: Vary X-Lang', { attacker: attacker.body.toString(), plainVictim: plain.body.toString(), enVictim: en.body.toString() })
+    record('poisoning: Vary X-Lang', {
+      attacker: attacker.body.toString(),
+      plainVictim: plain.body.toString(),
+      enVictim: en.body.toString()
+    })
     expect(attacker.body.toString()).toBe('lang=evil')
     expect(plain.status).toBe(200)
     expect(plain.body.toString()).not.toContain('evil')
@@ -149,7 +161,11 @@ describe('unkeyed header poisoning', () => {
     const a = await request(edge.url + path, { headers: { 'x-device': 'mobile' } })
     const b = await request(edge.url + path, { headers: { 'x-device': 'desktop' } })
     const forwarded = origin.log.filter(x => x.url === path).map(x => x.headers['x-device'])
-    record('poisoning: X-Device without the option', { first: a.body.toString(), second: b.body.toString(), originSawXDevice: forwarded })
+    record('poisoning: X-Device without the option', {
+      first: a.body.toString(),
+      second: b.body.toString(),
+      originSawXDevice: forwarded
+    })
     expect(forwarded.every(v => v === undefined)).toBe(true)
     expect(b.body.toString()).not.toContain('mobile')
     await expectVictim(edge, '/small', SMALL)

@@ -20,10 +20,18 @@ beforeAll(async () => {
     const url = req.url ?? '/'
     if (url === '/s') {
       // Heuristically cacheable (Last-Modified, no Cache-Control) yet carries a session.
-      res.writeHead(200, { 'content-type': 'text/plain', 'set-cookie': `session=secret-${++sessions}; HttpOnly`, 'last-modified': WEEK_AGO })
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'set-cookie': `session=secret-${++sessions}; HttpOnly`,
+        'last-modified': WEEK_AGO
+      })
       res.end('hello')
     } else if (url === '/s-public') {
-      res.writeHead(200, { 'content-type': 'text/plain', 'set-cookie': 'session=first-requester', 'cache-control': 'public, max-age=60' })
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'set-cookie': 'session=first-requester',
+        'cache-control': 'public, max-age=60'
+      })
       res.end('public page')
     } else if (url.startsWith('/account/')) {
       // The origin ignores the ".css" suffix: web cache deception.
@@ -43,8 +51,10 @@ afterAll(async () => {
   await origin.close()
 })
 
-function headerText (headers: Record<string, unknown>): string {
-  return Object.entries(headers).map(([k, v]) => `${k}: ${String(v)}`).join('\n')
+function headerText(headers: Record<string, unknown>): string {
+  return Object.entries(headers)
+    .map(([k, v]) => `${k}: ${String(v)}`)
+    .join('\n')
 }
 
 describe('private answers', () => {
@@ -52,11 +62,17 @@ describe('private answers', () => {
     const victim = await request(edge.url + '/s', { headers: { cookie: 'id=1' } })
     const victimSession = /session=([^;]*)/.exec(String(victim.headers['set-cookie']))?.[1] ?? 'none'
     // A first visit without cookies gets a session too; so do the attackers, at once and after.
-    const [fresh, ...attackers] = await Promise.all([request(edge.url + '/s'), request(edge.url + '/s'), request(edge.url + '/s')])
+    const [fresh, ...attackers] = await Promise.all([
+      request(edge.url + '/s'),
+      request(edge.url + '/s'),
+      request(edge.url + '/s')
+    ])
     const freshSession = /session=([^;]*)/.exec(String(fresh?.headers['set-cookie']))?.[1] ?? 'none'
     attackers.push(await request(edge.url + '/s'))
     const attacker = attackers[attackers.length - 1] as typeof victim
-    const leaked = attackers.some(a => headerText(a.headers).includes(victimSession) || headerText(a.headers).includes(freshSession))
+    const leaked = attackers.some(
+      a => headerText(a.headers).includes(victimSession) || headerText(a.headers).includes(freshSession)
+    )
     record('private: Set-Cookie with heuristic freshness', {
       victim: `${victim.status} ${String(victim.headers['set-cookie'])}`,
       attacker: `${attacker.status} ${String(attacker.headers['x-cache'])} set-cookie=${String(attacker.headers['set-cookie'])}`,
@@ -84,7 +100,7 @@ describe('private answers', () => {
     await expectVictim(edge, '/small', SMALL)
   })
 
-  it('web cache deception: /account/x.css fetched with the victim\'s cookie is not served to the attacker', async () => {
+  it("web cache deception: /account/x.css fetched with the victim's cookie is not served to the attacker", async () => {
     const victim = await request(edge.url + '/account/x.css', { headers: { cookie: 'session=victim' } })
     const attacker = await request(edge.url + '/account/x.css')
     record('private: web cache deception', {

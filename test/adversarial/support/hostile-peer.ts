@@ -14,8 +14,19 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type SimplePeer from 'simple-peer'
 import {
-  bitfieldOf, chunkBounds, DATA_FRAME_PAYLOAD_BYTES, decodeFrame, encodeFrame, FrameType, parseManifest,
-  PROTOCOL_VERSION, resourceId, type AnswerForward, type Frame, type Manifest, type OfferForward
+  bitfieldOf,
+  chunkBounds,
+  DATA_FRAME_PAYLOAD_BYTES,
+  decodeFrame,
+  encodeFrame,
+  FrameType,
+  parseManifest,
+  PROTOCOL_VERSION,
+  resourceId,
+  type AnswerForward,
+  type Frame,
+  type Manifest,
+  type OfferForward
 } from '../../../protocol/src/index.js'
 import { drained, firstSdp, nodePeer } from './node-rtc.js'
 import { TrackerSignaller } from './tracker-signaller.js'
@@ -41,9 +52,9 @@ export interface HostilePeerInit {
   /** The drip stops after this long whatever is still asked for. @default 120_000 */
   dripLimitMs?: number
   /** @default { frames: 4000, bitfieldBytes: 60_000, timeLimitMs: 45_000 } */
-  flood?: { frames?: number, bitfieldBytes?: number, timeLimitMs?: number }
+  flood?: { frames?: number; bitfieldBytes?: number; timeLimitMs?: number }
   /** @default { chunks: 32, rounds: 400, window: 64, timeLimitMs: 25_000 } */
-  replay?: { chunks?: number, rounds?: number, window?: number, timeLimitMs?: number }
+  replay?: { chunks?: number; rounds?: number; window?: number; timeLimitMs?: number }
 }
 
 /** What the peer saw and did; read at any time. */
@@ -61,7 +72,12 @@ export interface HostileCounters {
   closedByPage: boolean
 }
 
-export interface FloodResult { framesSent: number, bytesSent: number, ms: number, stoppedEarly: boolean }
+export interface FloodResult {
+  framesSent: number
+  bytesSent: number
+  ms: number
+  stoppedEarly: boolean
+}
 export interface ReplayResult {
   requestsSent: number
   chunksReceived: number
@@ -83,7 +99,7 @@ const CONNECT_TIMEOUT_MS = 15_000
  * Fetch a resource's manifest from an edge as the SDK would and derive its id;
  * `url` is the absolute URL the page fetches.
  */
-export async function resourceAt (edgeUrl: string, url: string, body?: Uint8Array): Promise<HostileResource> {
+export async function resourceAt(edgeUrl: string, url: string, body?: Uint8Array): Promise<HostileResource> {
   const res = await fetch(`${edgeUrl}/_p2pcdn/manifest?url=${encodeURIComponent(url)}`)
   if (!res.ok) throw new Error(`manifest of ${url}: HTTP ${res.status}`)
   const manifest = parseManifest(await res.text())
@@ -91,15 +107,25 @@ export async function resourceAt (edgeUrl: string, url: string, body?: Uint8Arra
   return { id, manifest, ...(body === undefined ? {} : { body }) }
 }
 
-function chunkCountOf (m: Manifest): number {
+function chunkCountOf(m: Manifest): number {
   return m.chunks.length
 }
 
-interface Replaying { size: number, received: number }
+interface Replaying {
+  size: number
+  received: number
+}
 
 export class HostilePeer {
   readonly counters: HostileCounters = {
-    requestsSeen: 0, cancelsSeen: 0, dataBytesSent: 0, framesSent: 0, dataBytesReceived: 0, chunksReceived: 0, absentsReceived: 0, closedByPage: false
+    requestsSeen: 0,
+    cancelsSeen: 0,
+    dataBytesSent: 0,
+    framesSent: 0,
+    dataBytesReceived: 0,
+    chunksReceived: 0,
+    absentsReceived: 0,
+    closedByPage: false
   }
 
   /** Resolves when the data channel to a page opens; rejects after 15 s. */
@@ -113,7 +139,7 @@ export class HostilePeer {
   /** Connections being set up: the one answering a page's offer, or our own offer. */
   readonly #attempts = new Set<SimplePeer.Instance>()
   readonly #offers = new Map<string, SimplePeer.Instance>()
-  readonly #dripping = new Map<number, { bytes: Uint8Array, offset: number }>()
+  readonly #dripping = new Map<number, { bytes: Uint8Array; offset: number }>()
   readonly #replaying = new Map<number, Replaying>()
   readonly #pageHas = new Set<string>()
   #dripTimer: ReturnType<typeof setInterval> | undefined
@@ -122,22 +148,32 @@ export class HostilePeer {
   #onClosed!: () => void
   #pageHave: (() => void) | undefined
 
-  constructor (init: HostilePeerInit) {
+  constructor(init: HostilePeerInit) {
     this.#init = init
     this.#signaller = new TrackerSignaller({
       tracker: init.tracker,
       swarm: init.swarm,
       region: init.region ?? 'eu',
-      onOffer: msg => { void this.#answer(msg) },
+      onOffer: msg => {
+        void this.#answer(msg)
+      },
       onAnswer: msg => this.#onAnswer(msg)
     })
     let connectTimer: ReturnType<typeof setTimeout>
     this.connected = new Promise<void>((resolve, reject) => {
-      this.#onConnected = () => { clearTimeout(connectTimer); resolve() }
-      connectTimer = setTimeout(() => reject(new Error(`hostile peer (${init.mode}) not connected within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS)
+      this.#onConnected = () => {
+        clearTimeout(connectTimer)
+        resolve()
+      }
+      connectTimer = setTimeout(
+        () => reject(new Error(`hostile peer (${init.mode}) not connected within ${CONNECT_TIMEOUT_MS} ms`)),
+        CONNECT_TIMEOUT_MS
+      )
     })
     this.connected.catch(() => {})
-    this.closed = new Promise<void>(resolve => { this.#onClosed = resolve })
+    this.closed = new Promise<void>(resolve => {
+      this.#onClosed = resolve
+    })
   }
 
   /**
@@ -145,7 +181,7 @@ export class HostilePeer {
    * and its announce's offers reach us); with `offer` it offers itself to a page that is
    * in the swarm already (replay).
    */
-  async start ({ offer = false }: { offer?: boolean } = {}): Promise<void> {
+  async start({ offer = false }: { offer?: boolean } = {}): Promise<void> {
     await this.#signaller.open()
     if (!offer) {
       this.#signaller.announce([], 'started')
@@ -161,12 +197,12 @@ export class HostilePeer {
   }
 
   /** Send raw bytes on the channel (malformed frames). */
-  sendRaw (bytes: Uint8Array): void {
+  sendRaw(bytes: Uint8Array): void {
     this.#write(bytes)
   }
 
   /** Close everything; safe to call twice. */
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     this.#stopping = true
     clearInterval(this.#dripTimer)
     this.#dripping.clear()
@@ -175,7 +211,7 @@ export class HostilePeer {
     await this.#signaller.close()
   }
 
-  async #answer (msg: OfferForward): Promise<void> {
+  async #answer(msg: OfferForward): Promise<void> {
     // One page per hostile peer: a second offer (or one from another page) is ignored.
     if (this.#sp !== undefined || this.#attempts.size > 0 || this.#stopping) return
     const sp = nodePeer(false)
@@ -186,7 +222,7 @@ export class HostilePeer {
     if (sdp !== undefined) this.#signaller.answer(msg, sdp)
   }
 
-  #onAnswer (msg: AnswerForward): void {
+  #onAnswer(msg: AnswerForward): void {
     const sp = this.#offers.get(msg.offer_id)
     if (sp === undefined || this.#sp !== undefined) return
     this.#offers.delete(msg.offer_id)
@@ -194,7 +230,7 @@ export class HostilePeer {
     sp.signal(msg.answer)
   }
 
-  #watch (sp: SimplePeer.Instance): void {
+  #watch(sp: SimplePeer.Instance): void {
     sp.once('connect', () => {
       this.#attempts.delete(sp)
       if (this.#sp !== undefined || this.#stopping) {
@@ -217,13 +253,21 @@ export class HostilePeer {
   }
 
   /** What each mode does once the channel is open. */
-  #opened (): void {
+  #opened(): void {
     const { mode, resources } = this.#init
     this.#send({ type: FrameType.HANDSHAKE, version: PROTOCOL_VERSION })
     if (mode === 'honest' || mode === 'drip' || mode === 'silent') {
       for (const r of resources) {
         const count = chunkCountOf(r.manifest)
-        this.#send({ type: FrameType.HAVE, resourceId: r.id, chunkCount: count, bitfield: bitfieldOf(count, Array.from({ length: count }, (_, i) => i)) })
+        this.#send({
+          type: FrameType.HAVE,
+          resourceId: r.id,
+          chunkCount: count,
+          bitfield: bitfieldOf(
+            count,
+            Array.from({ length: count }, (_, i) => i)
+          )
+        })
       }
     }
     this.#send({ type: FrameType.HAVE_END })
@@ -236,7 +280,7 @@ export class HostilePeer {
     }
   }
 
-  #onData (data: Uint8Array): void {
+  #onData(data: Uint8Array): void {
     let frame: Frame
     try {
       frame = decodeFrame(data)
@@ -275,14 +319,14 @@ export class HostilePeer {
     }
   }
 
-  #chunkOf (id: string, index: number): Uint8Array | undefined {
+  #chunkOf(id: string, index: number): Uint8Array | undefined {
     const r = this.#init.resources.find(x => x.id === id)
     if (r?.body === undefined || index >= chunkCountOf(r.manifest)) return undefined
     const { start, end } = chunkBounds(r.manifest, index)
     return r.body.subarray(start, end)
   }
 
-  #onRequest (requestId: number, id: string, index: number): void {
+  #onRequest(requestId: number, id: string, index: number): void {
     const mode = this.#init.mode
     if (mode === 'silent') return
     const bytes = this.#chunkOf(id, index)
@@ -294,21 +338,29 @@ export class HostilePeer {
     else void this.#serve(requestId, bytes)
   }
 
-  async #serve (requestId: number, bytes: Uint8Array): Promise<void> {
+  async #serve(requestId: number, bytes: Uint8Array): Promise<void> {
     const sp = this.#sp
     if (sp === undefined) return
     const deadline = Date.now() + 30_000
     for (let offset = 0; offset < bytes.length; offset += DATA_FRAME_PAYLOAD_BYTES) {
-      if (!await drained(sp, HIGH_WATER_BYTES, deadline)) return
+      if (!(await drained(sp, HIGH_WATER_BYTES, deadline))) return
       const piece = bytes.subarray(offset, offset + DATA_FRAME_PAYLOAD_BYTES)
-      if (this.#send({ type: FrameType.DATA, requestId, offset, bytes: piece })) this.counters.dataBytesSent += piece.length
+      if (this.#send({ type: FrameType.DATA, requestId, offset, bytes: piece }))
+        this.counters.dataBytesSent += piece.length
     }
   }
 
   /** One byte more of every request asked for; a request ends when its chunk has gone. */
-  #drip (): void {
+  #drip(): void {
     for (const [requestId, d] of this.#dripping) {
-      if (this.#send({ type: FrameType.DATA, requestId, offset: d.offset, bytes: d.bytes.subarray(d.offset, d.offset + 1) })) {
+      if (
+        this.#send({
+          type: FrameType.DATA,
+          requestId,
+          offset: d.offset,
+          bytes: d.bytes.subarray(d.offset, d.offset + 1)
+        })
+      ) {
         this.counters.dataBytesSent++
       }
       if (++d.offset >= d.bytes.length) this.#dripping.delete(requestId)
@@ -316,7 +368,7 @@ export class HostilePeer {
   }
 
   /** have-flood: send the HAVEs now (the test measures the tab before and after). */
-  async flood (): Promise<FloodResult> {
+  async flood(): Promise<FloodResult> {
     const sp = this.#sp
     if (sp === undefined) throw new Error('flood before the channel opened')
     const frames = this.#init.flood?.frames ?? 4000
@@ -327,8 +379,13 @@ export class HostilePeer {
     let framesSent = 0
     let bytesSent = 0
     for (let i = 0; i < frames; i++) {
-      if (!await drained(sp, HIGH_WATER_BYTES, deadline)) break
-      const frame = encodeFrame({ type: FrameType.HAVE, resourceId: randomBytes(32).toString('hex'), chunkCount: bitfieldBytes * 8, bitfield })
+      if (!(await drained(sp, HIGH_WATER_BYTES, deadline))) break
+      const frame = encodeFrame({
+        type: FrameType.HAVE,
+        resourceId: randomBytes(32).toString('hex'),
+        chunkCount: bitfieldBytes * 8,
+        bitfield
+      })
       if (!this.#write(frame)) break
       framesSent++
       bytesSent += frame.length
@@ -342,7 +399,7 @@ export class HostilePeer {
    * replay: ask for the first `chunks` chunks of resources[0], `rounds` times each, with
    * at most `window` requests unanswered; then wait (bounded) for the last answers.
    */
-  async replay (): Promise<ReplayResult> {
+  async replay(): Promise<ReplayResult> {
     const target = this.#init.resources[0]
     if (target === undefined) throw new Error('replay needs a resource')
     const { chunks = 32, rounds = 400, window = 64, timeLimitMs = 25_000 } = this.#init.replay ?? {}
@@ -352,7 +409,12 @@ export class HostilePeer {
     if (!this.#pageHas.has(target.id)) {
       await new Promise<void>(resolve => {
         const timer = setTimeout(resolve, 5000)
-        this.#pageHave = () => { if (this.#pageHas.has(target.id)) { clearTimeout(timer); resolve() } }
+        this.#pageHave = () => {
+          if (this.#pageHas.has(target.id)) {
+            clearTimeout(timer)
+            resolve()
+          }
+        }
       })
     }
     let requestsSent = 0
@@ -363,10 +425,16 @@ export class HostilePeer {
     outer: for (let round = 0; round < rounds; round++) {
       for (let index = 0; index < count; index++) {
         while (this.#replaying.size >= window) {
-          if (!open() || Date.now() > deadline) { cut = open(); break outer }
+          if (!open() || Date.now() > deadline) {
+            cut = open()
+            break outer
+          }
           await new Promise(resolve => setTimeout(resolve, 2))
         }
-        if (!open() || Date.now() > deadline) { cut = open(); break outer }
+        if (!open() || Date.now() > deadline) {
+          cut = open()
+          break outer
+        }
         const { start, end } = chunkBounds(target.manifest, index)
         this.#replaying.set(requestId, { size: end - start, received: 0 })
         this.#send({ type: FrameType.REQUEST, requestId: requestId++, resourceId: target.id, index })
@@ -374,7 +442,8 @@ export class HostilePeer {
       }
     }
     const tail = Math.min(deadline + 5000, Date.now() + 5000)
-    while (this.#replaying.size > 0 && open() && Date.now() < tail) await new Promise(resolve => setTimeout(resolve, 10))
+    while (this.#replaying.size > 0 && open() && Date.now() < tail)
+      await new Promise(resolve => setTimeout(resolve, 10))
     return {
       requestsSent,
       chunksReceived: this.counters.chunksReceived,
@@ -386,11 +455,11 @@ export class HostilePeer {
     }
   }
 
-  #send (frame: Frame): boolean {
+  #send(frame: Frame): boolean {
     return this.#write(encodeFrame(frame))
   }
 
-  #write (bytes: Uint8Array): boolean {
+  #write(bytes: Uint8Array): boolean {
     const sp = this.#sp
     if (sp === undefined || sp.destroyed || !sp.connected) return false
     try {

@@ -19,7 +19,7 @@ export interface Victim {
   kill: () => void
 }
 
-export function rssOf (pid: number): number {
+export function rssOf(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m === null ? 0 : Number(m[1]) * 1024
@@ -43,7 +43,11 @@ export interface Measured<T> {
  * killed and `signal` aborts, so the attack can stop opening sockets. The attack's own
  * error is returned, not thrown, so the caller can still report the figures.
  */
-export async function underAttack<T> (victim: Victim, attack: (signal: AbortSignal) => Promise<T>, baseline = victim.rss()): Promise<Measured<T>> {
+export async function underAttack<T>(
+  victim: Victim,
+  attack: (signal: AbortSignal) => Promise<T>,
+  baseline = victim.rss()
+): Promise<Measured<T>> {
   const controller = new AbortController()
   let peak = victim.rss()
   let aborted = false
@@ -62,7 +66,9 @@ export async function underAttack<T> (victim: Victim, attack: (signal: AbortSign
   try {
     result = await Promise.race([
       attack(controller.signal),
-      new Promise<never>((_resolve, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error)))
+      new Promise<never>((_resolve, reject) =>
+        controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error))
+      )
     ])
   } catch (err) {
     error = err
@@ -77,21 +83,21 @@ export async function underAttack<T> (victim: Victim, attack: (signal: AbortSign
 }
 
 /** Poll `cond` every 20 ms until it holds or `timeoutMs` passes; for states no event announces. */
-export async function until (cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+export async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs
-  while (!await cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) return false
     await new Promise(resolve => setTimeout(resolve, 20))
   }
   return true
 }
 
-export function mb (bytes: number): string {
+export function mb(bytes: number): string {
   return `${(bytes / MiB).toFixed(1)} MiB`
 }
 
 /** One line of figures for the before/after table. */
-export function record (suite: string, test: string, figures: Record<string, unknown>): void {
+export function record(suite: string, test: string, figures: Record<string, unknown>): void {
   const line = JSON.stringify({ suite, test, ...figures })
   process.stderr.write(`[adv-figure] ${line}\n`)
   const file = process.env.ADV_FIGURES

@@ -14,21 +14,27 @@ const wrtc = require('@roamhq/wrtc') as NonNullable<SimplePeer.Options['wrtc']>
  * makes them. Chromium gathers no loopback candidates; both sides meet on the machine's
  * other interface through host candidates.
  */
-export function nodePeer (initiator: boolean): SimplePeer.Instance {
+export function nodePeer(initiator: boolean): SimplePeer.Instance {
   return new SimplePeer({ initiator, trickle: false, wrtc, config: { iceServers: [] } })
 }
 
 /** The full offer or answer: with `trickle: false` it is the only signal. */
-export async function firstSdp (sp: SimplePeer.Instance, timeoutMs: number): Promise<string | undefined> {
+export async function firstSdp(sp: SimplePeer.Instance, timeoutMs: number): Promise<string | undefined> {
   return await new Promise(resolve => {
     const timer = setTimeout(() => resolve(undefined), timeoutMs)
-    sp.once('signal', (data: SimplePeer.SignalData) => { clearTimeout(timer); resolve('sdp' in data ? data.sdp : undefined) })
-    sp.once('error', () => { clearTimeout(timer); resolve(undefined) })
+    sp.once('signal', (data: SimplePeer.SignalData) => {
+      clearTimeout(timer)
+      resolve('sdp' in data ? data.sdp : undefined)
+    })
+    sp.once('error', () => {
+      clearTimeout(timer)
+      resolve(undefined)
+    })
   })
 }
 
 /** Bytes queued on the data channel and not yet sent. */
-export function buffered (sp: SimplePeer.Instance): number {
+export function buffered(sp: SimplePeer.Instance): number {
   return sp.bufferSize
 }
 
@@ -37,7 +43,7 @@ export function buffered (sp: SimplePeer.Instance): number {
  * pile hundreds of MiB into the sender's own buffer. Resolves false on `deadline`
  * (`Date.now()` ms) or once the peer is gone.
  */
-export async function drained (sp: SimplePeer.Instance, highWater: number, deadline: number): Promise<boolean> {
+export async function drained(sp: SimplePeer.Instance, highWater: number, deadline: number): Promise<boolean> {
   while (buffered(sp) > highWater) {
     if (sp.destroyed || Date.now() > deadline) return false
     await new Promise(resolve => setTimeout(resolve, 5))

@@ -7,8 +7,12 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { WebSocket } from 'ws'
 import {
-  parseTrackerMessage, toBinaryString,
-  type AnswerForward, type ClientMessage, type OfferEntry, type OfferForward
+  parseTrackerMessage,
+  toBinaryString,
+  type AnswerForward,
+  type ClientMessage,
+  type OfferEntry,
+  type OfferForward
 } from '../../../protocol/src/index.js'
 
 export interface SignallerInit {
@@ -23,12 +27,12 @@ export interface SignallerInit {
 }
 
 /** The SDK's rule: the first 20 bytes of SHA-256(swarm name), as a binary string. */
-export function infoHashOf (swarm: string): string {
+export function infoHashOf(swarm: string): string {
   return toBinaryString(createHash('sha256').update(swarm, 'utf8').digest().subarray(0, 20))
 }
 
 /** A 20-byte peer id with an Azureus-style tag, as binary string. */
-export function randomPeerId (tag = '-HP0001-'): string {
+export function randomPeerId(tag = '-HP0001-'): string {
   return tag + toBinaryString(randomBytes(20 - tag.length))
 }
 
@@ -40,23 +44,32 @@ export class TrackerSignaller {
   readonly #init: SignallerInit
   #ws: WebSocket | undefined
 
-  constructor (init: SignallerInit) {
+  constructor(init: SignallerInit) {
     this.#init = init
     this.infoHash = infoHashOf(init.swarm)
   }
 
-  async open (): Promise<void> {
-    const ws = this.#ws = new WebSocket(this.#init.tracker)
+  async open(): Promise<void> {
+    const ws = (this.#ws = new WebSocket(this.#init.tracker))
     ws.on('message', data => this.#onMessage(String(data)))
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`tracker ${this.#init.tracker} did not open in ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS)
-      ws.once('open', () => { clearTimeout(timer); resolve() })
-      ws.once('error', err => { clearTimeout(timer); reject(err) })
+      const timer = setTimeout(
+        () => reject(new Error(`tracker ${this.#init.tracker} did not open in ${OPEN_TIMEOUT_MS} ms`)),
+        OPEN_TIMEOUT_MS
+      )
+      ws.once('open', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+      ws.once('error', err => {
+        clearTimeout(timer)
+        reject(err)
+      })
     })
   }
 
   /** Join (or refresh) with `offers`; numwant as the SDK sends it, the number of offers. */
-  announce (offers: OfferEntry[] = [], event?: 'started' | 'stopped'): void {
+  announce(offers: OfferEntry[] = [], event?: 'started' | 'stopped'): void {
     this.#send({
       action: 'announce',
       info_hash: this.infoHash,
@@ -68,7 +81,7 @@ export class TrackerSignaller {
     })
   }
 
-  answer (to: OfferForward, sdp: string): void {
+  answer(to: OfferForward, sdp: string): void {
     this.#send({
       action: 'announce',
       info_hash: this.infoHash,
@@ -80,7 +93,7 @@ export class TrackerSignaller {
   }
 
   /** Leave the swarm and close the socket; safe to call twice. */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     const ws = this.#ws
     this.#ws = undefined
     if (ws === undefined || ws.readyState !== WebSocket.OPEN) {
@@ -95,11 +108,11 @@ export class TrackerSignaller {
     ws.terminate()
   }
 
-  #send (msg: ClientMessage): void {
+  #send(msg: ClientMessage): void {
     if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(msg))
   }
 
-  #onMessage (raw: string): void {
+  #onMessage(raw: string): void {
     let msg
     try {
       msg = parseTrackerMessage(raw)

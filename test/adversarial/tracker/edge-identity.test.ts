@@ -28,7 +28,7 @@ const SECRET_X = 'secret-of-the-others-012345'
 const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex')
 const isRegistered = (msg: Json): boolean => msg.action === 'p2pcdn:edge-registered'
 
-async function freePort (): Promise<number> {
+async function freePort(): Promise<number> {
   const server = net.createServer()
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port
@@ -49,7 +49,9 @@ interface ChallengeServer {
 }
 
 /** A stand-in for an edge's public URL that answers the challenge its own (wrong) way. */
-async function startChallengeServer (handler: (req: IncomingMessage, res: ServerResponse, s: ChallengeServer) => void): Promise<ChallengeServer> {
+async function startChallengeServer(
+  handler: (req: IncomingMessage, res: ServerResponse, s: ChallengeServer) => void
+): Promise<ChallengeServer> {
   const sockets = new Set<net.Socket>()
   const waiters: Array<() => void> = []
   const state: ChallengeServer = {
@@ -89,28 +91,31 @@ let urlA: string
 let spareUrlA: string
 let urlB: string
 let deadUrl: string
-const servers: Record<'wrong' | 'otherEdge' | 'silent' | 'trickle' | 'huge' | 'declared' | 'slow1' | 'slow2' | 'slow3', ChallengeServer> = {} as never
+const servers: Record<
+  'wrong' | 'otherEdge' | 'silent' | 'trickle' | 'huge' | 'declared' | 'slow1' | 'slow2' | 'slow3',
+  ChallengeServer
+> = {} as never
 const clients: RawTrackerClient[] = []
 
-async function connect (): Promise<RawTrackerClient> {
+async function connect(): Promise<RawTrackerClient> {
   const client = await connectRaw(tracker.url)
   clients.push(client)
   return client
 }
 
-async function listedUrls (): Promise<string[]> {
+async function listedUrls(): Promise<string[]> {
   const { body } = await getJson(`${tracker.httpUrl}/edges`)
   return (body as { edges: Json[] }).edges.map(e => e.url as string).sort()
 }
 
 /** Send one registration on a fresh socket and return the tracker's reply. */
-async function register (fields: Json, timeoutMs = 4000): Promise<Json> {
+async function register(fields: Json, timeoutMs = 4000): Promise<Json> {
   const client = await connect()
   client.send({ action: 'p2pcdn:edge-register', v: 1, region: 'eu', capacity: 1, ...fields })
   return await client.next(msg => isFailure(msg) || isRegistered(msg), timeoutMs)
 }
 
-function expectRefused (reply: Json, reason: RegExp): void {
+function expectRefused(reply: Json, reason: RegExp): void {
   expect(reply).toMatchObject({ code: 'ERR_PROTOCOL', action: 'p2pcdn:edge-register' })
   expect(reply['failure reason']).toMatch(reason)
 }
@@ -129,16 +134,24 @@ beforeAll(async () => {
   })
   // A rogue server that relays every request to the real edge B and B's answer back.
   servers.otherEdge = await startChallengeServer((req, res) => {
-    fetch(`${urlB}${req.url ?? '/'}`).then(async upstream => {
-      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/plain' })
-      res.end(Buffer.from(await upstream.arrayBuffer()))
-    }, () => res.destroy())
+    fetch(`${urlB}${req.url ?? '/'}`).then(
+      async upstream => {
+        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/plain' })
+        res.end(Buffer.from(await upstream.arrayBuffer()))
+      },
+      () => res.destroy()
+    )
   })
-  servers.silent = await startChallengeServer(() => { /* never answers */ })
+  servers.silent = await startChallengeServer(() => {
+    /* never answers */
+  })
   servers.trickle = await startChallengeServer((_req, res, s) => {
     // Headers at once, then a byte every 100 ms: each gap is far under any idle timeout.
     res.writeHead(200, { 'content-type': 'application/json' })
-    const timer = setInterval(() => { res.write(' '); s.written++ }, 100)
+    const timer = setInterval(() => {
+      res.write(' ')
+      s.written++
+    }, 100)
     res.once('close', () => clearInterval(timer))
   })
   servers.huge = await startChallengeServer((_req, res, s) => {
@@ -146,7 +159,11 @@ beforeAll(async () => {
     const block = Buffer.alloc(64 * 1024, 0x20)
     const pump = (): void => {
       while (!res.destroyed && res.write(block)) s.written += block.length
-      if (!res.destroyed) res.once('drain', () => { s.written += block.length; pump() })
+      if (!res.destroyed)
+        res.once('drain', () => {
+          s.written += block.length
+          pump()
+        })
     }
     pump()
   })
@@ -177,8 +194,22 @@ beforeAll(async () => {
     ]
   })
   await tracker.start()
-  edgeA = createEdge({ origin: origin.url, port: portA, region: 'eu', tracker: tracker.url, edgeId: 'a', edgeSecret: SECRET_A })
-  edgeB = createEdge({ origin: origin.url, port: portB, region: 'us', tracker: tracker.url, edgeId: 'b', edgeSecret: SECRET_B })
+  edgeA = createEdge({
+    origin: origin.url,
+    port: portA,
+    region: 'eu',
+    tracker: tracker.url,
+    edgeId: 'a',
+    edgeSecret: SECRET_A
+  })
+  edgeB = createEdge({
+    origin: origin.url,
+    port: portB,
+    region: 'us',
+    tracker: tracker.url,
+    edgeId: 'b',
+    edgeSecret: SECRET_B
+  })
   await Promise.all([edgeA.start(), edgeB.start()])
   // Bounded: the edges register on their first connect (challenge included).
   for (let i = 0; i < 200 && (await listedUrls()).length < 2; i++) await new Promise(resolve => setTimeout(resolve, 25))
@@ -229,14 +260,23 @@ describe('edge identity: no eviction', () => {
 
 describe('edge identity: secrets', () => {
   it('refuses a forged secret and an unknown id with one reply', async () => {
-    for (const [id, token] of [['a', SECRET_B], ['a', `${SECRET_A}x`], ['a', SECRET_A.slice(0, -1)], ['nobody', SECRET_A]]) {
+    for (const [id, token] of [
+      ['a', SECRET_B],
+      ['a', `${SECRET_A}x`],
+      ['a', SECRET_A.slice(0, -1)],
+      ['nobody', SECRET_A]
+    ]) {
       expectRefused(await register({ id, token, url: urlA }), /unknown edge id or wrong secret/)
     }
   })
 
   it('refuses 50 registrations with the shared token in file mode', async () => {
-    const replies = await Promise.all(Array.from({ length: 50 }, async (_, i) =>
-      await register({ token: 'the-old-shared-token', url: `http://fake${i}.example` })))
+    const replies = await Promise.all(
+      Array.from(
+        { length: 50 },
+        async (_, i) => await register({ token: 'the-old-shared-token', url: `http://fake${i}.example` })
+      )
+    )
     for (const reply of replies) expectRefused(reply, /register with an edge id/)
     expect(await listedUrls()).toEqual([urlA, urlB].sort())
   })
@@ -250,13 +290,22 @@ describe('edge identity: reachability challenge', () => {
   it('does not list an edge whose URL answers with a wrong MAC, or is another edge', async () => {
     expectRefused(await register({ id: 'wrong', token: SECRET_X, url: servers.wrong.url }), /challenge failed/)
     // B answers at that URL, as B: not the impostor's id, nor its key.
-    expectRefused(await register({ id: 'impostor', token: SECRET_X, url: servers.otherEdge.url }), /challenge failed: the edge at .* is not "impostor"/)
+    expectRefused(
+      await register({ id: 'impostor', token: SECRET_X, url: servers.otherEdge.url }),
+      /challenge failed: the edge at .* is not "impostor"/
+    )
   })
 
   it('cuts off a URL that never answers, or drips its answer, at the deadline', async () => {
-    for (const [name, server] of [['silent', servers.silent], ['trickle', servers.trickle]] as const) {
+    for (const [name, server] of [
+      ['silent', servers.silent],
+      ['trickle', servers.trickle]
+    ] as const) {
       const started = Date.now()
-      expectRefused(await register({ id: name, token: SECRET_X, url: server.url }), /challenge failed: .* \(timed out\)/)
+      expectRefused(
+        await register({ id: name, token: SECRET_X, url: server.url }),
+        /challenge failed: .* \(timed out\)/
+      )
       const took = Date.now() - started
       expect(took).toBeGreaterThanOrEqual(CHALLENGE_TIMEOUT_MS - 50)
       expect(took).toBeLessThan(CHALLENGE_TIMEOUT_MS + 1500)
@@ -272,7 +321,10 @@ describe('edge identity: reachability challenge', () => {
     await servers.huge.allClosed()
     // What the sockets' buffers took before the tracker hung up; never the stream.
     expect(servers.huge.written).toBeLessThan(16 * 1024 * 1024)
-    expectRefused(await register({ id: 'declared', token: SECRET_X, url: servers.declared.url }), /more than 1024 bytes/)
+    expectRefused(
+      await register({ id: 'declared', token: SECRET_X, url: servers.declared.url }),
+      /more than 1024 bytes/
+    )
     await servers.declared.allClosed()
   })
 
@@ -280,9 +332,13 @@ describe('edge identity: reachability challenge', () => {
     const first = register({ id: 'slow1', token: SECRET_X, url: servers.slow1.url })
     const second = register({ id: 'slow2', token: SECRET_X, url: servers.slow2.url })
     // Both challenges have reached their servers: the cap (2) is full.
-    for (let i = 0; i < 200 && servers.slow1.opened + servers.slow2.opened < 2; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    for (let i = 0; i < 200 && servers.slow1.opened + servers.slow2.opened < 2; i++)
+      await new Promise(resolve => setTimeout(resolve, 10))
     const started = Date.now()
-    expectRefused(await register({ id: 'slow3', token: SECRET_X, url: servers.slow3.url }), /too many edge registrations in progress/)
+    expectRefused(
+      await register({ id: 'slow3', token: SECRET_X, url: servers.slow3.url }),
+      /too many edge registrations in progress/
+    )
     expect(Date.now() - started).toBeLessThan(CHALLENGE_TIMEOUT_MS / 2)
     expect(servers.slow3.opened).toBe(0)
     expectRefused(await first, /timed out/)

@@ -27,7 +27,10 @@ const SWARMS = 10
 const PER_SOCKET_RATE = 18
 const ATTACK_MS = 3000
 const HONEST_EVERY_MS = 100
-const SDP = `v=0\r\n${'a=candidate:1 1 udp 2122260223 192.168.1.2 54321 typ host generation 0\r\n'.repeat(8)}`.slice(0, 600)
+const SDP = `v=0\r\n${'a=candidate:1 1 udp 2122260223 192.168.1.2 54321 typ host generation 0\r\n'.repeat(8)}`.slice(
+  0,
+  600
+)
 
 afterAll(stopTrackers)
 
@@ -35,7 +38,7 @@ describe('many sockets from one address', () => {
   it('share one budget: the flood gets protocol-shaped limit replies, and a client from another address is still served', async () => {
     const tracker = await startTracker()
     const swarms = Array.from({ length: SWARMS }, binaryId)
-    const flood: Array<{ socket: FloodSocket, infoHash: string, peerId: string }> = []
+    const flood: Array<{ socket: FloodSocket; infoHash: string; peerId: string }> = []
     for (let i = 0; i < SOCKETS; i++) {
       const socket = await openFlood(tracker.url, '127.0.0.1')
       flood.push({ socket, infoHash: swarms[i % SWARMS]!, peerId: binaryId() })
@@ -49,10 +52,13 @@ describe('many sockets from one address', () => {
     const honestReplies: Json[] = []
     const m = await underAttack(tracker, async () => {
       const end = Date.now() + ATTACK_MS
-      const offers = (): Json[] => Array.from({ length: 5 }, () => ({ offer: { type: 'offer', sdp: SDP }, offer_id: binaryId() }))
-      for (const f of flood) f.socket.send({ action: 'announce', info_hash: f.infoHash, peer_id: f.peerId, event: 'started', numwant: 0 })
+      const offers = (): Json[] =>
+        Array.from({ length: 5 }, () => ({ offer: { type: 'offer', sdp: SDP }, offer_id: binaryId() }))
+      for (const f of flood)
+        f.socket.send({ action: 'announce', info_hash: f.infoHash, peer_id: f.peerId, event: 'started', numwant: 0 })
       const timer = setInterval(() => {
-        for (const f of flood) f.socket.send({ action: 'announce', info_hash: f.infoHash, peer_id: f.peerId, numwant: 5, offers: offers() })
+        for (const f of flood)
+          f.socket.send({ action: 'announce', info_hash: f.infoHash, peer_id: f.peerId, numwant: 5, offers: offers() })
       }, 1000 / PER_SOCKET_RATE)
       try {
         while (Date.now() < end) {
@@ -68,7 +74,7 @@ describe('many sockets from one address', () => {
     })
 
     const totals = { replies: 0, warnings: 0, failures: 0, offers: 0 }
-    const failures: Array<{ msg: Json, infoHash: string }> = []
+    const failures: Array<{ msg: Json; infoHash: string }> = []
     for (const f of flood) {
       totals.replies += f.socket.counts.replies
       totals.warnings += f.socket.counts.warnings

@@ -18,7 +18,7 @@ import { connectFrom, record, stopTrackers, startTracker } from './support/harne
 afterAll(stopTrackers)
 
 /** Everything `client` receives within `ms` (each reply is taken from its inbox). */
-async function drain (client: RawTrackerClient, ms: number): Promise<Json[]> {
+async function drain(client: RawTrackerClient, ms: number): Promise<Json[]> {
   await new Promise(resolve => setTimeout(resolve, ms))
   return client.inbox.splice(0)
 }
@@ -26,20 +26,32 @@ async function drain (client: RawTrackerClient, ms: number): Promise<Json[]> {
 describe('limit replies', () => {
   it('serve a burst, warn through the next one, then refuse once with action and info_hash, per socket and per address', async () => {
     // Refill of one token a second: a test that takes well under a second sees none.
-    const tracker = await startTracker({ messagesPerSecond: 1, messageBurst: 3, messagesPerSecondPerIp: 1, messageBurstPerIp: 6 })
+    const tracker = await startTracker({
+      messagesPerSecond: 1,
+      messageBurst: 3,
+      messagesPerSecondPerIp: 1,
+      messageBurstPerIp: 6
+    })
     const infoHash = binaryId()
 
     // One socket over its own limit.
     const one = await connectFrom(tracker.url, '127.0.6.1')
     const peerId = binaryId()
-    for (let i = 0; i < 10; i++) one.send({ action: 'announce', info_hash: infoHash, peer_id: peerId, event: 'update', numwant: 0 })
+    for (let i = 0; i < 10; i++)
+      one.send({ action: 'announce', info_hash: infoHash, peer_id: peerId, event: 'update', numwant: 0 })
     const got = await drain(one, 400)
     const plain = got.filter(m => isAnnounceReply(m) && !('warning message' in m))
     const warned = got.filter(m => isAnnounceReply(m) && 'warning message' in m)
     const refused = got.filter(isFailure)
-    record('limit-shape-socket', { plain: plain.length, warned: warned.length, refused: refused.length, refusal: refused[0] })
+    record('limit-shape-socket', {
+      plain: plain.length,
+      warned: warned.length,
+      refused: refused.length,
+      refusal: refused[0]
+    })
     expect([plain.length, warned.length, refused.length]).toEqual([3, 3, 1])
-    for (const m of [...plain, ...warned, ...refused]) expect(m).toMatchObject({ action: 'announce', info_hash: infoHash })
+    for (const m of [...plain, ...warned, ...refused])
+      expect(m).toMatchObject({ action: 'announce', info_hash: infoHash })
     expect(refused[0]).toMatchObject({ code: 'ERR_PROTOCOL' })
 
     // Four sockets of one address, each within its own limit: the address's budget decides.
@@ -58,14 +70,20 @@ describe('limit replies', () => {
       warned: all.filter(m => isAnnounceReply(m) && 'warning message' in m).length,
       refused: all.filter(isFailure)
     }
-    record('limit-shape-address', { plain: shared.plain, warned: shared.warned, refused: shared.refused.length, refusal: shared.refused[0] })
+    record('limit-shape-address', {
+      plain: shared.plain,
+      warned: shared.warned,
+      refused: shared.refused.length,
+      refusal: shared.refused[0]
+    })
     // 6 plain, 6 warned, 4 refused when the 16 round trips take under a second; a slow
     // machine refills a token or two meanwhile, which may move one from refused to served.
     expect(shared.plain + shared.warned + shared.refused.length).toBe(16)
     expect(shared.plain).toBeGreaterThanOrEqual(6)
     expect(shared.warned).toBeGreaterThanOrEqual(5)
     expect(shared.refused.length).toBeGreaterThanOrEqual(2)
-    for (const m of shared.refused) expect(m).toMatchObject({ action: 'announce', info_hash: infoHash, code: 'ERR_PROTOCOL' })
+    for (const m of shared.refused)
+      expect(m).toMatchObject({ action: 'announce', info_hash: infoHash, code: 'ERR_PROTOCOL' })
 
     // Another address is untouched by both.
     const other = await connectFrom(tracker.url, '127.0.6.3')
@@ -79,10 +97,18 @@ describe('a registered edge', () => {
   it('keeps its heartbeats when anonymous sockets of its address have spent the shared budget', async () => {
     const tracker = await startTracker({ edgeToken: 'secret', messagesPerSecondPerIp: 1, messageBurstPerIp: 2 })
     const edge = await connectFrom(tracker.url, '127.0.6.9')
-    edge.send({ action: 'p2pcdn:edge-register', v: 1, token: 'secret', url: 'https://edge.example', region: 'eu', capacity: 100 })
+    edge.send({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      token: 'secret',
+      url: 'https://edge.example',
+      region: 'eu',
+      capacity: 100
+    })
     await edge.next(m => m.action === 'p2pcdn:edge-registered')
     const flood = await connectFrom(tracker.url, '127.0.6.9')
-    for (let i = 0; i < 10; i++) flood.send({ action: 'announce', info_hash: binaryId(), peer_id: binaryId(), event: 'started', numwant: 0 })
+    for (let i = 0; i < 10; i++)
+      flood.send({ action: 'announce', info_hash: binaryId(), peer_id: binaryId(), event: 'started', numwant: 0 })
     await flood.next(isFailure)
     edge.send({ action: 'p2pcdn:edge-load', v: 1, connections: 7, bytesPerSec: 1000, hitRatio: 0.5 })
     await edge.expectNothing(isFailure, 200)
@@ -103,23 +129,58 @@ describe('answers', () => {
     const [offererPeer, memberPeer] = [binaryId(), binaryId()]
     await join(member, infoHash, memberPeer)
     const offerId = binaryId()
-    offerer.send({ action: 'announce', info_hash: infoHash, peer_id: offererPeer, event: 'started', numwant: 1, offers: [{ offer: fakeSdp('offer', 'o'), offer_id: offerId }] })
+    offerer.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: offererPeer,
+      event: 'started',
+      numwant: 1,
+      offers: [{ offer: fakeSdp('offer', 'o'), offer_id: offerId }]
+    })
     await offerer.next(isAnnounceReply)
     await member.next(isOffer)
 
     // A socket that never joined answers, once in a peer id of its own, once in the member's name.
-    outsider.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), to_peer_id: offererPeer, offer_id: offerId, answer: fakeSdp('answer', 'forged') })
-    outsider.send({ action: 'announce', info_hash: infoHash, peer_id: memberPeer, to_peer_id: offererPeer, offer_id: offerId, answer: fakeSdp('answer', 'forged') })
+    outsider.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: binaryId(),
+      to_peer_id: offererPeer,
+      offer_id: offerId,
+      answer: fakeSdp('answer', 'forged')
+    })
+    outsider.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: memberPeer,
+      to_peer_id: offererPeer,
+      offer_id: offerId,
+      answer: fakeSdp('answer', 'forged')
+    })
     // Joined the swarm, but answers in the member's name.
     const outsiderPeer = binaryId()
     await join(outsider, infoHash, outsiderPeer)
-    outsider.send({ action: 'announce', info_hash: infoHash, peer_id: memberPeer, to_peer_id: offererPeer, offer_id: offerId, answer: fakeSdp('answer', 'forged') })
+    outsider.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: memberPeer,
+      to_peer_id: offererPeer,
+      offer_id: offerId,
+      answer: fakeSdp('answer', 'forged')
+    })
     const forged = await drain(offerer, 300)
     record('answers-from-non-members', { relayed: forged.filter(isAnswer).length, of: 3 })
     expect(forged.filter(isAnswer)).toEqual([])
 
     // The member's own answer still goes through.
-    member.send({ action: 'announce', info_hash: infoHash, peer_id: memberPeer, to_peer_id: offererPeer, offer_id: offerId, answer: fakeSdp('answer', 'real') })
+    member.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: memberPeer,
+      to_peer_id: offererPeer,
+      offer_id: offerId,
+      answer: fakeSdp('answer', 'real')
+    })
     expect(await offerer.next(isAnswer)).toMatchObject({ peer_id: memberPeer, offer_id: offerId })
     expect(await tracker.metric('p2pcdn_tracker_rejects_total{reason="not-in-swarm"}')).toBe(3)
     for (const c of [offerer, member, outsider]) await c.close()
@@ -130,17 +191,21 @@ describe('peer ids per address', () => {
   it('caps one address at maxPeerIdsPerIpPerSwarm in a swarm, refusing the rest in shape, while other addresses and swarms are open', async () => {
     const tracker = await startTracker()
     const infoHash = binaryId()
-    const sybils = await Promise.all(Array.from({ length: 20 }, async () => await connectFrom(tracker.url, '127.0.8.1')))
+    const sybils = await Promise.all(
+      Array.from({ length: 20 }, async () => await connectFrom(tracker.url, '127.0.8.1'))
+    )
     let accepted = 0
     const refusals: Json[] = []
-    await Promise.all(sybils.map(async s => {
-      for (let i = 0; i < 8; i++) {
-        s.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), event: 'started', numwant: 0 })
-        const reply = await s.next(m => isAnnounceReply(m) || isFailure(m))
-        if (isFailure(reply)) refusals.push(reply)
-        else accepted++
-      }
-    }))
+    await Promise.all(
+      sybils.map(async s => {
+        for (let i = 0; i < 8; i++) {
+          s.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), event: 'started', numwant: 0 })
+          const reply = await s.next(m => isAnnounceReply(m) || isFailure(m))
+          if (isFailure(reply)) refusals.push(reply)
+          else accepted++
+        }
+      })
+    )
     const real = await connectFrom(tracker.url, '127.0.8.2')
     const realPeer = binaryId()
     const realReply = await join(real, infoHash, realPeer)
@@ -152,7 +217,13 @@ describe('peer ids per address', () => {
     real.send({ action: 'announce', info_hash: infoHash, peer_id: realPeer, numwant: 10, offers })
     await real.next(isAnnounceReply)
     const reachedReal = (await drain(other, 200)).filter(isOffer).length
-    record('sybil-peer-ids', { sent: 160, accepted, refused: refusals.length, swarmSize: realReply.incomplete, offersToTheOtherRealPeer: `${reachedReal}/10` })
+    record('sybil-peer-ids', {
+      sent: 160,
+      accepted,
+      refused: refusals.length,
+      swarmSize: realReply.incomplete,
+      offersToTheOtherRealPeer: `${reachedReal}/10`
+    })
 
     expect(accepted).toBe(32)
     expect(refusals).toHaveLength(128)

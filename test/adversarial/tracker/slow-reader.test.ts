@@ -16,7 +16,17 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { binaryId, fakeSdp, isAnnounceReply, isAnswer, isOffer } from '../../helpers/tracker-client.js'
 import { join } from '../../helpers/tracker-harness.js'
-import { MiB, connectFrom, mb, openFlood, record, stopTrackers, startTracker, underAttack, until } from './support/harness.js'
+import {
+  MiB,
+  connectFrom,
+  mb,
+  openFlood,
+  record,
+  stopTrackers,
+  startTracker,
+  underAttack,
+  until
+} from './support/harness.js'
 import type { FloodSocket } from './support/harness.js'
 
 const SENDERS = 50
@@ -74,39 +84,62 @@ describe('a socket that stops reading', () => {
     const slowClosed = slow.closed
 
     // Stop reading: nothing is taken from the socket any more; the tracker's writes back up.
-    const socket = (slow.ws as unknown as { _socket: { pause: () => void, resume: () => void } })._socket
+    const socket = (slow.ws as unknown as { _socket: { pause: () => void; resume: () => void } })._socket
     socket.pause()
 
     const sdp = fakeSdp('offer', 'x').sdp.padEnd(SDP_CHARS, 'a')
     let sent = 0
     let honestRounds = 0
-    const m = await underAttack(tracker, async signal => {
-      const end = Date.now() + ATTACK_MS
-      const flood = senders.map(async (sender, i) => {
-        const peerId = senderPeers[i]!
-        while (Date.now() < end && !signal.aborted) {
-          if (sender.ws.bufferedAmount < SENDER_QUEUE_BYTES) {
-            sender.send({ action: 'announce', info_hash: swarms[i]!, peer_id: peerId, numwant: 1, offers: [{ offer: { type: 'offer', sdp }, offer_id: binaryId() }] })
-            sent++
+    const m = await underAttack(
+      tracker,
+      async signal => {
+        const end = Date.now() + ATTACK_MS
+        const flood = senders.map(async (sender, i) => {
+          const peerId = senderPeers[i]!
+          while (Date.now() < end && !signal.aborted) {
+            if (sender.ws.bufferedAmount < SENDER_QUEUE_BYTES) {
+              sender.send({
+                action: 'announce',
+                info_hash: swarms[i]!,
+                peer_id: peerId,
+                numwant: 1,
+                offers: [{ offer: { type: 'offer', sdp }, offer_id: binaryId() }]
+              })
+              sent++
+            }
+            await new Promise(resolve => setTimeout(resolve, sender.ws.bufferedAmount < SENDER_QUEUE_BYTES ? 0 : 5))
           }
-          await new Promise(resolve => setTimeout(resolve, sender.ws.bufferedAmount < SENDER_QUEUE_BYTES ? 0 : 5))
-        }
-      })
-      // Meanwhile the honest pair does a whole offer/answer round, again and again.
-      const honest = (async () => {
-        while (Date.now() < end && !signal.aborted) {
-          const offerId = binaryId()
-          alice.send({ action: 'announce', info_hash: honestSwarm, peer_id: alicePeer, numwant: 1, offers: [{ offer: fakeSdp('offer', 'h'), offer_id: offerId }] })
-          await alice.next(isAnnounceReply, 10_000)
-          const offer = await bob.next(isOffer, 10_000)
-          bob.send({ action: 'announce', info_hash: honestSwarm, peer_id: bobPeer, to_peer_id: alicePeer, offer_id: offer.offer_id, answer: fakeSdp('answer', 'h') })
-          expect(await alice.next(isAnswer, 10_000)).toMatchObject({ offer_id: offerId })
-          honestRounds++
-          await new Promise(resolve => setTimeout(resolve, 50))
-        }
-      })()
-      await Promise.all([...flood, honest])
-    }, baseline)
+        })
+        // Meanwhile the honest pair does a whole offer/answer round, again and again.
+        const honest = (async () => {
+          while (Date.now() < end && !signal.aborted) {
+            const offerId = binaryId()
+            alice.send({
+              action: 'announce',
+              info_hash: honestSwarm,
+              peer_id: alicePeer,
+              numwant: 1,
+              offers: [{ offer: fakeSdp('offer', 'h'), offer_id: offerId }]
+            })
+            await alice.next(isAnnounceReply, 10_000)
+            const offer = await bob.next(isOffer, 10_000)
+            bob.send({
+              action: 'announce',
+              info_hash: honestSwarm,
+              peer_id: bobPeer,
+              to_peer_id: alicePeer,
+              offer_id: offer.offer_id,
+              answer: fakeSdp('answer', 'h')
+            })
+            expect(await alice.next(isAnswer, 10_000)).toMatchObject({ offer_id: offerId })
+            honestRounds++
+            await new Promise(resolve => setTimeout(resolve, 50))
+          }
+        })()
+        await Promise.all([...flood, honest])
+      },
+      baseline
+    )
 
     const dropped = await tracker.metric('p2pcdn_tracker_rejects_total{reason="slow-reader"}')
     const stalled = await tracker.metric('p2pcdn_tracker_rejects_total{reason="stalled"}')
@@ -114,7 +147,10 @@ describe('a socket that stops reading', () => {
     const stats = await tracker.stats()
     // Reading again, the client finds its socket closed without a close frame (terminated).
     socket.resume()
-    const closedCode = await Promise.race([slowClosed, new Promise<string>(resolve => setTimeout(() => resolve('still open'), 5000))])
+    const closedCode = await Promise.race([
+      slowClosed,
+      new Promise<string>(resolve => setTimeout(() => resolve('still open'), 5000))
+    ])
     record('slow-reader', {
       baselineMiB: +(m.baseline / MiB).toFixed(1),
       peakMiB: +(m.peak / MiB).toFixed(1),
@@ -131,7 +167,9 @@ describe('a socket that stops reading', () => {
     })
     expect(m.aborted, 'tracker RSS passed the abort line').toBe(false)
     expect(m.error).toBeUndefined()
-    expect(m.peak, `peak ${mb(m.peak)} vs baseline ${mb(m.baseline)} + ${mb(FIXED_OVERHEAD)}`).toBeLessThan(m.baseline + FIXED_OVERHEAD)
+    expect(m.peak, `peak ${mb(m.peak)} vs baseline ${mb(m.baseline)} + ${mb(FIXED_OVERHEAD)}`).toBeLessThan(
+      m.baseline + FIXED_OVERHEAD
+    )
     // Over maxBufferedBytes at once, or lagging for STALL_MS after it was skipped for offers.
     expect(dropped + stalled).toBe(1)
     expect(closedCode).toBe(1006)
@@ -148,31 +186,47 @@ describe('a socket that stops reading', () => {
     const PER_SOCKET = 2 * MiB
     const TOTAL = 3 * MiB
     const tracker = await startTracker({
-      messagesPerSecond: 1_000_000, messageBurst: 1_000_000, messagesPerSecondPerIp: 1_000_000, messageBurstPerIp: 1_000_000,
-      maxBufferedBytes: PER_SOCKET, maxBufferedBytesTotal: TOTAL
+      messagesPerSecond: 1_000_000,
+      messageBurst: 1_000_000,
+      messagesPerSecondPerIp: 1_000_000,
+      messageBurstPerIp: 1_000_000,
+      maxBufferedBytes: PER_SOCKET,
+      maxBufferedBytesTotal: TOTAL
     })
     // Each slow socket asks for its own replies (scrapes of 50 swarms, about 3.5 KiB each)
     // and never reads them: a backlog grows by its own requests, offers or not.
     const scrape = JSON.stringify({ action: 'scrape', info_hash: Array.from({ length: 50 }, binaryId) })
-    const slow = await Promise.all(Array.from({ length: SLOW }, async (_, i) => await openFlood(tracker.url, `127.0.4.${i + 1}`)))
+    const slow = await Promise.all(
+      Array.from({ length: SLOW }, async (_, i) => await openFlood(tracker.url, `127.0.4.${i + 1}`))
+    )
     for (const s of slow) (s.ws as unknown as { _socket: { pause: () => void } })._socket.pause()
     const honest = await connectFrom(tracker.url, '127.0.4.200')
     const baseline = tracker.rss()
-    const m = await underAttack(tracker, async signal => {
-      // In lockstep, so that the backlogs grow together: the total passes its cap
-      // while each is well under its own limit.
-      for (let round = 0; round < 2000 && !signal.aborted; round++) {
-        for (const s of slow) if (s.ws.readyState === s.ws.OPEN) s.ws.send(scrape)
-        if (round % 50 === 49) {
-          await join(honest, binaryId(), binaryId())
-          if (await tracker.metric('p2pcdn_tracker_rejects_total{reason="backlog-total"}') > 0) break
+    const m = await underAttack(
+      tracker,
+      async signal => {
+        // In lockstep, so that the backlogs grow together: the total passes its cap
+        // while each is well under its own limit.
+        for (let round = 0; round < 2000 && !signal.aborted; round++) {
+          for (const s of slow) if (s.ws.readyState === s.ws.OPEN) s.ws.send(scrape)
+          if (round % 50 === 49) {
+            await join(honest, binaryId(), binaryId())
+            if ((await tracker.metric('p2pcdn_tracker_rejects_total{reason="backlog-total"}')) > 0) break
+          }
         }
-      }
-    }, baseline)
+      },
+      baseline
+    )
     const shed = await tracker.metric('p2pcdn_tracker_rejects_total{reason="backlog-total"}')
     const overOwn = await tracker.metric('p2pcdn_tracker_rejects_total{reason="slow-reader"}')
     const held = await tracker.metric('p2pcdn_tracker_backlog_bytes')
-    record('backlog-total', { slowSockets: SLOW, shed, overOwnLimit: overOwn, heldAfterMiB: +(held / MiB).toFixed(2), growthMiB: +((m.peak - m.baseline) / MiB).toFixed(1) })
+    record('backlog-total', {
+      slowSockets: SLOW,
+      shed,
+      overOwnLimit: overOwn,
+      heldAfterMiB: +(held / MiB).toFixed(2),
+      growthMiB: +((m.peak - m.baseline) / MiB).toFixed(1)
+    })
     expect(m.error).toBeUndefined()
     expect(shed).toBeGreaterThan(0)
     expect(overOwn).toBe(0)

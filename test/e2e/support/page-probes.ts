@@ -15,7 +15,7 @@ export interface ConnectionProbe {
 }
 
 /** Count RTCPeerConnections (created, open, most open at once) and WebSockets. */
-export function countConnections (): void {
+export function countConnections(): void {
   const probe = { pcCreated: 0, pcOpen: 0, pcMaxOpen: 0, wsCreated: 0 }
   ;(window as any).__probe = probe
   const NativePC = window.RTCPeerConnection
@@ -26,15 +26,17 @@ export function countConnections (): void {
     probe.pcOpen--
   }
   class CountedPC extends NativePC {
-    constructor (config?: RTCConfiguration) {
+    constructor(config?: RTCConfiguration) {
       super(config)
       probe.pcCreated++
       probe.pcOpen++
       probe.pcMaxOpen = Math.max(probe.pcMaxOpen, probe.pcOpen)
-      this.addEventListener('connectionstatechange', () => { if (this.connectionState === 'closed') markClosed(this) })
+      this.addEventListener('connectionstatechange', () => {
+        if (this.connectionState === 'closed') markClosed(this)
+      })
     }
 
-    override close (): void {
+    override close(): void {
       markClosed(this)
       super.close()
     }
@@ -42,7 +44,7 @@ export function countConnections (): void {
   window.RTCPeerConnection = CountedPC
   const NativeWS = window.WebSocket
   window.WebSocket = class extends NativeWS {
-    constructor (url: string | URL, protocols?: string | string[]) {
+    constructor(url: string | URL, protocols?: string | string[]) {
       super(url, protocols)
       probe.wsCreated++
     }
@@ -50,13 +52,18 @@ export function countConnections (): void {
 }
 
 /** Make IndexedDB unusable, as some private modes do. */
-export function breakIndexedDb (): void {
-  IDBFactory.prototype.open = function open () { throw new DOMException('IndexedDB disabled by the test', 'InvalidStateError') }
+export function breakIndexedDb(): void {
+  IDBFactory.prototype.open = function open() {
+    throw new DOMException('IndexedDB disabled by the test', 'InvalidStateError')
+  }
 }
 
 /** Report `navigator.connection.saveData` as set. */
-export function saveData (): void {
-  Object.defineProperty(Navigator.prototype, 'connection', { get: () => ({ saveData: true, type: 'wifi' }), configurable: true })
+export function saveData(): void {
+  Object.defineProperty(Navigator.prototype, 'connection', {
+    get: () => ({ saveData: true, type: 'wifi' }),
+    configurable: true
+  })
 }
 
 /**
@@ -65,7 +72,13 @@ export function saveData (): void {
  * frame (a lying peer), 'close' closes the channel (a peer leaving mid-transfer), 'stall'
  * silently drops every later frame (a peer that stops making progress).
  */
-export function dataChannelFault ({ kind, afterBytes }: { kind: 'corrupt' | 'close' | 'stall', afterBytes: number }): void {
+export function dataChannelFault({
+  kind,
+  afterBytes
+}: {
+  kind: 'corrupt' | 'close' | 'stall'
+  afterBytes: number
+}): void {
   const DATA = 4
   const HEADER = 9
   let sent = 0

@@ -18,10 +18,24 @@ export interface RogueEdge {
   close: () => Promise<void>
 }
 
-const PASSED_HEADERS = ['content-type', 'content-range', 'accept-ranges', 'etag', 'cache-control', 'x-p2pcdn-region',
-  'access-control-allow-origin', 'access-control-expose-headers', 'timing-allow-origin']
+const PASSED_HEADERS = [
+  'content-type',
+  'content-range',
+  'accept-ranges',
+  'etag',
+  'cache-control',
+  'x-p2pcdn-region',
+  'access-control-allow-origin',
+  'access-control-expose-headers',
+  'timing-allow-origin'
+]
 
-export async function startRogueEdge ({ realOrigin, files, tracker, edgeToken }: {
+export async function startRogueEdge({
+  realOrigin,
+  files,
+  tracker,
+  edgeToken
+}: {
   realOrigin: string
   files: Record<string, OriginFile>
   tracker?: string
@@ -61,7 +75,7 @@ export async function startRogueEdge ({ realOrigin, files, tracker, edgeToken }:
     url,
     origin,
     edge,
-    async close () {
+    async close() {
       const closed = new Promise(resolve => proxy.close(resolve))
       proxy.closeAllConnections()
       await closed

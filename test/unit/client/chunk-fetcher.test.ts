@@ -6,8 +6,16 @@
 import { describe, expect, it } from 'vitest'
 import { buildManifest, chunkBounds, resourceId, type Manifest } from '../../../protocol/src/index.js'
 import {
-  CHOKE_STRIKES, ChunkFetcher, FIRST_BYTE_MIN_MS, FIRST_BYTE_NEW_PEER_MS, FLOOR_GRACE_MS, HEAD_DEADLINE_MS, NEW_PEER_REQUESTS, PEER_DEADLINE_MIN_MS,
-  type FetchJob, type SourcePeer
+  CHOKE_STRIKES,
+  ChunkFetcher,
+  FIRST_BYTE_MIN_MS,
+  FIRST_BYTE_NEW_PEER_MS,
+  FLOOR_GRACE_MS,
+  HEAD_DEADLINE_MS,
+  NEW_PEER_REQUESTS,
+  PEER_DEADLINE_MIN_MS,
+  type FetchJob,
+  type SourcePeer
 } from '../../../client/src/chunk-fetcher.js'
 import { EdgeSet } from '../../../client/src/edge-set.js'
 import { Limiter } from '../../../client/src/limiter.js'
@@ -34,12 +42,28 @@ class FakePeer implements SourcePeer {
   /** 'serial' sends one request at a time, in order: the later ones wait for the earlier. */
   #queue: Promise<unknown> = Promise.resolve()
 
-  constructor (readonly id: string, readonly body: Uint8Array, readonly manifest: Manifest, readonly clock: FakeClock, public behaviour: Behaviour) {}
+  constructor(
+    readonly id: string,
+    readonly body: Uint8Array,
+    readonly manifest: Manifest,
+    readonly clock: FakeClock,
+    public behaviour: Behaviour
+  ) {}
 
-  has (_id: string, _index: number): boolean { return !this.destroyed }
-  heldCount (id: string): number { return this.manifest.chunks.filter((_, i) => this.has(id, i)).length }
+  has(_id: string, _index: number): boolean {
+    return !this.destroyed
+  }
+  heldCount(id: string): number {
+    return this.manifest.chunks.filter((_, i) => this.has(id, i)).length
+  }
 
-  async request (_id: string, index: number, size: number, signal: AbortSignal, onData: (received: number) => void): Promise<Uint8Array> {
+  async request(
+    _id: string,
+    index: number,
+    size: number,
+    signal: AbortSignal,
+    onData: (received: number) => void
+  ): Promise<Uint8Array> {
     this.asked.push(index)
     this.load++
     const { start } = chunkBounds(this.manifest, index)
@@ -47,7 +71,8 @@ class FakePeer implements SourcePeer {
     let sent = 0
     try {
       return await new Promise<Uint8Array>((resolve, reject) => {
-        const fail = (): void => reject(new PeerRequestError('ERR_TIMEOUT', String(signal.reason), bytes.subarray(0, sent)))
+        const fail = (): void =>
+          reject(new PeerRequestError('ERR_TIMEOUT', String(signal.reason), bytes.subarray(0, sent)))
         signal.addEventListener('abort', fail, { once: true })
         // Bytes per 10 ms tick: honest sends a chunk in 20 ms, slow 40 B/ms (above the
         // floor, far over the deadline for big chunks), drip one byte per 3 s.
@@ -68,15 +93,25 @@ class FakePeer implements SourcePeer {
           reject(new PeerRequestError('ERR_PROTOCOL', 'peer does not have the chunk', new Uint8Array(0)))
         } else if (this.behaviour === 'serial') {
           // 400 ms per chunk, one after another: a busy honest peer.
-          const turn = this.#queue.then(async () => await new Promise<void>(done => {
-            const step = (): void => {
-              if (signal.aborted) { done(); return }
-              sent = Math.min(size, sent + size / 40)
-              onData(sent)
-              if (sent === size) { this.throughput = size / 400; resolve(bytes); done() } else this.clock.setTimeout(step, 10)
-            }
-            this.clock.setTimeout(step, 10)
-          }))
+          const turn = this.#queue.then(
+            async () =>
+              await new Promise<void>(done => {
+                const step = (): void => {
+                  if (signal.aborted) {
+                    done()
+                    return
+                  }
+                  sent = Math.min(size, sent + size / 40)
+                  onData(sent)
+                  if (sent === size) {
+                    this.throughput = size / 400
+                    resolve(bytes)
+                    done()
+                  } else this.clock.setTimeout(step, 10)
+                }
+                this.clock.setTimeout(step, 10)
+              })
+          )
           this.#queue = turn
         } else if (this.behaviour !== 'silent') this.clock.setTimeout(tick, 10)
       })
@@ -91,12 +126,16 @@ interface Setup {
   job: FetchJob
   clock: FakeClock
   /** HTTP requests made, with the fake time they were made at. */
-  http: Array<{ index: number, start: number, at: number }>
+  http: Array<{ index: number; start: number; at: number }>
   choked: string[]
   waitsFor: number[]
 }
 
-async function setup (peers: (clock: FakeClock, body: Uint8Array, manifest: Manifest) => FakePeer[], chunks = 8, chunkSize = CHUNK): Promise<Setup & { peers: FakePeer[], body: Uint8Array, manifest: Manifest }> {
+async function setup(
+  peers: (clock: FakeClock, body: Uint8Array, manifest: Manifest) => FakePeer[],
+  chunks = 8,
+  chunkSize = CHUNK
+): Promise<Setup & { peers: FakePeer[]; body: Uint8Array; manifest: Manifest }> {
   const body = new Uint8Array(chunks * chunkSize).map((_, i) => (i * 7) % 251)
   const manifest = await buildManifest({ url: URL_, chunkSize }, body, sha256)
   const clock = new FakeClock()
@@ -111,7 +150,9 @@ async function setup (peers: (clock: FakeClock, body: Uint8Array, manifest: Mani
     edges: () => new EdgeSet([{ url: EDGE, region: 'eu', rttMs: 1 }], 30_000, clock.now),
     peers: () => list,
     onPeerHave: () => () => {},
-    awaitPeers: async (_job, index) => { waitsFor.push(index) },
+    awaitPeers: async (_job, index) => {
+      waitsFor.push(index)
+    },
     fetchRange: async (url, start, end) => {
       http.push({ index: Math.floor(start / chunkSize), start, at: clock.now() })
       expect(url).toBe(`${EDGE}/file.bin`)
@@ -122,12 +163,24 @@ async function setup (peers: (clock: FakeClock, body: Uint8Array, manifest: Mani
     httpSlots: new Limiter(4),
     clock,
     sha256,
-    ban: peer => { peer.destroyed = true },
-    choke: peer => { choked.push(peer.id); peer.destroyed = true },
+    ban: peer => {
+      peer.destroyed = true
+    },
+    choke: peer => {
+      choked.push(peer.id)
+      peer.destroyed = true
+    },
     report: () => {}
   })
   // head -1: no chunk is waited for by a reader unless a test says so (fetchAll does).
-  const job: FetchJob = { url: URL_, id: await resourceId(manifest, sha256), manifest, signal: new AbortController().signal, first: 0, head: -1 }
+  const job: FetchJob = {
+    url: URL_,
+    id: await resourceId(manifest, sha256),
+    manifest,
+    signal: new AbortController().signal,
+    first: 0,
+    head: -1
+  }
   return { fetcher, job, clock, http, choked, waitsFor, peers: list, body, manifest }
 }
 
@@ -139,17 +192,19 @@ async function setup (peers: (clock: FakeClock, body: Uint8Array, manifest: Mani
  * `lastHttpAt` is when the last HTTP request was made: fake time runs on while real
  * WebCrypto verifies, so it, not `ms`, says when a peer lost its last request.
  */
-async function fetchAll (s: Setup, parallel = 8): Promise<{ ms: number, sources: string[], lastHttpAt: number }> {
+async function fetchAll(s: Setup, parallel = 8): Promise<{ ms: number; sources: string[]; lastHttpAt: number }> {
   const n = s.job.manifest.chunks.length
   const sources: string[] = new Array(n)
   s.job.head = 0
-  const all = Promise.all(Array.from({ length: Math.min(parallel, n) }, async (_, lane) => {
-    for (let i = lane; i < n; i += parallel) {
-      const got = await s.fetcher.fetch(s.job, i)
-      sources[i] = got.source
-      while (sources[s.job.head] !== undefined) s.job.head++
-    }
-  }))
+  const all = Promise.all(
+    Array.from({ length: Math.min(parallel, n) }, async (_, lane) => {
+      for (let i = lane; i < n; i += parallel) {
+        const got = await s.fetcher.fetch(s.job, i)
+        sources[i] = got.source
+        while (sources[s.job.head] !== undefined) s.job.head++
+      }
+    })
+  )
   const ms = await s.clock.until(all, 60_000)
   await all
   return { ms, sources, lastHttpAt: Math.max(0, ...s.http.map(h => h.at)) }
@@ -253,7 +308,13 @@ describe('ChunkFetcher: peers earn their requests', () => {
   })
 
   it('a fast honest peer is preferred over one that missed a deadline', async () => {
-    const s = await setup((clock, body, m) => [new FakePeer('flaky', body, m, clock, 'silent'), new FakePeer('good', body, m, clock, 'honest')], 6)
+    const s = await setup(
+      (clock, body, m) => [
+        new FakePeer('flaky', body, m, clock, 'silent'),
+        new FakePeer('good', body, m, clock, 'honest')
+      ],
+      6
+    )
     const [flaky, good] = s.peers as [FakePeer, FakePeer]
     // Chunk 1 goes to the unmeasured flaky peer first (the sort tries unmeasured peers
     // to learn their speed) and misses its first-byte deadline...
@@ -295,7 +356,14 @@ describe('ChunkFetcher: peers earn their requests', () => {
     busy.throughput = 1 // proven: it may have eight requests at once, and FIRST_BYTE_MIN_MS for each
     const all = Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(async i => await s.fetcher.fetch({ ...s.job, first: -1 }, i)))
     let settled = false
-    all.then(() => { settled = true }, () => { settled = true })
+    all.then(
+      () => {
+        settled = true
+      },
+      () => {
+        settled = true
+      }
+    )
     await s.clock.until(all, 10_000)
     expect(settled).toBe(true)
     const got = await all
@@ -309,7 +377,14 @@ describe('ChunkFetcher: peers earn their requests', () => {
     const s = await setup((clock, body, m) => [new FakePeer('liar', body, m, clock, 'absent')], 4)
     const got = s.fetcher.fetch({ ...s.job, first: -1 }, 2)
     let settled = false
-    got.then(() => { settled = true }, () => { settled = true })
+    got.then(
+      () => {
+        settled = true
+      },
+      () => {
+        settled = true
+      }
+    )
     await s.clock.until(got, 10_000)
     expect(settled).toBe(true)
     expect((await got).source).toBe('edge')

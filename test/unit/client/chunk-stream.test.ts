@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { chunkStream } from '../../../client/src/chunk-stream.js'
 
-function deferred (): { promise: Promise<Uint8Array>, resolve: (b: Uint8Array) => void } {
+function deferred(): { promise: Promise<Uint8Array>; resolve: (b: Uint8Array) => void } {
   let resolve!: (b: Uint8Array) => void
-  const promise = new Promise<Uint8Array>(r => { resolve = r })
+  const promise = new Promise<Uint8Array>(r => {
+    resolve = r
+  })
   return { promise, resolve }
 }
 
@@ -12,7 +14,17 @@ describe('chunkStream', () => {
     const pending = Array.from({ length: 4 }, deferred)
     const asked: number[] = []
     const ends: unknown[] = []
-    const stream = chunkStream(0, 3, 2, async i => { asked.push(i); return await pending[i]!.promise }, new AbortController().signal, r => ends.push(r))
+    const stream = chunkStream(
+      0,
+      3,
+      2,
+      async i => {
+        asked.push(i)
+        return await pending[i]!.promise
+      },
+      new AbortController().signal,
+      r => ends.push(r)
+    )
     const reader = stream.getReader()
     const first = reader.read()
     await new Promise(resolve => setTimeout(resolve, 0)) // pull runs after the read call
@@ -36,7 +48,14 @@ describe('chunkStream', () => {
   it('abort errors the stream at once and ends it once', async () => {
     const abort = new AbortController()
     const ends: unknown[] = []
-    const stream = chunkStream(0, 9, 2, async () => await new Promise<Uint8Array>(() => {}), abort.signal, r => ends.push(r))
+    const stream = chunkStream(
+      0,
+      9,
+      2,
+      async () => await new Promise<Uint8Array>(() => {}),
+      abort.signal,
+      r => ends.push(r)
+    )
     const reader = stream.getReader()
     const read = reader.read()
     abort.abort(new DOMException('stop', 'AbortError'))
@@ -45,7 +64,17 @@ describe('chunkStream', () => {
   })
 
   it('a failed chunk errors the stream', async () => {
-    const stream = chunkStream(0, 1, 2, async i => { if (i === 0) throw new Error('no source'); return Uint8Array.of(1) }, new AbortController().signal, () => {})
+    const stream = chunkStream(
+      0,
+      1,
+      2,
+      async i => {
+        if (i === 0) throw new Error('no source')
+        return Uint8Array.of(1)
+      },
+      new AbortController().signal,
+      () => {}
+    )
     await expect(stream.getReader().read()).rejects.toThrow('no source')
   })
 })

@@ -44,31 +44,52 @@ describe('trust options', () => {
     }
   })
 
-  it('edgeOrigins defaults to any with a key, else to the configured edges\' origins', () => {
+  it("edgeOrigins defaults to any with a key, else to the configured edges' origins", () => {
     expect(resolveConfig({ manifestKey: KEY }).edgeOrigins).toEqual(['*'])
-    expect(resolveConfig({ edges: ['https://eu1.cdn.example/', 'https://eu1.cdn.example:8443'] }).edgeOrigins)
-      .toEqual(['https://eu1.cdn.example', 'https://eu1.cdn.example:8443'])
+    expect(resolveConfig({ edges: ['https://eu1.cdn.example/', 'https://eu1.cdn.example:8443'] }).edgeOrigins).toEqual([
+      'https://eu1.cdn.example',
+      'https://eu1.cdn.example:8443'
+    ])
     expect(resolveConfig().edgeOrigins).toEqual([])
   })
 
   it('edgeOrigins entries are normalised origins, wildcard subdomains or *; others throw', () => {
-    expect(resolveConfig({ edgeOrigins: ['HTTPS://EU1.cdn.example:443/', 'https://*.cdn.example', 'http://*.x.example:8080', '*'] }).edgeOrigins)
-      .toEqual(['https://eu1.cdn.example', 'https://*.cdn.example', 'http://*.x.example:8080', '*'])
-    for (const bad of ['eu1.cdn.example', 'https://eu1.cdn.example/path', 'ws://t.example', 'https://a.*.example', '']) {
+    expect(
+      resolveConfig({
+        edgeOrigins: ['HTTPS://EU1.cdn.example:443/', 'https://*.cdn.example', 'http://*.x.example:8080', '*']
+      }).edgeOrigins
+    ).toEqual(['https://eu1.cdn.example', 'https://*.cdn.example', 'http://*.x.example:8080', '*'])
+    for (const bad of [
+      'eu1.cdn.example',
+      'https://eu1.cdn.example/path',
+      'ws://t.example',
+      'https://a.*.example',
+      ''
+    ]) {
       expect(() => resolveConfig({ edgeOrigins: [bad] })).toThrow(/edgeOrigins/)
     }
     expect(() => resolveConfig({ edgeOrigins: 'https://a.example' as unknown as string[] })).toThrow(/edgeOrigins/)
   })
 
   it('edgeAllowed matches exact origins, subdomains of a wildcard (same scheme and port), or anything with *', () => {
-    const origins = resolveConfig({ edgeOrigins: ['https://eu1.cdn.example', 'https://*.edge.example', 'http://*.lan.example:8081'] }).edgeOrigins
+    const origins = resolveConfig({
+      edgeOrigins: ['https://eu1.cdn.example', 'https://*.edge.example', 'http://*.lan.example:8081']
+    }).edgeOrigins
     expect(edgeAllowed(origins, 'https://eu1.cdn.example')).toBe(true)
     expect(edgeAllowed(origins, 'https://eu1.cdn.example:443')).toBe(true)
     expect(edgeAllowed(origins, 'https://us1.edge.example')).toBe(true)
     expect(edgeAllowed(origins, 'https://a.b.edge.example')).toBe(true)
     expect(edgeAllowed(origins, 'http://a.lan.example:8081')).toBe(true)
-    for (const no of ['http://eu1.cdn.example', 'https://eu1.cdn.example:8443', 'https://edge.example', 'https://evil-edge.example',
-      'https://edge.example.evil.example', 'http://us1.edge.example', 'http://a.lan.example', 'not a url']) {
+    for (const no of [
+      'http://eu1.cdn.example',
+      'https://eu1.cdn.example:8443',
+      'https://edge.example',
+      'https://evil-edge.example',
+      'https://edge.example.evil.example',
+      'http://us1.edge.example',
+      'http://a.lan.example',
+      'not a url'
+    ]) {
       expect(edgeAllowed(origins, no), no).toBe(false)
     }
     expect(edgeAllowed(['*'], 'http://anything.example:1')).toBe(true)

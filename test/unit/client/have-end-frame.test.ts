@@ -9,6 +9,8 @@ describe('HAVE_END, the wire addition behind the shorter peer wait', () => {
   })
 
   it('rejects trailing bytes', () => {
-    expect(() => decodeFrame(Uint8Array.of(FrameType.HAVE_END, 0))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_MESSAGE' }))
+    expect(() => decodeFrame(Uint8Array.of(FrameType.HAVE_END, 0))).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_MESSAGE' })
+    )
   })
 })

@@ -10,13 +10,13 @@ import { createMemoryStore } from '../../../client/src/storage/memory-store.js'
 const sha256 = async (b: Uint8Array): Promise<Uint8Array> => new Uint8Array(await webcrypto.subtle.digest('SHA-256', b))
 const CHUNK = 1024
 
-async function resource (name: string, chunks: number): Promise<{ id: string, manifest: Manifest }> {
+async function resource(name: string, chunks: number): Promise<{ id: string; manifest: Manifest }> {
   const body = new Uint8Array(chunks * CHUNK).fill(name.charCodeAt(0))
   const manifest = await buildManifest({ url: `https://o.example/${name}`, chunkSize: CHUNK }, body, sha256)
   return { id: await resourceId(manifest, sha256), manifest }
 }
 
-async function fill (store: ChunkStore, holdings: Holdings, r: { id: string, manifest: Manifest }): Promise<void> {
+async function fill(store: ChunkStore, holdings: Holdings, r: { id: string; manifest: Manifest }): Promise<void> {
   holdings.touch(r.id, r.manifest)
   for (let i = 0; i < r.manifest.chunks.length; i++) {
     await store.putChunk(r.id, i, new Uint8Array(CHUNK))

@@ -8,8 +8,14 @@ describe('Limiter', () => {
     const b = await l.acquire()
     expect(l.idle).toBe(0)
     const order: string[] = []
-    const c = l.acquire().then(r => { order.push('c'); return r })
-    const d = l.acquire().then(r => { order.push('d'); return r })
+    const c = l.acquire().then(r => {
+      order.push('c')
+      return r
+    })
+    const d = l.acquire().then(r => {
+      order.push('d')
+      return r
+    })
     a()
     a() // a second release must not free another slot
     const rc = await c
@@ -17,7 +23,8 @@ describe('Limiter', () => {
     b()
     const rd = await d
     expect(order).toEqual(['c', 'd'])
-    rc(); rd()
+    rc()
+    rd()
     expect(l.idle).toBe(2)
   })
 

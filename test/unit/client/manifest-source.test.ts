@@ -8,7 +8,13 @@ import { describe, expect, it } from 'vitest'
 import { resolveConfig, type ClientInit } from '../../../client/src/config.js'
 import { EdgeSet } from '../../../client/src/edge-set.js'
 import { ManifestSource } from '../../../client/src/manifest-source.js'
-import { buildManifest, CdnError, parseManifest, serializeSignedManifest, type Manifest } from '../../../protocol/src/index.js'
+import {
+  buildManifest,
+  CdnError,
+  parseManifest,
+  serializeSignedManifest,
+  type Manifest
+} from '../../../protocol/src/index.js'
 import { createManifestSigner, generateManifestKeyPair } from '../../../edge/src/manifest-signer.js'
 
 const URL_ = 'https://origin.example/app.js'
@@ -18,38 +24,50 @@ const MANIFEST_AT_EDGE = `${EDGE}/_p2pcdn/manifest?url=${encodeURIComponent(URL_
 
 const key = generateManifestKeyPair()
 const signer = await createManifestSigner(key.privateKeyPem)
-const plain: Manifest = await buildManifest({ url: URL_, type: 'text/javascript', chunkSize: 1024 }, new Uint8Array(2000).fill(3),
-  async d => new Uint8Array(createHash('sha256').update(d).digest()))
+const plain: Manifest = await buildManifest(
+  { url: URL_, type: 'text/javascript', chunkSize: 1024 },
+  new Uint8Array(2000).fill(3),
+  async d => new Uint8Array(createHash('sha256').update(d).digest())
+)
 const signed = serializeSignedManifest(plain, [signer.sign(plain)])
 
 let routes: Record<string, string> = {}
 let asked: string[] = []
 
 /** Answer manifest loads from `r` (a 404 `ERR_HTTP` elsewhere); returns the URLs asked, in order. */
-function serve (r: Record<string, string>): string[] {
+function serve(r: Record<string, string>): string[] {
   routes = r
   asked = []
   return asked
 }
 
-async function load (url: string): Promise<Manifest> {
+async function load(url: string): Promise<Manifest> {
   asked.push(url)
   const body = routes[url]
   if (body === undefined) throw Object.assign(new CdnError('ERR_HTTP', `${url} answered 404`), { serverFault: false })
   return parseManifest(body)
 }
 
-function source (init: ClientInit): { source: ManifestSource, errors: string[], edges: EdgeSet } {
+function source(init: ClientInit): { source: ManifestSource; errors: string[]; edges: EdgeSet } {
   const errors: string[] = []
   const edges = new EdgeSet([{ url: EDGE, region: 'eu', rttMs: 1 }], 30_000)
   const config = resolveConfig({ edges: [EDGE], ...init })
-  return { source: new ManifestSource({ config, edges: () => edges, load, report: err => errors.push((err as { code: string }).code) }), errors, edges }
+  return {
+    source: new ManifestSource({
+      config,
+      edges: () => edges,
+      load,
+      report: err => errors.push((err as { code: string }).code)
+    }),
+    errors,
+    edges
+  }
 }
 
 const signal = new AbortController().signal
 
 describe('ManifestSource', () => {
-  it('without a key: the edge\'s manifest, signed or not; the sidecar only when no edge gives one', async () => {
+  it("without a key: the edge's manifest, signed or not; the sidecar only when no edge gives one", async () => {
     const asked = serve({ [MANIFEST_AT_EDGE]: JSON.stringify(plain), [SIDECAR]: signed })
     const { source: s } = source({ manifestSuffix: '.p2pcdn.json' })
     expect(await s.get(URL_, signal)).toEqual(plain)
@@ -78,7 +96,7 @@ describe('ManifestSource', () => {
     expect(asked).toEqual([MANIFEST_AT_EDGE])
   })
 
-  it('with a key: a missing sidecar falls back to the edge\'s signed manifest; a sidecar that does not verify too', async () => {
+  it("with a key: a missing sidecar falls back to the edge's signed manifest; a sidecar that does not verify too", async () => {
     serve({ [MANIFEST_AT_EDGE]: signed })
     const a = source({ manifestKey: key.publicKey, manifestSuffix: '.p2pcdn.json' })
     expect((await a.source.get(URL_, signal))?.signatures).toHaveLength(1)

@@ -2,23 +2,36 @@ import { createHash } from 'node:crypto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ManifestVerifier } from '../../../client/src/manifest-verifier.js'
 import { buildManifest, type Manifest } from '../../../protocol/src/index.js'
-import { createManifestSigner, generateManifestKeyPair, type ManifestSigner } from '../../../edge/src/manifest-signer.js'
+import {
+  createManifestSigner,
+  generateManifestKeyPair,
+  type ManifestSigner
+} from '../../../edge/src/manifest-signer.js'
 
 const URL_ = 'https://origin.example/app.js'
 
-async function signer (): Promise<ManifestSigner> {
+async function signer(): Promise<ManifestSigner> {
   return await createManifestSigner(generateManifestKeyPair().privateKeyPem)
 }
 
-async function manifest (url = URL_, type = 'text/javascript'): Promise<Manifest> {
-  return await buildManifest({ url, type, chunkSize: 1024 }, new Uint8Array(2500).fill(1), async d => new Uint8Array(createHash('sha256').update(d).digest()))
+async function manifest(url = URL_, type = 'text/javascript'): Promise<Manifest> {
+  return await buildManifest(
+    { url, type, chunkSize: 1024 },
+    new Uint8Array(2500).fill(1),
+    async d => new Uint8Array(createHash('sha256').update(d).digest())
+  )
 }
 
-async function rejection (p: Promise<unknown>): Promise<{ code?: string, message: string }> {
-  return await p.then(() => ({ message: 'resolved' }), (err: { code?: string, message: string }) => err)
+async function rejection(p: Promise<unknown>): Promise<{ code?: string; message: string }> {
+  return await p.then(
+    () => ({ message: 'resolved' }),
+    (err: { code?: string; message: string }) => err
+  )
 }
 
-afterEach(() => { vi.restoreAllMocks() })
+afterEach(() => {
+  vi.restoreAllMocks()
+})
 
 describe('ManifestVerifier', () => {
   it('accepts a manifest signed by a configured key, for the URL fetched', async () => {
@@ -40,7 +53,9 @@ describe('ManifestVerifier', () => {
   it('refuses a manifest signed by another key', async () => {
     const [ours, theirs] = [await signer(), await signer()]
     const m = await manifest()
-    const err = await rejection(new ManifestVerifier([ours.publicKey]).verify({ ...m, signatures: [theirs.sign(m)] }, URL_))
+    const err = await rejection(
+      new ManifestVerifier([ours.publicKey]).verify({ ...m, signatures: [theirs.sign(m)] }, URL_)
+    )
     expect(err.code).toBe('ERR_SIGNATURE')
     expect(err.message).toMatch(/no configured key/)
   })
@@ -51,8 +66,12 @@ describe('ManifestVerifier', () => {
     const v = new ManifestVerifier([s.publicKey])
     const signature = s.sign(m)
     // The attack measured before: a script served as text/html.
-    expect((await rejection(v.verify({ ...m, type: 'text/html', signatures: [signature] }, URL_))).code).toBe('ERR_SIGNATURE')
-    expect((await rejection(v.verify({ ...m, chunks: [...m.chunks].reverse(), signatures: [signature] }, URL_))).code).toBe('ERR_SIGNATURE')
+    expect((await rejection(v.verify({ ...m, type: 'text/html', signatures: [signature] }, URL_))).code).toBe(
+      'ERR_SIGNATURE'
+    )
+    expect(
+      (await rejection(v.verify({ ...m, chunks: [...m.chunks].reverse(), signatures: [signature] }, URL_))).code
+    ).toBe('ERR_SIGNATURE')
     const flipped = (signature.sig[0] === 'A' ? 'B' : 'A') + signature.sig.slice(1)
     const err = await rejection(v.verify({ ...m, signatures: [{ ...signature, sig: flipped }] }, URL_))
     expect(err.code).toBe('ERR_SIGNATURE')
@@ -62,7 +81,9 @@ describe('ManifestVerifier', () => {
   it('refuses a genuine signed manifest of another URL (no swapping resources)', async () => {
     const s = await signer()
     const other = await manifest('https://origin.example/other.js')
-    const err = await rejection(new ManifestVerifier([s.publicKey]).verify({ ...other, signatures: [s.sign(other)] }, URL_))
+    const err = await rejection(
+      new ManifestVerifier([s.publicKey]).verify({ ...other, signatures: [s.sign(other)] }, URL_)
+    )
     expect(err.code).toBe('ERR_SIGNATURE')
     expect(err.message).toMatch(/not https:\/\/origin.example\/app.js/)
   })

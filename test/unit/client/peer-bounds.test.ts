@@ -7,7 +7,15 @@
 import { EventEmitter } from 'node:events'
 import type SimplePeer from 'simple-peer'
 import { describe, expect, it } from 'vitest'
-import { bitfieldOf, decodeFrame, encodeFrame, FrameType, MAX_REQUESTS_IN_FLIGHT, PROTOCOL_VERSION, type Frame } from '../../../protocol/src/index.js'
+import {
+  bitfieldOf,
+  decodeFrame,
+  encodeFrame,
+  FrameType,
+  MAX_REQUESTS_IN_FLIGHT,
+  PROTOCOL_VERSION,
+  type Frame
+} from '../../../protocol/src/index.js'
 import { MAX_SENDS_PER_CHUNK, Peer, type PeerOptions } from '../../../client/src/peer/peer.js'
 import { UNKNOWN_HAVE_BYTES } from '../../../client/src/peer/have-table.js'
 import { settle } from './support/fake-clock.js'
@@ -22,21 +30,29 @@ class FakeChannel extends EventEmitter {
   bufferSize = 0
   destroyed = false
   readonly sent: Frame[] = []
-  send (data: Uint8Array): void { this.sent.push(decodeFrame(data)) }
-  destroy (): void { this.destroyed = true; this.emit('close') }
-  deliver (frame: Frame): void { this.emit('data', encodeFrame(frame)) }
-  of<T extends Frame['type']> (type: T): Array<Extract<Frame, { type: T }>> {
+  send(data: Uint8Array): void {
+    this.sent.push(decodeFrame(data))
+  }
+  destroy(): void {
+    this.destroyed = true
+    this.emit('close')
+  }
+  deliver(frame: Frame): void {
+    this.emit('data', encodeFrame(frame))
+  }
+  of<T extends Frame['type']>(type: T): Array<Extract<Frame, { type: T }>> {
     return this.sent.filter((f): f is Extract<Frame, { type: T }> => f.type === type)
   }
 }
 
-function peerWith (init: Partial<PeerOptions> = {}): { peer: Peer, channel: FakeChannel } {
+function peerWith(init: Partial<PeerOptions> = {}): { peer: Peer; channel: FakeChannel } {
   const channel = new FakeChannel()
   const peer = new Peer('remote', 'eu', channel as unknown as SimplePeer.Instance, {
-    provide: async (id, index) => id === KNOWN && index < CHUNKS ? new Uint8Array(CHUNK_BYTES).fill(index) : undefined,
+    provide: async (id, index) =>
+      id === KNOWN && index < CHUNKS ? new Uint8Array(CHUNK_BYTES).fill(index) : undefined,
     throttle: async () => {},
     holdings: [],
-    chunksOf: id => id === KNOWN ? CHUNKS : undefined,
+    chunksOf: id => (id === KNOWN ? CHUNKS : undefined),
     uploadBytesPerSecond: 0,
     sends: new Map(),
     ...init
@@ -44,7 +60,7 @@ function peerWith (init: Partial<PeerOptions> = {}): { peer: Peer, channel: Fake
   return { peer, channel }
 }
 
-function randomId (): string {
+function randomId(): string {
   return [...crypto.getRandomValues(new Uint8Array(32))].map(b => b.toString(16).padStart(2, '0')).join('')
 }
 
@@ -54,11 +70,13 @@ describe('Peer: what a peer can make us hold', () => {
     // 4,000 HAVEs of 60 KB bitfields once kept 210 MiB in a tab.
     const count = 60 * 1024 * 8
     const bitfield = new Uint8Array(count / 8).fill(0xff)
-    for (let i = 0; i < 4000; i++) channel.deliver({ type: FrameType.HAVE, resourceId: randomId(), chunkCount: count, bitfield })
+    for (let i = 0; i < 4000; i++)
+      channel.deliver({ type: FrameType.HAVE, resourceId: randomId(), chunkCount: count, bitfield })
     expect(peer.destroyed).toBe(false)
     expect(peer.parkedHaveBytes).toBeLessThanOrEqual(UNKNOWN_HAVE_BYTES)
     // Small HAVEs: at most 64 resources are parked.
-    for (let i = 0; i < 1000; i++) channel.deliver({ type: FrameType.HAVE, resourceId: randomId(), chunkCount: 8, bitfield: Uint8Array.of(0xff) })
+    for (let i = 0; i < 1000; i++)
+      channel.deliver({ type: FrameType.HAVE, resourceId: randomId(), chunkCount: 8, bitfield: Uint8Array.of(0xff) })
     expect(peer.parkedHaveBytes).toBeLessThanOrEqual(64)
   })
 
@@ -67,7 +85,12 @@ describe('Peer: what a peer can make us hold', () => {
     channel.deliver({ type: FrameType.HAVE, resourceId: KNOWN, chunkCount: CHUNKS, bitfield: bitfieldOf(CHUNKS, [3]) })
     expect(peer.has(KNOWN, 3)).toBe(true)
     expect(peer.has(KNOWN, 4)).toBe(false)
-    channel.deliver({ type: FrameType.HAVE, resourceId: KNOWN, chunkCount: CHUNKS * 1000, bitfield: new Uint8Array(CHUNKS * 1000 / 8) })
+    channel.deliver({
+      type: FrameType.HAVE,
+      resourceId: KNOWN,
+      chunkCount: CHUNKS * 1000,
+      bitfield: new Uint8Array((CHUNKS * 1000) / 8)
+    })
     expect(peer.destroyed).toBe(true)
     expect(channel.destroyed).toBe(true)
   })
@@ -93,7 +116,8 @@ describe('Peer: fair upload', () => {
     let requestId = 1
     // 400 rounds of the same 32 chunks, as the replay attack asked.
     for (let round = 0; round < 400; round++) {
-      for (let index = 0; index < CHUNKS; index++) channel.deliver({ type: FrameType.REQUEST, requestId: requestId++, resourceId: KNOWN, index })
+      for (let index = 0; index < CHUNKS; index++)
+        channel.deliver({ type: FrameType.REQUEST, requestId: requestId++, resourceId: KNOWN, index })
       await settle()
     }
     const uploaded = channel.of(FrameType.DATA).reduce((n, f) => n + f.bytes.length, 0)
@@ -102,12 +126,13 @@ describe('Peer: fair upload', () => {
     expect(channel.of(FrameType.ABSENT).length).toBeGreaterThanOrEqual(400 * CHUNKS - MAX_SENDS_PER_CHUNK * CHUNKS)
   })
 
-  it('reconnecting does not buy fresh copies: the counts are the peer id\'s, not the connection\'s', async () => {
+  it("reconnecting does not buy fresh copies: the counts are the peer id's, not the connection's", async () => {
     const sends = new Map<string, number>()
     let sent = 0
     for (let connection = 0; connection < 3; connection++) {
       const { channel } = peerWith({ sends })
-      for (let i = 1; i <= 4; i++) channel.deliver({ type: FrameType.REQUEST, requestId: i, resourceId: KNOWN, index: 0 })
+      for (let i = 1; i <= 4; i++)
+        channel.deliver({ type: FrameType.REQUEST, requestId: i, resourceId: KNOWN, index: 0 })
       await settle()
       sent += channel.of(FrameType.DATA).length
     }
@@ -116,8 +141,11 @@ describe('Peer: fair upload', () => {
 
   it('at most MAX_REQUESTS_IN_FLIGHT requests of one peer are served at once', async () => {
     const gates: Array<() => void> = []
-    const { channel } = peerWith({ provide: async () => await new Promise(resolve => gates.push(() => resolve(new Uint8Array(CHUNK_BYTES)))) })
-    for (let i = 0; i < 50; i++) channel.deliver({ type: FrameType.REQUEST, requestId: i + 1, resourceId: KNOWN, index: i % CHUNKS })
+    const { channel } = peerWith({
+      provide: async () => await new Promise(resolve => gates.push(() => resolve(new Uint8Array(CHUNK_BYTES))))
+    })
+    for (let i = 0; i < 50; i++)
+      channel.deliver({ type: FrameType.REQUEST, requestId: i + 1, resourceId: KNOWN, index: i % CHUNKS })
     await settle()
     expect(gates.length).toBe(MAX_REQUESTS_IN_FLIGHT)
     expect(channel.of(FrameType.ABSENT).length).toBe(50 - MAX_REQUESTS_IN_FLIGHT)
@@ -131,10 +159,12 @@ describe('Peer: fair upload', () => {
     // 1 KiB chunk waits about half a second.
     const { channel } = peerWith({ uploadBytesPerSecond: 2048 })
     const started = performance.now()
-    for (let i = 0; i < 3; i++) channel.deliver({ type: FrameType.REQUEST, requestId: i + 1, resourceId: KNOWN, index: i })
+    for (let i = 0; i < 3; i++)
+      channel.deliver({ type: FrameType.REQUEST, requestId: i + 1, resourceId: KNOWN, index: i })
     await settle()
     expect(channel.of(FrameType.DATA).length).toBe(2)
-    while (channel.of(FrameType.DATA).length < 3 && performance.now() - started < 5000) await new Promise(resolve => setTimeout(resolve, 20))
+    while (channel.of(FrameType.DATA).length < 3 && performance.now() - started < 5000)
+      await new Promise(resolve => setTimeout(resolve, 20))
     expect(channel.of(FrameType.DATA).length).toBe(3)
     expect(performance.now() - started).toBeGreaterThanOrEqual(400)
   })

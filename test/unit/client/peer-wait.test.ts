@@ -19,7 +19,7 @@ interface StubSwarm {
   attemptsSince: (since: number, offeredSince: number) => number
 }
 
-function stubSwarm (init: Partial<StubSwarm> = {}): StubSwarm {
+function stubSwarm(init: Partial<StubSwarm> = {}): StubSwarm {
   const s: StubSwarm = {
     announced: true,
     announcedAt: performance.now(),
@@ -28,7 +28,8 @@ function stubSwarm (init: Partial<StubSwarm> = {}): StubSwarm {
     peers: new Map(),
     attempts: [],
     offers: [],
-    attemptsSince: (since, offeredSince) => s.attempts.filter(t => t >= since).length + s.offers.filter(t => t >= offeredSince).length,
+    attemptsSince: (since, offeredSince) =>
+      s.attempts.filter(t => t >= since).length + s.offers.filter(t => t >= offeredSince).length,
     ...init
   }
   return s
@@ -38,11 +39,17 @@ const WAIT_MS = 60_000
 const CONNECT_MS = 150
 
 /** How long awaitPeers waited, in ms; the test's own timeout (5 s) is far below WAIT_MS. */
-async function waited (swarm: StubSwarm, connectMs = CONNECT_MS): Promise<number> {
+async function waited(swarm: StubSwarm, connectMs = CONNECT_MS): Promise<number> {
   const started = performance.now()
   await awaitPeers({
-    swarm, resourceId: 'r', first: 0, maxPeers: 8, waitMs: WAIT_MS, connectMs,
-    signal: new AbortController().signal, current: () => true
+    swarm,
+    resourceId: 'r',
+    first: 0,
+    maxPeers: 8,
+    waitMs: WAIT_MS,
+    connectMs,
+    signal: new AbortController().signal,
+    current: () => true
   })
   return performance.now() - started
 }
@@ -73,7 +80,9 @@ describe('awaitPeers', { timeout: 5000 }, () => {
   it('an answer that renews an attempt keeps the wait going; it ends once the peer has the chunk', async () => {
     const swarm = stubSwarm({ others: 1, connecting: 1, attempts: [performance.now()] })
     // The attempt shows life again and again (an answer, then ICE), then connects.
-    const renew = setInterval(() => { swarm.attempts = [performance.now()] }, 50)
+    const renew = setInterval(() => {
+      swarm.attempts = [performance.now()]
+    }, 50)
     setTimeout(() => {
       clearInterval(renew)
       swarm.attempts = []
@@ -87,7 +96,10 @@ describe('awaitPeers', { timeout: 5000 }, () => {
   })
 
   it('an open peer still sending its HAVEs holds the wait, but not forever', async () => {
-    const swarm = stubSwarm({ others: 1, peers: new Map([['p', { has: () => false, haveComplete: false, openedAt: performance.now() }]]) })
+    const swarm = stubSwarm({
+      others: 1,
+      peers: new Map([['p', { has: () => false, haveComplete: false, openedAt: performance.now() }]])
+    })
     const ms = await waited(swarm)
     expect(ms).toBeGreaterThanOrEqual(CONNECT_MS - 20)
     expect(ms).toBeLessThan(CONNECT_MS + 1000)

@@ -19,7 +19,9 @@ describe('the readable-stream stand-in simple-peer runs on', () => {
   it('once listeners can be removed by the original function; end and push(null) fire once', () => {
     const d = new Duplex()
     const calls: string[] = []
-    const onFinish = (): void => { calls.push('finish') }
+    const onFinish = (): void => {
+      calls.push('finish')
+    }
     d.once('finish', onFinish)
     d.removeListener('finish', onFinish)
     d.on('end', () => calls.push('end'))

@@ -8,7 +8,12 @@ const GET = { method: 'GET', authorization: false, cookie: false, noStore: false
 describe('parseCdnCacheControl', () => {
   it('maps valid members onto the Cache-Control shape', () => {
     expect(parseCdnCacheControl('max-age=600')).toEqual(new Map([['max-age', '600']]))
-    expect(parseCdnCacheControl('max-age=600, stale-while-revalidate=30')).toEqual(new Map<string, string | true>([['max-age', '600'], ['stale-while-revalidate', '30']]))
+    expect(parseCdnCacheControl('max-age=600, stale-while-revalidate=30')).toEqual(
+      new Map<string, string | true>([
+        ['max-age', '600'],
+        ['stale-while-revalidate', '30']
+      ])
+    )
     for (const flag of ['no-store', 'private', 'public', 'no-cache', 'must-revalidate', 'proxy-revalidate']) {
       expect(parseCdnCacheControl(flag), flag).toEqual(new Map([[flag, true]]))
     }
@@ -53,16 +58,25 @@ describe('parseCdnCacheControl', () => {
 
 describe('CDN-Cache-Control in the cache rules', () => {
   it('falls back to Cache-Control and Expires when the targeted field is invalid', () => {
-    expect(responseDirectives({ 'cdn-cache-control': 'max-age=600', 'cache-control': 'no-store' })).toEqual({ directives: new Map([['max-age', '600']]), targeted: true })
+    expect(responseDirectives({ 'cdn-cache-control': 'max-age=600', 'cache-control': 'no-store' })).toEqual({
+      directives: new Map([['max-age', '600']]),
+      targeted: true
+    })
     const bad = responseDirectives({ 'cdn-cache-control': 'max-age="600"', 'cache-control': 'no-store' })
     expect(bad.targeted).toBe(false)
     expect(bad.directives.has('no-store')).toBe(true)
-    expect(decideStorable(GET, 200, { 'cdn-cache-control': 'max-age=10000, &&&&&', 'cache-control': 'no-store' }).storable).toBe(false)
+    expect(
+      decideStorable(GET, 200, { 'cdn-cache-control': 'max-age=10000, &&&&&', 'cache-control': 'no-store' }).storable
+    ).toBe(false)
     const expires = new Date(Date.now() + 3_600_000).toUTCString()
     const viaExpires = decideStorable(GET, 200, { 'cdn-cache-control': 'max-age=1.5', expires })
     expect(viaExpires.storable && viaExpires.lifetimeS).toBeGreaterThan(3590)
     // A valid targeted field ignores Expires (RFC 9213 §2.1), so this is heuristic.
-    const valid = decideStorable(GET, 200, { 'cdn-cache-control': 'public', expires, 'last-modified': new Date(Date.now() - 86_400_000).toUTCString() })
+    const valid = decideStorable(GET, 200, {
+      'cdn-cache-control': 'public',
+      expires,
+      'last-modified': new Date(Date.now() - 86_400_000).toUTCString()
+    })
     expect(valid.storable && valid.heuristic).toBe(true)
   })
 })

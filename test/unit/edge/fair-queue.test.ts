@@ -10,8 +10,19 @@ describe('fair queue of origin requests', () => {
     const order: string[] = []
     const first = await q.acquire('flood')
     const waits: Array<Promise<void>> = []
-    for (let i = 0; i < 5; i++) waits.push(q.acquire('flood').then(release => { order.push(`flood${i}`); release() }))
-    waits.push(q.acquire('victim').then(release => { order.push('victim'); release() }))
+    for (let i = 0; i < 5; i++)
+      waits.push(
+        q.acquire('flood').then(release => {
+          order.push(`flood${i}`)
+          release()
+        })
+      )
+    waits.push(
+      q.acquire('victim').then(release => {
+        order.push('victim')
+        release()
+      })
+    )
     expect(q.queued).toBe(6)
     first()
     await Promise.all(waits)
@@ -24,7 +35,9 @@ describe('fair queue of origin requests', () => {
     const q = createFairQueue({ concurrency: 4, maxRunningPerClient: 2, maxQueuedPerClient: 100, maxQueued: 1000 })
     const held = [await q.acquire('a'), await q.acquire('a')]
     let third = false
-    void q.acquire('a').then(() => { third = true })
+    void q.acquire('a').then(() => {
+      third = true
+    })
     const other = await q.acquire('b')
     expect(q.running).toBe(3)
     expect(third).toBe(false)
@@ -48,7 +61,11 @@ describe('fair queue of origin requests', () => {
     release()
     expect(q.running).toBe(1)
     // Each holder lets go as soon as it has its turn.
-    await Promise.all(pending.map(async p => { (await p)() }))
+    await Promise.all(
+      pending.map(async p => {
+        ;(await p)()
+      })
+    )
     expect(q.running).toBe(0)
     expect(q.queued).toBe(0)
   })

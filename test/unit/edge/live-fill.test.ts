@@ -7,17 +7,48 @@ import { createMemoryBudget } from '../../../edge/src/memory-budget.js'
 
 const KiB = 1024
 const base: LiveFillInit['base'] = {
-  key: '/a', variant: '', vary: [], url: 'http://o/a', status: 200, headers: {}, responseTime: 0, initialAgeS: 0,
-  lifetimeS: 60, heuristic: false, noCache: false, mustRevalidate: false, staleWhileRevalidateS: 0, staleIfErrorS: 0, shared: true, dropFields: []
+  key: '/a',
+  variant: '',
+  vary: [],
+  url: 'http://o/a',
+  status: 200,
+  headers: {},
+  responseTime: 0,
+  initialAgeS: 0,
+  lifetimeS: 60,
+  heuristic: false,
+  noCache: false,
+  mustRevalidate: false,
+  staleWhileRevalidateS: 0,
+  staleIfErrorS: 0,
+  shared: true,
+  dropFields: []
 }
 
-function fill (body: Readable, declared: number | undefined, budgetBytes: number, maxObjectBytes = 1024 * KiB): { fill: ReturnType<typeof startLiveFill>, budget: ReturnType<typeof createMemoryBudget> } {
+function fill(
+  body: Readable,
+  declared: number | undefined,
+  budgetBytes: number,
+  maxObjectBytes = 1024 * KiB
+): { fill: ReturnType<typeof startLiveFill>; budget: ReturnType<typeof createMemoryBudget> } {
   const budget = createMemoryBudget(budgetBytes)
   if (declared !== undefined) expect(budget.reserve(declared)).toBe(true)
-  return { fill: startLiveFill({ body, declared, base, budget, chunkSize: 16 * KiB, maxObjectBytes, etag: '"e"', type: 'application/octet-stream' }), budget }
+  return {
+    fill: startLiveFill({
+      body,
+      declared,
+      base,
+      budget,
+      chunkSize: 16 * KiB,
+      maxObjectBytes,
+      etag: '"e"',
+      type: 'application/octet-stream'
+    }),
+    budget
+  }
 }
 
-async function readAll (r: Readable): Promise<Buffer> {
+async function readAll(r: Readable): Promise<Buffer> {
   const parts: Buffer[] = []
   for await (const c of r) parts.push(c as Buffer)
   return Buffer.concat(parts)

@@ -4,9 +4,24 @@ import type { CacheEntry } from '../../../edge/src/cache/store.js'
 import { createMemoryBudget } from '../../../edge/src/memory-budget.js'
 
 const entry = (key: string, size: number): CacheEntry => ({
-  key, variant: '', vary: [], url: `http://o${key}`, status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.alloc(size),
-  manifest: undefined, responseTime: 0, initialAgeS: 0, lifetimeS: 60, heuristic: false, noCache: false, mustRevalidate: false,
-  staleWhileRevalidateS: 0, staleIfErrorS: 0, shared: true, dropFields: []
+  key,
+  variant: '',
+  vary: [],
+  url: `http://o${key}`,
+  status: 200,
+  headers: { 'content-type': 'text/plain' },
+  body: Buffer.alloc(size),
+  manifest: undefined,
+  responseTime: 0,
+  initialAgeS: 0,
+  lifetimeS: 60,
+  heuristic: false,
+  noCache: false,
+  mustRevalidate: false,
+  staleWhileRevalidateS: 0,
+  staleIfErrorS: 0,
+  shared: true,
+  dropFields: []
 })
 
 describe('memory store', () => {

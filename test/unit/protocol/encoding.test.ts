@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
-  binaryStringToHex, bytesEqual, fromBase64Url, fromHex, toBase64Url, toBinaryString, toHex, utf8Encode
+  binaryStringToHex,
+  bytesEqual,
+  fromBase64Url,
+  fromHex,
+  toBase64Url,
+  toBinaryString,
+  toHex,
+  utf8Encode
 } from '../../../protocol/src/encoding.js'
 
 const bytesOf = (b: Uint8Array | undefined): number[] | undefined => (b === undefined ? undefined : Array.from(b))

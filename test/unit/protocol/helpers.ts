@@ -1,7 +1,7 @@
 import { expect } from 'vitest'
 
 /** Assert that `fn` throws an error whose `code` is `code`; returns the error. */
-export function expectCode (fn: () => unknown, code: string): Error & { code: string } {
+export function expectCode(fn: () => unknown, code: string): Error & { code: string } {
   let caught: unknown
   try {
     fn()

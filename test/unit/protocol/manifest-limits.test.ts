@@ -7,10 +7,23 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it, vi } from 'vitest'
 import {
-  MAX_CHUNK_SIZE_BYTES, MAX_MANIFEST_BYTES, MAX_MANIFEST_CHUNKS, MAX_MANIFEST_ETAG_CHARS, MAX_MANIFEST_RESOURCE_BYTES,
-  MAX_MANIFEST_SIGNATURES, MAX_MANIFEST_TYPE_CHARS, MAX_MANIFEST_URL_CHARS, MIN_CHUNK_SIZE_BYTES
+  MAX_CHUNK_SIZE_BYTES,
+  MAX_MANIFEST_BYTES,
+  MAX_MANIFEST_CHUNKS,
+  MAX_MANIFEST_ETAG_CHARS,
+  MAX_MANIFEST_RESOURCE_BYTES,
+  MAX_MANIFEST_SIGNATURES,
+  MAX_MANIFEST_TYPE_CHARS,
+  MAX_MANIFEST_URL_CHARS,
+  MIN_CHUNK_SIZE_BYTES
 } from '../../../protocol/src/constants.js'
-import { createManifest, manifestLimitProblem, parseManifest, serializeSignedManifest, type Manifest } from '../../../protocol/src/manifest.js'
+import {
+  createManifest,
+  manifestLimitProblem,
+  parseManifest,
+  serializeSignedManifest,
+  type Manifest
+} from '../../../protocol/src/manifest.js'
 import { toBase64Url } from '../../../protocol/src/encoding.js'
 import { expectCode } from './helpers.js'
 
@@ -18,13 +31,23 @@ const HASH = toBase64Url(createHash('sha256').update('chunk').digest())
 const SIG = { keyId: 'A'.repeat(11), sig: 'A'.repeat(86) }
 
 /** A well-formed manifest object (not via createManifest, so out-of-bounds ones can be made). */
-function raw (fields: Partial<Manifest> & { size: number, chunkSize: number }): Record<string, unknown> {
+function raw(fields: Partial<Manifest> & { size: number; chunkSize: number }): Record<string, unknown> {
   const chunks = Array.from({ length: Math.ceil(fields.size / fields.chunkSize) }, () => HASH)
-  return { v: 1, url: 'https://origin.example/a.bin', type: 'application/octet-stream', etag: '', hash: 'SHA-256', chunks, ...fields }
+  return {
+    v: 1,
+    url: 'https://origin.example/a.bin',
+    type: 'application/octet-stream',
+    etag: '',
+    hash: 'SHA-256',
+    chunks,
+    ...fields
+  }
 }
 
 const parses = (o: Record<string, unknown>): Manifest => parseManifest(JSON.stringify(o))
-const refused = (o: Record<string, unknown>): void => { expectCode(() => parses(o), 'ERR_INVALID_MANIFEST') }
+const refused = (o: Record<string, unknown>): void => {
+  expectCode(() => parses(o), 'ERR_INVALID_MANIFEST')
+}
 
 describe('manifest bounds', () => {
   it('are the documented values, and MAX_MANIFEST_BYTES follows its formula', () => {
@@ -71,7 +94,9 @@ describe('manifest bounds', () => {
   it('url, type and etag: at their bound parse, one character more is refused', () => {
     const base = raw({ size: 2048, chunkSize: 1024 })
     const url = 'https://origin.example/'
-    expect(parses({ ...base, url: url + 'a'.repeat(MAX_MANIFEST_URL_CHARS - url.length) }).url).toHaveLength(MAX_MANIFEST_URL_CHARS)
+    expect(parses({ ...base, url: url + 'a'.repeat(MAX_MANIFEST_URL_CHARS - url.length) }).url).toHaveLength(
+      MAX_MANIFEST_URL_CHARS
+    )
     refused({ ...base, url: url + 'a'.repeat(MAX_MANIFEST_URL_CHARS - url.length + 1) })
     expect(parses({ ...base, type: 't'.repeat(MAX_MANIFEST_TYPE_CHARS) }).type).toHaveLength(MAX_MANIFEST_TYPE_CHARS)
     refused({ ...base, type: 't'.repeat(MAX_MANIFEST_TYPE_CHARS + 1) })
@@ -81,21 +106,29 @@ describe('manifest bounds', () => {
 
   it('signatures: MAX_MANIFEST_SIGNATURES parse, one more is refused', () => {
     const base = raw({ size: 2048, chunkSize: 1024 })
-    expect(parses({ ...base, signatures: Array.from({ length: MAX_MANIFEST_SIGNATURES }, () => SIG) }).signatures).toHaveLength(MAX_MANIFEST_SIGNATURES)
+    expect(
+      parses({ ...base, signatures: Array.from({ length: MAX_MANIFEST_SIGNATURES }, () => SIG) }).signatures
+    ).toHaveLength(MAX_MANIFEST_SIGNATURES)
     refused({ ...base, signatures: Array.from({ length: MAX_MANIFEST_SIGNATURES + 1 }, () => SIG) })
   })
 
   it('the largest manifest the bounds allow, every string at its worst escaping, fits MAX_MANIFEST_BYTES and parses', () => {
     // \u0001 serializes as 6 bytes: the worst a character costs in JSON.
     const worst = (n: number, prefix = ''): string => prefix + '\u0001'.repeat(n - prefix.length)
-    const m = createManifest({
-      url: worst(MAX_MANIFEST_URL_CHARS, 'https://origin.example/'),
-      size: MAX_MANIFEST_RESOURCE_BYTES,
-      type: worst(MAX_MANIFEST_TYPE_CHARS),
-      etag: worst(MAX_MANIFEST_ETAG_CHARS),
-      chunkSize: MAX_CHUNK_SIZE_BYTES
-    }, Array.from({ length: MAX_MANIFEST_CHUNKS }, () => new Uint8Array(32)))
-    const text = serializeSignedManifest(m, Array.from({ length: MAX_MANIFEST_SIGNATURES }, () => SIG))
+    const m = createManifest(
+      {
+        url: worst(MAX_MANIFEST_URL_CHARS, 'https://origin.example/'),
+        size: MAX_MANIFEST_RESOURCE_BYTES,
+        type: worst(MAX_MANIFEST_TYPE_CHARS),
+        etag: worst(MAX_MANIFEST_ETAG_CHARS),
+        chunkSize: MAX_CHUNK_SIZE_BYTES
+      },
+      Array.from({ length: MAX_MANIFEST_CHUNKS }, () => new Uint8Array(32))
+    )
+    const text = serializeSignedManifest(
+      m,
+      Array.from({ length: MAX_MANIFEST_SIGNATURES }, () => SIG)
+    )
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_MANIFEST_BYTES)
     // Tight: the slack is the url's ASCII prefix (1 byte a character, not 6) and the rounded fixed part.
     expect(MAX_MANIFEST_BYTES - Buffer.byteLength(text)).toBeLessThan(512)
@@ -116,10 +149,17 @@ describe('manifest bounds', () => {
   })
 
   it('createManifest refuses what parseManifest would, and manifestLimitProblem says why', () => {
-    expectCode(() => createManifest({ url: 'https://o.example/a', size: MAX_MANIFEST_CHUNKS * 1024 + 1, chunkSize: 1024 }, []), 'ERR_INVALID_MANIFEST')
-    expect(manifestLimitProblem({ url: 'https://o.example/a', size: 2 ** 30, chunkSize: 1024 })).toMatch(/1048576 chunks, over the 65536 .*chunkSize 16384 or more/)
+    expectCode(
+      () => createManifest({ url: 'https://o.example/a', size: MAX_MANIFEST_CHUNKS * 1024 + 1, chunkSize: 1024 }, []),
+      'ERR_INVALID_MANIFEST'
+    )
+    expect(manifestLimitProblem({ url: 'https://o.example/a', size: 2 ** 30, chunkSize: 1024 })).toMatch(
+      /1048576 chunks, over the 65536 .*chunkSize 16384 or more/
+    )
     expect(manifestLimitProblem({ url: 'https://o.example/a', size: 2 ** 30, chunkSize: 16384 })).toBeUndefined()
-    expect(manifestLimitProblem({ url: 'https://o.example/a', size: 2 ** 41, chunkSize: 1024 })).toMatch(/no chunk size would do/)
+    expect(manifestLimitProblem({ url: 'https://o.example/a', size: 2 ** 41, chunkSize: 1024 })).toMatch(
+      /no chunk size would do/
+    )
     expect(manifestLimitProblem({ url: '', size: 0, chunkSize: 1024 })).toMatch(/url/)
   })
 })

@@ -1,24 +1,40 @@
 import { createHash, createPrivateKey, randomBytes, sign } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
-  buildManifest, ED25519_SIGNATURE_BYTES, KEY_ID_BYTES, parseManifest, resourceId, serializeManifest,
-  serializeSignedManifest, type Manifest, type Sha256
+  buildManifest,
+  ED25519_SIGNATURE_BYTES,
+  KEY_ID_BYTES,
+  parseManifest,
+  resourceId,
+  serializeManifest,
+  serializeSignedManifest,
+  type Manifest,
+  type Sha256
 } from '../../../protocol/src/manifest.js'
 import {
-  MANIFEST_SIGNING_CONTEXT, manifestKeyId, manifestSigningBytes, parseManifestPublicKey, sameResourceUrl
+  MANIFEST_SIGNING_CONTEXT,
+  manifestKeyId,
+  manifestSigningBytes,
+  parseManifestPublicKey,
+  sameResourceUrl
 } from '../../../protocol/src/manifest-signature.js'
 import { MAX_MANIFEST_SIGNATURES } from '../../../protocol/src/constants.js'
 import { fromBase64Url, toBase64Url } from '../../../protocol/src/encoding.js'
 import { createManifestSigner, verifyManifestSignature } from '../../../edge/src/manifest-signer.js'
 import { expectCode } from './helpers.js'
 
-const nodeSha256: Sha256 = async (d) => new Uint8Array(createHash('sha256').update(d).digest())
+const nodeSha256: Sha256 = async d => new Uint8Array(createHash('sha256').update(d).digest())
 
 /** RFC 8032 section 7.1, TEST 1: a fixed Ed25519 key, so the vectors below pin the format. */
 const SEED_HEX = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60'
 const PUBLIC_HEX = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'
-const PEM = createPrivateKey({ key: Buffer.from('302e020100300506032b657004220420' + SEED_HEX, 'hex'), format: 'der', type: 'pkcs8' })
-  .export({ format: 'pem', type: 'pkcs8' }).toString()
+const PEM = createPrivateKey({
+  key: Buffer.from('302e020100300506032b657004220420' + SEED_HEX, 'hex'),
+  format: 'der',
+  type: 'pkcs8'
+})
+  .export({ format: 'pem', type: 'pkcs8' })
+  .toString()
 const PUBLIC = toBase64Url(Buffer.from(PUBLIC_HEX, 'hex'))
 
 /** A small manifest with fixed content: its canonical bytes never change. */
@@ -35,7 +51,8 @@ const FIXED: Manifest = {
 
 describe('manifestSigningBytes', () => {
   it('is the UTF-8 of "p2pcdn-manifest-v1\\n" and the canonical JSON, nothing else', () => {
-    const text = 'p2pcdn-manifest-v1\n{"v":1,"url":"https://origin.example/app.js","size":5,"type":"text/javascript","etag":"\\"abc\\"",' +
+    const text =
+      'p2pcdn-manifest-v1\n{"v":1,"url":"https://origin.example/app.js","size":5,"type":"text/javascript","etag":"\\"abc\\"",' +
       '"chunkSize":1024,"hash":"SHA-256","chunks":["LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ"]}'
     expect(MANIFEST_SIGNING_CONTEXT).toBe('p2pcdn-manifest-v1\n')
     expect(Buffer.from(manifestSigningBytes(FIXED)).toString('utf8')).toBe(text)
@@ -62,7 +79,14 @@ describe('keys and key ids', () => {
 
   it('parseManifestPublicKey takes 43 base64url chars of 32 bytes and nothing else', () => {
     expect(parseManifestPublicKey(PUBLIC)).toEqual(new Uint8Array(Buffer.from(PUBLIC_HEX, 'hex')))
-    for (const bad of ['', PUBLIC.slice(1), PUBLIC + 'A', PUBLIC.slice(0, -1) + '+', PUBLIC + '=', Buffer.from(PUBLIC_HEX, 'hex').toString('base64')]) {
+    for (const bad of [
+      '',
+      PUBLIC.slice(1),
+      PUBLIC + 'A',
+      PUBLIC.slice(0, -1) + '+',
+      PUBLIC + '=',
+      Buffer.from(PUBLIC_HEX, 'hex').toString('base64')
+    ]) {
       expect(parseManifestPublicKey(bad)).toBeUndefined()
     }
   })
@@ -78,7 +102,11 @@ describe('signing and verifying', () => {
   it('a fixed manifest and key give a fixed signature (Ed25519 is deterministic)', async () => {
     const signer = await createManifestSigner(PEM)
     const { sig, keyId } = signer.sign(FIXED)
-    const expected = sign(null, Buffer.from(MANIFEST_SIGNING_CONTEXT + serializeManifest(FIXED), 'utf8'), createPrivateKey(PEM)).toString('base64url')
+    const expected = sign(
+      null,
+      Buffer.from(MANIFEST_SIGNING_CONTEXT + serializeManifest(FIXED), 'utf8'),
+      createPrivateKey(PEM)
+    ).toString('base64url')
     expect(sig).toBe(expected)
     expect(fromBase64Url(sig)).toHaveLength(ED25519_SIGNATURE_BYTES)
     expect(verifyManifestSignature(FIXED, { keyId, sig }, PUBLIC)).toBe(true)
@@ -86,14 +114,32 @@ describe('signing and verifying', () => {
 
   it('WebCrypto Ed25519 verifies what the edge signed, and nothing changed', async () => {
     const signer = await createManifestSigner(PEM)
-    const m = await buildManifest({ url: 'https://origin.example/a.bin', chunkSize: 1024 }, new Uint8Array(randomBytes(3000)), nodeSha256)
+    const m = await buildManifest(
+      { url: 'https://origin.example/a.bin', chunkSize: 1024 },
+      new Uint8Array(randomBytes(3000)),
+      nodeSha256
+    )
     const { sig } = signer.sign(m)
-    const key = await crypto.subtle.importKey('raw', fromBase64Url(PUBLIC)! as Uint8Array<ArrayBuffer>, { name: 'Ed25519' }, false, ['verify'])
+    const key = await crypto.subtle.importKey(
+      'raw',
+      fromBase64Url(PUBLIC)! as Uint8Array<ArrayBuffer>,
+      { name: 'Ed25519' },
+      false,
+      ['verify']
+    )
     const check = async (x: Manifest): Promise<boolean> =>
-      await crypto.subtle.verify({ name: 'Ed25519' }, key, fromBase64Url(sig)! as Uint8Array<ArrayBuffer>, manifestSigningBytes(x) as Uint8Array<ArrayBuffer>)
+      await crypto.subtle.verify(
+        { name: 'Ed25519' },
+        key,
+        fromBase64Url(sig)! as Uint8Array<ArrayBuffer>,
+        manifestSigningBytes(x) as Uint8Array<ArrayBuffer>
+      )
     expect(await check(m)).toBe(true)
     const variants: Manifest[] = [
-      { ...m, url: m.url + '?x' }, { ...m, type: 'text/html' }, { ...m, etag: '"x"' }, { ...m, size: m.size - 1, chunks: m.chunks },
+      { ...m, url: m.url + '?x' },
+      { ...m, type: 'text/html' },
+      { ...m, etag: '"x"' },
+      { ...m, size: m.size - 1, chunks: m.chunks },
       { ...m, chunks: [m.chunks[1]!, m.chunks[0]!, m.chunks[2]!] }
     ]
     for (const v of variants) expect(await check(v)).toBe(false)
@@ -113,7 +159,9 @@ describe('serializeSignedManifest / parseManifest with signatures', () => {
   })
 
   it('does not change the resource id', async () => {
-    expect(await resourceId(parseManifest(serializeSignedManifest(FIXED, sigs)), nodeSha256)).toBe(await resourceId(FIXED, nodeSha256))
+    expect(await resourceId(parseManifest(serializeSignedManifest(FIXED, sigs)), nodeSha256)).toBe(
+      await resourceId(FIXED, nodeSha256)
+    )
   })
 
   it('rejects malformed signatures with ERR_INVALID_MANIFEST', () => {

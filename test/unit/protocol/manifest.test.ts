@@ -1,27 +1,42 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
-  buildManifest, chunkBounds, chunkCount, createManifest, parseManifest, resourceId, serializeManifest, verifyChunk,
-  type Manifest, type Sha256
+  buildManifest,
+  chunkBounds,
+  chunkCount,
+  createManifest,
+  parseManifest,
+  resourceId,
+  serializeManifest,
+  verifyChunk,
+  type Manifest,
+  type Sha256
 } from '../../../protocol/src/manifest.js'
 import { DEFAULT_CHUNK_SIZE_BYTES, MANIFEST_VERSION } from '../../../protocol/src/constants.js'
 import { toBase64Url } from '../../../protocol/src/encoding.js'
 import { expectCode } from './helpers.js'
 
-const nodeSha256: Sha256 = async (d) => new Uint8Array(createHash('sha256').update(d).digest())
-const webSha256: Sha256 = async (d) => new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', d))
+const nodeSha256: Sha256 = async d => new Uint8Array(createHash('sha256').update(d).digest())
+const webSha256: Sha256 = async d => new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', d))
 const sha256b64 = (d: Uint8Array): string => createHash('sha256').update(d).digest('base64url')
 
 const CHUNK = 1024
 const URL_ = 'https://origin.example/video/a.mp4'
 
-function body (size: number): Uint8Array {
+function body(size: number): Uint8Array {
   return new Uint8Array(randomBytes(size))
 }
 
-async function build (size: number, init: Partial<Parameters<typeof buildManifest>[0]> = {}): Promise<{ m: Manifest, data: Uint8Array }> {
+async function build(
+  size: number,
+  init: Partial<Parameters<typeof buildManifest>[0]> = {}
+): Promise<{ m: Manifest; data: Uint8Array }> {
   const data = body(size)
-  const m = await buildManifest({ url: URL_, type: 'video/mp4', etag: '"5f1c"', chunkSize: CHUNK, ...init }, data, nodeSha256)
+  const m = await buildManifest(
+    { url: URL_, type: 'video/mp4', etag: '"5f1c"', chunkSize: CHUNK, ...init },
+    data,
+    nodeSha256
+  )
   return { m, data }
 }
 
@@ -49,7 +64,15 @@ describe('buildManifest', () => {
   for (const [name, size, chunks] of cases) {
     it(`${name} (${size} bytes) -> ${chunks} chunk(s) hashed independently`, async () => {
       const { m, data } = await build(size)
-      expect(m).toMatchObject({ v: MANIFEST_VERSION, url: URL_, size, type: 'video/mp4', etag: '"5f1c"', chunkSize: CHUNK, hash: 'SHA-256' })
+      expect(m).toMatchObject({
+        v: MANIFEST_VERSION,
+        url: URL_,
+        size,
+        type: 'video/mp4',
+        etag: '"5f1c"',
+        chunkSize: CHUNK,
+        hash: 'SHA-256'
+      })
       expect(m.chunks).toHaveLength(chunks)
       expect(chunkCount(size, CHUNK)).toBe(chunks)
       for (let i = 0; i < chunks; i++) {
@@ -94,19 +117,36 @@ describe('createManifest', () => {
   it('assembles a manifest from digests', () => {
     const d = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)]
     const m = createManifest({ url: URL_, size: CHUNK + 1, chunkSize: CHUNK, type: 't', etag: 'e' }, d)
-    expect(m).toEqual({ v: 1, url: URL_, size: CHUNK + 1, type: 't', etag: 'e', chunkSize: CHUNK, hash: 'SHA-256', chunks: d.map(toBase64Url) })
+    expect(m).toEqual({
+      v: 1,
+      url: URL_,
+      size: CHUNK + 1,
+      type: 't',
+      etag: 'e',
+      chunkSize: CHUNK,
+      hash: 'SHA-256',
+      chunks: d.map(toBase64Url)
+    })
   })
 
   it('rejects a chunkSize that is not a positive integer (buildManifest used to loop forever on 0)', async () => {
     for (const chunkSize of [0, -1, 0.5, Number.NaN, Infinity]) {
       expectCode(() => createManifest({ url: URL_, size: 0, chunkSize }, []), 'ERR_INVALID_MANIFEST')
-      await expect(buildManifest({ url: URL_, chunkSize }, body(10), nodeSha256)).rejects.toMatchObject({ code: 'ERR_INVALID_MANIFEST' })
+      await expect(buildManifest({ url: URL_, chunkSize }, body(10), nodeSha256)).rejects.toMatchObject({
+        code: 'ERR_INVALID_MANIFEST'
+      })
     }
   })
 
   it('rejects a digest count that does not match the size', () => {
-    expectCode(() => createManifest({ url: URL_, size: CHUNK + 1, chunkSize: CHUNK }, [new Uint8Array(32)]), 'ERR_INVALID_MANIFEST')
-    expectCode(() => createManifest({ url: URL_, size: 0, chunkSize: CHUNK }, [new Uint8Array(32)]), 'ERR_INVALID_MANIFEST')
+    expectCode(
+      () => createManifest({ url: URL_, size: CHUNK + 1, chunkSize: CHUNK }, [new Uint8Array(32)]),
+      'ERR_INVALID_MANIFEST'
+    )
+    expectCode(
+      () => createManifest({ url: URL_, size: 0, chunkSize: CHUNK }, [new Uint8Array(32)]),
+      'ERR_INVALID_MANIFEST'
+    )
   })
 })
 
@@ -147,7 +187,7 @@ describe('verifyChunk', () => {
     expect(await verifyChunk(m, Number.NaN, first, nodeSha256)).toBe(false)
   })
 
-  it('is false for the right length but another chunk\'s bytes', async () => {
+  it("is false for the right length but another chunk's bytes", async () => {
     const { m, data } = await build(CHUNK * 2)
     expect(await verifyChunk(m, 0, data.slice(CHUNK, 2 * CHUNK), nodeSha256)).toBe(false)
   })
@@ -160,7 +200,10 @@ describe('verifyChunk', () => {
   it('never calls sha256 when the index or length is wrong', async () => {
     const { m, data } = await build(CHUNK)
     let calls = 0
-    const counting: Sha256 = async (d) => { calls++; return await nodeSha256(d) }
+    const counting: Sha256 = async d => {
+      calls++
+      return await nodeSha256(d)
+    }
     await verifyChunk(m, 5, data, counting)
     await verifyChunk(m, 0, data.slice(1), counting)
     expect(calls).toBe(0)
@@ -180,7 +223,16 @@ describe('resourceId', () => {
 
   it('does not depend on the key order of the manifest object', async () => {
     const { m } = await build(CHUNK)
-    const reordered = { chunks: m.chunks, hash: m.hash, chunkSize: m.chunkSize, etag: m.etag, type: m.type, size: m.size, url: m.url, v: m.v }
+    const reordered = {
+      chunks: m.chunks,
+      hash: m.hash,
+      chunkSize: m.chunkSize,
+      etag: m.etag,
+      type: m.type,
+      size: m.size,
+      url: m.url,
+      v: m.v
+    }
     expect(await resourceId(reordered, nodeSha256)).toBe(await resourceId(m, nodeSha256))
   })
 
@@ -194,7 +246,7 @@ describe('resourceId', () => {
       { ...m, type: 'application/octet-stream' },
       { ...m, chunks: [m.chunks[1]!, m.chunks[0]!] }
     ]
-    const ids = await Promise.all(variants.map(async (v) => await resourceId(v, nodeSha256)))
+    const ids = await Promise.all(variants.map(async v => await resourceId(v, nodeSha256)))
     for (const other of ids) expect(other).not.toBe(id)
     expect(new Set(ids).size).toBe(ids.length)
   })

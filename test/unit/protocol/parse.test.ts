@@ -5,7 +5,7 @@ import { toBinaryString } from '../../../protocol/src/encoding.js'
 import { expectCode } from './helpers.js'
 
 /** A 20-char binary string, one char per byte, covering 0x00 and 0xff. */
-function binId (seed: number): string {
+function binId(seed: number): string {
   const bytes = new Uint8Array(20)
   for (let i = 0; i < 20; i++) bytes[i] = (seed * 31 + i * 97) & 0xff
   bytes[0] = 0x00
@@ -21,13 +21,21 @@ const SDP = 'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r
 
 const client = (msg: unknown): ReturnType<typeof parseClientMessage> => parseClientMessage(JSON.stringify(msg))
 const tracker = (msg: unknown): ReturnType<typeof parseTrackerMessage> => parseTrackerMessage(JSON.stringify(msg))
-const badClient = (msg: unknown): void => { expectCode(() => client(msg), 'ERR_INVALID_MESSAGE') }
-const badClientRaw = (raw: string): void => { expectCode(() => parseClientMessage(raw), 'ERR_INVALID_MESSAGE') }
-const badTracker = (msg: unknown): void => { expectCode(() => tracker(msg), 'ERR_INVALID_MESSAGE') }
-const badTrackerRaw = (raw: string): void => { expectCode(() => parseTrackerMessage(raw), 'ERR_INVALID_MESSAGE') }
+const badClient = (msg: unknown): void => {
+  expectCode(() => client(msg), 'ERR_INVALID_MESSAGE')
+}
+const badClientRaw = (raw: string): void => {
+  expectCode(() => parseClientMessage(raw), 'ERR_INVALID_MESSAGE')
+}
+const badTracker = (msg: unknown): void => {
+  expectCode(() => tracker(msg), 'ERR_INVALID_MESSAGE')
+}
+const badTrackerRaw = (raw: string): void => {
+  expectCode(() => parseTrackerMessage(raw), 'ERR_INVALID_MESSAGE')
+}
 
 /** What bittorrent-tracker's websocket client sends on start: Object.assign({}, opts, {action, info_hash, peer_id}). */
-function webtorrentAnnounce (extra: Record<string, unknown> = {}): Record<string, unknown> {
+function webtorrentAnnounce(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     numwant: 5,
     uploaded: 0,
@@ -80,7 +88,7 @@ describe('parseClientMessage: valid', () => {
   })
 
   it('keeps binary ids byte-for-byte, including chars 0 and 255', () => {
-    const m = client(webtorrentAnnounce()) as { info_hash: string, peer_id: string }
+    const m = client(webtorrentAnnounce()) as { info_hash: string; peer_id: string }
     expect(m.info_hash).toBe(INFO_HASH)
     expect(m.info_hash.charCodeAt(0)).toBe(0)
     expect(m.info_hash.charCodeAt(19)).toBe(255)
@@ -88,11 +96,16 @@ describe('parseClientMessage: valid', () => {
   })
 
   it('reads counters given as numbers, numeric strings or null', () => {
-    const m = client(webtorrentAnnounce({ numwant: '7', uploaded: '1024', downloaded: 2048, left: '0', event: 'completed' }))
+    const m = client(
+      webtorrentAnnounce({ numwant: '7', uploaded: '1024', downloaded: 2048, left: '0', event: 'completed' })
+    )
     expect(m).toMatchObject({ numwant: 7, uploaded: 1024, downloaded: 2048, left: 0, event: 'completed' })
     const n = client(webtorrentAnnounce({ left: 12345 })) as { left?: number }
     expect(n.left).toBe(12345)
-    const o = client(webtorrentAnnounce({ uploaded: null, downloaded: null, numwant: null })) as unknown as Record<string, unknown>
+    const o = client(webtorrentAnnounce({ uploaded: null, downloaded: null, numwant: null })) as unknown as Record<
+      string,
+      unknown
+    >
     expect(o.uploaded).toBeUndefined()
     expect('downloaded' in o).toBe(false)
     expect('numwant' in o).toBe(false)
@@ -102,7 +115,10 @@ describe('parseClientMessage: valid', () => {
     for (const event of ['started', 'stopped', 'completed', 'update']) {
       expect(client(webtorrentAnnounce({ event }))).toMatchObject({ event })
     }
-    const m = client({ action: 'announce', info_hash: INFO_HASH, peer_id: PEER_ID }) as unknown as Record<string, unknown>
+    const m = client({ action: 'announce', info_hash: INFO_HASH, peer_id: PEER_ID }) as unknown as Record<
+      string,
+      unknown
+    >
     expect(m).toEqual({ action: 'announce', info_hash: INFO_HASH, peer_id: PEER_ID })
     expect(client(webtorrentAnnounce({ event: '' }))).not.toHaveProperty('event')
   })
@@ -155,53 +171,148 @@ describe('parseClientMessage: valid', () => {
 
   it('parses a scrape with one hash (string), several hashes, or none', () => {
     expect(client({ action: 'scrape', info_hash: INFO_HASH })).toEqual({ action: 'scrape', info_hash: [INFO_HASH] })
-    expect(client({ action: 'scrape', info_hash: [INFO_HASH, binId(9), binId(10)] }))
-      .toEqual({ action: 'scrape', info_hash: [INFO_HASH, binId(9), binId(10)] })
+    expect(client({ action: 'scrape', info_hash: [INFO_HASH, binId(9), binId(10)] })).toEqual({
+      action: 'scrape',
+      info_hash: [INFO_HASH, binId(9), binId(10)]
+    })
     expect(client({ action: 'scrape' })).toEqual({ action: 'scrape', info_hash: [] })
   })
 
   it('parses p2pcdn:edge-register and strips trailing slashes from the url', () => {
-    const m = client({ action: 'p2pcdn:edge-register', v: 1, token: 'secret', url: 'https://eu1.cdn.example/', region: 'eu', capacity: 125_000_000 })
-    expect(m).toEqual({ action: 'p2pcdn:edge-register', v: 1, token: 'secret', url: 'https://eu1.cdn.example', region: 'eu', capacity: 125_000_000 })
+    const m = client({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      token: 'secret',
+      url: 'https://eu1.cdn.example/',
+      region: 'eu',
+      capacity: 125_000_000
+    })
+    expect(m).toEqual({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      token: 'secret',
+      url: 'https://eu1.cdn.example',
+      region: 'eu',
+      capacity: 125_000_000
+    })
     const n = client({ action: 'p2pcdn:edge-register', token: 't', url: 'http://127.0.0.1:8080', region: 'local' })
-    expect(n).toEqual({ action: 'p2pcdn:edge-register', v: 1, token: 't', url: 'http://127.0.0.1:8080', region: 'local', capacity: 0 })
+    expect(n).toEqual({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      token: 't',
+      url: 'http://127.0.0.1:8080',
+      region: 'local',
+      capacity: 0
+    })
   })
 
   it('parses the id of p2pcdn:edge-register and refuses a bad one', () => {
-    expect(client({ action: 'p2pcdn:edge-register', v: 1, id: 'eu1.cdn_2-a', token: 's', url: 'https://eu1.cdn.example', region: 'eu' }))
-      .toEqual({ action: 'p2pcdn:edge-register', v: 1, id: 'eu1.cdn_2-a', token: 's', url: 'https://eu1.cdn.example', region: 'eu', capacity: 0 })
-    expect(client({ action: 'p2pcdn:edge-register', v: 1, id: null, token: 's', url: 'https://e.example', region: 'eu' })).not.toHaveProperty('id')
+    expect(
+      client({
+        action: 'p2pcdn:edge-register',
+        v: 1,
+        id: 'eu1.cdn_2-a',
+        token: 's',
+        url: 'https://eu1.cdn.example',
+        region: 'eu'
+      })
+    ).toEqual({
+      action: 'p2pcdn:edge-register',
+      v: 1,
+      id: 'eu1.cdn_2-a',
+      token: 's',
+      url: 'https://eu1.cdn.example',
+      region: 'eu',
+      capacity: 0
+    })
+    expect(
+      client({ action: 'p2pcdn:edge-register', v: 1, id: null, token: 's', url: 'https://e.example', region: 'eu' })
+    ).not.toHaveProperty('id')
     for (const id of ['', 'has space', '-leading', 'x'.repeat(65), 7, ['a']]) {
-      expect(() => parseClientMessage(JSON.stringify({ action: 'p2pcdn:edge-register', v: 1, id, token: 's', url: 'https://e.example', region: 'eu' }))).toThrow(/invalid id/)
+      expect(() =>
+        parseClientMessage(
+          JSON.stringify({
+            action: 'p2pcdn:edge-register',
+            v: 1,
+            id,
+            token: 's',
+            url: 'https://e.example',
+            region: 'eu'
+          })
+        )
+      ).toThrow(/invalid id/)
     }
   })
 
   it('parses p2pcdn:edge-load with hitRatio at the bounds', () => {
-    expect(client({ action: 'p2pcdn:edge-load', v: 1, connections: 3, bytesPerSec: 1000, hitRatio: 0.75 }))
-      .toEqual({ action: 'p2pcdn:edge-load', v: 1, connections: 3, bytesPerSec: 1000, hitRatio: 0.75 })
-    expect(client({ action: 'p2pcdn:edge-load', connections: 0, bytesPerSec: 0, hitRatio: 0 })).toMatchObject({ hitRatio: 0 })
-    expect(client({ action: 'p2pcdn:edge-load', connections: 0, bytesPerSec: 0, hitRatio: 1 })).toMatchObject({ hitRatio: 1 })
+    expect(client({ action: 'p2pcdn:edge-load', v: 1, connections: 3, bytesPerSec: 1000, hitRatio: 0.75 })).toEqual({
+      action: 'p2pcdn:edge-load',
+      v: 1,
+      connections: 3,
+      bytesPerSec: 1000,
+      hitRatio: 0.75
+    })
+    expect(client({ action: 'p2pcdn:edge-load', connections: 0, bytesPerSec: 0, hitRatio: 0 })).toMatchObject({
+      hitRatio: 0
+    })
+    expect(client({ action: 'p2pcdn:edge-load', connections: 0, bytesPerSec: 0, hitRatio: 1 })).toMatchObject({
+      hitRatio: 1
+    })
   })
 
   it('parses p2pcdn:edges with and without region', () => {
-    expect(client({ action: 'p2pcdn:edges', v: 1, region: 'us' })).toEqual({ action: 'p2pcdn:edges', v: 1, region: 'us' })
+    expect(client({ action: 'p2pcdn:edges', v: 1, region: 'us' })).toEqual({
+      action: 'p2pcdn:edges',
+      v: 1,
+      region: 'us'
+    })
     const m = client({ action: 'p2pcdn:edges' })
     expect(m).toEqual({ action: 'p2pcdn:edges', v: 1 })
     expect(Object.keys(m)).toEqual(['action', 'v'])
   })
 
   it('drops unknown extra fields', () => {
-    const m = client(webtorrentAnnounce({ trackerid: 'x', evil: { nested: true }, compact: 1, offers: [{ offer: { type: 'offer', sdp: SDP, junk: 1 }, offer_id: OFFER_ID, extra: 2 }] }))
+    const m = client(
+      webtorrentAnnounce({
+        trackerid: 'x',
+        evil: { nested: true },
+        compact: 1,
+        offers: [{ offer: { type: 'offer', sdp: SDP, junk: 1 }, offer_id: OFFER_ID, extra: 2 }]
+      })
+    )
     expect(m).not.toHaveProperty('trackerid')
     expect(m).not.toHaveProperty('evil')
     expect(m).not.toHaveProperty('compact')
     expect((m as { offers: unknown[] }).offers[0]).toEqual({ offer: { type: 'offer', sdp: SDP }, offer_id: OFFER_ID })
-    expect(client({ action: 'scrape', info_hash: INFO_HASH, extra: 1 })).toEqual({ action: 'scrape', info_hash: [INFO_HASH] })
-    expect(client({ action: 'p2pcdn:edge-register', token: 't', url: 'http://e', region: 'r', admin: true })).not.toHaveProperty('admin')
-    expect(client({ action: 'p2pcdn:edge-load', connections: 1, bytesPerSec: 1, hitRatio: 0.5, x: 1 })).not.toHaveProperty('x')
+    expect(client({ action: 'scrape', info_hash: INFO_HASH, extra: 1 })).toEqual({
+      action: 'scrape',
+      info_hash: [INFO_HASH]
+    })
+    expect(
+      client({ action: 'p2pcdn:edge-register', token: 't', url: 'http://e', region: 'r', admin: true })
+    ).not.toHaveProperty('admin')
+    expect(
+      client({ action: 'p2pcdn:edge-load', connections: 1, bytesPerSec: 1, hitRatio: 0.5, x: 1 })
+    ).not.toHaveProperty('x')
     expect(client({ action: 'p2pcdn:edges', x: 1 })).not.toHaveProperty('x')
-    expect(client({ action: 'announce', info_hash: INFO_HASH, peer_id: PEER_ID, to_peer_id: OTHER_PEER, offer_id: OFFER_ID, answer: { type: 'answer', sdp: SDP, x: 1 }, x: 1 }))
-      .toEqual({ action: 'announce', info_hash: INFO_HASH, peer_id: PEER_ID, to_peer_id: OTHER_PEER, offer_id: OFFER_ID, answer: { type: 'answer', sdp: SDP } })
+    expect(
+      client({
+        action: 'announce',
+        info_hash: INFO_HASH,
+        peer_id: PEER_ID,
+        to_peer_id: OTHER_PEER,
+        offer_id: OFFER_ID,
+        answer: { type: 'answer', sdp: SDP, x: 1 },
+        x: 1
+      })
+    ).toEqual({
+      action: 'announce',
+      info_hash: INFO_HASH,
+      peer_id: PEER_ID,
+      to_peer_id: OTHER_PEER,
+      offer_id: OFFER_ID,
+      answer: { type: 'answer', sdp: SDP }
+    })
   })
 
   it('accepts a message of exactly MAX_MESSAGE_BYTES characters', () => {
@@ -230,7 +341,14 @@ describe('parseClientMessage: malformed', () => {
   it('rejects an oversize message', () => {
     const base = JSON.stringify({ action: 'p2pcdn:edges', pad: '' })
     badClientRaw(JSON.stringify({ action: 'p2pcdn:edges', pad: 'x'.repeat(MAX_MESSAGE_BYTES - base.length + 1) }))
-    badClient(webtorrentAnnounce({ offers: Array.from({ length: 10 }, (_, i) => ({ offer: { type: 'offer', sdp: 's'.repeat(8000) }, offer_id: binId(i) })) }))
+    badClient(
+      webtorrentAnnounce({
+        offers: Array.from({ length: 10 }, (_, i) => ({
+          offer: { type: 'offer', sdp: 's'.repeat(8000) },
+          offer_id: binId(i)
+        }))
+      })
+    )
   })
 
   it('rejects an unknown or missing action and names the value', () => {
@@ -257,7 +375,9 @@ describe('parseClientMessage: malformed', () => {
   it('rejects bad offers', () => {
     const offers = Array.from({ length: 51 }, (_, i) => ({ offer: { type: 'offer', sdp: 'x' }, offer_id: binId(i) }))
     badClient(webtorrentAnnounce({ offers }))
-    badClient(webtorrentAnnounce({ offers: [{ offer: { type: 'offer', sdp: 's'.repeat(16 * 1024 + 1) }, offer_id: OFFER_ID }] }))
+    badClient(
+      webtorrentAnnounce({ offers: [{ offer: { type: 'offer', sdp: 's'.repeat(16 * 1024 + 1) }, offer_id: OFFER_ID }] })
+    )
     badClient(webtorrentAnnounce({ offers: { 0: { offer: { type: 'offer', sdp: SDP }, offer_id: OFFER_ID } } }))
     badClient(webtorrentAnnounce({ offers: 'nope' }))
     badClient(webtorrentAnnounce({ offers: [null] }))
@@ -289,7 +409,14 @@ describe('parseClientMessage: malformed', () => {
   })
 
   it('rejects bad answer announces', () => {
-    const answer = { action: 'announce', info_hash: INFO_HASH, peer_id: PEER_ID, to_peer_id: OTHER_PEER, offer_id: OFFER_ID, answer: { type: 'answer', sdp: SDP } }
+    const answer = {
+      action: 'announce',
+      info_hash: INFO_HASH,
+      peer_id: PEER_ID,
+      to_peer_id: OTHER_PEER,
+      offer_id: OFFER_ID,
+      answer: { type: 'answer', sdp: SDP }
+    }
     badClient({ ...answer, to_peer_id: undefined })
     badClient({ ...answer, to_peer_id: OTHER_PEER.slice(2) })
     badClient({ ...answer, offer_id: undefined })
@@ -347,28 +474,60 @@ describe('parseTrackerMessage: valid', () => {
     expect(m).toEqual({ action: 'announce', info_hash: INFO_HASH, interval: 120, complete: 3, incomplete: 7 })
     expect(Object.keys(m)).not.toContain('min interval')
     const n = tracker({ action: 'announce', interval: 120, 'min interval': 60, info_hash: INFO_HASH })
-    expect(n).toEqual({ action: 'announce', info_hash: INFO_HASH, interval: 120, 'min interval': 60, complete: 0, incomplete: 0 })
+    expect(n).toEqual({
+      action: 'announce',
+      info_hash: INFO_HASH,
+      interval: 120,
+      'min interval': 60,
+      complete: 0,
+      incomplete: 0
+    })
   })
 
   it('parses a forwarded offer', () => {
-    const raw = { action: 'announce', offer: { type: 'offer', sdp: SDP }, offer_id: OFFER_ID, peer_id: OTHER_PEER, info_hash: INFO_HASH }
+    const raw = {
+      action: 'announce',
+      offer: { type: 'offer', sdp: SDP },
+      offer_id: OFFER_ID,
+      peer_id: OTHER_PEER,
+      info_hash: INFO_HASH
+    }
     const m = tracker(raw)
-    expect(m).toEqual({ action: 'announce', info_hash: INFO_HASH, peer_id: OTHER_PEER, offer_id: OFFER_ID, offer: { type: 'offer', sdp: SDP } })
+    expect(m).toEqual({
+      action: 'announce',
+      info_hash: INFO_HASH,
+      peer_id: OTHER_PEER,
+      offer_id: OFFER_ID,
+      offer: { type: 'offer', sdp: SDP }
+    })
     expect(Object.keys(m)).not.toContain('region')
     expect(tracker({ ...raw, region: 'eu' })).toMatchObject({ region: 'eu' })
   })
 
   it('parses a forwarded answer', () => {
-    const raw = { action: 'announce', answer: { type: 'answer', sdp: SDP }, offer_id: OFFER_ID, peer_id: OTHER_PEER, info_hash: INFO_HASH }
-    expect(tracker(raw)).toEqual({ action: 'announce', info_hash: INFO_HASH, peer_id: OTHER_PEER, offer_id: OFFER_ID, answer: { type: 'answer', sdp: SDP } })
+    const raw = {
+      action: 'announce',
+      answer: { type: 'answer', sdp: SDP },
+      offer_id: OFFER_ID,
+      peer_id: OTHER_PEER,
+      info_hash: INFO_HASH
+    }
+    expect(tracker(raw)).toEqual({
+      action: 'announce',
+      info_hash: INFO_HASH,
+      peer_id: OTHER_PEER,
+      offer_id: OFFER_ID,
+      answer: { type: 'answer', sdp: SDP }
+    })
     // p2pcdn's tracker adds the answerer's region
     expect(tracker({ ...raw, region: 'us' })).toMatchObject({ peer_id: OTHER_PEER, region: 'us' })
   })
 
   it('parses a failure reason, with or without extra context', () => {
     expect(tracker({ 'failure reason': 'invalid info_hash' })).toEqual({ 'failure reason': 'invalid info_hash' })
-    expect(tracker({ 'failure reason': 'nope', action: 'announce', info_hash: INFO_HASH, code: 'ERR_PROTOCOL', extra: 1 }))
-      .toEqual({ 'failure reason': 'nope', action: 'announce', info_hash: INFO_HASH, code: 'ERR_PROTOCOL' })
+    expect(
+      tracker({ 'failure reason': 'nope', action: 'announce', info_hash: INFO_HASH, code: 'ERR_PROTOCOL', extra: 1 })
+    ).toEqual({ 'failure reason': 'nope', action: 'announce', info_hash: INFO_HASH, code: 'ERR_PROTOCOL' })
     // a failure with junk in the optional fields keeps only the reason
     const m = tracker({ 'failure reason': 'x', action: 5, info_hash: 'short', code: 9 })
     expect(m).toEqual({ 'failure reason': 'x' })
@@ -399,7 +558,15 @@ describe('parseTrackerMessage: valid', () => {
       action: 'p2pcdn:edges',
       v: 1,
       edges: [
-        { url: 'https://eu1.cdn.example/', region: 'eu', capacity: 100, connections: 2, bytesPerSec: 50, hitRatio: 0.9, secret: 'x' },
+        {
+          url: 'https://eu1.cdn.example/',
+          region: 'eu',
+          capacity: 100,
+          connections: 2,
+          bytesPerSec: 50,
+          hitRatio: 0.9,
+          secret: 'x'
+        },
         { url: 'http://127.0.0.1:9000', region: 'local' }
       ]
     }
@@ -415,18 +582,39 @@ describe('parseTrackerMessage: valid', () => {
   })
 
   it('parses p2pcdn:edge-registered', () => {
-    expect(tracker({ action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 5000, x: 1 }))
-      .toEqual({ action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 5000 })
+    expect(tracker({ action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 5000, x: 1 })).toEqual({
+      action: 'p2pcdn:edge-registered',
+      v: 1,
+      heartbeatMs: 5000
+    })
   })
 
   it('drops unknown extra fields', () => {
-    const m = tracker({ action: 'announce', interval: 120, info_hash: INFO_HASH, complete: 1, incomplete: 1, peers: [], 'warning message': 'w' })
+    const m = tracker({
+      action: 'announce',
+      interval: 120,
+      info_hash: INFO_HASH,
+      complete: 1,
+      incomplete: 1,
+      peers: [],
+      'warning message': 'w'
+    })
     expect(m).not.toHaveProperty('peers')
     expect(m).not.toHaveProperty('warning message')
-    const o = tracker({ action: 'announce', offer: { type: 'offer', sdp: SDP, x: 1 }, offer_id: OFFER_ID, peer_id: OTHER_PEER, info_hash: INFO_HASH, to_peer_id: PEER_ID })
+    const o = tracker({
+      action: 'announce',
+      offer: { type: 'offer', sdp: SDP, x: 1 },
+      offer_id: OFFER_ID,
+      peer_id: OTHER_PEER,
+      info_hash: INFO_HASH,
+      to_peer_id: PEER_ID
+    })
     expect(o).not.toHaveProperty('to_peer_id')
     expect((o as { offer: unknown }).offer).toEqual({ type: 'offer', sdp: SDP })
-    const s = tracker({ action: 'scrape', files: { [INFO_HASH]: { complete: 1, incomplete: 1, downloaded: 1, name: 'x' } } })
+    const s = tracker({
+      action: 'scrape',
+      files: { [INFO_HASH]: { complete: 1, incomplete: 1, downloaded: 1, name: 'x' } }
+    })
     expect(s).toEqual({ action: 'scrape', files: { [INFO_HASH]: { complete: 1, incomplete: 1, downloaded: 1 } } })
   })
 })
@@ -461,14 +649,26 @@ describe('parseTrackerMessage: malformed', () => {
   })
 
   it('rejects bad forwarded offers and answers', () => {
-    const offer = { action: 'announce', offer: { type: 'offer', sdp: SDP }, offer_id: OFFER_ID, peer_id: OTHER_PEER, info_hash: INFO_HASH }
+    const offer = {
+      action: 'announce',
+      offer: { type: 'offer', sdp: SDP },
+      offer_id: OFFER_ID,
+      peer_id: OTHER_PEER,
+      info_hash: INFO_HASH
+    }
     badTracker({ ...offer, peer_id: undefined })
     badTracker({ ...offer, offer_id: 'x' })
     badTracker({ ...offer, offer: { type: 'answer', sdp: SDP } })
     badTracker({ ...offer, offer: { type: 'offer', sdp: 's'.repeat(16 * 1024 + 1) } })
     badTracker({ ...offer, offer: null })
     badTracker({ ...offer, region: '' })
-    const answer = { action: 'announce', answer: { type: 'answer', sdp: SDP }, offer_id: OFFER_ID, peer_id: OTHER_PEER, info_hash: INFO_HASH }
+    const answer = {
+      action: 'announce',
+      answer: { type: 'answer', sdp: SDP },
+      offer_id: OFFER_ID,
+      peer_id: OTHER_PEER,
+      info_hash: INFO_HASH
+    }
     badTracker({ ...answer, answer: { type: 'offer', sdp: SDP } })
     badTracker({ ...answer, answer: { type: 'answer' } })
     badTracker({ ...answer, offer_id: undefined })

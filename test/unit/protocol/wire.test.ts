@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
-  bitfieldHas, bitfieldOf, DATA_HEADER_BYTES, decodeFrame, encodeFrame, FrameType, type Frame
+  bitfieldHas,
+  bitfieldOf,
+  DATA_HEADER_BYTES,
+  decodeFrame,
+  encodeFrame,
+  FrameType,
+  type Frame
 } from '../../../protocol/src/wire.js'
 import { DATA_FRAME_PAYLOAD_BYTES, MAX_FRAME_BYTES, RESOURCE_ID_BYTES } from '../../../protocol/src/constants.js'
 import { expectCode } from './helpers.js'
@@ -10,9 +16,11 @@ const RID = 'a3f1' + '0123456789abcdef'.repeat(3) + '00ff09fe1c2d3e4f'.slice(0, 
 const RID2 = 'ff'.repeat(32)
 
 const roundTrip = (frame: Frame): Frame => decodeFrame(encodeFrame(frame))
-const badFrame = (bytes: Uint8Array): void => { expectCode(() => decodeFrame(bytes), 'ERR_INVALID_MESSAGE') }
+const badFrame = (bytes: Uint8Array): void => {
+  expectCode(() => decodeFrame(bytes), 'ERR_INVALID_MESSAGE')
+}
 
-function haveFrame (chunkCount: number, indices: number[], resourceId = RID): Frame {
+function haveFrame(chunkCount: number, indices: number[], resourceId = RID): Frame {
   return { type: FrameType.HAVE, resourceId, chunkCount, bitfield: bitfieldOf(chunkCount, indices) }
 }
 
@@ -36,7 +44,7 @@ describe('encodeFrame / decodeFrame round trip', () => {
 
   it('HAVE with odd chunk counts', () => {
     for (const count of [0, 1, 7, 8, 9, 15, 16, 17, 1000, 1001]) {
-      const indices = Array.from({ length: count }, (_, i) => i).filter((i) => i % 3 === 0 || i === count - 1)
+      const indices = Array.from({ length: count }, (_, i) => i).filter(i => i % 3 === 0 || i === count - 1)
       const f = haveFrame(count, indices)
       const bytes = encodeFrame(f)
       expect(bytes.length).toBe(1 + RESOURCE_ID_BYTES + 4 + Math.ceil(count / 8))
@@ -64,7 +72,12 @@ describe('encodeFrame / decodeFrame round trip', () => {
   })
 
   it('REQUEST', () => {
-    for (const [requestId, index] of [[0, 0], [1, 2], [0xffffffff, 0xffffffff], [123456, 789]] as const) {
+    for (const [requestId, index] of [
+      [0, 0],
+      [1, 2],
+      [0xffffffff, 0xffffffff],
+      [123456, 789]
+    ] as const) {
       const f: Frame = { type: FrameType.REQUEST, requestId, resourceId: RID, index }
       const bytes = encodeFrame(f)
       expect(bytes.length).toBe(1 + 4 + 32 + 4)
@@ -89,7 +102,12 @@ describe('encodeFrame / decodeFrame round trip', () => {
   })
 
   it('DATA header layout', () => {
-    const bytes = encodeFrame({ type: FrameType.DATA, requestId: 0xdeadbeef, offset: 0x00010203, bytes: Uint8Array.of(9, 8) })
+    const bytes = encodeFrame({
+      type: FrameType.DATA,
+      requestId: 0xdeadbeef,
+      offset: 0x00010203,
+      bytes: Uint8Array.of(9, 8)
+    })
     expect(Array.from(bytes)).toEqual([4, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x01, 0x02, 0x03, 9, 8])
   })
 
@@ -204,7 +222,7 @@ describe('decodeFrame: malformed', () => {
     for (let i = 0; i < 2000; i++) {
       const len = i % 60
       const bytes = new Uint8Array(randomBytes(len))
-      if (len > 0) bytes[0] = (i % 8)
+      if (len > 0) bytes[0] = i % 8
       try {
         decodeFrame(bytes)
       } catch (err) {
@@ -215,26 +233,61 @@ describe('decodeFrame: malformed', () => {
 })
 
 describe('encodeFrame: invalid input', () => {
-  const expectTypeError = (fn: () => unknown): void => { expect(fn).toThrow(TypeError) }
+  const expectTypeError = (fn: () => unknown): void => {
+    expect(fn).toThrow(TypeError)
+  }
 
   it('rejects bad resource ids', () => {
-    for (const resourceId of ['', 'ab', RID.slice(1), RID + '0', RID + '00', RID.toUpperCase(), 'g' + RID.slice(1), ' ' + RID.slice(1)]) {
+    for (const resourceId of [
+      '',
+      'ab',
+      RID.slice(1),
+      RID + '0',
+      RID + '00',
+      RID.toUpperCase(),
+      'g' + RID.slice(1),
+      ' ' + RID.slice(1)
+    ]) {
       expectTypeError(() => encodeFrame({ type: FrameType.REQUEST, requestId: 1, resourceId, index: 0 }))
-      expectTypeError(() => encodeFrame({ type: FrameType.HAVE, resourceId, chunkCount: 1, bitfield: new Uint8Array(1) }))
+      expectTypeError(() =>
+        encodeFrame({ type: FrameType.HAVE, resourceId, chunkCount: 1, bitfield: new Uint8Array(1) })
+      )
     }
   })
 
   it('rejects a DATA payload that would exceed MAX_FRAME_BYTES', () => {
-    expectTypeError(() => encodeFrame({ type: FrameType.DATA, requestId: 1, offset: 0, bytes: new Uint8Array(MAX_FRAME_BYTES - DATA_HEADER_BYTES + 1) }))
-    expectTypeError(() => encodeFrame({ type: FrameType.DATA, requestId: 1, offset: 0, bytes: new Uint8Array(256 * 1024) }))
-    expect(encodeFrame({ type: FrameType.DATA, requestId: 1, offset: 0, bytes: new Uint8Array(MAX_FRAME_BYTES - DATA_HEADER_BYTES) }).length).toBe(MAX_FRAME_BYTES)
+    expectTypeError(() =>
+      encodeFrame({
+        type: FrameType.DATA,
+        requestId: 1,
+        offset: 0,
+        bytes: new Uint8Array(MAX_FRAME_BYTES - DATA_HEADER_BYTES + 1)
+      })
+    )
+    expectTypeError(() =>
+      encodeFrame({ type: FrameType.DATA, requestId: 1, offset: 0, bytes: new Uint8Array(256 * 1024) })
+    )
+    expect(
+      encodeFrame({
+        type: FrameType.DATA,
+        requestId: 1,
+        offset: 0,
+        bytes: new Uint8Array(MAX_FRAME_BYTES - DATA_HEADER_BYTES)
+      }).length
+    ).toBe(MAX_FRAME_BYTES)
   })
 
   it('rejects a HAVE bitfield that does not match chunkCount, or too big for one frame', () => {
-    expectTypeError(() => encodeFrame({ type: FrameType.HAVE, resourceId: RID, chunkCount: 9, bitfield: new Uint8Array(1) }))
-    expectTypeError(() => encodeFrame({ type: FrameType.HAVE, resourceId: RID, chunkCount: 8, bitfield: new Uint8Array(2) }))
+    expectTypeError(() =>
+      encodeFrame({ type: FrameType.HAVE, resourceId: RID, chunkCount: 9, bitfield: new Uint8Array(1) })
+    )
+    expectTypeError(() =>
+      encodeFrame({ type: FrameType.HAVE, resourceId: RID, chunkCount: 8, bitfield: new Uint8Array(2) })
+    )
     const count = (MAX_FRAME_BYTES - 37 + 1) * 8
-    expectTypeError(() => encodeFrame({ type: FrameType.HAVE, resourceId: RID, chunkCount: count, bitfield: new Uint8Array(count / 8) }))
+    expectTypeError(() =>
+      encodeFrame({ type: FrameType.HAVE, resourceId: RID, chunkCount: count, bitfield: new Uint8Array(count / 8) })
+    )
   })
 
   it('rejects non-u32 integers', () => {
@@ -270,7 +323,10 @@ describe('bitfieldOf / bitfieldHas', () => {
 
   it('ignores out-of-range indices and duplicates; accepts any iterable', () => {
     expect(Array.from(bitfieldOf(9, [-1, 9, 100, 3, 3]))).toEqual([0x10, 0x00])
-    function * gen (): Generator<number> { yield 2; yield 8 }
+    function* gen(): Generator<number> {
+      yield 2
+      yield 8
+    }
     expect(Array.from(bitfieldOf(9, gen()))).toEqual([0x20, 0x80])
   })
 

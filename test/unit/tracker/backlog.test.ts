@@ -6,17 +6,23 @@ import type { BacklogDropReason, BacklogSocket } from '../../../tracker/src/back
 class FakeSocket implements BacklogSocket {
   queued = 0
   private drained: Array<() => void> = []
-  constructor (readonly name: string) {}
-  queuedBytes (): number { return this.queued }
-  onceDrained (fn: () => void): void { this.drained.push(fn) }
-  drain (): void {
+  constructor(readonly name: string) {}
+  queuedBytes(): number {
+    return this.queued
+  }
+  onceDrained(fn: () => void): void {
+    this.drained.push(fn)
+  }
+  drain(): void {
     this.queued = 0
     for (const fn of this.drained.splice(0)) fn()
   }
 }
 
-function setup (init: { perSocket?: number, total?: number, stallMs?: number } = {}): {
-  backlog: SendBacklog<FakeSocket>, drops: Array<[string, BacklogDropReason, number]>, clock: { now: number }
+function setup(init: { perSocket?: number; total?: number; stallMs?: number } = {}): {
+  backlog: SendBacklog<FakeSocket>
+  drops: Array<[string, BacklogDropReason, number]>
+  clock: { now: number }
 } {
   const drops: Array<[string, BacklogDropReason, number]> = []
   const clock = { now: 0 }

@@ -47,7 +47,10 @@ it('refuses a claim of a live URL or id from another handle, and never evicts th
 
 it('holds an id on up to maxPerId handles', () => {
   const registry = new EdgeRegistry<string>(300, 2)
-  for (const [handle, url] of [['one', 'https://a1.example'], ['two', 'https://a2.example']] as const) {
+  for (const [handle, url] of [
+    ['one', 'https://a1.example'],
+    ['two', 'https://a2.example']
+  ] as const) {
     expect(registry.claim(handle, { id: 'a', url }, 0)).toBeUndefined()
     registry.register(handle, { id: 'a', url, region: 'eu', capacity: 0 }, 0)
   }

@@ -5,14 +5,20 @@ import type { SwarmPeer } from '../../../tracker/src/swarm.js'
 
 const id = (n: number): string => `peer-${String(n).padStart(15, '0')}`
 
-function fill (swarm: Swarm<string>, regions: Record<string, number>): void {
+function fill(swarm: Swarm<string>, regions: Record<string, number>): void {
   let n = 0
   for (const [region, count] of Object.entries(regions)) {
     for (let i = 0; i < count; i++, n++) swarm.announce({ peerId: id(n), event: 'started', region, handle: `h${n}` })
   }
 }
 
-function choose (swarm: Swarm<string>, from: string, region: string, neighbours: string[], count: number): Array<SwarmPeer<string>> {
+function choose(
+  swarm: Swarm<string>,
+  from: string,
+  region: string,
+  neighbours: string[],
+  count: number
+): Array<SwarmPeer<string>> {
   const out: Array<SwarmPeer<string>> = []
   swarm.choosePeers(swarm.get(from), region, neighbours, count, out)
   return out
@@ -35,9 +41,13 @@ describe('Swarm', () => {
   it('refuses a peer id held by another handle, and new peers beyond the cap', () => {
     const swarm = new Swarm<string>('x'.repeat(20), 2)
     swarm.announce({ peerId: id(1), region: 'eu', handle: 'a' })
-    expect(() => swarm.announce({ peerId: id(1), region: 'eu', handle: 'b' })).toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL', reason: 'peer-id-taken' }))
+    expect(() => swarm.announce({ peerId: id(1), region: 'eu', handle: 'b' })).toThrow(
+      expect.objectContaining({ code: 'ERR_PROTOCOL', reason: 'peer-id-taken' })
+    )
     swarm.announce({ peerId: id(2), region: 'eu', handle: 'b' })
-    expect(() => swarm.announce({ peerId: id(3), region: 'eu', handle: 'c' })).toThrow(expect.objectContaining({ reason: 'swarm-full' }))
+    expect(() => swarm.announce({ peerId: id(3), region: 'eu', handle: 'c' })).toThrow(
+      expect.objectContaining({ reason: 'swarm-full' })
+    )
     expect(swarm.size).toBe(2)
   })
 
@@ -57,7 +67,10 @@ describe('Swarm', () => {
     const swarm = new Swarm<string>('x'.repeat(20))
     const live = new Map<string, string>()
     let seed = 7
-    const rand = (n: number): number => { seed = (seed * 48_271) % 2_147_483_647; return seed % n }
+    const rand = (n: number): number => {
+      seed = (seed * 48_271) % 2_147_483_647
+      return seed % n
+    }
     for (let step = 0; step < 5000; step++) {
       const peerId = id(rand(300))
       const region = ['eu', 'us', 'asia'][rand(3)]!
@@ -81,8 +94,9 @@ describe('Swarm', () => {
     const swarm = new Swarm<string>('x'.repeat(20), Number.POSITIVE_INFINITY, 2)
     swarm.announce({ peerId: id(1), region: 'eu', handle: 'a', source: '10.0.0.1' })
     swarm.announce({ peerId: id(2), region: 'eu', handle: 'b', source: '10.0.0.1' })
-    expect(() => swarm.announce({ peerId: id(3), region: 'eu', handle: 'c', source: '10.0.0.1' }))
-      .toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL', reason: 'too-many-peer-ids' }))
+    expect(() => swarm.announce({ peerId: id(3), region: 'eu', handle: 'c', source: '10.0.0.1' })).toThrow(
+      expect.objectContaining({ code: 'ERR_PROTOCOL', reason: 'too-many-peer-ids' })
+    )
     swarm.announce({ peerId: id(4), region: 'eu', handle: 'd', source: '10.0.0.2' })
     // A refresh of a peer already in is not a new one.
     swarm.announce({ peerId: id(1), region: 'eu', handle: 'a', source: '10.0.0.1' })
@@ -108,7 +122,10 @@ describe('Swarm', () => {
     fill(swarm, { eu: 5000 })
     let looked = 0
     const out: Array<SwarmPeer<string>> = []
-    swarm.choosePeers(swarm.get(id(0)), 'eu', [], 5, out, () => { looked++; return false })
+    swarm.choosePeers(swarm.get(id(0)), 'eu', [], 5, out, () => {
+      looked++
+      return false
+    })
     expect(out).toHaveLength(0)
     // Random tries (2 per wanted peer, three groups at most) plus one capped pass each:
     // far from the 5,000 a full pass over the swarm would look at.

@@ -28,7 +28,9 @@ beforeEach(async () => {
   receiver = (await accepted)[0] as Socket
   received = ''
   receiver.setEncoding('utf8')
-  receiver.on('data', (text: string) => { received += text })
+  receiver.on('data', (text: string) => {
+    received += text
+  })
 })
 
 afterEach(async () => {
@@ -88,7 +90,10 @@ it('leaves a destroyed socket alone, and a socket closed while held loses nothin
 
 it('writes through on a quiet turn, corks once the turn gets busy, and the turn after a busy one from its start', async () => {
   const cork = new TurnCork(2)
-  const send = (text: string): void => { cork.hold(sender); sender.write(text) }
+  const send = (text: string): void => {
+    cork.hold(sender)
+    sender.write(text)
+  }
   send('1;')
   send('2;')
   expect(sender.writableLength).toBe(0)

@@ -15,17 +15,24 @@ import { announceReply, isReading, offerForward } from './announce.js'
 import type { TrackerContext } from './context.js'
 import { replyFailure } from './failure.js'
 
-export function announceInCluster (
-  ctx: TrackerContext, conn: Connection, msg: AnnounceRequest, swarm: Swarm<Connection>,
-  peer: SwarmPeer<Connection> | undefined, region: string, wanted: number, warning: string | undefined
+export function announceInCluster(
+  ctx: TrackerContext,
+  conn: Connection,
+  msg: AnnounceRequest,
+  swarm: Swarm<Connection>,
+  peer: SwarmPeer<Connection> | undefined,
+  region: string,
+  wanted: number,
+  warning: string | undefined
 ): void {
   const cluster = ctx.cluster!
   if (peer === undefined) cluster.peerLeft(msg.info_hash, msg.peer_id, region)
-  const updated = peer === undefined ? true : cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete)
+  const updated =
+    peer === undefined ? true : cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete)
   ctx.swarms.deleteIfEmpty(swarm)
 
   const run = async (): Promise<void> => {
-    if (!await updated) {
+    if (!(await updated)) {
       swarm.remove(msg.peer_id, conn)
       forgetPeer(conn, msg.info_hash, msg.peer_id)
       ctx.swarms.deleteIfEmpty(swarm)
@@ -36,7 +43,13 @@ export function announceInCluster (
     const counts = await cluster.counts(msg.info_hash)
     conn.sendText(announceReply(ctx, swarm, counts.complete, counts.incomplete, warning))
     if (peer === undefined || msg.offers === undefined || wanted === 0) return
-    const targets = await cluster.choosePeers(msg.info_hash, msg.peer_id, region, ctx.config.regions.neighbours(region), wanted)
+    const targets = await cluster.choosePeers(
+      msg.info_hash,
+      msg.peer_id,
+      region,
+      ctx.config.regions.neighbours(region),
+      wanted
+    )
     const peerIdJson = JSON.stringify(peer.peerId)
     targets.forEach((target, i) => {
       const text = offerForward(msg.offers![i]!, peerIdJson, swarm.infoHashJson, region)
@@ -59,7 +72,7 @@ const OFFER_PREFIX = '{"action":"announce","offer":'
  * local socket of `peerId` in `infoHash`; false when it has gone. An offer earns its
  * target a free answer, and is not sent to a socket that is not reading.
  */
-export function deliverLocal (ctx: TrackerContext, infoHash: string, peerId: string, text: string): boolean {
+export function deliverLocal(ctx: TrackerContext, infoHash: string, peerId: string, text: string): boolean {
   const target = ctx.swarms.get(infoHash)?.get(peerId)
   if (target === undefined) {
     ctx.metrics.signalsDropped++

@@ -20,14 +20,26 @@ import type { TrackerContext } from './context.js'
  * Update the swarm, reply with its counts, then forward the offers. `limitWarning` says
  * the socket is over its rate and goes into the reply's `warning message`.
  */
-export function handleAnnounce (ctx: TrackerContext, conn: Connection, msg: AnnounceRequest, limitWarning?: string): void {
+export function handleAnnounce(
+  ctx: TrackerContext,
+  conn: Connection,
+  msg: AnnounceRequest,
+  limitWarning?: string
+): void {
   // The CIDR map, when it knows the address, wins over what the client claims.
   const region = conn.mappedRegion ?? msg.region ?? conn.region ?? DEFAULT_REGION
   checkSocketLimits(ctx, conn, msg)
   const swarm = ctx.swarms.getOrCreate(msg.info_hash)
   let peer: SwarmPeer<Connection> | undefined
   try {
-    peer = swarm.announce({ peerId: msg.peer_id, event: msg.event, left: msg.left, region, handle: conn, source: conn.address.key })
+    peer = swarm.announce({
+      peerId: msg.peer_id,
+      event: msg.event,
+      left: msg.left,
+      region,
+      handle: conn,
+      source: conn.address.key
+    })
   } catch (err) {
     ctx.swarms.deleteIfEmpty(swarm)
     throw err
@@ -40,10 +52,12 @@ export function handleAnnounce (ctx: TrackerContext, conn: Connection, msg: Anno
   const offers = peer === undefined ? undefined : msg.offers
   const wanted = offers === undefined ? 0 : offerLimit(ctx, msg, offers)
   // The client's own numwant needs no warning; our cap cutting its offers does.
-  const capWarning = offers !== undefined && offers.length > ctx.config.maxOffersPerAnnounce
-    ? `only ${ctx.config.maxOffersPerAnnounce} of ${offers.length} offers are forwarded per announce`
-    : undefined
-  const warning = capWarning === undefined ? limitWarning : limitWarning === undefined ? capWarning : `${limitWarning}; ${capWarning}`
+  const capWarning =
+    offers !== undefined && offers.length > ctx.config.maxOffersPerAnnounce
+      ? `only ${ctx.config.maxOffersPerAnnounce} of ${offers.length} offers are forwarded per announce`
+      : undefined
+  const warning =
+    capWarning === undefined ? limitWarning : limitWarning === undefined ? capWarning : `${limitWarning}; ${capWarning}`
 
   if (ctx.cluster !== undefined) {
     announceInCluster(ctx, conn, msg, swarm, peer, region, wanted, warning)
@@ -56,13 +70,19 @@ export function handleAnnounce (ctx: TrackerContext, conn: Connection, msg: Anno
 }
 
 /** The announce reply, by concatenation (JSON.stringify of the same object costs several times more). */
-export function announceReply (ctx: TrackerContext, swarm: Swarm<Connection>, complete: number, incomplete: number, warning: string | undefined): string {
+export function announceReply(
+  ctx: TrackerContext,
+  swarm: Swarm<Connection>,
+  complete: number,
+  incomplete: number,
+  warning: string | undefined
+): string {
   const tail = warning === undefined ? '}' : `,"warning message":${JSON.stringify(warning)}}`
   return `${ctx.announceReplyHead}${swarm.infoHashJson},"complete":${complete},"incomplete":${incomplete}${tail}`
 }
 
 /** An offer as the receiving peer gets it. */
-export function offerForward (entry: OfferEntry, peerIdJson: string, infoHashJson: string, region: string): string {
+export function offerForward(entry: OfferEntry, peerIdJson: string, infoHashJson: string, region: string): string {
   return `{"action":"announce","offer":{"type":"offer","sdp":${JSON.stringify(entry.offer.sdp)}},"offer_id":${JSON.stringify(entry.offer_id)},"peer_id":${peerIdJson},"info_hash":${infoHashJson},"region":${JSON.stringify(region)}}`
 }
 
@@ -72,7 +92,7 @@ export function offerForward (entry: OfferEntry, peerIdJson: string, infoHashJso
  * p2p-media-loader send it equal to the number of offers, so honouring it changes nothing
  * for them.
  */
-function offerLimit (ctx: TrackerContext, msg: AnnounceRequest, offers: OfferEntry[]): number {
+function offerLimit(ctx: TrackerContext, msg: AnnounceRequest, offers: OfferEntry[]): number {
   let limit = Math.min(offers.length, ctx.config.maxOffersPerAnnounce)
   if (msg.numwant !== undefined) limit = Math.min(limit, Math.floor(msg.numwant))
   return limit
@@ -82,7 +102,13 @@ function offerLimit (ctx: TrackerContext, msg: AnnounceRequest, offers: OfferEnt
  * Each offer goes to one distinct other peer, same region first, never to a socket that
  * is not reading (its backlog would only grow). Leftover offers are ignored.
  */
-function forwardOffers (ctx: TrackerContext, swarm: Swarm<Connection>, from: SwarmPeer<Connection>, offers: OfferEntry[], wanted: number): void {
+function forwardOffers(
+  ctx: TrackerContext,
+  swarm: Swarm<Connection>,
+  from: SwarmPeer<Connection>,
+  offers: OfferEntry[],
+  wanted: number
+): void {
   const targets: Array<SwarmPeer<Connection>> = []
   swarm.choosePeers(from, from.region, ctx.config.regions.neighbours(from.region), wanted, targets, isReading)
   const peerIdJson = JSON.stringify(from.peerId)
@@ -96,12 +122,12 @@ function forwardOffers (ctx: TrackerContext, swarm: Swarm<Connection>, from: Swa
 }
 
 /** A socket that keeps up with what it is sent; only those are offered to other peers. */
-export function isReading (conn: Connection): boolean {
+export function isReading(conn: Connection): boolean {
   return !conn.backlogged
 }
 
 /** Refuse joining one swarm too many, or one peer id too many in a swarm. */
-function checkSocketLimits (ctx: TrackerContext, conn: Connection, msg: AnnounceRequest): void {
+function checkSocketLimits(ctx: TrackerContext, conn: Connection, msg: AnnounceRequest): void {
   if (msg.event === 'stopped') return
   const peerIds = conn.swarms.get(msg.info_hash)
   if (peerIds === undefined) {
@@ -109,6 +135,9 @@ function checkSocketLimits (ctx: TrackerContext, conn: Connection, msg: Announce
       throw new Refusal('too-many-swarms', `this connection is already in ${ctx.config.maxSwarmsPerSocket} swarms`)
     }
   } else if (!hasPeerId(peerIds, msg.peer_id) && peerIdCount(peerIds) >= MAX_PEER_IDS_PER_SOCKET_SWARM) {
-    throw new Refusal('too-many-swarms', `this connection already uses ${MAX_PEER_IDS_PER_SOCKET_SWARM} peer ids in this swarm`)
+    throw new Refusal(
+      'too-many-swarms',
+      `this connection already uses ${MAX_PEER_IDS_PER_SOCKET_SWARM} peer ids in this swarm`
+    )
   }
 }

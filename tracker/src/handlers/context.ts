@@ -26,7 +26,7 @@ export interface TrackerContext {
 }
 
 /** One logger per tracker module, each tagged with its namespace. */
-export function createLoggers (logger: Logger): TrackerContext['log'] {
+export function createLoggers(logger: Logger): TrackerContext['log'] {
   return {
     server: scopeLogger(logger, 'p2pcdn:tracker:server'),
     announce: scopeLogger(logger, 'p2pcdn:tracker:announce'),
@@ -38,6 +38,6 @@ export function createLoggers (logger: Logger): TrackerContext['log'] {
 }
 
 /** The announce reply head for `config`, built once. */
-export function announceReplyHead (config: TrackerConfig): string {
+export function announceReplyHead(config: TrackerConfig): string {
   return `{"action":"announce","interval":${config.announceIntervalS},"min interval":${config.minAnnounceIntervalS},"info_hash":`
 }

@@ -22,7 +22,7 @@ const refused = (why: string): Refusal => new Refusal('edge-refused', `edge regi
  * claim, and list it once it answers the challenge at that URL (when `edgeChallenge`).
  * Throws a Refusal for what can be refused at once; a failed challenge is replied later.
  */
-export function handleEdgeRegister (ctx: TrackerContext, conn: Connection, msg: EdgeRegisterRequest): void {
+export function handleEdgeRegister(ctx: TrackerContext, conn: Connection, msg: EdgeRegisterRequest): void {
   const { id, key } = authenticate(ctx, msg)
   const url = claimedUrl(ctx, id, msg.url)
   if (ctx.edges.isPending(conn)) throw refused('a registration is already in progress on this connection')
@@ -45,7 +45,12 @@ export function handleEdgeRegister (ctx: TrackerContext, conn: Connection, msg: 
   }
   ctx.edgeChallenger.check(url, id, key).then(list, (err: unknown) => {
     ctx.edges.release(conn)
-    ctx.log.edges.info('edge-refused', { conn: conn.id, id, url, reason: err instanceof Error ? err.message : String(err) })
+    ctx.log.edges.info('edge-refused', {
+      conn: conn.id,
+      id,
+      url,
+      reason: err instanceof Error ? err.message : String(err)
+    })
     replyFailure(ctx, conn, err, msg)
   })
 }
@@ -54,7 +59,7 @@ export function handleEdgeRegister (ctx: TrackerContext, conn: Connection, msg: 
  * Who is registering, and the key its challenge answer is checked with: the edge of the
  * edges file named by `id` if `token` is its secret, else an edge of the shared token.
  */
-function authenticate (ctx: TrackerContext, msg: EdgeRegisterRequest): { id: string | undefined, key: Buffer } {
+function authenticate(ctx: TrackerContext, msg: EdgeRegisterRequest): { id: string | undefined; key: Buffer } {
   const { edges, edgeToken } = ctx.config
   if (msg.id !== undefined) {
     if (edges.size === 0) throw refused('this tracker has no edges file; register with the shared token and no id')
@@ -77,11 +82,12 @@ function authenticate (ctx: TrackerContext, msg: EdgeRegisterRequest): { id: str
  * The URL an edge may be listed at: for an edge of the edges file, one of its own
  * origins exactly; for a shared-token edge, anything not listed for an edge of the file.
  */
-function claimedUrl (ctx: TrackerContext, id: string | undefined, url: string): string {
+function claimedUrl(ctx: TrackerContext, id: string | undefined, url: string): string {
   const edges = ctx.config.edges
   if (id !== undefined) {
     const origin = exactOrigin(url)
-    if (origin === undefined || edges.get(id)?.urls.has(origin) !== true) throw refused(`${url} is not listed for edge "${id}"`)
+    if (origin === undefined || edges.get(id)?.urls.has(origin) !== true)
+      throw refused(`${url} is not listed for edge "${id}"`)
     return origin
   }
   let origin: string
@@ -97,7 +103,7 @@ function claimedUrl (ctx: TrackerContext, id: string | undefined, url: string): 
 }
 
 /** Record load and last-seen; throws ProtocolError for a connection with no edge. */
-export function handleEdgeLoad (ctx: TrackerContext, conn: Connection, msg: EdgeLoadRequest): void {
+export function handleEdgeLoad(ctx: TrackerContext, conn: Connection, msg: EdgeLoadRequest): void {
   if (!ctx.edges.reportLoad(conn, msg, ctx.now())) {
     // Also what an edge sees after it was dropped for missing heartbeats: register again.
     throw new ProtocolError('edge load refused: this connection has no registered edge')
@@ -106,24 +112,27 @@ export function handleEdgeLoad (ctx: TrackerContext, conn: Connection, msg: Edge
 }
 
 /** In cluster mode every load report refreshes the edge's expiring key in Redis. */
-function shareEdge (ctx: TrackerContext, conn: Connection): void {
+function shareEdge(ctx: TrackerContext, conn: Connection): void {
   const edge = ctx.edges.get(conn)
   if (ctx.cluster !== undefined && edge !== undefined) ctx.cluster.edgeUpdated(edge)
 }
 
 /** Healthy edges for `region`: this process's, or the whole cluster's. Neighbours follow the region. */
-export async function listEdges (ctx: TrackerContext, region: string | undefined): Promise<EdgeInfo[]> {
+export async function listEdges(ctx: TrackerContext, region: string | undefined): Promise<EdgeInfo[]> {
   const neighbours = region === undefined ? [] : ctx.config.regions.neighbours(region)
   if (ctx.cluster === undefined) return ctx.edges.list(region, ctx.now(), neighbours)
   return orderEdges(await ctx.cluster.edges(), region, neighbours)
 }
 
 /** Reply with healthy edges, the requested (or announced) region first. */
-export function handleEdgesRequest (ctx: TrackerContext, conn: Connection, msg: EdgesRequest): void {
-  listEdges(ctx, msg.region ?? conn.region).then(edges => {
-    conn.send({ action: 'p2pcdn:edges', v: PROTOCOL_VERSION, edges })
-  }, (err: unknown) => {
-    ctx.log.edges.warn('edge-list-failed', { conn: conn.id, error: err instanceof Error ? err.message : String(err) })
-    conn.send({ 'failure reason': 'edge list unavailable', action: 'p2pcdn:edges' })
-  })
+export function handleEdgesRequest(ctx: TrackerContext, conn: Connection, msg: EdgesRequest): void {
+  listEdges(ctx, msg.region ?? conn.region).then(
+    edges => {
+      conn.send({ action: 'p2pcdn:edges', v: PROTOCOL_VERSION, edges })
+    },
+    (err: unknown) => {
+      ctx.log.edges.warn('edge-list-failed', { conn: conn.id, error: err instanceof Error ? err.message : String(err) })
+      conn.send({ 'failure reason': 'edge list unavailable', action: 'p2pcdn:edges' })
+    }
+  )
 }

@@ -14,7 +14,7 @@ export interface FailureContext {
   info_hash?: unknown
 }
 
-export function replyFailure (ctx: TrackerContext, conn: Connection, err: unknown, about: FailureContext): void {
+export function replyFailure(ctx: TrackerContext, conn: Connection, err: unknown, about: FailureContext): void {
   const code = errorCode(err)
   conn.send(failureReply(err, about))
   const action = typeof about.action === 'string' ? about.action.slice(0, 64) : undefined
@@ -24,7 +24,8 @@ export function replyFailure (ctx: TrackerContext, conn: Connection, err: unknow
     return
   }
   // By field, not instanceof, as errors.ts asks; a plain ProtocolError is an edge refusal.
-  const reason = (err as Partial<Refusal>).reason ?? (code === 'ERR_INVALID_MESSAGE' ? 'invalid-message' : 'edge-refused')
+  const reason =
+    (err as Partial<Refusal>).reason ?? (code === 'ERR_INVALID_MESSAGE' ? 'invalid-message' : 'edge-refused')
   ctx.metrics.reject(reason)
   // Debug, not warn: a hostile client must not be able to flood the log.
   ctx.log.server.debug('request-refused', { conn: conn.id, action, code, reason })
@@ -36,7 +37,7 @@ export function replyFailure (ctx: TrackerContext, conn: Connection, err: unknow
  * broken tracker (they close the socket, which every torrent of the page shares, and
  * retry 10 to 310 s later), so both are echoed whenever the request had them.
  */
-export function failureReply (err: unknown, about: FailureContext): FailureResponse {
+export function failureReply(err: unknown, about: FailureContext): FailureResponse {
   const code = errorCode(err)
   const reply: FailureResponse = {
     'failure reason': code === undefined ? 'internal tracker error' : (err as Error).message
@@ -54,8 +55,8 @@ export function failureReply (err: unknown, about: FailureContext): FailureRespo
 const REMOTE_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>(['ERR_INVALID_MESSAGE', 'ERR_PROTOCOL'])
 
 /** Matched by `code`, not `instanceof`, as errors.ts asks. */
-function errorCode (err: unknown): ErrorCode | undefined {
+function errorCode(err: unknown): ErrorCode | undefined {
   if (!(err instanceof Error)) return undefined
   const code = (err as { code?: unknown }).code
-  return typeof code === 'string' && REMOTE_ERROR_CODES.has(code) ? code as ErrorCode : undefined
+  return typeof code === 'string' && REMOTE_ERROR_CODES.has(code) ? (code as ErrorCode) : undefined
 }

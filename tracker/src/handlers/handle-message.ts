@@ -22,7 +22,7 @@ import { handleAnswer } from './signal.js'
  * Handle one frame (UTF-8 JSON, text or binary, as bittorrent-tracker reads both); never
  * throws. A frame over budget is dropped before it is even decoded to a string.
  */
-export function handleMessage (ctx: TrackerContext, conn: Connection, frame: Buffer): void {
+export function handleMessage(ctx: TrackerContext, conn: Connection, frame: Buffer): void {
   const now = ctx.now()
   let msg: ClientMessage | undefined
   let invalid: unknown
@@ -63,7 +63,7 @@ export function handleMessage (ctx: TrackerContext, conn: Connection, frame: Buf
 /** The key every answer has; the test is on bytes, before any decoding. */
 const ANSWER_KEY = Buffer.from('"answer"')
 
-function run (ctx: TrackerContext, conn: Connection, msg: ClientMessage, warning: string | undefined): void {
+function run(ctx: TrackerContext, conn: Connection, msg: ClientMessage, warning: string | undefined): void {
   try {
     dispatch(ctx, conn, msg, warning)
   } catch (err) {
@@ -71,7 +71,7 @@ function run (ctx: TrackerContext, conn: Connection, msg: ClientMessage, warning
   }
 }
 
-function dispatch (ctx: TrackerContext, conn: Connection, msg: ClientMessage, warning: string | undefined): void {
+function dispatch(ctx: TrackerContext, conn: Connection, msg: ClientMessage, warning: string | undefined): void {
   switch (msg.action) {
     case 'announce':
       if ('answer' in msg) handleAnswer(ctx, conn, msg)
@@ -91,10 +91,7 @@ function dispatch (ctx: TrackerContext, conn: Connection, msg: ClientMessage, wa
   }
 }
 
-type BudgetVerdict =
-  | { kind: 'ok' }
-  | { kind: 'warn', warning: string }
-  | { kind: 'refuse', reason: RefusalReason }
+type BudgetVerdict = { kind: 'ok' } | { kind: 'warn'; warning: string } | { kind: 'refuse'; reason: RefusalReason }
 
 const OK: BudgetVerdict = { kind: 'ok' }
 
@@ -102,7 +99,7 @@ const OK: BudgetVerdict = { kind: 'ok' }
  * Two token buckets, the socket's and its address's; a message takes one token from
  * each. Either in debt: served with a warning; either at the end of its debt: refused.
  */
-function takeBudget (ctx: TrackerContext, conn: Connection, now: number): BudgetVerdict {
+function takeBudget(ctx: TrackerContext, conn: Connection, now: number): BudgetVerdict {
   const { messagesPerSecond, messageBurst, messagesPerSecondPerIp, messageBurstPerIp } = ctx.config
   const own = conn.bucket
   const shared = conn.address.bucket
@@ -116,8 +113,10 @@ function takeBudget (ctx: TrackerContext, conn: Connection, now: number): Budget
   own.level--
   if (shares) shared.level--
   conn.throttled = false
-  if (own.level < 0) return { kind: 'warn', warning: `slow down: over ${messagesPerSecond} messages per second on this connection` }
-  if (shares && shared.level < 0) return { kind: 'warn', warning: `slow down: over ${messagesPerSecondPerIp} messages per second from this address` }
+  if (own.level < 0)
+    return { kind: 'warn', warning: `slow down: over ${messagesPerSecond} messages per second on this connection` }
+  if (shares && shared.level < 0)
+    return { kind: 'warn', warning: `slow down: over ${messagesPerSecondPerIp} messages per second from this address` }
   return OK
 }
 
@@ -126,21 +125,28 @@ function takeBudget (ctx: TrackerContext, conn: Connection, now: number): Budget
  * so a flood is not answered by a flood. The one reply carries the request's action and
  * info_hash, so a bittorrent-tracker client takes it as a warning for that torrent.
  */
-function refuse (ctx: TrackerContext, conn: Connection, reason: RefusalReason, msg: ClientMessage | undefined, frame: Buffer): void {
+function refuse(
+  ctx: TrackerContext,
+  conn: Connection,
+  reason: RefusalReason,
+  msg: ClientMessage | undefined,
+  frame: Buffer
+): void {
   ctx.metrics.reject(reason)
   if (conn.throttled) return
   conn.throttled = true
   const { messagesPerSecond, messagesPerSecondPerIp } = ctx.config
-  const text = reason === 'rate-limited'
-    ? `too many messages: at most ${messagesPerSecond} per second on one connection`
-    : `too many messages: at most ${messagesPerSecondPerIp} per second from one address`
+  const text =
+    reason === 'rate-limited'
+      ? `too many messages: at most ${messagesPerSecond} per second on one connection`
+      : `too many messages: at most ${messagesPerSecondPerIp} per second from one address`
   // Decoded and parsed only for this one reply: a dropped frame costs neither.
   conn.send(failureReply(new Refusal(reason, text), msg ?? guessContext(frame.toString('utf8'))))
   ctx.log.server.info('rate-limited', { conn: conn.id, ip: conn.ip, reason })
 }
 
 /** Best effort for a message that did not parse: its action and info_hash, if readable. */
-function guessContext (raw: string): FailureContext {
+function guessContext(raw: string): FailureContext {
   try {
     const value: unknown = JSON.parse(raw)
     if (typeof value === 'object' && value !== null) return value as FailureContext

@@ -44,7 +44,12 @@ export interface HttpSources {
 }
 
 /** Route one HTTP request: `/healthz`, `/edges?region=`, `/stats`, `/metrics`; 404 otherwise. */
-export function handleHttpRequest (ctx: TrackerContext, src: HttpSources, req: IncomingMessage, res: ServerResponse): void {
+export function handleHttpRequest(
+  ctx: TrackerContext,
+  src: HttpSources,
+  req: IncomingMessage,
+  res: ServerResponse
+): void {
   const url = new URL(req.url ?? '/', 'http://tracker.invalid')
   const route = ROUTES.get(url.pathname)
   if (route === undefined) {
@@ -56,13 +61,16 @@ export function handleHttpRequest (ctx: TrackerContext, src: HttpSources, req: I
     sendJson(res, 405, { error: 'method not allowed' })
     return
   }
-  route(ctx, url, src).then(body => {
-    if (typeof body === 'string') send(res, 200, src.registry.contentType, body)
-    else sendJson(res, 200, body)
-  }, (err: unknown) => {
-    ctx.log.http.warn('http-failed', { path: url.pathname, error: err instanceof Error ? err.message : String(err) })
-    sendJson(res, 503, { error: 'unavailable' })
-  })
+  route(ctx, url, src).then(
+    body => {
+      if (typeof body === 'string') send(res, 200, src.registry.contentType, body)
+      else sendJson(res, 200, body)
+    },
+    (err: unknown) => {
+      ctx.log.http.warn('http-failed', { path: url.pathname, error: err instanceof Error ? err.message : String(err) })
+      sendJson(res, 503, { error: 'unavailable' })
+    }
+  )
 }
 
 /** A string body is Prometheus text; anything else goes out as JSON. */
@@ -71,28 +79,34 @@ type Route = (ctx: TrackerContext, url: URL, src: HttpSources) => Promise<unknow
 const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/healthz', async () => ({ ok: true })],
   // The same body as the `p2pcdn:edges` WebSocket reply, so one parser reads both.
-  ['/edges', async (ctx, url): Promise<EdgesResponse> => ({
-    action: 'p2pcdn:edges',
-    v: PROTOCOL_VERSION,
-    edges: await listEdges(ctx, url.searchParams.get('region') ?? undefined)
-  })],
-  ['/stats', async (ctx, _url, src): Promise<TrackerStats> => {
-    const edgeList = await listEdges(ctx, undefined)
-    const stats: TrackerStats = {
-      ...ctx.swarms.stats(),
-      swarms: ctx.swarms.size,
-      edges: edgeList.length,
-      edgeList,
-      connections: src.connections(),
-      swarmList: swarmList(ctx)
+  [
+    '/edges',
+    async (ctx, url): Promise<EdgesResponse> => ({
+      action: 'p2pcdn:edges',
+      v: PROTOCOL_VERSION,
+      edges: await listEdges(ctx, url.searchParams.get('region') ?? undefined)
+    })
+  ],
+  [
+    '/stats',
+    async (ctx, _url, src): Promise<TrackerStats> => {
+      const edgeList = await listEdges(ctx, undefined)
+      const stats: TrackerStats = {
+        ...ctx.swarms.stats(),
+        swarms: ctx.swarms.size,
+        edges: edgeList.length,
+        edgeList,
+        connections: src.connections(),
+        swarmList: swarmList(ctx)
+      }
+      if (ctx.cluster !== undefined) stats.node = ctx.cluster.nodeId
+      return stats
     }
-    if (ctx.cluster !== undefined) stats.node = ctx.cluster.nodeId
-    return stats
-  }],
+  ],
   ['/metrics', async (_ctx, _url, src) => await src.registry.metrics()]
 ])
 
-function swarmList (ctx: TrackerContext): SwarmStats[] {
+function swarmList(ctx: TrackerContext): SwarmStats[] {
   return [...ctx.swarms.values()]
     .sort((a, b) => b.size - a.size)
     .slice(0, MAX_STATS_SWARMS)
@@ -105,11 +119,11 @@ function swarmList (ctx: TrackerContext): SwarmStats[] {
     }))
 }
 
-function sendJson (res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
   send(res, status, 'application/json; charset=utf-8', JSON.stringify(body))
 }
 
-function send (res: ServerResponse, status: number, type: string, text: string): void {
+function send(res: ServerResponse, status: number, type: string, text: string): void {
   res.writeHead(status, {
     'content-type': type,
     'content-length': Buffer.byteLength(text),

@@ -7,7 +7,7 @@ import type { TrackerContext } from './context.js'
 export const MAX_SCRAPE_ALL_SWARMS = 100
 
 /** Reply with the counts of the named swarms (all, capped, when none is named). */
-export function handleScrape (ctx: TrackerContext, conn: Connection, msg: ScrapeRequest): void {
+export function handleScrape(ctx: TrackerContext, conn: Connection, msg: ScrapeRequest): void {
   // No info_hash means every swarm, as in bittorrent-tracker; capped so that one small
   // request cannot ask for a reply the size of the whole tracker.
   const infoHashes = msg.info_hash.length > 0 ? msg.info_hash : firstSwarms(ctx, MAX_SCRAPE_ALL_SWARMS)
@@ -27,7 +27,7 @@ export function handleScrape (ctx: TrackerContext, conn: Connection, msg: Scrape
 }
 
 /** Up to `max` info_hashes, without copying the whole swarm list first. */
-function firstSwarms (ctx: TrackerContext, max: number): string[] {
+function firstSwarms(ctx: TrackerContext, max: number): string[] {
   const out: string[] = []
   for (const swarm of ctx.swarms.values()) {
     if (out.length >= max) break

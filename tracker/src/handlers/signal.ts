@@ -14,7 +14,7 @@ import { deliverLocal } from './announce-cluster.js'
 import type { TrackerContext } from './context.js'
 
 /** Relay an answer to `to_peer_id` in the same swarm; no reply to the sender. */
-export function handleAnswer (ctx: TrackerContext, conn: Connection, msg: AnswerRequest): void {
+export function handleAnswer(ctx: TrackerContext, conn: Connection, msg: AnswerRequest): void {
   const swarm = ctx.swarms.get(msg.info_hash)
   const from = swarm?.get(msg.peer_id)
   if (from === undefined || from.handle !== conn) {
@@ -35,18 +35,24 @@ export function handleAnswer (ctx: TrackerContext, conn: Connection, msg: Answer
     ctx.metrics.signalsDropped++
     return
   }
-  cluster.locate(msg.info_hash, msg.to_peer_id).then(nodeId => {
-    if (nodeId === undefined) ctx.metrics.signalsDropped++
-    else if (nodeId === cluster.nodeId) deliverLocal(ctx, msg.info_hash, msg.to_peer_id, text)
-    else {
-      cluster.relay(nodeId, msg.info_hash, msg.to_peer_id, text)
-      ctx.metrics.answersRelayed++
+  cluster.locate(msg.info_hash, msg.to_peer_id).then(
+    nodeId => {
+      if (nodeId === undefined) ctx.metrics.signalsDropped++
+      else if (nodeId === cluster.nodeId) deliverLocal(ctx, msg.info_hash, msg.to_peer_id, text)
+      else {
+        cluster.relay(nodeId, msg.info_hash, msg.to_peer_id, text)
+        ctx.metrics.answersRelayed++
+      }
+    },
+    (err: unknown) => {
+      ctx.log.cluster.warn('answer-relay-failed', {
+        conn: conn.id,
+        error: err instanceof Error ? err.message : String(err)
+      })
     }
-  }, (err: unknown) => {
-    ctx.log.cluster.warn('answer-relay-failed', { conn: conn.id, error: err instanceof Error ? err.message : String(err) })
-  })
+  )
 }
 
-function answerForward (msg: AnswerRequest, region: string): string {
+function answerForward(msg: AnswerRequest, region: string): string {
   return `{"action":"announce","answer":{"type":"answer","sdp":${JSON.stringify(msg.answer.sdp)}},"offer_id":${JSON.stringify(msg.offer_id)},"peer_id":${JSON.stringify(msg.peer_id)},"info_hash":${JSON.stringify(msg.info_hash)},"region":${JSON.stringify(region)}}`
 }

@@ -6,11 +6,17 @@
 import type { Page } from 'playwright'
 import type { CdnEnv } from '../../../helpers/cdn-env.js'
 import { until } from '../../support/measure.js'
-import { HostilePeer, resourceAt, type HostileMode, type HostilePeerInit, type HostileResource } from '../../support/hostile-peer.js'
+import {
+  HostilePeer,
+  resourceAt,
+  type HostileMode,
+  type HostilePeerInit,
+  type HostileResource
+} from '../../support/hostile-peer.js'
 import { createCdn, timedFetch, type TimedFetch } from './page.js'
 
 /** The manifest and bytes of `path` on the env's origin, as a hostile peer needs them. */
-export async function resourceOf (env: CdnEnv, path: string, body: Uint8Array): Promise<HostileResource> {
+export async function resourceOf(env: CdnEnv, path: string, body: Uint8Array): Promise<HostileResource> {
   return await resourceAt(env.edges[0]!.url, `${env.origin.url}${path}`, body)
 }
 
@@ -25,26 +31,47 @@ export interface Joined {
  * until the page counts `peers` connected ones (the hostile one, and any pages already
  * in the swarm).
  */
-export async function pageWithPeer (env: CdnEnv, mode: HostileMode, swarm: string, resources: HostileResource[], { init = {}, peerInit = {}, peers = 1 }: { init?: Record<string, unknown>, peerInit?: Partial<HostilePeerInit>, peers?: number } = {}): Promise<Joined> {
+export async function pageWithPeer(
+  env: CdnEnv,
+  mode: HostileMode,
+  swarm: string,
+  resources: HostileResource[],
+  {
+    init = {},
+    peerInit = {},
+    peers = 1
+  }: { init?: Record<string, unknown>; peerInit?: Partial<HostilePeerInit>; peers?: number } = {}
+): Promise<Joined> {
   const peer = new HostilePeer({ tracker: env.tracker.url, swarm, mode, resources, ...peerInit })
   await peer.start()
   const page = await env.openPage()
   await createCdn(page, { tracker: env.tracker.url, swarm, ...init })
   await peer.connected
-  const seen = await until(async () => await page.evaluate(n => (globalThis as any).cdn.stats().peers.length >= n, peers), 10_000)
+  const seen = await until(
+    async () => await page.evaluate(n => (globalThis as any).cdn.stats().peers.length >= n, peers),
+    10_000
+  )
   if (!seen) throw new Error(`the page never listed ${peers} connected peers (the ${mode} one among them)`)
   return {
     page,
     peer,
     close: async () => {
       await peer.stop()
-      await page.context().close().catch(() => {})
+      await page
+        .context()
+        .close()
+        .catch(() => {})
     }
   }
 }
 
 /** One honest-peer fetch of `path`: the baseline time for this file. */
-export async function honestFetch (env: CdnEnv, swarm: string, path: string, resource: HostileResource): Promise<TimedFetch> {
+export async function honestFetch(
+  env: CdnEnv,
+  swarm: string,
+  path: string,
+  resource: HostileResource
+): Promise<TimedFetch> {
   const joined = await pageWithPeer(env, 'honest', swarm, [resource])
   try {
     return await timedFetch(joined.page, path, 30_000)
@@ -64,6 +91,6 @@ export const SLOWDOWN = 3
 export const PEER_FIRST_BYTE_MS = 2000
 export const SLACK_MS = 500
 
-export function boundFor (honestMs: number): number {
+export function boundFor(honestMs: number): number {
   return SLOWDOWN * honestMs + PEER_FIRST_BYTE_MS + SLACK_MS
 }

@@ -22,7 +22,6 @@ import type { Measured } from '../../support/measure.js'
 /** The child entry point: runs `p2pcdn edge` with argv as flags, JSON log lines on stdout. */
 const CHILD = join(import.meta.dirname, '..', '..', '..', 'integration', 'edge-crash-child.ts')
 
-
 /**
  * Allowed RSS on top of baseline + maxMemoryBytes: what an edge that holds nothing
  * beyond its byte caps still grows by under load. Mostly V8's heap headroom: under
@@ -37,7 +36,6 @@ const CHILD = join(import.meta.dirname, '..', '..', '..', 'integration', 'edge-c
  * holds a whole 32 MiB object per connection, or an unbounded stream, blows through it.
  */
 export const FIXED_OVERHEAD = 128 * MiB
-
 
 export interface EdgeChild {
   child: ChildProcess
@@ -64,10 +62,18 @@ export interface StartFailure {
 const SUSPICIOUS = /uncaught|unhandled|^\s+at .+:\d+:\d+\)?$|TypeError|RangeError|ReferenceError/i
 
 /** Start `p2pcdn edge --origin URL --port 0 ...args` in a child; resolves once it listens. */
-export async function startEdge (origin: string, args: string[] = [], opts: { port?: number } = {}): Promise<EdgeChild | StartFailure> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, '--origin', origin, '--port', String(opts.port ?? 0), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
+export async function startEdge(
+  origin: string,
+  args: string[] = [],
+  opts: { port?: number } = {}
+): Promise<EdgeChild | StartFailure> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', CHILD, '--origin', origin, '--port', String(opts.port ?? 0), ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe']
+    }
+  )
   const suspicious: string[] = []
   const logs: string[] = []
   let stderr = ''
@@ -89,7 +95,7 @@ export async function startEdge (origin: string, args: string[] = [], opts: { po
       watch(line)
       if (!line.includes('"listening"')) return
       try {
-        const msg = JSON.parse(line) as { event?: string, msg?: string, url?: string, port?: number }
+        const msg = JSON.parse(line) as { event?: string; msg?: string; url?: string; port?: number }
         if (msg.url !== undefined) resolve(msg.url)
       } catch {}
     })
@@ -112,8 +118,10 @@ export async function startEdge (origin: string, args: string[] = [], opts: { po
     logs,
     alive,
     rss: () => rssOf(pid),
-    kill: () => { child.kill('SIGKILL') },
-    async stop () {
+    kill: () => {
+      child.kill('SIGKILL')
+    },
+    async stop() {
       if (!alive()) return
       const exited = new Promise(resolve => child.once('exit', resolve))
       child.kill('SIGKILL')
@@ -123,21 +131,21 @@ export async function startEdge (origin: string, args: string[] = [], opts: { po
 }
 
 /** Start the edge and fail the test with the child's stderr when it does not start. */
-export async function mustStart (origin: string, args: string[] = [], opts: { port?: number } = {}): Promise<EdgeChild> {
+export async function mustStart(origin: string, args: string[] = [], opts: { port?: number } = {}): Promise<EdgeChild> {
   const edge = await startEdge(origin, args, opts)
-  if ('failed' in edge) throw new Error(`edge did not start (exit ${String(edge.code)}): ${edge.stderr.split('\n').slice(0, 3).join(' | ')}`)
+  if ('failed' in edge)
+    throw new Error(
+      `edge did not start (exit ${String(edge.code)}): ${edge.stderr.split('\n').slice(0, 3).join(' | ')}`
+    )
   return edge
 }
 
-export function isFailure (e: EdgeChild | StartFailure): e is StartFailure {
+export function isFailure(e: EdgeChild | StartFailure): e is StartFailure {
   return 'failed' in e
 }
 
-
-
-
 /** A few ordinary requests so the baseline includes a warmed-up heap and code. */
-export async function warmUp (edge: EdgeChild, path: string, expected: Buffer): Promise<number> {
+export async function warmUp(edge: EdgeChild, path: string, expected: Buffer): Promise<number> {
   for (let i = 0; i < 5; i++) {
     const r = await request(edge.url + path)
     expect(r.status).toBe(200)
@@ -147,15 +155,25 @@ export async function warmUp (edge: EdgeChild, path: string, expected: Buffer): 
   return edge.rss()
 }
 
-export function expectRssBound (m: Measured<unknown>, maxMemoryBytes: number): void {
+export function expectRssBound(m: Measured<unknown>, maxMemoryBytes: number): void {
   expect(m.aborted, 'edge RSS passed the 1.5 GiB abort line').toBe(false)
-  expect(m.peak, `peak RSS ${mb(m.peak)} vs baseline ${mb(m.baseline)} + ${mb(maxMemoryBytes)} + ${mb(FIXED_OVERHEAD)}`)
-    .toBeLessThan(m.baseline + maxMemoryBytes + FIXED_OVERHEAD)
+  expect(
+    m.peak,
+    `peak RSS ${mb(m.peak)} vs baseline ${mb(m.baseline)} + ${mb(maxMemoryBytes)} + ${mb(FIXED_OVERHEAD)}`
+  ).toBeLessThan(m.baseline + maxMemoryBytes + FIXED_OVERHEAD)
 }
 
 /** The edge is alive and a victim on a fresh connection gets `path` with exactly `expected`. */
-export async function expectVictim (edge: EdgeChild, path: string, expected: Buffer, headers: Record<string, string> = {}): Promise<Reply> {
-  expect(edge.alive(), `edge process exited (code ${String(edge.child.exitCode)}, signal ${String(edge.child.signalCode)})`).toBe(true)
+export async function expectVictim(
+  edge: EdgeChild,
+  path: string,
+  expected: Buffer,
+  headers: Record<string, string> = {}
+): Promise<Reply> {
+  expect(
+    edge.alive(),
+    `edge process exited (code ${String(edge.child.exitCode)}, signal ${String(edge.child.signalCode)})`
+  ).toBe(true)
   const r = await request(edge.url + path, { headers, timeoutMs: 15_000 })
   expect(r.status).toBe(200)
   expect(r.body.length).toBe(expected.length)
@@ -180,22 +198,33 @@ export interface RequestOptions {
 }
 
 /** One request on its own connection (no agent pooling between attacker and victim). */
-export async function request (url: string, opts: RequestOptions = {}): Promise<Reply> {
+export async function request(url: string, opts: RequestOptions = {}): Promise<Reply> {
   const started = performance.now()
   return await new Promise<Reply>((resolve, reject) => {
-    const req = http.request(url, {
-      method: opts.method ?? 'GET',
-      headers: opts.headers,
-      agent: false,
-      localAddress: opts.localAddress,
-      timeout: opts.timeoutMs ?? 10_000
-    }, res => {
-      const parts: Buffer[] = []
-      res.on('data', (c: Buffer) => parts.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), ms: Math.round(performance.now() - started) }))
-      res.on('error', reject)
-      res.on('aborted', () => reject(new Error('response aborted')))
-    })
+    const req = http.request(
+      url,
+      {
+        method: opts.method ?? 'GET',
+        headers: opts.headers,
+        agent: false,
+        localAddress: opts.localAddress,
+        timeout: opts.timeoutMs ?? 10_000
+      },
+      res => {
+        const parts: Buffer[] = []
+        res.on('data', (c: Buffer) => parts.push(c))
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(parts),
+            ms: Math.round(performance.now() - started)
+          })
+        )
+        res.on('error', reject)
+        res.on('aborted', () => reject(new Error('response aborted')))
+      }
+    )
     req.on('timeout', () => req.destroy(new Error(`timeout after ${opts.timeoutMs ?? 10_000} ms: ${url}`)))
     req.on('error', reject)
     req.end(opts.body)
@@ -206,7 +235,11 @@ export async function request (url: string, opts: RequestOptions = {}): Promise<
  * Send exact bytes and collect everything the edge sends until it closes, `idleMs`
  * passes without data, or `timeoutMs` in total.
  */
-export async function raw (port: number, data: string | Buffer | Array<string | Buffer>, opts: { idleMs?: number, timeoutMs?: number, endAfterWrite?: boolean } = {}): Promise<Buffer> {
+export async function raw(
+  port: number,
+  data: string | Buffer | Array<string | Buffer>,
+  opts: { idleMs?: number; timeoutMs?: number; endAfterWrite?: boolean } = {}
+): Promise<Buffer> {
   return await new Promise<Buffer>(resolve => {
     const socket = net.connect(port, '127.0.0.1')
     const parts: Buffer[] = []
@@ -237,7 +270,7 @@ export async function raw (port: number, data: string | Buffer | Array<string | 
 }
 
 /** A client that sends a request and never reads its answer (the socket stays paused). */
-export async function nonReader (port: number, data: string): Promise<net.Socket> {
+export async function nonReader(port: number, data: string): Promise<net.Socket> {
   return await new Promise<net.Socket>((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1')
     socket.pause()
@@ -249,12 +282,17 @@ export async function nonReader (port: number, data: string): Promise<net.Socket
   })
 }
 
-export function get (path: string, extra = ''): string {
+export function get(path: string, extra = ''): string {
   return `GET ${path} HTTP/1.1\r\nHost: edge.test\r\n${extra}\r\n`
 }
 
 /** Run `count` tasks with at most `width` at a time. */
-export async function bounded (count: number, width: number, task: (i: number) => Promise<void>, signal?: AbortSignal): Promise<void> {
+export async function bounded(
+  count: number,
+  width: number,
+  task: (i: number) => Promise<void>,
+  signal?: AbortSignal
+): Promise<void> {
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < count && signal?.aborted !== true) await task(next++)
@@ -262,9 +300,8 @@ export async function bounded (count: number, width: number, task: (i: number) =
   await Promise.all(Array.from({ length: Math.min(width, count) }, worker))
 }
 
-
 /** A free port on 127.0.0.1, for an edge whose --public-url must name its port in advance. */
-export async function freePort (): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = net.createServer()
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port
@@ -272,15 +309,13 @@ export async function freePort (): Promise<number> {
   return port
 }
 
-export async function metric (edge: EdgeChild, name: string): Promise<number | undefined> {
+export async function metric(edge: EdgeChild, name: string): Promise<number | undefined> {
   const r = await request(edge.url + '/metrics')
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(r.body.toString())
   return m === null ? undefined : Number(m[1])
 }
 
-
-
-export function rssFigures (m: Measured<unknown>, maxMemoryBytes: number): Record<string, unknown> {
+export function rssFigures(m: Measured<unknown>, maxMemoryBytes: number): Record<string, unknown> {
   return {
     baseline: mb(m.baseline),
     peak: mb(m.peak),
@@ -296,6 +331,6 @@ export { MiB, mb, RSS_ABORT, rssOf, underAttack, until } from '../../support/mea
 export type { Measured } from '../../support/measure.js'
 
 /** One line of figures for the before/after table. */
-export function record (test: string, figures: Record<string, unknown>): void {
+export function record(test: string, figures: Record<string, unknown>): void {
   recordFigures('adversarial-edge', test, figures)
 }

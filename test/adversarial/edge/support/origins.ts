@@ -30,7 +30,7 @@ export type Handler = (req: IncomingMessage, res: ServerResponse, seen: number) 
  * `handler` gets each request and how many earlier requests had the same path (query
  * included), so "the first answer differs" origins are one line.
  */
-export async function startHttpOrigin (handler: Handler): Promise<HttpOrigin> {
+export async function startHttpOrigin(handler: Handler): Promise<HttpOrigin> {
   const log: Arrival[] = []
   const perPath = new Map<string, number>()
   const server = http.createServer((req, res) => {
@@ -54,7 +54,7 @@ export async function startHttpOrigin (handler: Handler): Promise<HttpOrigin> {
     port,
     log,
     count: path => log.filter(a => a.url === path).length,
-    async close () {
+    async close() {
       const closed = new Promise<void>(resolve => server.close(() => resolve()))
       server.closeAllConnections()
       await closed
@@ -74,7 +74,7 @@ export interface RawOrigin {
  * `onRequest` gets the socket and the first request head; it writes whatever bytes it
  * likes. One request per connection is enough for the hostile cases.
  */
-export async function startRawOrigin (onRequest: (socket: net.Socket, head: string) => void): Promise<RawOrigin> {
+export async function startRawOrigin(onRequest: (socket: net.Socket, head: string) => void): Promise<RawOrigin> {
   const heads: string[] = []
   const sockets = new Set<net.Socket>()
   const server = net.createServer(socket => {
@@ -98,7 +98,7 @@ export async function startRawOrigin (onRequest: (socket: net.Socket, head: stri
     url: `http://127.0.0.1:${port}`,
     port,
     heads,
-    async close () {
+    async close() {
       for (const s of sockets) s.destroy()
       await new Promise(resolve => server.close(resolve))
     }
@@ -106,7 +106,7 @@ export async function startRawOrigin (onRequest: (socket: net.Socket, head: stri
 }
 
 /** Deterministic bytes of `size` for `seed` (xorshift32): cheap to regenerate and compare. */
-export function bytes (size: number, seed: string): Buffer {
+export function bytes(size: number, seed: string): Buffer {
   const words = new Uint32Array(Math.ceil(size / 4))
   let x = createHash('sha256').update(seed).digest().readUInt32LE(0) | 1
   for (let i = 0; i < words.length; i++) {
@@ -118,16 +118,20 @@ export function bytes (size: number, seed: string): Buffer {
   return Buffer.from(words.buffer, 0, size)
 }
 
-export function sha256 (b: Buffer): string {
+export function sha256(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex')
 }
 
 /** The object every victim asks for: small, cacheable, known bytes. */
 export const SMALL = bytes(4096, 'small')
-export const SMALL_HEADERS = { 'content-type': 'application/octet-stream', 'cache-control': 'public, max-age=600', 'content-length': String(SMALL.length) }
+export const SMALL_HEADERS = {
+  'content-type': 'application/octet-stream',
+  'cache-control': 'public, max-age=600',
+  'content-length': String(SMALL.length)
+}
 
 /** Serve `/small` and return true; false for any other path. */
-export function serveSmall (req: IncomingMessage, res: ServerResponse): boolean {
+export function serveSmall(req: IncomingMessage, res: ServerResponse): boolean {
   if (req.url !== '/small') return false
   res.writeHead(200, SMALL_HEADERS)
   res.end(SMALL)

@@ -20,8 +20,6 @@ import { record as recordFigures, rssOf } from '../../support/measure.js'
 
 const CHILD = join(import.meta.dirname, '..', '..', '..', 'helpers', 'tracker-gc-server.ts')
 
-
-
 export interface TrackerChild {
   proc: ChildProcess
   pid: number
@@ -40,7 +38,7 @@ export interface TrackerChild {
 const children: TrackerChild[] = []
 
 /** Start a tracker in a child process with `init` (the port is always 0). */
-export async function startTracker (init: TrackerInit = {}): Promise<TrackerChild> {
+export async function startTracker(init: TrackerInit = {}): Promise<TrackerChild> {
   const proc = fork(CHILD, [JSON.stringify(init)], {
     execArgv: ['--expose-gc', '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
@@ -59,14 +57,16 @@ export async function startTracker (init: TrackerInit = {}): Promise<TrackerChil
     httpUrl,
     alive,
     rss: () => rssOf(pid),
-    kill: () => { proc.kill('SIGKILL') },
+    kill: () => {
+      proc.kill('SIGKILL')
+    },
     stats: async () => (await getJson(`${httpUrl}/stats`)).body as Json,
-    async metric (series) {
+    async metric(series) {
       const text = await (await fetch(`${httpUrl}/metrics`)).text()
       const line = text.split('\n').find(l => l.startsWith(`${series} `))
       return line === undefined ? 0 : Number(line.slice(series.length + 1))
     },
-    async stop () {
+    async stop() {
       if (!alive()) return
       const exited = new Promise(resolve => proc.once('exit', resolve))
       proc.kill('SIGKILL')
@@ -78,12 +78,9 @@ export async function startTracker (init: TrackerInit = {}): Promise<TrackerChil
 }
 
 /** Kill every tracker child started so far (for afterAll/afterEach). */
-export async function stopTrackers (): Promise<void> {
+export async function stopTrackers(): Promise<void> {
   await Promise.all(children.splice(0).map(async c => await c.stop()))
 }
-
-
-
 
 /**
  * A socket for floods: counts what it receives by kind and keeps nothing, so a flood
@@ -91,21 +88,27 @@ export async function stopTrackers (): Promise<void> {
  */
 export interface FloodSocket {
   ws: WebSocket
-  counts: { replies: number, warnings: number, failures: number, offers: number, answers: number, other: number }
+  counts: { replies: number; warnings: number; failures: number; offers: number; answers: number; other: number }
   /** Failure replies received (the first few), to check their shape. */
   failures: Json[]
   send: (message: Json) => void
   closed: Promise<number>
 }
 
-export async function openFlood (url: string, localAddress: string, onMessage?: (msg: Json, self: FloodSocket) => void): Promise<FloodSocket> {
+export async function openFlood(
+  url: string,
+  localAddress: string,
+  onMessage?: (msg: Json, self: FloodSocket) => void
+): Promise<FloodSocket> {
   const ws = new WebSocket(url, { localAddress })
   ws.on('error', () => {})
   const self: FloodSocket = {
     ws,
     counts: { replies: 0, warnings: 0, failures: 0, offers: 0, answers: 0, other: 0 },
     failures: [],
-    send: message => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message)) },
+    send: message => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message))
+    },
     closed: new Promise(resolve => ws.once('close', code => resolve(code)))
   }
   ws.on('message', data => {
@@ -130,24 +133,21 @@ export async function openFlood (url: string, localAddress: string, onMessage?: 
 }
 
 /** A queueing raw client (test/helpers/tracker-client.ts) bound to `localAddress`. */
-export async function connectFrom (url: string, localAddress: string): Promise<RawTrackerClient> {
+export async function connectFrom(url: string, localAddress: string): Promise<RawTrackerClient> {
   return await connectRaw(url, { localAddress })
 }
 
-
 /** Sorted copy's quantile `q` (0..1); 0 for an empty list. */
-export function quantile (values: number[], q: number): number {
+export function quantile(values: number[], q: number): number {
   if (values.length === 0) return 0
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 }
 
-
-
 export { MiB, mb, RSS_ABORT, rssOf, underAttack, until } from '../../support/measure.js'
 export type { Measured } from '../../support/measure.js'
 
 /** One line of figures for the before/after table. */
-export function record (test: string, figures: Record<string, unknown>): void {
+export function record(test: string, figures: Record<string, unknown>): void {
   recordFigures('adversarial-tracker', test, figures)
 }

@@ -8,7 +8,7 @@ import type { Clock } from '../../../../client/src/chunk-fetcher.js'
 export class FakeClock implements Clock {
   #now = 0
   #seq = 0
-  readonly #timers = new Map<number, { at: number, fn: () => void }>()
+  readonly #timers = new Map<number, { at: number; fn: () => void }>()
 
   now = (): number => this.#now
 
@@ -18,10 +18,12 @@ export class FakeClock implements Clock {
     return id
   }
 
-  clearTimeout = (handle: unknown): void => { this.#timers.delete(handle as number) }
+  clearTimeout = (handle: unknown): void => {
+    this.#timers.delete(handle as number)
+  }
 
   /** Move time forward by `ms` in steps of `stepMs`, settling work after each step. */
-  async advance (ms: number, stepMs = 10): Promise<void> {
+  async advance(ms: number, stepMs = 10): Promise<void> {
     const end = this.#now + ms
     while (this.#now < end) {
       this.#now = Math.min(end, this.#now + stepMs)
@@ -38,10 +40,17 @@ export class FakeClock implements Clock {
   }
 
   /** Advance until `promise` settles or `limitMs` passes; returns the time it took. */
-  async until (promise: Promise<unknown>, limitMs: number): Promise<number> {
+  async until(promise: Promise<unknown>, limitMs: number): Promise<number> {
     const start = this.#now
     let done = false
-    promise.then(() => { done = true }, () => { done = true })
+    promise.then(
+      () => {
+        done = true
+      },
+      () => {
+        done = true
+      }
+    )
     await settle()
     while (!done && this.#now - start < limitMs) await this.advance(10)
     return this.#now - start
@@ -49,6 +58,6 @@ export class FakeClock implements Clock {
 }
 
 /** Let pending promise callbacks and a few macrotasks (WebCrypto replies) run. */
-export async function settle (): Promise<void> {
+export async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise(resolve => setImmediate(resolve))
 }
