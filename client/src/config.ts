@@ -1,4 +1,4 @@
-import { parseManifestPublicKey } from '../../protocol/src/index.js'
+import { dropUndefined, parseManifestPublicKey } from '../../protocol/src/index.js'
 
 /** An ICE server, as in `RTCConfiguration.iceServers` (spelled out so this module needs no DOM types). */
 export interface IceServer {
@@ -231,10 +231,6 @@ const COUNTS = [
 ] as const
 const AT_LEAST_ONE = ['peerConcurrency', 'httpConcurrency', 'parallelChunks'] as const
 
-function defined<T extends object>(obj: T): Partial<T> {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>
-}
-
 function fail(name: string, must: string, value: unknown): never {
   throw new TypeError(`P2PCDN option ${name} must be ${must}, got ${String(value)}`)
 }
@@ -300,7 +296,7 @@ export function resolveConfig(init: ClientInit = {}): ClientConfig {
     region: undefined,
     manifestSuffix: undefined,
     ...DEFAULT_CLIENT_CONFIG,
-    ...defined(init),
+    ...dropUndefined(init),
     manifestKey: typeof init.manifestKey === 'string' ? [init.manifestKey] : (init.manifestKey ?? []),
     edgeOrigins: []
   }

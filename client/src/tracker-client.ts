@@ -1,4 +1,5 @@
 import {
+  backoffDelayMs,
   parseTrackerMessage,
   PROTOCOL_VERSION,
   type AnnounceResponse,
@@ -20,13 +21,12 @@ export interface TrackerClientEvents {
   failure: FailureResponse
 }
 
-const RECONNECT_MIN_MS = 1000
-const RECONNECT_MAX_MS = 60_000
+const RECONNECT_BACKOFF = { minMs: 1000, maxMs: 60_000 }
 const EDGES_TIMEOUT_MS = 3000
 
 /**
- * One WebSocket to the tracker. Reconnects with exponential backoff and full jitter, as
- * bittorrent-tracker's websocket-tracker does, so a restarted tracker is not stampeded.
+ * One WebSocket to the tracker. Reconnects with exponential backoff and jitter, so a
+ * restarted tracker is not stampeded.
  */
 export class TrackerClient extends Emitter<TrackerClientEvents> {
   #ws: WebSocket | undefined
@@ -121,8 +121,7 @@ export class TrackerClient extends Emitter<TrackerClientEvents> {
 
   #scheduleReconnect(): void {
     if (this.#destroyed) return
-    const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.#attempt++)
-    this.#reconnectTimer = setTimeout(() => this.#connect(), RECONNECT_MIN_MS / 2 + Math.random() * ceiling)
+    this.#reconnectTimer = setTimeout(() => this.#connect(), backoffDelayMs(this.#attempt++, RECONNECT_BACKOFF))
   }
 
   #onMessage(raw: string): void {

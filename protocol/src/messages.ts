@@ -66,13 +66,17 @@ export interface EdgeRegisterRequest {
   capacity: number
 }
 
-/** A registered edge reports its load. Also serves as its heartbeat. */
-export interface EdgeLoadRequest {
-  action: 'p2pcdn:edge-load'
-  v: number
+/** An edge's load as it reports it, and as the tracker keeps it. */
+export interface EdgeLoad {
   connections: number
   bytesPerSec: number
   hitRatio: number
+}
+
+/** A registered edge reports its load. Also serves as its heartbeat. */
+export interface EdgeLoadRequest extends EdgeLoad {
+  action: 'p2pcdn:edge-load'
+  v: number
 }
 
 /** A client asks for the healthy edges, nearest `region` first. */

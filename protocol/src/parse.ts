@@ -4,6 +4,7 @@
  */
 import { EDGE_ID_RULE, MAX_MESSAGE_BYTES, WEBTORRENT_ID_LENGTH, PROTOCOL_VERSION, isEdgeId } from './constants.js'
 import { InvalidMessageError } from './errors.js'
+import { dropUndefined } from './object.js'
 import type {
   AnnounceEvent,
   AnnounceRequest,
@@ -126,11 +127,6 @@ function announceEvent(msg: Obj): AnnounceEvent | undefined {
   if (typeof value !== 'string' || !ANNOUNCE_EVENTS.includes(value))
     throw new InvalidMessageError(`invalid event: ${String(value).slice(0, 32)}`)
   return value as AnnounceEvent
-}
-
-function dropUndefined<T extends Obj>(obj: T): T {
-  for (const key of Object.keys(obj)) if (obj[key] === undefined) delete obj[key]
-  return obj
 }
 
 /** Parse a message a client (browser, edge, any WebTorrent client) sent to the tracker. */

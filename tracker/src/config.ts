@@ -1,5 +1,10 @@
-import { DEFAULT_ANNOUNCE_INTERVAL_S, silentLogger } from '../../protocol/src/index.js'
-import type { Logger } from '../../protocol/src/index.js'
+import { DEFAULT_ANNOUNCE_INTERVAL_S, dropUndefined, silentLogger, systemNow } from '../../protocol/src/index.js'
+import type { Logger, Now } from '../../protocol/src/index.js'
+import { checkLogger } from '../../service/src/log.js'
+import { OptionError, checkNonEmptyString, checkPort, checkPositiveInteger, optionError } from '../../service/src/options.js'
+import { DEFAULT_SHUTDOWN_GRACE_MS } from '../../service/src/shutdown.js'
+import { checkTls } from '../../service/src/tls.js'
+import type { TlsOptions } from '../../service/src/tls.js'
 import { parseEdgeIdentities } from './edge-identities.js'
 import type { EdgeIdentities, EdgeIdentityInit } from './edge-identities.js'
 import { parseRegionMap } from './region-map.js'
@@ -186,12 +191,23 @@ export interface TrackerInit {
    * TLS-terminating proxy in front.
    * @default undefined
    */
-  tls?: { cert: string | Buffer; key: string | Buffer }
+  tls?: TlsOptions
+  /**
+   * On `stop()`, how long HTTP requests in flight may take to finish before their
+   * connections are cut, in milliseconds. WebSockets are closed with 1001 meanwhile.
+   * @default 5000
+   */
+  shutdownGraceMs?: number
   /**
    * Where log lines go.
    * @default silentLogger
    */
   logger?: Logger
+  /**
+   * The clock for expiry and rate budgets, in milliseconds since the epoch.
+   * @default Date.now
+   */
+  now?: Now
 }
 
 /** `TrackerInit` with every default applied. */
@@ -225,8 +241,10 @@ export interface TrackerConfig {
   regions: RegionMap
   redisUrl: string | undefined
   clusterTtlMs: number
-  tls: { cert: string | Buffer; key: string | Buffer } | undefined
+  tls: TlsOptions | undefined
+  shutdownGraceMs: number
   logger: Logger
+  now: Now
 }
 
 export const DEFAULT_TRACKER_CONFIG: TrackerConfig = {
@@ -259,7 +277,9 @@ export const DEFAULT_TRACKER_CONFIG: TrackerConfig = {
   redisUrl: undefined,
   clusterTtlMs: 30_000,
   tls: undefined,
-  logger: silentLogger
+  shutdownGraceMs: DEFAULT_SHUTDOWN_GRACE_MS,
+  logger: silentLogger,
+  now: systemNow
 }
 
 /** An edge that has not reported for this many heartbeats is dropped. */
@@ -285,6 +305,7 @@ type IntegerOption =
   | 'edgeChallengeTimeoutMs'
   | 'maxConcurrentEdgeChallenges'
   | 'maxEdgesPerId'
+  | 'shutdownGraceMs'
 
 const INTEGER_OPTIONS: readonly IntegerOption[] = [
   'announceIntervalS',
@@ -305,7 +326,8 @@ const INTEGER_OPTIONS: readonly IntegerOption[] = [
   'clusterTtlMs',
   'edgeChallengeTimeoutMs',
   'maxConcurrentEdgeChallenges',
-  'maxEdgesPerId'
+  'maxEdgesPerId',
+  'shutdownGraceMs'
 ]
 
 /**
@@ -323,73 +345,39 @@ export function resolveConfig(init: TrackerInit = {}): TrackerConfig {
     regions: regions === undefined ? DEFAULT_TRACKER_CONFIG.regions : parseRegionMap(regions),
     edges: identities
   }
-  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65_535) {
-    throw new TypeError(`Invalid option "port": expected an integer from 0 to 65535, got ${String(config.port)}`)
-  }
-  if (typeof config.host !== 'string' || config.host === '') {
-    throw new TypeError('Invalid option "host": expected a non-empty string')
-  }
-  if (config.edgeToken !== undefined && (typeof config.edgeToken !== 'string' || config.edgeToken === '')) {
-    throw new TypeError('Invalid option "edgeToken": expected a non-empty string')
-  }
-  if (edges !== undefined && identities.size === 0)
-    throw new TypeError('Invalid option "edges": expected at least one edge')
-  for (const name of ['allowSharedEdgeToken', 'edgeChallenge'] as const) {
-    if (typeof config[name] !== 'boolean') throw new TypeError(`Invalid option "${name}": expected a boolean`)
+  checkPort('port', config.port)
+  checkNonEmptyString('host', config.host)
+  if (config.edgeToken !== undefined) checkNonEmptyString('edgeToken', config.edgeToken)
+  if (edges !== undefined && identities.size === 0) throw optionError('edges', 'at least one edge')
+  for (const name of ['allowSharedEdgeToken', 'edgeChallenge', 'trustProxy'] as const) {
+    if (typeof config[name] !== 'boolean') throw optionError(name, 'a boolean', config[name])
   }
   if (identities.size > 0 && config.edgeToken !== undefined && !config.allowSharedEdgeToken) {
     // Left over from before the edges file, the token would let any holder in with any
     // URL the file does not list: say so rather than quietly keep (or drop) it.
-    throw new TypeError(
-      'Invalid option "edgeToken": with "edges" the shared token is refused; drop it, or set "allowSharedEdgeToken" to accept both'
+    throw new OptionError(
+      'edgeToken',
+      'with "edges" the shared token is refused; drop it, or set "allowSharedEdgeToken" to accept both'
     )
   }
-  if (config.allowSharedEdgeToken && config.edgeToken === undefined) {
-    throw new TypeError('Invalid option "allowSharedEdgeToken": needs "edgeToken"')
-  }
-  for (const name of INTEGER_OPTIONS) positiveInteger(config, name)
+  if (config.allowSharedEdgeToken && config.edgeToken === undefined)
+    throw new OptionError('allowSharedEdgeToken', 'needs "edgeToken"')
+  for (const name of INTEGER_OPTIONS) checkPositiveInteger(name, config[name])
   if (config.maxBufferedBytesTotal < config.maxBufferedBytes) {
-    throw new TypeError(
-      `Invalid option "maxBufferedBytesTotal": expected at least maxBufferedBytes (${config.maxBufferedBytes}), got ${config.maxBufferedBytesTotal}`
+    throw optionError(
+      'maxBufferedBytesTotal',
+      `at least maxBufferedBytes (${config.maxBufferedBytes})`,
+      config.maxBufferedBytesTotal
     )
   }
-  if (typeof config.trustProxy !== 'boolean') throw new TypeError('Invalid option "trustProxy": expected a boolean')
+  // The URL may carry a password: not echoed.
   if (
     config.redisUrl !== undefined &&
     (typeof config.redisUrl !== 'string' || !/^rediss?:\/\/./.test(config.redisUrl))
-  ) {
-    throw new TypeError('Invalid option "redisUrl": expected redis://host:port')
-  }
-  if (config.tls !== undefined && !isTls(config.tls)) {
-    throw new TypeError('Invalid option "tls": expected { cert, key } with non-empty PEM contents')
-  }
-  if (!isLogger(config.logger)) {
-    throw new TypeError('Invalid option "logger": expected an object with debug, info, warn and error functions')
-  }
+  )
+    throw optionError('redisUrl', 'redis://host:port')
+  if (config.tls !== undefined) checkTls('tls', config.tls)
+  checkLogger('logger', config.logger)
+  if (typeof config.now !== 'function') throw optionError('now', 'a function returning milliseconds')
   return config
-}
-
-function positiveInteger(config: TrackerConfig, name: IntegerOption): void {
-  const value = config[name]
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`Invalid option "${name}": expected a positive integer, got ${String(value)}`)
-  }
-}
-
-function isTls(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false
-  const { cert, key } = value as Record<string, unknown>
-  const pem = (v: unknown): boolean => (typeof v === 'string' || Buffer.isBuffer(v)) && v.length > 0
-  return pem(cert) && pem(key)
-}
-
-function isLogger(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false
-  const methods = value as Record<string, unknown>
-  return ['debug', 'info', 'warn', 'error'].every(level => typeof methods[level] === 'function')
-}
-
-/** So that `{ port: undefined }` keeps the default instead of wiping it out. */
-function dropUndefined<T extends object>(obj: T): Partial<T> {
-  return Object.fromEntries(Object.entries(obj).filter(([, value]) => value !== undefined)) as Partial<T>
 }

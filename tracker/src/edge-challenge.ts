@@ -7,7 +7,8 @@
  * Bounded on every side: one request, no redirects, a deadline for the whole exchange
  * (connect, head and body), a small body cap, and a cap on challenges in flight.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
+import { constantTimeEqual } from '../../service/src/secret.js'
 import { request } from 'undici'
 import { EDGE_CHALLENGE_CONTEXT, EDGE_PATHS } from '../../protocol/src/index.js'
 import { Refusal } from './refusal.js'
@@ -111,20 +112,13 @@ export function createEdgeChallenger(init: EdgeChallengeInit): EdgeChallenger {
         if (typeof answer !== 'object' || answer === null) throw refuse('the answer is not a JSON object')
         const { mac, id: answeredId } = answer as Record<string, unknown>
         if (id !== undefined && answeredId !== id) throw refuse(`the edge at ${url} is not "${id}"`)
-        if (typeof mac !== 'string' || !macEqual(mac, challengeMac(key, id, nonce)))
+        if (typeof mac !== 'string' || !constantTimeEqual(mac, challengeMac(key, id, nonce)))
           throw refuse(`the edge at ${url} does not hold this edge's secret`)
       } finally {
         inFlight--
       }
     }
   }
-}
-
-function macEqual(given: string, expected: string): boolean {
-  const a = Buffer.from(given, 'utf8')
-  const b = Buffer.from(expected, 'utf8')
-  // The expected length is public (a SHA-256 in base64url), so checking it first leaks nothing.
-  return a.length === b.length && timingSafeEqual(a, b)
 }
 
 function describe(err: unknown, signal: AbortSignal): string {

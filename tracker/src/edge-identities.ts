@@ -3,7 +3,8 @@
  * claim, and the SHA-256 of its own secret. Parsed strictly: any mistake is a TypeError
  * that names the entry and the field, so a typo never silently lets an edge in (or out).
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { OptionError } from '../../service/src/options.js'
+import { constantTimeEqual, sha256 } from '../../service/src/secret.js'
 import { EDGE_ID_RULE, isEdgeId } from '../../protocol/src/index.js'
 
 /** One edge as written in the edges file (or passed as `TrackerInit.edges`). */
@@ -49,7 +50,7 @@ const FIELDS: ReadonlySet<string> = new Set(['id', 'urls', 'secretSha256', 'secr
  */
 export function parseEdgeIdentities(value: unknown): EdgeIdentities {
   const fail = (where: string, problem: string): TypeError =>
-    new TypeError(`Invalid option "edges${where}": ${problem}`)
+    new OptionError(`edges${where}`, problem)
   if (!Array.isArray(value)) throw fail('', 'expected an array of {id, urls, secretSha256}')
   if (value.length > MAX_EDGES_IN_FILE) throw fail('', `more than ${MAX_EDGES_IN_FILE} edges`)
   const byId = new Map<string, EdgeIdentity>()
@@ -96,7 +97,7 @@ export function parseEdgeIdentities(value: unknown): EdgeIdentities {
       if (typeof secret !== 'string' || secret.length < MIN_EDGE_SECRET_CHARS) {
         throw fail(`${at}.secret`, `expected a string of at least ${MIN_EDGE_SECRET_CHARS} characters`)
       }
-      secretHash = hashSecret(secret)
+      secretHash = sha256(secret)
     }
     byId.set(id, { id, urls: origins, secretHash })
   })
@@ -129,14 +130,10 @@ export function exactOrigin(url: unknown): string | undefined {
   return parsed.origin
 }
 
-export function hashSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest()
-}
-
 /**
  * Constant-time check of a presented secret against a stored hash. Both sides are
  * 32-byte digests, so neither the comparison nor a length mismatch says how much was right.
  */
 export function secretMatches(given: string, expectedHash: Buffer): boolean {
-  return timingSafeEqual(hashSecret(given), expectedHash)
+  return constantTimeEqual(sha256(given), expectedHash)
 }

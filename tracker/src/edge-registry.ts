@@ -2,7 +2,7 @@
  * Registered edges and their last reported load. Like swarm.ts it knows nothing about
  * sockets: each edge is keyed by an opaque `handle` (its connection).
  */
-import type { EdgeInfo } from '../../protocol/src/index.js'
+import type { EdgeInfo, EdgeLoad } from '../../protocol/src/index.js'
 
 /** An edge as the registry keeps it. */
 export interface EdgeRecord extends EdgeInfo {
@@ -10,13 +10,6 @@ export interface EdgeRecord extends EdgeInfo {
   id: string | undefined
   /** When the edge last registered or reported load, from `Date.now()`. */
   lastSeenMs: number
-}
-
-/** What `p2pcdn:edge-load` reports. */
-export interface EdgeLoad {
-  connections: number
-  bytesPerSec: number
-  hitRatio: number
 }
 
 /** What a registration claims: an id (or none, with the shared token) and a URL. */

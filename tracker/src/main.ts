@@ -3,18 +3,18 @@
  * [--trust-proxy] [--redis redis://HOST:PORT] [--cert FILE --key FILE]`. The only tracker file that reads argv, the
  * environment or a config file; flags win over their P2PCDN_* variables.
  */
-import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
-import { createJsonLogger } from '../../protocol/src/index.js'
+import { FlagReader, OptionError } from '../../service/src/options.js'
+import { runService } from '../../service/src/main.js'
 import { createTracker } from './index.js'
-import type { Tracker, TrackerInit } from './index.js'
+import type { TrackerInit } from './index.js'
 
 const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-token T | --edges-file FILE] [--regions FILE]
                       [--trust-proxy] [--redis redis://HOST:PORT] [--cluster-ttl-ms 30000]
                       [--max-connections-per-ip 1000] [--messages-per-second 20] [--message-burst 60]
                       [--messages-per-second-per-ip 100] [--message-burst-per-ip 300]
                       [--max-peer-ids-per-ip-per-swarm 32] [--max-buffered-bytes 1048576]
-                      [--max-buffered-bytes-total 67108864] [--cert FILE --key FILE]
+                      [--max-buffered-bytes-total 67108864] [--shutdown-grace-ms 5000]
+                      [--cert FILE --key FILE]
 
   --port         TCP port for WebSocket and HTTP (env P2PCDN_PORT; default 8000, 0 = any free)
   --host         interface to listen on (env P2PCDN_HOST; default 127.0.0.1)
@@ -43,214 +43,104 @@ const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-to
                  (env P2PCDN_MAX_BUFFERED_BYTES; default 1048576)
   --max-buffered-bytes-total  unsent bytes of all slow sockets together; the largest go first
                  (env P2PCDN_MAX_BUFFERED_BYTES_TOTAL; default 67108864)
+  --shutdown-grace-ms  on SIGINT/SIGTERM, how long HTTP requests in flight may take to finish
+                 (env P2PCDN_SHUTDOWN_GRACE_MS; default 5000)
   --cert         PEM certificate chain: serve wss:// and HTTPS (env P2PCDN_CERT); needs --key
   --key          PEM private key for --cert (env P2PCDN_KEY)`
 
-/** Exit code for a bad command line, as most Unix tools use. */
-const EXIT_USAGE = 2
+const OPTIONS = {
+  port: { type: 'string', short: 'p' },
+  host: { type: 'string' },
+  'edge-token': { type: 'string' },
+  'edges-file': { type: 'string' },
+  'allow-edge-token': { type: 'boolean' },
+  'edge-challenge': { type: 'string' },
+  regions: { type: 'string' },
+  'trust-proxy': { type: 'boolean' },
+  redis: { type: 'string' },
+  'cluster-ttl-ms': { type: 'string' },
+  'max-connections-per-ip': { type: 'string' },
+  'messages-per-second': { type: 'string' },
+  'message-burst': { type: 'string' },
+  'messages-per-second-per-ip': { type: 'string' },
+  'message-burst-per-ip': { type: 'string' },
+  'max-peer-ids-per-ip-per-swarm': { type: 'string' },
+  'max-buffered-bytes': { type: 'string' },
+  'max-buffered-bytes-total': { type: 'string' },
+  'shutdown-grace-ms': { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' }
+} as const
 
-/** Run the tracker until SIGINT or SIGTERM. Exits 2 on a bad command line. */
+/** Run the tracker until SIGINT or SIGTERM; exit codes as service/src/main.ts says. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  let init: TrackerInit | undefined
-  try {
-    init = readOptions(argv, env)
-  } catch (err) {
-    process.stderr.write(`p2pcdn tracker: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
-    process.exit(EXIT_USAGE)
-  }
-  if (init === undefined) return
-
-  const logger = createJsonLogger('p2pcdn:tracker', s => process.stdout.write(s))
-  let tracker: Tracker
-  try {
-    tracker = createTracker({ ...init, logger })
-  } catch (err) {
-    // resolveConfig names the bad option in a TypeError.
-    process.stderr.write(`p2pcdn tracker: ${err instanceof Error ? err.message : String(err)}\n`)
-    process.exit(EXIT_USAGE)
-  }
-  try {
-    await tracker.start()
-  } catch (err) {
-    // A taken port or an unreachable --redis: nothing to run.
-    process.stderr.write(`p2pcdn tracker: cannot start: ${err instanceof Error ? err.message : String(err)}\n`)
-    process.exit(1)
-  }
-  if (init.edgeToken === undefined && init.edges === undefined) {
-    logger.warn('edge-registration-disabled', {
-      reason: 'no --edge-token or --edges-file (P2PCDN_EDGE_TOKEN, P2PCDN_EDGES_FILE)'
-    })
-  }
-  process.stderr.write(`p2pcdn tracker listening on ${tracker.url} (HTTP ${tracker.httpUrl})\n`)
-
-  const shutdown = (signal: string): void => {
-    logger.info('shutdown', { signal })
-    tracker.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error('shutdown-failed', { error: String(err) })
-        process.exit(1)
+  await runService(
+    {
+      name: 'tracker',
+      usage: USAGE,
+      options: OPTIONS,
+      read: readOptions,
+      create: (init, logger) => createTracker({ ...init, logger }),
+      started: (tracker, init, logger) => {
+        if (init.edgeToken === undefined && init.edges === undefined) {
+          logger.warn('edge-registration-disabled', {
+            reason: 'no --edge-token or --edges-file (P2PCDN_EDGE_TOKEN, P2PCDN_EDGES_FILE)'
+          })
+        }
+        process.stderr.write(`p2pcdn tracker listening on ${tracker.url} (HTTP ${tracker.httpUrl})\n`)
       }
-    )
-  }
-  process.once('SIGINT', shutdown)
-  process.once('SIGTERM', shutdown)
-}
-
-/** Returns undefined after printing help for `--help`. Throws on a bad flag. */
-function readOptions(argv: string[], env: NodeJS.ProcessEnv): TrackerInit | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string', short: 'p' },
-      host: { type: 'string' },
-      'edge-token': { type: 'string' },
-      'edges-file': { type: 'string' },
-      'allow-edge-token': { type: 'boolean' },
-      'edge-challenge': { type: 'string' },
-      regions: { type: 'string' },
-      'trust-proxy': { type: 'boolean' },
-      redis: { type: 'string' },
-      'cluster-ttl-ms': { type: 'string' },
-      'max-connections-per-ip': { type: 'string' },
-      'messages-per-second': { type: 'string' },
-      'message-burst': { type: 'string' },
-      'messages-per-second-per-ip': { type: 'string' },
-      'message-burst-per-ip': { type: 'string' },
-      'max-peer-ids-per-ip-per-swarm': { type: 'string' },
-      'max-buffered-bytes': { type: 'string' },
-      'max-buffered-bytes-total': { type: 'string' },
-      cert: { type: 'string' },
-      key: { type: 'string' },
-      help: { type: 'boolean', short: 'h' }
     },
-    strict: true,
-    allowPositionals: false
-  })
-  if (values.help === true) {
-    process.stdout.write(`${USAGE}\n`)
-    return undefined
-  }
-  const port = values.port ?? env.P2PCDN_PORT
-  const regionsFile = values.regions ?? emptyToUndefined(env.P2PCDN_REGIONS)
-  const ttl = values['cluster-ttl-ms'] ?? emptyToUndefined(env.P2PCDN_CLUSTER_TTL_MS)
-  const perIp = values['max-connections-per-ip'] ?? emptyToUndefined(env.P2PCDN_MAX_CONNECTIONS_PER_IP)
-  const edgesFile = values['edges-file'] ?? emptyToUndefined(env.P2PCDN_EDGES_FILE)
-  const challenge = values['edge-challenge'] ?? emptyToUndefined(env.P2PCDN_EDGE_CHALLENGE)
-  if (challenge !== undefined && challenge !== 'on' && challenge !== 'off')
-    throw new Error(`invalid --edge-challenge "${challenge}": expected on or off`)
-  const certFile = values.cert ?? emptyToUndefined(env.P2PCDN_CERT)
-  const keyFile = values.key ?? emptyToUndefined(env.P2PCDN_KEY)
-  // One without the other is a typo, not a request for plain ws://: refuse rather than
-  // silently serve unencrypted.
-  if ((certFile === undefined) !== (keyFile === undefined))
-    throw new Error('--cert and --key go together (or P2PCDN_CERT and P2PCDN_KEY)')
+    argv,
+    env
+  )
+}
+
+function readOptions(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): TrackerInit {
+  const flags = new FlagReader(values, env)
+  const challenge = flags.choice('edge-challenge', 'P2PCDN_EDGE_CHALLENGE', ['on', 'off'])
+  const regions = flags.file('regions', 'P2PCDN_REGIONS')
+  const edges = flags.file('edges-file', 'P2PCDN_EDGES_FILE')
   return {
-    port: port === undefined ? undefined : parsePort(port),
-    host: values.host ?? emptyToUndefined(env.P2PCDN_HOST),
-    edgeToken: values['edge-token'] ?? emptyToUndefined(env.P2PCDN_EDGE_TOKEN),
-    edges: edgesFile === undefined ? undefined : readEdges(edgesFile),
-    allowSharedEdgeToken:
-      values['allow-edge-token'] ?? (env.P2PCDN_ALLOW_EDGE_TOKEN === '1' || env.P2PCDN_ALLOW_EDGE_TOKEN === 'true'),
+    port: flags.port('port', 'P2PCDN_PORT'),
+    host: flags.string('host', 'P2PCDN_HOST'),
+    edgeToken: flags.string('edge-token', 'P2PCDN_EDGE_TOKEN'),
+    edges: edges === undefined ? undefined : readEdges(edges),
+    allowSharedEdgeToken: flags.boolean('allow-edge-token', 'P2PCDN_ALLOW_EDGE_TOKEN'),
     edgeChallenge: challenge === undefined ? undefined : challenge === 'on',
-    regions: regionsFile === undefined ? undefined : readRegions(regionsFile),
-    trustProxy: values['trust-proxy'] ?? (env.P2PCDN_TRUST_PROXY === '1' || env.P2PCDN_TRUST_PROXY === 'true'),
-    redisUrl: values.redis ?? emptyToUndefined(env.P2PCDN_REDIS),
-    clusterTtlMs: ttl === undefined ? undefined : parseCount('cluster-ttl-ms', ttl),
-    maxConnectionsPerIp: perIp === undefined ? undefined : parseCount('max-connections-per-ip', perIp),
-    ...countOptions(values, env),
-    tls:
-      certFile === undefined || keyFile === undefined
-        ? undefined
-        : { cert: readPem('cert', certFile), key: readPem('key', keyFile) }
+    regions: regions === undefined ? undefined : (json('--regions', regions) as TrackerInit['regions']),
+    trustProxy: flags.boolean('trust-proxy', 'P2PCDN_TRUST_PROXY'),
+    redisUrl: flags.string('redis', 'P2PCDN_REDIS'),
+    clusterTtlMs: flags.integer('cluster-ttl-ms', 'P2PCDN_CLUSTER_TTL_MS'),
+    maxConnectionsPerIp: flags.integer('max-connections-per-ip', 'P2PCDN_MAX_CONNECTIONS_PER_IP'),
+    messagesPerSecond: flags.integer('messages-per-second', 'P2PCDN_MESSAGES_PER_SECOND'),
+    messageBurst: flags.integer('message-burst', 'P2PCDN_MESSAGE_BURST'),
+    messagesPerSecondPerIp: flags.integer('messages-per-second-per-ip', 'P2PCDN_MESSAGES_PER_SECOND_PER_IP'),
+    messageBurstPerIp: flags.integer('message-burst-per-ip', 'P2PCDN_MESSAGE_BURST_PER_IP'),
+    maxPeerIdsPerIpPerSwarm: flags.integer('max-peer-ids-per-ip-per-swarm', 'P2PCDN_MAX_PEER_IDS_PER_IP_PER_SWARM'),
+    maxBufferedBytes: flags.integer('max-buffered-bytes', 'P2PCDN_MAX_BUFFERED_BYTES'),
+    maxBufferedBytesTotal: flags.integer('max-buffered-bytes-total', 'P2PCDN_MAX_BUFFERED_BYTES_TOTAL'),
+    shutdownGraceMs: flags.integer('shutdown-grace-ms', 'P2PCDN_SHUTDOWN_GRACE_MS'),
+    tls: flags.tls()
   }
 }
 
-/** Integer options that take `--flag N` or `P2PCDN_FLAG=N`: flag, option, variable. */
-const COUNT_FLAGS = [
-  ['messages-per-second', 'messagesPerSecond', 'P2PCDN_MESSAGES_PER_SECOND'],
-  ['message-burst', 'messageBurst', 'P2PCDN_MESSAGE_BURST'],
-  ['messages-per-second-per-ip', 'messagesPerSecondPerIp', 'P2PCDN_MESSAGES_PER_SECOND_PER_IP'],
-  ['message-burst-per-ip', 'messageBurstPerIp', 'P2PCDN_MESSAGE_BURST_PER_IP'],
-  ['max-peer-ids-per-ip-per-swarm', 'maxPeerIdsPerIpPerSwarm', 'P2PCDN_MAX_PEER_IDS_PER_IP_PER_SWARM'],
-  ['max-buffered-bytes', 'maxBufferedBytes', 'P2PCDN_MAX_BUFFERED_BYTES'],
-  ['max-buffered-bytes-total', 'maxBufferedBytesTotal', 'P2PCDN_MAX_BUFFERED_BYTES_TOTAL']
-] as const satisfies ReadonlyArray<readonly [string, keyof TrackerInit, string]>
-
-type CountOption = (typeof COUNT_FLAGS)[number][1]
-
-function countOptions(
-  values: Record<string, unknown>,
-  env: NodeJS.ProcessEnv
-): Partial<Pick<TrackerInit, CountOption>> {
-  const init: Partial<Pick<TrackerInit, CountOption>> = {}
-  for (const [flag, option, variable] of COUNT_FLAGS) {
-    const flagValue = values[flag]
-    const text = typeof flagValue === 'string' ? flagValue : emptyToUndefined(env[variable])
-    if (text !== undefined) init[option] = parseCount(flag, text)
-  }
-  return init
-}
-
-function readRegions(file: string): TrackerInit['regions'] {
-  let text: string
+function json(option: string, contents: Buffer): unknown {
   try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new Error(`cannot read --regions file "${file}": ${err instanceof Error ? err.message : String(err)}`)
-  }
-  try {
-    return JSON.parse(text) as TrackerInit['regions']
+    return JSON.parse(contents.toString('utf8'))
   } catch {
-    throw new Error(`--regions file "${file}" is not JSON`)
+    throw new OptionError(option, 'expected a JSON file')
   }
 }
 
 /** The `edges` array of `--edges-file`; createTracker validates each entry. */
-function readEdges(file: string): TrackerInit['edges'] {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new Error(`cannot read --edges-file "${file}": ${err instanceof Error ? err.message : String(err)}`)
-  }
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    throw new Error(`--edges-file "${file}" is not JSON`)
-  }
+function readEdges(contents: Buffer): TrackerInit['edges'] {
+  const value = json('--edges-file', contents)
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new Error(`--edges-file "${file}": expected an object {"edges": [...]}`)
+    throw new OptionError('--edges-file', 'expected an object {"edges": [...]}')
   const extra = Object.keys(value).filter(key => key !== 'edges')
   if (extra.length > 0)
-    throw new Error(`--edges-file "${file}": unknown field "${extra[0]?.slice(0, 64)}" (expected only "edges")`)
+    throw new OptionError('--edges-file', `unknown field "${extra[0]?.slice(0, 64)}" (expected only "edges")`)
   const edges = (value as { edges?: unknown }).edges
-  if (!Array.isArray(edges)) throw new Error(`--edges-file "${file}": expected "edges" to be an array`)
+  if (!Array.isArray(edges)) throw new OptionError('--edges-file', 'expected "edges" to be an array')
   return edges as TrackerInit['edges']
-}
-
-function readPem(flag: string, file: string): Buffer {
-  try {
-    return readFileSync(file)
-  } catch (err) {
-    throw new Error(`cannot read --${flag} file "${file}": ${err instanceof Error ? err.message : String(err)}`)
-  }
-}
-
-function parseCount(flag: string, text: string): number {
-  if (!/^\d+$/.test(text)) throw new Error(`invalid --${flag} "${text}": expected a positive integer`)
-  return Number(text)
-}
-
-function parsePort(text: string): number {
-  const port = Number(text)
-  if (!/^\d+$/.test(text) || port > 65_535)
-    throw new Error(`invalid port "${text}": expected an integer from 0 to 65535`)
-  return port
-}
-
-/** An exported-but-empty variable (`P2PCDN_EDGE_TOKEN=`) means "not set". */
-function emptyToUndefined(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value
 }

@@ -1,9 +1,5 @@
-/**
- * Counters kept as plain numbers on the hot path and exposed through prom-client only
- * when `/metrics` is scraped: a labelled prom-client `inc()` per announce would cost more
- * than the announce itself.
- */
-import { Counter, Gauge, Registry } from 'prom-client'
+/** The tracker's counters, kept as plain numbers as service/src/metrics.ts says. */
+import { ScrapeMetrics } from '../../service/src/metrics.js'
 import type { RefusalReason } from './refusal.js'
 
 /** Running totals since the tracker started. */
@@ -30,63 +26,35 @@ export interface MetricsSources {
   edges: () => number
 }
 
-/** A registry of its own per tracker, so two trackers in one process do not share series. */
-export function createMetricsRegistry(src: MetricsSources): Registry {
-  const registry = new Registry()
-  const gauge = (name: string, help: string, read: () => number): void => {
-    // eslint-disable-next-line no-new -- registered by the constructor
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read())
-      }
-    })
-  }
-  const total = (name: string, help: string, read: () => number): void => {
-    // eslint-disable-next-line no-new -- registered by the constructor
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset()
-        this.inc(read())
-      }
-    })
-  }
-  gauge('p2pcdn_tracker_sockets', 'Open WebSockets (peers and edges)', src.sockets)
-  gauge(
+/** The tracker's series, read from `src` at each scrape. */
+export function createTrackerMetrics(src: MetricsSources): ScrapeMetrics {
+  const m = new ScrapeMetrics()
+  m.gauge('p2pcdn_tracker_sockets', 'Open WebSockets (peers and edges)', src.sockets)
+  m.gauge(
     'p2pcdn_tracker_backlog_bytes',
     'Unsent bytes held for sockets over their write buffer (maxBufferedBytesTotal caps it)',
     src.backlogBytes
   )
-  gauge('p2pcdn_tracker_peers', 'Peers across all swarms of this process', src.peers)
-  gauge('p2pcdn_tracker_swarms', 'Swarms with at least one peer in this process', src.swarms)
-  gauge('p2pcdn_tracker_edges', 'Healthy registered edges', src.edges)
-  total('p2pcdn_tracker_announces_total', 'Announces handled (answers excluded)', () => src.metrics.announces)
-  total('p2pcdn_tracker_offers_relayed_total', 'Offers forwarded to another peer', () => src.metrics.offersRelayed)
-  total(
+  m.gauge('p2pcdn_tracker_peers', 'Peers across all swarms of this process', src.peers)
+  m.gauge('p2pcdn_tracker_swarms', 'Swarms with at least one peer in this process', src.swarms)
+  m.gauge('p2pcdn_tracker_edges', 'Healthy registered edges', src.edges)
+  m.counter('p2pcdn_tracker_announces_total', 'Announces handled (answers excluded)', () => src.metrics.announces)
+  m.counter('p2pcdn_tracker_offers_relayed_total', 'Offers forwarded to another peer', () => src.metrics.offersRelayed)
+  m.counter(
     'p2pcdn_tracker_answers_relayed_total',
     'Answers relayed back to the offering peer',
     () => src.metrics.answersRelayed
   )
-  total(
+  m.counter(
     'p2pcdn_tracker_signals_dropped_total',
     'Offers or answers for peers that are gone',
     () => src.metrics.signalsDropped
   )
-  // eslint-disable-next-line no-new -- registered by the constructor
-  new Counter({
-    name: 'p2pcdn_tracker_rejects_total',
-    help: 'Requests refused or connections closed, by reason',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      this.reset()
-      for (const [reason, n] of src.metrics.rejects) this.inc({ reason }, n)
-    }
-  })
-  return registry
+  m.labelledCounter(
+    'p2pcdn_tracker_rejects_total',
+    'Requests refused or connections closed, by reason',
+    'reason',
+    () => src.metrics.rejects
+  )
+  return m
 }

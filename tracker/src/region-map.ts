@@ -4,6 +4,7 @@
  * says, since the tracker has no geography of its own.
  */
 import { BlockList, isIP } from 'node:net'
+import { OptionError } from '../../service/src/options.js'
 
 /** The map as written in a config file or passed to `createTracker`. */
 export interface RegionMapInit {
@@ -67,17 +68,17 @@ const NONE: readonly string[] = []
  * @throws TypeError naming the bad entry
  */
 export function parseRegionMap(init: RegionMapInit): RegionMap {
-  if (typeof init !== 'object' || init === null) throw new TypeError('Invalid option "regions": expected an object')
+  if (typeof init !== 'object' || init === null) throw new OptionError('regions', 'expected an object')
   const entries: CidrEntry[] = []
   for (const [region, cidrs] of Object.entries(init.cidrs ?? {})) {
     if (!Array.isArray(cidrs))
-      throw new TypeError(`Invalid option "regions": cidrs.${region} must be an array of CIDR strings`)
+      throw new OptionError('regions', `cidrs.${region} must be an array of CIDR strings`)
     for (const cidr of cidrs) entries.push(parseCidr(region, cidr))
   }
   const neighbours = new Map<string, readonly string[]>()
   for (const [region, list] of Object.entries(init.neighbours ?? {})) {
     if (!Array.isArray(list) || !list.every(name => typeof name === 'string' && name !== '')) {
-      throw new TypeError(`Invalid option "regions": neighbours.${region} must be an array of region names`)
+      throw new OptionError('regions', `neighbours.${region} must be an array of region names`)
     }
     neighbours.set(
       region,
@@ -89,7 +90,7 @@ export function parseRegionMap(init: RegionMapInit): RegionMap {
 
 function parseCidr(region: string, cidr: unknown): CidrEntry {
   const bad = (): TypeError =>
-    new TypeError(`Invalid option "regions": "${String(cidr)}" in cidrs.${region} is not a CIDR block`)
+    new OptionError('regions', `"${String(cidr)}" in cidrs.${region} is not a CIDR block`)
   if (typeof cidr !== 'string') throw bad()
   const [address = '', bits] = cidr.split('/')
   const version = isIP(address)

@@ -2,14 +2,15 @@
  * Wiring: one HTTP server carrying both the WebSocket tracker and the JSON endpoints,
  * per-socket lifecycle, and the two timers (dead-socket pings, edge expiry).
  */
-import { createServer } from 'node:http'
 import type { IncomingMessage, RequestListener, Server as HttpServer } from 'node:http'
-import { createServer as createHttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { RawData } from 'ws'
 import { MAX_MESSAGE_BYTES } from '../../protocol/src/index.js'
-import type { Registry } from 'prom-client'
+import { listen, serviceUrl } from '../../service/src/listen.js'
+import type { ScrapeMetrics } from '../../service/src/metrics.js'
+import { trackConnections } from '../../service/src/shutdown.js'
+import type { ConnectionTracker } from '../../service/src/shutdown.js'
+import { createServiceServer } from '../../service/src/tls.js'
 import type { Cluster } from './cluster.js'
 import { EDGE_MISSED_HEARTBEATS } from './config.js'
 import type { TrackerConfig } from './config.js'
@@ -26,7 +27,7 @@ import { announceReplyHead, createLoggers } from './handlers/context.js'
 import type { TrackerContext } from './handlers/context.js'
 import { handleMessage } from './handlers/handle-message.js'
 import { handleHttpRequest } from './handlers/http.js'
-import { TrackerMetrics, createMetricsRegistry } from './metrics.js'
+import { TrackerMetrics, createTrackerMetrics } from './metrics.js'
 import { SocketConnection } from './socket-connection.js'
 import { Swarms } from './swarm.js'
 import { TurnCork } from './turn-cork.js'
@@ -65,7 +66,7 @@ type MutableContext = { -readonly [K in keyof TrackerContext]: TrackerContext[K]
 export class TrackerServer implements Tracker {
   private readonly config: TrackerConfig
   private readonly ctx: MutableContext
-  private readonly registry: Registry
+  private readonly scrape: ScrapeMetrics
   private readonly connections = new Map<WebSocket, SocketConnection>()
   /** Per-address state by address key: open sockets and the shared message budget. */
   private readonly addresses = new Map<string, AddressState>()
@@ -77,6 +78,7 @@ export class TrackerServer implements Tracker {
   private readonly turnCork = new TurnCork()
   private readonly backlog: SendBacklog<SocketConnection>
   private http: HttpServer | undefined
+  private httpConnections: ConnectionTracker | undefined
   private wss: WebSocketServer | undefined
   private timers: NodeJS.Timeout[] = []
   private boundPort: number | undefined
@@ -102,7 +104,7 @@ export class TrackerServer implements Tracker {
       cluster: undefined,
       announceReplyHead: announceReplyHead(config),
       log: createLoggers(config.logger),
-      now: Date.now
+      now: config.now
     }
     this.backlog = new SendBacklog<SocketConnection>({
       maxPerSocketBytes: config.maxBufferedBytes,
@@ -111,7 +113,7 @@ export class TrackerServer implements Tracker {
       drop: (conn, reason, bytes) => this.drop(conn, reason, bytes),
       now: () => this.ctx.now()
     })
-    this.registry = createMetricsRegistry({
+    this.scrape = createTrackerMetrics({
       metrics: this.ctx.metrics,
       sockets: () => this.connections.size,
       backlogBytes: () => this.backlog.totalBytes,
@@ -130,11 +132,11 @@ export class TrackerServer implements Tracker {
   }
 
   get url(): string {
-    return `${this.config.tls === undefined ? 'ws' : 'wss'}://${this.hostForUrl()}:${this.port}`
+    return serviceUrl('ws', this.config.tls !== undefined, this.config.host, this.port)
   }
 
   get httpUrl(): string {
-    return `${this.config.tls === undefined ? 'http' : 'https'}://${this.hostForUrl()}:${this.port}`
+    return serviceUrl('http', this.config.tls !== undefined, this.config.host, this.port)
   }
 
   start(): Promise<void> {
@@ -150,15 +152,12 @@ export class TrackerServer implements Tracker {
 
   private async listen(): Promise<void> {
     if (this.config.redisUrl !== undefined) await this.joinCluster(this.config.redisUrl)
-    const sources = { connections: () => this.connections.size, registry: this.registry }
+    const sources = { connections: () => this.connections.size, metrics: this.scrape }
     const onRequest: RequestListener = (req, res) => {
       handleHttpRequest(this.ctx, sources, req, res)
     }
-    // https.Server has http.Server's interface (and 'upgrade' event): the WebSocketServer,
-    // listen() and close() below work on either unchanged.
-    const tls = this.config.tls
-    const http =
-      tls === undefined ? createServer(onRequest) : createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest)
+    const http = createServiceServer(this.config.tls, onRequest)
+    this.httpConnections = trackConnections(http, this.config.tls !== undefined)
     // Signalling messages are a few KiB; ws would otherwise accept 100 MiB frames.
     const wss = new WebSocketServer({ server: http, maxPayload: MAX_MESSAGE_BYTES, clientTracking: false })
     wss.on('connection', (socket, req) => this.onConnection(socket, req))
@@ -166,14 +165,7 @@ export class TrackerServer implements Tracker {
     this.http = http
     this.wss = wss
 
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject)
-      http.listen(this.config.port, this.config.host, () => {
-        http.off('error', reject)
-        resolve()
-      })
-    })
-    this.boundPort = (http.address() as AddressInfo).port
+    this.boundPort = (await listen(http, this.config.port, this.config.host)).port
     this.timers = [
       setInterval(() => this.pingSockets(), this.config.pingIntervalMs / this.pingSlices),
       setInterval(() => this.sweepEdges(), this.config.edgeHeartbeatMs)
@@ -332,21 +324,14 @@ export class TrackerServer implements Tracker {
     await this.starting?.catch(() => {})
     for (const timer of this.timers) clearInterval(timer)
     this.timers = []
-    const http = this.http
     // Stop accepting first, so no client reconnects to a tracker on its way out.
-    const closed =
-      http?.listening === true ? new Promise<void>(resolve => http.close(() => resolve())) : Promise.resolve()
+    const closed = this.httpConnections?.close(this.config.shutdownGraceMs)
     const sockets = [...this.connections.keys()]
     await Promise.all(sockets.map(closeGracefully))
     this.wss?.close()
-    http?.closeAllConnections()
     await closed
     await this.ctx.cluster?.stop()
     this.ctx.log.server.info('stopped', { sockets: sockets.length })
-  }
-
-  private hostForUrl(): string {
-    return this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host
   }
 }
 

@@ -4,7 +4,7 @@ import type { TrackerConfig } from '../config.js'
 import type { Connection } from '../connection.js'
 import type { EdgeChallenger } from '../edge-challenge.js'
 import type { EdgeRegistry } from '../edge-registry.js'
-import { scopeLogger } from '../log.js'
+import { scopeLogger } from '../../../service/src/log.js'
 import type { TrackerMetrics } from '../metrics.js'
 import type { Swarms } from '../swarm.js'
 

@@ -5,7 +5,8 @@
  */
 import { PROTOCOL_VERSION, ProtocolError } from '../../../protocol/src/index.js'
 import type { EdgeInfo, EdgeLoadRequest, EdgeRegisterRequest, EdgesRequest } from '../../../protocol/src/index.js'
-import { exactOrigin, hashSecret, secretMatches } from '../edge-identities.js'
+import { sha256 } from '../../../service/src/secret.js'
+import { exactOrigin, secretMatches } from '../edge-identities.js'
 import { orderEdges } from '../edge-registry.js'
 import type { Connection } from '../connection.js'
 import { Refusal } from '../refusal.js'
@@ -13,7 +14,7 @@ import type { TrackerContext } from './context.js'
 import { replyFailure } from './failure.js'
 
 /** Compared against when the id is unknown, so that an unknown id costs what a wrong secret does. */
-const NO_SUCH_EDGE_HASH = hashSecret('no such edge')
+const NO_SUCH_EDGE_HASH = sha256('no such edge')
 
 const refused = (why: string): Refusal => new Refusal('edge-refused', `edge registration refused: ${why}`)
 
@@ -74,8 +75,8 @@ function authenticate(ctx: TrackerContext, msg: EdgeRegisterRequest): { id: stri
     throw refused('this tracker lists its edges: register with an edge id and its secret')
   }
   if (edgeToken === undefined) throw refused('no edge token is configured on this tracker')
-  if (!secretMatches(msg.token, hashSecret(edgeToken))) throw refused('wrong token')
-  return { id: undefined, key: hashSecret(edgeToken) }
+  if (!secretMatches(msg.token, sha256(edgeToken))) throw refused('wrong token')
+  return { id: undefined, key: sha256(edgeToken) }
 }
 
 /**

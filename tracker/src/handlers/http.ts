@@ -1,6 +1,6 @@
 /** Plain HTTP on the tracker's port: health, edge list, stats (JSON) and Prometheus metrics. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Registry } from 'prom-client'
+import type { ScrapeMetrics } from '../../../service/src/metrics.js'
 import { PROTOCOL_VERSION, binaryStringToHex } from '../../../protocol/src/index.js'
 import type { EdgeInfo, EdgesResponse } from '../../../protocol/src/index.js'
 import type { TrackerContext } from './context.js'
@@ -40,7 +40,7 @@ export interface TrackerStats {
 /** What the routes need besides the context. */
 export interface HttpSources {
   connections: () => number
-  registry: Registry
+  metrics: ScrapeMetrics
 }
 
 /** Route one HTTP request: `/healthz`, `/edges?region=`, `/stats`, `/metrics`; 404 otherwise. */
@@ -63,7 +63,7 @@ export function handleHttpRequest(
   }
   route(ctx, url, src).then(
     body => {
-      if (typeof body === 'string') send(res, 200, src.registry.contentType, body)
+      if (typeof body === 'string') send(res, 200, src.metrics.contentType, body)
       else sendJson(res, 200, body)
     },
     (err: unknown) => {
@@ -103,7 +103,7 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
       return stats
     }
   ],
-  ['/metrics', async (_ctx, _url, src) => await src.registry.metrics()]
+  ['/metrics', async (_ctx, _url, src) => await src.metrics.render()]
 ])
 
 function swarmList(ctx: TrackerContext): SwarmStats[] {

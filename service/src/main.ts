@@ -1,0 +1,86 @@
+/**
+ * The one `main` of both services: read the options, create, start, and stop on SIGINT or
+ * SIGTERM. Exit codes: 2 for a bad command line or option (with the usage on stderr), 1
+ * when the service cannot start or stop, 0 after a clean stop.
+ */
+import { parseArgs } from 'node:util'
+import type { ParseArgsConfig } from 'node:util'
+import type { Logger } from '../../protocol/src/index.js'
+import { stdoutLogger } from './log.js'
+
+/** Exit code for a bad command line, as most Unix tools use. */
+export const EXIT_USAGE = 2
+export const EXIT_FAILURE = 1
+
+export interface Service {
+  start: () => Promise<void>
+  stop: () => Promise<void>
+}
+
+export interface ServiceMain<Init, S extends Service> {
+  /** `tracker` or `edge`: the `p2pcdn NAME` of messages, and `p2pcdn:NAME` in the log. */
+  name: string
+  usage: string
+  options: NonNullable<ParseArgsConfig['options']>
+  /** Turn the parsed flags and the environment into the service's options; throws on a bad one. */
+  read: (values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv) => Init
+  /** Throws a TypeError naming the option on a bad one. */
+  create: (init: Init, logger: Logger) => S
+  /** What to say once listening, besides the service's own `listening` log line. */
+  started?: (service: S, init: Init, logger: Logger) => void
+}
+
+export async function runService<Init, S extends Service>(
+  spec: ServiceMain<Init, S>,
+  argv: string[],
+  env: NodeJS.ProcessEnv
+): Promise<void> {
+  const say = (text: string): void => {
+    process.stderr.write(`p2pcdn ${spec.name}: ${text}\n`)
+  }
+  const problem = (err: unknown): string => (err instanceof Error ? err.message : String(err))
+  let service: S
+  let init: Init
+  const logger = stdoutLogger(`p2pcdn:${spec.name}`)
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: { ...spec.options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false
+    })
+    if (values.help === true) {
+      process.stdout.write(`${spec.usage}\n`)
+      return
+    }
+    init = spec.read(values, env)
+    service = spec.create(init, logger)
+  } catch (err) {
+    say(`${problem(err)}\n\n${spec.usage}`)
+    process.exit(EXIT_USAGE)
+  }
+
+  const stop = (signal: string): void => {
+    logger.info('shutdown', { signal })
+    service.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error('shutdown-failed', { error: problem(err) })
+        process.exit(EXIT_FAILURE)
+      }
+    )
+  }
+  // Once: a second signal while draining takes Node's default and ends the process.
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  try {
+    await service.start()
+  } catch (err) {
+    // A taken port, an unreadable cache directory, an unreachable Redis: nothing to run.
+    logger.error('start-failed', { error: problem(err) })
+    say(`cannot start: ${problem(err)}`)
+    await service.stop().catch(() => {})
+    process.exit(EXIT_FAILURE)
+  }
+  spec.started?.(service, init, logger)
+}

@@ -1,0 +1,63 @@
+/**
+ * The one metrics idiom: the hot path bumps plain numbers, and prom-client reads them only
+ * when `/metrics` is scraped (a labelled `inc()` per request would cost more than an
+ * announce or a hot hit). Each service has a registry of its own, so two in one process
+ * do not share series.
+ */
+import { Counter, Gauge, Registry } from 'prom-client'
+
+export class ScrapeMetrics {
+  readonly registry = new Registry()
+
+  /** Prometheus text exposition. */
+  async render(): Promise<string> {
+    return await this.registry.metrics()
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  /** A value read at scrape time. */
+  gauge(name: string, help: string, read: () => number): void {
+    // eslint-disable-next-line no-new -- registered by the constructor
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read())
+      }
+    })
+  }
+
+  /** A running total read at scrape time. */
+  counter(name: string, help: string, read: () => number): void {
+    // eslint-disable-next-line no-new -- registered by the constructor
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        // The plain number is the total: reset and add it, rather than track what was reported.
+        this.reset()
+        this.inc(read())
+      }
+    })
+  }
+
+  /** Running totals by one label's value, read at scrape time. */
+  labelledCounter(name: string, help: string, label: string, read: () => Iterable<readonly [string, number]>): void {
+    // eslint-disable-next-line no-new -- registered by the constructor
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const [value, n] of read()) this.inc({ [label]: value }, n)
+      }
+    })
+  }
+}
