@@ -1,6 +1,6 @@
 /**
  * Edge options: `EdgeInit` is what callers pass, `EdgeConfig` the resolved version.
- * Bad options throw a `TypeError` that names the option.
+ * Bad options throw an `OptionError` (a `TypeError`) that names the option.
  */
 import { join } from 'node:path'
 import {
@@ -8,10 +8,17 @@ import {
   EDGE_ID_RULE,
   MAX_CHUNK_SIZE_BYTES,
   MIN_CHUNK_SIZE_BYTES,
+  dropUndefined,
   isEdgeId,
-  silentLogger
+  silentLogger,
+  systemNow
 } from '../../protocol/src/index.js'
-import type { Logger } from '../../protocol/src/index.js'
+import type { Logger, Now } from '../../protocol/src/index.js'
+import { checkLogger } from '../../service/src/log.js'
+import { OptionError, checkNonEmptyString, checkPort, checkPositiveInteger, optionError } from '../../service/src/options.js'
+import { DEFAULT_SHUTDOWN_GRACE_MS } from '../../service/src/shutdown.js'
+import { checkTls } from '../../service/src/tls.js'
+import type { TlsOptions } from '../../service/src/tls.js'
 import { parseManifestPrivateKey } from './manifest-signer.js'
 import { isKeyField } from './origin-request.js'
 import { packageRoot } from './package-root.js'
@@ -95,13 +102,20 @@ export interface EdgeInit {
    */
   manifestKey?: string | Buffer
   /** PEM certificate chain and key: serve HTTPS instead of HTTP. @default undefined */
-  tls?: { cert: string | Buffer; key: string | Buffer }
+  tls?: TlsOptions
+  /**
+   * On `stop()`, how long downloads in flight may take to finish before their connections
+   * are cut, in milliseconds. @default 5000
+   */
+  shutdownGraceMs?: number
   /** Cap on the total rate of response body bytes sent, in bytes per second. @default undefined (no cap) */
   maxBytesPerSec?: number
   /** Receives one JSON access-log line (with newline) per request. @default undefined (no access log) */
   accessLog?: (line: string) => void
   /** Structured logger. @default silentLogger */
   logger?: Logger
+  /** The clock for cache freshness and load reports, in milliseconds since the epoch. @default Date.now */
+  now?: Now
 }
 
 export interface EdgeConfig {
@@ -132,10 +146,12 @@ export interface EdgeConfig {
   originBodyTimeoutMs: number
   purgeToken: string | undefined
   manifestKey: string | Buffer | undefined
-  tls: { cert: string | Buffer; key: string | Buffer } | undefined
+  tls: TlsOptions | undefined
+  shutdownGraceMs: number
   maxBytesPerSec: number | undefined
   accessLog: ((line: string) => void) | undefined
   logger: Logger
+  now: Now
 }
 
 export const DEFAULT_EDGE_CONFIG = {
@@ -154,7 +170,9 @@ export const DEFAULT_EDGE_CONFIG = {
   originConnectTimeoutMs: 10_000,
   originHeadersTimeoutMs: 30_000,
   originBodyTimeoutMs: 30_000,
-  logger: silentLogger
+  shutdownGraceMs: DEFAULT_SHUTDOWN_GRACE_MS,
+  logger: silentLogger,
+  now: systemNow
 } as const
 
 /** As the tracker's edges file asks: secrets are machine-made (`openssl rand -base64 32`). */
@@ -164,7 +182,7 @@ const MAX_REGION_CHARS = 64
 
 export function resolveConfig(init: EdgeInit): EdgeConfig {
   if (typeof init !== 'object' || init === null)
-    throw new TypeError('createEdge: expected an options object with `origin`')
+    throw optionError('origin', 'an options object with `origin`')
   const given = dropUndefined(init)
   const origin = parseOrigin(given.origin)
   const config: EdgeConfig = {
@@ -186,104 +204,90 @@ export function resolveConfig(init: EdgeInit): EdgeConfig {
     cacheKeyHeaders: parseHeaderNames('cacheKeyHeaders', given.cacheKeyHeaders),
     origin
   }
-  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65_535)
-    throw new TypeError(`port: expected an integer 0-65535, got ${String(config.port)}`)
-  if (typeof config.host !== 'string' || config.host === '') throw new TypeError('host: expected a non-empty string')
-  if (typeof config.region !== 'string' || config.region === '' || config.region.length > MAX_REGION_CHARS) {
-    throw new TypeError(`region: expected a non-empty string of at most ${MAX_REGION_CHARS} characters`)
-  }
+  checkPort('port', config.port)
+  checkNonEmptyString('host', config.host)
+  if (typeof config.region !== 'string' || config.region === '' || config.region.length > MAX_REGION_CHARS)
+    throw optionError('region', `a non-empty string of at most ${MAX_REGION_CHARS} characters`, config.region)
   if (config.tracker !== undefined && !isUrl(config.tracker, ['ws:', 'wss:']))
-    throw new TypeError(`tracker: expected a ws:// or wss:// URL, got ${config.tracker}`)
+    throw optionError('tracker', 'a ws:// or wss:// URL', config.tracker)
   if (
     config.trackerCa !== undefined &&
     !((typeof config.trackerCa === 'string' || Buffer.isBuffer(config.trackerCa)) && config.trackerCa.length > 0)
-  ) {
-    throw new TypeError('trackerCa: expected PEM contents')
-  }
-  if (config.edgeToken !== undefined && (typeof config.edgeToken !== 'string' || config.edgeToken === ''))
-    throw new TypeError('edgeToken: expected a non-empty string')
-  if (config.edgeId !== undefined && !isEdgeId(config.edgeId)) throw new TypeError(`edgeId: expected ${EDGE_ID_RULE}`)
+  )
+    throw optionError('trackerCa', 'PEM contents')
+  if (config.edgeToken !== undefined) checkNonEmptyString('edgeToken', config.edgeToken)
+  if (config.edgeId !== undefined && !isEdgeId(config.edgeId)) throw optionError('edgeId', EDGE_ID_RULE, config.edgeId)
   if (
     config.edgeSecret !== undefined &&
     (typeof config.edgeSecret !== 'string' || config.edgeSecret.length < MIN_EDGE_SECRET_CHARS)
-  ) {
-    throw new TypeError(`edgeSecret: expected a string of at least ${MIN_EDGE_SECRET_CHARS} characters`)
-  }
+  )
+    throw optionError('edgeSecret', `a string of at least ${MIN_EDGE_SECRET_CHARS} characters`)
   if ((config.edgeId === undefined) !== (config.edgeSecret === undefined))
-    throw new TypeError('edgeId and edgeSecret go together')
+    throw new OptionError(config.edgeId === undefined ? 'edgeSecret' : 'edgeId', 'edgeId and edgeSecret go together')
   if (config.edgeSecret !== undefined && config.edgeToken !== undefined)
-    throw new TypeError('edgeToken: not with edgeSecret (an edge registers with one or the other)')
+    throw new OptionError('edgeToken', 'not with edgeSecret (an edge registers with one or the other)')
   if (config.publicUrl !== undefined) {
     if (!isUrl(config.publicUrl, ['http:', 'https:']))
-      throw new TypeError(`publicUrl: expected an http(s) URL, got ${config.publicUrl}`)
+      throw optionError('publicUrl', 'an http(s) URL', config.publicUrl)
     config.publicUrl = config.publicUrl.replace(/\/+$/, '')
   }
   if (config.cacheDir !== undefined && (typeof config.cacheDir !== 'string' || config.cacheDir === ''))
-    throw new TypeError('cacheDir: expected a directory path')
-  positiveInteger('chunkSize', config.chunkSize)
-  if (config.chunkSize < MIN_CHUNK_SIZE_BYTES || config.chunkSize > MAX_CHUNK_SIZE_BYTES) {
-    throw new TypeError(
-      `chunkSize: expected ${MIN_CHUNK_SIZE_BYTES}-${MAX_CHUNK_SIZE_BYTES} bytes, got ${config.chunkSize}`
-    )
-  }
-  positiveInteger('maxObjectBytes', config.maxObjectBytes)
-  positiveInteger('maxMemoryBytes', config.maxMemoryBytes)
-  positiveInteger('maxDiskBytes', config.maxDiskBytes)
-  positiveInteger('maxEntries', config.maxEntries)
-  positiveInteger('clientIdleTimeoutMs', config.clientIdleTimeoutMs)
-  positiveInteger('maxConnections', config.maxConnections)
-  positiveInteger('maxOriginQueuePerClient', config.maxOriginQueuePerClient)
-  positiveInteger('originConnections', config.originConnections)
-  positiveInteger('originConnectTimeoutMs', config.originConnectTimeoutMs)
-  positiveInteger('originHeadersTimeoutMs', config.originHeadersTimeoutMs)
-  positiveInteger('originBodyTimeoutMs', config.originBodyTimeoutMs)
-  if (config.maxBytesPerSec !== undefined) positiveInteger('maxBytesPerSec', config.maxBytesPerSec)
-  if (config.purgeToken !== undefined && (typeof config.purgeToken !== 'string' || config.purgeToken === ''))
-    throw new TypeError('purgeToken: expected a non-empty string')
-  if (
-    config.tls !== undefined &&
-    (config.tls.cert === undefined ||
-      config.tls.key === undefined ||
-      config.tls.cert.length === 0 ||
-      config.tls.key.length === 0)
-  ) {
-    throw new TypeError('tls: expected { cert, key } PEM contents')
-  }
+    throw optionError('cacheDir', 'a directory path', config.cacheDir)
+  checkPositiveInteger('chunkSize', config.chunkSize)
+  if (config.chunkSize < MIN_CHUNK_SIZE_BYTES || config.chunkSize > MAX_CHUNK_SIZE_BYTES)
+    throw optionError('chunkSize', `${MIN_CHUNK_SIZE_BYTES}-${MAX_CHUNK_SIZE_BYTES} bytes`, config.chunkSize)
+  for (const name of [
+    'maxObjectBytes',
+    'maxMemoryBytes',
+    'maxDiskBytes',
+    'maxEntries',
+    'clientIdleTimeoutMs',
+    'maxConnections',
+    'maxOriginQueuePerClient',
+    'originConnections',
+    'originConnectTimeoutMs',
+    'originHeadersTimeoutMs',
+    'originBodyTimeoutMs',
+    'shutdownGraceMs'
+  ] as const)
+    checkPositiveInteger(name, config[name])
+  if (config.maxBytesPerSec !== undefined) checkPositiveInteger('maxBytesPerSec', config.maxBytesPerSec)
+  if (config.purgeToken !== undefined) checkNonEmptyString('purgeToken', config.purgeToken)
+  if (config.tls !== undefined) checkTls('tls', config.tls)
   if (config.manifestKey !== undefined) parseManifestPrivateKey(config.manifestKey)
   if (config.accessLog !== undefined && typeof config.accessLog !== 'function')
-    throw new TypeError('accessLog: expected a function')
+    throw optionError('accessLog', 'a function')
+  checkLogger('logger', config.logger)
+  if (typeof config.now !== 'function') throw optionError('now', 'a function returning milliseconds')
   if (config.sdkPath === '') config.sdkPath = defaultSdkPath()
   return config
 }
 
 function parseOrigin(value: unknown): URL {
   if (value === undefined || value === null || value === '')
-    throw new TypeError('origin: required (the URL of the origin server)')
+    throw optionError('origin', 'the URL of the origin server (required)')
   let url: URL
   try {
     url = new URL(String(value))
   } catch {
-    throw new TypeError(`origin: not a valid URL: ${String(value)}`)
+    throw optionError('origin', 'a valid URL', String(value))
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new TypeError(`origin: expected http: or https:, got ${url.protocol}`)
+    throw optionError('origin', 'an http: or https: URL', String(value))
   // Cache keys are request paths; a base path would make the key/URL mapping two-way ambiguous.
-  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw new TypeError(
-      `origin: expected scheme://host[:port] without path, query or credentials, got ${String(value)}`
-    )
-  }
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '')
+    throw optionError('origin', 'scheme://host[:port] without path, query or credentials', String(value))
   return new URL(url.origin)
 }
 
 function parseHeaderNames(name: string, value: unknown): string[] {
   if (value === undefined) return []
-  if (!Array.isArray(value)) throw new TypeError(`${name}: expected an array of header names`)
+  if (!Array.isArray(value)) throw optionError(name, 'an array of header names', value)
   return value.map(v => {
     const field = typeof v === 'string' ? v.trim().toLowerCase() : ''
     // RFC 9110 §5.1: a field name is a token.
-    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(field)) throw new TypeError(`${name}: not a header name: ${String(v)}`)
-    if (!isKeyField(field)) throw new TypeError(`${name}: ${field} cannot be a cache key header`)
+    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(field)) throw optionError(name, 'header names', v)
+    if (!isKeyField(field)) throw new OptionError(name, `${field} cannot be a cache key header`)
     return field
   })
 }
@@ -295,15 +299,6 @@ function isUrl(value: unknown, protocols: string[]): boolean {
   } catch {
     return false
   }
-}
-
-function positiveInteger(name: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0)
-    throw new TypeError(`${name}: expected a positive integer, got ${String(value)}`)
-}
-
-function dropUndefined<T extends object>(obj: T): T {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T
 }
 
 /** `<package root>/dist/p2pcdn.js`. */

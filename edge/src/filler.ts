@@ -11,7 +11,7 @@
  * meant for one client is never shared with another.
  */
 import type { Readable } from 'node:stream'
-import type { Logger } from '../../protocol/src/index.js'
+import type { Logger, Now } from '../../protocol/src/index.js'
 import type { Cache } from './cache/cache.js'
 import { decideStorable, header, initialAgeS, mergeNotModified, varyNames } from './cache/policy.js'
 import type { Freshness, RequestFacts } from './cache/policy.js'
@@ -77,6 +77,8 @@ export interface FillerInit {
   chunkSize: number
   maxObjectBytes: number
   logger: Logger
+  /** For the request and response times that ages are computed from. */
+  now: Now
   /** Called once per fill that hit the origin: 'fill' or 'revalidate'. */
   onOriginFill?: (kind: 'fill' | 'revalidate') => void
 }
@@ -101,7 +103,7 @@ export function createFiller(init: FillerInit): Filler {
     init.onOriginFill?.(stale === undefined ? 'fill' : 'revalidate')
 
     const epoch = cache.epochOf(key)
-    const requestTime = Date.now()
+    const requestTime = init.now()
     const res = await origin.request({
       method: 'GET',
       path: key,
@@ -110,7 +112,7 @@ export function createFiller(init: FillerInit): Filler {
       onInfo: req.onInfo,
       onTurn
     })
-    const responseTime = Date.now()
+    const responseTime = init.now()
     const resHeaders = stripHopByHop(res.headers)
     const status = res.status
     const leaderHeaders = pick(resHeaders, LEADER_ONLY)

@@ -31,7 +31,9 @@ import { createEdgeServer } from './server.js'
 import type { EdgeServer } from './server.js'
 import { createThrottle } from './throttle.js'
 import { createTrackerLink } from './tracker-link.js'
-import type { EdgeLoad, TrackerLink } from './tracker-link.js'
+import type { TrackerLink } from './tracker-link.js'
+import { createLoadSampler } from './load.js'
+import { serviceUrl } from '../../service/src/listen.js'
 
 export type { EdgeInit, EdgeConfig } from './config.js'
 export { DEFAULT_EDGE_CONFIG, resolveConfig } from './config.js'
@@ -44,7 +46,10 @@ export interface EdgeStats extends EdgeCounters {
 export interface Edge {
   /** Open the cache, listen, and register with the tracker when one is configured. */
   start: () => Promise<void>
-  /** Close the server, the tracker socket and every timer; flush disk writes. Safe to call twice. */
+  /**
+   * Leave the tracker, stop accepting, let downloads in flight finish (for up to
+   * `shutdownGraceMs`, then cut them), and flush disk writes. Safe to call twice.
+   */
   stop: () => Promise<void>
   /** The port listened on (the configured one until `start()` resolves). */
   readonly port: number
@@ -72,22 +77,8 @@ export function createEdge(init: EdgeInit): Edge {
   let starting: Promise<void> | undefined
   let stopping: Promise<void> | undefined
 
-  const url = (): string =>
-    config.publicUrl ?? `${config.tls === undefined ? 'http' : 'https'}://${hostForUrl(config.host)}:${port}`
-
-  let lastSample = { at: Date.now(), bytes: 0 }
-  const load = (): EdgeLoad => {
-    const now = Date.now()
-    const bytesPerSec =
-      now > lastSample.at ? Math.round(((counters.bytesServed - lastSample.bytes) * 1000) / (now - lastSample.at)) : 0
-    lastSample = { at: now, bytes: counters.bytesServed }
-    const total = counters.hits + counters.misses
-    return {
-      connections: server?.connections ?? 0,
-      bytesPerSec: Math.max(0, bytesPerSec),
-      hitRatio: total === 0 ? 0 : counters.hits / total
-    }
-  }
+  const url = (): string => config.publicUrl ?? serviceUrl('http', config.tls !== undefined, config.host, port)
+  const load = createLoadSampler(counters, () => server?.connections ?? 0, config.now)
 
   async function doStart(): Promise<void> {
     const budget = createMemoryBudget(config.maxMemoryBytes)
@@ -107,7 +98,7 @@ export function createEdge(init: EdgeInit): Edge {
             logger: log,
             onEvict: evicted('disk')
           })
-    cache = createCache({ memory, disk, keyHeaders: config.cacheKeyHeaders, logger: log })
+    cache = createCache({ memory, disk, keyHeaders: config.cacheKeyHeaders, logger: log, now: config.now })
     const found = await cache.open()
     if (disk !== undefined) log.info('cache-opened', { dir: config.cacheDir, entries: found })
     origin = createOriginClient({
@@ -134,6 +125,7 @@ export function createEdge(init: EdgeInit): Edge {
       chunkSize: config.chunkSize,
       maxObjectBytes: config.maxObjectBytes,
       logger: log,
+      now: config.now,
       onOriginFill: kind => {
         if (kind === 'revalidate') counters.revalidations++
       }
@@ -148,7 +140,8 @@ export function createEdge(init: EdgeInit): Edge {
       log,
       filler,
       signer: config.manifestKey === undefined ? undefined : await createManifestSigner(config.manifestKey),
-      publicAddress
+      publicAddress,
+      now: config.now
     }
     if (config.accessLog !== undefined) accessLog = createAccessLog(config.accessLog)
     server = createEdgeServer(
@@ -188,8 +181,11 @@ export function createEdge(init: EdgeInit): Edge {
 
   async function doStop(): Promise<void> {
     await starting?.catch(() => {})
+    // Off the tracker's list first, so no new client is sent here while downloads drain.
     link?.stop()
-    await server?.close()
+    const drained = await server?.close(config.shutdownGraceMs)
+    if (drained !== undefined && drained.cut > 0)
+      log.warn('downloads-cut', { connections: drained.cut, afterMs: config.shutdownGraceMs })
     accessLog?.flush()
     await origin?.close()
     await cache?.close()
@@ -214,11 +210,4 @@ export function createEdge(init: EdgeInit): Edge {
       await stopping
     }
   }
-}
-
-/** Unspecified bind addresses are not reachable URLs; loopback is the useful default. */
-function hostForUrl(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1'
-  if (host === '::') return '[::1]'
-  return host.includes(':') ? `[${host}]` : host
 }

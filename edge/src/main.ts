@@ -2,9 +2,8 @@
  * `p2pcdn edge`: the only edge file that reads argv and the environment. Flags win
  * over environment variables.
  */
-import { readFile } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
-import { createJsonLogger } from '../../protocol/src/index.js'
+import { FlagReader, OptionError } from '../../service/src/options.js'
+import { runService } from '../../service/src/main.js'
 import { createEdge } from './index.js'
 import type { EdgeInit } from './config.js'
 
@@ -36,7 +35,8 @@ const USAGE = `Usage: p2pcdn edge --origin URL [options]
   --max-disk-bytes N      body bytes kept under --cache-dir (P2PCDN_MAX_DISK_BYTES) [10 GiB]
   --max-object-bytes N    larger objects are passed through (P2PCDN_MAX_OBJECT_BYTES) [256 MiB]
   --origin-timeout-ms N   origin connect/header/idle-body timeout (P2PCDN_ORIGIN_TIMEOUT_MS) [10000/30000/30000]
-  --access-log on|off     one JSON line per request on stdout (P2PCDN_ACCESS_LOG) [on]`
+  --access-log on|off     one JSON line per request on stdout (P2PCDN_ACCESS_LOG) [on]
+  --shutdown-grace-ms N   on SIGINT/SIGTERM, how long downloads in flight may take to finish (P2PCDN_SHUTDOWN_GRACE_MS) [5000]`
 
 const OPTIONS = {
   origin: { type: 'string' },
@@ -66,133 +66,70 @@ const OPTIONS = {
   'max-object-bytes': { type: 'string' },
   'origin-timeout-ms': { type: 'string' },
   'access-log': { type: 'string' },
-  help: { type: 'boolean', short: 'h' }
+  'shutdown-grace-ms': { type: 'string' }
 } as const
 
-/** @param argv the arguments after `p2pcdn edge` */
+/** @param argv the arguments after `p2pcdn edge`; exit codes as service/src/main.ts says. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  let init: EdgeInit
-  try {
-    const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true })
-    if (parsed.values.help === true) {
-      process.stdout.write(USAGE + '\n')
-      return
-    }
-    init = await initFrom(parsed.values, env)
-  } catch (err) {
-    return usageError(err instanceof Error ? err.message : String(err))
-  }
-
-  const logger = createJsonLogger('p2pcdn:edge', s => process.stdout.write(s))
-  let edge
-  try {
-    const accessLog =
-      init.accessLog === undefined
-        ? undefined
-        : (lines: string): void => {
-            process.stdout.write(lines)
-          }
-    edge = createEdge({ ...init, accessLog, logger })
-  } catch (err) {
-    return usageError(err instanceof Error ? err.message : String(err))
-  }
-  const shutdown = (signal: string): void => {
-    logger.info('signal', { signal })
-    edge.stop().then(
-      () => process.exit(0),
-      err => {
-        logger.error('stop-failed', { error: String(err) })
-        process.exit(1)
-      }
-    )
-  }
-  process.once('SIGINT', () => shutdown('SIGINT'))
-  process.once('SIGTERM', () => shutdown('SIGTERM'))
-  try {
-    await edge.start()
-  } catch (err) {
-    logger.error('start-failed', { error: String(err) })
-    await edge.stop().catch(() => {})
-    process.exitCode = 1
-  }
+  await runService(
+    {
+      name: 'edge',
+      usage: USAGE,
+      options: OPTIONS,
+      read: readOptions,
+      create: (init, logger) =>
+        createEdge({
+          ...init,
+          // readOptions leaves a placeholder sink that says "on".
+          accessLog: init.accessLog === undefined ? undefined : line => void process.stdout.write(line),
+          logger
+        }),
+      started: edge => void process.stderr.write(`p2pcdn edge listening on ${edge.url}\n`)
+    },
+    argv,
+    env
+  )
 }
 
-async function initFrom(
-  values: Partial<Record<keyof typeof OPTIONS, string | boolean>>,
-  env: NodeJS.ProcessEnv
-): Promise<EdgeInit> {
-  const pick = (flag: keyof typeof OPTIONS, name: string): string | undefined => {
-    const value = values[flag]
-    const chosen = typeof value === 'string' ? value : env[name]
-    return chosen === '' ? undefined : chosen
-  }
-  const origin = pick('origin', 'P2PCDN_ORIGIN')
-  if (origin === undefined) throw new Error('missing --origin (or P2PCDN_ORIGIN)')
-  const portText = pick('port', 'P2PCDN_PORT')
-  let port: number | undefined
-  if (portText !== undefined) {
-    port = Number(portText)
-    if (!/^\d+$/.test(portText) || port > 65_535) throw new Error(`--port: expected 0-65535, got "${portText}"`)
-  }
-  const count = (flag: keyof typeof OPTIONS, name: string): number | undefined => {
-    const text = pick(flag, name)
-    if (text === undefined) return undefined
-    if (!/^\d+$/.test(text) || Number(text) <= 0)
-      throw new Error(`--${flag}: expected a positive integer, got "${text}"`)
-    return Number(text)
-  }
-  const certFile = pick('cert', 'P2PCDN_CERT')
-  const keyFile = pick('key', 'P2PCDN_KEY')
-  if ((certFile === undefined) !== (keyFile === undefined)) throw new Error('--cert and --key go together')
-  const tls =
-    certFile === undefined || keyFile === undefined
-      ? undefined
-      : { cert: await readFile(certFile), key: await readFile(keyFile) }
-  const manifestKeyFile = pick('manifest-key', 'P2PCDN_MANIFEST_KEY')
-  const manifestKey = manifestKeyFile === undefined ? undefined : await readFile(manifestKeyFile)
-  const trackerCaFile = pick('tracker-ca', 'P2PCDN_TRACKER_CA')
-  const trackerCa = trackerCaFile === undefined ? undefined : await readFile(trackerCaFile)
-  const accessLogText = pick('access-log', 'P2PCDN_ACCESS_LOG') ?? 'on'
-  if (accessLogText !== 'on' && accessLogText !== 'off')
-    throw new Error(`--access-log: expected on or off, got "${accessLogText}"`)
-  const originTimeoutMs = count('origin-timeout-ms', 'P2PCDN_ORIGIN_TIMEOUT_MS')
+function readOptions(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): EdgeInit {
+  const flags = new FlagReader(values, env)
+  const origin = flags.string('origin', 'P2PCDN_ORIGIN')
+  if (origin === undefined) throw new OptionError('--origin', 'required (or P2PCDN_ORIGIN): the URL of the origin to cache')
+  const originTimeoutMs = flags.integer('origin-timeout-ms', 'P2PCDN_ORIGIN_TIMEOUT_MS')
+  const accessLog = flags.choice('access-log', 'P2PCDN_ACCESS_LOG', ['on', 'off']) ?? 'on'
   return {
-    tls,
-    purgeToken: pick('purge-token', 'P2PCDN_PURGE_TOKEN'),
-    manifestKey,
-    maxBytesPerSec: count('max-bytes-per-sec', 'P2PCDN_MAX_BYTES_PER_SEC'),
-    maxMemoryBytes: count('max-memory-bytes', 'P2PCDN_MAX_MEMORY_BYTES'),
-    maxEntries: count('max-entries', 'P2PCDN_MAX_ENTRIES'),
-    cacheKeyHeaders: pick('cache-key-headers', 'P2PCDN_CACHE_KEY_HEADERS')
+    tls: flags.tls(),
+    purgeToken: flags.string('purge-token', 'P2PCDN_PURGE_TOKEN'),
+    manifestKey: flags.file('manifest-key', 'P2PCDN_MANIFEST_KEY'),
+    maxBytesPerSec: flags.integer('max-bytes-per-sec', 'P2PCDN_MAX_BYTES_PER_SEC'),
+    maxMemoryBytes: flags.integer('max-memory-bytes', 'P2PCDN_MAX_MEMORY_BYTES'),
+    maxEntries: flags.integer('max-entries', 'P2PCDN_MAX_ENTRIES'),
+    cacheKeyHeaders: flags
+      .string('cache-key-headers', 'P2PCDN_CACHE_KEY_HEADERS')
       ?.split(',')
       .map(s => s.trim())
       .filter(Boolean),
-    clientIdleTimeoutMs: count('client-idle-timeout-ms', 'P2PCDN_CLIENT_IDLE_TIMEOUT_MS'),
-    maxConnections: count('max-connections', 'P2PCDN_MAX_CONNECTIONS'),
-    maxOriginQueuePerClient: count('max-origin-queue-per-client', 'P2PCDN_MAX_ORIGIN_QUEUE_PER_CLIENT'),
-    maxDiskBytes: count('max-disk-bytes', 'P2PCDN_MAX_DISK_BYTES'),
-    maxObjectBytes: count('max-object-bytes', 'P2PCDN_MAX_OBJECT_BYTES'),
+    clientIdleTimeoutMs: flags.integer('client-idle-timeout-ms', 'P2PCDN_CLIENT_IDLE_TIMEOUT_MS'),
+    maxConnections: flags.integer('max-connections', 'P2PCDN_MAX_CONNECTIONS'),
+    maxOriginQueuePerClient: flags.integer('max-origin-queue-per-client', 'P2PCDN_MAX_ORIGIN_QUEUE_PER_CLIENT'),
+    maxDiskBytes: flags.integer('max-disk-bytes', 'P2PCDN_MAX_DISK_BYTES'),
+    maxObjectBytes: flags.integer('max-object-bytes', 'P2PCDN_MAX_OBJECT_BYTES'),
     originConnectTimeoutMs: originTimeoutMs,
     originHeadersTimeoutMs: originTimeoutMs,
     originBodyTimeoutMs: originTimeoutMs,
-    // A placeholder sink that says "on"; main() swaps in stdout.
-    accessLog: accessLogText === 'on' ? () => {} : undefined,
+    shutdownGraceMs: flags.integer('shutdown-grace-ms', 'P2PCDN_SHUTDOWN_GRACE_MS'),
+    accessLog: accessLog === 'on' ? () => {} : undefined,
     origin,
-    port,
-    host: pick('host', 'P2PCDN_HOST'),
-    region: pick('region', 'P2PCDN_REGION'),
-    tracker: pick('tracker', 'P2PCDN_TRACKER'),
-    trackerCa,
-    edgeToken: pick('edge-token', 'P2PCDN_EDGE_TOKEN'),
-    edgeId: pick('edge-id', 'P2PCDN_EDGE_ID'),
-    edgeSecret: pick('edge-secret', 'P2PCDN_EDGE_SECRET'),
-    publicUrl: pick('public-url', 'P2PCDN_PUBLIC_URL'),
-    cacheDir: pick('cache-dir', 'P2PCDN_CACHE_DIR'),
-    sdkPath: pick('sdk-path', 'P2PCDN_SDK_PATH')
+    port: flags.port('port', 'P2PCDN_PORT'),
+    host: flags.string('host', 'P2PCDN_HOST'),
+    region: flags.string('region', 'P2PCDN_REGION'),
+    tracker: flags.string('tracker', 'P2PCDN_TRACKER'),
+    trackerCa: flags.file('tracker-ca', 'P2PCDN_TRACKER_CA'),
+    edgeToken: flags.string('edge-token', 'P2PCDN_EDGE_TOKEN'),
+    edgeId: flags.string('edge-id', 'P2PCDN_EDGE_ID'),
+    edgeSecret: flags.string('edge-secret', 'P2PCDN_EDGE_SECRET'),
+    publicUrl: flags.string('public-url', 'P2PCDN_PUBLIC_URL'),
+    cacheDir: flags.string('cache-dir', 'P2PCDN_CACHE_DIR'),
+    sdkPath: flags.string('sdk-path', 'P2PCDN_SDK_PATH')
   }
-}
-
-function usageError(message: string): void {
-  process.stderr.write(`p2pcdn edge: ${message}\n\n${USAGE}\n`)
-  process.exitCode = 2
 }

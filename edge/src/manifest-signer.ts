@@ -7,6 +7,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import type { KeyObject } from 'node:crypto'
 import { fromBase64Url, manifestKeyId, manifestSigningBytes, toBase64Url } from '../../protocol/src/index.js'
 import type { Manifest, ManifestSignature } from '../../protocol/src/index.js'
+import { OptionError, optionError } from '../../service/src/options.js'
 
 export interface ManifestSigner {
   /** Key id carried next to each signature (11 base64url chars). */
@@ -18,17 +19,17 @@ export interface ManifestSigner {
 
 /**
  * An Ed25519 private key from PEM (PKCS#8, as `p2pcdn keygen` writes it). Throws a
- * TypeError naming `what` for anything else, an RSA or EC key included.
+ * OptionError naming `what` for anything else, an RSA or EC key included.
  */
 export function parseManifestPrivateKey(pem: string | Buffer, what = 'manifestKey'): KeyObject {
   let key: KeyObject
   try {
     key = createPrivateKey(pem)
   } catch (err) {
-    throw new TypeError(`${what}: not a PEM private key (${err instanceof Error ? err.message : String(err)})`)
+    throw new OptionError(what, `expected a PEM private key (${err instanceof Error ? err.message : String(err)})`)
   }
   if (key.asymmetricKeyType !== 'ed25519')
-    throw new TypeError(`${what}: expected an Ed25519 key, got ${String(key.asymmetricKeyType)}`)
+    throw optionError(what, 'an Ed25519 key', String(key.asymmetricKeyType))
   return key
 }
 
@@ -36,7 +37,7 @@ export function parseManifestPrivateKey(pem: string | Buffer, what = 'manifestKe
 export function rawPublicKey(key: KeyObject): Uint8Array {
   const jwk = createPublicKey(key).export({ format: 'jwk' })
   const raw = typeof jwk.x === 'string' ? fromBase64Url(jwk.x) : undefined
-  if (raw?.length !== 32) throw new TypeError('manifestKey: could not derive the Ed25519 public key')
+  if (raw?.length !== 32) throw new OptionError('manifestKey', 'could not derive the Ed25519 public key')
   return raw
 }
 

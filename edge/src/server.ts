@@ -1,10 +1,11 @@
 /** HTTP wiring: the routes the edge serves itself, then the cache, then pass-through. */
-import http from 'node:http'
-import https from 'node:https'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AccessLog } from './access-log.js'
 import type { Socket } from 'node:net'
 import { EDGE_PATHS } from '../../protocol/src/index.js'
+import { listen } from '../../service/src/listen.js'
+import { trackConnections } from '../../service/src/shutdown.js'
+import { createServiceServer } from '../../service/src/tls.js'
+import type { AccessLog } from './access-log.js'
 import { createTargetMemo } from './target.js'
 import type { TargetResult } from './target.js'
 import { serveCached, serveHotHit } from './handlers/cached.js'
@@ -26,7 +27,11 @@ export interface EdgeServer {
   /** Open client connections. */
   readonly connections: number
   listen: (port: number, host: string) => Promise<number>
-  close: () => Promise<void>
+  /**
+   * Stop accepting; let the downloads in flight finish for up to `graceMs`, then cut the
+   * rest. Resolves with how many were cut.
+   */
+  close: (graceMs: number) => Promise<{ cut: number }>
 }
 
 /**
@@ -38,7 +43,6 @@ export function createEdgeServer(
   sameOrigins: (port: number) => string[],
   accessLog?: AccessLog
 ): EdgeServer {
-  const sockets = new Set<Socket>()
   // Known once listening; computed once rather than per request.
   let origins: string[] = []
   const targets = createTargetMemo()
@@ -70,19 +74,12 @@ export function createEdgeServer(
   }
   // Node's defaults: 16 KiB of headers (431 beyond), and a request with both
   // Content-Length and Transfer-Encoding is refused by the parser (request smuggling).
-  const tls = ctx.config.tls
-  const server: Server =
-    tls === undefined
-      ? http.createServer(onRequestSafe)
-      : https.createServer({ cert: tls.cert, key: tls.key }, onRequestSafe)
+  const server: Server = createServiceServer(ctx.config.tls, onRequestSafe)
+  const connections = trackConnections(server, ctx.config.tls !== undefined)
   // A client that stops reading is closed once its socket has made no progress this long,
   // so what waits for it is bounded in time as well as by backpressure.
   server.setTimeout(ctx.config.clientIdleTimeoutMs)
   server.maxConnections = ctx.config.maxConnections
-  server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
-    sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
-  })
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     ctx.log.debug('client-error', { error: String(err), code: err.code })
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
@@ -93,27 +90,14 @@ export function createEdgeServer(
   return {
     server,
     get connections() {
-      return sockets.size
+      return connections.connections
     },
     async listen(port, host) {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(port, host, () => {
-          server.off('error', reject)
-          resolve()
-        })
-      })
-      const address = server.address()
-      const bound = typeof address === 'object' && address !== null ? address.port : port
+      const bound = (await listen(server, port, host)).port
       origins = sameOrigins(bound)
       return bound
     },
-    async close() {
-      if (!server.listening) return
-      const closed = new Promise<void>(resolve => server.close(() => resolve()))
-      server.closeAllConnections()
-      await closed
-    }
+    close: async graceMs => await connections.close(graceMs)
   }
 }
 

@@ -1,24 +1,17 @@
 /**
  * Keeps the edge registered with the tracker: register on connect, report load every
  * `heartbeatMs` the tracker asks for, reconnect with exponential backoff and jitter
- * (as bittorrent-tracker's `_startReconnectTimer`) whenever the socket goes away.
+ * whenever the socket goes away.
  */
 import WebSocket from 'ws'
-import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, parseTrackerMessage } from '../../protocol/src/index.js'
-import type { EdgeLoadRequest, EdgeRegisterRequest, Logger } from '../../protocol/src/index.js'
+import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, backoffDelayMs, parseTrackerMessage } from '../../protocol/src/index.js'
+import type { EdgeLoad, EdgeLoadRequest, EdgeRegisterRequest, Logger } from '../../protocol/src/index.js'
 
-export const RECONNECT_MIN_MS = 500
-export const RECONNECT_MAX_MS = 30_000
+export const RECONNECT_BACKOFF = { minMs: 500, maxMs: 30_000 }
 /** Without a registration reply by then the socket is presumed dead and replaced. */
 export const REGISTER_TIMEOUT_MS = 10_000
 /** Floor for the tracker-chosen heartbeat, so a bad reply cannot make us spin. */
 const MIN_HEARTBEAT_MS = 50
-
-export interface EdgeLoad {
-  connections: number
-  bytesPerSec: number
-  hitRatio: number
-}
 
 export interface TrackerLinkInit {
   tracker: string
@@ -147,11 +140,7 @@ export function createTrackerLink(init: TrackerLinkInit): TrackerLink {
 
   const scheduleReconnect = (): void => {
     if (stopped) return
-    // "Equal jitter": half the backoff fixed, half random, so a tracker restart does not
-    // see every edge come back in the same millisecond.
-    const backoff = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** attempt)
-    const delay = backoff / 2 + (Math.random() * backoff) / 2
-    attempt = Math.min(attempt + 1, 16)
+    const delay = backoffDelayMs(attempt++, RECONNECT_BACKOFF)
     log.debug('tracker-reconnect', { inMs: Math.round(delay), attempt })
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined

@@ -7,10 +7,10 @@
  * Bounded on every side: one request, no redirects, a deadline for the whole exchange
  * (connect, head and body), a small body cap, and a cap on challenges in flight.
  */
-import { createHmac, randomBytes } from 'node:crypto'
-import { constantTimeEqual } from '../../service/src/secret.js'
+import { randomBytes } from 'node:crypto'
+import { challengeMac, constantTimeEqual } from '../../service/src/secret.js'
 import { request } from 'undici'
-import { EDGE_CHALLENGE_CONTEXT, EDGE_PATHS } from '../../protocol/src/index.js'
+import { EDGE_PATHS } from '../../protocol/src/index.js'
 import { Refusal } from './refusal.js'
 
 /** A challenge answer is about 100 bytes of JSON; anything past this is not one. */
@@ -33,13 +33,6 @@ export interface EdgeChallenger {
   check: (url: string, id: string | undefined, key: Buffer) => Promise<void>
   /** Challenges in flight now. */
   readonly inFlight: number
-}
-
-/** The answer an edge gives: base64url HMAC-SHA256 of the context, id and nonce. */
-export function challengeMac(key: Buffer, id: string | undefined, nonce: string): string {
-  return createHmac('sha256', key)
-    .update(`${EDGE_CHALLENGE_CONTEXT}\n${id ?? ''}\n${nonce}`, 'utf8')
-    .digest('base64url')
 }
 
 export function createEdgeChallenger(init: EdgeChallengeInit): EdgeChallenger {

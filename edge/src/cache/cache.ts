@@ -8,7 +8,7 @@
  * writes and deletes of one id run in order, and `close()` waits for them. The index
  * holds only ids some store holds: evictions remove them.
  */
-import type { Logger } from '../../../protocol/src/index.js'
+import type { Logger, Now } from '../../../protocol/src/index.js'
 import type { DiskStore } from './disk-store.js'
 import type { MemoryStore } from './memory-store.js'
 import { isFresh } from './policy.js'
@@ -22,6 +22,8 @@ export interface CacheInit {
   /** Request fields (lowercase) that are part of every key, as if every response varied on them. */
   keyHeaders: readonly string[]
   logger: Logger
+  /** For whether a stored page is still fresh. */
+  now: Now
 }
 
 export interface Cache {
@@ -201,7 +203,7 @@ export function createCache(init: CacheInit): Cache {
       if (entry.status >= 400 && entry.status < 500 && known !== undefined) {
         if (known.vary.join() !== entry.vary.join()) return
         const current = memory.peek(id) ?? (disk?.has(id) === true ? await disk.get(id) : undefined)
-        if (current !== undefined && current.status === 200 && isFresh(current, Date.now())) return
+        if (current !== undefined && current.status === 200 && isFresh(current, init.now())) return
       }
       await adoptVary(entry.key, entry.vary, id)
       remember(entry.key, entry.variant, entry.vary)

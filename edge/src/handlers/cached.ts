@@ -50,7 +50,7 @@ export async function lookup(
   res?: ServerResponse
 ): Promise<Lookup> {
   const id = ctx.cache.idFor(key, req.headers)
-  const now = Date.now()
+  const now = ctx.now()
   const found = ctx.cache.peek(id) ?? (await ctx.cache.get(id))
   const entry = found !== undefined && usableFor(found, req) ? found : undefined
   if (entry !== undefined && isFresh(entry, now)) return { kind: 'hit', entry }
@@ -74,7 +74,7 @@ export async function lookup(
   try {
     outcome = await ctx.filler.fill(fillReq)
   } catch (err) {
-    if (entry !== undefined && withinStaleWindow(entry, Date.now(), entry.staleIfErrorS))
+    if (entry !== undefined && withinStaleWindow(entry, ctx.now(), entry.staleIfErrorS))
       return { kind: 'stale', entry, error: err }
     throw err
   }
@@ -83,7 +83,7 @@ export async function lookup(
     outcome.kind === 'pass' &&
     outcome.status >= 500 &&
     entry !== undefined &&
-    withinStaleWindow(entry, Date.now(), entry.staleIfErrorS)
+    withinStaleWindow(entry, ctx.now(), entry.staleIfErrorS)
   ) {
     if (outcome.response !== undefined) discard(outcome.response.body)
     return { kind: 'stale', entry }
@@ -99,7 +99,7 @@ function drain(outcome: FillOutcome): void {
 /** Answer from a fresh entry in memory, synchronously; false when that is not possible. */
 export function serveHotHit(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, key: string): boolean {
   const hot = ctx.cache.peek(ctx.cache.idFor(key, req.headers))
-  if (hot === undefined || !isFresh(hot, Date.now()) || !usableFor(hot, req)) return false
+  if (hot === undefined || !isFresh(hot, ctx.now()) || !usableFor(hot, req)) return false
   ctx.counters.hits++
   serveEntry(ctx, req, res, hot, 'HIT')
   return true
@@ -173,7 +173,7 @@ async function serveLive(
   fill: LiveFill,
   leaderHeaders: Headers | undefined
 ): Promise<void> {
-  const age = String(Math.floor(fill.ageS(Date.now())))
+  const age = String(Math.floor(fill.ageS(ctx.now())))
   if (fill.status === 200 && clientHasCurrent(req.headers, fill.headers)) {
     send(
       ctx,

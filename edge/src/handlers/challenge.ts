@@ -5,9 +5,9 @@
  * (or of the shared token). Anyone may ask; the MAC proves only that this server holds
  * the key, and the context string keeps it from meaning anything anywhere else.
  */
-import { createHash, createHmac } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { EDGE_CHALLENGE_CONTEXT, PROTOCOL_VERSION } from '../../../protocol/src/index.js'
+import { PROTOCOL_VERSION } from '../../../protocol/src/index.js'
+import { challengeMac, sha256 } from '../../../service/src/secret.js'
 import type { HandlerContext } from './context.js'
 import { sendError, sendJson } from './reply.js'
 
@@ -26,9 +26,6 @@ export function serveChallenge(ctx: HandlerContext, res: ServerResponse, params:
     return
   }
   const id = ctx.config.edgeId
-  const key = createHash('sha256').update(credential, 'utf8').digest()
-  const mac = createHmac('sha256', key)
-    .update(`${EDGE_CHALLENGE_CONTEXT}\n${id ?? ''}\n${nonce}`, 'utf8')
-    .digest('base64url')
+  const mac = challengeMac(sha256(credential), id, nonce)
   sendJson(ctx, res, 200, id === undefined ? { v: PROTOCOL_VERSION, mac } : { v: PROTOCOL_VERSION, id, mac }, {}, head)
 }

@@ -1,5 +1,5 @@
 /** What every request handler gets: config, collaborators and the counters it bumps. */
-import type { Logger } from '../../../protocol/src/index.js'
+import type { Logger, Now } from '../../../protocol/src/index.js'
 import type { Cache } from '../cache/cache.js'
 import type { EdgeConfig } from '../config.js'
 import type { Filler } from '../filler.js'
@@ -25,4 +25,6 @@ export interface HandlerContext {
   signer: ManifestSigner | undefined
   /** Where clients reach this edge (known once listening). */
   publicAddress: () => PublicAddress
+  /** The edge's clock (`EdgeInit.now`), for freshness and ages. */
+  now: Now
 }

@@ -115,7 +115,7 @@ export function serveEntry(
   cache: CacheStatus,
   leaderHeaders?: Headers
 ): void {
-  const age = String(Math.floor(currentAgeS(entry, Date.now())))
+  const age = String(Math.floor(currentAgeS(entry, ctx.now())))
   const h = req.headers
   // The hot path: nothing conditional, no range, no throttle, nothing for this client alone.
   if (

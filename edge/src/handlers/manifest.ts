@@ -66,7 +66,7 @@ export async function serveManifest(
     return
   }
   // Clients may keep the manifest as long as the object it describes stays fresh here.
-  const freshForS = Math.max(0, Math.floor(entry.lifetimeS - currentAgeS(entry, Date.now())))
+  const freshForS = Math.max(0, Math.floor(entry.lifetimeS - currentAgeS(entry, ctx.now())))
   send(
     ctx,
     res,

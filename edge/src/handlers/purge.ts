@@ -3,8 +3,8 @@
  * `{"url": "/a.mp4"}` (a path or an absolute origin URL; every variant goes) or
  * `{"prefix": "/videos/"}`. Answers `{"purged": n}`.
  */
-import { timingSafeEqual, createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { secretEquals } from '../../../service/src/secret.js'
 import { resolveResourceUrl } from '../target.js'
 import type { HandlerContext } from './context.js'
 import { sendError, sendJson } from './reply.js'
@@ -57,12 +57,9 @@ export async function servePurge(ctx: HandlerContext, req: IncomingMessage, res:
   sendError(ctx, res, 400, 'ERR_PROTOCOL', 'expected {"url": "/path"} or {"prefix": "/path/"}')
 }
 
-/** Compares digests so the time taken says nothing about the token. */
 function bearerMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')
-  if (m === null) return false
-  const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
-  return timingSafeEqual(digest(m[1] ?? ''), digest(token))
+  return m !== null && secretEquals(m[1] ?? '', token)
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
