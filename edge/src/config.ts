@@ -15,7 +15,13 @@ import {
 } from '../../protocol/src/index.js'
 import type { Logger, Now } from '../../protocol/src/index.js'
 import { checkLogger } from '../../service/src/log.js'
-import { OptionError, checkNonEmptyString, checkPort, checkPositiveInteger, optionError } from '../../service/src/options.js'
+import {
+  OptionError,
+  checkNonEmptyString,
+  checkPort,
+  checkPositiveInteger,
+  optionError
+} from '../../service/src/options.js'
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../../service/src/shutdown.js'
 import { checkTls } from '../../service/src/tls.js'
 import type { TlsOptions } from '../../service/src/tls.js'
@@ -181,8 +187,9 @@ const MIN_EDGE_SECRET_CHARS = 16
 const MAX_REGION_CHARS = 64
 
 export function resolveConfig(init: EdgeInit): EdgeConfig {
-  if (typeof init !== 'object' || init === null)
-    throw optionError('origin', 'an options object with `origin`')
+  // For callers from plain JavaScript, which the type does not hold back.
+  const raw: unknown = init
+  if (typeof raw !== 'object' || raw === null) throw optionError('origin', 'an options object with `origin`')
   const given = dropUndefined(init)
   const origin = parseOrigin(given.origin)
   const config: EdgeConfig = {
@@ -264,19 +271,18 @@ export function resolveConfig(init: EdgeInit): EdgeConfig {
 }
 
 function parseOrigin(value: unknown): URL {
-  if (value === undefined || value === null || value === '')
-    throw optionError('origin', 'the URL of the origin server (required)')
+  const text = value instanceof URL ? value.href : typeof value === 'string' ? value : ''
+  if (text === '') throw optionError('origin', 'the URL of the origin server (required)')
   let url: URL
   try {
-    url = new URL(String(value))
+    url = new URL(text)
   } catch {
-    throw optionError('origin', 'a valid URL', String(value))
+    throw optionError('origin', 'a valid URL', text)
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw optionError('origin', 'an http: or https: URL', String(value))
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw optionError('origin', 'an http: or https: URL', text)
   // Cache keys are request paths; a base path would make the key/URL mapping two-way ambiguous.
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '')
-    throw optionError('origin', 'scheme://host[:port] without path, query or credentials', String(value))
+    throw optionError('origin', 'scheme://host[:port] without path, query or credentials', text)
   return new URL(url.origin)
 }
 

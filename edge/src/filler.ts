@@ -179,9 +179,9 @@ export function createFiller(init: FillerInit): Filler {
         await cache.put(entry)
         logger.debug('stored', { key, size: entry.body.length, lifetimeS: entry.lifetimeS, heuristic: entry.heuristic })
       },
-      (err: Error) => {
+      (err: unknown) => {
         cache.forgetIfEmpty(key)
-        logger.debug('not-stored', { key, reason: err.message })
+        logger.debug('not-stored', { key, reason: err instanceof Error ? err.message : String(err) })
       }
     )
     return { kind: 'streaming', fill, leaderHeaders }

@@ -94,7 +94,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
 function readOptions(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): EdgeInit {
   const flags = new FlagReader(values, env)
   const origin = flags.string('origin', 'P2PCDN_ORIGIN')
-  if (origin === undefined) throw new OptionError('--origin', 'required (or P2PCDN_ORIGIN): the URL of the origin to cache')
+  if (origin === undefined)
+    throw new OptionError('--origin', 'required (or P2PCDN_ORIGIN): the URL of the origin to cache')
   const originTimeoutMs = flags.integer('origin-timeout-ms', 'P2PCDN_ORIGIN_TIMEOUT_MS')
   const accessLog = flags.choice('access-log', 'P2PCDN_ACCESS_LOG', ['on', 'off']) ?? 'on'
   return {

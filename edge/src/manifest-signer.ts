@@ -28,8 +28,7 @@ export function parseManifestPrivateKey(pem: string | Buffer, what = 'manifestKe
   } catch (err) {
     throw new OptionError(what, `expected a PEM private key (${err instanceof Error ? err.message : String(err)})`)
   }
-  if (key.asymmetricKeyType !== 'ed25519')
-    throw optionError(what, 'an Ed25519 key', String(key.asymmetricKeyType))
+  if (key.asymmetricKeyType !== 'ed25519') throw optionError(what, 'an Ed25519 key', String(key.asymmetricKeyType))
   return key
 }
 
@@ -41,8 +40,8 @@ export function rawPublicKey(key: KeyObject): Uint8Array {
   return raw
 }
 
-const nodeSha256 = async (data: Uint8Array): Promise<Uint8Array> =>
-  new Uint8Array(createHash('sha256').update(data).digest())
+const nodeSha256 = (data: Uint8Array): Promise<Uint8Array> =>
+  Promise.resolve(new Uint8Array(createHash('sha256').update(data).digest()))
 
 export async function createManifestSigner(pem: string | Buffer, what?: string): Promise<ManifestSigner> {
   const privateKey = parseManifestPrivateKey(pem, what)

@@ -44,11 +44,7 @@ export function createMetrics(sources: MetricsSources): EdgeMetrics {
     'Stale copies served (stale-while-revalidate, stale-if-error)',
     () => counters.stale
   )
-  m.counter(
-    'p2pcdn_edge_revalidations_total',
-    'Conditional requests sent to the origin',
-    () => counters.revalidations
-  )
+  m.counter('p2pcdn_edge_revalidations_total', 'Conditional requests sent to the origin', () => counters.revalidations)
   m.counter('p2pcdn_edge_origin_requests_total', 'Requests sent to the origin', () => counters.originRequests)
   m.counter('p2pcdn_edge_bytes_served_total', 'Response body bytes sent to clients', () => counters.bytesServed)
   m.gauge('p2pcdn_edge_connections', 'Open client connections', sources.connections)

@@ -91,7 +91,8 @@ export function createTrackerLink(init: TrackerLinkInit): TrackerLink {
     })
     socket.on('message', (data, isBinary) => {
       if (isBinary) return
-      onMessage(socket, String(data))
+      const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
+      onMessage(socket, bytes.toString('utf8'))
     })
     socket.on('error', err => log.warn('tracker-socket-error', { tracker: init.tracker, error: err.message }))
     socket.on('close', code => {

@@ -125,7 +125,7 @@ function announceEvent(msg: Obj): AnnounceEvent | undefined {
   const value = msg.event
   if (value === undefined || value === null || value === '') return undefined
   if (typeof value !== 'string' || !ANNOUNCE_EVENTS.includes(value))
-    throw new InvalidMessageError(`invalid event: ${String(value).slice(0, 32)}`)
+    throw new InvalidMessageError(`invalid event: ${typeof value === 'string' ? value.slice(0, 32) : typeof value}`)
   return value as AnnounceEvent
 }
 
@@ -279,7 +279,7 @@ export function parseTrackerMessage(raw: string): TrackerMessage {
     }
     case 'scrape': {
       if (!isObject(msg.files)) throw new InvalidMessageError('invalid files: expected an object')
-      const files: Record<string, { complete: number; incomplete: number; downloaded: number }> = Object.create(null)
+      const files = Object.create(null) as Record<string, { complete: number; incomplete: number; downloaded: number }>
       for (const [hash, stats] of Object.entries(msg.files)) {
         if (!isObject(stats)) throw new InvalidMessageError('invalid files entry')
         files[hash] = {

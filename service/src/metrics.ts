@@ -20,7 +20,6 @@ export class ScrapeMetrics {
 
   /** A value read at scrape time. */
   gauge(name: string, help: string, read: () => number): void {
-    // eslint-disable-next-line no-new -- registered by the constructor
     new Gauge({
       name,
       help,
@@ -33,7 +32,6 @@ export class ScrapeMetrics {
 
   /** A running total read at scrape time. */
   counter(name: string, help: string, read: () => number): void {
-    // eslint-disable-next-line no-new -- registered by the constructor
     new Counter({
       name,
       help,
@@ -48,7 +46,6 @@ export class ScrapeMetrics {
 
   /** Running totals by one label's value, read at scrape time. */
   labelledCounter(name: string, help: string, label: string, read: () => Iterable<readonly [string, number]>): void {
-    // eslint-disable-next-line no-new -- registered by the constructor
     new Counter({
       name,
       help,

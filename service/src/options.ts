@@ -21,7 +21,10 @@ export class OptionError extends TypeError {
  * `expected WHAT, got VALUE`. Leave `got` out for secrets, which must not reach a log.
  */
 export function optionError(option: string, expected: string, ...got: [] | [unknown]): OptionError {
-  return new OptionError(option, got.length === 0 ? `expected ${expected}` : `expected ${expected}, got ${shown(got[0])}`)
+  return new OptionError(
+    option,
+    got.length === 0 ? `expected ${expected}` : `expected ${expected}, got ${shown(got[0])}`
+  )
 }
 
 function shown(value: unknown): string {
@@ -95,8 +98,7 @@ export class FlagReader {
   choice<C extends string>(flag: string, variable: string, choices: readonly C[]): C | undefined {
     const raw = this.raw(flag, variable)
     if (raw === undefined) return undefined
-    if (!(choices as readonly string[]).includes(raw.text))
-      throw optionError(raw.from, choices.join(' or '), raw.text)
+    if (!(choices as readonly string[]).includes(raw.text)) throw optionError(raw.from, choices.join(' or '), raw.text)
     return raw.text as C
   }
 
@@ -107,7 +109,10 @@ export class FlagReader {
     try {
       return readFileSync(raw.text)
     } catch (err) {
-      throw new OptionError(raw.from, `cannot read ${shown(raw.text)}: ${err instanceof Error ? err.message : String(err)}`)
+      throw new OptionError(
+        raw.from,
+        `cannot read ${shown(raw.text)}: ${err instanceof Error ? err.message : String(err)}`
+      )
     }
   }
 

@@ -26,5 +26,7 @@ export function secretEquals(given: string, expected: string): boolean {
  * edge's credential (`key`), over the context, the edge's id and the tracker's nonce.
  */
 export function challengeMac(key: Buffer, id: string | undefined, nonce: string): string {
-  return createHmac('sha256', key).update(`${EDGE_CHALLENGE_CONTEXT}\n${id ?? ''}\n${nonce}`, 'utf8').digest('base64url')
+  return createHmac('sha256', key)
+    .update(`${EDGE_CHALLENGE_CONTEXT}\n${id ?? ''}\n${nonce}`, 'utf8')
+    .digest('base64url')
 }

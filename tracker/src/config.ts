@@ -1,7 +1,13 @@
 import { DEFAULT_ANNOUNCE_INTERVAL_S, dropUndefined, silentLogger, systemNow } from '../../protocol/src/index.js'
 import type { Logger, Now } from '../../protocol/src/index.js'
 import { checkLogger } from '../../service/src/log.js'
-import { OptionError, checkNonEmptyString, checkPort, checkPositiveInteger, optionError } from '../../service/src/options.js'
+import {
+  OptionError,
+  checkNonEmptyString,
+  checkPort,
+  checkPositiveInteger,
+  optionError
+} from '../../service/src/options.js'
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../../service/src/shutdown.js'
 import { checkTls } from '../../service/src/tls.js'
 import type { TlsOptions } from '../../service/src/tls.js'
@@ -371,10 +377,7 @@ export function resolveConfig(init: TrackerInit = {}): TrackerConfig {
     )
   }
   // The URL may carry a password: not echoed.
-  if (
-    config.redisUrl !== undefined &&
-    (typeof config.redisUrl !== 'string' || !/^rediss?:\/\/./.test(config.redisUrl))
-  )
+  if (config.redisUrl !== undefined && (typeof config.redisUrl !== 'string' || !/^rediss?:\/\/./.test(config.redisUrl)))
     throw optionError('redisUrl', 'redis://host:port')
   if (config.tls !== undefined) checkTls('tls', config.tls)
   checkLogger('logger', config.logger)

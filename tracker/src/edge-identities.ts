@@ -49,8 +49,7 @@ const FIELDS: ReadonlySet<string> = new Set(['id', 'urls', 'secretSha256', 'secr
  * @throws TypeError naming the entry and field
  */
 export function parseEdgeIdentities(value: unknown): EdgeIdentities {
-  const fail = (where: string, problem: string): TypeError =>
-    new OptionError(`edges${where}`, problem)
+  const fail = (where: string, problem: string): TypeError => new OptionError(`edges${where}`, problem)
   if (!Array.isArray(value)) throw fail('', 'expected an array of {id, urls, secretSha256}')
   if (value.length > MAX_EDGES_IN_FILE) throw fail('', `more than ${MAX_EDGES_IN_FILE} edges`)
   const byId = new Map<string, EdgeIdentity>()
@@ -76,7 +75,7 @@ export function parseEdgeIdentities(value: unknown): EdgeIdentities {
       if (origin === undefined) {
         throw fail(
           `${at}.urls[${j}]`,
-          `expected an http(s) origin like https://eu1.cdn.example (no path, query or credentials), got ${JSON.stringify(url)?.slice(0, 200)}`
+          `expected an http(s) origin like https://eu1.cdn.example (no path, query or credentials), got ${(JSON.stringify(url) as string | undefined)?.slice(0, 200)}`
         )
       }
       const other = owner.get(origin)

@@ -68,11 +68,12 @@ const NONE: readonly string[] = []
  * @throws TypeError naming the bad entry
  */
 export function parseRegionMap(init: RegionMapInit): RegionMap {
-  if (typeof init !== 'object' || init === null) throw new OptionError('regions', 'expected an object')
+  // For callers from plain JavaScript, which the type does not hold back.
+  const raw: unknown = init
+  if (typeof raw !== 'object' || raw === null) throw new OptionError('regions', 'expected an object')
   const entries: CidrEntry[] = []
   for (const [region, cidrs] of Object.entries(init.cidrs ?? {})) {
-    if (!Array.isArray(cidrs))
-      throw new OptionError('regions', `cidrs.${region} must be an array of CIDR strings`)
+    if (!Array.isArray(cidrs)) throw new OptionError('regions', `cidrs.${region} must be an array of CIDR strings`)
     for (const cidr of cidrs) entries.push(parseCidr(region, cidr))
   }
   const neighbours = new Map<string, readonly string[]>()
@@ -89,8 +90,7 @@ export function parseRegionMap(init: RegionMapInit): RegionMap {
 }
 
 function parseCidr(region: string, cidr: unknown): CidrEntry {
-  const bad = (): TypeError =>
-    new OptionError('regions', `"${String(cidr)}" in cidrs.${region} is not a CIDR block`)
+  const bad = (): TypeError => new OptionError('regions', `"${String(cidr)}" in cidrs.${region} is not a CIDR block`)
   if (typeof cidr !== 'string') throw bad()
   const [address = '', bits] = cidr.split('/')
   const version = isIP(address)
