@@ -26,7 +26,7 @@ export function parseManifestPrivateKey(pem: string | Buffer, what = 'manifestKe
   try {
     key = createPrivateKey(pem)
   } catch (err) {
-    throw new OptionError(what, `expected a PEM private key (${err instanceof Error ? err.message : String(err)})`)
+    throw new OptionError(what, `not a PEM private key (${err instanceof Error ? err.message : String(err)})`)
   }
   if (key.asymmetricKeyType !== 'ed25519') throw optionError(what, 'an Ed25519 key', String(key.asymmetricKeyType))
   return key

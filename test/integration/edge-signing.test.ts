@@ -108,7 +108,7 @@ describe('edge --manifest-key', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 })
       .privateKey.export({ format: 'pem', type: 'pkcs8' })
       .toString()
-    expect(() => createEdge({ origin: origin.url, manifestKey: rsa })).toThrow(/manifestKey: expected an Ed25519 key/)
+    expect(() => createEdge({ origin: origin.url, manifestKey: rsa })).toThrow(/"manifestKey": expected an Ed25519 key/)
     expect(() => createEdge({ origin: origin.url, manifestKey: 'not a key' })).toThrow(TypeError)
     expect(() => createEdge({ origin: origin.url, manifestKey: generateManifestKeyPair().publicKey })).toThrow(
       /manifestKey/

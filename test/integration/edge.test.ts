@@ -416,10 +416,10 @@ describe('edge endpoints', () => {
     expect(() => createEdge({ origin: origin.url, edgeId: 'eu1' })).toThrow(/edgeId and edgeSecret go together/)
     expect(() => createEdge({ origin: origin.url, edgeId: 'e u', edgeSecret: 'x'.repeat(16) })).toThrow(/edgeId/)
     expect(() => createEdge({ origin: origin.url, edgeId: 'eu1', edgeSecret: 'short' })).toThrow(
-      /edgeSecret: expected a string of at least 16/
+      /"edgeSecret": expected a string of at least 16/
     )
     expect(() => createEdge({ origin: origin.url, edgeId: 'eu1', edgeSecret: 'x'.repeat(16), edgeToken: 't' })).toThrow(
-      /edgeToken: not with edgeSecret/
+      /"edgeToken": not with edgeSecret/
     )
   })
 })

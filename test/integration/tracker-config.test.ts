@@ -35,7 +35,9 @@ describe('resolveConfig', () => {
       regions: expect.any(Object),
       redisUrl: undefined,
       clusterTtlMs: 30_000,
-      logger: silentLogger
+      shutdownGraceMs: 5000,
+      logger: silentLogger,
+      now: expect.any(Function)
     })
     expect(resolveConfig({})).toEqual(DEFAULT_TRACKER_CONFIG)
   })

@@ -152,11 +152,14 @@ describe('p2pcdn tracker (main)', () => {
     await writeFile(extra, JSON.stringify({ edges: [], token: 'x' }))
     const cases: Array<[string[], RegExp]> = [
       [['--edges-file', badUrl], /"edges\[0\]\.urls\[0\]": expected an http\(s\) origin/],
-      [['--edges-file', notJson], /--edges-file ".*edges-not-json\.json" is not JSON/],
+      [['--edges-file', notJson], /Invalid option "--edges-file": expected a JSON file/],
       [['--edges-file', extra], /unknown field "token"/],
-      [['--edges-file', join(dir, 'missing-edges.json')], /cannot read --edges-file/],
+      [
+        ['--edges-file', join(dir, 'missing-edges.json')],
+        /Invalid option "--edges-file": cannot read ".*missing-edges\.json"/
+      ],
       [['--edges-file', good, '--edge-token', 'left-over'], /with "edges" the shared token is refused/],
-      [['--edge-challenge', 'maybe'], /--edge-challenge "maybe": expected on or off/]
+      [['--edge-challenge', 'maybe'], /Invalid option "--edge-challenge": expected on or off, got "maybe"/]
     ]
     for (const [args, message] of cases) {
       const bad = run(args)
@@ -195,7 +198,7 @@ describe('p2pcdn tracker (main)', () => {
     ] as const) {
       const lonely = run([...args], env)
       expect(await lonely.exit).toBe(2)
-      expect(lonely.stderr()).toMatch(/p2pcdn tracker: --cert and --key go together/)
+      expect(lonely.stderr()).toMatch(/p2pcdn tracker: Invalid option "(--cert|P2PCDN_KEY)": expected to come with/)
     }
   })
 
