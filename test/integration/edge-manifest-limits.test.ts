@@ -132,7 +132,7 @@ describe('p2pcdn manifest bounds', () => {
     const file = join(tmp, 'small.bin')
     await writeFile(file, 'hello')
     expect((await run([file, '--chunk-size', String(32 * 1024 * 1024)])).err).toMatch(
-      /chunkSize: expected 1024-16777216 bytes/
+      /"chunkSize": expected 1024-16777216 bytes/
     )
     expect((await run([file, '--url', 'https://o.example/' + 'a'.repeat(9000)])).err).toMatch(
       /url of 9018 characters is outside 1-8192/
