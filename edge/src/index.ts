@@ -14,16 +14,17 @@ import { createAccessLog } from './access-log.js'
 import type { AccessLog } from './access-log.js'
 import { createCache } from './cache/cache.js'
 import type { Cache } from './cache/cache.js'
+import type { EdgeLoad, Logger } from '../../protocol/src/index.js'
 import { createDiskStore } from './cache/disk-store.js'
 import { createMemoryStore } from './cache/memory-store.js'
 import { resolveConfig } from './config.js'
-import type { EdgeInit } from './config.js'
+import type { EdgeConfig, EdgeInit } from './config.js'
 import { createFiller } from './filler.js'
 import type { HandlerContext } from './handlers/context.js'
 import { createManifestSigner } from './manifest-signer.js'
 import { createMemoryBudget } from './memory-budget.js'
 import { createMetrics } from './metrics.js'
-import type { EdgeCounters } from './metrics.js'
+import type { EdgeCounters, EdgeMetrics } from './metrics.js'
 import { createOriginClient } from './origin.js'
 import type { OriginClient } from './origin.js'
 import type { PublicAddress } from './origin-request.js'
@@ -59,34 +60,70 @@ export interface Edge {
 }
 
 export function createEdge(init: EdgeInit): Edge {
-  const config = resolveConfig(init)
-  const log = config.logger
-  let port = config.port
-  let server: EdgeServer | undefined
-  let cache: Cache | undefined
-  let link: TrackerLink | undefined
-  let origin: OriginClient | undefined
-  let accessLog: AccessLog | undefined
-  const metrics = createMetrics({
-    connections: () => server?.connections ?? 0,
-    memoryBytes: () => cache?.memoryBytes ?? 0,
-    diskBytes: () => cache?.diskBytes ?? 0,
-    entries: () => cache?.entries ?? 0
-  })
-  const counters: EdgeCounters = metrics.counters
-  let starting: Promise<void> | undefined
-  let stopping: Promise<void> | undefined
+  return new EdgeNode(resolveConfig(init))
+}
 
-  const url = (): string => config.publicUrl ?? serviceUrl('http', config.tls !== undefined, config.host, port)
-  const load = createLoadSampler(counters, () => server?.connections ?? 0, config.now)
+/** A service object of the same make as the tracker's `TrackerServer`. */
+class EdgeNode implements Edge {
+  private readonly config: EdgeConfig
+  private readonly log: Logger
+  private readonly metrics: EdgeMetrics
+  private readonly counters: EdgeCounters
+  private readonly load: () => EdgeLoad
+  private boundPort: number | undefined
+  private server: EdgeServer | undefined
+  private cache: Cache | undefined
+  private link: TrackerLink | undefined
+  private origin: OriginClient | undefined
+  private accessLog: AccessLog | undefined
+  private starting: Promise<void> | undefined
+  private stopping: Promise<void> | undefined
 
-  async function doStart(): Promise<void> {
+  constructor(config: EdgeConfig) {
+    this.config = config
+    this.log = config.logger
+    this.metrics = createMetrics({
+      connections: () => this.server?.connections ?? 0,
+      memoryBytes: () => this.cache?.memoryBytes ?? 0,
+      diskBytes: () => this.cache?.diskBytes ?? 0,
+      entries: () => this.cache?.entries ?? 0
+    })
+    this.counters = this.metrics.counters
+    this.load = createLoadSampler(this.counters, () => this.server?.connections ?? 0, config.now)
+  }
+
+  get port(): number {
+    return this.boundPort ?? this.config.port
+  }
+
+  get url(): string {
+    const { publicUrl, tls, host } = this.config
+    return publicUrl ?? serviceUrl('http', tls !== undefined, host, this.port)
+  }
+
+  stats(): EdgeStats {
+    return { ...this.counters, connections: this.server?.connections ?? 0 }
+  }
+
+  async start(): Promise<void> {
+    if (this.stopping !== undefined) throw new Error('edge stopped; create a new one')
+    this.starting ??= this.open()
+    await this.starting
+  }
+
+  async stop(): Promise<void> {
+    this.stopping ??= this.close()
+    await this.stopping
+  }
+
+  private async open(): Promise<void> {
+    const { config, log, counters, metrics } = this
     const budget = createMemoryBudget(config.maxMemoryBytes)
     // The stores report evictions to the cache's key index, which they are built before.
     const evicted =
       (from: 'memory' | 'disk') =>
       (id: string): void =>
-        cache?.evicted(id, from)
+        this.cache?.evicted(id, from)
     const memory = createMemoryStore({ budget, maxEntries: config.maxEntries, onEvict: evicted('memory') })
     const disk =
       config.cacheDir === undefined
@@ -98,10 +135,11 @@ export function createEdge(init: EdgeInit): Edge {
             logger: log,
             onEvict: evicted('disk')
           })
-    cache = createCache({ memory, disk, keyHeaders: config.cacheKeyHeaders, logger: log, now: config.now })
+    const cache = createCache({ memory, disk, keyHeaders: config.cacheKeyHeaders, logger: log, now: config.now })
+    this.cache = cache
     const found = await cache.open()
     if (disk !== undefined) log.info('cache-opened', { dir: config.cacheDir, entries: found })
-    origin = createOriginClient({
+    const origin = createOriginClient({
       origin: config.origin,
       connections: config.originConnections,
       connectTimeoutMs: config.originConnectTimeoutMs,
@@ -113,8 +151,9 @@ export function createEdge(init: EdgeInit): Edge {
         metrics.observeOrigin(status, seconds)
       }
     })
+    this.origin = origin
     const publicAddress = (): PublicAddress => {
-      const pub = new URL(url())
+      const pub = new URL(this.url)
       return { host: pub.host, proto: pub.protocol.slice(0, -1) }
     }
     const filler = createFiller({
@@ -143,18 +182,19 @@ export function createEdge(init: EdgeInit): Edge {
       publicAddress,
       now: config.now
     }
-    if (config.accessLog !== undefined) accessLog = createAccessLog(config.accessLog)
-    server = createEdgeServer(
+    if (config.accessLog !== undefined) this.accessLog = createAccessLog(config.accessLog)
+    const server = createEdgeServer(
       ctx,
       bound => {
-        port = bound
-        return [config.origin.origin, new URL(url()).origin]
+        this.boundPort = bound
+        return [config.origin.origin, new URL(this.url).origin]
       },
-      accessLog
+      this.accessLog
     )
-    port = await server.listen(config.port, config.host)
+    this.server = server
+    this.boundPort = await server.listen(config.port, config.host)
     log.info('listening', {
-      url: url(),
+      url: this.url,
       origin: config.origin.origin,
       region: config.region,
       ...(ctx.signer === undefined ? {} : { manifestKeyId: ctx.signer.keyId })
@@ -162,52 +202,34 @@ export function createEdge(init: EdgeInit): Edge {
 
     const credential = config.edgeSecret ?? config.edgeToken
     if (config.tracker !== undefined && credential !== undefined) {
-      link = createTrackerLink({
+      this.link = createTrackerLink({
         tracker: config.tracker,
         ca: config.trackerCa,
         id: config.edgeId,
         token: credential,
-        url: url(),
+        url: this.url,
         region: config.region,
         capacity: 0,
-        load,
+        load: this.load,
         logger: log
       })
-      link.start()
+      this.link.start()
     } else if (config.tracker !== undefined) {
       log.warn('tracker-without-token', { tracker: config.tracker })
     }
   }
 
-  async function doStop(): Promise<void> {
-    await starting?.catch(() => {})
+  private async close(): Promise<void> {
+    // Let a start() in flight finish first, or what it opens would outlive the edge.
+    await this.starting?.catch(() => {})
     // Off the tracker's list first, so no new client is sent here while downloads drain.
-    link?.stop()
-    const drained = await server?.close(config.shutdownGraceMs)
+    this.link?.stop()
+    const drained = await this.server?.close(this.config.shutdownGraceMs)
     if (drained !== undefined && drained.cut > 0)
-      log.warn('downloads-cut', { connections: drained.cut, afterMs: config.shutdownGraceMs })
-    accessLog?.flush()
-    await origin?.close()
-    await cache?.close()
-    log.info('stopped', {})
-  }
-
-  return {
-    get port() {
-      return port
-    },
-    get url() {
-      return url()
-    },
-    stats: () => ({ ...counters, connections: server?.connections ?? 0 }),
-    async start() {
-      if (stopping !== undefined) throw new Error('edge stopped; create a new one')
-      starting ??= doStart()
-      await starting
-    },
-    async stop() {
-      stopping ??= doStop()
-      await stopping
-    }
+      this.log.warn('downloads-cut', { connections: drained.cut, afterMs: this.config.shutdownGraceMs })
+    this.accessLog?.flush()
+    await this.origin?.close()
+    await this.cache?.close()
+    this.log.info('stopped', {})
   }
 }
