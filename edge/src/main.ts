@@ -40,8 +40,6 @@ const USAGE = `Usage: p2pcdn edge --origin URL [options]
 
 const OPTIONS = {
   origin: { type: 'string' },
-  port: { type: 'string' },
-  host: { type: 'string' },
   region: { type: 'string' },
   tracker: { type: 'string' },
   'tracker-ca': { type: 'string' },
@@ -51,8 +49,6 @@ const OPTIONS = {
   'public-url': { type: 'string' },
   'cache-dir': { type: 'string' },
   'sdk-path': { type: 'string' },
-  cert: { type: 'string' },
-  key: { type: 'string' },
   'purge-token': { type: 'string' },
   'manifest-key': { type: 'string' },
   'max-bytes-per-sec': { type: 'string' },
@@ -65,8 +61,7 @@ const OPTIONS = {
   'max-disk-bytes': { type: 'string' },
   'max-object-bytes': { type: 'string' },
   'origin-timeout-ms': { type: 'string' },
-  'access-log': { type: 'string' },
-  'shutdown-grace-ms': { type: 'string' }
+  'access-log': { type: 'string' }
 } as const
 
 /** @param argv the arguments after `p2pcdn edge`; exit codes as service/src/main.ts says. */
@@ -99,7 +94,7 @@ function readOptions(values: Record<string, string | boolean | undefined>, env: 
   const originTimeoutMs = flags.integer('origin-timeout-ms', 'P2PCDN_ORIGIN_TIMEOUT_MS')
   const accessLog = flags.choice('access-log', 'P2PCDN_ACCESS_LOG', ['on', 'off']) ?? 'on'
   return {
-    tls: flags.tls(),
+    ...flags.service(),
     purgeToken: flags.string('purge-token', 'P2PCDN_PURGE_TOKEN'),
     manifestKey: flags.file('manifest-key', 'P2PCDN_MANIFEST_KEY'),
     maxBytesPerSec: flags.integer('max-bytes-per-sec', 'P2PCDN_MAX_BYTES_PER_SEC'),
@@ -118,11 +113,8 @@ function readOptions(values: Record<string, string | boolean | undefined>, env: 
     originConnectTimeoutMs: originTimeoutMs,
     originHeadersTimeoutMs: originTimeoutMs,
     originBodyTimeoutMs: originTimeoutMs,
-    shutdownGraceMs: flags.integer('shutdown-grace-ms', 'P2PCDN_SHUTDOWN_GRACE_MS'),
     accessLog: accessLog === 'on' ? () => {} : undefined,
     origin,
-    port: flags.port('port', 'P2PCDN_PORT'),
-    host: flags.string('host', 'P2PCDN_HOST'),
     region: flags.string('region', 'P2PCDN_REGION'),
     tracker: flags.string('tracker', 'P2PCDN_TRACKER'),
     trackerCa: flags.file('tracker-ca', 'P2PCDN_TRACKER_CA'),

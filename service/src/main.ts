@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
 import type { Logger } from '../../protocol/src/index.js'
 import { stdoutLogger } from './log.js'
+import { SERVICE_FLAGS } from './options.js'
 
 /** Exit code for a bad command line, as most Unix tools use. */
 export const EXIT_USAGE = 2
@@ -21,6 +22,7 @@ export interface ServiceMain<Init, S extends Service> {
   /** `tracker` or `edge`: the `p2pcdn NAME` of messages, and `p2pcdn:NAME` in the log. */
   name: string
   usage: string
+  /** Its own flags, besides `SERVICE_FLAGS` and `--help`. */
   options: NonNullable<ParseArgsConfig['options']>
   /** Turn the parsed flags and the environment into the service's options; throws on a bad one. */
   read: (values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv) => Init
@@ -45,7 +47,7 @@ export async function runService<Init, S extends Service>(
   try {
     const { values } = parseArgs({
       args: argv,
-      options: { ...spec.options, help: { type: 'boolean', short: 'h' } },
+      options: { ...SERVICE_FLAGS, ...spec.options, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: false
     })

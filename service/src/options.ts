@@ -50,6 +50,15 @@ export function checkNonEmptyString(option: string, value: unknown): string {
   return value
 }
 
+/** The flags every service has; `runService` adds them to the service's own. */
+export const SERVICE_FLAGS = {
+  port: { type: 'string', short: 'p' },
+  host: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  'shutdown-grace-ms': { type: 'string' }
+} as const
+
 /**
  * Reads each option from its flag, else its `P2PCDN_*` variable; a variable exported empty
  * (`P2PCDN_EDGE_TOKEN=`) counts as not set. Errors name whichever of the two was used.
@@ -113,6 +122,16 @@ export class FlagReader {
         raw.from,
         `cannot read ${shown(raw.text)}: ${err instanceof Error ? err.message : String(err)}`
       )
+    }
+  }
+
+  /** The options of `SERVICE_FLAGS`, as both services' `Init` name them. */
+  service(): { port?: number; host?: string; tls?: { cert: Buffer; key: Buffer }; shutdownGraceMs?: number } {
+    return {
+      port: this.port('port', 'P2PCDN_PORT'),
+      host: this.string('host', 'P2PCDN_HOST'),
+      tls: this.tls(),
+      shutdownGraceMs: this.integer('shutdown-grace-ms', 'P2PCDN_SHUTDOWN_GRACE_MS')
     }
   }
 

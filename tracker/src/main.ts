@@ -49,8 +49,6 @@ const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-to
   --key          PEM private key for --cert (env P2PCDN_KEY)`
 
 const OPTIONS = {
-  port: { type: 'string', short: 'p' },
-  host: { type: 'string' },
   'edge-token': { type: 'string' },
   'edges-file': { type: 'string' },
   'allow-edge-token': { type: 'boolean' },
@@ -66,10 +64,7 @@ const OPTIONS = {
   'message-burst-per-ip': { type: 'string' },
   'max-peer-ids-per-ip-per-swarm': { type: 'string' },
   'max-buffered-bytes': { type: 'string' },
-  'max-buffered-bytes-total': { type: 'string' },
-  'shutdown-grace-ms': { type: 'string' },
-  cert: { type: 'string' },
-  key: { type: 'string' }
+  'max-buffered-bytes-total': { type: 'string' }
 } as const
 
 /** Run the tracker until SIGINT or SIGTERM; exit codes as service/src/main.ts says. */
@@ -101,8 +96,7 @@ function readOptions(values: Record<string, string | boolean | undefined>, env: 
   const regions = flags.file('regions', 'P2PCDN_REGIONS')
   const edges = flags.file('edges-file', 'P2PCDN_EDGES_FILE')
   return {
-    port: flags.port('port', 'P2PCDN_PORT'),
-    host: flags.string('host', 'P2PCDN_HOST'),
+    ...flags.service(),
     edgeToken: flags.string('edge-token', 'P2PCDN_EDGE_TOKEN'),
     edges: edges === undefined ? undefined : readEdges(edges),
     allowSharedEdgeToken: flags.boolean('allow-edge-token', 'P2PCDN_ALLOW_EDGE_TOKEN'),
@@ -118,9 +112,7 @@ function readOptions(values: Record<string, string | boolean | undefined>, env: 
     messageBurstPerIp: flags.integer('message-burst-per-ip', 'P2PCDN_MESSAGE_BURST_PER_IP'),
     maxPeerIdsPerIpPerSwarm: flags.integer('max-peer-ids-per-ip-per-swarm', 'P2PCDN_MAX_PEER_IDS_PER_IP_PER_SWARM'),
     maxBufferedBytes: flags.integer('max-buffered-bytes', 'P2PCDN_MAX_BUFFERED_BYTES'),
-    maxBufferedBytesTotal: flags.integer('max-buffered-bytes-total', 'P2PCDN_MAX_BUFFERED_BYTES_TOTAL'),
-    shutdownGraceMs: flags.integer('shutdown-grace-ms', 'P2PCDN_SHUTDOWN_GRACE_MS'),
-    tls: flags.tls()
+    maxBufferedBytesTotal: flags.integer('max-buffered-bytes-total', 'P2PCDN_MAX_BUFFERED_BYTES_TOTAL')
   }
 }
 
