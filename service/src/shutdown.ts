@@ -32,17 +32,20 @@ export function trackConnections(server: Server, secure: boolean): ConnectionTra
     socket.once('close', () => inFlight.delete(socket))
   })
   // An upgraded socket belongs to its new protocol, which closes it its own way.
-  server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => inFlight.delete(socket))
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
+    inFlight.delete(socket)
+  })
+  // First, so that the count is up before a handler can answer (and the answer end).
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket
     inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1)
     if (closing !== undefined) res.setHeader('connection', 'close')
     res.once('close', () => {
-      const left = (inFlight.get(socket) ?? 1) - 1
-      if (!inFlight.has(socket)) return
-      inFlight.set(socket, left)
+      const requests = inFlight.get(socket)
+      if (requests === undefined) return
+      inFlight.set(socket, requests - 1)
       // end(), not destroy(): the last response's bytes still go out before the FIN.
-      if (closing !== undefined && left === 0) socket.end()
+      if (closing !== undefined && requests === 1) socket.end()
     })
   })
 

@@ -82,7 +82,9 @@ export function createEdgeChallenger(init: EdgeChallengeInit): EdgeChallenger {
         throw refuse(`${target} did not answer JSON`)
       }
     } finally {
-      // Whatever is left unread is dropped with the connection (reset: true).
+      // Whatever is left unread is dropped with the connection (reset: true). undici reports
+      // that as an abort 'error', which nothing would listen to (an uncaught exception).
+      body.on('error', () => {})
       body.destroy()
     }
   }
