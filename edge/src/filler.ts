@@ -11,6 +11,7 @@
  * meant for one client is never shared with another.
  */
 import type { Readable } from 'node:stream'
+import { errorMessage } from '../../protocol/src/index.js'
 import type { Logger } from '../../protocol/src/index.js'
 import type { Cache } from './cache/cache.js'
 import { decideStorable, header, initialAgeS, mergeNotModified, varyNames } from './cache/policy.js'
@@ -177,9 +178,9 @@ export function createFiller(init: FillerInit): Filler {
         await cache.put(entry)
         logger.debug('stored', { key, size: entry.body.length, lifetimeS: entry.lifetimeS, heuristic: entry.heuristic })
       },
-      (err: Error) => {
+      (err: unknown) => {
         cache.forgetIfEmpty(key)
-        logger.debug('not-stored', { key, reason: err.message })
+        logger.debug('not-stored', { key, reason: errorMessage(err) })
       }
     )
     return { kind: 'streaming', fill, leaderHeaders }

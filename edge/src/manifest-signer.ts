@@ -25,7 +25,9 @@ export function parseManifestPrivateKey(pem: string | Buffer, what = 'manifestKe
   try {
     key = createPrivateKey(pem)
   } catch (err) {
-    throw new TypeError(`${what}: not a PEM private key (${err instanceof Error ? err.message : String(err)})`)
+    throw new TypeError(`${what}: not a PEM private key (${err instanceof Error ? err.message : String(err)})`, {
+      cause: err
+    })
   }
   if (key.asymmetricKeyType !== 'ed25519')
     throw new TypeError(`${what}: expected an Ed25519 key, got ${String(key.asymmetricKeyType)}`)

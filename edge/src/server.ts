@@ -47,7 +47,7 @@ export function createEdgeServer(
     const target = targets.parse(req.url ?? '', origins)
     // The hot path: a fresh hit in memory is answered without a promise.
     if (target.ok && (req.method === 'GET' || req.method === 'HEAD') && serveHotHit(ctx, req, res, target.key)) return
-    handle(ctx, req, res, target).catch(err => fail(req, res, err))
+    handle(ctx, req, res, target).catch((err: unknown) => fail(req, res, err))
   }
   // Whatever goes wrong in a handler ends that response, never the process.
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {

@@ -98,7 +98,8 @@ export function createTrackerLink(init: TrackerLinkInit): TrackerLink {
     })
     socket.on('message', (data, isBinary) => {
       if (isBinary) return
-      onMessage(socket, String(data))
+      // ws's default binaryType ('nodebuffer') delivers every message as one Buffer.
+      onMessage(socket, (data as Buffer).toString())
     })
     socket.on('error', err => log.warn('tracker-socket-error', { tracker: init.tracker, error: err.message }))
     socket.on('close', code => {

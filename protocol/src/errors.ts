@@ -76,3 +76,8 @@ export class SignatureError extends CdnError {
     this.name = 'SignatureError'
   }
 }
+
+/** The message of anything thrown, for logs and error events (a thrown string stays itself). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

@@ -124,6 +124,7 @@ function announceEvent(msg: Obj): AnnounceEvent | undefined {
   const value = msg.event
   if (value === undefined || value === null || value === '') return undefined
   if (typeof value !== 'string' || !ANNOUNCE_EVENTS.includes(value))
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- any JSON value, shown as it comes and cut short
     throw new InvalidMessageError(`invalid event: ${String(value).slice(0, 32)}`)
   return value as AnnounceEvent
 }
@@ -283,7 +284,7 @@ export function parseTrackerMessage(raw: string): TrackerMessage {
     }
     case 'scrape': {
       if (!isObject(msg.files)) throw new InvalidMessageError('invalid files: expected an object')
-      const files: Record<string, { complete: number; incomplete: number; downloaded: number }> = Object.create(null)
+      const files = Object.create(null) as Record<string, { complete: number; incomplete: number; downloaded: number }>
       for (const [hash, stats] of Object.entries(msg.files)) {
         if (!isObject(stats)) throw new InvalidMessageError('invalid files entry')
         files[hash] = {

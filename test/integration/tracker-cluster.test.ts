@@ -58,7 +58,7 @@ async function startNode(redisUrl: string): Promise<Node> {
   let err = ''
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`tracker did not start: ${err}`)), 20_000)
-    proc.stderr!.on('data', chunk => {
+    proc.stderr.on('data', chunk => {
       err += String(chunk)
       const match = err.match(/listening on (ws:\/\/127\.0\.0\.1:\d+)/)
       if (match !== null) {

@@ -34,7 +34,6 @@ export interface MetricsSources {
 export function createMetricsRegistry(src: MetricsSources): Registry {
   const registry = new Registry()
   const gauge = (name: string, help: string, read: () => number): void => {
-    // eslint-disable-next-line no-new -- registered by the constructor
     new Gauge({
       name,
       help,
@@ -45,7 +44,6 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
     })
   }
   const total = (name: string, help: string, read: () => number): void => {
-    // eslint-disable-next-line no-new -- registered by the constructor
     new Counter({
       name,
       help,
@@ -77,7 +75,7 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
     'Offers or answers for peers that are gone',
     () => src.metrics.signalsDropped
   )
-  // eslint-disable-next-line no-new -- registered by the constructor
+
   new Counter({
     name: 'p2pcdn_tracker_rejects_total',
     help: 'Requests refused or connections closed, by reason',

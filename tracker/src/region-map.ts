@@ -67,6 +67,7 @@ const NONE: readonly string[] = []
  * @throws TypeError naming the bad entry
  */
 export function parseRegionMap(init: RegionMapInit): RegionMap {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- from a JSON file or a JavaScript caller
   if (typeof init !== 'object' || init === null) throw new TypeError('Invalid option "regions": expected an object')
   const entries: CidrEntry[] = []
   for (const [region, cidrs] of Object.entries(init.cidrs ?? {})) {

@@ -105,7 +105,7 @@ export function createCache(init: CacheInit): Cache {
 
   const track = (id: string, write: () => Promise<void>): void => {
     const previous = lastWrite.get(id) ?? Promise.resolve()
-    const p = previous.then(write).catch(err => {
+    const p = previous.then(write).catch((err: unknown) => {
       logger.error('disk-write-failed', { id, error: String(err) })
       if (!memory.has(id)) forgetId(id)
     })

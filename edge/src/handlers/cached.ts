@@ -67,7 +67,7 @@ export async function lookup(
     // Revalidate in the background; concurrent stale hits join this one fill.
     void ctx.filler
       .fill({ ...fillReq, onInfo: undefined })
-      .then(drain, err => ctx.log.warn('background-revalidation-failed', { key, error: errorText(err) }))
+      .then(drain, (err: unknown) => ctx.log.warn('background-revalidation-failed', { key, error: errorText(err) }))
     return { kind: 'stale', entry }
   }
   let outcome: FillOutcome
@@ -137,7 +137,10 @@ export async function serveCached(
   const variant = found.kind === 'stored' ? found.entry.variant : found.kind === 'streaming' ? found.fill.variant : ''
   const vary = found.kind === 'stored' ? found.entry.vary : found.kind === 'streaming' ? found.fill.vary : []
   if (found.kind !== 'pass' && ctx.cache.variantFor(vary, req.headers) !== variant) {
-    if (!retried) return await serveCached(ctx, req, res, key, true)
+    if (!retried) {
+      await serveCached(ctx, req, res, key, true)
+      return
+    }
     await proxyRequest(ctx, req, res, key, 'MISS')
     return
   }

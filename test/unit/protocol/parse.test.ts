@@ -61,7 +61,7 @@ describe('isBinaryId', () => {
     expect(isBinaryId('a'.repeat(19))).toBe(false)
     expect(isBinaryId('a'.repeat(21))).toBe(false)
     expect(isBinaryId('a'.repeat(19) + '\u0100')).toBe(false)
-    expect(isBinaryId(12345678901234567890)).toBe(false)
+    expect(isBinaryId(1.2345678901234567e19)).toBe(false)
     expect(isBinaryId(null)).toBe(false)
   })
 })

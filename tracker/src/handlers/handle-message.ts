@@ -149,7 +149,7 @@ function refuse(
 function guessContext(raw: string): FailureContext {
   try {
     const value: unknown = JSON.parse(raw)
-    if (typeof value === 'object' && value !== null) return value as FailureContext
+    if (typeof value === 'object' && value !== null) return value
   } catch {}
   return {}
 }
