@@ -27,7 +27,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await env?.close()
+  await env.close()
 })
 
 it('a Range in the middle gives a 206 with exactly those bytes, fetching only their chunks', async () => {
