@@ -1,4 +1,13 @@
-import { bitfieldOf, CdnError, DEFAULT_CHUNK_SIZE_BYTES, resourceId, verifyChunk } from '../../protocol/src/index.js'
+import {
+  bitfieldOf,
+  CdnError,
+  DEFAULT_CHUNK_SIZE_BYTES,
+  errorCodeOf,
+  errorMessageOf,
+  resourceId,
+  verifyChunk,
+  type FailureResponse
+} from '../../protocol/src/index.js'
 import { ChunkFetcher, type Delivery, type FetchJob } from './chunk-fetcher.js'
 import { abortable } from './abortable.js'
 import { chunkStream } from './chunk-stream.js'
@@ -299,6 +308,7 @@ export class Client extends Emitter<ClientEvents> {
     const { tracker: url } = this.config
     if (url === undefined || this.#tracker !== undefined || this.#destroyed || !this.#consented) return
     const tracker = (this.#tracker = new TrackerClient(url))
+    tracker.on('failure', failure => this.#onTrackerFailure(failure))
     const takeEdges = async (): Promise<void> => {
       const edges = await tracker.edges(this.config.region)
       if (edges.length > 0 && this.#tracker === tracker) await this.#useEdges(edges)
@@ -503,9 +513,19 @@ export class Client extends Emitter<ClientEvents> {
     r[source] += bytes
   }
 
+  /** A failure the SDK recovered from, as the page's `error` event: coded by what it is (`errorCodeOf`). */
   #report(err: unknown, extra: { peer?: string; url?: string } = {}): void {
-    const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'ERR_HTTP'
-    this.emit('error', { code, message: err instanceof Error ? err.message : String(err), ...extra })
+    this.emit('error', { code: errorCodeOf(err), message: errorMessageOf(err), ...extra })
+  }
+
+  /**
+   * The tracker refused or failed a request (`failure reason`): the page hears it as
+   * ERR_TRACKER with the tracker's `reason` when it gave one. Content goes on over HTTP;
+   * the swarm asks again later (see Swarm), not at once.
+   */
+  #onTrackerFailure(failure: FailureResponse): void {
+    const reason = failure.reason === undefined ? {} : { reason: failure.reason }
+    this.emit('error', { code: 'ERR_TRACKER', message: failure['failure reason'], ...reason })
   }
 }
 
