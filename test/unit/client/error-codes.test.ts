@@ -303,9 +303,12 @@ describe('TrackerClient: refusals are failure events', () => {
     const client = new TrackerClient(url)
     const failures: FailureResponse[] = []
     client.on('failure', f => failures.push(f))
-    await vi.waitFor(() => expect(connections).toBe(2), { timeout: 5000 })
-    await vi.waitFor(() => expect(delays).toHaveLength(2), { timeout: 2000 })
-    client.destroy()
+    try {
+      await vi.waitFor(() => expect(connections).toBe(2), { timeout: 5000 })
+      await vi.waitFor(() => expect(delays).toHaveLength(2), { timeout: 2000 })
+    } finally {
+      client.destroy()
+    }
     expect(failures[0]).toEqual({ 'failure reason': 'too many connections from this address' })
     // 500 + 0.999 x 1000, then 500 + 0.999 x 2000: the second redial waits longer.
     expect(delays).toEqual([1499, 2498])
@@ -319,9 +322,12 @@ describe('TrackerClient: refusals are failure events', () => {
       )
     })
     const client = new TrackerClient(url)
-    const started = performance.now()
-    expect(await client.edges()).toEqual([])
-    expect(performance.now() - started).toBeLessThan(1500)
-    client.destroy()
+    try {
+      const started = performance.now()
+      expect(await client.edges()).toEqual([])
+      expect(performance.now() - started).toBeLessThan(1500)
+    } finally {
+      client.destroy()
+    }
   })
 })
