@@ -34,7 +34,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await env?.close()
+  await env.close()
 })
 
 /**
@@ -65,7 +65,7 @@ async function startFailingEdge(manifest: string): Promise<{ url: string; close:
 
 it('every HTTP source failing: cdn.fetch rejects with ERR_HTTP naming each (not ERR_INTEGRITY), each failure an error event', async () => {
   const url = `${env.origin.url}/gone.bin`
-  const sha256 = async (b: Uint8Array): Promise<Uint8Array> => createHash('sha256').update(b).digest()
+  const sha256 = (b: Uint8Array): Promise<Uint8Array> => Promise.resolve(createHash('sha256').update(b).digest())
   const edge = await startFailingEdge(serializeManifest(await buildManifest({ url }, body, sha256)))
   env.origin.files['/gone.bin'] = { body: 'gone', status: 503 }
   const page = await env.openPage()
@@ -110,6 +110,7 @@ it('an edge slower than httpTimeoutMs: an ERR_TIMEOUT error event, and the origi
 
 /** IndexedDB opens, but refuses every chunk write as over quota. */
 function refuseChunkWrites(): void {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with the store as `this`
   const put = IDBObjectStore.prototype.put
   IDBObjectStore.prototype.put = function (this: IDBObjectStore, ...args: Parameters<typeof put>) {
     if (this.name === 'chunks') throw new DOMException('quota exceeded (test)', 'QuotaExceededError')
@@ -133,6 +134,7 @@ it('IndexedDB refusing writes: ERR_STORAGE error events, and the content still l
 function countAnnounces(): void {
   const w = window as any
   w.__announces = []
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with the socket as `this`
   const send = WebSocket.prototype.send
   WebSocket.prototype.send = function (this: WebSocket, data: Parameters<typeof send>[0]) {
     if (typeof data === 'string' && data.includes('"action":"announce"') && !data.includes('"answer"'))
@@ -157,7 +159,9 @@ it('a tracker refusing the announce: an ERR_TRACKER error event with its reason;
   const page = await env.openPage({ init: [[countAnnounces]] })
   const r = await fetchIn(page, '/refused.bin', { tracker: env.tracker.url, swarm, edges: [env.edges[0]!.url] })
   expect(r.sha256).toBe(sha256Hex(body))
-  await page.waitForFunction(() => (globalThis as any).events.some((e: string) => e.includes('ERR_TRACKER')))
+  await page.waitForFunction(() => (globalThis as any).events.some((e: string) => e.includes('ERR_TRACKER')), null, {
+    timeout: 10_000
+  })
   const events = await page.evaluate(() => (globalThis as any).events as string[])
   const refusals = events.filter(e => e.startsWith('error ')).map(e => JSON.parse(e.slice(6)))
   expect(refusals).toContainEqual({

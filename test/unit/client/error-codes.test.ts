@@ -25,7 +25,7 @@ import { Swarm } from '../../../client/src/peer/swarm.js'
 import { createIdbStore } from '../../../client/src/storage/idb-store.js'
 import { TrackerClient, type TrackerClientEvents } from '../../../client/src/tracker-client.js'
 
-const sha256 = async (bytes: Uint8Array): Promise<Uint8Array> => createHash('sha256').update(bytes).digest()
+const sha256 = (bytes: Uint8Array): Promise<Uint8Array> => Promise.resolve(createHash('sha256').update(bytes).digest())
 const CHUNK = 1024
 const EDGES = ['https://e1.test', 'https://e2.test']
 const URL_ = 'https://origin.test/file.bin'
@@ -59,7 +59,7 @@ type Answer = 'ok' | 'bad' | 503 | 'down'
 /** A ChunkFetcher with two edges and an origin answering as `answers` says (by URL prefix), no peers. */
 async function httpOnly(
   answers: Record<string, Answer>,
-  getChunk: (id: string, index: number) => Promise<Uint8Array | undefined> = async () => undefined
+  getChunk: (id: string, index: number) => Promise<Uint8Array | undefined> = () => Promise.resolve(undefined)
 ): Promise<{
   fetcher: ChunkFetcher
   job: FetchJob
@@ -82,6 +82,7 @@ async function httpOnly(
     onPeerHave: () => () => {},
     awaitPeers: async () => {},
     fetchRange: async (url, start, end) => {
+      await Promise.resolve() // answers come later, as the network's do
       const answer = Object.entries(answers).find(([prefix]) => url.startsWith(prefix))?.[1] ?? 'down'
       if (answer === 'down') throw new HttpError(`${url}: Failed to fetch`, true)
       if (typeof answer === 'number') throw new HttpError(`${url} bytes ${start}-${end - 1} answered ${answer}`, true)
@@ -166,7 +167,7 @@ describe('HTTP source: a deadline is ERR_TIMEOUT, a status or network failure ER
   /** A fetch that never answers: it rejects only when its signal aborts, as the browser's does. */
   const hanging = async (_url: unknown, init?: RequestInit): Promise<Response> =>
     await new Promise((_resolve, reject) => {
-      init?.signal?.addEventListener('abort', () => reject(init.signal?.reason))
+      init?.signal?.addEventListener('abort', () => reject(init.signal?.reason as Error))
     })
 
   it('no answer within the timeout: TimeoutError (ERR_TIMEOUT) for ranges and manifests', async () => {
@@ -188,7 +189,7 @@ describe('HTTP source: a deadline is ERR_TIMEOUT, a status or network failure ER
 
     vi.stubGlobal(
       'fetch',
-      vi.fn(async () => new Response('busy', { status: 503 }))
+      vi.fn(() => Promise.resolve(new Response('busy', { status: 503 })))
     )
     const status = await fetchRange('https://e1.test/a', 0, 10, 5000).catch((e: unknown) => e)
     expect(errorCodeOf(status)).toBe('ERR_HTTP')
@@ -196,7 +197,7 @@ describe('HTTP source: a deadline is ERR_TIMEOUT, a status or network failure ER
 
     vi.stubGlobal(
       'fetch',
-      vi.fn(async () => await Promise.reject(new TypeError('Failed to fetch')))
+      vi.fn(() => Promise.reject(new TypeError('Failed to fetch')))
     )
     const down = await fetchRange('https://e1.test/a', 0, 10, 5000).catch((e: unknown) => e)
     expect(errorCodeOf(down)).toBe('ERR_HTTP')
@@ -232,7 +233,7 @@ describe('Swarm: a refused announce', () => {
       region: () => 'eu',
       maxPeers: 8,
       iceServers: [],
-      provide: async () => undefined,
+      provide: () => Promise.resolve(undefined),
       throttle: async () => {},
       peerUploadBytesPerSecond: 0,
       chunksOf: () => undefined,
@@ -282,7 +283,7 @@ describe('TrackerClient: refusals are failure events', () => {
     await new Promise(resolve => wss.once('listening', resolve))
     wss.on('connection', onConnection)
     const address = wss.address()
-    return `ws://127.0.0.1:${typeof address === 'object' ? address.port : 0}`
+    return `ws://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
   }
 
   it('a socket closed with 1008 is a failure with its reason, and the redial backs off (not reset by the open)', async () => {
@@ -290,11 +291,11 @@ describe('TrackerClient: refusals are failure events', () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.999)
     const delays: number[] = []
     const realSetTimeout = globalThis.setTimeout
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation((fn: () => void, ms?: number) => {
       // TrackerClient's redials: RECONNECT_MIN_MS / 2 plus up to the backoff ceiling.
       if (ms !== undefined && ms > 1000 && ms < 61_000 && ms !== 30_000) delays.push(Math.round(ms))
       return realSetTimeout(fn, ms)
-    }) as typeof setTimeout)
+    })
     let connections = 0
     const url = await serve(ws => {
       connections++
