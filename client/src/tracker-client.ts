@@ -17,6 +17,7 @@ export interface TrackerClientEvents {
   offer: OfferForward
   answer: AnswerForward
   edges: EdgeInfo[]
+  /** A failure reply (its `reason` from a p2pcdn tracker), or a 1008 close with its reason as the `failure reason`. */
   failure: FailureResponse
 }
 
