@@ -11,7 +11,7 @@
  * meant for one client is never shared with another.
  */
 import type { Readable } from 'node:stream'
-import { errorMessage } from '../../protocol/src/index.js'
+import { errorMessageOf } from '../../protocol/src/index.js'
 import type { Logger } from '../../protocol/src/index.js'
 import type { Cache } from './cache/cache.js'
 import { decideStorable, header, initialAgeS, mergeNotModified, varyNames } from './cache/policy.js'
@@ -180,7 +180,7 @@ export function createFiller(init: FillerInit): Filler {
       },
       (err: unknown) => {
         cache.forgetIfEmpty(key)
-        logger.debug('not-stored', { key, reason: errorMessage(err) })
+        logger.debug('not-stored', { key, reason: errorMessageOf(err) })
       }
     )
     return { kind: 'streaming', fill, leaderHeaders }

@@ -247,7 +247,8 @@ export function parseTrackerMessage(raw: string): TrackerMessage {
       'failure reason': msg['failure reason'],
       action: typeof msg.action === 'string' ? msg.action : undefined,
       info_hash: isBinaryId(msg.info_hash) ? msg.info_hash : undefined,
-      code: typeof msg.code === 'string' ? msg.code : undefined
+      code: typeof msg.code === 'string' ? msg.code : undefined,
+      reason: typeof msg.reason === 'string' ? msg.reason : undefined
     })
   }
   switch (msg.action) {

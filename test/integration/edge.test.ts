@@ -595,7 +595,8 @@ describe('tracker registration', () => {
         return {
           'failure reason': 'edge load refused: this connection has no registered edge',
           action: 'p2pcdn:edge-load',
-          code: 'ERR_PROTOCOL'
+          code: 'ERR_PROTOCOL',
+          reason: 'edge-not-registered'
         }
       }
       return undefined
@@ -608,6 +609,27 @@ describe('tracker registration', () => {
       return again > 0 && a.indexOf('p2pcdn:edge-load', again) > again
     })
     expect(tracker.sockets.size).toBe(1)
+    await e.stop()
+  })
+
+  it('keeps reporting load when the tracker refuses a report for another reason (rate limit): it branches on the reason, not the action', async () => {
+    let refused = 0
+    const tracker = await startFakeTracker(msg => {
+      if (msg.action === 'p2pcdn:edge-register') return { action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 50 }
+      if (msg.action === 'p2pcdn:edge-load' && refused++ === 0) {
+        return {
+          'failure reason': 'too many messages: at most 20 per second on one connection',
+          action: 'p2pcdn:edge-load',
+          code: 'ERR_PROTOCOL',
+          reason: 'rate-limited'
+        }
+      }
+      return undefined
+    })
+    const e = await startEdge({ tracker: tracker.url, edgeToken: 'T0ken', region: 'ap' })
+    const actions = (): unknown[] => tracker.messages.map(m => m.action)
+    await until('three load reports', () => actions().filter(a => a === 'p2pcdn:edge-load').length >= 3)
+    expect(actions().filter(a => a === 'p2pcdn:edge-register')).toHaveLength(1)
     await e.stop()
   })
 

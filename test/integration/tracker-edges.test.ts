@@ -93,7 +93,11 @@ describe('edge registration', () => {
     const tracker = await startTracker()
     const stranger = await connect(tracker)
     stranger.send({ action: 'p2pcdn:edge-load', v: 1, connections: 1, bytesPerSec: 1, hitRatio: 0.5 })
-    expect(await stranger.next(isFailure)).toMatchObject({ code: 'ERR_PROTOCOL', action: 'p2pcdn:edge-load' })
+    expect(await stranger.next(isFailure)).toMatchObject({
+      code: 'ERR_PROTOCOL',
+      reason: 'edge-not-registered',
+      action: 'p2pcdn:edge-load'
+    })
   })
 })
 

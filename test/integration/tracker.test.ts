@@ -290,7 +290,11 @@ describe('malformed messages', () => {
     expect(await a.next(isFailure)).toMatchObject({ code: 'ERR_INVALID_MESSAGE' })
 
     a.send({ action: 'announce', info_hash: 'too short', peer_id: binaryId() })
-    expect(await a.next(isFailure)).toMatchObject({ code: 'ERR_INVALID_MESSAGE', action: 'announce' })
+    expect(await a.next(isFailure)).toMatchObject({
+      code: 'ERR_INVALID_MESSAGE',
+      reason: 'invalid-message',
+      action: 'announce'
+    })
 
     // A failure names the swarm when it can, so a bittorrent-tracker client reads it as its own.
     a.send({ action: 'announce', info_hash: infoHash, peer_id: 42 })
