@@ -36,6 +36,8 @@ import { UploadBucket, uploadAllowed, type ConnectionInfo } from './upload-polic
 const PEER_ID_PREFIX = '-PC0001-'
 /** HAVE frames go out at most once per resource per this many milliseconds. */
 const HAVE_BATCH_MS = 100
+/** The first re-ask for an empty edge list; doubled each time it comes back empty. */
+const EDGE_LIST_RETRY_MS = 1_000
 
 /**
  * The SDK instance: fetches resources chunk by chunk from the cache, peers, edges and
@@ -49,6 +51,8 @@ export class Client extends Emitter<ClientEvents> {
   #fetcher: ChunkFetcher<Peer> | undefined
   #tracker: TrackerClient | undefined
   #swarm: Swarm | undefined
+  /** The next ask for the tracker's edge list while it has none for us. */
+  #edgeListRetry: ReturnType<typeof setTimeout> | undefined
   #edges: EdgeSet
   #region: string | undefined
   #consented: boolean
@@ -324,9 +328,23 @@ export class Client extends Emitter<ClientEvents> {
     if (url === undefined || this.#tracker !== undefined || this.#destroyed || !this.#consented) return
     const tracker = (this.#tracker = new TrackerClient(url))
     tracker.on('failure', failure => this.#onTrackerFailure(failure))
+    let emptyLists = 0
     const takeEdges = async (): Promise<void> => {
       const edges = await tracker.edges(this.config.region)
-      if (edges.length > 0 && this.#tracker === tracker) await this.#useEdges(edges)
+      if (this.#tracker !== tracker) return
+      if (edges.length > 0) {
+        emptyLists = 0
+        await this.#useEdges(edges)
+        return
+      }
+      // A tracker that just came back lists no edge until the edges re-register (their
+      // heartbeat): a page with no edge at all asks again, 1 s, 2 s, ... up to edgeRetryMs.
+      if (this.#edges.edges.length > 0 || this.#edgeListRetry !== undefined) return
+      const ms = Math.min(this.config.edgeRetryMs, EDGE_LIST_RETRY_MS * 2 ** emptyLists++)
+      this.#edgeListRetry = setTimeout(() => {
+        this.#edgeListRetry = undefined
+        void takeEdges()
+      }, ms)
     }
     let first = true
     tracker.on('open', () => {
@@ -342,6 +360,8 @@ export class Client extends Emitter<ClientEvents> {
     const tracker = this.#tracker
     this.#swarm = undefined
     this.#tracker = undefined
+    clearTimeout(this.#edgeListRetry)
+    this.#edgeListRetry = undefined
     swarm?.destroy()
     // Let the swarm's 'stopped' announce leave before the socket closes.
     if (tracker !== undefined) setTimeout(() => tracker.destroy(), 0)
@@ -547,6 +567,7 @@ export class Client extends Emitter<ClientEvents> {
 /** `navigator.storage.estimate()`, or undefined where the browser has none. */
 async function storageEstimate(): Promise<StorageEstimate | undefined> {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- absent outside secure contexts
     return await navigator.storage?.estimate()
   } catch {
     return undefined
