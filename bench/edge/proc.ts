@@ -26,7 +26,7 @@ export async function startJsonChild(command: string, args: string[], timeoutMs 
       try {
         resolve(JSON.parse(line) as Record<string, unknown>)
       } catch (err) {
-        reject(err)
+        reject(err instanceof Error ? err : new Error(String(err)))
       }
     })
     child.once('exit', code => {

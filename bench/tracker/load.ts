@@ -91,7 +91,9 @@ async function makePeer(url: string, i: number): Promise<Peer> {
     })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EMFILE') {
-      throw new Error(`EMFILE: too many open files at peer ${i}; raise the limit with \`ulimit -n ${2 * i + 1000}\``)
+      throw new Error(`EMFILE: too many open files at peer ${i}; raise the limit with \`ulimit -n ${2 * i + 1000}\``, {
+        cause: err
+      })
     }
     throw err
   }

@@ -117,9 +117,10 @@ function request<T>(proc: ChildProcess, msg: unknown, accept: (reply: unknown) =
 }
 
 const isType =
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- T is what the guard proves
   <T>(type: string) =>
-  (reply: unknown): reply is T =>
-    (reply as { type?: string }).type === type
+    (reply: unknown): reply is T =>
+      (reply as { type?: string }).type === type
 const load = async (proc: ChildProcess, cmd: LoadCommand): Promise<Extract<LoadReply, { type: 'done' }>> =>
   await request(proc, cmd, isType<Extract<LoadReply, { type: 'done' }>>('done'))
 const measure = async (proc: ChildProcess): Promise<ServerReport> =>

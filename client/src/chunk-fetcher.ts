@@ -1,5 +1,6 @@
 import {
   chunkBounds,
+  errorMessageOf,
   IntegrityError,
   MAX_REQUESTS_IN_FLIGHT,
   TimeoutError,
@@ -201,7 +202,11 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
   async fetch(job: FetchJob, index: number): Promise<Delivery<P>> {
     const { holdings, store } = this.deps
     if (holdings.has(job.id, index)) {
-      const bytes = await store.getChunk(job.id, index).catch(() => undefined)
+      const bytes = await store.getChunk(job.id, index).catch((err: unknown) => {
+        // Storage failing is no reason to fail the fetch: the network has the chunk too.
+        this.deps.report(err, { url: job.url })
+        return undefined
+      })
       if (bytes !== undefined && (await this.#valid(job.manifest, index, bytes)))
         return { bytes, source: 'cache', prefix: 0 }
     }
@@ -421,7 +426,11 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
       )
   }
 
-  /** The chunk over HTTP, continuing after `prefix`: nearest usable edge, next edge, origin. */
+  /**
+   * The chunk over HTTP, continuing after `prefix`: nearest usable edge, next edge, origin.
+   * With none left, rejects with IntegrityError (ERR_INTEGRITY) when every source sent
+   * bytes that do not verify, else with HttpError (ERR_HTTP) naming what each did.
+   */
   async #fromHttp(job: FetchJob, index: number, prefix: Uint8Array, signal: AbortSignal): Promise<Delivery<P>> {
     const { httpSlots, fetchRange } = this.deps
     const edges = this.deps.edges()
@@ -430,6 +439,9 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
       ...edges.usable().map(e => ({ source: 'edge' as const, url: edgeUrlFor(e.url, job.url), edge: e.url })),
       { source: 'origin', url: job.url }
     ]
+    /** What went wrong at each source, in order; `bad` counts those that sent bytes that did not verify. */
+    const failures: string[] = []
+    let bad = 0
     for (const { source, url, edge } of sources) {
       signal.throwIfAborted()
       const release = await httpSlots.acquire(signal)
@@ -447,17 +459,25 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
           const whole = await fetchRange(url, start, end, signal)
           if (await this.#valid(job.manifest, index, whole)) return { bytes: whole, source, prefix: 0 }
         }
-        this.deps.report(new IntegrityError(`${url} sent a bad chunk ${index}`), { url: job.url })
+        const wrong = new IntegrityError(`${url} sent a bad chunk ${index}`)
+        this.deps.report(wrong, { url: job.url })
+        failures.push(wrong.message)
+        bad++
         if (edge !== undefined) edges.failed(edge)
       } catch (err) {
         signal.throwIfAborted()
         this.deps.report(err, { url: job.url })
+        failures.push(errorMessageOf(err))
         if (edge !== undefined && (!(err instanceof HttpError) || err.serverFault)) edges.failed(edge)
       } finally {
         release()
       }
     }
-    throw new IntegrityError(`no source delivered a valid chunk ${index} of ${job.url}`)
+    const what = `no source delivered chunk ${index} of ${job.url}: ${failures.join('; ')}`
+    // Bad bytes from every source: the manifest and the content disagree. Otherwise some
+    // source could not be had at all, and that is what the page must hear about.
+    if (bad === sources.length) throw new IntegrityError(what)
+    throw new HttpError(what, true)
   }
 
   /** Smoothed, so one slow or one tiny response does not swing every peer deadline. */

@@ -52,10 +52,13 @@ export function chunkStream(
         try {
           bytes = await inFlight.get(next)!
         } catch (err) {
+          // `ended` is set by onAbort while the chunk is awaited.
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
           if (!ended) controller.error(err)
           end(err)
           return
         }
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
         if (ended) return
         inFlight.delete(next++)
         controller.enqueue(bytes)

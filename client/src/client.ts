@@ -1,4 +1,13 @@
-import { bitfieldOf, CdnError, DEFAULT_CHUNK_SIZE_BYTES, resourceId, verifyChunk } from '../../protocol/src/index.js'
+import {
+  bitfieldOf,
+  CdnError,
+  DEFAULT_CHUNK_SIZE_BYTES,
+  errorCodeOf,
+  errorMessageOf,
+  resourceId,
+  verifyChunk,
+  type FailureResponse
+} from '../../protocol/src/index.js'
 import { ChunkFetcher, type Delivery, type FetchJob } from './chunk-fetcher.js'
 import { abortable } from './abortable.js'
 import { chunkStream } from './chunk-stream.js'
@@ -27,6 +36,8 @@ import { UploadBucket, uploadAllowed, type ConnectionInfo } from './upload-polic
 const PEER_ID_PREFIX = '-PC0001-'
 /** HAVE frames go out at most once per resource per this many milliseconds. */
 const HAVE_BATCH_MS = 100
+/** The first re-ask for an empty edge list; doubled each time it comes back empty. */
+const EDGE_LIST_RETRY_MS = 1_000
 
 /**
  * The SDK instance: fetches resources chunk by chunk from the cache, peers, edges and
@@ -40,6 +51,8 @@ export class Client extends Emitter<ClientEvents> {
   #fetcher: ChunkFetcher<Peer> | undefined
   #tracker: TrackerClient | undefined
   #swarm: Swarm | undefined
+  /** The next ask for the tracker's edge list while it has none for us. */
+  #edgeListRetry: ReturnType<typeof setTimeout> | undefined
   #edges: EdgeSet
   #region: string | undefined
   #consented: boolean
@@ -107,7 +120,9 @@ export class Client extends Emitter<ClientEvents> {
    * A drop-in for `fetch(url)`: a `Response` whose body streams in byte order as chunks
    * arrive. A `Range: bytes=a-b` header gives a 206 with exactly those bytes, fetching
    * only the chunks they lie in; `init.signal` aborts every request in flight for it.
-   * Methods other than GET and HEAD go to the network's `fetch` untouched.
+   * Methods other than GET and HEAD go to the network's `fetch` untouched. Resolves once
+   * the first chunk is in; rejects with a coded error (ERR_HTTP when no source could be
+   * had, ERR_INTEGRITY when every one sent bad bytes, ERR_ABORTED) when it cannot be.
    * @example
    * const res = await cdn.fetch('/video.mp4', { headers: { Range: 'bytes=0-1023' } })
    * const first1k = new Uint8Array(await res.arrayBuffer())
@@ -164,12 +179,18 @@ export class Client extends Emitter<ClientEvents> {
       this.#inUse.set(id, (this.#inUse.get(id) ?? 0) + 1)
       let loaded = 0
       const total = want.end - want.start
+      // The first chunk is asked now and the Response waits for it, so a resource that no
+      // source can deliver rejects `cdn.fetch` with its code (ERR_HTTP, ERR_INTEGRITY), as
+      // a plain fetch rejects: a body failing later reaches `arrayBuffer()` or `text()` in
+      // Chromium only as TypeError "Failed to fetch", its code lost (a reader keeps it).
+      const head = this.#chunk(job, first)
+      head.catch(() => {}) // awaited below
       const body = chunkStream(
         first,
         last,
         this.config.parallelChunks,
         async index => {
-          const bytes = await this.#chunk(job, index)
+          const bytes = await (index === first ? head : this.#chunk(job, index))
           const chunkStart = index * manifest.chunkSize
           const piece = bytes.subarray(
             Math.max(0, want.start - chunkStart),
@@ -197,7 +218,14 @@ export class Client extends Emitter<ClientEvents> {
           this.emit('progress', { url, loaded, total })
         }
       })
-      return new Response(body.pipeThrough(progress), { status, headers })
+      const response = new Response(body.pipeThrough(progress), { status, headers })
+      try {
+        await abortable(head, abort.signal)
+      } catch (err) {
+        await response.body?.cancel(err).catch(() => {}) // its end releases the resource
+        throw err
+      }
+      return response
     } catch (err) {
       forget()
       abort.abort(err)
@@ -299,9 +327,24 @@ export class Client extends Emitter<ClientEvents> {
     const { tracker: url } = this.config
     if (url === undefined || this.#tracker !== undefined || this.#destroyed || !this.#consented) return
     const tracker = (this.#tracker = new TrackerClient(url))
+    tracker.on('failure', failure => this.#onTrackerFailure(failure))
+    let emptyLists = 0
     const takeEdges = async (): Promise<void> => {
       const edges = await tracker.edges(this.config.region)
-      if (edges.length > 0 && this.#tracker === tracker) await this.#useEdges(edges)
+      if (this.#tracker !== tracker) return
+      if (edges.length > 0) {
+        emptyLists = 0
+        await this.#useEdges(edges)
+        return
+      }
+      // A tracker that just came back lists no edge until the edges re-register (their
+      // heartbeat): a page with no edge at all asks again, 1 s, 2 s, ... up to edgeRetryMs.
+      if (this.#edges.edges.length > 0 || this.#edgeListRetry !== undefined) return
+      const ms = Math.min(this.config.edgeRetryMs, EDGE_LIST_RETRY_MS * 2 ** emptyLists++)
+      this.#edgeListRetry = setTimeout(() => {
+        this.#edgeListRetry = undefined
+        void takeEdges()
+      }, ms)
     }
     let first = true
     tracker.on('open', () => {
@@ -317,6 +360,8 @@ export class Client extends Emitter<ClientEvents> {
     const tracker = this.#tracker
     this.#swarm = undefined
     this.#tracker = undefined
+    clearTimeout(this.#edgeListRetry)
+    this.#edgeListRetry = undefined
     swarm?.destroy()
     // Let the swarm's 'stopped' announce leave before the socket closes.
     if (tracker !== undefined) setTimeout(() => tracker.destroy(), 0)
@@ -503,15 +548,26 @@ export class Client extends Emitter<ClientEvents> {
     r[source] += bytes
   }
 
+  /** A failure the SDK recovered from, as the page's `error` event: coded by what it is (`errorCodeOf`). */
   #report(err: unknown, extra: { peer?: string; url?: string } = {}): void {
-    const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'ERR_HTTP'
-    this.emit('error', { code, message: err instanceof Error ? err.message : String(err), ...extra })
+    this.emit('error', { code: errorCodeOf(err), message: errorMessageOf(err), ...extra })
+  }
+
+  /**
+   * The tracker refused or failed a request (`failure reason`): the page hears it as
+   * ERR_TRACKER with the tracker's `reason` when it gave one. Content goes on over HTTP;
+   * the swarm asks again later (see Swarm), not at once.
+   */
+  #onTrackerFailure(failure: FailureResponse): void {
+    const reason = failure.reason === undefined ? {} : { reason: failure.reason }
+    this.emit('error', { code: 'ERR_TRACKER', message: failure['failure reason'], ...reason })
   }
 }
 
 /** `navigator.storage.estimate()`, or undefined where the browser has none. */
 async function storageEstimate(): Promise<StorageEstimate | undefined> {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- absent outside secure contexts
     return await navigator.storage?.estimate()
   } catch {
     return undefined

@@ -312,6 +312,7 @@ export function resolveConfig(init: ClientInit = {}): ClientConfig {
       fail(name, 'a non-negative integer', value)
   }
   for (const name of AT_LEAST_ONE) if (config[name] < 1) fail(name, 'at least 1', config[name])
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a script tag or a JavaScript caller may pass anything
   if (config.consent !== 'granted' && config.consent !== 'required')
     fail('consent', "'granted' or 'required'", config.consent)
   for (const name of ['p2p', 'upload', 'persist'] as const) {

@@ -7,12 +7,12 @@ export class Emitter<EventMap extends object> {
   on<K extends keyof EventMap>(name: K, listener: Listener<EventMap[K]>): () => void {
     let set = this.#listeners.get(name)
     if (set === undefined) this.#listeners.set(name, (set = new Set()))
-    set.add(listener as Listener<never>)
+    set.add(listener)
     return () => this.off(name, listener)
   }
 
   off<K extends keyof EventMap>(name: K, listener: Listener<EventMap[K]>): void {
-    this.#listeners.get(name)?.delete(listener as Listener<never>)
+    this.#listeners.get(name)?.delete(listener)
   }
 
   emit<K extends keyof EventMap>(name: K, event: EventMap[K]): void {

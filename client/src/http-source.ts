@@ -1,6 +1,8 @@
 import {
   CdnError,
   EDGE_PATHS,
+  errorMessageOf,
+  TimeoutError,
   InvalidManifestError,
   MAX_MANIFEST_BYTES,
   parseManifest,
@@ -10,7 +12,11 @@ import type { RankedEdge } from './edge-set.js'
 
 const PING_TIMEOUT_MS = 2000
 
-/** An HTTP failure that says whether the server itself is unwell (network, timeout, 5xx). */
+/**
+ * An HTTP failure (ERR_HTTP): unreachable, or an unusable status. `serverFault` says
+ * whether the server itself is unwell (network, 5xx); a deadline passed is a
+ * TimeoutError (ERR_TIMEOUT) instead, and counts as a server fault too.
+ */
 export class HttpError extends CdnError {
   constructor(
     message: string,
@@ -27,13 +33,15 @@ async function timed<T>(
   what: string,
   run: (signal: AbortSignal) => Promise<T>
 ): Promise<T> {
-  const signals = [AbortSignal.timeout(timeoutMs), ...(signal === undefined ? [] : [signal])]
+  const deadline = AbortSignal.timeout(timeoutMs)
+  const signals = [deadline, ...(signal === undefined ? [] : [signal])]
   try {
     return await run(AbortSignal.any(signals))
   } catch (err) {
     if (signal?.aborted === true) throw signal.reason
     if (err instanceof CdnError) throw err
-    throw new HttpError(`${what}: ${err instanceof Error ? err.message : String(err)}`, true)
+    if (deadline.aborted) throw new TimeoutError(`${what}: no complete answer in ${timeoutMs} ms`)
+    throw new HttpError(`${what}: ${errorMessageOf(err)}`, true)
   }
 }
 

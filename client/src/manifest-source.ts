@@ -9,7 +9,8 @@ export interface ManifestSourceDeps {
   edges: () => EdgeSet
   /**
    * The parsed manifest at `url` (an edge's manifest endpoint or a sidecar); rejects with
-   * a coded error, `serverFault: true` when the server itself is unwell (`fetchManifestAt`).
+   * a coded error, `serverFault: true` when the server itself is unwell, ERR_TIMEOUT when
+   * it did not answer in time (`fetchManifestAt`).
    */
   load: (url: string, signal: AbortSignal) => Promise<Manifest>
   report: (err: unknown, extra?: { url?: string }) => void
@@ -79,10 +80,10 @@ export class ManifestSource {
       signal.throwIfAborted()
       const code = (err as { code?: unknown }).code
       this.#deps.report(err, { url })
-      // An edge whose manifest does not verify is set aside like a failing one: its
-      // chunks would not match a trusted manifest either.
-      if (edge !== undefined && (code === 'ERR_SIGNATURE' || (err as { serverFault?: boolean }).serverFault === true))
-        this.#deps.edges().failed(edge)
+      // An edge whose manifest does not verify is set aside like a failing (or too slow)
+      // one: its chunks would not match a trusted manifest either.
+      const unwell = code === 'ERR_TIMEOUT' || (err as { serverFault?: boolean }).serverFault === true
+      if (edge !== undefined && (code === 'ERR_SIGNATURE' || unwell)) this.#deps.edges().failed(edge)
       return undefined
     }
   }

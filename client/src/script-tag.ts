@@ -35,7 +35,7 @@ export async function upgradeElement(cdn: Client, el: Element): Promise<void> {
   el.setAttribute(attr, URL.createObjectURL(await res.blob()))
   el.setAttribute('data-p2p-loaded', '')
   // A <source> is only read when its media element loads again.
-  if (el.tagName === 'SOURCE') (el.parentElement as HTMLMediaElement | null)?.load?.()
+  if (el.tagName === 'SOURCE' && el.parentElement instanceof HTMLMediaElement) el.parentElement.load()
 }
 
 /**

@@ -18,15 +18,22 @@ export interface TrackerClientEvents {
   offer: OfferForward
   answer: AnswerForward
   edges: EdgeInfo[]
+  /** A failure reply (its `reason` from a p2pcdn tracker), or a 1008 close with its reason as the `failure reason`. */
   failure: FailureResponse
 }
 
 const RECONNECT_BACKOFF = { minMs: 1000, maxMs: 60_000 }
 const EDGES_TIMEOUT_MS = 3000
+/** WebSocket close code for a policy violation: the tracker refused the connection (too many from this address). */
+const CLOSE_POLICY_VIOLATION = 1008
 
 /**
- * One WebSocket to the tracker. Reconnects with exponential backoff and jitter, so a
- * restarted tracker is not stampeded.
+ * One WebSocket to the tracker. Reconnects with exponential backoff and jitter (protocol's
+ * `backoffDelayMs`), so a restarted tracker is not stampeded.
+ * The backoff starts over once the tracker answers a request, not when a socket merely
+ * opens: a tracker that accepts and then closes (1008, too many connections) is not
+ * redialled every second. Refusals are `failure` events: the tracker's failure replies,
+ * and a 1008 close with its reason.
  */
 export class TrackerClient extends Emitter<TrackerClientEvents> {
   #ws: WebSocket | undefined
@@ -70,14 +77,17 @@ export class TrackerClient extends Emitter<TrackerClientEvents> {
   async edges(region?: string): Promise<EdgeInfo[]> {
     if (!(await this.opened(EDGES_TIMEOUT_MS))) return []
     return await new Promise(resolve => {
-      const timer = setTimeout(() => {
-        off()
-        resolve([])
-      }, EDGES_TIMEOUT_MS)
-      const off = this.on('edges', edges => {
+      const done = (edges: EdgeInfo[]): void => {
         clearTimeout(timer)
         off()
+        offFailure()
         resolve(edges)
+      }
+      const timer = setTimeout(() => done([]), EDGES_TIMEOUT_MS)
+      const off = this.on('edges', done)
+      // A refused list need not cost the whole timeout either.
+      const offFailure = this.on('failure', f => {
+        if (f.action === 'p2pcdn:edges') done([])
       })
       this.send({ action: 'p2pcdn:edges', v: PROTOCOL_VERSION, ...(region === undefined ? {} : { region }) })
     })
@@ -106,14 +116,15 @@ export class TrackerClient extends Emitter<TrackerClientEvents> {
     }
     this.#ws = ws
     ws.onopen = () => {
-      this.#attempt = 0
       this.emit('open', undefined)
     }
     ws.onmessage = e => {
       if (typeof e.data === 'string') this.#onMessage(e.data)
     }
-    ws.onclose = () => {
+    ws.onclose = e => {
       this.#ws = undefined
+      if (e.code === CLOSE_POLICY_VIOLATION)
+        this.emit('failure', { 'failure reason': e.reason === '' ? 'the tracker refused the connection' : e.reason })
       this.emit('close', undefined)
       this.#scheduleReconnect()
     }
@@ -131,8 +142,12 @@ export class TrackerClient extends Emitter<TrackerClientEvents> {
     } catch {
       return // a tracker bug or a newer protocol: nothing this client can act on
     }
-    if ('failure reason' in msg) this.emit('failure', msg)
-    else if (msg.action === 'p2pcdn:edges') this.emit('edges', msg.edges)
+    if ('failure reason' in msg) {
+      this.emit('failure', msg)
+      return
+    }
+    this.#attempt = 0 // the tracker serves us: the next outage starts the backoff over
+    if (msg.action === 'p2pcdn:edges') this.emit('edges', msg.edges)
     else if (msg.action === 'announce') {
       if ('offer' in msg) this.emit('offer', msg)
       else if ('answer' in msg) this.emit('answer', msg)

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../../protocol/src/index.js'
+
 /** Where a chunk's bytes came from. */
 export type Source = 'cache' | 'peer' | 'edge' | 'origin'
 
@@ -33,8 +35,11 @@ export interface ClientEvents {
   /** Bytes of a `fetch()` body handed to the page so far, of `total`. */
   progress: { url: string; loaded: number; total: number }
   peer: { id: string; region: string; connected: boolean }
-  /** Something went wrong and the SDK recovered (a bad peer, a failing edge); `code` is stable. */
-  error: { code: string; message: string; peer?: string; url?: string }
+  /**
+   * Something went wrong and the SDK recovered (a bad peer, a failing edge, a tracker
+   * refusal); `code` is stable (an ErrorCode), and so is `reason` of an ERR_TRACKER.
+   */
+  error: { code: ErrorCode; message: string; peer?: string; url?: string; reason?: string }
   /** IndexedDB was unavailable and chunks are kept in memory. */
   storage: { kind: 'memory'; reason: string }
 }

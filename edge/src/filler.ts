@@ -11,6 +11,7 @@
  * meant for one client is never shared with another.
  */
 import type { Readable } from 'node:stream'
+import { errorMessageOf } from '../../protocol/src/index.js'
 import type { Logger, Now } from '../../protocol/src/index.js'
 import type { Cache } from './cache/cache.js'
 import { decideStorable, header, initialAgeS, mergeNotModified, varyNames } from './cache/policy.js'
@@ -181,7 +182,7 @@ export function createFiller(init: FillerInit): Filler {
       },
       (err: unknown) => {
         cache.forgetIfEmpty(key)
-        logger.debug('not-stored', { key, reason: err instanceof Error ? err.message : String(err) })
+        logger.debug('not-stored', { key, reason: errorMessageOf(err) })
       }
     )
     return { kind: 'streaming', fill, leaderHeaders }

@@ -5,7 +5,13 @@
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
-import { fromBase64Url, manifestKeyId, manifestSigningBytes, toBase64Url } from '../../protocol/src/index.js'
+import {
+  errorMessageOf,
+  fromBase64Url,
+  manifestKeyId,
+  manifestSigningBytes,
+  toBase64Url
+} from '../../protocol/src/index.js'
 import type { Manifest, ManifestSignature } from '../../protocol/src/index.js'
 import { OptionError, optionError } from '../../service/src/options.js'
 
@@ -26,7 +32,9 @@ export function parseManifestPrivateKey(pem: string | Buffer, what = 'manifestKe
   try {
     key = createPrivateKey(pem)
   } catch (err) {
-    throw new OptionError(what, `not a PEM private key (${err instanceof Error ? err.message : String(err)})`)
+    throw new OptionError(what, `not a PEM private key (${errorMessageOf(err)})`, {
+      cause: err
+    })
   }
   if (key.asymmetricKeyType !== 'ed25519') throw optionError(what, 'an Ed25519 key', String(key.asymmetricKeyType))
   return key

@@ -83,6 +83,7 @@ export function isKeyField(name: string): boolean {
 
 /** The client's address, read at request start (the socket may be detached once a body is consumed). */
 export function remoteOf(req: IncomingMessage): string | undefined {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed as always set, but Node detaches it
   return req.socket?.remoteAddress
 }
 

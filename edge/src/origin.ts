@@ -94,7 +94,7 @@ export function createOriginClient(init: OriginClientInit): OriginClient {
           : (info: { statusCode: number; headers: Record<string, string | string[]> }) =>
               req.onInfo?.(info.statusCode, info.headers)
       const res = await pool.request({
-        method: req.method as 'GET',
+        method: req.method,
         path: req.path,
         headers: req.headers,
         body: req.body,

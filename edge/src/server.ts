@@ -60,7 +60,7 @@ export function createEdgeServer(
       error: err instanceof Error ? (err.stack ?? err.message) : String(err)
     })
     try {
-      sendError(ctx, res, 500, 'ERR_HTTP', 'internal error')
+      sendError(ctx, res, 500, 'ERR_INTERNAL', 'internal error')
     } catch {
       res.destroy()
     }

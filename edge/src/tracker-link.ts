@@ -5,7 +5,10 @@
  */
 import WebSocket from 'ws'
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, backoffDelayMs, parseTrackerMessage } from '../../protocol/src/index.js'
-import type { EdgeLoad, EdgeLoadRequest, EdgeRegisterRequest, Logger } from '../../protocol/src/index.js'
+import type { EdgeLoad, EdgeLoadRequest, EdgeRegisterRequest, Logger, RefusalReason } from '../../protocol/src/index.js'
+
+/** The tracker's `reason` for a load report from a connection it no longer lists. */
+const NOT_REGISTERED: RefusalReason = 'edge-not-registered'
 
 export const RECONNECT_BACKOFF = { minMs: 500, maxMs: 30_000 }
 /** Without a registration reply by then the socket is presumed dead and replaced. */
@@ -91,8 +94,8 @@ export function createTrackerLink(init: TrackerLinkInit): TrackerLink {
     })
     socket.on('message', (data, isBinary) => {
       if (isBinary) return
-      const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
-      onMessage(socket, bytes.toString('utf8'))
+      // ws's default binaryType ('nodebuffer') delivers every message as one Buffer.
+      onMessage(socket, (data as Buffer).toString())
     })
     socket.on('error', err => log.warn('tracker-socket-error', { tracker: init.tracker, error: err.message }))
     socket.on('close', code => {
@@ -114,10 +117,16 @@ export function createTrackerLink(init: TrackerLinkInit): TrackerLink {
       return
     }
     if ('failure reason' in msg) {
-      log.error('tracker-failure', { reason: msg['failure reason'], code: msg.code, action: msg.action })
+      // `reason` stays the tracker's prose, as logged before; `refusal` is its code for it.
+      log.error('tracker-failure', {
+        reason: msg['failure reason'],
+        code: msg.code,
+        refusal: msg.reason,
+        action: msg.action
+      })
       // A refused registration (wrong token, say) is retried with growing backoff.
       if (!registered) socket.close()
-      else if (msg.action === 'p2pcdn:edge-load') {
+      else if (msg.reason === NOT_REGISTERED) {
         // The tracker dropped us (heartbeats late, e.g. after a long pause): register
         // again on this socket rather than report load nobody lists.
         registered = false

@@ -1,14 +1,14 @@
 /** Byte/text helpers that work the same in Node and browsers (no Buffer, no btoa). */
 
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-const B64URL_INDEX = new Map([...B64URL].map((c, i) => [c, i]))
+const B64URL_INDEX = new Map(Array.from(B64URL, (c, i) => [c, i]))
 
 export function toBase64Url(bytes: Uint8Array): string {
   let out = ''
   for (let i = 0; i < bytes.length; i += 3) {
     const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0)
     const chars = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6))
-    for (let j = 0; j < chars; j++) out += B64URL[(n >> (18 - 6 * j)) & 63]
+    for (let j = 0; j < chars; j++) out += B64URL.charAt((n >> (18 - 6 * j)) & 63)
   }
   return out
 }

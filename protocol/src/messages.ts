@@ -126,12 +126,33 @@ export interface ScrapeResponse {
   files: Record<string, { complete: number; incomplete: number; downloaded: number }>
 }
 
-/** A request failed; the socket stays open. `code` is a p2pcdn addition. */
+/**
+ * Why the tracker refused a request, as `reason` of a failure: stable, for programs to
+ * branch on (the `failure reason` is prose, for people and logs).
+ */
+export type RefusalReason =
+  | 'invalid-message'
+  | 'rate-limited'
+  | 'rate-limited-ip'
+  | 'peer-id-taken'
+  | 'too-many-peer-ids'
+  | 'not-in-swarm'
+  | 'swarm-full'
+  | 'too-many-swarms'
+  | 'too-many-connections'
+  | 'edge-refused'
+  /** An edge's load report on a connection with no registered edge (dropped for late heartbeats): register again. */
+  | 'edge-not-registered'
+
+/** A request failed; the socket stays open. `code` and `reason` are p2pcdn additions. */
 export interface FailureResponse {
   'failure reason': string
   action?: string
   info_hash?: string
+  /** An ErrorCode: ERR_PROTOCOL for a refusal, ERR_INVALID_MESSAGE for a malformed request. */
   code?: string
+  /** A RefusalReason from a p2pcdn tracker; any string from others. */
+  reason?: string
 }
 
 export interface EdgeInfo {

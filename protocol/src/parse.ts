@@ -125,7 +125,8 @@ function announceEvent(msg: Obj): AnnounceEvent | undefined {
   const value = msg.event
   if (value === undefined || value === null || value === '') return undefined
   if (typeof value !== 'string' || !ANNOUNCE_EVENTS.includes(value))
-    throw new InvalidMessageError(`invalid event: ${typeof value === 'string' ? value.slice(0, 32) : typeof value}`)
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- any JSON value, shown as it comes and cut short
+    throw new InvalidMessageError(`invalid event: ${String(value).slice(0, 32)}`)
   return value as AnnounceEvent
 }
 
@@ -242,7 +243,8 @@ export function parseTrackerMessage(raw: string): TrackerMessage {
       'failure reason': msg['failure reason'],
       action: typeof msg.action === 'string' ? msg.action : undefined,
       info_hash: isBinaryId(msg.info_hash) ? msg.info_hash : undefined,
-      code: typeof msg.code === 'string' ? msg.code : undefined
+      code: typeof msg.code === 'string' ? msg.code : undefined,
+      reason: typeof msg.reason === 'string' ? msg.reason : undefined
     })
   }
   switch (msg.action) {

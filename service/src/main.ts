@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
+import { errorMessageOf } from '../../protocol/src/index.js'
 import type { Logger } from '../../protocol/src/index.js'
 import { stdoutLogger } from './log.js'
 import { SERVICE_FLAGS } from './options.js'
@@ -40,7 +41,6 @@ export async function runService<Init, S extends Service>(
   const say = (text: string): void => {
     process.stderr.write(`p2pcdn ${spec.name}: ${text}\n`)
   }
-  const problem = (err: unknown): string => (err instanceof Error ? err.message : String(err))
   let service: S
   let init: Init
   const logger = stdoutLogger(`p2pcdn:${spec.name}`)
@@ -58,7 +58,7 @@ export async function runService<Init, S extends Service>(
     init = spec.read(values, env)
     service = spec.create(init, logger)
   } catch (err) {
-    say(`${problem(err)}\n\n${spec.usage}`)
+    say(`${errorMessageOf(err)}\n\n${spec.usage}`)
     process.exit(EXIT_USAGE)
   }
 
@@ -67,7 +67,7 @@ export async function runService<Init, S extends Service>(
     service.stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        logger.error('shutdown-failed', { error: problem(err) })
+        logger.error('shutdown-failed', { error: errorMessageOf(err) })
         process.exit(EXIT_FAILURE)
       }
     )
@@ -79,8 +79,8 @@ export async function runService<Init, S extends Service>(
     await service.start()
   } catch (err) {
     // A taken port, an unreadable cache directory, an unreachable Redis: nothing to run.
-    logger.error('start-failed', { error: problem(err) })
-    say(`cannot start: ${problem(err)}`)
+    logger.error('start-failed', { error: errorMessageOf(err) })
+    say(`cannot start: ${errorMessageOf(err)}`)
     await service.stop().catch(() => {})
     process.exit(EXIT_FAILURE)
   }

@@ -4,6 +4,7 @@
  * (`port`), the flag (`--port`) or the variable (`P2PCDN_PORT`) the bad value came from.
  */
 import { readFileSync } from 'node:fs'
+import { errorMessageOf } from '../../protocol/src/index.js'
 
 /** A bad option, whichever way it was given. `main` exits 2 on one. */
 export class OptionError extends TypeError {
@@ -11,9 +12,10 @@ export class OptionError extends TypeError {
   constructor(
     /** The config key, flag or variable, as the message names it. */
     readonly option: string,
-    problem: string
+    problem: string,
+    options?: ErrorOptions
   ) {
-    super(`Invalid option "${option}": ${problem}`)
+    super(`Invalid option "${option}": ${problem}`, options)
   }
 }
 
@@ -118,10 +120,7 @@ export class FlagReader {
     try {
       return readFileSync(raw.text)
     } catch (err) {
-      throw new OptionError(
-        raw.from,
-        `cannot read ${shown(raw.text)}: ${err instanceof Error ? err.message : String(err)}`
-      )
+      throw new OptionError(raw.from, `cannot read ${shown(raw.text)}: ${errorMessageOf(err)}`, { cause: err })
     }
   }
 

@@ -3,6 +3,7 @@
  * saveData, no RTCPeerConnection leak across 100 fetches and 20 peer churns, teardown
  * on pagehide, and script-tag elements added after load.
  */
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { deterministicBytes } from '../../examples/demo/deterministic-bytes.js'
 import { fetchIn, sha256Hex, startCdnEnv, type CdnEnv } from '../helpers/cdn-env.js'
@@ -25,13 +26,22 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await env?.close()
+  await env.close()
 })
+
+/** Peers the tracker holds in the swarm a page names `swarm` (its info_hash: the first 20 bytes of SHA-256 of the name). */
+async function swarmPeers(swarm: string): Promise<number> {
+  const infoHash = createHash('sha256').update(swarm).digest().subarray(0, 20).toString('hex')
+  const stats = (await (await fetch(`${env.tracker.httpUrl}/stats`)).json()) as {
+    swarmList: Array<{ infoHash: string; peers: number }>
+  }
+  return stats.swarmList.find(s => s.infoHash === infoHash)?.peers ?? 0
+}
 
 const probe = async (page: import('playwright').Page): Promise<ConnectionProbe> =>
   await page.evaluate(() => ({ ...(globalThis as any).__probe }))
 
-it("consent 'required': no RTCPeerConnection and no tracker socket until cdn.consent(true)", async () => {
+it("consent 'required': no tracker socket, no RTCPeerConnection, no swarm until cdn.consent(true); then that same instance joins and uploads", async () => {
   const seed = await env.openPage()
   await fetchIn(seed, '/consent.bin', { tracker: env.tracker.url, swarm: 'consent' })
   const page = await env.openPage({ init: [[countConnections]] })
@@ -45,21 +55,50 @@ it("consent 'required': no RTCPeerConnection and no tracker socket until cdn.con
   expect(r.sha256).toBe(sha256Hex(big))
   expect(r.stats.bytes.edge).toBe(big.length)
   expect(await probe(page)).toMatchObject({ pcCreated: 0, wsCreated: 0 })
-  // Given: the tracker socket opens and the seed's bytes come over WebRTC.
-  const after = await page.evaluate(async () => {
-    const w = globalThis as any
-    w.cdn.consent(true)
-    const other = w.P2PCDN.create({ tracker: w.cdn.config.tracker, swarm: 'consent', storeName: 'consent-2' })
-    const bytes = new Uint8Array(await (await other.fetch('/consent.bin')).arrayBuffer())
-    const stats = other.stats()
-    await other.destroy()
-    return { size: bytes.length, peer: stats.bytes.peer }
+  expect(await page.evaluate(() => (globalThis as any).cdn.stats().peerId)).toBeUndefined()
+  // The tracker knows the seed, and nobody else: the page has no socket to be known by.
+  await expect.poll(async () => await swarmPeers('consent'), { timeout: 10_000 }).toBe(1)
+
+  // Given: this instance, not another one, opens its socket, joins the swarm and meets the seed.
+  await page.evaluate(() => (globalThis as any).cdn.consent(true))
+  const pageId = await page.waitForFunction(
+    () => {
+      const stats = (globalThis as any).cdn.stats()
+      return stats.peers.length > 0 ? (stats.peerId as string) : undefined
+    },
+    undefined,
+    { timeout: 10_000 }
+  )
+  const id = (await pageId.jsonValue())!
+  expect(await swarmPeers('consent')).toBe(2)
+  await seed.waitForFunction(id => (globalThis as any).cdn.stats().peers.some((p: { id: string }) => p.id === id), id, {
+    timeout: 10_000
   })
-  expect(after.size).toBe(big.length)
   const counted = await probe(page)
-  expect(counted.wsCreated).toBeGreaterThan(0)
+  expect(counted.wsCreated).toBe(1)
   expect(counted.pcCreated).toBeGreaterThan(0)
+
+  // With the seed gone, the consented page is the only holder: what a new visitor takes from peers, it uploaded.
   await seed.context().close()
+  const taker = await env.openPage()
+  const took = await taker.evaluate(
+    async ({ tracker, id }) => {
+      const w = globalThis as any
+      const cdn = w.P2PCDN.create({ tracker, swarm: 'consent', persist: false })
+      const deadline = performance.now() + 10_000
+      while (!cdn.stats().peers.some((p: { id: string }) => p.id === id) && performance.now() < deadline)
+        await new Promise(resolve => setTimeout(resolve, 20))
+      const size = (await (await cdn.fetch('/consent.bin')).arrayBuffer()).byteLength
+      const { peer } = cdn.stats().bytes
+      await cdn.destroy()
+      return { size, peer }
+    },
+    { tracker: env.tracker.url, id }
+  )
+  expect(took.size).toBe(big.length)
+  expect(took.peer).toBeGreaterThan(0)
+  await page.waitForFunction(n => (globalThis as any).cdn.stats().uploaded === n, took.peer, { timeout: 10_000 })
+  await taker.context().close()
   await page.context().close()
 })
 
@@ -102,7 +141,7 @@ it('no RTCPeerConnection leak across 100 fetches and 20 peer churns; pagehide te
         while (cdn.stats().peers.length === 0 && performance.now() < deadline)
           await new Promise(resolve => setTimeout(resolve, 20))
         await (await cdn.fetch('/small.bin')).arrayBuffer()
-        peerBytes += cdn.stats().bytes.peer
+        peerBytes += Number(cdn.stats().bytes.peer)
         await cdn.destroy()
       }
       return peerBytes

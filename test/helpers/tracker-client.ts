@@ -1,6 +1,7 @@
 /**
  * A raw WebSocket client for tracker tests: sends JSON, queues every reply, and lets a
- * test wait for the next message matching a predicate.
+ * test wait for the next message matching a predicate. To show that something did not
+ * arrive, use `barrier`/`expectNothing` (./barrier.ts): a round trip, not a wait.
  */
 import { randomBytes } from 'node:crypto'
 import { WebSocket } from 'ws'
@@ -15,8 +16,6 @@ export interface RawTrackerClient {
   send: (message: Json | string) => void
   /** The first queued (or future) message matching `match`; rejects after `timeoutMs`. */
   next: (match?: (msg: Json) => boolean, timeoutMs?: number) => Promise<Json>
-  /** Resolves if nothing matching arrives within `ms`; rejects otherwise. */
-  expectNothing: (match?: (msg: Json) => boolean, ms?: number) => Promise<void>
   /** Close and wait for the close event. */
   close: () => Promise<void>
   /** Resolves with the close code once the socket closes. */
@@ -29,8 +28,8 @@ export async function connectRaw(url: string, options: ClientOptions = {}): Prom
   const waiters = new Set<{ match: (msg: Json) => boolean; resolve: (msg: Json) => void }>()
   const closed = new Promise<number>(resolve => ws.once('close', code => resolve(code)))
 
-  ws.on('message', data => {
-    const msg = JSON.parse(String(data)) as Json
+  ws.on('message', (data: Buffer) => {
+    const msg = JSON.parse(data.toString('utf8')) as Json
     for (const waiter of waiters) {
       if (waiter.match(msg)) {
         waiters.delete(waiter)
@@ -75,11 +74,6 @@ export async function connectRaw(url: string, options: ClientOptions = {}): Prom
         waiters.add(waiter)
       })
     },
-    async expectNothing(match = () => true, ms = 200) {
-      await new Promise(resolve => setTimeout(resolve, ms))
-      const found = inbox.find(match)
-      if (found !== undefined) throw new Error(`unexpected message: ${JSON.stringify(found).slice(0, 300)}`)
-    },
     async close() {
       if (ws.readyState !== WebSocket.CLOSED) ws.close()
       await closed
@@ -114,6 +108,8 @@ export async function getJson(url: string): Promise<{ status: number; body: unkn
   let body: unknown = text
   try {
     body = JSON.parse(text)
-  } catch {}
+  } catch {
+    // Not JSON: the text itself is the body.
+  }
   return { status: res.status, body }
 }

@@ -97,8 +97,7 @@ describe('edge --manifest-key', () => {
 
     const unsigned = parseManifest(await (await fetch(`${plain.url}/_p2pcdn/manifest?url=/a.bin`)).text())
     expect(unsigned.signatures).toBeUndefined()
-    const sha = async (d: Uint8Array): Promise<Uint8Array> =>
-      new Uint8Array(await crypto.subtle.digest('SHA-256', d as Uint8Array<ArrayBuffer>))
+    const sha = async (d: Uint8Array): Promise<Uint8Array> => new Uint8Array(await crypto.subtle.digest('SHA-256', d))
     expect(await resourceId(m, sha)).toBe(await resourceId(unsigned, sha))
     // Asked again (a HIT), the same bytes: signed once per stored manifest.
     expect(await (await fetch(`${signed.url}/_p2pcdn/manifest?url=/a.bin`)).text()).toBe(text)

@@ -4,10 +4,12 @@
  */
 import { createHash, createHmac } from 'node:crypto'
 import http from 'node:http'
+import { connect } from 'node:net'
+import type { Socket } from 'node:net'
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
 import { chunkCount, parseManifest, toBase64Url } from '../../protocol/src/index.js'
@@ -26,7 +28,8 @@ const CACHEABLE = { 'Cache-Control': 'public, max-age=3600' }
 let origin: TestOrigin
 let edge: Edge
 let tmp: string
-const extraEdges: Edge[] = []
+/** Every edge started (the shared one too): afterAll stops them. */
+const startedEdges: Edge[] = []
 
 async function startEdge(init: Partial<EdgeInit> = {}): Promise<Edge> {
   const e = createEdge({
@@ -38,7 +41,7 @@ async function startEdge(init: Partial<EdgeInit> = {}): Promise<Edge> {
     ...init
   })
   await e.start()
-  if (edge !== undefined) extraEdges.push(e)
+  startedEdges.push(e)
   return e
 }
 
@@ -63,9 +66,8 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  for (const e of extraEdges) await e.stop()
-  await edge?.stop()
-  await origin?.close()
+  for (const e of startedEdges) await e.stop()
+  await origin.close()
   await rm(tmp, { recursive: true, force: true })
 })
 
@@ -258,15 +260,24 @@ describe('edge caching', () => {
   })
 
   it('revalidates a stale entry with If-None-Match and keeps the body on 304', async () => {
-    origin.files['/short.txt'] = { body: 'short-lived', headers: { 'Cache-Control': 'max-age=1' } }
-    expect(await (await fetch(`${edge.url}/short.txt`)).text()).toBe('short-lived')
-    await new Promise(resolve => setTimeout(resolve, 2100))
-    const res = await fetch(`${edge.url}/short.txt`)
-    expect(await res.text()).toBe('short-lived')
-    const toOrigin = origin.log.filter(r => r.url === '/short.txt')
-    expect(toOrigin).toHaveLength(2)
-    expect(toOrigin[1]?.headers['if-none-match']).toBeTruthy()
-    expect((await fetch(`${edge.url}/short.txt`)).headers.get('x-cache')).toBe('HIT')
+    // The edge's freshness clock is Date.now(): faked, the entry goes stale when the test says.
+    // It starts 2.1 s behind, so that once moved on it agrees again with the origin's Date
+    // headers (real time), which the 304 refreshes the entry with.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() - 2100)
+    try {
+      origin.files['/short.txt'] = { body: 'short-lived', headers: { 'Cache-Control': 'max-age=1' } }
+      expect(await (await fetch(`${edge.url}/short.txt`)).text()).toBe('short-lived')
+      vi.advanceTimersByTime(2100)
+      const res = await fetch(`${edge.url}/short.txt`)
+      expect(await res.text()).toBe('short-lived')
+      const toOrigin = origin.log.filter(r => r.url === '/short.txt')
+      expect(toOrigin).toHaveLength(2)
+      expect(toOrigin[1]?.headers['if-none-match']).toBeTruthy()
+      expect((await fetch(`${edge.url}/short.txt`)).headers.get('x-cache')).toBe('HIT')
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 
@@ -464,8 +475,8 @@ describe('tracker registration', () => {
     wss.on('connection', ws => {
       sockets.add(ws)
       ws.on('close', () => sockets.delete(ws))
-      ws.on('message', data => {
-        const msg = JSON.parse(String(data)) as Record<string, unknown>
+      ws.on('message', (data: Buffer) => {
+        const msg = JSON.parse(data.toString('utf8')) as Record<string, unknown>
         messages.push(msg)
         const answer = reply(msg)
         if (answer !== undefined) ws.send(JSON.stringify(answer))
@@ -517,21 +528,62 @@ describe('tracker registration', () => {
     })
 
     await until('two load reports', () => loads().length >= 2)
-    const load = loads()[0]
-    expect(load).toMatchObject({ action: 'p2pcdn:edge-load', v: 1 })
-    expect(typeof load?.connections).toBe('number')
-    expect(typeof load?.bytesPerSec).toBe('number')
-    expect(load?.hitRatio).toBeGreaterThanOrEqual(0)
-    expect(load?.hitRatio).toBeLessThanOrEqual(1)
+    // Nothing asked of it yet: nothing open, nothing served, no hits (what it did is checked in the next test).
+    expect(loads()[0]).toEqual({ action: 'p2pcdn:edge-load', v: 1, connections: 0, bytesPerSec: 0, hitRatio: 0 })
 
     for (const s of tracker.sockets) s.terminate()
     await until('re-register', () => registers().length === 2)
     const loadsBefore = loads().length
     await until('load after re-register', () => loads().length > loadsBefore)
     await e.stop()
-    const after = tracker.messages.length
-    await new Promise(resolve => setTimeout(resolve, 300))
-    expect(tracker.messages.length).toBe(after)
+    // That stop() ends the heartbeat is shown with fake timers in the next test, not by waiting here.
+    await until('the socket to close', () => tracker.sockets.size === 0)
+  })
+
+  it('reports what it did: open client connections, body bytes per second since the last report, hit ratio', async () => {
+    // The edge reads Date.now() for its rate and reports on a setInterval: both faked, so
+    // each report comes when the test says and covers exactly the milliseconds it says.
+    vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] })
+    const sockets: Socket[] = []
+    try {
+      origin.files['/load.bin'] = { body: BIG, headers: CACHEABLE }
+      const tracker = await startFakeTracker(msg =>
+        msg.action === 'p2pcdn:edge-register' ? { action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 100 } : undefined
+      )
+      const e = await startEdge({ tracker: tracker.url, edgeToken: 'T0ken' })
+      const loads = (): Array<Record<string, unknown>> => tracker.messages.filter(m => m.action === 'p2pcdn:edge-load')
+      // Real-time polling (setTimeout is not faked) for what the edge does on its own.
+      const settle = async (what: string, check: () => boolean): Promise<void> => {
+        for (let i = 0; i < 250 && !check(); i++) await new Promise(resolve => setTimeout(resolve, 20))
+        if (!check()) throw new Error(`timed out waiting for ${what}`)
+      }
+      const report = async (): Promise<Record<string, unknown>> => {
+        const n = loads().length
+        vi.advanceTimersByTime(100)
+        await settle('a load report', () => loads().length > n)
+        return loads()[n]!
+      }
+      await settle('the heartbeat timer', () => vi.getTimerCount() > 0)
+      expect(await report()).toMatchObject({ connections: 0, bytesPerSec: 0, hitRatio: 0 })
+
+      // One miss and three hits, each on its own connection, closed once answered.
+      for (let i = 0; i < 4; i++) expect((await getOnce(`${e.url}/load.bin`)).length).toBe(BIG.length)
+      await settle('the connections to close', () => e.stats().connections === 0)
+      // 4 x 100 000 body bytes in the 100 ms since the last report.
+      expect(await report()).toMatchObject({ connections: 0, bytesPerSec: 4_000_000, hitRatio: 0.75 })
+
+      // Three clients connected and idle: counted, and nothing served since.
+      for (let i = 0; i < 3; i++) sockets.push(connect(e.port, '127.0.0.1'))
+      await settle('three connections', () => e.stats().connections === 3)
+      expect(await report()).toMatchObject({ connections: 3, bytesPerSec: 0, hitRatio: 0.75 })
+
+      // Stopped: its heartbeat is gone (no faked interval left), so no time can bring another report.
+      await e.stop()
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      vi.useRealTimers()
+    }
   })
 
   it('registers again on the same socket when the tracker refuses its load report (dropped after late heartbeats)', async () => {
@@ -543,7 +595,8 @@ describe('tracker registration', () => {
         return {
           'failure reason': 'edge load refused: this connection has no registered edge',
           action: 'p2pcdn:edge-load',
-          code: 'ERR_PROTOCOL'
+          code: 'ERR_PROTOCOL',
+          reason: 'edge-not-registered'
         }
       }
       return undefined
@@ -556,6 +609,27 @@ describe('tracker registration', () => {
       return again > 0 && a.indexOf('p2pcdn:edge-load', again) > again
     })
     expect(tracker.sockets.size).toBe(1)
+    await e.stop()
+  })
+
+  it('keeps reporting load when the tracker refuses a report for another reason (rate limit): it branches on the reason, not the action', async () => {
+    let refused = 0
+    const tracker = await startFakeTracker(msg => {
+      if (msg.action === 'p2pcdn:edge-register') return { action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 50 }
+      if (msg.action === 'p2pcdn:edge-load' && refused++ === 0) {
+        return {
+          'failure reason': 'too many messages: at most 20 per second on one connection',
+          action: 'p2pcdn:edge-load',
+          code: 'ERR_PROTOCOL',
+          reason: 'rate-limited'
+        }
+      }
+      return undefined
+    })
+    const e = await startEdge({ tracker: tracker.url, edgeToken: 'T0ken', region: 'ap' })
+    const actions = (): unknown[] => tracker.messages.map(m => m.action)
+    await until('three load reports', () => actions().filter(a => a === 'p2pcdn:edge-load').length >= 3)
+    expect(actions().filter(a => a === 'p2pcdn:edge-register')).toHaveLength(1)
     await e.stop()
   })
 
@@ -624,3 +698,17 @@ describe('tracker registration', () => {
     await e.stop()
   })
 })
+
+/** GET on a connection of its own, closed after the response: the body. */
+async function getOnce(url: string): Promise<Buffer> {
+  return await new Promise<Buffer>((resolve, reject) => {
+    http
+      .get(url, { agent: false, headers: { connection: 'close' } }, res => {
+        const parts: Buffer[] = []
+        res.on('data', (chunk: Buffer) => parts.push(chunk))
+        res.on('end', () => resolve(Buffer.concat(parts)))
+        res.on('error', reject)
+      })
+      .on('error', reject)
+  })
+}

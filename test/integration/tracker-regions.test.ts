@@ -50,16 +50,13 @@ async function offerRegions(from: Member, members: Member[], infoHash: string, n
   const offers = Array.from({ length: n }, (_, i) => ({ offer: fakeSdp('offer', `r${i}`), offer_id: binaryId() }))
   from.client.send({ action: 'announce', info_hash: infoHash, peer_id: from.peerId, numwant: n, offers })
   await from.client.next(isAnnounceReply)
-  const fromPeer =
-    (m: Member) =>
-    (msg: Json): boolean =>
-      isOffer(msg) && msg.peer_id === from.peerId
+  const fromPeer = (msg: Json): boolean => isOffer(msg) && msg.peer_id === from.peerId
   const got = await Promise.all(
     members
       .filter(m => m !== from)
       .map(
         async m =>
-          await m.client.next(fromPeer(m), 300).then(
+          await m.client.next(fromPeer, 300).then(
             () => m.region,
             () => undefined
           )

@@ -8,6 +8,7 @@ import { createTracker } from '../../tracker/src/index.js'
 import { binaryId, fakeSdp, getJson, isAnnounceReply, isAnswer, isFailure, isOffer } from '../helpers/tracker-client.js'
 import type { Json } from '../helpers/tracker-client.js'
 import { join, useTrackers } from '../helpers/tracker-harness.js'
+import { barrier, expectNothing } from '../helpers/barrier.js'
 
 const { start: startTracker, connect } = useTrackers()
 
@@ -67,7 +68,7 @@ describe('announce', () => {
     expect(ids.sort()).toEqual(offers.map(o => o.offer_id).sort())
     const offerAtB = offers.find(o => o.offer_id === atB.offer_id)!
     expect(atB.offer).toEqual(offerAtB.offer)
-    await a.expectNothing(isOffer)
+    await expectNothing(a, isOffer)
 
     b.send({
       action: 'announce',
@@ -87,7 +88,7 @@ describe('announce', () => {
       region: 'default'
     })
     // bittorrent-tracker sends the answerer no reply.
-    await b.expectNothing()
+    await expectNothing(b)
   })
 
   it('never sends a peer its own offer, and ignores offers beyond the peers available', async () => {
@@ -102,8 +103,8 @@ describe('announce', () => {
     await a.next(isAnnounceReply)
 
     await b.next(isOffer)
-    await b.expectNothing(isOffer)
-    await a.expectNothing(isOffer)
+    await expectNothing(b, isOffer, [a])
+    await expectNothing(a, isOffer)
   })
 
   it('forwards at most maxOffersPerAnnounce offers', async () => {
@@ -115,8 +116,10 @@ describe('announce', () => {
     const offers = [1, 2].map(n => ({ offer: fakeSdp('offer', String(n)), offer_id: binaryId() }))
 
     a.send({ action: 'announce', info_hash: infoHash, peer_id: binaryId(), numwant: 2, offers })
+    // a's announce was handled (its reply came), so both offers it could cause were written.
     await a.next(isAnnounceReply)
-    await new Promise(resolve => setTimeout(resolve, 200))
+    await barrier(b)
+    await barrier(c)
 
     expect(b.inbox.filter(isOffer).length + c.inbox.filter(isOffer).length).toBe(1)
   })
@@ -143,14 +146,14 @@ describe('announce', () => {
       await a.next(isAnnounceReply)
       expect(await eu.next(isOffer)).toMatchObject({ peer_id: peerA, region: 'eu' })
     }
-    await us[0]!.expectNothing(isOffer, 50)
-    await us[1]!.expectNothing(isOffer, 50)
+    await expectNothing(us[0]!, isOffer)
+    await expectNothing(us[1]!, isOffer)
 
     // Two offers: one to the eu peer, one to some us peer.
     const offers = [1, 2].map(n => ({ offer: fakeSdp('offer', String(n)), offer_id: binaryId() }))
     a.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, offers })
     await eu.next(isOffer)
-    await new Promise(resolve => setTimeout(resolve, 200))
+    for (const client of [a, ...us]) await barrier(client)
     expect(us[0]!.inbox.filter(isOffer).length + us[1]!.inbox.filter(isOffer).length).toBe(1)
   })
 
@@ -174,7 +177,7 @@ describe('announce', () => {
       offers: [{ offer: fakeSdp('offer', 'x'), offer_id: binaryId() }]
     })
     expect(await a.next(isAnnounceReply)).toMatchObject({ complete: 1, incomplete: 0 })
-    await b.expectNothing(isOffer)
+    await expectNothing(b, isOffer)
 
     a.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, event: 'stopped' })
     expect(await a.next(isAnnounceReply)).toMatchObject({ complete: 0, incomplete: 0 })
@@ -230,8 +233,50 @@ describe('announce', () => {
       offer_id: binaryId(),
       answer: fakeSdp('answer', 'x')
     })
-    await a.expectNothing()
+    await expectNothing(a)
     expect(await join(a, infoHash, peerA)).toMatchObject({ incomplete: 1 })
+  })
+  it('relays no answer from a socket that did not announce with that peer_id, and counts each as not-in-swarm', async () => {
+    const tracker = await startTracker()
+    const [offerer, member, spoofer] = [await connect(tracker), await connect(tracker), await connect(tracker)]
+    const infoHash = binaryId()
+    const [peerOfferer, peerMember] = [binaryId(), binaryId()]
+    await join(member, infoHash, peerMember)
+    offerer.send({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: peerOfferer,
+      event: 'started',
+      numwant: 1,
+      offers: [{ offer: fakeSdp('offer', 'o'), offer_id: binaryId() }]
+    })
+    await offerer.next(isAnnounceReply)
+    const { offer_id: offerId } = await member.next(isOffer)
+    const forged = (peerId: string): Json => ({
+      action: 'announce',
+      info_hash: infoHash,
+      peer_id: peerId,
+      to_peer_id: peerOfferer,
+      offer_id: offerId,
+      answer: fakeSdp('answer', 'forged')
+    })
+
+    // Never announced: in the member's name, and in a made-up name of its own.
+    spoofer.send(forged(peerMember))
+    spoofer.send(forged(binaryId()))
+    // Announced in the swarm, but under its own id: still not the member.
+    await join(spoofer, infoHash, binaryId())
+    spoofer.send(forged(peerMember))
+    // The spoofer's frames were handled in order, then whatever they caused reached the offerer.
+    await expectNothing(offerer, isAnswer, [spoofer])
+    expect(await metric(tracker.httpUrl, 'p2pcdn_tracker_rejects_total{reason="not-in-swarm"}')).toBe(3)
+    expect(await metric(tracker.httpUrl, 'p2pcdn_tracker_answers_relayed_total')).toBe(0)
+
+    // The member's own answer still goes through, and is the only one the offerer ever sees.
+    member.send({ ...forged(peerMember), answer: fakeSdp('answer', 'real') })
+    expect(await offerer.next(isAnswer)).toMatchObject({ peer_id: peerMember, answer: fakeSdp('answer', 'real') })
+    await expectNothing(offerer, isAnswer, [spoofer, member])
+    expect(await metric(tracker.httpUrl, 'p2pcdn_tracker_answers_relayed_total')).toBe(1)
   })
 })
 
@@ -245,7 +290,11 @@ describe('malformed messages', () => {
     expect(await a.next(isFailure)).toMatchObject({ code: 'ERR_INVALID_MESSAGE' })
 
     a.send({ action: 'announce', info_hash: 'too short', peer_id: binaryId() })
-    expect(await a.next(isFailure)).toMatchObject({ code: 'ERR_INVALID_MESSAGE', action: 'announce' })
+    expect(await a.next(isFailure)).toMatchObject({
+      code: 'ERR_INVALID_MESSAGE',
+      reason: 'invalid-message',
+      action: 'announce'
+    })
 
     // A failure names the swarm when it can, so a bittorrent-tracker client reads it as its own.
     a.send({ action: 'announce', info_hash: infoHash, peer_id: 42 })
@@ -387,4 +436,11 @@ async function eventually(check: () => Promise<void>, timeoutMs = 2000): Promise
       await new Promise(resolve => setTimeout(resolve, 25))
     }
   }
+}
+
+/** The value of one Prometheus series at `/metrics`, e.g. `p2pcdn_tracker_rejects_total{reason="not-in-swarm"}`; 0 when absent. */
+async function metric(httpUrl: string, series: string): Promise<number> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text()
+  const line = text.split('\n').find(l => l.startsWith(`${series} `))
+  return line === undefined ? 0 : Number(line.slice(series.length + 1))
 }

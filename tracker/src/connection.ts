@@ -88,3 +88,8 @@ export function forgetPeer(conn: Connection, infoHash: string, peerId: string): 
   if (ids.size === 1) conn.swarms.set(infoHash, ids.values().next().value!)
   else if (ids.size === 0) conn.swarms.delete(infoHash)
 }
+
+/** A socket that keeps up with what it is sent; only those are offered to other peers. */
+export function isReading(conn: Connection): boolean {
+  return !conn.backlogged
+}

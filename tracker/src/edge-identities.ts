@@ -75,7 +75,8 @@ export function parseEdgeIdentities(value: unknown): EdgeIdentities {
       if (origin === undefined) {
         throw fail(
           `${at}.urls[${j}]`,
-          `expected an http(s) origin like https://eu1.cdn.example (no path, query or credentials), got ${(JSON.stringify(url) as string | undefined)?.slice(0, 200)}`
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify(undefined) is undefined
+          `expected an http(s) origin like https://eu1.cdn.example (no path, query or credentials), got ${JSON.stringify(url)?.slice(0, 200)}`
         )
       }
       const other = owner.get(origin)

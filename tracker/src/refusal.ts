@@ -1,24 +1,17 @@
 import { ProtocolError } from '../../protocol/src/index.js'
+import type { RefusalReason as WireRefusalReason } from '../../protocol/src/index.js'
 import type { BacklogDropReason } from './backlog.js'
 
-/** Why the tracker refused a request; the `reason` label of the rejects metric. */
-export type RefusalReason =
-  | 'invalid-message'
-  | 'rate-limited'
-  | 'rate-limited-ip'
-  | 'peer-id-taken'
-  | 'too-many-peer-ids'
-  | 'not-in-swarm'
-  | 'swarm-full'
-  | 'too-many-swarms'
-  | 'too-many-connections'
-  | 'edge-refused'
-  | BacklogDropReason
+/**
+ * Why the tracker refused a request; the `reason` label of the rejects metric. Those of
+ * a reply (protocol's RefusalReason) go out as its `reason`; a backlog drop has no reply.
+ */
+export type RefusalReason = WireRefusalReason | BacklogDropReason
 
-/** A well-formed request the tracker will not serve (code ERR_PROTOCOL), with its reason. */
+/** A well-formed request the tracker will not serve (code ERR_PROTOCOL), with its reason (sent as `reason`). */
 export class Refusal extends ProtocolError {
-  readonly reason: RefusalReason
-  constructor(reason: RefusalReason, message: string) {
+  readonly reason: WireRefusalReason
+  constructor(reason: WireRefusalReason, message: string) {
     super(message)
     this.reason = reason
     this.name = 'Refusal'

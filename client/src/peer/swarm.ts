@@ -48,6 +48,12 @@ const SIGNAL_TIMEOUT_MS = 5000
  * fresh copies, at the cost of a new id and a new connection each time.
  */
 const SENDS_PEERS = 256
+/**
+ * Refused announces in a row after which the wait before asking again stops doubling:
+ * the tracker's interval, then 2x, 4x, 8x it. A refusal (swarm full, rate limited) is
+ * not answered by asking again at once.
+ */
+const MAX_REFUSAL_DOUBLINGS = 3
 
 /**
  * Our membership in one swarm: announces with fresh offers, answers offers relayed by the
@@ -96,8 +102,14 @@ export class Swarm extends Emitter<SwarmEvents> {
       t.on('answer', msg => {
         if (msg.info_hash === init.infoHash) this.#onAnswer(msg)
       }),
+      t.on('failure', msg => {
+        // Ours when it echoes our swarm, or names none (a tracker that echoes nothing).
+        if (msg.action === 'announce' && (msg.info_hash ?? init.infoHash) === init.infoHash) this.#onRefused()
+      }),
       t.on('announce', msg => {
         if (msg.info_hash !== init.infoHash) return
+        this.#refusals = 0
+        this.#member = true
         this.others = Math.max(0, msg.complete + msg.incomplete - 1)
         this.announced = true
         this.#intervalMs = msg.interval * 1000
@@ -209,11 +221,31 @@ export class Swarm extends Emitter<SwarmEvents> {
     this.removeAll()
   }
 
-  #scheduleAnnounce(): void {
+  /** Refused announces in a row. */
+  #refusals = 0
+  /** An announce of ours was answered (not refused) on this tracker. */
+  #member = false
+
+  /**
+   * The tracker refused our announce: that is an answer too, so no fetch waits for peers
+   * it will not introduce, and we ask again after the interval, doubled for each refusal
+   * in a row (MAX_REFUSAL_DOUBLINGS), never at once. The page hears of it as ERR_TRACKER.
+   */
+  #onRefused(): void {
+    if (this.#destroyed) return
+    this.announced = true
+    this.others = 0
+    this.#joining = false
+    const backoff = 2 ** Math.min(this.#refusals++, MAX_REFUSAL_DOUBLINGS)
+    // Not a member until an announce is answered: then ask to join again.
+    this.#scheduleAnnounce(this.#intervalMs * backoff, this.#member ? undefined : 'started')
+  }
+
+  #scheduleAnnounce(delayMs = this.#intervalMs, event?: AnnounceEvent): void {
     clearTimeout(this.#announceTimer)
     this.#announceTimer = setTimeout(() => {
-      void this.announce()
-    }, this.#intervalMs)
+      void this.announce(event)
+    }, delayMs)
   }
 
   #newPeer(initiator: boolean): SimplePeer.Instance {

@@ -8,8 +8,10 @@
  * cache falls back to `Cache-Control` / `Expires` instead of obeying a half-read field.
  */
 import { parseDictionary, Token } from 'structured-headers'
-import type { BareItem, Dictionary } from 'structured-headers'
-import type { Directives } from './policy.js'
+import type { Dictionary } from 'structured-headers'
+
+/** Cache-Control-style directives by lowercase name; a bare directive is `true`. */
+export type Directives = Map<string, string | true>
 
 /** Directives whose value is delta-seconds: an sf-integer >= 0. */
 const INTEGER = new Set(['max-age', 's-maxage', 'stale-while-revalidate', 'stale-if-error'])
@@ -35,9 +37,11 @@ export function parseCdnCacheControl(value: string): Directives | undefined {
   const decimals = decimalMembers(value)
   const out: Directives = new Map()
   for (const [name, member] of dict) {
-    const item = member[0]
+    // `unknown`, not the package's BareItem: that names the DOM's BufferSource, which the Node
+    // lib lacks, so it collapses to `any`; every use below narrows by typeof anyway.
+    const item: unknown = member[0]
     // An Inner List is an array of items; no cache directive takes one.
-    const bare: BareItem | undefined = Array.isArray(item) ? undefined : item
+    const bare = Array.isArray(item) ? undefined : item
     if (INTEGER.has(name)) {
       // The parser returns Integer and Decimal alike as a number, so `1.0` is told apart by its text.
       if (typeof bare !== 'number' || !Number.isInteger(bare) || bare < 0 || decimals.has(name)) return undefined
@@ -57,7 +61,7 @@ export function parseCdnCacheControl(value: string): Directives | undefined {
   return out
 }
 
-function unknownValue(bare: BareItem | undefined): string | true | undefined {
+function unknownValue(bare: unknown): string | true | undefined {
   if (bare === true) return true
   if (typeof bare === 'string') return bare
   if (typeof bare === 'number') return String(bare)

@@ -266,7 +266,7 @@ function decode(raw: Buffer, id: string): CacheEntry | undefined {
       mustRevalidate: meta.mustRevalidate,
       staleWhileRevalidateS: meta.staleWhileRevalidateS,
       staleIfErrorS: meta.staleIfErrorS,
-      shared: meta.shared === true,
+      shared: meta.shared,
       dropFields: meta.dropFields
     }
   } catch {

@@ -6,12 +6,13 @@
  * `CDN-Cache-Control` (RFC 9213), when present and valid, replaces `Cache-Control` for this cache.
  */
 import { parseCdnCacheControl } from './cdn-cache-control.js'
+import type { Directives } from './cdn-cache-control.js'
 import { parseHttpDate } from './http-date.js'
 
 /** Lowercase header names, as Node's `IncomingHttpHeaders`. */
 export type HeaderBag = Record<string, string | string[] | undefined>
 
-export type Directives = Map<string, string | true>
+export type { Directives }
 
 /** What the edge needs to know about a stored response to decide how to use it. */
 export interface Freshness {

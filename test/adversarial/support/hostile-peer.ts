@@ -103,7 +103,9 @@ export async function resourceAt(edgeUrl: string, url: string, body?: Uint8Array
   const res = await fetch(`${edgeUrl}/_p2pcdn/manifest?url=${encodeURIComponent(url)}`)
   if (!res.ok) throw new Error(`manifest of ${url}: HTTP ${res.status}`)
   const manifest = parseManifest(await res.text())
-  const id = await resourceId(manifest, async data => new Uint8Array(createHash('sha256').update(data).digest()))
+  const id = await resourceId(manifest, data =>
+    Promise.resolve(new Uint8Array(createHash('sha256').update(data).digest()))
+  )
   return { id, manifest, ...(body === undefined ? {} : { body }) }
 }
 
@@ -141,6 +143,9 @@ export class HostilePeer {
   readonly #offers = new Map<string, SimplePeer.Instance>()
   readonly #dripping = new Map<number, { bytes: Uint8Array; offset: number }>()
   readonly #replaying = new Map<number, Replaying>()
+  /** Round trips waiting for their ABSENT, by request id (see `roundTrip`). */
+  readonly #roundTrips = new Map<number, () => void>()
+  #nextRoundTrip = 0x7fff0000
   readonly #pageHas = new Set<string>()
   #dripTimer: ReturnType<typeof setInterval> | undefined
   #stopping = false
@@ -311,9 +316,16 @@ export class HostilePeer {
         }
         break
       }
-      case FrameType.ABSENT:
+      case FrameType.ABSENT: {
+        const roundTrip = this.#roundTrips.get(frame.requestId)
+        if (roundTrip !== undefined) {
+          this.#roundTrips.delete(frame.requestId)
+          roundTrip()
+          break
+        }
         if (this.#replaying.delete(frame.requestId)) this.counters.absentsReceived++
         break
+      }
       default:
         break
     }
@@ -368,6 +380,26 @@ export class HostilePeer {
   }
 
   /** have-flood: send the HAVEs now (the test measures the tab before and after). */
+  /**
+   * A round trip on the data channel, which is ordered: a REQUEST for a resource nobody
+   * has, which the page answers with ABSENT only once it has taken every earlier frame
+   * off the channel. False when the channel closed first or nothing came in `timeoutMs`.
+   */
+  async roundTrip(timeoutMs = 10_000): Promise<boolean> {
+    const requestId = this.#nextRoundTrip++
+    return await new Promise<boolean>(resolve => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer)
+        this.#roundTrips.delete(requestId)
+        resolve(ok)
+      }
+      const timer = setTimeout(() => done(false), timeoutMs)
+      this.#roundTrips.set(requestId, () => done(true))
+      void this.closed.then(() => done(false))
+      this.#send({ type: FrameType.REQUEST, requestId, resourceId: randomBytes(32).toString('hex'), index: 0 })
+    })
+  }
+
   async flood(): Promise<FloodResult> {
     const sp = this.#sp
     if (sp === undefined) throw new Error('flood before the channel opened')

@@ -11,17 +11,12 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { binaryId, fakeSdp, isAnnounceReply, isAnswer, isFailure, isOffer } from '../../helpers/tracker-client.js'
-import type { Json, RawTrackerClient } from '../../helpers/tracker-client.js'
+import type { Json } from '../../helpers/tracker-client.js'
 import { join } from '../../helpers/tracker-harness.js'
+import { barrier, expectNothing, throttledBarrier } from '../../helpers/barrier.js'
 import { connectFrom, record, stopTrackers, startTracker } from './support/harness.js'
 
 afterAll(stopTrackers)
-
-/** Everything `client` receives within `ms` (each reply is taken from its inbox). */
-async function drain(client: RawTrackerClient, ms: number): Promise<Json[]> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-  return client.inbox.splice(0)
-}
 
 describe('limit replies', () => {
   it('serve a burst, warn through the next one, then refuse once with action and info_hash, per socket and per address', async () => {
@@ -36,20 +31,24 @@ describe('limit replies', () => {
 
     // One socket over its own limit.
     const one = await connectFrom(tracker.url, '127.0.6.1')
+    // Its setup announce is the first of one's burst of 3 (and of the address's 6).
+    const oneBarrier = await throttledBarrier(one, await connectFrom(tracker.url, '127.0.6.4'))
     const peerId = binaryId()
     for (let i = 0; i < 10; i++)
       one.send({ action: 'announce', info_hash: infoHash, peer_id: peerId, event: 'update', numwant: 0 })
-    const got = await drain(one, 400)
+    // All 10 handled, and every reply they got has arrived.
+    await oneBarrier()
+    const got = one.inbox.splice(0)
     const plain = got.filter(m => isAnnounceReply(m) && !('warning message' in m))
     const warned = got.filter(m => isAnnounceReply(m) && 'warning message' in m)
     const refused = got.filter(isFailure)
     record('limit-shape-socket', {
-      plain: plain.length,
+      plain: plain.length + 1, // with the barrier's setup announce
       warned: warned.length,
       refused: refused.length,
       refusal: refused[0]
     })
-    expect([plain.length, warned.length, refused.length]).toEqual([3, 3, 1])
+    expect([plain.length + 1, warned.length, refused.length, got.length]).toEqual([3, 3, 1, 6])
     for (const m of [...plain, ...warned, ...refused])
       expect(m).toMatchObject({ action: 'announce', info_hash: infoHash })
     expect(refused[0]).toMatchObject({ code: 'ERR_PROTOCOL' })
@@ -111,7 +110,8 @@ describe('a registered edge', () => {
       flood.send({ action: 'announce', info_hash: binaryId(), peer_id: binaryId(), event: 'started', numwant: 0 })
     await flood.next(isFailure)
     edge.send({ action: 'p2pcdn:edge-load', v: 1, connections: 7, bytesPerSec: 1000, hitRatio: 0.5 })
-    await edge.expectNothing(isFailure, 200)
+    // A refusal of the load report would come before the reply to a scrape sent after it.
+    await expectNothing(edge, isFailure)
     const listed = (await (await fetch(`${tracker.httpUrl}/edges`)).json()) as { edges: Json[] }
     expect(listed.edges).toMatchObject([{ url: 'https://edge.example', connections: 7 }])
     await edge.close()
@@ -168,7 +168,10 @@ describe('answers', () => {
       offer_id: offerId,
       answer: fakeSdp('answer', 'forged')
     })
-    const forged = await drain(offerer, 300)
+    // The outsider's frames were handled in order, then whatever they caused reached the offerer.
+    await barrier(outsider)
+    await barrier(offerer)
+    const forged = offerer.inbox.splice(0)
     record('answers-from-non-members', { relayed: forged.filter(isAnswer).length, of: 3 })
     expect(forged.filter(isAnswer)).toEqual([])
 
@@ -216,7 +219,9 @@ describe('peer ids per address', () => {
     const offers = Array.from({ length: 10 }, () => ({ offer: fakeSdp('offer', 'r'), offer_id: binaryId() }))
     real.send({ action: 'announce', info_hash: infoHash, peer_id: realPeer, numwant: 10, offers })
     await real.next(isAnnounceReply)
-    const reachedReal = (await drain(other, 200)).filter(isOffer).length
+    // real's announce was handled (its reply came): the offers it caused were written to `other`.
+    await barrier(other)
+    const reachedReal = other.inbox.splice(0).filter(isOffer).length
     record('sybil-peer-ids', {
       sent: 160,
       accepted,

@@ -82,13 +82,19 @@ export function dataChannelFault({
   const DATA = 4
   const HEADER = 9
   let sent = 0
+  // Called with .call(this) below: the original, unbound on purpose.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const send = RTCDataChannel.prototype.send as (this: RTCDataChannel, data: ArrayBufferView) => void
   RTCDataChannel.prototype.send = function (this: RTCDataChannel, data: any) {
     const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : undefined
-    if (bytes === undefined || bytes[0] !== DATA) return send.call(this, data)
+    if (bytes === undefined || bytes[0] !== DATA) {
+      send.call(this, data)
+      return
+    }
     if (sent < afterBytes) {
       sent += bytes.length - HEADER
-      return send.call(this, data)
+      send.call(this, data)
+      return
     }
     if (kind === 'stall') return
     if (kind === 'close') {
@@ -97,6 +103,6 @@ export function dataChannelFault({
     }
     const lie = bytes.slice()
     lie[HEADER] = lie[HEADER]! ^ 0xff
-    return send.call(this, lie)
+    send.call(this, lie)
   } as typeof RTCDataChannel.prototype.send
 }

@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto'
 import { webcrypto } from 'node:crypto'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { buildManifest, resourceId, type Manifest } from '../../../protocol/src/index.js'
 import { Holdings } from '../../../client/src/holdings.js'
 import type { ChunkStore } from '../../../client/src/storage/chunk-store.js'
@@ -27,7 +27,7 @@ async function fill(store: ChunkStore, holdings: Holdings, r: { id: string; mani
 // One suite, run against both stores: IndexedDB (fake-indexeddb here, real in e2e) and memory.
 describe.each([
   ['indexeddb', async () => await createIdbStore(`test-${Math.random()}`)],
-  ['memory', async () => createMemoryStore()]
+  ['memory', async () => await Promise.resolve(createMemoryStore())]
 ])('Holdings over the %s store', (_, open) => {
   it('tracks bytes and bitfields and survives a new session', async () => {
     const store = await open()
@@ -43,13 +43,18 @@ describe.each([
   })
 
   it('evicts least recently used first, across sessions, never what is kept', async () => {
+    // Use times come from Date.now(): a faked Date moves only when told, so the order is certain.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    onTestFinished(() => {
+      vi.useRealTimers()
+    })
     const store = await open()
     const holdings = new Holdings(store, [])
     const [a, b, c] = [await resource('a', 2), await resource('b', 2), await resource('c', 2)]
     await fill(store, holdings, a)
-    await new Promise(resolve => setTimeout(resolve, 5))
+    vi.advanceTimersByTime(5)
     await fill(store, holdings, b)
-    await new Promise(resolve => setTimeout(resolve, 5))
+    vi.advanceTimersByTime(5)
     holdings.touch(a.id, a.manifest) // a is now newer than b
     await holdings.flush()
     const next = new Holdings(store, await store.resources())

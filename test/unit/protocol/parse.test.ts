@@ -61,7 +61,7 @@ describe('isBinaryId', () => {
     expect(isBinaryId('a'.repeat(19))).toBe(false)
     expect(isBinaryId('a'.repeat(21))).toBe(false)
     expect(isBinaryId('a'.repeat(19) + '\u0100')).toBe(false)
-    expect(isBinaryId(12345678901234567890)).toBe(false)
+    expect(isBinaryId(1.2345678901234567e19)).toBe(false)
     expect(isBinaryId(null)).toBe(false)
   })
 })
@@ -528,8 +528,12 @@ describe('parseTrackerMessage: valid', () => {
     expect(
       tracker({ 'failure reason': 'nope', action: 'announce', info_hash: INFO_HASH, code: 'ERR_PROTOCOL', extra: 1 })
     ).toEqual({ 'failure reason': 'nope', action: 'announce', info_hash: INFO_HASH, code: 'ERR_PROTOCOL' })
+    // p2pcdn's tracker adds the refusal's reason, a stable word to branch on
+    expect(
+      tracker({ 'failure reason': 'swarm is full', action: 'announce', code: 'ERR_PROTOCOL', reason: 'swarm-full' })
+    ).toEqual({ 'failure reason': 'swarm is full', action: 'announce', code: 'ERR_PROTOCOL', reason: 'swarm-full' })
     // a failure with junk in the optional fields keeps only the reason
-    const m = tracker({ 'failure reason': 'x', action: 5, info_hash: 'short', code: 9 })
+    const m = tracker({ 'failure reason': 'x', action: 5, info_hash: 'short', code: 9, reason: 7 })
     expect(m).toEqual({ 'failure reason': 'x' })
     expect(Object.keys(m)).toEqual(['failure reason'])
   })

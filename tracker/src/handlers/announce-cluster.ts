@@ -7,11 +7,11 @@
  */
 import type { AnnounceRequest } from '../../../protocol/src/index.js'
 import type { Connection } from '../connection.js'
-import { forgetPeer } from '../connection.js'
+import { forgetPeer, isReading } from '../connection.js'
 import { peerIdTaken } from '../refusal.js'
 import type { Swarm, SwarmPeer } from '../swarm.js'
 import { MAX_ANSWER_CREDITS, OFFER_TIMEOUT_MS } from '../budget.js'
-import { announceReply, isReading, offerForward } from './announce.js'
+import { announceReply, offerForward } from './announce-frames.js'
 import type { TrackerContext } from './context.js'
 import { replyFailure } from './failure.js'
 

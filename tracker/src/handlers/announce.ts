@@ -9,11 +9,19 @@
 import type { AnnounceRequest, OfferEntry } from '../../../protocol/src/index.js'
 import { MAX_ANSWER_CREDITS, OFFER_TIMEOUT_MS } from '../budget.js'
 import type { Connection } from '../connection.js'
-import { MAX_PEER_IDS_PER_SOCKET_SWARM, forgetPeer, hasPeerId, peerIdCount, rememberPeer } from '../connection.js'
+import {
+  MAX_PEER_IDS_PER_SOCKET_SWARM,
+  forgetPeer,
+  hasPeerId,
+  isReading,
+  peerIdCount,
+  rememberPeer
+} from '../connection.js'
 import { Refusal } from '../refusal.js'
 import { DEFAULT_REGION } from '../swarm.js'
 import type { Swarm, SwarmPeer } from '../swarm.js'
 import { announceInCluster } from './announce-cluster.js'
+import { announceReply, offerForward } from './announce-frames.js'
 import type { TrackerContext } from './context.js'
 
 /**
@@ -69,23 +77,6 @@ export function handleAnnounce(
   ctx.swarms.deleteIfEmpty(swarm)
 }
 
-/** The announce reply, by concatenation (JSON.stringify of the same object costs several times more). */
-export function announceReply(
-  ctx: TrackerContext,
-  swarm: Swarm<Connection>,
-  complete: number,
-  incomplete: number,
-  warning: string | undefined
-): string {
-  const tail = warning === undefined ? '}' : `,"warning message":${JSON.stringify(warning)}}`
-  return `${ctx.announceReplyHead}${swarm.infoHashJson},"complete":${complete},"incomplete":${incomplete}${tail}`
-}
-
-/** An offer as the receiving peer gets it. */
-export function offerForward(entry: OfferEntry, peerIdJson: string, infoHashJson: string, region: string): string {
-  return `{"action":"announce","offer":{"type":"offer","sdp":${JSON.stringify(entry.offer.sdp)}},"offer_id":${JSON.stringify(entry.offer_id)},"peer_id":${peerIdJson},"info_hash":${infoHashJson},"region":${JSON.stringify(region)}}`
-}
-
 /**
  * How many offers to forward: no more than were sent, than the configured cap, or than
  * `numwant` when given. bittorrent-tracker ignores `numwant` on WebSockets; WebTorrent and
@@ -119,11 +110,6 @@ function forwardOffers(
     target.sendText(offerForward(offers[i]!, peerIdJson, swarm.infoHashJson, from.region))
   }
   ctx.metrics.offersRelayed += targets.length
-}
-
-/** A socket that keeps up with what it is sent; only those are offered to other peers. */
-export function isReading(conn: Connection): boolean {
-  return !conn.backlogged
 }
 
 /** Refuse joining one swarm too many, or one peer id too many in a swarm. */

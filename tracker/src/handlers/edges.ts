@@ -3,7 +3,7 @@
  * file, or with the shared token), passes the reachability challenge, and reports its
  * load (which doubles as its heartbeat); any client may ask for the healthy edges.
  */
-import { PROTOCOL_VERSION, ProtocolError } from '../../../protocol/src/index.js'
+import { PROTOCOL_VERSION } from '../../../protocol/src/index.js'
 import type { EdgeInfo, EdgeLoadRequest, EdgeRegisterRequest, EdgesRequest } from '../../../protocol/src/index.js'
 import { sha256 } from '../../../service/src/secret.js'
 import { exactOrigin, secretMatches } from '../edge-identities.js'
@@ -103,11 +103,11 @@ function claimedUrl(ctx: TrackerContext, id: string | undefined, url: string): s
   return url
 }
 
-/** Record load and last-seen; throws ProtocolError for a connection with no edge. */
+/** Record load and last-seen; refuses (`edge-not-registered`) a connection with no edge. */
 export function handleEdgeLoad(ctx: TrackerContext, conn: Connection, msg: EdgeLoadRequest): void {
   if (!ctx.edges.reportLoad(conn, msg, ctx.now())) {
     // Also what an edge sees after it was dropped for missing heartbeats: register again.
-    throw new ProtocolError('edge load refused: this connection has no registered edge')
+    throw new Refusal('edge-not-registered', 'edge load refused: this connection has no registered edge')
   }
   shareEdge(ctx, conn)
 }

@@ -43,6 +43,9 @@ export function failureReply(err: unknown, about: FailureContext): FailureRespon
     'failure reason': code === undefined ? 'internal tracker error' : (err as Error).message
   }
   if (code !== undefined) reply.code = code
+  // A Refusal's reason (by field, as errors.ts asks): what a program branches on.
+  const reason = (err as Partial<Refusal>).reason ?? (code === 'ERR_INVALID_MESSAGE' ? 'invalid-message' : undefined)
+  if (code !== undefined && typeof reason === 'string') reply.reason = reason
   if (typeof about.action === 'string' && about.action.length <= 64) reply.action = about.action
   if (isBinaryId(about.info_hash)) reply.info_hash = about.info_hash
   return reply

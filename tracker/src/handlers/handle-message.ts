@@ -5,11 +5,10 @@
  * warning for the server").
  */
 import { parseClientMessage } from '../../../protocol/src/index.js'
-import type { ClientMessage } from '../../../protocol/src/index.js'
+import type { ClientMessage, RefusalReason } from '../../../protocol/src/index.js'
 import { OFFER_TIMEOUT_MS, hasRoom, refill } from '../budget.js'
 import type { Connection } from '../connection.js'
 import { Refusal } from '../refusal.js'
-import type { RefusalReason } from '../refusal.js'
 import { handleAnnounce } from './announce.js'
 import type { TrackerContext } from './context.js'
 import { handleEdgeLoad, handleEdgeRegister, handleEdgesRequest } from './edges.js'
@@ -149,7 +148,7 @@ function refuse(
 function guessContext(raw: string): FailureContext {
   try {
     const value: unknown = JSON.parse(raw)
-    if (typeof value === 'object' && value !== null) return value as FailureContext
+    if (typeof value === 'object' && value !== null) return value
   } catch {}
   return {}
 }

@@ -46,6 +46,14 @@ export interface EdgeChild {
   suspicious: string[]
   /** Every non-access line on stdout/stderr (logs), for reports. */
   logs: string[]
+  /**
+   * The first access line (this one's JSON) matching `match`, seen already or still to
+   * come; undefined if the child exits first or `timeoutMs` passes.
+   */
+  accessLine: (
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number
+  ) => Promise<Record<string, unknown> | undefined>
   alive: () => boolean
   rss: () => number
   /** SIGKILL, for the RSS sampler. */
@@ -76,9 +84,21 @@ export async function startEdge(
   )
   const suspicious: string[] = []
   const logs: string[] = []
+  /** The last access lines, parsed, and who waits for one. */
+  const access: Array<Record<string, unknown>> = []
+  const accessWaiters = new Set<(line: Record<string, unknown>) => void>()
   let stderr = ''
   const watch = (line: string): void => {
-    if (!line.includes('"event":"access"')) {
+    if (line.includes('"event":"access"')) {
+      try {
+        const parsed = JSON.parse(line) as Record<string, unknown>
+        access.push(parsed)
+        if (access.length > 200) access.shift()
+        for (const waiter of accessWaiters) waiter(parsed)
+      } catch {
+        // Not one whole JSON line: not an access line to wait for.
+      }
+    } else {
       if (logs.length < 2000) logs.push(line)
       // Access lines carry client-chosen URLs; only log lines are checked for traces.
       if (SUSPICIOUS.test(line)) suspicious.push(line)
@@ -97,7 +117,9 @@ export async function startEdge(
       try {
         const msg = JSON.parse(line) as { event?: string; msg?: string; url?: string; port?: number }
         if (msg.url !== undefined) resolve(msg.url)
-      } catch {}
+      } catch {
+        // Not the JSON listening line: keep reading.
+      }
     })
     child.once('exit', () => resolve(undefined))
   })
@@ -118,6 +140,26 @@ export async function startEdge(
     logs,
     alive,
     rss: () => rssOf(pid),
+    async accessLine(match, timeoutMs = 10_000) {
+      const seen = access.find(match)
+      if (seen !== undefined) return seen
+      if (!alive()) return undefined
+      return await new Promise<Record<string, unknown> | undefined>(resolve => {
+        const done = (line: Record<string, unknown> | undefined): void => {
+          clearTimeout(timer)
+          accessWaiters.delete(waiter)
+          child.off('exit', onExit)
+          resolve(line)
+        }
+        const waiter = (line: Record<string, unknown>): void => {
+          if (match(line)) done(line)
+        }
+        const onExit = (): void => done(undefined)
+        const timer = setTimeout(() => done(undefined), timeoutMs)
+        accessWaiters.add(waiter)
+        child.once('exit', onExit)
+      })
+    },
     kill: () => {
       child.kill('SIGKILL')
     },
@@ -323,7 +365,8 @@ export function rssFigures(m: Measured<unknown>, maxMemoryBytes: number): Record
     bound: mb(m.baseline + maxMemoryBytes + FIXED_OVERHEAD),
     aborted: m.aborted,
     attackMs: m.ms,
-    attackError: m.error === undefined ? undefined : String(m.error)
+    attackError:
+      m.error === undefined ? undefined : m.error instanceof Error ? String(m.error) : JSON.stringify(m.error)
   }
 }
 
