@@ -1,4 +1,5 @@
 import {
+  backoffDelayMs,
   bitfieldOf,
   CdnError,
   DEFAULT_CHUNK_SIZE_BYTES,
@@ -36,7 +37,7 @@ import { UploadBucket, uploadAllowed, type ConnectionInfo } from './upload-polic
 const PEER_ID_PREFIX = '-PC0001-'
 /** HAVE frames go out at most once per resource per this many milliseconds. */
 const HAVE_BATCH_MS = 100
-/** The first re-ask for an empty edge list; doubled each time it comes back empty. */
+/** The first re-ask for an empty edge list (before jitter); doubled each time it comes back empty. */
 const EDGE_LIST_RETRY_MS = 1_000
 
 /**
@@ -338,9 +339,9 @@ export class Client extends Emitter<ClientEvents> {
         return
       }
       // A tracker that just came back lists no edge until the edges re-register (their
-      // heartbeat): a page with no edge at all asks again, 1 s, 2 s, ... up to edgeRetryMs.
+      // heartbeat): a page with no edge at all asks again, backing off up to edgeRetryMs.
       if (this.#edges.edges.length > 0 || this.#edgeListRetry !== undefined) return
-      const ms = Math.min(this.config.edgeRetryMs, EDGE_LIST_RETRY_MS * 2 ** emptyLists++)
+      const ms = backoffDelayMs(emptyLists++, { minMs: EDGE_LIST_RETRY_MS, maxMs: this.config.edgeRetryMs })
       this.#edgeListRetry = setTimeout(() => {
         this.#edgeListRetry = undefined
         void takeEdges()
