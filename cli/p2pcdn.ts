@@ -1,4 +1,6 @@
 /** `p2pcdn <command>`: one entry for every service, as package.json `bin`. */
+import { errorMessageOf } from '../protocol/src/index.js'
+
 const USAGE = `Usage: p2pcdn <command> [options]
 
 Commands:
@@ -42,6 +44,6 @@ async function run(): Promise<void> {
 }
 
 run().catch((err: unknown) => {
-  console.error(`p2pcdn ${command ?? ''}: ${err instanceof Error ? err.message : String(err)}`)
+  console.error(`p2pcdn ${command ?? ''}: ${errorMessageOf(err)}`)
   process.exit(1)
 })

@@ -420,10 +420,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     const count = (last?.count ?? 0) + 1
     this.#strikes.set(peer, { count, upTo: this.#asked })
     if (count === CHOKE_STRIKES)
-      this.deps.choke(
-        peer,
-        `peer missed ${count} deadlines in a row, the last: ${err instanceof Error ? err.message : String(err)}`
-      )
+      this.deps.choke(peer, `peer missed ${count} deadlines in a row, the last: ${errorMessageOf(err)}`)
   }
 
   /**

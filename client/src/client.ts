@@ -373,7 +373,7 @@ export class Client extends Emitter<ClientEvents> {
     try {
       return await createIdbStore(this.config.storeName)
     } catch (err) {
-      this.emit('storage', { kind: 'memory', reason: err instanceof Error ? err.message : String(err) })
+      this.emit('storage', { kind: 'memory', reason: errorMessageOf(err) })
       return createMemoryStore()
     }
   }

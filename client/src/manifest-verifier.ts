@@ -5,7 +5,8 @@ import {
   parseManifestPublicKey,
   sameResourceUrl,
   SignatureError,
-  type Manifest
+  type Manifest,
+  errorMessageOf
 } from '../../protocol/src/index.js'
 import { sha256 } from './sha256.js'
 
@@ -33,7 +34,7 @@ export class ManifestVerifier {
       () => undefined,
       (err: unknown) =>
         new SignatureError(
-          `this browser cannot verify Ed25519 manifest signatures (${err instanceof Error ? err.message : String(err)}): loading from the origin`
+          `this browser cannot verify Ed25519 manifest signatures (${errorMessageOf(err)}): loading from the origin`
         )
     )
   }

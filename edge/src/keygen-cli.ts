@@ -7,6 +7,7 @@
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { createManifestSigner, generateManifestKeyPair } from './manifest-signer.js'
+import { errorMessageOf } from '../../protocol/src/index.js'
 
 const USAGE = `Usage: p2pcdn keygen [--out PREFIX] [--force]
 
@@ -31,7 +32,7 @@ export async function keygenMain(argv: string[]): Promise<void> {
     if (prefix === '') throw new Error('--out: expected a path prefix')
     force = values.force === true
   } catch (err) {
-    process.stderr.write(`p2pcdn keygen: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
+    process.stderr.write(`p2pcdn keygen: ${errorMessageOf(err)}\n\n${USAGE}\n`)
     process.exitCode = 2
     return
   }
@@ -43,9 +44,7 @@ export async function keygenMain(argv: string[]): Promise<void> {
     await writeFile(`${prefix}.key`, privateKeyPem, { mode: 0o600, flag })
     await writeFile(`${prefix}.pub`, publicKey + '\n', { flag })
   } catch (err) {
-    process.stderr.write(
-      `p2pcdn keygen: ${err instanceof Error ? err.message : String(err)} (use --force to overwrite)\n`
-    )
+    process.stderr.write(`p2pcdn keygen: ${errorMessageOf(err)} (use --force to overwrite)\n`)
     process.exitCode = 1
     return
   }

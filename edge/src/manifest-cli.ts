@@ -7,7 +7,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { manifestLimitProblem, serializeSignedManifest } from '../../protocol/src/index.js'
+import { manifestLimitProblem, serializeSignedManifest, errorMessageOf } from '../../protocol/src/index.js'
 import type { Manifest } from '../../protocol/src/index.js'
 import { resolveConfig } from './config.js'
 import { createManifestBuilder } from './manifest-builder.js'
@@ -94,7 +94,7 @@ export async function manifestMain(argv: string[]): Promise<void> {
     signers = await Promise.all(keys.map(async k => await createManifestSigner(await readFile(k), `--sign ${k}`)))
     out = values.out
   } catch (err) {
-    process.stderr.write(`p2pcdn manifest: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
+    process.stderr.write(`p2pcdn manifest: ${errorMessageOf(err)}\n\n${USAGE}\n`)
     process.exitCode = 2
     return
   }

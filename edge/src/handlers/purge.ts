@@ -8,6 +8,7 @@ import { secretEquals } from '../../../service/src/secret.js'
 import { resolveResourceUrl } from '../target.js'
 import type { HandlerContext } from './context.js'
 import { sendError, sendJson } from './reply.js'
+import { errorMessageOf } from '../../../protocol/src/index.js'
 
 /** A purge request is a URL or a prefix; anything bigger is not one. */
 const MAX_PURGE_BODY_BYTES = 16 * 1024
@@ -27,13 +28,7 @@ export async function servePurge(ctx: HandlerContext, req: IncomingMessage, res:
   try {
     body = JSON.parse(await readBody(req))
   } catch (err) {
-    sendError(
-      ctx,
-      res,
-      400,
-      'ERR_PROTOCOL',
-      `body must be JSON {"url"} or {"prefix"}: ${err instanceof Error ? err.message : String(err)}`
-    )
+    sendError(ctx, res, 400, 'ERR_PROTOCOL', `body must be JSON {"url"} or {"prefix"}: ${errorMessageOf(err)}`)
     return
   }
   const { url, prefix } = (typeof body === 'object' && body !== null ? body : {}) as { url?: unknown; prefix?: unknown }

@@ -14,6 +14,7 @@ import { MAX_ANSWER_CREDITS, OFFER_TIMEOUT_MS } from '../budget.js'
 import { announceReply, offerForward } from './announce-frames.js'
 import type { TrackerContext } from './context.js'
 import { replyFailure } from './failure.js'
+import { errorMessageOf } from '../../../protocol/src/index.js'
 
 export function announceInCluster(
   ctx: TrackerContext,
@@ -59,7 +60,7 @@ export function announceInCluster(
     ctx.metrics.offersRelayed += targets.length
   }
   run().catch((err: unknown) => {
-    ctx.log.cluster.warn('announce-failed', { conn: conn.id, error: err instanceof Error ? err.message : String(err) })
+    ctx.log.cluster.warn('announce-failed', { conn: conn.id, error: errorMessageOf(err) })
     conn.send({ 'failure reason': 'tracker cluster unavailable', action: 'announce', info_hash: msg.info_hash })
   })
 }

@@ -3,7 +3,7 @@
  * file, or with the shared token), passes the reachability challenge, and reports its
  * load (which doubles as its heartbeat); any client may ask for the healthy edges.
  */
-import { PROTOCOL_VERSION } from '../../../protocol/src/index.js'
+import { PROTOCOL_VERSION, errorMessageOf } from '../../../protocol/src/index.js'
 import type { EdgeInfo, EdgeLoadRequest, EdgeRegisterRequest, EdgesRequest } from '../../../protocol/src/index.js'
 import { sha256 } from '../../../service/src/secret.js'
 import { exactOrigin, secretMatches } from '../edge-identities.js'
@@ -50,7 +50,7 @@ export function handleEdgeRegister(ctx: TrackerContext, conn: Connection, msg: E
       conn: conn.id,
       id,
       url,
-      reason: err instanceof Error ? err.message : String(err)
+      reason: errorMessageOf(err)
     })
     replyFailure(ctx, conn, err, msg)
   })
@@ -132,7 +132,7 @@ export function handleEdgesRequest(ctx: TrackerContext, conn: Connection, msg: E
       conn.send({ action: 'p2pcdn:edges', v: PROTOCOL_VERSION, edges })
     },
     (err: unknown) => {
-      ctx.log.edges.warn('edge-list-failed', { conn: conn.id, error: err instanceof Error ? err.message : String(err) })
+      ctx.log.edges.warn('edge-list-failed', { conn: conn.id, error: errorMessageOf(err) })
       conn.send({ 'failure reason': 'edge list unavailable', action: 'p2pcdn:edges' })
     }
   )

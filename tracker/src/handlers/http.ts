@@ -1,7 +1,7 @@
 /** Plain HTTP on the tracker's port: health, edge list, stats (JSON) and Prometheus metrics. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ScrapeMetrics } from '../../../service/src/metrics.js'
-import { PROTOCOL_VERSION, binaryStringToHex } from '../../../protocol/src/index.js'
+import { PROTOCOL_VERSION, binaryStringToHex, errorMessageOf } from '../../../protocol/src/index.js'
 import type { EdgeInfo, EdgesResponse } from '../../../protocol/src/index.js'
 import type { TrackerContext } from './context.js'
 import { listEdges } from './edges.js'
@@ -67,7 +67,7 @@ export function handleHttpRequest(
       else sendJson(res, 200, body)
     },
     (err: unknown) => {
-      ctx.log.http.warn('http-failed', { path: url.pathname, error: err instanceof Error ? err.message : String(err) })
+      ctx.log.http.warn('http-failed', { path: url.pathname, error: errorMessageOf(err) })
       sendJson(res, 503, { error: 'unavailable' })
     }
   )

@@ -12,6 +12,7 @@ import type { AnswerRequest } from '../../../protocol/src/index.js'
 import type { Connection } from '../connection.js'
 import { deliverLocal } from './announce-cluster.js'
 import type { TrackerContext } from './context.js'
+import { errorMessageOf } from '../../../protocol/src/index.js'
 
 /** Relay an answer to `to_peer_id` in the same swarm; no reply to the sender. */
 export function handleAnswer(ctx: TrackerContext, conn: Connection, msg: AnswerRequest): void {
@@ -47,7 +48,7 @@ export function handleAnswer(ctx: TrackerContext, conn: Connection, msg: AnswerR
     (err: unknown) => {
       ctx.log.cluster.warn('answer-relay-failed', {
         conn: conn.id,
-        error: err instanceof Error ? err.message : String(err)
+        error: errorMessageOf(err)
       })
     }
   )
