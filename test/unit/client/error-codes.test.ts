@@ -292,8 +292,9 @@ describe('TrackerClient: refusals are failure events', () => {
     const delays: number[] = []
     const realSetTimeout = globalThis.setTimeout
     vi.spyOn(globalThis, 'setTimeout').mockImplementation((fn: () => void, ms?: number) => {
-      // TrackerClient's redials: RECONNECT_MIN_MS / 2 plus up to the backoff ceiling.
-      if (ms !== undefined && ms > 1000 && ms < 61_000 && ms !== 30_000) delays.push(Math.round(ms))
+      // TrackerClient's redials (backoffDelayMs: half the ceiling plus up to half again),
+      // not its fixed 3 s / 30 s timers.
+      if (ms !== undefined && ms >= 500 && ms < 61_000 && ms !== 3000 && ms !== 30_000) delays.push(Math.round(ms))
       return realSetTimeout(fn, ms)
     })
     let connections = 0
@@ -311,8 +312,8 @@ describe('TrackerClient: refusals are failure events', () => {
       client.destroy()
     }
     expect(failures[0]).toEqual({ 'failure reason': 'too many connections from this address' })
-    // 500 + 0.999 x 1000, then 500 + 0.999 x 2000: the second redial waits longer.
-    expect(delays).toEqual([1499, 2498])
+    // 500 + 0.999 x 500, then 1000 + 0.999 x 1000: the second redial waits longer.
+    expect(delays).toEqual([1000, 1999])
   })
 
   it('a refused edge list resolves [] at once, not after the edges timeout', async () => {
