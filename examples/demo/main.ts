@@ -5,11 +5,12 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { createJsonLogger, type Logger } from '../../protocol/src/index.js'
 import { createEdge, type Edge } from '../../edge/src/index.js'
 import { generateManifestKeyPair } from '../../edge/src/manifest-signer.js'
 import { packageRoot } from '../../edge/src/package-root.js'
+import { runService } from '../../service/src/main.js'
+import { FlagReader, OptionError, optionError } from '../../service/src/options.js'
 import { createTracker } from '../../tracker/src/index.js'
 import { deterministicBytes } from './deterministic-bytes.js'
 import { startStaticOrigin } from './static-origin.js'
@@ -93,43 +94,71 @@ export async function startDemo(init: DemoInit): Promise<Demo> {
   }
 }
 
+const USAGE = `Usage: p2pcdn demo [--port 8080] [--tracker-port 8000] [--edge-ports 8081,8082] [--host 127.0.0.1]
+
+Every flag also has an environment variable: P2PCDN_DEMO_PORT, P2PCDN_TRACKER_PORT,
+P2PCDN_EDGE_PORTS, P2PCDN_HOST.`
+
+type DemoOptions = Omit<DemoInit, 'logger'>
+
+/** Run the demo until SIGINT or SIGTERM, with the services' flags, errors and exit codes. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string', default: env.P2PCDN_DEMO_PORT ?? '8080' },
-      'tracker-port': { type: 'string', default: env.P2PCDN_TRACKER_PORT ?? '8000' },
-      'edge-ports': { type: 'string', default: env.P2PCDN_EDGE_PORTS ?? '8081,8082' },
-      host: { type: 'string', default: env.P2PCDN_HOST ?? '127.0.0.1' }
-    }
-  })
-  const [euPort, usPort] = values['edge-ports'].split(',').map(Number)
-  const demo = await startDemo({
-    port: Number(values.port),
-    trackerPort: Number(values['tracker-port']),
-    edgePorts: [euPort ?? 8081, usPort ?? 8082],
-    host: values.host,
-    logger: createJsonLogger('p2pcdn:demo', line => process.stdout.write(line), 'warn')
-  })
-  console.log(`p2pcdn demo is running:
+  await runService(
+    {
+      name: 'demo',
+      usage: USAGE,
+      options: { 'tracker-port': { type: 'string' }, 'edge-ports': { type: 'string' } },
+      read: readOptions,
+      // Warnings only: the demo's terminal is for the URLs below, not every request.
+      create: init =>
+        demoService({ ...init, logger: createJsonLogger('p2pcdn:demo', line => process.stdout.write(line), 'warn') }),
+      started: service => {
+        const demo = service.demo!
+        console.log(`p2pcdn demo is running:
   demo page   ${demo.pageUrl}        open it in two tabs: the second takes its bytes from the first
   tracker     ${demo.trackerUrl}  (stats: ${demo.trackerHttpUrl}/stats)
   edge eu     ${demo.edgeUrls[0]!}
   edge us     ${demo.edgeUrls[1]!}
 Press Ctrl-C to stop.`)
+      }
+    },
+    argv,
+    env
+  )
+}
 
-  let stopping = false
-  const stop = async (): Promise<void> => {
-    if (stopping) return
-    stopping = true
-    console.log('\nstopping...')
-    await demo.stop()
-    process.exit(0)
+function readOptions(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): DemoOptions {
+  const flags = new FlagReader(values, env)
+  if (flags.tls() !== undefined)
+    throw new OptionError('--cert', 'not supported by the demo, which serves plain HTTP on 127.0.0.1')
+  if (flags.integer('shutdown-grace-ms', 'P2PCDN_SHUTDOWN_GRACE_MS') !== undefined)
+    throw new OptionError('--shutdown-grace-ms', 'not supported by the demo')
+  const edgePorts = (flags.string('edge-ports', 'P2PCDN_EDGE_PORTS') ?? '8081,8082').split(',')
+  if (edgePorts.length !== 2 || !edgePorts.every(p => /^\d+$/.test(p) && Number(p) <= 65_535))
+    throw optionError('--edge-ports', 'two ports, comma-separated, like 8081,8082', edgePorts.join(','))
+  return {
+    port: flags.port('port', 'P2PCDN_DEMO_PORT') ?? 8080,
+    trackerPort: flags.port('tracker-port', 'P2PCDN_TRACKER_PORT') ?? 8000,
+    edgePorts: [Number(edgePorts[0]), Number(edgePorts[1])],
+    host: flags.string('host', 'P2PCDN_HOST') ?? '127.0.0.1'
   }
-  process.once('SIGINT', () => {
-    void stop()
-  })
-  process.once('SIGTERM', () => {
-    void stop()
-  })
+}
+
+/** The demo as a service: `start` brings everything up, `stop` takes it down. */
+function demoService(init: DemoInit): {
+  demo: Demo | undefined
+  start: () => Promise<void>
+  stop: () => Promise<void>
+} {
+  const service = {
+    demo: undefined as Demo | undefined,
+    start: async () => {
+      service.demo = await startDemo(init)
+    },
+    stop: async () => {
+      console.log('\nstopping...')
+      await service.demo?.stop()
+    }
+  }
+  return service
 }
