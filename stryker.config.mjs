@@ -59,10 +59,10 @@ export default {
   incremental: true,
   incrementalFile: 'reports/mutation/stryker-incremental.json',
   concurrency: 2,
-  // A mutant that hangs a server test is stopped after 2x the covering tests' own time
-  // + 15 s and counted as Timeout (vitest's own testTimeout is 30 s).
-  timeoutFactor: 2,
-  timeoutMS: 15_000,
+  // A mutant that hangs a server test is stopped after 1.5x the covering tests' own time
+  // + 10 s and counted as Timeout (vitest's own testTimeout is 30 s).
+  timeoutFactor: 1.5,
+  timeoutMS: 10_000,
   dryRunTimeoutMinutes: 30,
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
