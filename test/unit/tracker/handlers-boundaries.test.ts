@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { EdgeInfo } from '../../../protocol/src/index.js'
-import { hashSecret } from '../../../tracker/src/edge-identities.js'
+import { sha256 } from '../../../service/src/secret.js'
 import { failureReply } from '../../../tracker/src/handlers/failure.js'
 import { handleMessage } from '../../../tracker/src/handlers/handle-message.js'
 import { ProtocolError } from '../../../protocol/src/index.js'
@@ -135,7 +135,7 @@ const register = (fields: Record<string, unknown> = {}): Record<string, unknown>
 })
 const edgesFile = (): Harness['config']['edges'] =>
   new Map([
-    ['eu1', { id: 'eu1', urls: new Set(['https://eu1.cdn.test']), secretHash: hashSecret('eu1-secret-0123456789') }]
+    ['eu1', { id: 'eu1', urls: new Set(['https://eu1.cdn.test']), secretHash: sha256('eu1-secret-0123456789') }]
   ])
 
 describe('edge registration boundaries', () => {
@@ -147,6 +147,7 @@ describe('edge registration boundaries', () => {
       {
         'failure reason': 'edge registration refused: unknown edge id or wrong secret',
         code: 'ERR_PROTOCOL',
+        reason: 'edge-refused',
         action: 'p2pcdn:edge-register'
       }
     ])
@@ -170,6 +171,7 @@ describe('edge registration boundaries', () => {
       {
         'failure reason': 'edge registration refused: http://[ is not a URL',
         code: 'ERR_PROTOCOL',
+        reason: 'edge-refused',
         action: 'p2pcdn:edge-register'
       }
     ])

@@ -5,11 +5,11 @@
  * surviving in tracker/src/handlers (test/MUTATION.md).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Registry } from 'prom-client'
+import { ScrapeMetrics } from '../../../service/src/metrics.js'
 import { describe, expect, it } from 'vitest'
 import { PROTOCOL_VERSION, binaryStringToHex } from '../../../protocol/src/index.js'
 import type { EdgeInfo } from '../../../protocol/src/index.js'
-import { hashSecret } from '../../../tracker/src/edge-identities.js'
+import { sha256 } from '../../../service/src/secret.js'
 import { Refusal } from '../../../tracker/src/refusal.js'
 import { deliverLocal } from '../../../tracker/src/handlers/announce-cluster.js'
 import { handleMessage } from '../../../tracker/src/handlers/handle-message.js'
@@ -220,6 +220,7 @@ describe('announce in a cluster', () => {
       {
         'failure reason': 'peer_id is already in this swarm on another connection',
         code: 'ERR_PROTOCOL',
+        reason: 'peer-id-taken',
         action: 'announce',
         info_hash: infoHash
       }
@@ -260,7 +261,7 @@ const register = (fields: Record<string, unknown> = {}): Record<string, unknown>
 
 function edgesFile(): Harness['config']['edges'] {
   return new Map([
-    ['eu1', { id: 'eu1', urls: new Set(['https://eu1.cdn.test']), secretHash: hashSecret('eu1-secret-0123456789') }]
+    ['eu1', { id: 'eu1', urls: new Set(['https://eu1.cdn.test']), secretHash: sha256('eu1-secret-0123456789') }]
   ])
 }
 
@@ -323,7 +324,12 @@ describe('edge registration', () => {
       const edge = h.connect()
       send(h, edge, register(fields))
       expect(edge.sent, why).toEqual([
-        { 'failure reason': `edge registration refused: ${why}`, code: 'ERR_PROTOCOL', action: 'p2pcdn:edge-register' }
+        {
+          'failure reason': `edge registration refused: ${why}`,
+          code: 'ERR_PROTOCOL',
+          reason: 'edge-refused',
+          action: 'p2pcdn:edge-register'
+        }
       ])
       expect(h.ctx.metrics.rejects.get('edge-refused')).toBe(1)
       expect(h.ctx.edges.size).toBe(0)
@@ -353,13 +359,14 @@ describe('edge registration', () => {
     let pass!: () => void
     h.challenger.result = new Promise<void>(resolve => (pass = resolve))
     send(h, edge, register())
-    expect(h.challenger.calls).toEqual([['http://edge.test:8081', undefined, hashSecret(TOKEN)]])
+    expect(h.challenger.calls).toEqual([['http://edge.test:8081', undefined, sha256(TOKEN)]])
     // A second registration while the first is pending is refused.
     send(h, edge, register())
     expect(edge.sent).toEqual([
       {
         'failure reason': 'edge registration refused: a registration is already in progress on this connection',
         code: 'ERR_PROTOCOL',
+        reason: 'edge-refused',
         action: 'p2pcdn:edge-register'
       }
     ])
@@ -378,6 +385,7 @@ describe('edge registration', () => {
       {
         'failure reason': 'edge registration refused: challenge failed',
         code: 'ERR_PROTOCOL',
+        reason: 'edge-refused',
         action: 'p2pcdn:edge-register'
       }
     ])
@@ -427,6 +435,7 @@ describe('edge registration', () => {
       {
         'failure reason': 'edge load refused: this connection has no registered edge',
         code: 'ERR_PROTOCOL',
+        reason: 'edge-not-registered',
         action: 'p2pcdn:edge-load'
       }
     ])
@@ -492,7 +501,7 @@ interface FakeResponse {
   ended: Promise<void>
 }
 
-async function get(h: Harness, url: string, method = 'GET', registry = new Registry()): Promise<FakeResponse> {
+async function get(h: Harness, url: string, method = 'GET', metrics = new ScrapeMetrics()): Promise<FakeResponse> {
   const req = { url, method } as unknown as IncomingMessage
   let done!: () => void
   const out: FakeResponse = {
@@ -515,7 +524,7 @@ async function get(h: Harness, url: string, method = 'GET', registry = new Regis
       done()
     }
   } as unknown as ServerResponse
-  handleHttpRequest(h.ctx, { connections: () => 42, registry }, req, res)
+  handleHttpRequest(h.ctx, { connections: () => 42, metrics }, req, res)
   await out.ended
   return out
 }
@@ -576,10 +585,10 @@ describe('HTTP routes', () => {
 
   it('serves /metrics as Prometheus text, and 503 when a route fails', async () => {
     const h = createHarness()
-    const registry = new Registry()
-    const metrics = await get(h, '/metrics', 'GET', registry)
+    const scrape = new ScrapeMetrics()
+    const metrics = await get(h, '/metrics', 'GET', scrape)
     expect(metrics.status).toBe(200)
-    expect(metrics.headers['content-type']).toBe(registry.contentType)
+    expect(metrics.headers['content-type']).toBe(scrape.contentType)
     const cluster = createFakeCluster()
     const hc = createHarness({}, cluster)
     cluster.clusterEdges = Promise.reject(new Error('down'))

@@ -26,7 +26,9 @@ describe('handleMessage: failures', () => {
     const h = createHarness()
     const conn = h.connect()
     handleMessage(h.ctx, conn, frame('{nope'))
-    expect(conn.sent).toEqual([{ 'failure reason': 'message is not JSON', code: 'ERR_INVALID_MESSAGE' }])
+    expect(conn.sent).toEqual([
+      { 'failure reason': 'message is not JSON', code: 'ERR_INVALID_MESSAGE', reason: 'invalid-message' }
+    ])
     expect(h.ctx.metrics.rejects.get('invalid-message')).toBe(1)
     expect(h.logs).toEqual([
       {
@@ -51,6 +53,7 @@ describe('handleMessage: failures', () => {
     expect(conn.sent[0]).toEqual({
       'failure reason': 'invalid peer_id: expected a 20-character binary string',
       code: 'ERR_INVALID_MESSAGE',
+      reason: 'invalid-message',
       action: 'announce',
       info_hash: infoHash
     })
@@ -64,7 +67,8 @@ describe('handleMessage: failures', () => {
     handleMessage(h.ctx, conn, frame({ action: long, info_hash: 'not an id' }))
     expect(conn.sent[0]).toEqual({
       'failure reason': `unknown action: ${JSON.stringify(long).slice(0, 64)}`,
-      code: 'ERR_INVALID_MESSAGE'
+      code: 'ERR_INVALID_MESSAGE',
+      reason: 'invalid-message'
     })
     // The logged action is cut to 64 characters.
     expect(h.logs[0]!.fields!.action).toBe('x'.repeat(64))
@@ -72,7 +76,7 @@ describe('handleMessage: failures', () => {
     expect(conn.sent[1]).toMatchObject({ action: 'x'.repeat(64) })
     for (const raw of ['"announce"', '[1]', 'null', '7']) {
       handleMessage(h.ctx, conn, frame(raw))
-      expect(Object.keys(conn.sent.at(-1)!).sort()).toEqual(['code', 'failure reason'])
+      expect(Object.keys(conn.sent.at(-1)!).sort()).toEqual(['code', 'failure reason', 'reason'])
     }
   })
 
@@ -109,7 +113,7 @@ describe('handleMessage: failures', () => {
     expect(h.ctx.metrics.rejects.get('swarm-full')).toBe(1)
     expect(conn.sent).toEqual([
       { 'failure reason': 'no', code: 'ERR_PROTOCOL' },
-      { 'failure reason': 'full', code: 'ERR_PROTOCOL' }
+      { 'failure reason': 'full', code: 'ERR_PROTOCOL', reason: 'swarm-full' }
     ])
     expect(failureReply({ code: 'ERR_PROTOCOL', message: 'not an Error' }, {})).toEqual({
       'failure reason': 'internal tracker error'
@@ -144,6 +148,7 @@ describe('handleMessage: budgets', () => {
     expect(conn.sent[4]).toEqual({
       'failure reason': 'too many messages: at most 1 per second on one connection',
       code: 'ERR_PROTOCOL',
+      reason: 'rate-limited',
       action: 'announce',
       info_hash: infoHash
     })
@@ -169,7 +174,11 @@ describe('handleMessage: budgets', () => {
     conn.bucket.level = -5
     handleMessage(h.ctx, conn, frame('{garbage'))
     expect(conn.sent).toEqual([
-      { 'failure reason': 'too many messages: at most 1 per second on one connection', code: 'ERR_PROTOCOL' }
+      {
+        'failure reason': 'too many messages: at most 1 per second on one connection',
+        code: 'ERR_PROTOCOL',
+        reason: 'rate-limited'
+      }
     ])
   })
 
@@ -185,6 +194,7 @@ describe('handleMessage: budgets', () => {
     expect(refused).toEqual({
       'failure reason': 'too many messages: at most 2 per second from one address',
       code: 'ERR_PROTOCOL',
+      reason: 'rate-limited-ip',
       action: 'announce',
       info_hash: infoHash
     })
@@ -252,7 +262,9 @@ describe('handleMessage: budgets', () => {
     const conn = h.connect()
     conn.answerCredits.grant(h.clock.now, 50_000, 10)
     handleMessage(h.ctx, conn, frame('{"answer": broken'))
-    expect(conn.sent).toEqual([{ 'failure reason': 'message is not JSON', code: 'ERR_INVALID_MESSAGE' }])
+    expect(conn.sent).toEqual([
+      { 'failure reason': 'message is not JSON', code: 'ERR_INVALID_MESSAGE', reason: 'invalid-message' }
+    ])
     expect(conn.answerCredits.any).toBe(false)
     // A valid non-answer frame with "answer" in it is served the normal way.
     conn.answerCredits.grant(h.clock.now, 50_000, 10)
@@ -370,6 +382,7 @@ describe('announce', () => {
     expect(announce(h, conn, { info_hash: second, peer_id: binaryId() })).toEqual({
       'failure reason': 'this connection is already in 1 swarms',
       code: 'ERR_PROTOCOL',
+      reason: 'too-many-swarms',
       action: 'announce',
       info_hash: second
     })
