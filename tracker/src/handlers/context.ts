@@ -20,7 +20,7 @@ export interface TrackerContext {
   readonly cluster: Cluster | undefined
   /** `{"action":"announce","interval":N,"min interval":M,"info_hash":` — the constant head of every announce reply. */
   readonly announceReplyHead: string
-  readonly log: Readonly<Record<'server' | 'announce' | 'signal' | 'edges' | 'http' | 'cluster', Logger>>
+  readonly log: Readonly<Record<'server' | 'edges' | 'http' | 'cluster', Logger>>
   /** Milliseconds since the epoch; a function so edge expiry can be tested without sleeping. */
   readonly now: () => number
 }
@@ -29,8 +29,6 @@ export interface TrackerContext {
 export function createLoggers(logger: Logger): TrackerContext['log'] {
   return {
     server: scopeLogger(logger, 'p2pcdn:tracker:server'),
-    announce: scopeLogger(logger, 'p2pcdn:tracker:announce'),
-    signal: scopeLogger(logger, 'p2pcdn:tracker:signal'),
     edges: scopeLogger(logger, 'p2pcdn:tracker:edges'),
     http: scopeLogger(logger, 'p2pcdn:tracker:http'),
     cluster: scopeLogger(logger, 'p2pcdn:tracker:cluster')
