@@ -115,15 +115,10 @@ export async function fetchIn(
   init: Record<string, unknown> = {},
   headers: Record<string, string> = {}
 ): Promise<PageFetch> {
+  await createIn(page, init)
   return await page.evaluate(
-    async ({ url, init, headers }) => {
+    async ({ url, headers }) => {
       const w = globalThis as any
-      if (w.cdn === undefined) {
-        w.cdn = w.P2PCDN.create(init)
-        w.events = []
-        for (const name of ['chunk', 'peer', 'error', 'storage'])
-          w.cdn.on(name, (e: unknown) => w.events.push(`${name} ${JSON.stringify(e)}`))
-      }
       const res: Response = await w.cdn.fetch(url, { headers })
       const bytes = new Uint8Array(await res.arrayBuffer())
       const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
@@ -135,7 +130,26 @@ export async function fetchIn(
         events: [...w.events]
       }
     },
-    { url, init, headers }
+    { url, headers }
+  )
+}
+
+/** In `page`: create `window.cdn` with `init` unless it exists, recording its events for `fetchIn`. */
+export async function createIn(page: Page, init: Record<string, unknown> = {}): Promise<void> {
+  await page.evaluate(init => {
+    const w = globalThis as any
+    if (w.cdn !== undefined) return
+    w.cdn = w.P2PCDN.create(init)
+    w.events = []
+    for (const name of ['chunk', 'peer', 'error', 'storage'])
+      w.cdn.on(name, (e: unknown) => w.events.push(`${name} ${JSON.stringify(e)}`))
+  }, init)
+}
+
+/** Resolves once `page`'s cdn (made by `createIn`) has a peer connected. */
+export async function peerConnectedIn(page: Page): Promise<void> {
+  await page.waitForFunction(() =>
+    ((globalThis as any).events as string[]).some(e => e.startsWith('peer ') && e.includes('"connected":true'))
   )
 }
 
