@@ -12,6 +12,7 @@ import type { EdgeSet } from './edge-set.js'
 import type { Holdings } from './holdings.js'
 import { edgeUrlFor, HttpError } from './http-source.js'
 import type { Limiter } from './limiter.js'
+import { FETCHING_TTL_MS } from './peer/fetching-table.js'
 import { receivedOf } from './peer/peer.js'
 import { sha256 } from './sha256.js'
 import type { ChunkStore } from './storage/chunk-store.js'
@@ -32,6 +33,19 @@ export interface FetchJob {
    * first-visitor path): used for chunk `index` when they verify, else forgotten.
    */
   early?: { index: number; bytes: Promise<Uint8Array | undefined> }
+  /** A player's segment: its deadline decides between waiting for peers and HTTP now. */
+  media?: MediaHints
+}
+
+/** What a player integration says about a segment it asks for (`cdn.fetch(url, { media })`). */
+export interface MediaHints {
+  /** The stream it belongs to, for `stats().streams`: one name per player. */
+  stream: string
+  /**
+   * Milliseconds until the player needs these bytes (0 or less: needed now), read again
+   * while the fetch waits, so a playhead that moves on makes it more urgent.
+   */
+  deadlineMs: () => number
 }
 
 /** What the scheduler reads of a connected peer (a `Peer`). */
@@ -44,6 +58,8 @@ export interface SourcePeer {
   /** Milliseconds to the first bytes of its last request that got any; 0 before one. */
   readonly firstByteMs: number
   has: (resourceId: string, index: number) => boolean
+  /** It said it is fetching this chunk over HTTP now (a FETCHING frame, not expired). */
+  fetching: (resourceId: string, index: number) => boolean
   heldCount: (resourceId: string) => number
   /** Rejects carrying the prefix received (`receivedOf`) when it fails or `signal` aborts. */
   request: (
@@ -97,6 +113,15 @@ export interface ChunkFetcherDeps<P extends SourcePeer = SourcePeer> {
   region: () => string | undefined
   peerSlots: Limiter
   httpSlots: Limiter
+  /**
+   * A media chunk whose deadline is this close goes to HTTP at once unless a connected
+   * peer holds it; one further ahead waits for peers that hold or fetch it.
+   */
+  urgentWindowMs: number
+  /** A media chunk's HTTP fetch started or ended: peers hear of it (FETCHING). */
+  fetchingOverHttp: (job: FetchJob, index: number, state: 'started' | 'delivered' | 'failed') => void
+  /** Uniform in [0, 1); a test's may be fixed. @default Math.random */
+  random?: () => number
   clock?: Clock
   /** WebCrypto's by default; a test's may answer without leaving the microtask queue. */
   sha256?: Sha256
@@ -156,6 +181,12 @@ export const FLOOR_GRACE_MS = 1000
 export const HEAD_DEADLINE_MS = 300
 /** How often an in-flight peer request is checked against its deadlines. */
 const CHECK_MS = 100
+/**
+ * A media chunk nobody holds or fetches waits a random moment up to this (or its slack)
+ * before going to HTTP: pages that want a new live segment at the same time then mostly
+ * see one another's FETCHING, and one copy leaves the edge instead of one per page.
+ */
+export const MEDIA_JITTER_MS = 500
 
 /**
  * Finds each chunk a verified copy: own storage → peers that announced it (same region,
@@ -222,7 +253,8 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     for (let attempt = 0; attempt < PEER_ATTEMPTS; attempt++) {
       job.signal.throwIfAborted()
       let peer = this.#pick(job.id, index, tried)
-      if (peer === undefined && index !== job.first) {
+      if (peer === undefined && job.media !== undefined) peer = await this.#awaitMedia(job, job.media, index, tried)
+      else if (peer === undefined && index !== job.first) {
         await this.#awaitPeers(job, index)
         // Woken with others when a request ends: whoever picks first takes the room.
         while ((peer = this.#pick(job.id, index, tried)) === undefined && (await this.#awaitLeader(job, index, tried)))
@@ -245,7 +277,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
         }
       }
     }
-    const got = await this.#fromHttp(job, index, prefix, job.signal)
+    const got = await this.#fromHttpTold(job, index, prefix)
     if (got.prefix === 0 && prefix.length > 0 && stalled !== undefined)
       this.deps.ban(stalled, `peer sent bad bytes of chunk ${index} of ${job.url}`)
     return got.prefix > 0 ? { ...got, peer: stalled } : got
@@ -278,29 +310,79 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     const ahead = (): boolean =>
       this.#candidates().some(p => !tried.has(p) && this.strikes(p) === 0 && p.heldCount(job.id) > ours)
     if (!ahead()) return false
+    // The same `tried` as the caller's pick: a peer it may not ask again is no reason to wake.
+    const woke = await this.#until(
+      job,
+      this.deps.peerTimeoutMs,
+      () => this.#pick(job.id, index, tried) !== undefined || !ahead()
+    )
+    if (!woke && !job.signal.aborted) this.#leaderless.add(job)
+    return woke
+  }
+
+  /**
+   * A media chunk no connected peer can give us now. Within its slack (deadline minus
+   * `urgentWindowMs`) it waits: for peers still connecting and sending their HAVEs, for
+   * a peer that said it is fetching the chunk (its HAVE follows), and, when nobody holds
+   * or fetches it, a random moment up to MEDIA_JITTER_MS, so that pages wanting it at once
+   * do not all go to the edge. Returns the peer to ask, or undefined for HTTP now.
+   */
+  async #awaitMedia(job: FetchJob, media: MediaHints, index: number, tried: Set<P>): Promise<P | undefined> {
+    const pick = (): P | undefined => this.#pick(job.id, index, tried)
+    const slackMs = (): number => media.deadlineMs() - this.deps.urgentWindowMs
+    const fetchedByPeer = (): boolean =>
+      this.#candidates().some(p => !tried.has(p) && this.strikes(p) === 0 && p.fetching(job.id, index))
+    if (slackMs() <= 0) return undefined
+    let heard = false
+    void this.#awaitPeers(job, index).then(() => {
+      heard = true
+      this.#wakeWaiting()
+    })
+    await this.#until(job, slackMs(), () => heard || pick() !== undefined)
+    let jittered = false
+    for (;;) {
+      job.signal.throwIfAborted()
+      const peer = pick()
+      const slack = slackMs()
+      if (peer !== undefined || slack <= 0) return peer
+      if (fetchedByPeer()) {
+        await this.#until(job, Math.min(slack, FETCHING_TTL_MS), () => pick() !== undefined || !fetchedByPeer())
+      } else if (!jittered) {
+        jittered = true
+        const ms = (this.deps.random ?? Math.random)() * Math.min(MEDIA_JITTER_MS, slack)
+        await this.#until(job, ms, () => pick() !== undefined || fetchedByPeer())
+      } else return undefined
+    }
+  }
+
+  /**
+   * Resolves true once `ready()` holds (checked now, on every HAVE or FETCHING from a
+   * peer and whenever a peer request ends), false when `ms` pass or the fetch aborts.
+   */
+  async #until(job: FetchJob, ms: number, ready: () => boolean): Promise<boolean> {
     const clock = this.#clock
     return await new Promise<boolean>(resolve => {
-      // The same `tried` as the caller's pick: a peer it may not ask again is no reason to wake.
       const check = (): void => {
-        if (this.#pick(job.id, index, tried) !== undefined || !ahead()) done(true)
+        if (ready()) done(true)
       }
-      const done = (again: boolean): void => {
+      const done = (ok: boolean): void => {
         clock.clearTimeout(timer)
         off()
         this.#waiting.delete(check)
         job.signal.removeEventListener('abort', onAbort)
-        resolve(again)
+        resolve(ok)
       }
       const onAbort = (): void => done(false)
-      const timer = clock.setTimeout(() => {
-        this.#leaderless.add(job)
-        done(false)
-      }, this.deps.peerTimeoutMs)
+      const timer = clock.setTimeout(() => done(false), ms)
       const off = this.deps.onPeerHave(check)
       this.#waiting.add(check)
       job.signal.addEventListener('abort', onAbort, { once: true })
       check()
     })
+  }
+
+  #wakeWaiting(): void {
+    for (const check of [...this.#waiting]) check()
   }
 
   /**
@@ -320,7 +402,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     } finally {
       this.#load.set(peer, this.#loadOf(peer) - 1)
       release()
-      for (const check of [...this.#waiting]) check()
+      this.#wakeWaiting()
     }
   }
 
@@ -421,6 +503,20 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     this.#strikes.set(peer, { count, upTo: this.#asked })
     if (count === CHOKE_STRIKES)
       this.deps.choke(peer, `peer missed ${count} deadlines in a row, the last: ${errorMessageOf(err)}`)
+  }
+
+  /** `#fromHttp`, and for a media chunk peers hear that it is on its way (FETCHING) until it is in or failed. */
+  async #fromHttpTold(job: FetchJob, index: number, prefix: Uint8Array): Promise<Delivery<P>> {
+    if (job.media === undefined) return await this.#fromHttp(job, index, prefix, job.signal)
+    this.deps.fetchingOverHttp(job, index, 'started')
+    let got = false
+    try {
+      const delivery = await this.#fromHttp(job, index, prefix, job.signal)
+      got = true
+      return delivery
+    } finally {
+      this.deps.fetchingOverHttp(job, index, got ? 'delivered' : 'failed')
+    }
   }
 
   /**

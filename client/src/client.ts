@@ -9,7 +9,7 @@ import {
   verifyChunk,
   type FailureResponse
 } from '../../protocol/src/index.js'
-import { ChunkFetcher, type Delivery, type FetchJob } from './chunk-fetcher.js'
+import { ChunkFetcher, type Delivery, type FetchJob, type MediaHints } from './chunk-fetcher.js'
 import { abortable } from './abortable.js'
 import { chunkStream } from './chunk-stream.js'
 import { edgeAllowed, resolveConfig, type ClientConfig, type ClientInit } from './config.js'
@@ -19,6 +19,8 @@ import { Holdings } from './holdings.js'
 import { edgeUrlFor, fetchManifestAt, fetchRange, rankEdges } from './http-source.js'
 import { Limiter } from './limiter.js'
 import { ManifestSource } from './manifest-source.js'
+import { watchPlayback, type PlaybackElement } from './media/playback.js'
+import { StreamBook } from './media/stream-stats.js'
 import { awaitPeers } from './peer/peer-wait.js'
 import type { Peer } from './peer/peer.js'
 import { randomBinaryId, Swarm } from './peer/swarm.js'
@@ -65,6 +67,9 @@ export class Client extends Emitter<ClientEvents> {
   readonly #manifests: ManifestSource
   readonly #bytes = emptyBytes()
   readonly #resources = new Map<string, ReturnType<typeof emptyBytes>>()
+  readonly #streams = new StreamBook()
+  /** Chunks of media resources being fetched over HTTP now, by resource id: what peers hear in FETCHING. */
+  readonly #overHttp = new Map<string, Set<number>>()
   readonly #haveTimers = new Map<string, ReturnType<typeof setTimeout>>()
   /** Resource ids being fetched (with a count): never evicted meanwhile. */
   readonly #inUse = new Map<string, number>()
@@ -124,11 +129,14 @@ export class Client extends Emitter<ClientEvents> {
    * Methods other than GET and HEAD go to the network's `fetch` untouched. Resolves once
    * the first chunk is in; rejects with a coded error (ERR_HTTP when no source could be
    * had, ERR_INTEGRITY when every one sent bad bytes, ERR_ABORTED) when it cannot be.
+   * A player integration passes `media` (its stream and the segment's deadline): then the
+   * deadline decides between peers and HTTP (see `urgentWindowMs`), and the bytes count
+   * in `stats().streams`.
    * @example
    * const res = await cdn.fetch('/video.mp4', { headers: { Range: 'bytes=0-1023' } })
    * const first1k = new Uint8Array(await res.arrayBuffer())
    */
-  async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
+  async fetch(input: string | URL, init: RequestInit & { media?: MediaHints } = {}): Promise<Response> {
     const method = (init.method ?? 'GET').toUpperCase()
     if (method !== 'GET' && method !== 'HEAD') return await fetch(input, init)
     const url = new URL(input, typeof location === 'undefined' ? undefined : location.href).href
@@ -157,7 +165,7 @@ export class Client extends Emitter<ClientEvents> {
       if (manifest === undefined) {
         forget()
         abort.abort(new DOMException('no manifest', 'AbortError')) // the early bytes are not needed
-        return await this.#fetchDirect(url, init)
+        return await this.#fetchDirect(url, init, init.media?.stream)
       }
       const id = await resourceId(manifest, sha256)
       const { status, headers, want } = responseHead(manifest, new Headers(init.headers).get('Range'))
@@ -175,7 +183,8 @@ export class Client extends Emitter<ClientEvents> {
         signal: abort.signal,
         first,
         head: first,
-        ...(early === undefined ? {} : { early })
+        ...(early === undefined ? {} : { early }),
+        ...(init.media === undefined ? {} : { media: init.media })
       }
       this.#inUse.set(id, (this.#inUse.get(id) ?? 0) + 1)
       let loaded = 0
@@ -246,8 +255,70 @@ export class Client extends Emitter<ClientEvents> {
       edge: this.#edges.chosen?.url,
       resources: Object.fromEntries([...this.#resources].map(([url, b]) => [url, { ...b }])),
       storage: this.#store?.kind,
-      cache: { bytes: this.#holdings?.bytes ?? 0, limitBytes: this.#cacheLimit }
+      cache: { bytes: this.#holdings?.bytes ?? 0, limitBytes: this.#cacheLimit },
+      streams: this.#streams.snapshot()
     }
+  }
+
+  /**
+   * A playlist, DASH manifest or anything else that must be current: from the nearest
+   * usable edge (the next one, then the origin, when an edge fails or answers 5xx),
+   * never from peers or storage. Counted in `stats().bytes`, not in a stream's.
+   */
+  async fetchFromEdge(input: string | URL, init: RequestInit = {}): Promise<Response> {
+    const url = new URL(input, typeof location === 'undefined' ? undefined : location.href).href
+    if (this.#destroyed) throw new CdnError('ERR_ABORTED', 'P2PCDN instance destroyed')
+    await abortable(this.#ready, init.signal ?? new AbortController().signal)
+    const edges = this.#edges
+    for (const edge of edges.usable()) {
+      try {
+        const res = await fetch(edgeUrlFor(edge.url, url), init)
+        if (res.status < 500) {
+          edges.succeeded(edge.url)
+          return this.#counted(url, res, 'edge')
+        }
+        edges.failed(edge.url)
+      } catch (err) {
+        init.signal?.throwIfAborted()
+        edges.failed(edge.url)
+        this.#report(err, { url })
+      }
+    }
+    return this.#counted(url, await fetch(url, init), 'origin')
+  }
+
+  /**
+   * Count `media`'s stalls and startup in `stats().streams[stream]` (and as `stall`
+   * events) until the returned function is called. The player integrations call it.
+   */
+  watchPlayback(media: PlaybackElement, stream: string): () => void {
+    return watchPlayback(media, {
+      started: ms => this.#streams.started(stream, ms),
+      stallBegan: () => this.#streams.stallBegan(stream),
+      stallEnded: ms => {
+        this.#streams.stallEnded(stream, ms)
+        this.emit('stall', { stream, ms })
+      }
+    })
+  }
+
+  /**
+   * Drop the stored chunks of `url` (a live segment the playhead has left behind), unless
+   * a fetch is using them; peers hear that they are gone.
+   */
+  async evict(url: string): Promise<void> {
+    const holdings = this.#holdings
+    if (holdings === undefined) return
+    const absolute = new URL(url, typeof location === 'undefined' ? undefined : location.href).href
+    this.#keeping = this.#keeping.then(async () => {
+      try {
+        for (const gone of await holdings.drop(absolute, new Set(this.#inUse.keys())))
+          this.#announceGone(gone.id, gone.chunkCount)
+      } catch (err) {
+        this.#report(err)
+      }
+    })
+    await this.#keeping
   }
 
   /** Abort every fetch, close every connection and timer. Safe to call twice. */
@@ -285,6 +356,8 @@ export class Client extends Emitter<ClientEvents> {
       region: () => this.#region,
       peerSlots: this.#peerSlots,
       httpSlots: this.#httpSlots,
+      urgentWindowMs: this.config.urgentWindowMs,
+      fetchingOverHttp: (job, index, active) => this.#fetchingOverHttp(job, index, active),
       ban: (peer, message) => this.#ban(peer, 'ERR_INTEGRITY', message),
       choke: (peer, message) => this.#ban(peer, 'ERR_TIMEOUT', message),
       report: (err, extra) => this.#report(err, extra)
@@ -424,12 +497,17 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   /** Without a trusted manifest the resource is neither taken from peers nor shared. */
-  async #fetchDirect(url: string, init: RequestInit): Promise<Response> {
-    const res = await fetch(url, init)
+  async #fetchDirect(url: string, init: RequestInit, stream: string | undefined): Promise<Response> {
+    if (stream !== undefined) this.#streams.segment(stream)
+    return this.#counted(url, await fetch(url, init), 'origin', stream)
+  }
+
+  /** `res` with its body's bytes counted as they are read. */
+  #counted(url: string, res: Response, source: Source, stream?: string): Response {
     if (res.body === null) return res
     const counter = new TransformStream<Uint8Array, Uint8Array>({
       transform: (bytes, controller) => {
-        this.#count(url, 'origin', bytes.length)
+        this.#count(url, source, bytes.length, stream)
         controller.enqueue(bytes)
       }
     })
@@ -460,16 +538,18 @@ export class Client extends Emitter<ClientEvents> {
   async #chunk(job: FetchJob, index: number): Promise<Uint8Array> {
     const started = performance.now()
     const got: Delivery = await this.#fetcher!.fetch(job, index)
-    if (got.prefix > 0) this.#count(job.url, 'peer', got.prefix)
-    this.#count(job.url, got.source, got.bytes.length - got.prefix)
-    const peer = got.peer === undefined ? {} : { peer: got.peer.id }
+    const stream = job.media?.stream
+    if (got.prefix > 0) this.#count(job.url, 'peer', got.prefix, stream)
+    this.#count(job.url, got.source, got.bytes.length - got.prefix, stream)
+    if (stream !== undefined && index === job.first) this.#streams.segment(stream)
     this.emit('chunk', {
       url: job.url,
       index,
       source: got.source,
       bytes: got.bytes.length,
       ms: performance.now() - started,
-      ...peer
+      ...(got.peer === undefined ? {} : { peer: got.peer.id }),
+      ...(stream === undefined ? {} : { stream })
     })
     if (got.source !== 'cache') void this.#keep(job.id, index, got.bytes)
     return got.bytes
@@ -526,6 +606,23 @@ export class Client extends Emitter<ClientEvents> {
     )
   }
 
+  /**
+   * A media chunk's HTTP fetch started or failed: every peer hears the whole set of this
+   * resource's chunks on their way (FETCHING), so that the ones that want them wait for
+   * our HAVE. A delivered one leaves the set quietly: the HAVE that follows tells them.
+   */
+  #fetchingOverHttp(job: FetchJob, index: number, state: 'started' | 'delivered' | 'failed'): void {
+    const set = this.#overHttp.get(job.id) ?? new Set<number>()
+    if (state === 'started') set.add(index)
+    else set.delete(index)
+    if (set.size === 0) this.#overHttp.delete(job.id)
+    else this.#overHttp.set(job.id, set)
+    if (state === 'delivered') return
+    const count = job.manifest.chunks.length
+    const bitfield = bitfieldOf(count, set)
+    for (const peer of this.#swarm?.peers.values() ?? []) peer.sendFetching(job.id, count, bitfield)
+  }
+
   /** An evicted resource: peers learn we hold none of it, so they stop asking. */
   #announceGone(id: string, chunkCount: number): void {
     for (const peer of this.#swarm?.peers.values() ?? []) peer.sendHave(id, chunkCount, bitfieldOf(chunkCount, []))
@@ -542,7 +639,8 @@ export class Client extends Emitter<ClientEvents> {
     return bytes
   }
 
-  #count(url: string, source: Source, bytes: number): void {
+  #count(url: string, source: Source, bytes: number, stream?: string): void {
+    if (stream !== undefined) this.#streams.count(stream, source, bytes)
     this.#bytes[source] += bytes
     let r = this.#resources.get(url)
     if (r === undefined) this.#resources.set(url, (r = emptyBytes()))

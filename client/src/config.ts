@@ -138,6 +138,13 @@ export interface ClientInit {
    */
   parallelChunks?: number
   /**
+   * A player's segment needed within this many milliseconds goes to HTTP at once unless
+   * a connected peer holds it; segments needed later wait for peers that hold or are
+   * fetching them (see `chunk-fetcher.ts`). Larger: fewer stalls on slow peers, less P2P.
+   * @default 3000
+   */
+  urgentWindowMs?: number
+  /**
    * Keep chunks in IndexedDB across page loads; `false` keeps them in memory only.
    * @default true
    */
@@ -184,6 +191,7 @@ export interface ClientConfig {
   peerConcurrency: number
   httpConcurrency: number
   parallelChunks: number
+  urgentWindowMs: number
   persist: boolean
   storeName: string
   manifestSuffix: string | undefined
@@ -211,6 +219,7 @@ export const DEFAULT_CLIENT_CONFIG: Omit<
   peerConcurrency: 6,
   httpConcurrency: 4,
   parallelChunks: 8,
+  urgentWindowMs: 3000,
   persist: true,
   storeName: 'p2pcdn'
 }
@@ -227,7 +236,8 @@ const COUNTS = [
   'edgeRetryMs',
   'peerConcurrency',
   'httpConcurrency',
-  'parallelChunks'
+  'parallelChunks',
+  'urgentWindowMs'
 ] as const
 const AT_LEAST_ONE = ['peerConcurrency', 'httpConcurrency', 'parallelChunks'] as const
 

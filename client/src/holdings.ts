@@ -98,13 +98,25 @@ export class Holdings {
     for (const [id, h] of candidates) {
       if (total + incoming <= limitBytes) break
       total -= heldBytes(h)
-      const indices = [...h.have]
-      this.#byId.delete(id)
-      this.#dirty.delete(id)
-      dropped.push({ id, chunkCount: h.manifest.chunks.length })
-      await this.#store.deleteResource(id, indices)
+      dropped.push(await this.#remove(id, h))
     }
     return { dropped, fits: total + incoming <= limitBytes }
+  }
+
+  /** Drop every held version of `url` but those in `keep`, from the store too. */
+  async drop(url: string, keep: Set<string>): Promise<Array<{ id: string; chunkCount: number }>> {
+    const dropped: Array<{ id: string; chunkCount: number }> = []
+    for (const [id, h] of [...this.#byId])
+      if (h.manifest.url === url && !keep.has(id) && h.have.size > 0) dropped.push(await this.#remove(id, h))
+    return dropped
+  }
+
+  async #remove(id: string, h: Holding): Promise<{ id: string; chunkCount: number }> {
+    const indices = [...h.have]
+    this.#byId.delete(id)
+    this.#dirty.delete(id)
+    await this.#store.deleteResource(id, indices)
+    return { id, chunkCount: h.manifest.chunks.length }
   }
 
   /** Write pending index changes now (used at teardown). */

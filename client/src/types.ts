@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../../protocol/src/index.js'
+import type { StreamStats } from './media/stream-stats.js'
 
 /** Where a chunk's bytes came from. */
 export type Source = 'cache' | 'peer' | 'edge' | 'origin'
@@ -26,12 +27,16 @@ export interface ClientStats {
   storage: 'indexeddb' | 'memory' | undefined
   /** Bytes of verified chunks held in storage, and the limit they are kept under. */
   cache: { bytes: number; limitBytes: number }
+  /** Per player stream (the name its integration was given): segment bytes by source, P2P share, stalls. */
+  streams: Record<string, StreamStats>
 }
 
 /** Typed events of `cdn.on(name, listener)`. */
 export interface ClientEvents {
   /** A verified chunk was delivered; `ms` from asking to verified, `peer` when one sent it. */
-  chunk: { url: string; index: number; source: Source; bytes: number; ms: number; peer?: string }
+  chunk: { url: string; index: number; source: Source; bytes: number; ms: number; peer?: string; stream?: string }
+  /** A player's playback stalled for `ms` (it is counted in `stats().streams[stream]`). */
+  stall: { stream: string; ms: number }
   /** Bytes of a `fetch()` body handed to the page so far, of `total`. */
   progress: { url: string; loaded: number; total: number }
   peer: { id: string; region: string; connected: boolean }

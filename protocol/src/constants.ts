@@ -1,5 +1,12 @@
-/** Version of the p2pcdn additions to the tracker protocol and of the peer wire protocol. */
+/** Version of the p2pcdn additions to the tracker protocol. */
 export const PROTOCOL_VERSION = 1
+
+/**
+ * Version of the peer wire protocol, in every HANDSHAKE; peers of other versions drop
+ * each other at once. 2 added FETCHING (type 17), which a version 1 peer would take for
+ * garbage mid-session.
+ */
+export const WIRE_VERSION = 2
 
 /** Manifest format version (`v` in the manifest JSON). */
 export const MANIFEST_VERSION = 1

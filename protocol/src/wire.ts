@@ -16,7 +16,8 @@ export const FrameType = {
   ABSENT: 5,
   CANCEL: 6,
   // Additions to the v1 core frames start at 16, leaving room next to the core ones.
-  HAVE_END: 16
+  HAVE_END: 16,
+  FETCHING: 17
 } as const
 
 /** Opens every connection; a peer with another major version is dropped. */
@@ -63,7 +64,28 @@ export interface HaveEndFrame {
   type: typeof FrameType.HAVE_END
 }
 
-export type Frame = HandshakeFrame | HaveFrame | RequestFrame | DataFrame | AbsentFrame | CancelFrame | HaveEndFrame
+/**
+ * Which chunks of `resourceId` the sender is fetching over HTTP right now (the whole set,
+ * replacing the last one; an empty bitfield: none). A receiver that wants them waits for
+ * the sender's HAVE instead of fetching a second copy, while its deadline allows: in a
+ * live swarm each new segment then leaves the edge about once. Same layout as HAVE.
+ */
+export interface FetchingFrame {
+  type: typeof FrameType.FETCHING
+  resourceId: string
+  chunkCount: number
+  bitfield: Uint8Array
+}
+
+export type Frame =
+  | HandshakeFrame
+  | HaveFrame
+  | RequestFrame
+  | DataFrame
+  | AbsentFrame
+  | CancelFrame
+  | HaveEndFrame
+  | FetchingFrame
 
 /** Bytes of a DATA frame before its payload. */
 export const DATA_HEADER_BYTES = 9
@@ -87,7 +109,8 @@ export function encodeFrame(frame: Frame): Uint8Array {
         throw new TypeError('version must be a u8')
       out = Uint8Array.of(frame.type, frame.version)
       break
-    case FrameType.HAVE: {
+    case FrameType.HAVE:
+    case FrameType.FETCHING: {
       const bytes = Math.ceil(frame.chunkCount / 8)
       if (frame.bitfield.length !== bytes) throw new TypeError('bitfield length does not match chunkCount')
       out = new Uint8Array(1 + RESOURCE_ID_BYTES + 4 + bytes)
@@ -141,7 +164,8 @@ export function decodeFrame(data: Uint8Array): Frame {
     case FrameType.HANDSHAKE:
       need(2)
       return { type, version: data[1]! }
-    case FrameType.HAVE: {
+    case FrameType.HAVE:
+    case FrameType.FETCHING: {
       need(1 + RESOURCE_ID_BYTES + 4, false)
       const chunkCount = view.getUint32(1 + RESOURCE_ID_BYTES)
       need(1 + RESOURCE_ID_BYTES + 4 + Math.ceil(chunkCount / 8))

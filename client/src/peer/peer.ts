@@ -3,7 +3,7 @@ import {
   decodeFrame,
   encodeFrame,
   FrameType,
-  PROTOCOL_VERSION,
+  WIRE_VERSION,
   DATA_FRAME_PAYLOAD_BYTES,
   MAX_REQUESTS_IN_FLIGHT,
   CdnError,
@@ -11,6 +11,7 @@ import {
 } from '../../../protocol/src/index.js'
 import { Emitter } from '../events.js'
 import { UploadBucket } from '../upload-policy.js'
+import { FetchingTable } from './fetching-table.js'
 import { HaveTable } from './have-table.js'
 
 /** What a peer may ask of us. Returns verified bytes, or undefined when we will not send. */
@@ -89,6 +90,7 @@ export class Peer extends Emitter<PeerEvents> {
   readonly #pending = new Map<number, PendingRequest>()
   readonly #cancelled = new Set<number>()
   readonly #have: HaveTable
+  readonly #fetching: FetchingTable
   readonly #bucket: UploadBucket
   /** Request ids of this peer we are sending now. */
   readonly #serving = new Set<number>()
@@ -113,11 +115,12 @@ export class Peer extends Emitter<PeerEvents> {
     this.#sp = sp
     this.#options = options
     this.#have = new HaveTable(options.chunksOf)
+    this.#fetching = new FetchingTable(options.chunksOf)
     this.#bucket = new UploadBucket(options.uploadBytesPerSecond)
     sp.on('data', (data: Uint8Array) => this.#onData(data))
     sp.on('close', () => this.destroy())
     sp.on('error', () => this.destroy())
-    this.#send({ type: FrameType.HANDSHAKE, version: PROTOCOL_VERSION })
+    this.#send({ type: FrameType.HANDSHAKE, version: WIRE_VERSION })
     for (const h of options.holdings) this.sendHave(h.resourceId, h.chunkCount, h.bitfield)
     this.#send({ type: FrameType.HAVE_END })
   }
@@ -135,6 +138,16 @@ export class Peer extends Emitter<PeerEvents> {
     return this.#have.has(resourceId, index)
   }
 
+  /** The peer said it is fetching this chunk over HTTP now (FETCHING), and not long ago. */
+  fetching(resourceId: string, index: number): boolean {
+    return this.#fetching.has(resourceId, index)
+  }
+
+  /** FETCHING claims kept for this peer (bounded by FETCHING_RESOURCES). */
+  get fetchingClaims(): number {
+    return this.#fetching.size
+  }
+
   /** Bitfield bytes kept for this peer's HAVEs of resources we have no manifest for. */
   get parkedHaveBytes(): number {
     return this.#have.unknownBytes
@@ -149,6 +162,11 @@ export class Peer extends Emitter<PeerEvents> {
 
   sendHave(resourceId: string, chunkCount: number, bitfield: Uint8Array): void {
     this.#send({ type: FrameType.HAVE, resourceId, chunkCount, bitfield })
+  }
+
+  /** Tell the peer which chunks of a resource we are fetching over HTTP now (all of them; none = empty). */
+  sendFetching(resourceId: string, chunkCount: number, bitfield: Uint8Array): void {
+    this.#send({ type: FrameType.FETCHING, resourceId, chunkCount, bitfield })
   }
 
   /**
@@ -243,13 +261,21 @@ export class Peer extends Emitter<PeerEvents> {
     }
     switch (frame.type) {
       case FrameType.HANDSHAKE:
-        if (frame.version !== PROTOCOL_VERSION) this.destroy()
+        if (frame.version !== WIRE_VERSION) this.destroy()
         break
       case FrameType.HAVE:
         if (this.#have.set(frame.resourceId, frame.chunkCount, frame.bitfield) !== undefined) {
           this.destroy() // a HAVE that contradicts the manifest: not a peer worth keeping
           return
         }
+        this.emit('have', { resourceId: frame.resourceId })
+        break
+      case FrameType.FETCHING:
+        if (this.#fetching.set(frame.resourceId, frame.chunkCount, frame.bitfield) !== undefined) {
+          this.destroy() // as for a HAVE: a claim that contradicts the manifest
+          return
+        }
+        // Wakes fetches deciding whether to wait for this peer or go to HTTP.
         this.emit('have', { resourceId: frame.resourceId })
         break
       case FrameType.HAVE_END:

@@ -21,7 +21,7 @@ import {
   encodeFrame,
   FrameType,
   parseManifest,
-  PROTOCOL_VERSION,
+  WIRE_VERSION,
   resourceId,
   type AnswerForward,
   type Frame,
@@ -260,7 +260,7 @@ export class HostilePeer {
   /** What each mode does once the channel is open. */
   #opened(): void {
     const { mode, resources } = this.#init
-    this.#send({ type: FrameType.HANDSHAKE, version: PROTOCOL_VERSION })
+    this.#send({ type: FrameType.HANDSHAKE, version: WIRE_VERSION })
     if (mode === 'honest' || mode === 'drip' || mode === 'silent') {
       for (const r of resources) {
         const count = chunkCountOf(r.manifest)

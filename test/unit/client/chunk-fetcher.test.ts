@@ -12,6 +12,7 @@ import {
   FIRST_BYTE_NEW_PEER_MS,
   FLOOR_GRACE_MS,
   HEAD_DEADLINE_MS,
+  MEDIA_JITTER_MS,
   NEW_PEER_REQUESTS,
   PEER_DEADLINE_MIN_MS,
   type FetchJob,
@@ -39,6 +40,8 @@ class FakePeer implements SourcePeer {
   throughput = 0
   firstByteMs = 0
   asked: number[] = []
+  /** Chunks it says it is fetching over HTTP (FETCHING). */
+  claims = new Set<number>()
   /** 'serial' sends one request at a time, in order: the later ones wait for the earlier. */
   #queue: Promise<unknown> = Promise.resolve()
 
@@ -52,6 +55,9 @@ class FakePeer implements SourcePeer {
 
   has(_id: string, _index: number): boolean {
     return !this.destroyed
+  }
+  fetching(_id: string, index: number): boolean {
+    return this.claims.has(index)
   }
   heldCount(id: string): number {
     return this.manifest.chunks.filter((_, i) => this.has(id, i)).length
@@ -129,6 +135,10 @@ interface Setup {
   http: Array<{ index: number; start: number; at: number }>
   choked: string[]
   waitsFor: number[]
+  /** FETCHING changes the fetcher reported, in order. */
+  told: Array<{ index: number; state: string }>
+  /** Wake fetches waiting on peers, as a HAVE or FETCHING frame does. */
+  have: () => void
 }
 
 async function setup(
@@ -143,13 +153,18 @@ async function setup(
   const http: Setup['http'] = []
   const choked: string[] = []
   const waitsFor: number[] = []
+  const told: Setup['told'] = []
+  const haveListeners = new Set<() => void>()
   const fetcher = new ChunkFetcher<FakePeer>({
     peerTimeoutMs: 4000,
     store: { getChunk: async () => undefined },
     holdings: { has: () => false, count: () => 0 },
     edges: () => new EdgeSet([{ url: EDGE, region: 'eu', rttMs: 1 }], 30_000, clock.now),
     peers: () => list,
-    onPeerHave: () => () => {},
+    onPeerHave: listener => {
+      haveListeners.add(listener)
+      return () => haveListeners.delete(listener)
+    },
     awaitPeers: async (_job, index) => {
       waitsFor.push(index)
     },
@@ -161,6 +176,9 @@ async function setup(
     region: () => 'eu',
     peerSlots: new Limiter(6),
     httpSlots: new Limiter(4),
+    urgentWindowMs: 3000,
+    fetchingOverHttp: (_job, index, state) => told.push({ index, state }),
+    random: () => 0.5,
     clock,
     sha256,
     ban: peer => {
@@ -181,7 +199,10 @@ async function setup(
     first: 0,
     head: -1
   }
-  return { fetcher, job, clock, http, choked, waitsFor, peers: list, body, manifest }
+  const have = (): void => {
+    for (const l of [...haveListeners]) l()
+  }
+  return { fetcher, job, clock, http, choked, waitsFor, told, have, peers: list, body, manifest }
 }
 
 /**
@@ -390,5 +411,113 @@ describe('ChunkFetcher: peers earn their requests', () => {
     expect((await got).source).toBe('edge')
     expect(s.peers[0]!.asked).toEqual([2])
     expect(s.http[0]!.at).toBeLessThan(100)
+  })
+})
+
+describe('ChunkFetcher: media segments by deadline', () => {
+  /** A job for a player's segment needed `deadline` ms from fake time 0. */
+  const mediaJob = (s: Setup, deadline: number): FetchJob => ({
+    ...s.job,
+    media: { stream: 'v', deadlineMs: () => deadline - s.clock.now() }
+  })
+  /** A peer holding nothing until `hold()` is called. */
+  const emptyPeer = (s: Setup & { peers: FakePeer[] }): { peer: FakePeer; hold: () => void } => {
+    const peer = s.peers[0]!
+    let held = false
+    peer.has = () => held
+    return {
+      peer,
+      hold: () => {
+        held = true
+        s.have()
+      }
+    }
+  }
+
+  it('a segment needed within the urgent window goes to HTTP at once when no connected peer holds it, and peers hear of it', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('p', body, m, clock, 'honest')], 2)
+    emptyPeer(s)
+    const got = s.fetcher.fetch(mediaJob(s, 2000), 0)
+    await s.clock.until(got, 10_000)
+    expect((await got).source).toBe('edge')
+    expect(s.http[0]!.at).toBe(0)
+    expect(s.told).toEqual([
+      { index: 0, state: 'started' },
+      { index: 0, state: 'delivered' }
+    ])
+  })
+
+  it('a segment needed within the urgent window comes from a connected peer that holds it', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('p', body, m, clock, 'honest')], 2)
+    const got = s.fetcher.fetch(mediaJob(s, 0), 0)
+    await s.clock.until(got, 10_000)
+    expect((await got).source).toBe('peer')
+    expect(s.http).toEqual([])
+    expect(s.told).toEqual([])
+  })
+
+  it('a segment further ahead that a peer is fetching over HTTP waits for its HAVE and comes from it: no second copy from the edge', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('p', body, m, clock, 'honest')], 2)
+    const { peer, hold } = emptyPeer(s)
+    peer.claims.add(0)
+    const got = s.fetcher.fetch(mediaJob(s, 10_000), 0)
+    await s.clock.advance(800)
+    expect(s.http).toEqual([])
+    hold()
+    await s.clock.until(got, 10_000)
+    expect((await got).source).toBe('peer')
+    expect(s.http).toEqual([])
+  })
+
+  it('a peer that claims a segment and never delivers holds it up only until the urgent window: then HTTP', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('p', body, m, clock, 'honest')], 2)
+    const { peer } = emptyPeer(s)
+    peer.claims.add(0)
+    const got = s.fetcher.fetch(mediaJob(s, 5000), 0)
+    await s.clock.until(got, 10_000)
+    expect((await got).source).toBe('edge')
+    // Deadline 5000 ms minus the 3000 ms urgent window.
+    expect(s.http[0]!.at).toBeGreaterThanOrEqual(2000)
+    expect(s.http[0]!.at).toBeLessThanOrEqual(2100)
+  })
+
+  it('a segment further ahead that nobody holds or fetches goes to HTTP after a random moment within MEDIA_JITTER_MS', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('p', body, m, clock, 'honest')], 2)
+    emptyPeer(s)
+    const got = s.fetcher.fetch(mediaJob(s, 10_000), 0)
+    await s.clock.until(got, 10_000)
+    expect((await got).source).toBe('edge')
+    // random() is 0.5 in these tests.
+    expect(s.http[0]!.at).toBeGreaterThanOrEqual(MEDIA_JITTER_MS / 2)
+    expect(s.http[0]!.at).toBeLessThanOrEqual(MEDIA_JITTER_MS / 2 + 20)
+  })
+
+  it('a claim that appears during the random moment is waited for instead of fetching a second copy', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('p', body, m, clock, 'honest')], 2)
+    const { peer, hold } = emptyPeer(s)
+    const got = s.fetcher.fetch(mediaJob(s, 10_000), 0)
+    await s.clock.advance(100)
+    peer.claims.add(0)
+    s.have()
+    await s.clock.advance(1000)
+    expect(s.http).toEqual([])
+    hold()
+    await s.clock.until(got, 10_000)
+    expect((await got).source).toBe('peer')
+  })
+
+  it('an HTTP fetch that fails is told to peers as failed, so they stop waiting for it', async () => {
+    const s = await setup(() => [], 1)
+    const fetcher = new ChunkFetcher<FakePeer>({
+      ...s.fetcher.deps,
+      fetchRange: async () => {
+        throw new Error('edge down')
+      }
+    })
+    await expect(fetcher.fetch(mediaJob(s, 0), 0)).rejects.toThrow(/no source delivered chunk 0/)
+    expect(s.told).toEqual([
+      { index: 0, state: 'started' },
+      { index: 0, state: 'failed' }
+    ])
   })
 })

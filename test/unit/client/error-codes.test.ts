@@ -92,6 +92,8 @@ async function httpOnly(
     },
     region: () => 'eu',
     peerSlots: new Limiter(6),
+    urgentWindowMs: 3000,
+    fetchingOverHttp: () => {},
     httpSlots: new Limiter(4),
     sha256,
     ban: () => {},

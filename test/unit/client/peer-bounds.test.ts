@@ -13,11 +13,12 @@ import {
   encodeFrame,
   FrameType,
   MAX_REQUESTS_IN_FLIGHT,
-  PROTOCOL_VERSION,
+  WIRE_VERSION,
   type Frame
 } from '../../../protocol/src/index.js'
 import { MAX_SENDS_PER_CHUNK, Peer, type PeerOptions } from '../../../client/src/peer/peer.js'
 import { UNKNOWN_HAVE_BYTES } from '../../../client/src/peer/have-table.js'
+import { FETCHING_RESOURCES, FETCHING_TTL_MS, FetchingTable } from '../../../client/src/peer/fetching-table.js'
 import { settle } from './support/fake-clock.js'
 
 const KNOWN = 'aa'.repeat(32)
@@ -171,6 +172,62 @@ describe('Peer: fair upload', () => {
 
   it('the handshake goes out first', () => {
     const { channel } = peerWith()
-    expect(channel.sent[0]).toEqual({ type: FrameType.HANDSHAKE, version: PROTOCOL_VERSION })
+    expect(channel.sent[0]).toEqual({ type: FrameType.HANDSHAKE, version: WIRE_VERSION })
+  })
+})
+
+describe('Peer: FETCHING claims', () => {
+  it('a claim says the peer is fetching those chunks; a new claim replaces it; an empty one clears it', () => {
+    const { peer, channel } = peerWith()
+    channel.deliver({
+      type: FrameType.FETCHING,
+      resourceId: KNOWN,
+      chunkCount: CHUNKS,
+      bitfield: bitfieldOf(CHUNKS, [3])
+    })
+    expect(peer.fetching(KNOWN, 3)).toBe(true)
+    expect(peer.fetching(KNOWN, 4)).toBe(false)
+    expect(peer.has(KNOWN, 3)).toBe(false) // fetching is not holding
+    channel.deliver({
+      type: FrameType.FETCHING,
+      resourceId: KNOWN,
+      chunkCount: CHUNKS,
+      bitfield: bitfieldOf(CHUNKS, [])
+    })
+    expect(peer.fetching(KNOWN, 3)).toBe(false)
+  })
+
+  it('claims for thousands of resources keep at most FETCHING_RESOURCES, and the peer stays', () => {
+    const { peer, channel } = peerWith()
+    const count = 60 * 1024 * 8
+    const bitfield = new Uint8Array(count / 8).fill(0xff)
+    for (let i = 0; i < 4000; i++)
+      channel.deliver({ type: FrameType.FETCHING, resourceId: randomId(), chunkCount: count, bitfield })
+    expect(peer.destroyed).toBe(false)
+    expect(peer.fetchingClaims).toBeLessThanOrEqual(FETCHING_RESOURCES)
+  })
+
+  it('a claim whose chunk count contradicts our manifest closes the connection', () => {
+    const { peer, channel } = peerWith()
+    channel.deliver({
+      type: FrameType.FETCHING,
+      resourceId: KNOWN,
+      chunkCount: CHUNKS + 8,
+      bitfield: bitfieldOf(CHUNKS + 8, [0])
+    })
+    expect(peer.destroyed).toBe(true)
+  })
+
+  it('a claim expires after FETCHING_TTL_MS: a peer that never delivers stops holding others back', () => {
+    let now = 0
+    const table = new FetchingTable(
+      () => CHUNKS,
+      () => now
+    )
+    table.set(KNOWN, CHUNKS, bitfieldOf(CHUNKS, [0]))
+    now = FETCHING_TTL_MS - 1
+    expect(table.has(KNOWN, 0)).toBe(true)
+    now = FETCHING_TTL_MS
+    expect(table.has(KNOWN, 0)).toBe(false)
   })
 })

@@ -71,6 +71,16 @@ describe('encodeFrame / decodeFrame round trip', () => {
     expect(Array.from(bytes.subarray(37))).toEqual([0x80, 0x80])
   })
 
+  it('FETCHING has the layout of HAVE under its own type (17)', () => {
+    const have = haveFrame(9, [0, 8]) as Extract<Frame, { type: 2 }>
+    const f: Frame = { ...have, type: FrameType.FETCHING }
+    const bytes = encodeFrame(f)
+    expect(bytes[0]).toBe(17)
+    expect(Array.from(bytes.subarray(1))).toEqual(Array.from(encodeFrame(have).subarray(1)))
+    expect(decodeFrame(bytes)).toEqual(f)
+    expect(() => decodeFrame(bytes.subarray(0, bytes.length - 1))).toThrow(/wrong length/)
+  })
+
   it('REQUEST', () => {
     for (const [requestId, index] of [
       [0, 0],

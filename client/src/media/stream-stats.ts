@@ -1,0 +1,69 @@
+import { emptyBytes, type BytesBySource, type Source } from '../types.js'
+
+/** What one player's stream got, as `cdn.stats().streams[name]` shows it. */
+export interface StreamStats {
+  /** Segment bytes by source (playlists and manifests are not counted here). */
+  bytes: BytesBySource
+  /** Share of the segment bytes from the network that came from peers; 0 before any. */
+  offload: number
+  /** Segments delivered. */
+  segments: number
+  /** Times playback stopped for want of data (seeks excluded), and how long in all. */
+  stalls: number
+  stalledMs: number
+  /** Milliseconds from `watchPlayback` to the first frame playing; undefined before. */
+  startupMs: number | undefined
+}
+
+/** Streams whose figures are kept; a page that plays more drops the least recently used. */
+export const MAX_STREAMS = 32
+
+type Figures = Omit<StreamStats, 'offload'>
+
+/** Figures per stream name, bounded by MAX_STREAMS. */
+export class StreamBook {
+  readonly #streams = new Map<string, Figures>()
+
+  count(stream: string, source: Source, bytes: number): void {
+    this.#of(stream).bytes[source] += bytes
+  }
+
+  segment(stream: string): void {
+    this.#of(stream).segments++
+  }
+
+  stallBegan(stream: string): void {
+    this.#of(stream).stalls++
+  }
+
+  stallEnded(stream: string, ms: number): void {
+    this.#of(stream).stalledMs += ms
+  }
+
+  started(stream: string, ms: number): void {
+    this.#of(stream).startupMs ??= ms
+  }
+
+  snapshot(): Record<string, StreamStats> {
+    const out: Record<string, StreamStats> = {}
+    for (const [name, f] of this.#streams) {
+      const network = f.bytes.peer + f.bytes.edge + f.bytes.origin
+      out[name] = { ...f, bytes: { ...f.bytes }, offload: network === 0 ? 0 : f.bytes.peer / network }
+    }
+    return out
+  }
+
+  #of(stream: string): Figures {
+    let f = this.#streams.get(stream)
+    if (f !== undefined) {
+      // Re-inserted: insertion order is recency.
+      this.#streams.delete(stream)
+    } else f = { bytes: emptyBytes(), segments: 0, stalls: 0, stalledMs: 0, startupMs: undefined }
+    this.#streams.set(stream, f)
+    for (const oldest of this.#streams.keys()) {
+      if (this.#streams.size <= MAX_STREAMS) break
+      this.#streams.delete(oldest)
+    }
+    return f
+  }
+}
