@@ -14,6 +14,9 @@ const [iife] = await Promise.all([
     globalName: 'P2PCDN'
   }),
   build({ ...browserOptions, entryPoints: ['client/src/index.ts'], outfile: 'dist/p2pcdn.mjs', format: 'esm' }),
+  // The player integrations as their own modules (`p2pcdn/hlsjs`, `p2pcdn/shaka`): they take the instance.
+  build({ ...browserOptions, entryPoints: ['client/src/media/hlsjs.ts'], outfile: 'dist/hlsjs.mjs', format: 'esm' }),
+  build({ ...browserOptions, entryPoints: ['client/src/media/shaka.ts'], outfile: 'dist/shaka.mjs', format: 'esm' }),
   build({
     absWorkingDir: root,
     entryPoints: ['cli/p2pcdn.ts'],
@@ -29,4 +32,6 @@ const [iife] = await Promise.all([
 ])
 
 const bytes = Object.values(iife.metafile.outputs).find(o => o.entryPoint)?.bytes ?? 0
-console.log(`built dist/p2pcdn.js (${(bytes / 1024).toFixed(1)} KiB minified), dist/p2pcdn.mjs, dist/cli.js`)
+console.log(
+  `built dist/p2pcdn.js (${(bytes / 1024).toFixed(1)} KiB minified), dist/p2pcdn.mjs, dist/hlsjs.mjs, dist/shaka.mjs, dist/cli.js`
+)

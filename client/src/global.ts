@@ -4,10 +4,15 @@
  */
 import { Client } from './client.js'
 import { create } from './index.js'
+import { hlsjs } from './media/hlsjs.js'
+import { shakaPlugin } from './media/shaka.js'
 import { initFromScript, observe, upgradeAll } from './script-tag.js'
 
-/** `P2PCDN.upgrade(cdn)`: load `data-p2p-src` elements through an instance the page created. */
-export { create, Client, upgradeAll as upgrade, observe }
+/**
+ * `P2PCDN.upgrade(cdn)`: load `data-p2p-src` elements through an instance the page created.
+ * `P2PCDN.hlsjs(cdn)` and `P2PCDN.shaka(cdn, shaka)`: the player integrations.
+ */
+export { create, Client, upgradeAll as upgrade, observe, hlsjs, shakaPlugin as shaka }
 
 const init = typeof document === 'undefined' ? undefined : initFromScript(document.currentScript)
 
