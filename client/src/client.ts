@@ -159,13 +159,18 @@ export class Client extends Emitter<ClientEvents> {
           : abortable(this.#ready, abort.signal).then(async () => await this.#manifests.get(url, abort.signal))
       manifestAsked.catch(() => {}) // awaited below, once ready
       await abortable(this.#ready, abort.signal)
+      // A segment the player needs later may come from peers: its bytes are not asked early.
+      const media = init.media
+      const soon = media === undefined || media.deadlineMs() <= this.config.urgentWindowMs
       const early =
-        method === 'GET' && !new Headers(init.headers).has('Range') ? this.#earlyBytes(url, abort.signal) : undefined
+        method === 'GET' && soon && !new Headers(init.headers).has('Range')
+          ? this.#earlyBytes(url, abort.signal)
+          : undefined
       const manifest = await manifestAsked
       if (manifest === undefined) {
         forget()
         abort.abort(new DOMException('no manifest', 'AbortError')) // the early bytes are not needed
-        return await this.#fetchDirect(url, init, init.media?.stream)
+        return await this.#fetchDirect(url, init, media?.stream)
       }
       const id = await resourceId(manifest, sha256)
       const { status, headers, want } = responseHead(manifest, new Headers(init.headers).get('Range'))
@@ -184,7 +189,7 @@ export class Client extends Emitter<ClientEvents> {
         first,
         head: first,
         ...(early === undefined ? {} : { early }),
-        ...(init.media === undefined ? {} : { media: init.media })
+        ...(media === undefined ? {} : { media })
       }
       this.#inUse.set(id, (this.#inUse.get(id) ?? 0) + 1)
       let loaded = 0
