@@ -170,13 +170,21 @@ export class HlsLoader {
             abort.abort(new DOMException('hls.js load timeout', 'TimeoutError'))
           }, limitMs)
         : undefined
+    // Settled before any callback: hls.js destroys the loader inside onSuccess, and that
+    // must not read as an abort of the load that just succeeded.
+    const settled = (): boolean => {
+      clearTimeout(timer)
+      if (this.#abort !== abort) return false
+      this.#abort = undefined
+      return true
+    }
     void (async () => {
       try {
         const res = (this.#response = await this.run(context, abort.signal))
         stats.loading.first = Math.max(stats.loading.start, performance.now())
         if (!res.ok) {
           await res.body?.cancel().catch(() => {})
-          callbacks.onError({ code: res.status, text: res.statusText }, context, res, stats)
+          if (settled()) callbacks.onError({ code: res.status, text: res.statusText }, context, res, stats)
           return
         }
         stats.total = totalOf(res)
@@ -187,14 +195,12 @@ export class HlsLoader {
         if (this.session !== undefined && frag !== undefined && frag.sn !== 'initSegment')
           this.session.played(context.url, frag.start + frag.duration)
         const body = context.responseType === 'arraybuffer' ? data.buffer : new TextDecoder().decode(data)
-        callbacks.onSuccess({ url: context.url, data: body, code: res.status }, stats, context, res)
+        if (settled()) callbacks.onSuccess({ url: context.url, data: body, code: res.status }, stats, context, res)
       } catch (err) {
+        // Aborted by hls.js: `abort()` settled it and called onAbort.
+        if (!settled()) return
         if (timedOut) callbacks.onTimeout(stats, context, undefined)
-        else if (abort.signal.aborted)
-          stats.aborted = true // hls.js aborted it and expects no callback but onAbort
         else callbacks.onError({ code: 0, text: errorMessageOf(err) }, context, undefined, stats)
-      } finally {
-        clearTimeout(timer)
       }
     })()
   }
@@ -202,7 +208,8 @@ export class HlsLoader {
   /** hls.js gave up on the load: stop every request for it; `onAbort`, as hls.js's own loaders call it. */
   abort(): void {
     const abort = this.#abort
-    if (abort === undefined || abort.signal.aborted) return
+    if (abort === undefined) return
+    this.#abort = undefined
     this.stats.aborted = true
     abort.abort(new DOMException('hls.js aborted the load', 'AbortError'))
     if (this.context !== null) this.#callbacks?.onAbort?.(this.stats, this.context, this.#response)
