@@ -14,6 +14,7 @@ import { FlagReader, OptionError, optionError } from '../../service/src/options.
 import { createTracker } from '../../tracker/src/index.js'
 import { deterministicBytes } from './deterministic-bytes.js'
 import { startStaticOrigin } from './static-origin.js'
+import { ensureVideo, HLS_JS, VIDEO_PLAYLIST } from './video.js'
 
 const SITE = join(packageRoot(), 'examples', 'site')
 export const SAMPLE_PATH = '/media/sample-8mib.bin'
@@ -41,6 +42,8 @@ export interface Demo {
   trackerUrl: string
   trackerHttpUrl: string
   edgeUrls: string[]
+  /** Why the page has no video (no ffmpeg), or undefined when it plays one. */
+  noVideo: string | undefined
   stop: () => Promise<void>
 }
 
@@ -48,7 +51,7 @@ export interface Demo {
 export async function startDemo(init: DemoInit): Promise<Demo> {
   const { host, logger } = init
   const edgeToken = randomBytes(16).toString('hex')
-  await ensureSample(join(SITE, SAMPLE_PATH))
+  const [noVideo] = await Promise.all([ensureVideo(SITE), ensureSample(join(SITE, SAMPLE_PATH))])
   const tracker = createTracker({ port: init.trackerPort, host, edgeToken, logger })
   await tracker.start()
   // The origin listens first so the edges know its URL; the page it serves is templated
@@ -56,7 +59,13 @@ export async function startDemo(init: DemoInit): Promise<Demo> {
   // The demo signs its manifests, as a deployment should: the page carries the public
   // key, and no edge the tracker lists can get a byte accepted without the private one.
   const key = generateManifestKeyPair()
-  const substitutions: Record<string, string> = { '{{TRACKER}}': tracker.url, '{{MANIFEST_KEY}}': key.publicKey }
+  const substitutions: Record<string, string> = {
+    '{{TRACKER}}': tracker.url,
+    '{{MANIFEST_KEY}}': key.publicKey,
+    '{{VIDEO}}': noVideo === undefined ? VIDEO_PLAYLIST : '',
+    '{{HLS_JS}}': HLS_JS,
+    '{{NO_VIDEO}}': noVideo ?? ''
+  }
   const routes = {
     // The page shows the tracker's view; served from the page's own origin so no CORS is needed.
     '/_demo/tracker-stats': async () => await (await fetch(`${tracker.httpUrl}/stats`)).json()
@@ -81,6 +90,7 @@ export async function startDemo(init: DemoInit): Promise<Demo> {
     trackerUrl: tracker.url,
     trackerHttpUrl: tracker.httpUrl,
     edgeUrls: edges.map(e => e.url),
+    noVideo,
     stop: async () => {
       await Promise.allSettled([
         ...edges.map(async e => await e.stop()),
@@ -118,7 +128,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   demo page   ${demo.pageUrl}        open it in two tabs: the second takes its bytes from the first
   tracker     ${demo.trackerUrl}  (stats: ${demo.trackerHttpUrl}/stats)
   edge eu     ${demo.edgeUrls[0]!}
-  edge us     ${demo.edgeUrls[1]!}
+  edge us     ${demo.edgeUrls[1]!}${demo.noVideo === undefined ? '' : `\n  (no video section: ${demo.noVideo})`}
 Press Ctrl-C to stop.`)
       }
     },

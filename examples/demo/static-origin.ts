@@ -13,7 +13,9 @@ const TYPES: Record<string, string> = {
   '.jpg': 'image/jpeg',
   '.mp4': 'video/mp4',
   '.bin': 'application/octet-stream',
-  '.json': 'application/json'
+  '.json': 'application/json',
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.ts': 'video/mp2t'
 }
 
 export interface StaticOriginInit {

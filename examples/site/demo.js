@@ -41,6 +41,33 @@ function renderStats() {
   return s
 }
 
+/** The video section: an HLS stream through `P2PCDN.hlsjs`; its bytes join the chart. */
+function startVideo() {
+  const section = $('video-section')
+  if (section.dataset.src === '' || typeof Hls === 'undefined' || !Hls.isSupported()) {
+    $('video-stats').textContent = section.dataset.noVideo || 'this browser cannot play HLS with hls.js'
+    return
+  }
+  const p2p = P2PCDN.hlsjs(cdn, { stream: 'demo' })
+  const hls = new Hls({ ...p2p.config })
+  p2p.attach(hls)
+  hls.loadSource(section.dataset.src)
+  hls.attachMedia($('video'))
+  $('video')
+    .play()
+    .catch(() => {}) // autoplay may be refused; the controls are there
+  window.hls = hls
+}
+
+function renderVideo() {
+  const v = cdn.stats().streams.demo
+  if (v === undefined) return
+  $('video-stats').textContent =
+    `segments: ${v.segments} · from peers: ${(v.offload * 100).toFixed(1)}% · ` +
+    `stalls: ${v.stalls} (${(v.stalledMs / 1000).toFixed(1)} s) · ` +
+    SOURCES.map(k => `${k} ${kib(v.bytes[k])}`).join(' · ')
+}
+
 /** Stacked areas of cumulative bytes by source, oldest sample on the left. */
 function renderChart() {
   const s = cdn.stats()
@@ -83,11 +110,13 @@ async function loadBig() {
     `${(blob.size / 1048576).toFixed(2)} MiB in ${((performance.now() - started) / 1000).toFixed(2)} s`
 }
 
-window.demo = { renderStats, renderTracker }
+window.demo = { renderStats, renderTracker, renderVideo }
 setInterval(() => {
   renderStats()
   renderChart()
+  renderVideo()
 }, 500)
+startVideo()
 setInterval(() => {
   renderTracker().catch(() => {})
 }, 2000)

@@ -98,3 +98,30 @@ it('shows live figures equal to cdn.stats() and the tracker, with peer bytes fro
   }
   await context.close()
 })
+
+it('plays its video through hls.js and the SDK; the second tab takes segments from the first; the line shown equals stats()', async () => {
+  expect(demo.noVideo).toBeUndefined() // ffmpeg is installed here (.ci/run does it)
+  const context = await browser.newContext({ viewport: { width: 1100, height: 1100 } })
+  const tabs: Page[] = []
+  for (let i = 0; i < 2; i++) {
+    const tab = await context.newPage()
+    await tab.goto(demo.pageUrl)
+    await tab.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).currentTime > 4, undefined, {
+      timeout: 30_000
+    })
+    tabs.push(tab)
+  }
+  await tabs[1]!.screenshot({ path: 'test-results/demo-video.png', fullPage: true })
+  for (const [i, tab] of tabs.entries()) {
+    const { line, shown } = await tab.evaluate(() => {
+      const w = window as any
+      const s = w.cdn.stats().streams.demo
+      w.demo.renderVideo()
+      return { line: s, shown: document.getElementById('video-stats')?.textContent ?? '' }
+    })
+    expect(shown).toContain(`segments: ${line.segments} · from peers: ${(line.offload * 100).toFixed(1)}%`)
+    expect(line.stalls).toBe(0)
+    if (i === 1) expect(line.bytes.peer).toBeGreaterThan(0.5 * (line.bytes.peer + line.bytes.edge))
+  }
+  await context.close()
+})
