@@ -177,6 +177,24 @@ describe('hls.js through the SDK, VOD', { timeout: 60_000 }, () => {
     await page.close()
   })
 
+  it("plays two renditions: hls.js measures bandwidth from the SDK's load stats and switches up", async () => {
+    const page = await watch(media.hlsAbr.playlist, { swarm: 'vod-abr' })
+    const levels = await page.evaluate(() => ((globalThis as any).hls.levels as any[]).map(l => l.height))
+    expect(levels).toEqual([180, 240])
+    // hls.js's estimate comes from each fragment's loading.start/first/end and loaded bytes.
+    await page.waitForFunction(() => (globalThis as any).hls.bandwidthEstimate > 0, undefined, WAIT)
+    const estimate = await page.evaluate(() => (globalThis as any).hls.bandwidthEstimate as number)
+    expect(Number.isFinite(estimate)).toBe(true)
+    // A smooth switch (from the next fragment on), as ABR makes one.
+    await page.evaluate(() => ((globalThis as any).hls.nextLevel = 1))
+    await page.waitForFunction(() => (globalThis as any).video.videoHeight === 240, undefined, WAIT)
+    const v = await untilEnded(page)
+    expect(fatal(v), v.errors.join('\n')).toEqual([])
+    expect(v.ended).toBe(true)
+    expect(Object.keys(v.resources).some(u => u.includes('/vod/abr/high/seg-'))).toBe(true)
+    await page.close()
+  })
+
   it('a page with P2P off still plays, from the edge only', async () => {
     const page = await watch(media.hlsTs.playlist, { p2p: false }, 2)
     const v = await untilEnded(page)
