@@ -69,7 +69,7 @@ module.exports = {
     }
   ],
   options: {
-    exclude: { path: '^(node_modules|dist|test-results|reports|\\.stryker-tmp)/' },
+    exclude: { path: '^(node_modules|dist|test-results|reports|\\.stryker-tmp|examples/site/media)/' },
     doNotFollow: { path: 'node_modules' },
     tsConfig: { fileName: 'tsconfig.json' },
     tsPreCompilationDeps: true

@@ -27,7 +27,16 @@ import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'reports/**', '.stryker-tmp/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'test-results/**',
+      'reports/**',
+      '.stryker-tmp/**',
+      'examples/site/media/**'
+    ]
+  },
   js.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -69,6 +78,9 @@ export default tseslint.config(
   },
   { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: globals.node } },
   { files: ['scripts/**', 'bin/**'], languageOptions: { globals: globals.node } },
-  { files: ['examples/site/**/*.js'], languageOptions: { globals: { ...globals.browser, P2PCDN: 'readonly' } } },
+  {
+    files: ['examples/site/**/*.js'],
+    languageOptions: { globals: { ...globals.browser, P2PCDN: 'readonly', Hls: 'readonly' } }
+  },
   prettier
 )

@@ -3,7 +3,7 @@ import type { ClientInit } from './config.js'
 
 export { Client } from './client.js'
 export type { ClientInit, ClientConfig } from './config.js'
-export type { ClientStats, ClientEvents, Source, BytesBySource } from './types.js'
+export type { ClientStats, ClientEvents, Source, BytesBySource, StreamStats } from './types.js'
 
 /**
  * Create an SDK instance.

@@ -1,5 +1,4 @@
 import type { ErrorCode } from '../../protocol/src/index.js'
-import type { StreamStats } from './media/stream-stats.js'
 
 /** Where a chunk's bytes came from. */
 export type Source = 'cache' | 'peer' | 'edge' | 'origin'
@@ -29,6 +28,21 @@ export interface ClientStats {
   cache: { bytes: number; limitBytes: number }
   /** Per player stream (the name its integration was given): segment bytes by source, P2P share, stalls. */
   streams: Record<string, StreamStats>
+}
+
+/** What one player's stream got, as `cdn.stats().streams[name]` shows it. */
+export interface StreamStats {
+  /** Segment bytes by source (playlists and manifests are not counted here). */
+  bytes: BytesBySource
+  /** Share of the segment bytes from the network that came from peers; 0 before any. */
+  offload: number
+  /** Segments delivered. */
+  segments: number
+  /** Times playback stopped for want of data (seeks excluded), and how long in all. */
+  stalls: number
+  stalledMs: number
+  /** Milliseconds from `watchPlayback` to the first frame playing; undefined before. */
+  startupMs: number | undefined
 }
 
 /** Typed events of `cdn.on(name, listener)`. */

@@ -78,14 +78,7 @@ export interface FetchingFrame {
 }
 
 export type Frame =
-  | HandshakeFrame
-  | HaveFrame
-  | RequestFrame
-  | DataFrame
-  | AbsentFrame
-  | CancelFrame
-  | HaveEndFrame
-  | FetchingFrame
+  HandshakeFrame | HaveFrame | RequestFrame | DataFrame | AbsentFrame | CancelFrame | HaveEndFrame | FetchingFrame
 
 /** Bytes of a DATA frame before its payload. */
 export const DATA_HEADER_BYTES = 9

@@ -58,7 +58,7 @@ export interface HlsLoaderConfig {
 /** What `attach` reads of an `Hls` instance. */
 export interface HlsLike {
   readonly media?: SessionMedia | null
-  on: (event: string, listener: (event: string, data: any) => void) => void
+  on: (event: string, listener: (event: string, data: never) => void) => void
 }
 
 /** A loader class as hls.js's config takes it (`new config.fLoader(config)`). */
@@ -162,12 +162,11 @@ export class HlsLoader {
     stats.loading.start = performance.now()
     const abort = (this.#abort = new AbortController())
     const limitMs = config.loadPolicy?.maxLoadTimeMs ?? config.timeout ?? 0
-    let timedOut = false
+    const timeout = new DOMException('hls.js load timeout', 'TimeoutError')
     const timer =
       limitMs > 0 && Number.isFinite(limitMs)
         ? setTimeout(() => {
-            timedOut = true
-            abort.abort(new DOMException('hls.js load timeout', 'TimeoutError'))
+            abort.abort(timeout)
           }, limitMs)
         : undefined
     // Settled before any callback: hls.js destroys the loader inside onSuccess, and that
@@ -199,7 +198,7 @@ export class HlsLoader {
       } catch (err) {
         // Aborted by hls.js: `abort()` settled it and called onAbort.
         if (!settled()) return
-        if (timedOut) callbacks.onTimeout(stats, context, undefined)
+        if (abort.signal.reason === timeout) callbacks.onTimeout(stats, context, undefined)
         else callbacks.onError({ code: 0, text: errorMessageOf(err) }, context, undefined, stats)
       }
     })()

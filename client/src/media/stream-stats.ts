@@ -1,19 +1,4 @@
-import { emptyBytes, type BytesBySource, type Source } from '../types.js'
-
-/** What one player's stream got, as `cdn.stats().streams[name]` shows it. */
-export interface StreamStats {
-  /** Segment bytes by source (playlists and manifests are not counted here). */
-  bytes: BytesBySource
-  /** Share of the segment bytes from the network that came from peers; 0 before any. */
-  offload: number
-  /** Segments delivered. */
-  segments: number
-  /** Times playback stopped for want of data (seeks excluded), and how long in all. */
-  stalls: number
-  stalledMs: number
-  /** Milliseconds from `watchPlayback` to the first frame playing; undefined before. */
-  startupMs: number | undefined
-}
+import { emptyBytes, type Source, type StreamStats } from '../types.js'
 
 /** Streams whose figures are kept; a page that plays more drops the least recently used. */
 export const MAX_STREAMS = 32
