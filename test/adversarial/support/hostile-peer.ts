@@ -8,7 +8,9 @@
  * - `silent`: claims every chunk, never answers a REQUEST;
  * - `have-flood`: announces `flood.frames` HAVEs of made-up resources with big bitfields;
  * - `replay`: offers itself to a page holding `resources[0]` and asks for its first
- *   chunks over and over, counting what comes back.
+ *   chunks over and over, counting what comes back;
+ * - `fetching-liar`: holds nothing, and claims (FETCHING) every chunk of `resources`
+ *   again every `claimIntervalMs`, so that a page waits for a HAVE that never comes.
  * Every loop is bounded in count and in time; everything stays on this machine.
  */
 import { createHash, randomBytes } from 'node:crypto'
@@ -31,7 +33,7 @@ import {
 import { drained, firstSdp, nodePeer } from './node-rtc.js'
 import { TrackerSignaller } from './tracker-signaller.js'
 
-export type HostileMode = 'honest' | 'drip' | 'silent' | 'have-flood' | 'replay'
+export type HostileMode = 'honest' | 'drip' | 'silent' | 'have-flood' | 'replay' | 'fetching-liar'
 
 /** A resource as the peer knows it: its manifest, and its bytes when it serves them. */
 export interface HostileResource {
@@ -53,6 +55,9 @@ export interface HostilePeerInit {
   dripLimitMs?: number
   /** @default { frames: 4000, bitfieldBytes: 60_000, timeLimitMs: 45_000 } */
   flood?: { frames?: number; bitfieldBytes?: number; timeLimitMs?: number }
+  /** Claims are renewed this often (under the 5 s they count for), for `claimLimitMs`. @default 2000, 60_000 */
+  claimIntervalMs?: number
+  claimLimitMs?: number
   /** @default { chunks: 32, rounds: 400, window: 64, timeLimitMs: 25_000 } */
   replay?: { chunks?: number; rounds?: number; window?: number; timeLimitMs?: number }
 }
@@ -148,6 +153,7 @@ export class HostilePeer {
   #nextRoundTrip = 0x7fff0000
   readonly #pageHas = new Set<string>()
   #dripTimer: ReturnType<typeof setInterval> | undefined
+  #claimTimer: ReturnType<typeof setInterval> | undefined
   #stopping = false
   #onConnected!: () => void
   #onClosed!: () => void
@@ -210,6 +216,7 @@ export class HostilePeer {
   async stop(): Promise<void> {
     this.#stopping = true
     clearInterval(this.#dripTimer)
+    clearInterval(this.#claimTimer)
     this.#dripping.clear()
     for (const sp of this.#attempts) sp.destroy()
     this.#sp?.destroy()
@@ -246,6 +253,7 @@ export class HostilePeer {
       sp.on('data', (data: Uint8Array) => this.#onData(data))
       sp.once('close', () => {
         clearInterval(this.#dripTimer)
+        clearInterval(this.#claimTimer)
         if (!this.#stopping) this.counters.closedByPage = true
         this.#onClosed()
       })
@@ -276,6 +284,26 @@ export class HostilePeer {
       }
     }
     this.#send({ type: FrameType.HAVE_END })
+    if (mode === 'fetching-liar') {
+      const claim = (): void => {
+        for (const r of resources) {
+          const count = chunkCountOf(r.manifest)
+          const all = Array.from({ length: count }, (_, i) => i)
+          this.#send({
+            type: FrameType.FETCHING,
+            resourceId: r.id,
+            chunkCount: count,
+            bitfield: bitfieldOf(count, all)
+          })
+        }
+      }
+      claim()
+      const until = Date.now() + (this.#init.claimLimitMs ?? 60_000)
+      this.#claimTimer = setInterval(() => {
+        if (Date.now() > until) clearInterval(this.#claimTimer)
+        else claim()
+      }, this.#init.claimIntervalMs ?? 2000)
+    }
     if (mode === 'drip') {
       const until = Date.now() + (this.#init.dripLimitMs ?? 120_000)
       this.#dripTimer = setInterval(() => {
