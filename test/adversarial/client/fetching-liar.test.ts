@@ -39,9 +39,10 @@ describe('a peer claiming FETCHING for every segment and never delivering', () =
         async ({ src }) => {
           const w = globalThis as any
           const { Hls, P2PCDN } = w
-          const video = document.createElement('video')
+          // This file is type-checked without the DOM: the page's globals are reached through `w`.
+          const video = w.document.createElement('video')
           video.muted = true
-          document.body.append(video)
+          w.document.body.append(video)
           const errors: string[] = []
           const p2p = P2PCDN.hlsjs(w.cdn, { stream: 'tv' })
           const hls = new Hls({ ...p2p.config })
