@@ -8,6 +8,7 @@ import {
   type Manifest,
   type Sha256
 } from '../../protocol/src/index.js'
+import { concatBytes } from './bytes.js'
 import type { EdgeSet } from './edge-set.js'
 import type { Holdings } from './holdings.js'
 import { edgeUrlFor, HttpError } from './http-source.js'
@@ -627,9 +628,5 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a)
-  out.set(b, a.length)
-  return out
+  return a.length === 0 ? b : concatBytes([a, b])
 }

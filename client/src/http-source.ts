@@ -8,6 +8,7 @@ import {
   parseManifest,
   type Manifest
 } from '../../protocol/src/index.js'
+import { concatBytes } from './bytes.js'
 import type { RankedEdge } from './edge-set.js'
 
 const PING_TIMEOUT_MS = 2000
@@ -127,13 +128,7 @@ async function readSlice(body: ReadableStream<Uint8Array> | null, skip: number, 
   if (length === take) await reader?.cancel().catch(() => {})
   // A view into a bigger read would keep (and store) all of it.
   if (parts.length === 1 && parts[0]!.byteLength === parts[0]!.buffer.byteLength) return parts[0]!
-  const bytes = new Uint8Array(length)
-  let at = 0
-  for (const p of parts) {
-    bytes.set(p, at)
-    at += p.length
-  }
-  return bytes
+  return concatBytes(parts)
 }
 
 /**

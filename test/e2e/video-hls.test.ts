@@ -8,8 +8,7 @@ import type { Page } from 'playwright'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCdnEnv, type CdnEnv } from '../helpers/cdn-env.js'
 import { generateMedia, playerFiles, startLive, type Media } from '../helpers/media.js'
-
-const WAIT = { timeout: 40_000, polling: 100 }
+import { fatal, untilEnded, viewing, WAIT } from './support/video-page.js'
 
 let media: Media
 let env: CdnEnv
@@ -22,23 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.close()
 })
-
-/** What a page reports: its `<video>`, its player's errors, and the SDK's figures for the stream. */
-interface Viewing {
-  currentTime: number
-  ended: boolean
-  errors: string[]
-  stream: {
-    bytes: Record<'cache' | 'peer' | 'edge' | 'origin', number>
-    offload: number
-    segments: number
-    stalls: number
-    stalledMs: number
-    startupMs: number | undefined
-  }
-  /** Bytes by source of each segment URL (`stats().resources`). */
-  resources: Record<string, Record<'cache' | 'peer' | 'edge' | 'origin', number>>
-}
 
 /**
  * A fresh page (its own IndexedDB) playing `playlist` with hls.js through the SDK, muted,
@@ -72,37 +54,6 @@ async function watch(playlist: string, init: Record<string, unknown> = {}, rate 
     { src: `${env.origin.url}${playlist}`, init: { tracker: env.tracker.url, ...init }, rate }
   )
   return page
-}
-
-async function viewing(page: Page): Promise<Viewing> {
-  return await page.evaluate(() => {
-    const w = globalThis as any
-    const stats = w.cdn.stats()
-    return {
-      currentTime: w.video.currentTime,
-      ended: w.video.ended,
-      errors: [...w.errors],
-      stream: stats.streams.tv,
-      resources: stats.resources
-    }
-  })
-}
-
-/** Fatal player errors and media errors; the SDK's recovered ones are only printed. */
-function fatal(v: Viewing): string[] {
-  return v.errors.filter(e => e.startsWith('video') || e.startsWith('hls fatal'))
-}
-
-async function untilEnded(page: Page): Promise<Viewing> {
-  await page.waitForFunction(
-    () => {
-      const w = globalThis as any
-      return w.video.ended || w.errors.some((e: string) => e.startsWith('video') || e.startsWith('hls fatal'))
-    },
-    undefined,
-    WAIT
-  )
-  return await viewing(page)
 }
 
 /** Segment bytes of a stream: every file of it but the playlists. */

@@ -7,8 +7,7 @@ import type { Page } from 'playwright'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCdnEnv, type CdnEnv } from '../helpers/cdn-env.js'
 import { generateMedia, playerFiles, startLive, type Media } from '../helpers/media.js'
-
-const WAIT = { timeout: 40_000, polling: 100 }
+import { fatal, untilEnded, viewing, WAIT } from './support/video-page.js'
 
 let media: Media
 let env: CdnEnv
@@ -21,14 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.close()
 })
-
-interface Viewing {
-  currentTime: number
-  ended: boolean
-  errors: string[]
-  stream: { bytes: Record<'cache' | 'peer' | 'edge' | 'origin', number>; segments: number; stalls: number } | undefined
-  resources: Record<string, Record<'cache' | 'peer' | 'edge' | 'origin', number>>
-}
 
 /** A fresh page playing `src` with Shaka through the SDK, muted, at `rate`. */
 async function watch(src: string, init: Record<string, unknown> = {}, rate = 1): Promise<Page> {
@@ -62,36 +53,6 @@ async function watch(src: string, init: Record<string, unknown> = {}, rate = 1):
   return page
 }
 
-async function viewing(page: Page): Promise<Viewing> {
-  return await page.evaluate(() => {
-    const w = globalThis as any
-    const stats = w.cdn.stats()
-    return {
-      currentTime: w.video.currentTime,
-      ended: w.video.ended,
-      errors: [...w.errors],
-      stream: stats.streams.tv,
-      resources: stats.resources
-    }
-  })
-}
-
-function fatal(v: Viewing): string[] {
-  return v.errors.filter(e => e.startsWith('video') || e.startsWith('shaka'))
-}
-
-async function untilEnded(page: Page): Promise<Viewing> {
-  await page.waitForFunction(
-    () => {
-      const w = globalThis as any
-      return w.video.ended || w.errors.some((e: string) => e.startsWith('video') || e.startsWith('shaka'))
-    },
-    undefined,
-    WAIT
-  )
-  return await viewing(page)
-}
-
 describe('Shaka Player through the SDK', { timeout: 60_000 }, () => {
   it('plays DASH to the end; a second viewer takes most segment bytes from the first; the MPD comes from the edge', async () => {
     const first = await watch(media.dash.manifest, { swarm: 'dash' }, 2)
@@ -107,7 +68,7 @@ describe('Shaka Player through the SDK', { timeout: 60_000 }, () => {
     const two = await untilEnded(second)
     console.log(`second DASH viewer: ${JSON.stringify(two.stream)}`)
     expect(fatal(two), two.errors.join('\n')).toEqual([])
-    const { peer, edge } = two.stream!.bytes
+    const { peer, edge } = two.stream.bytes
     expect(peer).toBeGreaterThan(0.5 * (peer + edge))
     await first.close()
     await second.close()
