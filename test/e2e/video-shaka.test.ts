@@ -22,11 +22,11 @@ afterAll(async () => {
 })
 
 /** A fresh page playing `src` with Shaka through the SDK, muted, at `rate`. */
-async function watch(src: string, init: Record<string, unknown> = {}, rate = 1): Promise<Page> {
+async function watch(src: string, init: Record<string, unknown> = {}, rate = 1, options = {}): Promise<Page> {
   const page = await env.openPage()
   await page.addScriptTag({ url: `${env.origin.url}/shaka.js` })
   await page.evaluate(
-    async ({ src, init, rate }) => {
+    async ({ src, init, rate, options }) => {
       const w = globalThis as any
       const { shaka, P2PCDN } = w
       shaka.polyfill.installAll()
@@ -37,7 +37,7 @@ async function watch(src: string, init: Record<string, unknown> = {}, rate = 1):
       video.addEventListener('error', () => w.errors.push(`video ${video.error?.code} ${video.error?.message}`))
       const cdn = P2PCDN.create(init)
       cdn.on('error', (e: any) => w.errors.push(`sdk ${e.code} ${e.message}`))
-      const p2p = P2PCDN.shaka(cdn, shaka, { stream: 'tv' })
+      const p2p = P2PCDN.shaka(cdn, shaka, { stream: 'tv', ...options })
       p2p.install()
       const player = new shaka.Player()
       player.addEventListener('error', (e: any) => w.errors.push(`shaka ${e.detail?.code} ${e.detail?.message ?? ''}`))
@@ -48,7 +48,7 @@ async function watch(src: string, init: Record<string, unknown> = {}, rate = 1):
       await video.play()
       video.playbackRate = rate
     },
-    { src: `${env.origin.url}${src}`, init: { tracker: env.tracker.url, ...init }, rate }
+    { src: `${env.origin.url}${src}`, init: { tracker: env.tracker.url, ...init }, rate, options }
   )
   return page
 }
@@ -83,15 +83,26 @@ describe('Shaka Player through the SDK', { timeout: 60_000 }, () => {
     await page.close()
   })
 
-  it('plays a live HLS stream: playback advances as segments are published', async () => {
+  it('plays a live HLS stream: playback advances as segments are published, and played ones leave storage', async () => {
     const live = startLive(env.origin, media.hlsTs, { path: '/shaka-live', window: 5, intervalMs: 2000 })
     try {
-      const page = await watch(live.playlist, { swarm: 'shaka-live' })
+      const page = await watch(live.playlist, { swarm: 'shaka-live' }, 1, { liveBackBufferSeconds: 2 })
       const start = await page.evaluate(() => (globalThis as any).video.currentTime as number)
-      await page.waitForFunction(t => (globalThis as any).video.currentTime > t + 5, start, WAIT)
+      await page.waitForFunction(t => (globalThis as any).video.currentTime > t + 8, start, WAIT)
       const v = await viewing(page)
       expect(fatal(v), v.errors.join('\n')).toEqual([])
-      expect(v.stream?.segments).toBeGreaterThanOrEqual(3)
+      expect(v.stream.segments).toBeGreaterThanOrEqual(3)
+      // Segments that ended over 2 s behind the playhead were dropped: after 8 s of playing,
+      // storage holds at least two segments less than was fetched (one write may be in flight).
+      const segment = Math.max(...media.hlsTs.segments.map(x => media.hlsTs.files[x.path]!.body.length))
+      await page.waitForFunction(
+        segment => {
+          const s = (globalThis as any).cdn.stats()
+          return s.cache.bytes <= s.streams.tv.bytes.edge + s.streams.tv.bytes.peer - 2 * segment
+        },
+        segment,
+        WAIT
+      )
       await page.close()
     } finally {
       live.stop()

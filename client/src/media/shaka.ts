@@ -91,8 +91,8 @@ const BAD_HTTP_STATUS = 1001
 const HTTP_ERROR = 1002
 
 /** Where a request filter leaves a segment's start time for the plugin (the request object is shared). */
-const START = Symbol('p2pcdn segment start')
-type Tagged = ShakaRequest & { [START]?: number; [key: symbol]: unknown }
+const TIMES = Symbol('p2pcdn segment times')
+type Tagged = ShakaRequest & { [TIMES]?: { start: number; end: number }; [key: symbol]: unknown }
 
 /**
  * @example
@@ -115,12 +115,13 @@ export function shakaPlugin(cdn: Client, shaka: ShakaNamespace, options: MediaSe
       return HttpFetchPlugin.parse(uri, request, requestType, progressUpdated, headersReceived, config)
     const abort = new AbortController()
     const started = performance.now()
+    const times = (request as Tagged)[TIMES]
     const work = (async (): Promise<ShakaResponse> => {
       let res: Response
       try {
         const init = { headers: request.headers, signal: abort.signal }
         res = segment
-          ? await cdn.fetch(uri, { ...init, media: session.hints((request as Tagged)[START]) })
+          ? await cdn.fetch(uri, { ...init, media: session.hints(times?.start) })
           : await cdn.fetchFromEdge(uri, init)
       } catch (err) {
         if (abort.signal.aborted) throw err
@@ -145,6 +146,7 @@ export function shakaPlugin(cdn: Client, shaka: ShakaNamespace, options: MediaSe
           uri
         )
       }
+      if (segment && times !== undefined) session.played(uri, times.end)
       return {
         uri,
         originalUri: uri,
@@ -182,7 +184,7 @@ export function shakaPlugin(cdn: Client, shaka: ShakaNamespace, options: MediaSe
       player.getNetworkingEngine()?.registerRequestFilter((type, request, context) => {
         const segment = context?.segment
         if (type === NetworkingEngine.RequestType.SEGMENT && segment != null)
-          (request as Tagged)[START] = segment.startTime
+          (request as Tagged)[TIMES] = { start: segment.startTime, end: segment.endTime }
       })
     },
     session
