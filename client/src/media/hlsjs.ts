@@ -158,7 +158,10 @@ export class HlsLoader {
   load(context: HlsLoaderContext, config: HlsLoaderConfig, callbacks: HlsLoaderCallbacks): void {
     this.context = context
     this.#callbacks = callbacks
-    const stats = (this.stats = emptyStats())
+    // Reset in place: hls.js took this object as `frag.stats` before calling load(), and
+    // its ABR and FRAG_LOADED listeners read the figures there (keeping the retry it set).
+    const stats = this.stats
+    Object.assign(stats, emptyStats(), { retry: stats.retry })
     stats.loading.start = performance.now()
     const abort = (this.#abort = new AbortController())
     const limitMs = config.loadPolicy?.maxLoadTimeMs ?? config.timeout ?? 0
@@ -206,18 +209,27 @@ export class HlsLoader {
 
   /** hls.js gave up on the load: stop every request for it; `onAbort`, as hls.js's own loaders call it. */
   abort(): void {
+    if (this.#stop() && this.context !== null) this.#callbacks?.onAbort?.(this.stats, this.context, this.#response)
+  }
+
+  /**
+   * hls.js is done with this loader (it says so right after `onSuccess` too): a load still
+   * running stops silently, as hls.js's own loaders do; `onAbort` would read as a failure.
+   */
+  destroy(): void {
+    this.#stop()
+    this.#callbacks = undefined
+    this.context = null
+  }
+
+  /** Abort the load in flight; false when none was. */
+  #stop(): boolean {
     const abort = this.#abort
-    if (abort === undefined) return
+    if (abort === undefined) return false
     this.#abort = undefined
     this.stats.aborted = true
     abort.abort(new DOMException('hls.js aborted the load', 'AbortError'))
-    if (this.context !== null) this.#callbacks?.onAbort?.(this.stats, this.context, this.#response)
-  }
-
-  destroy(): void {
-    this.abort()
-    this.#callbacks = undefined
-    this.context = null
+    return true
   }
 
   getResponseHeader(name: string): string | null {
