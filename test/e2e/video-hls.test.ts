@@ -44,6 +44,12 @@ async function watch(playlist: string, init: Record<string, unknown> = {}, rate 
       const hls = new Hls({ ...p2p.config })
       p2p.attach(hls)
       hls.on(Hls.Events.ERROR, (_: unknown, d: any) => w.errors.push(`hls ${d.fatal ? 'fatal ' : ''}${d.details}`))
+      // What hls.js's ABR reads of each fragment: the loader's stats, as hls.js holds them.
+      w.fragStats = [] as Array<{ loaded: number; start: number; first: number; end: number }>
+      hls.on(Hls.Events.FRAG_LOADED, (_: unknown, d: any) => {
+        const { loaded, loading } = d.frag.stats
+        w.fragStats.push({ loaded, start: loading.start, first: loading.first, end: loading.end })
+      })
       hls.attachMedia(video)
       hls.loadSource(src)
       Object.assign(w, { cdn, hls, video })
@@ -136,6 +142,16 @@ describe('hls.js through the SDK, VOD', { timeout: 60_000 }, () => {
     await page.waitForFunction(() => (globalThis as any).hls.bandwidthEstimate > 0, undefined, WAIT)
     const estimate = await page.evaluate(() => (globalThis as any).hls.bandwidthEstimate as number)
     expect(Number.isFinite(estimate)).toBe(true)
+    const frags: Array<{ loaded: number; start: number; first: number; end: number }> = await page.evaluate(
+      () => (globalThis as any).fragStats
+    )
+    expect(frags.length).toBeGreaterThan(0)
+    for (const f of frags) {
+      expect(f.loaded).toBeGreaterThan(0)
+      expect(f.start).toBeGreaterThan(0)
+      expect(f.first).toBeGreaterThanOrEqual(f.start)
+      expect(f.end).toBeGreaterThanOrEqual(f.first)
+    }
     // A smooth switch (from the next fragment on), as ABR makes one.
     await page.evaluate(() => ((globalThis as any).hls.nextLevel = 1))
     await page.waitForFunction(() => (globalThis as any).video.videoHeight === 240, undefined, WAIT)
