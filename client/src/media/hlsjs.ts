@@ -149,6 +149,8 @@ export class HlsLoader {
   #abort: AbortController | undefined
   #response: Response | undefined
   #callbacks: HlsLoaderCallbacks | undefined
+  /** The current load has called back (success, error or timeout): nothing left to abort. */
+  #settled = false
 
   constructor(
     readonly run: Load,
@@ -158,7 +160,11 @@ export class HlsLoader {
   load(context: HlsLoaderContext, config: HlsLoaderConfig, callbacks: HlsLoaderCallbacks): void {
     this.context = context
     this.#callbacks = callbacks
-    const stats = (this.stats = emptyStats())
+    this.#settled = false
+    // Reset in place: hls.js took this object as `frag.stats` before calling load(), and
+    // its ABR and FRAG_LOADED listeners read the figures there (keeping the retry it set).
+    const stats = this.stats
+    Object.assign(stats, emptyStats(), { retry: stats.retry })
     stats.loading.start = performance.now()
     const abort = (this.#abort = new AbortController())
     const limitMs = config.loadPolicy?.maxLoadTimeMs ?? config.timeout ?? 0
@@ -176,6 +182,7 @@ export class HlsLoader {
         stats.loading.first = Math.max(stats.loading.start, performance.now())
         if (!res.ok) {
           await res.body?.cancel().catch(() => {})
+          this.#settled = true
           callbacks.onError({ code: res.status, text: res.statusText }, context, res, stats)
           return
         }
@@ -187,12 +194,18 @@ export class HlsLoader {
         if (this.session !== undefined && frag !== undefined && frag.sn !== 'initSegment')
           this.session.played(context.url, frag.start + frag.duration)
         const body = context.responseType === 'arraybuffer' ? data.buffer : new TextDecoder().decode(data)
+        this.#settled = true
         callbacks.onSuccess({ url: context.url, data: body, code: res.status }, stats, context, res)
       } catch (err) {
-        if (timedOut) callbacks.onTimeout(stats, context, undefined)
-        else if (abort.signal.aborted)
+        if (timedOut) {
+          this.#settled = true
+          callbacks.onTimeout(stats, context, undefined)
+        } else if (abort.signal.aborted)
           stats.aborted = true // hls.js aborted it and expects no callback but onAbort
-        else callbacks.onError({ code: 0, text: errorMessageOf(err) }, context, undefined, stats)
+        else {
+          this.#settled = true
+          callbacks.onError({ code: 0, text: errorMessageOf(err) }, context, undefined, stats)
+        }
       } finally {
         clearTimeout(timer)
       }
@@ -201,17 +214,28 @@ export class HlsLoader {
 
   /** hls.js gave up on the load: stop every request for it; `onAbort`, as hls.js's own loaders call it. */
   abort(): void {
-    const abort = this.#abort
-    if (abort === undefined || abort.signal.aborted) return
-    this.stats.aborted = true
-    abort.abort(new DOMException('hls.js aborted the load', 'AbortError'))
+    if (!this.#stop()) return
     if (this.context !== null) this.#callbacks?.onAbort?.(this.stats, this.context, this.#response)
   }
 
+  /**
+   * hls.js is done with this loader, which it says right after `onSuccess` too
+   * (FragmentLoader's resetLoader): stop a load still running, silently, as hls.js's own
+   * loaders do (`abortInternal`); no `onAbort`, which hls.js would take for a failure.
+   */
   destroy(): void {
-    this.abort()
+    this.#stop()
     this.#callbacks = undefined
     this.context = null
+  }
+
+  /** Abort the load in flight; false when there is none (never started, finished, aborted). */
+  #stop(): boolean {
+    const abort = this.#abort
+    if (abort === undefined || abort.signal.aborted || this.#settled) return false
+    this.stats.aborted = true
+    abort.abort(new DOMException('hls.js aborted the load', 'AbortError'))
+    return true
   }
 
   getResponseHeader(name: string): string | null {
