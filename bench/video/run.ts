@@ -170,7 +170,7 @@ async function runArm(arm: Arm, kind: Kind, round: number): Promise<ArmRun> {
   const mib = (n: number): string => (n / 2 ** 20).toFixed(1)
   for (const [i, p] of pages.entries())
     console.error(
-      `  page ${i + 1}: p2p ${mib(p.p2pBytes)} http ${mib(p.httpBytes)} MiB, startup ${p.startupMs.toFixed(0)} ms, ${p.stalls} stalls ${(p.stalledMs / 1000).toFixed(1)} s, played ${p.played.toFixed(1)} s${p.errors.length > 0 ? `, errors: ${p.errors.slice(0, 3).join(' | ')}` : ''}`
+      `  page ${i + 1}: p2p ${mib(p.p2pBytes)} http ${mib(p.httpBytes)} MiB, startup ${p.startupMs.toFixed(0)} ms, ${p.stalls} stalls ${(p.stalledMs / 1000).toFixed(1)} s, played ${p.played.toFixed(1)} s${p.errors.length > 0 ? `, ${p.errors.length} errors, first: ${p.errors[0]!.slice(0, 160)}` : ''}`
     )
   const s = summarize(run)
   console.error(
@@ -184,6 +184,7 @@ function summarize(run: ArmRun): Record<string, number> {
   const p2p = sum(p => p.p2pBytes)
   const http = sum(p => p.httpBytes)
   const e = run.edge
+  const sdk = run.pages.flatMap(p => (p.sdk === undefined ? [] : [p.sdk]))
   return {
     p2pShare: p2p + http === 0 ? 0 : p2p / (p2p + http),
     /** Everything this run's pages took from the edge: segments, playlists, manifests (the SDK apart). */
@@ -200,6 +201,10 @@ function summarize(run: ArmRun): Record<string, number> {
     ),
     playedSPerPage: sum(p => p.played) / run.pages.length,
     pagesNeverPlaying: run.pages.filter(p => !Number.isFinite(p.startupMs)).length,
+    // Ours only (NaN otherwise): the same figures as the SDK counts them itself, for comparison.
+    sdkStallsPerPage: sdk.length === 0 ? NaN : sdk.reduce((n, x) => n + x.stalls, 0) / sdk.length,
+    sdkStalledSPerPage: sdk.length === 0 ? NaN : sdk.reduce((n, x) => n + x.stalledMs, 0) / 1000 / sdk.length,
+    sdkStartupMs: sdk.length === 0 ? NaN : median(sdk.map(x => x.startupMs ?? Infinity)),
     pagesWithErrors: run.pages.filter(p => p.errors.length > 0).length
   }
 }
@@ -284,7 +289,7 @@ const goalLine = (kind: Kind): string => {
   return `ours P2P share − pml's: **${fmt(g.p2pSharePointsOverPml!, 1)} points** (goal ≥ +10); ours stalled s/page vs pml's: **${fmt(results[kind].ours.stalledSPerPage!, 1)} vs ${fmt(results[kind].pml.stalledSPerPage!, 1)}** (goal ≤); ours startup / HTTP only: **${fmt(g.startupRatioToHttp!)}x** (goal ≤ 1.2x).`
 }
 
-const md = `## bench:video: ${PAGES} pages ${STAGGER_MS / 1000} s apart, ${WATCH_S} s each, HLS ${fmt((stream.bytesPerSec * 8) / 1e6)} Mbit/s (${SEGMENT_SECONDS} s MPEG-TS segments), edge capped at ${fmt(EDGE_CAP / 2 ** 20)} MiB/s, ${ROUNDS} rounds (medians)
+const md = `## bench:video${flags['pml-as-shipped'] ? ' (p2p-media-loader as shipped: no segment copy)' : ''}: ${PAGES} pages ${STAGGER_MS / 1000} s apart, ${WATCH_S} s each, HLS ${fmt((stream.bytesPerSec * 8) / 1e6)} Mbit/s (${SEGMENT_SECONDS} s MPEG-TS segments), edge capped at ${fmt(EDGE_CAP / 2 ** 20)} MiB/s, ${ROUNDS} rounds (medians)
 
 ### Live (window of ${LIVE_WINDOW} segments, one new every ${SEGMENT_SECONDS} s)
 
@@ -298,11 +303,12 @@ ${table('vod')}
 
 ${goalLine('vod')}
 
-P2P share: segment bytes from peers over segment bytes from the network, as each library counts them (ours: \`cdn.stats().streams.bench\`; pml: \`onChunkDownloaded\`). Edge MiB: all the run's bytes the edge sent (segments, playlists, manifests; the SDK script apart), from its access log. Stalls, stalled time and startup (loadSource() to the first 'playing') are measured by the same page code in every arm.
+P2P share: segment bytes from peers over segment bytes from the network, as each library counts them (ours: \`cdn.stats().streams.bench\`; pml: \`onChunkDownloaded\`). Edge MiB: all the run's bytes the edge sent (segments, playlists, manifests; the SDK script apart), from its access log. Stalls, stalled time and startup (loadSource() to the first 'playing') are measured by the same page code in every arm.${flags['pml-as-shipped'] ? '' : " p2p-media-loader (defaults but for the tracker, the swarm id and no STUN) hands hls.js a copy of each segment here: as shipped, hls.js's worker detaches the buffer pml keeps for its peers, who then get 0-byte segments (`--pml-as-shipped` runs it so)."}
 
 Machine: ${JSON.stringify(machine({ chromium }))}`
 
-await writeResults('video', md, {
+await writeResults(flags['pml-as-shipped'] ? 'video-pml-as-shipped' : 'video', md, {
+  pmlCopySegments: !flags['pml-as-shipped'],
   bench: 'video',
   pages: PAGES,
   rounds: ROUNDS,
