@@ -42,6 +42,9 @@ export interface VideoRun {
   cacheBytes: number
   /** ours: cdn.stats().streams.bench as the SDK reports it. */
   sdk?: { stalls: number; stalledMs: number; startupMs: number | undefined; offload: number; segments: number }
+  /** ours and pml: loadSource() to the first peer connection, ms (NaN: none); peers connected at the end. */
+  firstPeerMs: number
+  peersAtEnd: number
   /** Media time played (the video's `played` ranges), seconds. */
   played: number
   errors: string[]
@@ -87,6 +90,8 @@ export async function startPage(browser: Browser, init: VideoInit): Promise<{ co
       p2pBytes: 0,
       httpBytes: 0,
       errors: [] as string[],
+      firstPeer: NaN,
+      peers: 0,
       video,
       hls: undefined as any,
       cdn: undefined as any
@@ -115,12 +120,21 @@ export async function startPage(browser: Browser, init: VideoInit): Promise<{ co
       const p2p = w.P2PCDN.hlsjs(cdn, { stream: 'bench' })
       hls = new Hls({ ...p2p.config })
       p2p.attach(hls)
+      cdn.on('peer', (e: any) => {
+        if (e.connected && Number.isNaN(m.firstPeer)) m.firstPeer = performance.now()
+        m.peers += e.connected ? 1 : -1
+      })
     } else if (i.arm === 'pml') {
       const HlsWithP2P = w.HlsJsP2PEngine.injectMixin(Hls)
       hls = new HlsWithP2P({
         p2p: {
           core: { announceTrackers: [i.tracker], swarmId: i.swarm, rtcConfig: { iceServers: [] } },
           onHlsJsCreated(h: any) {
+            h.p2pEngine.addEventListener('onPeerConnect', () => {
+              if (Number.isNaN(m.firstPeer)) m.firstPeer = performance.now()
+              m.peers++
+            })
+            h.p2pEngine.addEventListener('onPeerClose', () => m.peers--)
             h.p2pEngine.addEventListener('onChunkDownloaded', (bytes: number, source: string) => {
               if (source === 'p2p') m.p2pBytes += bytes
               else m.httpBytes += bytes
@@ -195,6 +209,8 @@ export async function collect(page: Page, arm: Arm): Promise<VideoRun> {
               offload: s.offload,
               segments: s.segments
             },
+      firstPeerMs: m.firstPeer - m.t0,
+      peersAtEnd: m.peers,
       played: Array.from(
         { length: m.video.played.length },
         (_, k) => m.video.played.end(k) - m.video.played.start(k)

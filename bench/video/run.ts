@@ -29,7 +29,10 @@ const { values: flags } = parseArgs({
     'edge-cap': { type: 'string', default: String(1024 * 1024) },
     'watch-seconds': { type: 'string', default: '40' },
     /** Run p2p-media-loader without the bench's copy of each segment (see VideoInit.pmlCopySegments). */
-    'pml-as-shipped': { type: 'boolean', default: false }
+    'pml-as-shipped': { type: 'boolean', default: false },
+    /** Comma-separated subsets, for looking into one arm: --arms ours --kinds live. */
+    arms: { type: 'string', default: 'ours,pml,http' },
+    kinds: { type: 'string', default: 'live,vod' }
   }
 })
 const PAGES = Math.min(20, Math.max(2, Number(flags.pages)))
@@ -45,8 +48,11 @@ const LIVE_SEGMENTS =
   LIVE_WINDOW + Math.ceil(((PAGES - 1) * STAGGER_MS) / 1000 / SEGMENT_SECONDS + (WATCH_S + 20) / SEGMENT_SECONDS)
 /** A page that is not playing this long after the watch time is abandoned (bounded). */
 const PAGE_SLACK_MS = 30_000
-const ARMS: Arm[] = ['ours', 'pml', 'http']
 type Kind = 'live' | 'vod'
+const ARMS: Arm[] = (['ours', 'pml', 'http'] as const).filter(a => flags.arms.split(',').includes(a))
+const KINDS: Kind[] = (['live', 'vod'] as const).filter(k => flags.kinds.split(',').includes(k))
+if (ARMS.length === 0 || KINDS.length === 0) throw new Error('--arms and --kinds: ours,pml,http and live,vod')
+const FULL = ARMS.length === 3 && KINDS.length === 2
 
 const stream = await segments({
   seconds: Math.max(VOD_SEGMENTS, LIVE_SEGMENTS) * SEGMENT_SECONDS,
@@ -174,6 +180,9 @@ async function runArm(arm: Arm, kind: Kind, round: number): Promise<ArmRun> {
     )
   const s = summarize(run)
   console.error(
+    `  -> first peer ${s.firstPeerMs!.toFixed(0)} ms (median), peers at the end ${s.peersAtEnd!.toFixed(1)}/page`
+  )
+  console.error(
     `  -> P2P ${(100 * s.p2pShare!).toFixed(1)}%, edge ${s.edgeMiB!.toFixed(1)} MiB (segments ${mib(bytes.segments)}, SDK ${mib(bytes.sdk)}), stalls/page ${s.stallsPerPage!.toFixed(2)}, stalled s/page ${s.stalledSPerPage!.toFixed(1)}, startup ${s.startupMs!.toFixed(0)} ms`
   )
   return run
@@ -205,7 +214,9 @@ function summarize(run: ArmRun): Record<string, number> {
     sdkStallsPerPage: sdk.length === 0 ? NaN : sdk.reduce((n, x) => n + x.stalls, 0) / sdk.length,
     sdkStalledSPerPage: sdk.length === 0 ? NaN : sdk.reduce((n, x) => n + x.stalledMs, 0) / 1000 / sdk.length,
     sdkStartupMs: sdk.length === 0 ? NaN : median(sdk.map(x => x.startupMs ?? Infinity)),
-    pagesWithErrors: run.pages.filter(p => p.errors.length > 0).length
+    pagesWithErrors: run.pages.filter(p => p.errors.length > 0).length,
+    firstPeerMs: median(run.pages.map(p => (Number.isFinite(p.firstPeerMs) ? p.firstPeerMs : Infinity))),
+    peersAtEnd: sum(p => p.peersAtEnd) / run.pages.length
   }
 }
 
@@ -214,7 +225,7 @@ const started = Date.now()
 for (let r = 0; r < ROUNDS; r++) {
   // ours, pml, http on even rounds and the reverse on odd ones: no arm always runs on a warmer machine.
   const order = r % 2 === 0 ? ARMS : [...ARMS].reverse()
-  for (const kind of ['live', 'vod'] as const)
+  for (const kind of KINDS)
     for (const arm of order) {
       console.error(
         `round ${r + 1}/${ROUNDS}: ${kind} ${arm}, ${PAGES} pages (${((Date.now() - started) / 1000).toFixed(0)} s in)`
@@ -226,6 +237,11 @@ for (let r = 0; r < ROUNDS; r++) {
 const chromium = browser.version()
 await browser.close()
 await Promise.all([edge.stop(), tracker.stop(), origin.close()])
+if (!FULL) {
+  // A subset of arms or kinds: a look into them, not a result to keep.
+  for (const r of runs) console.log(JSON.stringify({ arm: r.arm, kind: r.kind, round: r.round, ...summarize(r) }))
+  process.exit(0)
+}
 
 const medians = (arm: Arm, kind: Kind): Record<string, number> => {
   const s = runs.filter(x => x.arm === arm && x.kind === kind).map(summarize)
