@@ -120,6 +120,11 @@ export async function startPage(browser: Browser, init: VideoInit): Promise<{ co
       const p2p = w.P2PCDN.hlsjs(cdn, { stream: 'bench' })
       hls = new Hls({ ...p2p.config })
       p2p.attach(hls)
+      // The SDK's recovered errors by code: why bytes went to HTTP (a peer's missed deadline is ERR_TIMEOUT).
+      cdn.on('error', (e: any) => {
+        if (m.errors.length < 20 && e.code !== 'ERR_ABORTED')
+          m.errors.push(`sdk ${e.code}: ${String(e.message).slice(0, 120)}`)
+      })
       cdn.on('peer', (e: any) => {
         if (e.connected && Number.isNaN(m.firstPeer)) m.firstPeer = performance.now()
         m.peers += e.connected ? 1 : -1
