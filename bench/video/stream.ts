@@ -12,16 +12,12 @@ import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { CACHE } from '../../test/helpers/media.js'
 import type { OriginFile } from '../../test/helpers/origin.js'
 
 const run = promisify(execFile)
 
 export const SEGMENT_SECONDS = 2
-export const CACHE = {
-  segment: 'public, max-age=31536000, immutable',
-  vodPlaylist: 'public, max-age=60',
-  livePlaylist: 'public, max-age=1'
-} as const
 
 export interface StreamOptions {
   seconds: number
