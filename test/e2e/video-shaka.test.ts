@@ -5,16 +5,15 @@
  */
 import type { Page } from 'playwright'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startCdnEnv, type CdnEnv } from '../helpers/cdn-env.js'
-import { generateMedia, playerFiles, startLive, type Media } from '../helpers/media.js'
-import { fatal, untilEnded, viewing, WAIT } from './support/video-page.js'
+import type { CdnEnv } from '../helpers/cdn-env.js'
+import { startLive, type Media } from '../helpers/media.js'
+import { fatal, startVideoEnv, untilEnded, viewing, WAIT } from './support/video-page.js'
 
 let media: Media
 let env: CdnEnv
 
 beforeAll(async () => {
-  media = await generateMedia()
-  env = await startCdnEnv({ ...media.files, ...(await playerFiles()) })
+  ;({ media, env } = await startVideoEnv())
 })
 
 afterAll(async () => {

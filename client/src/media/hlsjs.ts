@@ -6,7 +6,7 @@
 import { errorMessageOf } from '../../../protocol/src/index.js'
 import type { MediaHints } from '../chunk-fetcher.js'
 import type { Client } from '../client.js'
-import { readBody } from './read-body.js'
+import { bodyLength, readBody } from './read-body.js'
 import { MediaSession, type MediaSessionOptions, type SessionMedia } from './session.js'
 
 /** The parts of hls.js's loader context we read (`LoaderContext`, `FragmentLoaderContext`). */
@@ -189,7 +189,7 @@ export class HlsLoader {
           if (settled()) callbacks.onError({ code: res.status, text: res.statusText }, context, res, stats)
           return
         }
-        stats.total = totalOf(res)
+        stats.total = bodyLength(res)
         const data = await readBody(res, bytes => (stats.loaded += bytes))
         stats.loading.end = Math.max(stats.loading.first, performance.now())
         stats.chunkCount = 1
@@ -249,10 +249,4 @@ function loaderClass(run: Load, session: MediaSession | undefined): HlsLoaderCla
       super(run, session)
     }
   }
-}
-
-/** Bytes this response will carry (a 206: the range's); 0 when unknown. */
-function totalOf(res: Response): number {
-  const n = Number(res.headers.get('Content-Length') ?? 0)
-  return Number.isSafeInteger(n) && n > 0 ? n : 0
 }

@@ -17,3 +17,9 @@ export async function readBody(res: Response, onPiece: (bytes: number) => void):
     }
   return concatBytes(parts)
 }
+
+/** Bytes the response says it carries (a 206: its range's), from Content-Length; 0 when unknown. */
+export function bodyLength(res: Response): number {
+  const n = Number(res.headers.get('Content-Length') ?? 0)
+  return Number.isSafeInteger(n) && n > 0 ? n : 0
+}

@@ -5,7 +5,7 @@
  * the page's; nothing here imports Shaka.
  */
 import type { Client } from '../client.js'
-import { readBody } from './read-body.js'
+import { bodyLength, readBody } from './read-body.js'
 import { MediaSession, type MediaSessionOptions, type SessionMedia } from './session.js'
 
 /** The parts of `shaka.extern.Request` read here. */
@@ -193,13 +193,13 @@ export function shakaPlugin(cdn: Client, shaka: ShakaNamespace, options: MediaSe
 
 /** The whole body, Shaka told of each piece (its ABR samples bandwidth from these). */
 async function readWithProgress(res: Response, progress: Progress): Promise<ArrayBuffer> {
-  const total = Number(res.headers.get('Content-Length') ?? 0)
+  const total = bodyLength(res)
   let loaded = 0
   let last = performance.now()
   const data = await readBody(res, bytes => {
     loaded += bytes
     const now = performance.now()
-    progress(now - last, bytes, Number.isFinite(total) && total > loaded ? total - loaded : 0)
+    progress(now - last, bytes, Math.max(0, total - loaded))
     last = now
   })
   return data.buffer

@@ -4,6 +4,15 @@
  */
 import type { Page } from 'playwright'
 import type { BytesBySource, StreamStats } from '../../../client/src/index.js'
+import { startCdnEnv, type CdnEnv } from '../../helpers/cdn-env.js'
+import { generateMedia, playerFiles, type Media } from '../../helpers/media.js'
+
+/** The test streams (made by ffmpeg, cached) served by the origin of a whole p2pcdn, with hls.js and Shaka. */
+export async function startVideoEnv(): Promise<{ media: Media; env: CdnEnv }> {
+  const media = await generateMedia()
+  const env = await startCdnEnv({ ...media.files, ...(await playerFiles()) })
+  return { media, env }
+}
 
 export const WAIT = { timeout: 40_000, polling: 100 }
 
