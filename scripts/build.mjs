@@ -14,6 +14,13 @@ const [iife] = await Promise.all([
     globalName: 'P2PCDN'
   }),
   build({ ...browserOptions, entryPoints: ['client/src/index.ts'], outfile: 'dist/p2pcdn.mjs', format: 'esm' }),
+  // A classic script: the site's worker file pulls it in with importScripts.
+  build({
+    ...browserOptions,
+    entryPoints: ['client/src/service-worker/worker.ts'],
+    outfile: 'dist/p2pcdn-sw.js',
+    format: 'iife'
+  }),
   // The player integrations as their own modules (`p2pcdn/hlsjs`, `p2pcdn/shaka`): they take the instance.
   build({ ...browserOptions, entryPoints: ['client/src/media/hlsjs.ts'], outfile: 'dist/hlsjs.mjs', format: 'esm' }),
   build({ ...browserOptions, entryPoints: ['client/src/media/shaka.ts'], outfile: 'dist/shaka.mjs', format: 'esm' }),
@@ -33,5 +40,5 @@ const [iife] = await Promise.all([
 
 const bytes = Object.values(iife.metafile.outputs).find(o => o.entryPoint)?.bytes ?? 0
 console.log(
-  `built dist/p2pcdn.js (${(bytes / 1024).toFixed(1)} KiB minified), dist/p2pcdn.mjs, dist/hlsjs.mjs, dist/shaka.mjs, dist/cli.js`
+  `built dist/p2pcdn.js (${(bytes / 1024).toFixed(1)} KiB minified), dist/p2pcdn.mjs, dist/p2pcdn-sw.js, dist/hlsjs.mjs, dist/shaka.mjs, dist/cli.js`
 )

@@ -16,7 +16,7 @@ import { edgeAllowed, resolveConfig, type ClientConfig, type ClientInit } from '
 import { EdgeSet, type RankedEdge } from './edge-set.js'
 import { Emitter } from './events.js'
 import { Holdings } from './holdings.js'
-import { edgeUrlFor, fetchManifestAt, fetchRange, rankEdges } from './http-source.js'
+import { edgeUrlFor, fetchManifestAt, fetchRange, networkFetch, rankEdges } from './http-source.js'
 import { Limiter } from './limiter.js'
 import { ManifestSource } from './manifest-source.js'
 import { watchPlayback, type PlaybackElement } from './media/playback.js'
@@ -74,6 +74,8 @@ export class Client extends Emitter<ClientEvents> {
   /** Resource ids being fetched (with a count): never evicted meanwhile. */
   readonly #inUse = new Map<string, number>()
   readonly #fetches = new Set<AbortController>()
+  /** Fetches that began before the swarm was joined, waiting for it (`#joined`). */
+  readonly #joinWaiters = new Set<() => void>()
   readonly #onPageHide = (): void => {
     void this.destroy()
   }
@@ -137,8 +139,26 @@ export class Client extends Emitter<ClientEvents> {
    * const first1k = new Uint8Array(await res.arrayBuffer())
    */
   async fetch(input: string | URL, init: RequestInit & { media?: MediaHints } = {}): Promise<Response> {
+    return (await this.#fetch(input, init, true))!
+  }
+
+  /**
+   * `fetch` for what peers may share only: resolves with `undefined`, fetching nothing,
+   * for a resource without a manifest (the edge made none: private, not cacheable, or
+   * the edges are down). The service worker then fetches it itself, with the page's
+   * credentials, as the page would have.
+   */
+  async fetchShared(input: string | URL, init: RequestInit = {}): Promise<Response | undefined> {
+    return await this.#fetch(input, init, false)
+  }
+
+  async #fetch(
+    input: string | URL,
+    init: RequestInit & { media?: MediaHints },
+    direct: boolean
+  ): Promise<Response | undefined> {
     const method = (init.method ?? 'GET').toUpperCase()
-    if (method !== 'GET' && method !== 'HEAD') return await fetch(input, init)
+    if (method !== 'GET' && method !== 'HEAD') return direct ? await networkFetch(String(input), init) : undefined
     const url = new URL(input, typeof location === 'undefined' ? undefined : location.href).href
     if (this.#destroyed) throw new CdnError('ERR_ABORTED', 'P2PCDN instance destroyed')
     const abort = new AbortController()
@@ -170,7 +190,7 @@ export class Client extends Emitter<ClientEvents> {
       if (manifest === undefined) {
         forget()
         abort.abort(new DOMException('no manifest', 'AbortError')) // the early bytes are not needed
-        return await this.#fetchDirect(url, init, media?.stream)
+        return direct ? await this.#fetchDirect(url, init, media?.stream) : undefined
       }
       const id = await resourceId(manifest, sha256)
       const { status, headers, want } = responseHead(manifest, new Headers(init.headers).get('Range'))
@@ -277,7 +297,7 @@ export class Client extends Emitter<ClientEvents> {
     const edges = this.#edges
     for (const edge of edges.usable()) {
       try {
-        const res = await fetch(edgeUrlFor(edge.url, url), init)
+        const res = await networkFetch(edgeUrlFor(edge.url, url), init)
         if (res.status < 500) {
           edges.succeeded(edge.url)
           return this.#counted(url, res, 'edge')
@@ -289,7 +309,7 @@ export class Client extends Emitter<ClientEvents> {
         this.#report(err, { url })
       }
     }
-    return this.#counted(url, await fetch(url, init), 'origin')
+    return this.#counted(url, await networkFetch(url, init), 'origin')
   }
 
   /**
@@ -479,6 +499,7 @@ export class Client extends Emitter<ClientEvents> {
       this.#uploaded += bytes
     })
     this.#swarm = swarm
+    for (const wake of this.#joinWaiters) wake()
   }
 
   /**
@@ -504,7 +525,7 @@ export class Client extends Emitter<ClientEvents> {
   /** Without a trusted manifest the resource is neither taken from peers nor shared. */
   async #fetchDirect(url: string, init: RequestInit, stream: string | undefined): Promise<Response> {
     if (stream !== undefined) this.#streams.segment(stream)
-    return this.#counted(url, await fetch(url, init), 'origin', stream)
+    return this.#counted(url, await networkFetch(url, init), 'origin', stream)
   }
 
   /** `res` with its body's bytes counted as they are read. */
@@ -525,19 +546,40 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Give the swarm's peers a chance to connect and say what they hold (peer-wait.ts). */
   async #awaitPeers(id: string, first: number, signal: AbortSignal): Promise<void> {
+    const { maxPeers, peerWaitMs: waitMs, peerConnectMs: connectMs } = this.config
+    const started = performance.now()
+    // A page's first requests come while the tracker is still being asked (its edge
+    // list, then the swarm): the swarm gets the time a connection gets to appear.
+    const tracker = this.#tracker
+    if (this.#swarm === undefined && tracker !== undefined && this.config.p2p)
+      await this.#joined(tracker, Math.min(waitMs, connectMs), signal)
     const swarm = this.#swarm
     if (swarm === undefined) return
-    const { maxPeers, peerWaitMs: waitMs, peerConnectMs: connectMs } = this.config
     await awaitPeers({
       swarm,
       resourceId: id,
       first,
       maxPeers,
-      waitMs,
+      waitMs: waitMs - (performance.now() - started),
       connectMs,
       signal,
       current: () => this.#swarm === swarm
     })
+  }
+
+  /** Resolves when the swarm is joined, the tracker closes, `ms` pass or `signal` aborts. */
+  async #joined(tracker: TrackerClient, ms: number, signal: AbortSignal): Promise<void> {
+    let wake = (): void => {}
+    const woken = new Promise<void>(resolve => (wake = resolve))
+    this.#joinWaiters.add(wake)
+    const offClose = tracker.on('close', wake)
+    const timer = setTimeout(wake, ms)
+    signal.addEventListener('abort', wake, { once: true })
+    await woken
+    this.#joinWaiters.delete(wake)
+    offClose()
+    clearTimeout(timer)
+    signal.removeEventListener('abort', wake)
   }
 
   async #chunk(job: FetchJob, index: number): Promise<Uint8Array> {

@@ -10,6 +10,7 @@ import {
 } from '../../protocol/src/index.js'
 import { concatBytes } from './bytes.js'
 import type { RankedEdge } from './edge-set.js'
+import { BYPASS_HEADER } from './service-worker/rules.js'
 
 const PING_TIMEOUT_MS = 2000
 
@@ -59,7 +60,7 @@ export async function rankEdges(edges: Array<{ url: string; region?: string }>):
     edges.map(async ({ url, region }) => {
       const started = performance.now()
       try {
-        const res = await fetch(url + EDGE_PATHS.ping, {
+        const res = await networkFetch(url + EDGE_PATHS.ping, {
           cache: 'no-store',
           signal: AbortSignal.timeout(PING_TIMEOUT_MS)
         })
@@ -85,7 +86,7 @@ export async function rankEdges(edges: Array<{ url: string; region?: string }>):
  */
 export async function fetchManifestAt(url: string, timeoutMs: number, signal?: AbortSignal): Promise<Manifest> {
   return await timed(timeoutMs, signal, url, async s => {
-    const res = await fetch(url, { signal: s })
+    const res = await networkFetch(url, { signal: s })
     check(res, `manifest ${url}`)
     return parseManifest(await readCapped(res, MAX_MANIFEST_BYTES, `manifest ${url}`))
   })
@@ -144,7 +145,7 @@ export async function fetchRange(
   signal?: AbortSignal
 ): Promise<Uint8Array> {
   return await timed(timeoutMs, signal, url, async s => {
-    const res = await fetch(url, { headers: { Range: `bytes=${start}-${end - 1}` }, signal: s })
+    const res = await networkFetch(url, { headers: { Range: `bytes=${start}-${end - 1}` }, signal: s })
     check(res, `${url} bytes ${start}-${end - 1}`)
     return await readSlice(res.body, res.status === 206 ? 0 : start, end - start)
   })
@@ -154,4 +155,17 @@ export async function fetchRange(
 export function edgeUrlFor(edgeUrl: string, resourceUrl: string): string {
   const u = new URL(resourceUrl)
   return edgeUrl + u.pathname + u.search
+}
+
+/**
+ * `fetch` for the SDK's own requests. One to the page's own origin is marked, so the
+ * site's service worker lets it through instead of handing it back to the SDK; others
+ * are left as they are (a custom header would cost another origin a preflight).
+ */
+export async function networkFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  if (typeof location === 'undefined' || new URL(url, location.href).origin !== location.origin)
+    return await fetch(url, init)
+  const headers = new Headers(init.headers)
+  headers.set(BYPASS_HEADER, 'bypass')
+  return await fetch(url, { ...init, headers })
 }

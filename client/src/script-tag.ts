@@ -1,5 +1,6 @@
 import type { Client } from './client.js'
 import type { ClientInit } from './config.js'
+import type { WorkerSetup } from './service-worker/page.js'
 
 /** Elements whose `data-p2p-src` is upgraded, and the attribute that receives the blob URL. */
 const TARGETS: Record<string, 'src' | 'href'> = { IMG: 'src', VIDEO: 'src', AUDIO: 'src', SOURCE: 'src', A: 'href' }
@@ -22,6 +23,19 @@ export function initFromScript(script: HTMLOrSVGScriptElement | null): ClientIni
   if (d.upload !== undefined) init.upload = d.upload !== 'false' && d.upload !== 'off'
   if (d.consent === 'required') init.consent = 'required'
   return init
+}
+
+/**
+ * Service-worker mode from `data-service-worker` (the worker file's URL on the site) and
+ * `data-service-worker-scope`; `'off'` for `data-service-worker="off"`, which removes the
+ * worker a page registered before.
+ */
+export function workerFromScript(script: HTMLOrSVGScriptElement | null): WorkerSetup | 'off' | undefined {
+  if (!(script instanceof HTMLScriptElement)) return undefined
+  const { serviceWorker: url, serviceWorkerScope: scope } = script.dataset
+  if (url === undefined || url === '') return undefined
+  if (url === 'off' || url === 'false') return 'off'
+  return scope === undefined ? { url } : { url, scope }
 }
 
 /** Replace `data-p2p-src` with a blob URL of what `cdn.fetch` returned. */

@@ -20,7 +20,13 @@ import { PREFLIGHT_HEADERS } from './headers.js'
 
 /** Paths under this prefix belong to the edge and never reach the origin. */
 const EDGE_PREFIX = '/_p2pcdn/'
-const SDK_MAP_PATH = `${EDGE_PATHS.sdk}.map`
+/** The browser files the edge serves (read from disk beside the SDK on each request), and their source maps. */
+const SDK_FILES: ReadonlyMap<string, string> = new Map(
+  [EDGE_PATHS.sdk, EDGE_PATHS.serviceWorker].flatMap(path => [
+    [path, path.slice(1)],
+    [`${path}.map`, `${path.slice(1)}.map`]
+  ])
+)
 
 export interface EdgeServer {
   readonly server: Server
@@ -138,8 +144,7 @@ async function handle(
     path === EDGE_PATHS.ping ||
     path === EDGE_PATHS.healthz ||
     path === EDGE_PATHS.metrics ||
-    path === EDGE_PATHS.sdk ||
-    path === SDK_MAP_PATH ||
+    SDK_FILES.has(path) ||
     path.startsWith(EDGE_PREFIX)
   if (own && !readOnly) {
     send(
@@ -175,10 +180,11 @@ async function handle(
     case EDGE_PATHS.manifest:
       await serveManifest(ctx, req, res, new URLSearchParams(queryAt === -1 ? '' : key.slice(queryAt)))
       return
-    case EDGE_PATHS.sdk:
-    case SDK_MAP_PATH:
-      await serveSdk(ctx, req, res, path === SDK_MAP_PATH)
-      return
+  }
+  const sdkFile = SDK_FILES.get(path)
+  if (sdkFile !== undefined) {
+    await serveSdk(ctx, req, res, sdkFile)
+    return
   }
   if (path.startsWith(EDGE_PREFIX)) {
     sendError(ctx, res, 404, 'ERR_PROTOCOL', `no such edge endpoint: ${path}`)

@@ -47,6 +47,8 @@ export const EDGE_PATHS = {
   ping: '/_p2pcdn/ping',
   manifest: '/_p2pcdn/manifest',
   sdk: '/p2pcdn.js',
+  /** The service worker the site's own worker file imports (`importScripts`). */
+  serviceWorker: '/p2pcdn-sw.js',
   healthz: '/healthz',
   /** Prometheus text exposition. */
   metrics: '/metrics',

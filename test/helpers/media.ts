@@ -402,3 +402,64 @@ export async function playerFiles(): Promise<Record<string, OriginFile>> {
     files[path] = { body: await readFile(file), type: 'text/javascript', headers: { 'Cache-Control': 'no-cache' } }
   return files
 }
+
+/**
+ * One progressive MP4 (H.264 + AAC, `moov` first, a keyframe every second) of about
+ * `seconds × (kbps + 64) / 8` KB, for a plain `<video src>`: the browser reads it with
+ * Range requests and seeks by them. Cached under os.tmpdir() like `generateMedia`.
+ */
+export async function progressiveMp4({ seconds = 20, kbps = 1000 } = {}): Promise<Uint8Array> {
+  const root = join(tmpdir(), 'p2pcdn-media')
+  const file = join(root, `progressive-${FORMAT}-${seconds}s-${kbps}k.mp4`)
+  if (!existsSync(file)) {
+    await mkdir(root, { recursive: true })
+    const work = await mkdtemp(join(root, 'tmp-'))
+    try {
+      await ffmpeg(
+        [
+          ...['-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=25:duration=${seconds}`],
+          ...['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`],
+          ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '25', '-keyint_min', '25'],
+          ...['-b:v', `${kbps}k`, '-minrate', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${2 * kbps}k`],
+          ...['-c:a', 'aac', '-b:a', '64k', '-ac', '1', '-shortest', '-movflags', '+faststart', 'out.mp4']
+        ],
+        work
+      )
+      await rename(join(work, 'out.mp4'), file)
+    } finally {
+      await rm(work, { recursive: true, force: true })
+    }
+  }
+  return await readFile(file)
+}
+
+/** A `width`×`height` PNG test picture (ffmpeg's testsrc2 at frame `frame`), cached like the rest. */
+export async function pngImage(width = 480, height = 360, frame = 0): Promise<Uint8Array> {
+  const root = join(tmpdir(), 'p2pcdn-media')
+  const file = join(root, `image-${FORMAT}-${width}x${height}-${frame}.png`)
+  if (!existsSync(file)) {
+    await mkdir(root, { recursive: true })
+    const work = await mkdtemp(join(root, 'tmp-'))
+    try {
+      const size = `${width}x${height}`
+      await ffmpeg(
+        [
+          '-f',
+          'lavfi',
+          '-i',
+          `testsrc2=size=${size}:rate=25`,
+          '-vf',
+          `select=eq(n\\,${frame})`,
+          '-frames:v',
+          '1',
+          'out.png'
+        ],
+        work
+      )
+      await rename(join(work, 'out.png'), file)
+    } finally {
+      await rm(work, { recursive: true, force: true })
+    }
+  }
+  return await readFile(file)
+}

@@ -1,6 +1,10 @@
-/** `/p2pcdn.js` and its source map, read from disk on each request so a rebuild shows up at once. */
+/**
+ * `/p2pcdn.js`, `/p2pcdn-sw.js` and their source maps, read from disk beside the
+ * configured SDK on each request so a rebuild shows up at once.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readFile, stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { noneMatch } from '../range.js'
 import type { HandlerContext } from './context.js'
 import { send } from './reply.js'
@@ -12,9 +16,16 @@ export async function serveSdk(
   ctx: HandlerContext,
   req: IncomingMessage,
   res: ServerResponse,
-  map: boolean
+  file: string
 ): Promise<void> {
-  const path = map ? `${ctx.config.sdkPath}.map` : ctx.config.sdkPath
+  const map = file.endsWith('.map')
+  // The SDK itself may have been configured under another name.
+  const path =
+    file === 'p2pcdn.js'
+      ? ctx.config.sdkPath
+      : file === 'p2pcdn.js.map'
+        ? `${ctx.config.sdkPath}.map`
+        : join(dirname(ctx.config.sdkPath), file)
   let body: Buffer
   let etag: string
   try {
