@@ -1,7 +1,9 @@
 /**
  * A byte stream of chunks `first..last` delivered in order while up to `parallel`
  * later chunks are already being fetched. Reading the first bytes never waits for the
- * last chunk. Aborting `signal` errors the stream at once; `onEnd` runs exactly once,
+ * last chunk. With `ramp`, the read-ahead starts at two chunks and doubles each time
+ * the reader asks for more: a reader that stops early (a media element that read an
+ * MP4's index and seeks) costs a chunk or two, one that reads on gets full speed. Aborting `signal` errors the stream at once; `onEnd` runs exactly once,
  * when the stream closes, errors or is cancelled. `onHead` hears each chunk the reader
  * is now waiting for: the one whose lateness the page feels.
  */
@@ -9,6 +11,7 @@ export function chunkStream(
   first: number,
   last: number,
   parallel: number,
+  ramp: boolean,
   fetchChunk: (index: number) => Promise<Uint8Array>,
   signal: AbortSignal,
   onEnd: (reason?: unknown) => void,
@@ -17,6 +20,7 @@ export function chunkStream(
   const inFlight = new Map<number, Promise<Uint8Array>>()
   let next = first
   let started = first
+  let ahead = ramp ? Math.min(2, parallel) : parallel
   let ended = false
   const end = (reason?: unknown): void => {
     if (ended) return
@@ -26,7 +30,7 @@ export function chunkStream(
   }
   let onAbort = (): void => {}
   const fill = (): void => {
-    while (started <= last && started < next + parallel) {
+    while (started <= last && started < next + ahead) {
       const p = fetchChunk(started)
       p.catch(() => {}) // surfaced when its turn comes
       inFlight.set(started++, p)
@@ -46,6 +50,8 @@ export function chunkStream(
       },
       async pull(controller) {
         if (ended) return
+        // Asked for more after taking a chunk: this reader reads on.
+        if (next > first) ahead = Math.min(parallel, ahead * 2)
         fill()
         onHead(next)
         let bytes: Uint8Array

@@ -193,7 +193,8 @@ export class Client extends Emitter<ClientEvents> {
         return direct ? await this.#fetchDirect(url, init, media?.stream) : undefined
       }
       const id = await resourceId(manifest, sha256)
-      const { status, headers, want } = responseHead(manifest, new Headers(init.headers).get('Range'))
+      const range = new Headers(init.headers).get('Range')
+      const { status, headers, want } = responseHead(manifest, range)
       if (method === 'HEAD' || want.end === want.start) {
         forget()
         abort.abort(new DOMException('no body', 'AbortError'))
@@ -224,6 +225,7 @@ export class Client extends Emitter<ClientEvents> {
         first,
         last,
         this.config.parallelChunks,
+        range !== null,
         async index => {
           const bytes = await (index === first ? head : this.#chunk(job, index))
           const chunkStart = index * manifest.chunkSize

@@ -11,7 +11,9 @@
  * which the exchange for that one request runs:
  *   page: `accepted` at once (its SDK runs), then `head` | `fallback` | `error`, then for a
  *   head one of `chunk` | `end` | `error` per `pull`, nothing unasked;
- *   worker: `pull` (send the next bytes) | `cancel` (the reader went away).
+ *   worker: `pull` (send the next bytes) | `cancel` (the reader went away) | `ping`
+ *   (while a reply is due), which the page answers with `alive` at once, whatever it is
+ *   doing: a closed or frozen page never does, and the worker stops waiting on it.
  */
 
 export const RELAY_VERSION = 1
@@ -28,13 +30,14 @@ export type WorkerMessage =
 
 export type PortReply =
   | { type: 'accepted' }
+  | { type: 'alive' }
   | { type: 'head'; status: 200 | 206; headers: Array<[string, string]> }
   | { type: 'fallback'; reason: string }
   | { type: 'chunk'; bytes: ArrayBuffer }
   | { type: 'end' }
   | { type: 'error'; reason: string }
 
-export type PortAsk = { type: 'pull' } | { type: 'cancel' }
+export type PortAsk = { type: 'pull' } | { type: 'cancel' } | { type: 'ping' }
 
 /** Response headers a relayed answer may carry: what describes the bytes, nothing else. */
 export const RELAYED_HEADERS: ReadonlySet<string> = new Set([
@@ -73,7 +76,7 @@ export function parseWorkerMessage(data: unknown): WorkerMessage | undefined {
 
 export function parsePortAsk(data: unknown): PortAsk | undefined {
   if (!isRecord(data)) return undefined
-  return data.type === 'pull' || data.type === 'cancel' ? { type: data.type } : undefined
+  return data.type === 'pull' || data.type === 'cancel' || data.type === 'ping' ? { type: data.type } : undefined
 }
 
 /** A page's reply, or `undefined` for anything malformed (the worker then stops trusting that page's answer). */
@@ -97,6 +100,7 @@ export function parsePortReply(data: unknown): PortReply | undefined {
       return data.bytes instanceof ArrayBuffer ? { type: 'chunk', bytes: data.bytes } : undefined
     case 'end':
     case 'accepted':
+    case 'alive':
       return { type: data.type }
     case 'fallback':
     case 'error':

@@ -98,6 +98,8 @@ async function answer(cdn: Client, request: { url: string; range: string | null 
       abort.abort(new DOMException('the worker cancelled', 'AbortError'))
       void body.reader?.cancel().catch(() => {})
       port.close()
+    } else if (ask?.type === 'ping') {
+      reply({ type: 'alive' })
     } else if (ask?.type === 'pull') {
       pulls++
       void pump()

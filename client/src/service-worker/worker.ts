@@ -21,7 +21,7 @@ declare const self: WorkerScope
 
 /** A page that has said nothing for this long is not asked (it says hello every KEEPALIVE_MS). */
 const SERVER_STALE_MS = 3 * KEEPALIVE_MS
-/** How often a relay waiting on a page checks that the page still exists. */
+/** How often a relay waiting on a page asks it whether it is still there; twice unanswered, it is gone. */
 const LIVENESS_MS = 500
 /** A page alive but silent this long while a reply is due is given up on. */
 const STALL_MS = 20_000
@@ -199,6 +199,7 @@ class RelayPort {
   readonly #queue: unknown[] = []
   #wake: (() => void) | undefined
   #failure: Error | undefined
+  #heardAt = Date.now()
   readonly #leave = (reason: Error): void => {
     this.#fail(reason)
   }
@@ -207,6 +208,8 @@ class RelayPort {
     this.#port = port
     this.#server = server
     port.onmessage = event => {
+      this.#heardAt = Date.now()
+      if (parsePortReply(event.data)?.type === 'alive') return
       if (this.#queue.length >= MAX_UNASKED) this.#fail(new Error('the serving page sent replies nobody asked for'))
       else this.#queue.push(event.data)
       this.#wake?.()
@@ -221,16 +224,13 @@ class RelayPort {
   }
 
   async reply(withinMs = STALL_MS): Promise<PortReply> {
-    const started = Date.now()
-    let checking = false
+    const started = (this.#heardAt = Date.now())
+    // Not the Clients API: a worker being replaced by an update no longer sees its pages there.
     const watchdog = setInterval(() => {
-      if (Date.now() - started > withinMs) this.#fail(new Error(`no answer from the serving page in ${withinMs} ms`))
-      if (checking) return
-      checking = true
-      void self.clients.get(this.#server).then(client => {
-        checking = false
-        if (client === undefined) this.#fail(new Error('the serving page is gone'))
-      })
+      const now = Date.now()
+      if (now - started > withinMs) this.#fail(new Error(`no answer from the serving page in ${withinMs} ms`))
+      else if (now - this.#heardAt > 2 * LIVENESS_MS) this.#fail(new Error('the serving page is gone'))
+      else this.ask({ type: 'ping' })
     }, LIVENESS_MS)
     try {
       while (this.#queue.length === 0 && this.#failure === undefined)

@@ -18,6 +18,7 @@ describe('chunkStream', () => {
       0,
       3,
       2,
+      false,
       async i => {
         asked.push(i)
         return await pending[i]!.promise
@@ -52,6 +53,7 @@ describe('chunkStream', () => {
       0,
       9,
       2,
+      false,
       async () => await new Promise<Uint8Array>(() => {}),
       abort.signal,
       r => ends.push(r)
@@ -68,6 +70,7 @@ describe('chunkStream', () => {
       0,
       1,
       2,
+      false,
       async i => {
         if (i === 0) throw new Error('no source')
         return Uint8Array.of(1)
@@ -76,5 +79,30 @@ describe('chunkStream', () => {
       () => {}
     )
     await expect(stream.getReader().read()).rejects.toThrow('no source')
+  })
+
+  it('with ramp, reads two chunks ahead at first and doubles the read-ahead each time the reader asks for more', async () => {
+    const asked: number[] = []
+    const stream = chunkStream(
+      0,
+      19,
+      8,
+      true,
+      async i => {
+        asked.push(i)
+        return Uint8Array.of(i)
+      },
+      new AbortController().signal,
+      () => {}
+    )
+    const reader = stream.getReader()
+    const inFlightAfter: number[] = []
+    for (let taken = 1; taken <= 5; taken++) {
+      await reader.read()
+      inFlightAfter.push(asked.length - taken)
+    }
+    // A reader that stops after its first chunk has cost two more.
+    expect(inFlightAfter).toEqual([2, 4, 8, 8, 8])
+    await reader.cancel()
   })
 })
