@@ -5,15 +5,8 @@
  * fails, the rest comes from the network. It serves no byte it did not get from a page
  * or the network, and never more or other bytes than the response announced.
  */
-import {
-  KEEPALIVE_MS,
-  RELAY_VERSION,
-  parsePageMessage,
-  parsePortReply,
-  type PortAsk,
-  type PortReply,
-  type WorkerMessage
-} from './messages.js'
+import { KEEPALIVE_MS, RELAY_VERSION, parsePageMessage, type PortReply, type WorkerMessage } from './messages.js'
+import { RelayPort } from './relay-port.js'
 import { intercepts, parseRules, type WorkerRules } from './rules.js'
 import type { FetchEvent, WorkerScope } from './worker-scope.js'
 
@@ -21,14 +14,12 @@ declare const self: WorkerScope
 
 /** A page that has said nothing for this long is not asked (it says hello every KEEPALIVE_MS). */
 const SERVER_STALE_MS = 3 * KEEPALIVE_MS
-/** How often a relay waiting on a page asks it whether it is still there; twice unanswered, it is gone. */
+/** How often a relay waiting on a page asks it whether it is still there (see RelayPort). */
 const LIVENESS_MS = 500
 /** A page alive but silent this long while a reply is due is given up on. */
 const STALL_MS = 20_000
 /** A page whose SDK runs says `accepted` at once; one that does not within this is busy or broken. */
 const ACCEPT_MS = 1000
-/** Replies a page may send ahead of the pulls asking for them (one per pull is the protocol). */
-const MAX_UNASKED = 2
 /** A page that has just loaded may not have said hello yet: its first requests wait this long for one. */
 const HELLO_WAIT_MS = 1000
 const NEW_CLIENT_MS = 3000
@@ -189,110 +180,63 @@ async function helloWithin(ms: number): Promise<void> {
 /** The SDK said this URL is not for it. */
 class Pass extends Error {}
 
-/**
- * One request's exchange with a page. Each wait for a reply checks that the page still
- * exists and gives up after STALL_MS: a closed tab sends nothing, ever.
- */
-class RelayPort {
-  readonly #port: MessagePort
-  readonly #server: string
-  readonly #queue: unknown[] = []
-  #wake: (() => void) | undefined
-  #failure: Error | undefined
-  #heardAt = Date.now()
-  readonly #leave = (reason: Error): void => {
-    this.#fail(reason)
-  }
-
-  constructor(port: MessagePort, server: string) {
-    this.#port = port
-    this.#server = server
-    port.onmessage = event => {
-      this.#heardAt = Date.now()
-      if (parsePortReply(event.data)?.type === 'alive') return
-      if (this.#queue.length >= MAX_UNASKED) this.#fail(new Error('the serving page sent replies nobody asked for'))
-      else this.#queue.push(event.data)
-      this.#wake?.()
-    }
-    let set = departures.get(server)
-    if (set === undefined) departures.set(server, (set = new Set()))
-    set.add(this.#leave)
-  }
-
-  ask(message: PortAsk): void {
-    this.#port.postMessage(message)
-  }
-
-  async reply(withinMs = STALL_MS): Promise<PortReply> {
-    const started = (this.#heardAt = Date.now())
-    // Not the Clients API: a worker being replaced by an update no longer sees its pages there.
-    const watchdog = setInterval(() => {
-      const now = Date.now()
-      if (now - started > withinMs) this.#fail(new Error(`no answer from the serving page in ${withinMs} ms`))
-      else if (now - this.#heardAt > 2 * LIVENESS_MS) this.#fail(new Error('the serving page is gone'))
-      else this.ask({ type: 'ping' })
-    }, LIVENESS_MS)
-    try {
-      while (this.#queue.length === 0 && this.#failure === undefined)
-        await new Promise<void>(resolve => (this.#wake = resolve))
-    } finally {
-      clearInterval(watchdog)
-      this.#wake = undefined
-    }
-    if (this.#failure !== undefined) throw this.#failure
-    const reply = parsePortReply(this.#queue.shift())
-    if (reply === undefined) throw this.#fail(new Error('malformed reply from the serving page'))
-    return reply
-  }
-
-  close(): void {
-    if (this.#failure === undefined) this.#fail(new Error('closed'))
-  }
-
-  #fail(reason: Error): Error {
-    if (this.#failure === undefined) {
-      this.#failure = reason
-      this.#port.postMessage({ type: 'cancel' } satisfies PortAsk)
-      this.#port.close()
-      departures.get(this.#server)?.delete(this.#leave)
-      if (departures.get(this.#server)?.size === 0) departures.delete(this.#server)
-    }
-    this.#wake?.()
-    return this.#failure
-  }
-}
-
 async function openRelay(server: string, url: string, range: string | null): Promise<Opened> {
   const client = await self.clients.get(server)
   if (client === undefined) throw new Error('the serving page is gone')
   const channel = new MessageChannel()
-  const relay = new RelayPort(channel.port1, server)
+  const relay = new RelayPort(channel.port1, { livenessMs: LIVENESS_MS, stallMs: STALL_MS })
+  // The page saying bye ends the exchange at once.
+  let leaving = departures.get(server)
+  if (leaving === undefined) departures.set(server, (leaving = new Set()))
+  const leave = (reason: Error): void => {
+    relay.fail(reason)
+  }
+  leaving.add(leave)
+  relay.onClose = () => {
+    leaving.delete(leave)
+    if (leaving.size === 0) departures.delete(server)
+  }
   client.postMessage({ p2pcdn: RELAY_VERSION, type: 'request', url, range } satisfies WorkerMessage, [channel.port2])
-  let first: PortReply
+  let answer: PortReply
   try {
     const accepted = await relay.reply(ACCEPT_MS)
     if (accepted.type !== 'accepted') throw new Error(`unexpected ${accepted.type} before accepted`)
-    first = await relay.reply()
+    answer = await relay.reply()
   } catch (err) {
     relay.close()
     throw err
   }
-  if (first.type === 'fallback') {
+  if (answer.type === 'fallback') {
     relay.close()
-    throw new Pass(first.reason)
+    throw new Pass(answer.reason)
   }
-  const head = first.type === 'head' ? headOf(first.status, first.headers) : undefined
+  const head = answer.type === 'head' ? headOf(answer.status, answer.headers) : undefined
   if (head === undefined) {
     relay.close()
-    throw new Error(first.type === 'error' ? first.reason : `unexpected ${first.type} before the head`)
+    throw new Error(answer.type === 'error' ? answer.reason : `unexpected ${answer.type} before the head`)
+  }
+  const read = async (): Promise<Uint8Array | undefined> => {
+    relay.ask({ type: 'pull' })
+    const reply = await relay.reply()
+    if (reply.type === 'chunk') return new Uint8Array(reply.bytes)
+    if (reply.type === 'end') return undefined
+    throw new Error(reply.type === 'error' ? reply.reason : `unexpected ${reply.type}`)
+  }
+  // The first bytes are in before the browser gets the head: a page that fails this early
+  // costs the request nothing but the network's copy.
+  let first: Uint8Array | undefined
+  try {
+    first = head.length === 0 ? undefined : await read()
+  } catch (err) {
+    relay.close()
+    throw err
   }
   const upstream: Upstream = {
     read: async () => {
-      relay.ask({ type: 'pull' })
-      const reply = await relay.reply()
-      if (reply.type === 'chunk') return new Uint8Array(reply.bytes)
-      if (reply.type === 'end') return undefined
-      throw new Error(reply.type === 'error' ? reply.reason : `unexpected ${reply.type}`)
+      if (first === undefined) return await read()
+      const bytes = first
+      first = undefined
+      return bytes
     },
     cancel: () => relay.close()
   }

@@ -23,7 +23,7 @@ export interface SwSite {
   /** The script tag a page of this site carries (`data-service-worker` unless `worker` is false). */
   scriptTag: (options?: { worker?: string | false; extra?: string }) => string
   /** Serve `html` (a body) at `path` on the origin, with the script tag first. */
-  page: (path: string, body: string, options?: { worker?: string | false }) => void
+  page: (path: string, body: string, options?: { worker?: string | false; extra?: string }) => void
   /** Replace the site's worker file (the operator's one line), e.g. to set rules or ship an update. */
   setWorkerFile: (body: string) => void
   /** The operator's worker file: `importScripts` of the edge's copy, after `prelude`. */
@@ -57,7 +57,7 @@ export async function startSwSite({
   const scriptTag = ({ worker = WORKER, extra = '' }: { worker?: string | false; extra?: string } = {}): string =>
     `<script src="${edge}/p2pcdn.js" data-tracker="${env.tracker.url}" data-edges="${edge}"` +
     `${worker === false ? '' : ` data-service-worker="${worker}"`} ${extra}></script>`
-  const page = (path: string, body: string, options: { worker?: string | false } = {}): void => {
+  const page = (path: string, body: string, options: { worker?: string | false; extra?: string } = {}): void => {
     env.origin.files[path] = {
       body: `<!doctype html><meta charset="utf-8"><title>p2pcdn site</title>${scriptTag(options)}\n${body}`,
       type: 'text/html',
