@@ -20,6 +20,8 @@ export async function serveManifest(
   res: ServerResponse,
   query: URLSearchParams
 ): Promise<void> {
+  // Read now: the socket may be detached by the time the fill is done.
+  const remote = remoteOf(req) ?? ''
   const param = query.get('url')
   if (param === null || param === '') {
     sendError(ctx, res, 400, 'ERR_PROTOCOL', 'missing url parameter')
@@ -77,7 +79,7 @@ export async function serveManifest(
       'cache-control': `max-age=${freshForS}`,
       'x-cache': found.kind === 'hit' ? 'HIT' : found.kind === 'stale' ? 'STALE' : 'MISS'
     },
-    await manifestBody(ctx, req, target.key, entry.manifest),
+    await manifestBody(ctx, req, remote, target.key, entry.manifest),
     req.method === 'HEAD'
   )
 }
@@ -88,6 +90,7 @@ const signed = new WeakMap<ManifestSigner, WeakMap<Manifest, string>>()
 async function manifestBody(
   ctx: HandlerContext,
   req: IncomingMessage,
+  remote: string,
   key: string,
   manifest: Manifest
 ): Promise<string> {
@@ -97,7 +100,7 @@ async function manifestBody(
       key,
       manifest,
       headers: req.headers,
-      client: remoteOf(req) ?? ''
+      client: remote
     })
     return serializeSignedManifest(manifest, signatures)
   }
