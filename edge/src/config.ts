@@ -35,6 +35,14 @@ export interface EdgeInit {
    * Required.
    */
   origin: string | URL
+  /**
+   * Base URL of a parent edge (the shield), `http(s)://host[:port]`, no path: fills,
+   * revalidations and pass-through requests go there instead of to `origin`, which
+   * still names the origin in manifests and absolute-form targets. The parent is an edge
+   * of the same `origin`. When it is down clients get 502/504 (or a stale copy that
+   * `stale-if-error` allows): the edge does not go round it to the origin. @default undefined (fill from the origin)
+   */
+  parent?: string | URL
   /** TCP port to listen on; 0 picks any free port. @default 8081 */
   port?: number
   /** Address to listen on. @default '127.0.0.1' */
@@ -126,6 +134,7 @@ export interface EdgeInit {
 
 export interface EdgeConfig {
   origin: URL
+  parent: URL | undefined
   port: number
   host: string
   region: string
@@ -191,7 +200,9 @@ export function resolveConfig(init: EdgeInit): EdgeConfig {
   const raw: unknown = init
   if (typeof raw !== 'object' || raw === null) throw optionError('origin', 'an options object with `origin`')
   const given = dropUndefined(init)
-  const origin = parseOrigin(given.origin)
+  const origin = parseBaseUrl('origin', given.origin, 'the URL of the origin server (required)')
+  const parent =
+    given.parent === undefined ? undefined : parseBaseUrl('parent', given.parent, 'the URL of a parent edge')
   const config: EdgeConfig = {
     ...DEFAULT_EDGE_CONFIG,
     tracker: undefined,
@@ -209,7 +220,8 @@ export function resolveConfig(init: EdgeInit): EdgeConfig {
     sdkPath: '',
     ...given,
     cacheKeyHeaders: parseHeaderNames('cacheKeyHeaders', given.cacheKeyHeaders),
-    origin
+    origin,
+    parent
   }
   checkPort('port', config.port)
   checkNonEmptyString('host', config.host)
@@ -237,6 +249,11 @@ export function resolveConfig(init: EdgeInit): EdgeConfig {
     if (!isUrl(config.publicUrl, ['http:', 'https:']))
       throw optionError('publicUrl', 'an http(s) URL', config.publicUrl)
     config.publicUrl = config.publicUrl.replace(/\/+$/, '')
+    if (parent !== undefined && new URL(config.publicUrl).origin === parent.origin)
+      throw new OptionError(
+        'parent',
+        `is this edge's own publicUrl (${parent.origin}): an edge cannot fill from itself`
+      )
   }
   if (config.cacheDir !== undefined && (typeof config.cacheDir !== 'string' || config.cacheDir === ''))
     throw optionError('cacheDir', 'a directory path', config.cacheDir)
@@ -270,19 +287,21 @@ export function resolveConfig(init: EdgeInit): EdgeConfig {
   return config
 }
 
-function parseOrigin(value: unknown): URL {
+/** `origin` or `parent`: `scheme://host[:port]`. */
+function parseBaseUrl(name: 'origin' | 'parent', value: unknown, what: string): URL {
   const text = value instanceof URL ? value.href : typeof value === 'string' ? value : ''
-  if (text === '') throw optionError('origin', 'the URL of the origin server (required)')
+  if (text === '') throw optionError(name, what)
   let url: URL
   try {
     url = new URL(text)
   } catch {
-    throw optionError('origin', 'a valid URL', text)
+    throw optionError(name, 'a valid URL', text)
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw optionError('origin', 'an http: or https: URL', text)
-  // Cache keys are request paths; a base path would make the key/URL mapping two-way ambiguous.
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw optionError(name, 'an http: or https: URL', text)
+  // Cache keys are request paths, asked of a parent as they are of the origin; a base
+  // path would make the key/URL mapping two-way ambiguous.
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '')
-    throw optionError('origin', 'scheme://host[:port] without path, query or credentials', text)
+    throw optionError(name, 'scheme://host[:port] without path, query or credentials', text)
   return new URL(url.origin)
 }
 

@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream'
 import { errorMessageOf } from '../../protocol/src/index.js'
 import type { Logger, Now } from '../../protocol/src/index.js'
 import type { Cache } from './cache/cache.js'
+import type { CdnLoop } from './cdn-loop.js'
 import { decideStorable, header, initialAgeS, mergeNotModified, varyNames } from './cache/policy.js'
 import type { Freshness, RequestFacts } from './cache/policy.js'
 import type { CacheEntry } from './cache/store.js'
@@ -75,6 +76,8 @@ export interface FillerInit {
   budget: MemoryBudget
   /** Where clients reach this edge, for the forwarding fields. */
   publicAddress: () => PublicAddress
+  /** This edge's `CDN-Loop` member, added to every fill. */
+  loop: CdnLoop
   chunkSize: number
   maxObjectBytes: number
   logger: Logger
@@ -96,7 +99,13 @@ export function createFiller(init: FillerInit): Filler {
 
   async function run(req: FillRequest, onTurn?: () => void): Promise<FillOutcome> {
     const { key, stale } = req
-    const headers = fillHeaders(stripHopByHop(req.headers), cache.keyFieldsOf(key), req.remote, init.publicAddress())
+    const headers = fillHeaders(
+      stripHopByHop(req.headers),
+      cache.keyFieldsOf(key),
+      req.remote,
+      init.publicAddress(),
+      init.loop
+    )
     const etag = stale === undefined ? undefined : header(stale.headers, 'etag')
     const lastModified = stale === undefined ? undefined : header(stale.headers, 'last-modified')
     if (etag !== undefined) headers['if-none-match'] = etag

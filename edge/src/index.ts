@@ -13,6 +13,7 @@
 import { createAccessLog } from './access-log.js'
 import type { AccessLog } from './access-log.js'
 import { createCache } from './cache/cache.js'
+import { createCdnLoop } from './cdn-loop.js'
 import type { Cache } from './cache/cache.js'
 import type { EdgeLoad, Logger } from '../../protocol/src/index.js'
 import { createDiskStore } from './cache/disk-store.js'
@@ -26,6 +27,7 @@ import { createMemoryBudget } from './memory-budget.js'
 import { createMetrics } from './metrics.js'
 import type { EdgeCounters, EdgeMetrics } from './metrics.js'
 import { createOriginClient } from './origin.js'
+import { createParentSignatures } from './parent-signatures.js'
 import type { OriginClient } from './origin.js'
 import type { PublicAddress } from './origin-request.js'
 import { createEdgeServer } from './server.js'
@@ -141,6 +143,7 @@ class EdgeNode implements Edge {
     if (disk !== undefined) log.info('cache-opened', { dir: config.cacheDir, entries: found })
     const origin = createOriginClient({
       origin: config.origin,
+      upstream: config.parent,
       connections: config.originConnections,
       connectTimeoutMs: config.originConnectTimeoutMs,
       headersTimeoutMs: config.originHeadersTimeoutMs,
@@ -156,11 +159,13 @@ class EdgeNode implements Edge {
       const pub = new URL(this.url)
       return { host: pub.host, proto: pub.protocol.slice(0, -1) }
     }
+    const loop = createCdnLoop()
     const filler = createFiller({
       origin,
       cache,
       budget,
       publicAddress,
+      loop,
       chunkSize: config.chunkSize,
       maxObjectBytes: config.maxObjectBytes,
       logger: log,
@@ -169,6 +174,7 @@ class EdgeNode implements Edge {
         if (kind === 'revalidate') counters.revalidations++
       }
     })
+    const signer = config.manifestKey === undefined ? undefined : await createManifestSigner(config.manifestKey)
     const ctx: HandlerContext = {
       config,
       cache,
@@ -178,8 +184,13 @@ class EdgeNode implements Edge {
       throttle: config.maxBytesPerSec === undefined ? undefined : createThrottle(config.maxBytesPerSec),
       log,
       filler,
-      signer: config.manifestKey === undefined ? undefined : await createManifestSigner(config.manifestKey),
+      signer,
+      parentSignatures:
+        signer === undefined && config.parent !== undefined
+          ? createParentSignatures({ parent: origin, loop, logger: log })
+          : undefined,
       publicAddress,
+      loop,
       now: config.now
     }
     if (config.accessLog !== undefined) this.accessLog = createAccessLog(config.accessLog)
@@ -196,6 +207,7 @@ class EdgeNode implements Edge {
     log.info('listening', {
       url: this.url,
       origin: config.origin.origin,
+      ...(config.parent === undefined ? {} : { parent: config.parent.origin }),
       region: config.region,
       ...(ctx.signer === undefined ? {} : { manifestKeyId: ctx.signer.keyId })
     })

@@ -10,6 +10,7 @@ import type { EdgeInit } from './config.js'
 const USAGE = `Usage: p2pcdn edge --origin URL [options]
 
   --origin URL        origin to cache (P2PCDN_ORIGIN), required
+  --parent URL        fill from this parent edge (the shield) instead of the origin (P2PCDN_PARENT)
   --port N            port to listen on, 0 = any (P2PCDN_PORT) [8081]
   --host ADDR         address to listen on (P2PCDN_HOST) [127.0.0.1]
   --region NAME       region this edge serves (P2PCDN_REGION) [default]
@@ -40,6 +41,7 @@ const USAGE = `Usage: p2pcdn edge --origin URL [options]
 
 const OPTIONS = {
   origin: { type: 'string' },
+  parent: { type: 'string' },
   region: { type: 'string' },
   tracker: { type: 'string' },
   'tracker-ca': { type: 'string' },
@@ -115,6 +117,7 @@ function readOptions(values: Record<string, string | boolean | undefined>, env: 
     originBodyTimeoutMs: originTimeoutMs,
     accessLog: accessLog === 'on' ? () => {} : undefined,
     origin,
+    parent: flags.string('parent', 'P2PCDN_PARENT'),
     region: flags.string('region', 'P2PCDN_REGION'),
     tracker: flags.string('tracker', 'P2PCDN_TRACKER'),
     trackerCa: flags.file('tracker-ca', 'P2PCDN_TRACKER_CA'),

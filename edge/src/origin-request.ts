@@ -6,6 +6,7 @@
  * fields the edge writes itself. The full list is in edge/README.md.
  */
 import type { IncomingMessage } from 'node:http'
+import type { CdnLoop } from './cdn-loop.js'
 import { appendVia, stripHopByHop } from './headers.js'
 import type { Headers } from './headers.js'
 
@@ -69,7 +70,8 @@ const FILL_OWN = new Set([
   'transfer-encoding',
   'connection',
   'accept-encoding',
-  'via'
+  'via',
+  'cdn-loop'
 ])
 
 /**
@@ -108,7 +110,8 @@ export function fillHeaders(
   client: Headers,
   keyFields: readonly string[],
   remote: string | undefined,
-  pub: PublicAddress
+  pub: PublicAddress,
+  loop: CdnLoop
 ): Headers {
   const out: Headers = {}
   for (const name of keyFields) {
@@ -124,6 +127,8 @@ export function fillHeaders(
   // The client's only when it is part of the key.
   out['user-agent'] ??= EDGE_USER_AGENT
   out.via = appendVia(client.via)
+  // The received list goes on too, or A -> B -> A would look new to A every time round.
+  out['cdn-loop'] = loop.append(client['cdn-loop'])
   return { ...out, ...forwarding(client['x-forwarded-for'], remote, pub) }
 }
 
@@ -131,7 +136,12 @@ export function fillHeaders(
  * Headers of a pass-through request (methods the cache does not handle): the client's
  * end-to-end fields, as its answer is never stored, minus the routing fields.
  */
-export function passHeaders(req: IncomingMessage, remote: string | undefined, pub: PublicAddress): Headers {
+export function passHeaders(
+  req: IncomingMessage,
+  remote: string | undefined,
+  pub: PublicAddress,
+  loop: CdnLoop
+): Headers {
   const out: Headers = {}
   for (const [name, value] of Object.entries(stripHopByHop(req.headers))) {
     // undici frames the body itself and refuses `expect`; `host` becomes the origin's.
@@ -139,5 +149,6 @@ export function passHeaders(req: IncomingMessage, remote: string | undefined, pu
     out[name] = value
   }
   out.via = appendVia(req.headers.via)
+  out['cdn-loop'] = loop.append(req.headers['cdn-loop'])
   return { ...out, ...forwarding(req.headers['x-forwarded-for'], remote, pub) }
 }

@@ -1,5 +1,6 @@
 /**
- * Requests to the one origin over an undici `Pool` (keep-alive, pipelining off). undici
+ * Requests to the one origin, or to the parent edge in front of it (`EdgeInit.parent`),
+ * over an undici `Pool` (keep-alive, pipelining off). undici
  * rather than `fetch`: a proxy needs the bytes exactly as sent (no transparent
  * decompression, no redirect following, no forbidden-header rules). Requests take turns
  * by client (`fair-queue.ts`); a slot is held until the response body is done, since
@@ -33,7 +34,10 @@ export interface OriginResponse {
 }
 
 export interface OriginClientInit {
+  /** The origin: what cache keys are URLs on. */
   origin: URL
+  /** Where requests go instead, when not to the origin itself: a parent edge of the same origin. @default origin */
+  upstream?: URL
   /** Most sockets open to the origin at once. */
   connections: number
   /** Time to establish a connection, in milliseconds. */
@@ -50,6 +54,8 @@ export interface OriginClientInit {
 
 export interface OriginClient {
   readonly origin: URL
+  /** Where requests go: the origin or the parent edge. */
+  readonly upstream: URL
   request: (req: OriginRequest) => Promise<OriginResponse>
   /** Absolute origin URL of a cache key. */
   urlFor: (key: string) => string
@@ -66,7 +72,10 @@ export function isTimeout(err: unknown): boolean {
 
 export function createOriginClient(init: OriginClientInit): OriginClient {
   const { origin } = init
-  const pool = new Pool(origin.origin, {
+  const upstream = init.upstream ?? origin
+  // A parent edge maps a request path to its origin the way this edge does, so a key
+  // is asked of it exactly as it would be of the origin (undici sets Host to the parent's).
+  const pool = new Pool(upstream.origin, {
     connections: init.connections,
     connectTimeout: init.connectTimeoutMs,
     headersTimeout: init.headersTimeoutMs,
@@ -112,6 +121,7 @@ export function createOriginClient(init: OriginClientInit): OriginClient {
 
   return {
     origin,
+    upstream,
     urlFor: key => origin.origin + key,
     get requests() {
       return requests

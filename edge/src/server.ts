@@ -118,6 +118,13 @@ async function handle(
     sendError(ctx, res, target.status, 'ERR_PROTOCOL', target.reason)
     return
   }
+  const loop = ctx.loop.problem(req.headers['cdn-loop'])
+  if (loop !== undefined) {
+    // RFC 8586 §3 leaves the answer open; 508 Loop Detected (RFC 5842 §7.2) is what CDNs send.
+    ctx.log.warn('loop-refused', { url: req.url, reason: loop })
+    sendError(ctx, res, 508, 'ERR_PROTOCOL', loop)
+    return
+  }
   const { key } = target
   const queryAt = key.indexOf('?')
   const path = queryAt === -1 ? key : key.slice(0, queryAt)

@@ -6,11 +6,12 @@ import { currentAgeS, header } from '../cache/policy.js'
 import type { ManifestSigner } from '../manifest-signer.js'
 import type { CacheEntry } from '../cache/store.js'
 import { discard, isTimeout } from '../origin.js'
+import { remoteOf } from '../origin-request.js'
 import { resolveResourceUrl } from '../target.js'
 import { lookup } from './cached.js'
 import type { Lookup } from './cached.js'
 import type { HandlerContext } from './context.js'
-import { errorText } from './proxy.js'
+import { errorText, upstreamName } from './proxy.js'
 import { send, sendError } from './reply.js'
 
 export async function serveManifest(
@@ -19,6 +20,8 @@ export async function serveManifest(
   res: ServerResponse,
   query: URLSearchParams
 ): Promise<void> {
+  // Read now: the socket may be detached by the time the fill is done.
+  const remote = remoteOf(req) ?? ''
   const param = query.get('url')
   if (param === null || param === '') {
     sendError(ctx, res, 400, 'ERR_PROTOCOL', 'missing url parameter')
@@ -43,8 +46,8 @@ export async function serveManifest(
     entry = found.kind === 'streaming' ? await found.fill.stored : found.entry
   } catch (err) {
     ctx.log.warn('fill-failed', { key: target.key, error: String(err) })
-    if (isTimeout(err)) sendError(ctx, res, 504, 'ERR_TIMEOUT', `origin timed out: ${errorText(err)}`)
-    else sendError(ctx, res, 502, 'ERR_HTTP', `origin failed: ${errorText(err)}`)
+    if (isTimeout(err)) sendError(ctx, res, 504, 'ERR_TIMEOUT', `${upstreamName(ctx)} timed out: ${errorText(err)}`)
+    else sendError(ctx, res, 502, 'ERR_HTTP', `${upstreamName(ctx)} failed: ${errorText(err)}`)
     return
   }
   if (entry.manifest === undefined && entry.status === 200) {
@@ -76,7 +79,7 @@ export async function serveManifest(
       'cache-control': `max-age=${freshForS}`,
       'x-cache': found.kind === 'hit' ? 'HIT' : found.kind === 'stale' ? 'STALE' : 'MISS'
     },
-    manifestBody(ctx, entry.manifest),
+    await manifestBody(ctx, req, remote, target.key, entry.manifest),
     req.method === 'HEAD'
   )
 }
@@ -84,8 +87,23 @@ export async function serveManifest(
 /** Signed bodies by signer and stored manifest: one signature per stored version, not per request. */
 const signed = new WeakMap<ManifestSigner, WeakMap<Manifest, string>>()
 
-function manifestBody(ctx: HandlerContext, manifest: Manifest): string {
+async function manifestBody(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  remote: string,
+  key: string,
+  manifest: Manifest
+): Promise<string> {
   const signer = ctx.signer
+  if (signer === undefined && ctx.parentSignatures !== undefined) {
+    const signatures = await ctx.parentSignatures.of({
+      key,
+      manifest,
+      headers: req.headers,
+      client: remote
+    })
+    return serializeSignedManifest(manifest, signatures)
+  }
   if (signer === undefined) return serializeManifest(manifest)
   let bodies = signed.get(signer)
   if (bodies === undefined) signed.set(signer, (bodies = new WeakMap()))

@@ -29,7 +29,7 @@ export async function proxyRequest(
   cache: 'MISS' | 'BYPASS'
 ): Promise<void> {
   const remote = remoteOf(req)
-  const headers = passHeaders(req, remote, ctx.publicAddress())
+  const headers = passHeaders(req, remote, ctx.publicAddress(), ctx.loop)
   const method = req.method ?? 'GET'
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
   let originRes
@@ -54,7 +54,7 @@ export async function proxyRequest(
 
 /** The client's answer when the origin could not be asked or did not answer. */
 export function sendOriginError(ctx: HandlerContext, res: ServerResponse, key: string, err: unknown): void {
-  ctx.log.warn('origin-failed', { key, error: errorText(err) })
+  ctx.log.warn(`${upstreamName(ctx)}-failed`, { key, error: errorText(err) })
   if ((err as { code?: unknown }).code === 'EDGE_QUEUE_FULL') {
     if (res.headersSent) res.destroy()
     else
@@ -65,8 +65,14 @@ export function sendOriginError(ctx: HandlerContext, res: ServerResponse, key: s
         { 'retry-after': '1', 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
         JSON.stringify({ error: errorText(err), code: 'ERR_HTTP' })
       )
-  } else if (isTimeout(err)) sendError(ctx, res, 504, 'ERR_TIMEOUT', `origin timed out: ${errorText(err)}`)
-  else sendError(ctx, res, 502, 'ERR_HTTP', `origin failed: ${errorText(err)}`)
+  } else if (isTimeout(err))
+    sendError(ctx, res, 504, 'ERR_TIMEOUT', `${upstreamName(ctx)} timed out: ${errorText(err)}`)
+  else sendError(ctx, res, 502, 'ERR_HTTP', `${upstreamName(ctx)} failed: ${errorText(err)}`)
+}
+
+/** What failed, in error bodies: the operator reads a 502 differently when the shield is down. */
+export function upstreamName(ctx: HandlerContext): 'origin' | 'parent' {
+  return ctx.config.parent === undefined ? 'origin' : 'parent'
 }
 
 /** §4.4: the target URI, and Location / Content-Location when they are on the same host. */
