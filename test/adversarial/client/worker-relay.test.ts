@@ -59,20 +59,22 @@ it('a peer serving wrong bytes: the page behind the worker gets the right ones a
     await peer.connected
     const got = await page.evaluate(fetchHash, MOVIE)
     const errors = (await page.evaluate(() => (globalThis as any).errors)) as string[]
-    record({ test: 'worker-relay poisoning peer', peerBytesSent: peer.counters.dataBytesSent, errors: errors.length })
+    record('worker-relay', 'poisoning peer', { peerBytesSent: peer.counters.dataBytesSent, errors: errors.length })
     expect(got).toEqual({ status: 200, size: site.movie.length, sha256: sha256Hex(site.movie) })
     expect(peer.counters.dataBytesSent).toBeGreaterThan(0)
     expect(errors).toContain('ERR_INTEGRITY')
     await page.evaluate(async src => {
-      const v = document.createElement('video')
+      // This file is type-checked without the DOM: the page's globals are reached through `w`.
+      const w = globalThis as any
+      const v = w.document.createElement('video')
       v.muted = true
       v.src = src
-      document.body.append(v)
+      w.document.body.append(v)
       await v.play()
       v.playbackRate = 16
       await new Promise((resolve, reject) => {
         v.addEventListener('ended', resolve, { once: true })
-        v.addEventListener('error', () => reject(new Error(`video error ${v.error?.code}`)), { once: true })
+        v.addEventListener('error', () => reject(new Error(`video error ${String(v.error?.code)}`)), { once: true })
       })
     }, `${MOVIE}?played`)
     await context.close()
@@ -119,7 +121,7 @@ for (const behaviour of ['bad-head', 'mute'] as const) {
     const got = await victim.evaluate(fetchHash, `/big.bin?${behaviour}`)
     const ms = Date.now() - started
     const asked = (await rogue.evaluate(() => (globalThis as any).asked)) as number
-    record({ test: `worker-relay rogue page ${behaviour}`, ms, asked })
+    record('worker-relay', `rogue page ${behaviour}`, { ms, asked })
     expect(got).toEqual({ status: 200, size: BIG.length, sha256: sha256Hex(BIG) })
     expect(asked).toBe(1)
     expect(site.browserRequests('/big.bin').length - before).toBe(1)

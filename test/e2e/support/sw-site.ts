@@ -78,11 +78,11 @@ export async function startSwSite({
 /** Resolves once the page is controlled by a service worker. */
 export async function controlled(page: Page): Promise<void> {
   await page.evaluate(async () => {
-    await navigator.serviceWorker.ready
-    if (navigator.serviceWorker.controller === null)
-      await new Promise(resolve =>
-        navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true })
-      )
+    // Type-checked without the DOM too (the adversarial suites import this file).
+    const sw = (globalThis as any).navigator.serviceWorker
+    await sw.ready
+    if (sw.controller === null)
+      await new Promise(resolve => sw.addEventListener('controllerchange', resolve, { once: true }))
   })
 }
 
