@@ -50,6 +50,9 @@ export interface Demo {
 /** Start everything the demo needs; used by `p2pcdn demo` and by the demo's browser test. */
 export async function startDemo(init: DemoInit): Promise<Demo> {
   const { host, logger } = init
+  // The npm package leaves the site out: without this, the page would be a 404.
+  if ((await stat(join(SITE, 'index.html')).catch(() => undefined)) === undefined)
+    throw new Error(`the demo runs from a clone of the repository: ${SITE} is missing`)
   const edgeToken = randomBytes(16).toString('hex')
   const [noVideo] = await Promise.all([ensureVideo(SITE), ensureSample(join(SITE, SAMPLE_PATH))])
   const tracker = createTracker({ port: init.trackerPort, host, edgeToken, logger })

@@ -16,6 +16,8 @@ const TOKEN = 'edge-token-from-the-file'
 
 let dir: string
 let origin: TestOrigin
+/** Every process started, so a failed test leaves none running. */
+const children = new Set<ReturnType<typeof spawn>>()
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'p2pcdn-config-file-'))
@@ -23,6 +25,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   await origin.close()
   await rm(dir, { recursive: true, force: true })
 })
@@ -39,6 +42,7 @@ function run(args: string[], env: Record<string, string> = {}): Run {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env }
   })
+  children.add(child)
   let out = ''
   let err = ''
   child.stdout.on('data', chunk => {

@@ -104,7 +104,7 @@ await tracker.stop()
 console.log(JSON.stringify(result))
 `
     )
-    const { stdout } = await run(process.execPath, [script], { cwd: app })
+    const { stdout } = await run(process.execPath, [script], { cwd: app, timeout: 20_000 })
     expect(JSON.parse(stdout)).toEqual({
       tracker: 200,
       edge: 200,
@@ -120,17 +120,20 @@ console.log(JSON.stringify(result))
     // The link itself, not npx: a signal to npx does not reach its child.
     const tracker = spawn(join(app, 'node_modules', '.bin', 'p2pcdn'), ['tracker', '--port', '0'], { cwd: app })
     const exit = new Promise<number | null>(resolve => tracker.once('exit', code => resolve(code)))
-    const url = await new Promise<string>((resolve, reject) => {
-      let err = ''
-      tracker.stderr.on('data', chunk => {
-        err += String(chunk)
-        const match = /\(HTTP (http:\/\/[^)]+)\)/.exec(err)
-        if (match !== null) resolve(match[1]!)
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let err = ''
+        tracker.stderr.on('data', chunk => {
+          err += String(chunk)
+          const match = /\(HTTP (http:\/\/[^)]+)\)/.exec(err)
+          if (match !== null) resolve(match[1]!)
+        })
+        void exit.then(code => reject(new Error(`exited ${String(code)}: ${err}`)))
       })
-      void exit.then(code => reject(new Error(`exited ${String(code)}: ${err}`)))
-    })
-    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ ok: true })
-    tracker.kill('SIGTERM')
+      expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ ok: true })
+    } finally {
+      tracker.kill('SIGTERM')
+    }
     expect(await exit).toBe(0)
   })
 
@@ -182,5 +185,6 @@ createTracker({ prot: 0 })
       (err: unknown) => String((err as { stdout?: string }).stdout)
     )
     expect(result).toBe('')
-  })
+    // @types/node checked in full takes most of it: ~6 s alone, three times that on a busy machine.
+  }, 90_000)
 })
