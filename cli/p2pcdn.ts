@@ -10,7 +10,8 @@ Commands:
   manifest   print the manifest of a file:  p2pcdn manifest FILE [--chunk-size BYTES] [--url URL --sign KEY] [--out FILE]
   keygen     Ed25519 key pair for signed manifests:  p2pcdn keygen [--out PREFIX]
 
-Every flag also has an environment variable: --edge-token is P2PCDN_EDGE_TOKEN, and so on.`
+Every flag also has an environment variable: --edge-token is P2PCDN_EDGE_TOKEN, and so on.
+tracker and edge take --config FILE: the same options as JSON, keyed in camelCase ({"edgeToken": "T"}).`
 
 const [command, ...rest] = process.argv.slice(2)
 

@@ -2,8 +2,11 @@
 import { build } from 'esbuild'
 import { mkdir } from 'node:fs/promises'
 import { browserOptions, root } from './browser-options.mjs'
+import { buildPackage } from './build-package.mjs'
 
 await mkdir(`${root}/dist`, { recursive: true })
+// Alongside the bundles: its tsc runs take most of the build's time.
+const pkg = buildPackage()
 
 const [iife] = await Promise.all([
   build({
@@ -42,3 +45,5 @@ const bytes = Object.values(iife.metafile.outputs).find(o => o.entryPoint)?.byte
 console.log(
   `built dist/p2pcdn.js (${(bytes / 1024).toFixed(1)} KiB minified), dist/p2pcdn.mjs, dist/p2pcdn-sw.js, dist/hlsjs.mjs, dist/shaka.mjs, dist/cli.js`
 )
+
+await pkg

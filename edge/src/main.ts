@@ -1,6 +1,6 @@
 /**
- * `p2pcdn edge`: the only edge file that reads argv and the environment. Flags win
- * over environment variables.
+ * `p2pcdn edge`: the only edge file that reads argv, the environment and a config file.
+ * Flags win over environment variables, which win over the file.
  */
 import { FlagReader, OptionError } from '../../service/src/options.js'
 import { runService } from '../../service/src/main.js'
@@ -11,6 +11,8 @@ const USAGE = `Usage: p2pcdn edge --origin URL [options]
 
   --origin URL        origin to cache (P2PCDN_ORIGIN), required
   --parent URL        fill from this parent edge (the shield) instead of the origin (P2PCDN_PARENT)
+  --config FILE       JSON file of options, each key a flag in camelCase: {"origin": "https://o.example",
+                      "edgeToken": "T"} (P2PCDN_CONFIG); flags and P2PCDN_* variables win over it
   --port N            port to listen on, 0 = any (P2PCDN_PORT) [8081]
   --host ADDR         address to listen on (P2PCDN_HOST) [127.0.0.1]
   --region NAME       region this edge serves (P2PCDN_REGION) [default]
@@ -73,6 +75,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       name: 'edge',
       usage: USAGE,
       options: OPTIONS,
+      secrets: ['edge-token', 'edge-secret', 'purge-token'],
       read: readOptions,
       create: (init, logger) =>
         createEdge({
@@ -88,11 +91,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   )
 }
 
-function readOptions(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): EdgeInit {
-  const flags = new FlagReader(values, env)
+function readOptions(flags: FlagReader): EdgeInit {
   const origin = flags.string('origin', 'P2PCDN_ORIGIN')
   if (origin === undefined)
-    throw new OptionError('--origin', 'required (or P2PCDN_ORIGIN): the URL of the origin to cache')
+    throw new OptionError(
+      '--origin',
+      'required (or P2PCDN_ORIGIN, or "origin" in --config): the URL of the origin to cache'
+    )
   const originTimeoutMs = flags.integer('origin-timeout-ms', 'P2PCDN_ORIGIN_TIMEOUT_MS')
   const accessLog = flags.choice('access-log', 'P2PCDN_ACCESS_LOG', ['on', 'off']) ?? 'on'
   return {
@@ -102,11 +107,7 @@ function readOptions(values: Record<string, string | boolean | undefined>, env: 
     maxBytesPerSec: flags.integer('max-bytes-per-sec', 'P2PCDN_MAX_BYTES_PER_SEC'),
     maxMemoryBytes: flags.integer('max-memory-bytes', 'P2PCDN_MAX_MEMORY_BYTES'),
     maxEntries: flags.integer('max-entries', 'P2PCDN_MAX_ENTRIES'),
-    cacheKeyHeaders: flags
-      .string('cache-key-headers', 'P2PCDN_CACHE_KEY_HEADERS')
-      ?.split(',')
-      .map(s => s.trim())
-      .filter(Boolean),
+    cacheKeyHeaders: flags.list('cache-key-headers', 'P2PCDN_CACHE_KEY_HEADERS'),
     clientIdleTimeoutMs: flags.integer('client-idle-timeout-ms', 'P2PCDN_CLIENT_IDLE_TIMEOUT_MS'),
     maxConnections: flags.integer('max-connections', 'P2PCDN_MAX_CONNECTIONS'),
     maxOriginQueuePerClient: flags.integer('max-origin-queue-per-client', 'P2PCDN_MAX_ORIGIN_QUEUE_PER_CLIENT'),
@@ -125,7 +126,7 @@ function readOptions(values: Record<string, string | boolean | undefined>, env: 
     edgeId: flags.string('edge-id', 'P2PCDN_EDGE_ID'),
     edgeSecret: flags.string('edge-secret', 'P2PCDN_EDGE_SECRET'),
     publicUrl: flags.string('public-url', 'P2PCDN_PUBLIC_URL'),
-    cacheDir: flags.string('cache-dir', 'P2PCDN_CACHE_DIR'),
-    sdkPath: flags.string('sdk-path', 'P2PCDN_SDK_PATH')
+    cacheDir: flags.path('cache-dir', 'P2PCDN_CACHE_DIR'),
+    sdkPath: flags.path('sdk-path', 'P2PCDN_SDK_PATH')
   }
 }

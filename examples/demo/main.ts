@@ -50,6 +50,9 @@ export interface Demo {
 /** Start everything the demo needs; used by `p2pcdn demo` and by the demo's browser test. */
 export async function startDemo(init: DemoInit): Promise<Demo> {
   const { host, logger } = init
+  // The npm package leaves the site out: without this, the page would be a 404.
+  if ((await stat(join(SITE, 'index.html')).catch(() => undefined)) === undefined)
+    throw new Error(`the demo runs from a clone of the repository: ${SITE} is missing`)
   const edgeToken = randomBytes(16).toString('hex')
   const [noVideo] = await Promise.all([ensureVideo(SITE), ensureSample(join(SITE, SAMPLE_PATH))])
   const tracker = createTracker({ port: init.trackerPort, host, edgeToken, logger })
@@ -107,7 +110,7 @@ export async function startDemo(init: DemoInit): Promise<Demo> {
 const USAGE = `Usage: p2pcdn demo [--port 8080] [--tracker-port 8000] [--edge-ports 8081,8082] [--host 127.0.0.1]
 
 Every flag also has an environment variable: P2PCDN_DEMO_PORT, P2PCDN_TRACKER_PORT,
-P2PCDN_EDGE_PORTS, P2PCDN_HOST.`
+P2PCDN_EDGE_PORTS, P2PCDN_HOST; --config FILE takes them as JSON ({"trackerPort": 8000}).`
 
 type DemoOptions = Omit<DemoInit, 'logger'>
 
@@ -137,8 +140,7 @@ Press Ctrl-C to stop.`)
   )
 }
 
-function readOptions(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): DemoOptions {
-  const flags = new FlagReader(values, env)
+function readOptions(flags: FlagReader): DemoOptions {
   if (flags.tls() !== undefined)
     throw new OptionError('--cert', 'not supported by the demo, which serves plain HTTP on 127.0.0.1')
   if (flags.integer('shutdown-grace-ms', 'P2PCDN_SHUTDOWN_GRACE_MS') !== undefined)

@@ -7,8 +7,10 @@ import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
 import { errorMessageOf } from '../../protocol/src/index.js'
 import type { Logger } from '../../protocol/src/index.js'
+import { readConfigFile } from './config-file.js'
+import type { ConfigFile } from './options.js'
 import { stdoutLogger } from './log.js'
-import { SERVICE_FLAGS } from './options.js'
+import { FlagReader, SERVICE_FLAGS } from './options.js'
 
 /** Exit code for a bad command line, as most Unix tools use. */
 export const EXIT_USAGE = 2
@@ -25,8 +27,13 @@ export interface ServiceMain<Init, S extends Service> {
   usage: string
   /** Its own flags, besides `SERVICE_FLAGS` and `--help`. */
   options: NonNullable<ParseArgsConfig['options']>
-  /** Turn the parsed flags and the environment into the service's options; throws on a bad one. */
-  read: (values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv) => Init
+  /**
+   * Flags whose values are secrets: a config file holding one should be readable by its
+   * owner only (`p2pcdn keygen` writes keys 0600), and the service warns when it is not.
+   */
+  secrets?: readonly string[]
+  /** Turn the flags, the environment and the config file into the service's options; throws on a bad one. */
+  read: (flags: FlagReader) => Init
   /** Throws a TypeError naming the option on a bad one. */
   create: (init: Init, logger: Logger) => S
   /** What to say once listening, besides the service's own `listening` log line. */
@@ -45,9 +52,10 @@ export async function runService<Init, S extends Service>(
   let init: Init
   const logger = stdoutLogger(`p2pcdn:${spec.name}`)
   try {
+    const flags = { ...SERVICE_FLAGS, ...spec.options }
     const { values } = parseArgs({
       args: argv,
-      options: { ...SERVICE_FLAGS, ...spec.options, help: { type: 'boolean', short: 'h' } },
+      options: { ...flags, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: false
     })
@@ -55,7 +63,21 @@ export async function runService<Init, S extends Service>(
       process.stdout.write(`${spec.usage}\n`)
       return
     }
-    init = spec.read(values, env)
+    const path = typeof values.config === 'string' ? values.config : env.P2PCDN_CONFIG
+    let config: ConfigFile | undefined
+    if (path !== undefined && path !== '') {
+      // A config file naming another one would be a second layer no one asked for.
+      const keys = Object.keys(flags).filter(flag => flag !== 'config')
+      config = readConfigFile(path, keys, spec.secrets)
+      if (config.exposedSecrets.length > 0) {
+        logger.warn('config-readable-by-all', {
+          file: path,
+          secrets: config.exposedSecrets.join(','),
+          fix: `chmod 600 ${path}`
+        })
+      }
+    }
+    init = spec.read(new FlagReader(values, env, config))
     service = spec.create(init, logger)
   } catch (err) {
     say(`${errorMessageOf(err)}\n\n${spec.usage}`)

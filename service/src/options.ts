@@ -2,8 +2,11 @@
  * Options from flags, the environment and a config object, with one error format for all
  * three: `Invalid option "NAME": expected WHAT, got VALUE`, where NAME is the config key
  * (`port`), the flag (`--port`) or the variable (`P2PCDN_PORT`) the bad value came from.
+ * A value from a `--config` file is named by the file and its key instead:
+ * `config FILE: "KEY": expected WHAT, got VALUE`.
  */
 import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { errorMessageOf } from '../../protocol/src/index.js'
 
 /** A bad option, whichever way it was given. `main` exits 2 on one. */
@@ -17,6 +20,34 @@ export class OptionError extends TypeError {
   ) {
     super(`Invalid option "${option}": ${problem}`, options)
   }
+}
+
+/**
+ * What is wrong with a config file or one of its values: `config FILE: PROBLEM`, or
+ * `config FILE: "KEY": PROBLEM`. `option` is the key (`--config` for the file as a whole).
+ */
+export class ConfigFileError extends OptionError {
+  override name = 'ConfigFileError'
+  constructor(
+    readonly file: string,
+    key: string | undefined,
+    problem: string,
+    options?: ErrorOptions
+  ) {
+    super(key ?? '--config', problem, options)
+    this.message = `config ${file}: ${key === undefined ? '' : `"${key}": `}${problem}`
+  }
+}
+
+/** A parsed config file. */
+export interface ConfigFile {
+  /** As given, for messages. */
+  path: string
+  /** Relative paths in the file are resolved against this folder, not the working directory. */
+  dir: string
+  values: ReadonlyMap<string, unknown>
+  /** The file's secrets when anyone on the machine may read it; empty otherwise. */
+  exposedSecrets: string[]
 }
 
 /**
@@ -54,6 +85,7 @@ export function checkNonEmptyString(option: string, value: unknown): string {
 
 /** The flags every service has; `runService` adds them to the service's own. */
 export const SERVICE_FLAGS = {
+  config: { type: 'string', short: 'c' },
   port: { type: 'string', short: 'p' },
   host: { type: 'string' },
   cert: { type: 'string' },
@@ -61,66 +93,137 @@ export const SERVICE_FLAGS = {
   'shutdown-grace-ms': { type: 'string' }
 } as const
 
+/** Where one option's value came from: a flag or variable (text), or a config file (JSON). */
+type Raw = { text: string; from: string } | { json: unknown; key: string; config: ConfigFile }
+
 /**
- * Reads each option from its flag, else its `P2PCDN_*` variable; a variable exported empty
- * (`P2PCDN_EDGE_TOKEN=`) counts as not set. Errors name whichever of the two was used.
+ * Reads each option from its flag, else its `P2PCDN_*` variable, else its key in the
+ * config file (the flag in camelCase); a variable exported empty (`P2PCDN_EDGE_TOKEN=`)
+ * counts as not set. Errors name whichever of the three was used. Values from the file
+ * are typed JSON: numbers for numbers, `true`/`false` for switches, arrays for lists;
+ * relative paths in it are relative to the file.
  */
 export class FlagReader {
   constructor(
     private readonly values: Readonly<Record<string, string | boolean | undefined>>,
-    private readonly env: NodeJS.ProcessEnv
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly config?: ConfigFile
   ) {}
 
-  /** The text and the name it came under, or undefined when neither is set. */
-  private raw(flag: string, variable: string): { text: string; from: string } | undefined {
+  /** The value and where it came from, or undefined when none of the three sets it. */
+  private raw(flag: string, variable: string): Raw | undefined {
     const value = this.values[flag]
     if (typeof value === 'string') return { text: value, from: `--${flag}` }
     const text = this.env[variable]
-    return text === undefined || text === '' ? undefined : { text, from: variable }
+    if (text !== undefined && text !== '') return { text, from: variable }
+    const key = configKey(flag)
+    if (this.config?.values.has(key) === true) return { json: this.config.values.get(key), key, config: this.config }
+    return undefined
+  }
+
+  /** `problem` under the name the value came from: the flag, the variable or the file's key. */
+  private error(raw: Raw, problem: string, options?: ErrorOptions): OptionError {
+    return 'text' in raw
+      ? new OptionError(raw.from, problem, options)
+      : new ConfigFileError(raw.config.path, raw.key, problem, options)
+  }
+
+  /**
+   * `expected WHAT, got VALUE`. Without `echo` the value may be a secret: a flag's is left
+   * out, a file's shown by its JSON type only.
+   */
+  private bad(raw: Raw, expected: string, echo: boolean): OptionError {
+    const value = 'text' in raw ? raw.text : raw.json
+    const got = echo ? `, got ${shown(value)}` : 'text' in raw ? '' : `, got ${typeName(value)}`
+    return this.error(raw, `expected ${expected}${got}`)
   }
 
   string(flag: string, variable: string): string | undefined {
-    return this.raw(flag, variable)?.text
+    const raw = this.raw(flag, variable)
+    if (raw === undefined || 'text' in raw) return raw?.text
+    if (typeof raw.json !== 'string' || raw.json === '') throw this.bad(raw, 'a non-empty string', false)
+    return raw.json
   }
 
-  /** A boolean flag, or its variable set to `1` or `true`. */
+  /** A path: from the file, relative to the file's folder. */
+  path(flag: string, variable: string): string | undefined {
+    const raw = this.raw(flag, variable)
+    if (raw === undefined || 'text' in raw) return raw?.text
+    if (typeof raw.json !== 'string' || raw.json === '') throw this.bad(raw, 'a path', false)
+    return resolve(raw.config.dir, raw.json)
+  }
+
+  /** Comma-separated in a flag or variable, an array of strings in the file. */
+  list(flag: string, variable: string): string[] | undefined {
+    const raw = this.raw(flag, variable)
+    if (raw === undefined) return undefined
+    if ('text' in raw)
+      return raw.text
+        .split(',')
+        .map(s => s.trim())
+        .filter(Boolean)
+    if (!Array.isArray(raw.json) || !raw.json.every(item => typeof item === 'string'))
+      throw this.bad(raw, 'an array of strings', false)
+    return raw.json
+  }
+
+  /** A boolean flag, or its variable set to `1` or `true` (set to anything else: false), or `true`/`false` in the file. */
   boolean(flag: string, variable: string): boolean {
     const value = this.values[flag]
     if (typeof value === 'boolean') return value
-    const text = this.env[variable]
-    return text === '1' || text === 'true'
+    const raw = this.raw(flag, variable)
+    if (raw === undefined) return false
+    if ('text' in raw) return raw.text === '1' || raw.text === 'true'
+    if (typeof raw.json !== 'boolean') throw this.bad(raw, 'true or false', true)
+    return raw.json
   }
 
   integer(flag: string, variable: string): number | undefined {
     const raw = this.raw(flag, variable)
     if (raw === undefined) return undefined
-    if (!/^\d+$/.test(raw.text) || Number(raw.text) < 1) throw optionError(raw.from, 'a positive integer', raw.text)
-    return Number(raw.text)
+    const value = 'text' in raw ? (/^\d+$/.test(raw.text) ? Number(raw.text) : NaN) : raw.json
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
+      throw this.bad(raw, 'a positive integer', true)
+    return value
   }
 
   port(flag: string, variable: string): number | undefined {
     const raw = this.raw(flag, variable)
     if (raw === undefined) return undefined
-    if (!/^\d+$/.test(raw.text) || Number(raw.text) > 65_535)
-      throw optionError(raw.from, 'an integer from 0 to 65535', raw.text)
-    return Number(raw.text)
+    const value = 'text' in raw ? (/^\d+$/.test(raw.text) ? Number(raw.text) : NaN) : raw.json
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65_535)
+      throw this.bad(raw, 'an integer from 0 to 65535', true)
+    return value
   }
 
   choice<C extends string>(flag: string, variable: string, choices: readonly C[]): C | undefined {
     const raw = this.raw(flag, variable)
     if (raw === undefined) return undefined
-    if (!(choices as readonly string[]).includes(raw.text)) throw optionError(raw.from, choices.join(' or '), raw.text)
-    return raw.text as C
+    const value = 'text' in raw ? raw.text : raw.json
+    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value))
+      throw this.bad(raw, choices.join(' or '), true)
+    return value as C
   }
 
   /** The contents of the file the option names. */
   file(flag: string, variable: string): Buffer | undefined {
-    const raw = this.raw(flag, variable)
-    if (raw === undefined) return undefined
+    const path = this.path(flag, variable)
+    if (path === undefined) return undefined
     try {
-      return readFileSync(raw.text)
+      return readFileSync(path)
     } catch (err) {
-      throw new OptionError(raw.from, `cannot read ${shown(raw.text)}: ${errorMessageOf(err)}`, { cause: err })
+      throw this.error(this.raw(flag, variable)!, `cannot read ${shown(path)}: ${errorMessageOf(err)}`, { cause: err })
+    }
+  }
+
+  /** The parsed contents of the JSON file the option names. */
+  jsonFile(flag: string, variable: string): unknown {
+    const contents = this.file(flag, variable)
+    if (contents === undefined) return undefined
+    try {
+      return JSON.parse(contents.toString('utf8')) as unknown
+    } catch (err) {
+      throw this.error(this.raw(flag, variable)!, 'expected a JSON file', { cause: err })
     }
   }
 
@@ -134,15 +237,29 @@ export class FlagReader {
     }
   }
 
-  /** `--cert` and `--key` (`P2PCDN_CERT`, `P2PCDN_KEY`), read; undefined for plain HTTP. */
+  /** `--cert` and `--key` (`P2PCDN_CERT`, `P2PCDN_KEY`, `cert`, `key`), read; undefined for plain HTTP. */
   tls(): { cert: Buffer; key: Buffer } | undefined {
     const cert = this.raw('cert', 'P2PCDN_CERT')
     const key = this.raw('key', 'P2PCDN_KEY')
     // One without the other is a typo, not a request for plain HTTP: refuse rather than
     // silently serve unencrypted.
-    if (cert === undefined && key !== undefined) throw optionError(key.from, 'to come with --cert (or P2PCDN_CERT)')
-    if (cert !== undefined && key === undefined) throw optionError(cert.from, 'to come with --key (or P2PCDN_KEY)')
+    if (cert === undefined && key !== undefined)
+      throw this.error(key, 'expected to come with --cert (or P2PCDN_CERT, "cert")')
+    if (cert !== undefined && key === undefined)
+      throw this.error(cert, 'expected to come with --key (or P2PCDN_KEY, "key")')
     if (cert === undefined || key === undefined) return undefined
     return { cert: this.file('cert', 'P2PCDN_CERT')!, key: this.file('key', 'P2PCDN_KEY')! }
   }
+}
+
+/** `edge-token` -> `edgeToken`: a flag's key in a config file. */
+export function configKey(flag: string): string {
+  return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+}
+
+/** What JSON holds, for messages that must not echo the value. */
+function typeName(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
 }

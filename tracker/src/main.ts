@@ -1,7 +1,7 @@
 /**
  * `p2pcdn tracker --port 8000 [--host 127.0.0.1] [--edge-token T | --edges-file FILE] [--regions FILE]
- * [--trust-proxy] [--redis redis://HOST:PORT] [--cert FILE --key FILE]`. The only tracker file that reads argv, the
- * environment or a config file; flags win over their P2PCDN_* variables.
+ * [--trust-proxy] [--redis redis://HOST:PORT] [--cert FILE --key FILE] [--config FILE]`. The only tracker file that
+ * reads argv, the environment or a config file; flags win over their P2PCDN_* variables, which win over the file.
  */
 import { FlagReader, OptionError } from '../../service/src/options.js'
 import { runService } from '../../service/src/main.js'
@@ -14,8 +14,10 @@ const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-to
                       [--messages-per-second-per-ip 100] [--message-burst-per-ip 300]
                       [--max-peer-ids-per-ip-per-swarm 32] [--max-buffered-bytes 1048576]
                       [--max-buffered-bytes-total 67108864] [--shutdown-grace-ms 5000]
-                      [--cert FILE --key FILE]
+                      [--cert FILE --key FILE] [--config FILE]
 
+  --config       JSON file of options, each key a flag in camelCase: {"port": 8000, "edgeToken": "T"}
+                 (env P2PCDN_CONFIG); flags and P2PCDN_* variables win over it
   --port         TCP port for WebSocket and HTTP (env P2PCDN_PORT; default 8000, 0 = any free)
   --host         interface to listen on (env P2PCDN_HOST; default 127.0.0.1)
   --edge-token   shared secret edges register with: any holder may claim any URL
@@ -74,6 +76,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       name: 'tracker',
       usage: USAGE,
       options: OPTIONS,
+      secrets: ['edge-token'],
       read: readOptions,
       create: (init, logger) => createTracker({ ...init, logger }),
       started: (tracker, init, logger) => {
@@ -90,18 +93,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   )
 }
 
-function readOptions(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): TrackerInit {
-  const flags = new FlagReader(values, env)
+function readOptions(flags: FlagReader): TrackerInit {
   const challenge = flags.choice('edge-challenge', 'P2PCDN_EDGE_CHALLENGE', ['on', 'off'])
-  const regions = flags.file('regions', 'P2PCDN_REGIONS')
-  const edges = flags.file('edges-file', 'P2PCDN_EDGES_FILE')
+  const regions = flags.jsonFile('regions', 'P2PCDN_REGIONS')
+  const edges = flags.jsonFile('edges-file', 'P2PCDN_EDGES_FILE')
   return {
     ...flags.service(),
     edgeToken: flags.string('edge-token', 'P2PCDN_EDGE_TOKEN'),
     edges: edges === undefined ? undefined : readEdges(edges),
     allowSharedEdgeToken: flags.boolean('allow-edge-token', 'P2PCDN_ALLOW_EDGE_TOKEN'),
     edgeChallenge: challenge === undefined ? undefined : challenge === 'on',
-    regions: regions === undefined ? undefined : (json('--regions', regions) as TrackerInit['regions']),
+    regions: regions as TrackerInit['regions'],
     trustProxy: flags.boolean('trust-proxy', 'P2PCDN_TRUST_PROXY'),
     redisUrl: flags.string('redis', 'P2PCDN_REDIS'),
     clusterTtlMs: flags.integer('cluster-ttl-ms', 'P2PCDN_CLUSTER_TTL_MS'),
@@ -116,17 +118,8 @@ function readOptions(values: Record<string, string | boolean | undefined>, env: 
   }
 }
 
-function json(option: string, contents: Buffer): unknown {
-  try {
-    return JSON.parse(contents.toString('utf8'))
-  } catch {
-    throw new OptionError(option, 'expected a JSON file')
-  }
-}
-
 /** The `edges` array of `--edges-file`; createTracker validates each entry. */
-function readEdges(contents: Buffer): TrackerInit['edges'] {
-  const value = json('--edges-file', contents)
+function readEdges(value: unknown): TrackerInit['edges'] {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new OptionError('--edges-file', 'expected an object {"edges": [...]}')
   const extra = Object.keys(value).filter(key => key !== 'edges')
