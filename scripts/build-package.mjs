@@ -1,5 +1,6 @@
-// The package's Node entries (`p2pcdn/tracker`, `p2pcdn/edge`) and the TypeScript
-// declarations of every entry, into dist/. Called by build.mjs.
+// The package's Node entries (`p2pcdn/tracker`, `p2pcdn/edge`) and, with `types` (for
+// `npm pack`: its tsc runs take most of a build's time), the TypeScript declarations of
+// every entry, into dist/. Called by build.mjs.
 import { spawn } from 'node:child_process'
 import { rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -37,17 +38,19 @@ function tsc(project) {
   })
 }
 
-export async function buildPackage() {
-  // Declarations of deleted sources must not linger in the tarball.
-  await rm(`${root}/dist/types`, { recursive: true, force: true })
-  // The two programs differ in their globals (Node; the DOM) and both emit protocol/'s
-  // declarations, which come out the same from either.
-  await Promise.all([
+export async function buildPackage({ types }) {
+  const bundles = Promise.all([
     build({ ...nodeOptions, entryPoints: ['tracker/src/index.ts'], outfile: 'dist/tracker.mjs' }),
-    build({ ...nodeOptions, entryPoints: ['edge/src/index.ts'], outfile: 'dist/edge.mjs' }),
-    tsc('tsconfig.types.json'),
-    tsc('client/tsconfig.types.json')
+    build({ ...nodeOptions, entryPoints: ['edge/src/index.ts'], outfile: 'dist/edge.mjs' })
   ])
-  await writeFile(`${root}/dist/types/script.d.ts`, SCRIPT_TYPES)
-  console.log('built dist/tracker.mjs, dist/edge.mjs, dist/types/')
+  if (types) {
+    // Declarations of deleted sources must not linger in the tarball.
+    await rm(`${root}/dist/types`, { recursive: true, force: true })
+    // The two programs differ in their globals (Node; the DOM) and both emit protocol/'s
+    // declarations, which come out the same from either.
+    await Promise.all([tsc('tsconfig.types.json'), tsc('client/tsconfig.types.json')])
+    await writeFile(`${root}/dist/types/script.d.ts`, SCRIPT_TYPES)
+  }
+  await bundles
+  console.log(`built dist/tracker.mjs, dist/edge.mjs${types ? ', dist/types/' : ''}`)
 }

@@ -5,8 +5,8 @@ import { browserOptions, root } from './browser-options.mjs'
 import { buildPackage } from './build-package.mjs'
 
 await mkdir(`${root}/dist`, { recursive: true })
-// Alongside the bundles: its tsc runs take most of the build's time.
-const pkg = buildPackage()
+// `--types` (npm pack's prepack) adds the declarations.
+const pkg = buildPackage({ types: process.argv.includes('--types') })
 
 const [iife] = await Promise.all([
   build({

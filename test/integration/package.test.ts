@@ -96,7 +96,7 @@ const result = {
   // The SDK the edge serves is the installed package's own dist/p2pcdn.js.
   sdk: await status(edge.url + '/p2pcdn.js'),
   entries: Object.fromEntries(
-    ['p2pcdn', 'p2pcdn/hlsjs', 'p2pcdn/shaka', 'p2pcdn/script'].map(e => [e, existsSync(fileURLToPath(import.meta.resolve(e)))])
+    ['p2pcdn', 'p2pcdn/hlsjs', 'p2pcdn/shaka', 'p2pcdn/script', 'p2pcdn/service-worker'].map(e => [e, existsSync(fileURLToPath(import.meta.resolve(e)))])
   )
 }
 await edge.stop()
@@ -109,7 +109,13 @@ console.log(JSON.stringify(result))
       tracker: 200,
       edge: 200,
       sdk: 200,
-      entries: { p2pcdn: true, 'p2pcdn/hlsjs': true, 'p2pcdn/shaka': true, 'p2pcdn/script': true }
+      entries: {
+        p2pcdn: true,
+        'p2pcdn/hlsjs': true,
+        'p2pcdn/shaka': true,
+        'p2pcdn/script': true,
+        'p2pcdn/service-worker': true
+      }
     })
   })
 
