@@ -79,6 +79,11 @@ export class FlagReader {
     return text === undefined || text === '' ? undefined : { text, from: variable }
   }
 
+  /** The name the option was given under (`--flag` or the variable), for errors about its value. */
+  source(flag: string, variable: string): string | undefined {
+    return this.raw(flag, variable)?.from
+  }
+
   string(flag: string, variable: string): string | undefined {
     return this.raw(flag, variable)?.text
   }
