@@ -93,8 +93,9 @@ describe('two tracker processes with an ASN database', () => {
     const announcerId = binaryId()
     await join(announcer, infoHash, announcerId)
 
-    for (let round = 0; round < 3; round++) {
-      const offers = [0, 1].map(i => ({ offer: fakeSdp('offer', `c${round}${i}`), offer_id: binaryId() }))
+    /** The networks of the members that got one of 2 offers from the announcer. */
+    async function offerNetworks(tag: string): Promise<number[]> {
+      const offers = [0, 1].map(i => ({ offer: fakeSdp('offer', `${tag}${i}`), offer_id: binaryId() }))
       announcer.send({ action: 'announce', info_hash: infoHash, peer_id: announcerId, numwant: 2, offers })
       await announcer.next(isAnnounceReply)
       const ids = new Set(offers.map(o => o.offer_id))
@@ -108,7 +109,14 @@ describe('two tracker processes with an ASN database', () => {
             )
         )
       )
-      expect(got.filter(asn => asn !== undefined)).toEqual([64500, 64500])
+      return got.filter((asn): asn is number => asn !== undefined).sort()
     }
+
+    for (let round = 0; round < 3; round++) expect(await offerNetworks(`r${round}`)).toEqual([64500, 64500])
+    // One of them leaves: it is out of its network's set at once, not when its entry expires.
+    const leaver = members.shift()!
+    leaver.client.send({ action: 'announce', info_hash: infoHash, peer_id: leaver.peerId, event: 'stopped' })
+    await leaver.client.next(isAnnounceReply)
+    expect(await offerNetworks('left')).toEqual([64500, 64501])
   })
 })
