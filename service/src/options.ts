@@ -138,6 +138,13 @@ export class FlagReader {
     return this.error(raw, `expected ${expected}${got}`)
   }
 
+  /** The name the option was given under (`--flag`, the variable, or the file's key), for errors about its value. */
+  source(flag: string, variable: string): string | undefined {
+    const raw = this.raw(flag, variable)
+    if (raw === undefined) return undefined
+    return 'text' in raw ? raw.from : `config ${raw.config.path} "${raw.key}"`
+  }
+
   string(flag: string, variable: string): string | undefined {
     const raw = this.raw(flag, variable)
     if (raw === undefined || 'text' in raw) return raw?.text

@@ -23,22 +23,31 @@ export interface Cluster {
   /**
    * A local peer joined or changed (region, seeding). A peer id new to this process is
    * first claimed cluster-wide: false when a live peer of another process holds it.
+   * `asn` is its network (GeoIP), when known.
    */
-  peerUpdated: (infoHash: string, peerId: string, region: string, complete: boolean) => Promise<boolean>
+  peerUpdated: (
+    infoHash: string,
+    peerId: string,
+    region: string,
+    complete: boolean,
+    asn: number | undefined
+  ) => Promise<boolean>
   /** A local peer left. Fire and forget. */
   peerLeft: (infoHash: string, peerId: string, region: string) => void
   /** Cluster-wide counts of `infoHash`. */
   counts: (infoHash: string) => Promise<{ complete: number; incomplete: number }>
   /**
-   * Up to `count` peers of `infoHash` other than `exceptPeerId`, from any process: `region`
-   * first, then `neighbours` in order, then any.
+   * Up to `count` peers of `infoHash` other than `exceptPeerId`, from any process: those of
+   * `region` on network `asn` (when known) first, then the rest of `region`, then
+   * `neighbours` in order, then any.
    */
   choosePeers: (
     infoHash: string,
     exceptPeerId: string,
     region: string,
     neighbours: readonly string[],
-    count: number
+    count: number,
+    asn: number | undefined
   ) => Promise<ClusterPeer[]>
   /** Which process holds `peerId` in `infoHash`, if any. */
   locate: (infoHash: string, peerId: string) => Promise<string | undefined>

@@ -13,6 +13,8 @@ import { checkTls } from '../../service/src/tls.js'
 import type { TlsOptions } from '../../service/src/tls.js'
 import { parseEdgeIdentities } from './edge-identities.js'
 import type { EdgeIdentities, EdgeIdentityInit } from './edge-identities.js'
+import { GeoIp, GeoIpDatabase, openGeoIpDatabase } from './geoip.js'
+import type { GeoIpKind } from './geoip.js'
 import { parseRegionMap } from './region-map.js'
 import type { RegionMap, RegionMapInit } from './region-map.js'
 
@@ -174,11 +176,25 @@ export interface TrackerInit {
    */
   trustProxy?: boolean
   /**
-   * CIDR-to-region map and neighbour regions. A matching address decides the region of
-   * every peer of that socket; otherwise the announce's `region`, else `default`.
-   * @default { cidrs: {}, neighbours: {} }
+   * Region rules and neighbour regions: CIDR blocks, then (with `geoip`) countries, then
+   * continents. A matching address decides the region of every peer of that socket;
+   * otherwise the announce's `region`, else `default`.
+   * @default { cidrs: {}, countries: {}, continents: {}, neighbours: {} }
    */
   regions?: RegionMapInit
+  /**
+   * A MaxMind DB with countries and continents (GeoLite2-Country or -City, GeoIP2, DB-IP
+   * lite): the file's bytes, or one opened with `openGeoIpDatabase`. Applies the
+   * `countries` and `continents` rules of `regions` to addresses no CIDR block holds.
+   * @default undefined
+   */
+  geoip?: Buffer | GeoIpDatabase
+  /**
+   * A MaxMind DB with `autonomous_system_number` (GeoLite2-ASN). Offers go to peers of the
+   * announcer's own network first, within its region.
+   * @default undefined
+   */
+  geoipAsn?: Buffer | GeoIpDatabase
   /**
    * `redis://host:port`: share swarms and edges with other tracker processes through
    * Redis and relay signals between them. Without it, all state is in this process.
@@ -245,6 +261,8 @@ export interface TrackerConfig {
   maxBufferedBytesTotal: number
   trustProxy: boolean
   regions: RegionMap
+  /** Lookups in the `geoip` and `geoipAsn` databases; knows nothing without them. */
+  geoip: GeoIp
   redisUrl: string | undefined
   clusterTtlMs: number
   tls: TlsOptions | undefined
@@ -280,6 +298,7 @@ export const DEFAULT_TRACKER_CONFIG: TrackerConfig = {
   maxBufferedBytesTotal: 64 * 1024 * 1024,
   trustProxy: false,
   regions: parseRegionMap({}),
+  geoip: new GeoIp(),
   redisUrl: undefined,
   clusterTtlMs: 30_000,
   tls: undefined,
@@ -336,12 +355,23 @@ const INTEGER_OPTIONS: readonly IntegerOption[] = [
   'shutdownGraceMs'
 ]
 
+function geoIpDatabase(
+  option: string,
+  value: Buffer | GeoIpDatabase | undefined,
+  kind: GeoIpKind
+): GeoIpDatabase | undefined {
+  if (value === undefined) return undefined
+  if (!(value instanceof GeoIpDatabase)) return openGeoIpDatabase(option, value, kind)
+  if (value.kind !== kind) throw new OptionError(option, `expected a database opened for "${kind}"`)
+  return value
+}
+
 /**
  * Apply defaults to `init` and validate it.
  * @throws TypeError naming the first bad option
  */
 export function resolveConfig(init: TrackerInit = {}): TrackerConfig {
-  const { regions, edges, ...rest } = dropUndefined(init)
+  const { regions, edges, geoip, geoipAsn, ...rest } = dropUndefined(init)
   const identities = edges === undefined ? DEFAULT_TRACKER_CONFIG.edges : parseEdgeIdentities(edges)
   const config: TrackerConfig = {
     ...DEFAULT_TRACKER_CONFIG,
@@ -349,8 +379,14 @@ export function resolveConfig(init: TrackerInit = {}): TrackerConfig {
     edgeChallenge: identities.size > 0,
     ...rest,
     regions: regions === undefined ? DEFAULT_TRACKER_CONFIG.regions : parseRegionMap(regions),
+    geoip:
+      geoip === undefined && geoipAsn === undefined
+        ? DEFAULT_TRACKER_CONFIG.geoip
+        : new GeoIp(geoIpDatabase('geoip', geoip, 'country'), geoIpDatabase('geoipAsn', geoipAsn, 'asn')),
     edges: identities
   }
+  if (config.regions.hasGeoRules && config.geoip.country === undefined)
+    throw new OptionError('regions', '"countries" and "continents" rules need a GeoIP country database ("geoip")')
   checkPort('port', config.port)
   checkNonEmptyString('host', config.host)
   if (config.edgeToken !== undefined) checkNonEmptyString('edgeToken', config.edgeToken)

@@ -20,8 +20,10 @@ export interface Connection {
   readonly id: number
   /** Client address: the socket's, or the last `X-Forwarded-For` entry with `trustProxy`. */
   readonly ip: string
-  /** Region from the CIDR map, which wins over what the client says; undefined when unmapped. */
+  /** Region from the region rules (CIDR, country, continent), which win over what the client says; undefined when unmapped. */
   readonly mappedRegion: string | undefined
+  /** Autonomous system number of `ip` (GeoIP ASN database), when known. */
+  readonly asn: number | undefined
   /**
    * The swarms this socket announced in: info_hash → the peer id it used there, or a set
    * when it used several (bittorrent-tracker clients in one page share one socket, each

@@ -1,15 +1,18 @@
 /**
  * `p2pcdn tracker --port 8000 [--host 127.0.0.1] [--edge-token T | --edges-file FILE] [--regions FILE]
- * [--trust-proxy] [--redis redis://HOST:PORT] [--cert FILE --key FILE] [--config FILE]`. The only tracker file that
- * reads argv, the environment or a config file; flags win over their P2PCDN_* variables, which win over the file.
+ * [--geoip FILE.mmdb] [--geoip-asn FILE.mmdb] [--trust-proxy] [--redis redis://HOST:PORT] [--cert FILE --key FILE]
+ * [--config FILE]`. The only tracker file that reads argv, the environment or a config file; flags win
+ * over their P2PCDN_* variables, which win over the file.
  */
 import { FlagReader, OptionError } from '../../service/src/options.js'
 import { runService } from '../../service/src/main.js'
+import { openGeoIpDatabase } from './geoip.js'
+import type { GeoIpDatabase, GeoIpKind } from './geoip.js'
 import { createTracker } from './index.js'
 import type { TrackerInit } from './index.js'
 
 const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-token T | --edges-file FILE] [--regions FILE]
-                      [--trust-proxy] [--redis redis://HOST:PORT] [--cluster-ttl-ms 30000]
+                      [--geoip FILE.mmdb] [--geoip-asn FILE.mmdb] [--trust-proxy] [--redis redis://HOST:PORT] [--cluster-ttl-ms 30000]
                       [--max-connections-per-ip 1000] [--messages-per-second 20] [--message-burst 60]
                       [--messages-per-second-per-ip 100] [--message-burst-per-ip 300]
                       [--max-peer-ids-per-ip-per-swarm 32] [--max-buffered-bytes 1048576]
@@ -28,8 +31,13 @@ const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-to
   --allow-edge-token  with --edges-file, also accept --edge-token (env P2PCDN_ALLOW_EDGE_TOKEN=1)
   --edge-challenge on|off  check each edge answers at its URL before listing it
                  (env P2PCDN_EDGE_CHALLENGE; default on with --edges-file, off otherwise)
-  --regions      JSON file {"cidrs": {"eu": ["10.0.0.0/8"]}, "neighbours": {"eu": ["us"]}}
-                 (env P2PCDN_REGIONS)
+  --regions      JSON file {"cidrs": {"eu": ["10.0.0.0/8"]}, "countries": {"eu": ["DE", "FR"]},
+                 "continents": {"eu": ["EU"]}, "neighbours": {"eu": ["us"]}}: CIDR blocks first
+                 (longest prefix), then country, then continent (env P2PCDN_REGIONS)
+  --geoip        MaxMind DB with countries (GeoLite2-Country or -City .mmdb): applies the
+                 "countries" and "continents" rules (env P2PCDN_GEOIP)
+  --geoip-asn    MaxMind DB with networks (GeoLite2-ASN .mmdb): offers go to peers of the
+                 same network first, within the region (env P2PCDN_GEOIP_ASN)
   --trust-proxy  take the client address from X-Forwarded-For (env P2PCDN_TRUST_PROXY=1)
   --redis        share swarms and edges with other trackers through Redis (env P2PCDN_REDIS)
   --cluster-ttl-ms  how long a dead process's peers stay in Redis (env P2PCDN_CLUSTER_TTL_MS)
@@ -56,6 +64,8 @@ const OPTIONS = {
   'allow-edge-token': { type: 'boolean' },
   'edge-challenge': { type: 'string' },
   regions: { type: 'string' },
+  geoip: { type: 'string' },
+  'geoip-asn': { type: 'string' },
   'trust-proxy': { type: 'boolean' },
   redis: { type: 'string' },
   'cluster-ttl-ms': { type: 'string' },
@@ -104,6 +114,8 @@ function readOptions(flags: FlagReader): TrackerInit {
     allowSharedEdgeToken: flags.boolean('allow-edge-token', 'P2PCDN_ALLOW_EDGE_TOKEN'),
     edgeChallenge: challenge === undefined ? undefined : challenge === 'on',
     regions: regions as TrackerInit['regions'],
+    geoip: geoIpDatabase(flags, 'geoip', 'P2PCDN_GEOIP', 'country'),
+    geoipAsn: geoIpDatabase(flags, 'geoip-asn', 'P2PCDN_GEOIP_ASN', 'asn'),
     trustProxy: flags.boolean('trust-proxy', 'P2PCDN_TRUST_PROXY'),
     redisUrl: flags.string('redis', 'P2PCDN_REDIS'),
     clusterTtlMs: flags.integer('cluster-ttl-ms', 'P2PCDN_CLUSTER_TTL_MS'),
@@ -116,6 +128,12 @@ function readOptions(flags: FlagReader): TrackerInit {
     maxBufferedBytes: flags.integer('max-buffered-bytes', 'P2PCDN_MAX_BUFFERED_BYTES'),
     maxBufferedBytesTotal: flags.integer('max-buffered-bytes-total', 'P2PCDN_MAX_BUFFERED_BYTES_TOTAL')
   }
+}
+
+/** Opened here, so that a bad file is reported under the flag (or variable) that named it. */
+function geoIpDatabase(flags: FlagReader, flag: string, variable: string, kind: GeoIpKind): GeoIpDatabase | undefined {
+  const bytes = flags.file(flag, variable)
+  return bytes === undefined ? undefined : openGeoIpDatabase(flags.source(flag, variable)!, bytes, kind)
 }
 
 /** The `edges` array of `--edges-file`; createTracker validates each entry. */

@@ -24,6 +24,8 @@ export interface MetricsSources {
   peers: () => number
   swarms: () => number
   edges: () => number
+  /** GeoIP lookups that hit a record the database could not decode. */
+  geoipErrors: () => number
 }
 
 /** The tracker's series, read from `src` at each scrape. */
@@ -49,6 +51,11 @@ export function createTrackerMetrics(src: MetricsSources): ScrapeMetrics {
     'p2pcdn_tracker_signals_dropped_total',
     'Offers or answers for peers that are gone',
     () => src.metrics.signalsDropped
+  )
+  m.counter(
+    'p2pcdn_tracker_geoip_errors_total',
+    'Client addresses left without a GeoIP place because their database record would not decode',
+    src.geoipErrors
   )
   m.labelledCounter(
     'p2pcdn_tracker_rejects_total',

@@ -5,6 +5,8 @@
  *
  * Keys (ids as hex, so any byte is safe in a key):
  * - `p2pcdn:sw:<ih>:r:<region>` sorted set of `<node>|<peer>`, score = expiry (ms)
+ * - `p2pcdn:sw:<ih>:asn:<asn>:r:<region>` the same for the peers of that region whose
+ *   network (GeoIP ASN) is known, by network (digits first, so no region name can collide)
  * - `p2pcdn:sw:<ih>:seed` / `:leech` the same members, for counts
  * - `p2pcdn:sw:<ih>:regions` sorted set of region names, score = expiry
  * - `p2pcdn:peer:<ih>:<peer>` the node holding that peer (PX = TTL), to route answers and
@@ -36,6 +38,7 @@ interface LocalPeer {
   peer: string
   region: string
   complete: boolean
+  asn: number | undefined
 }
 
 export class RedisCluster implements Cluster {
@@ -100,11 +103,17 @@ export class RedisCluster implements Cluster {
     this.log.info('cluster-left', { node: this.nodeId })
   }
 
-  async peerUpdated(infoHash: string, peerId: string, region: string, complete: boolean): Promise<boolean> {
+  async peerUpdated(
+    infoHash: string,
+    peerId: string,
+    region: string,
+    complete: boolean,
+    asn: number | undefined
+  ): Promise<boolean> {
     const ih = binaryStringToHex(infoHash)
     const peer = binaryStringToHex(peerId)
     const key = `${ih}|${peer}`
-    const next: LocalPeer = { ih, peer, region, complete }
+    const next: LocalPeer = { ih, peer, region, complete, asn }
     // A claim of this peer in flight decides first; then the state is read afresh.
     await this.claims.get(key)?.catch(() => false)
     if (!this.peers.has(key) && !(await this.claim(key, next))) return false
@@ -113,7 +122,7 @@ export class RedisCluster implements Cluster {
     // Gone already: it stopped while its claim was in flight.
     if (cmd === undefined || before === undefined) return true
     const pipe = cmd.pipeline()
-    if (before.region !== region || before.complete !== complete) this.writeLeave(pipe, before)
+    if (before.region !== region || before.complete !== complete || before.asn !== asn) this.writeLeave(pipe, before)
     this.peers.set(key, next)
     this.writeJoin(pipe, next, Date.now() + this.ttlMs)
     this.exec(pipe)
@@ -154,11 +163,13 @@ export class RedisCluster implements Cluster {
     exceptPeerId: string,
     region: string,
     neighbours: readonly string[],
-    count: number
+    count: number,
+    asn: number | undefined
   ): Promise<ClusterPeer[]> {
     const ih = binaryStringToHex(infoHash)
     const except = binaryStringToHex(exceptPeerId)
     const chosen = new Map<string, ClusterPeer>()
+    if (asn !== undefined) await this.sample(swarmKey(ih, asnPart(asn, region)), except, count, chosen)
     const tiers = [region, ...neighbours]
     for (let i = 0; i < tiers.length && chosen.size < count; i++)
       await this.sampleRegion(ih, tiers[i]!, except, count, chosen)
@@ -233,7 +244,6 @@ export class RedisCluster implements Cluster {
     return await claim
   }
 
-  /** Add random live members of one region of the swarm to `chosen`, and purge dead ones. */
   private async sampleRegion(
     ih: string,
     region: string,
@@ -241,7 +251,11 @@ export class RedisCluster implements Cluster {
     count: number,
     chosen: Map<string, ClusterPeer>
   ): Promise<void> {
-    const key = swarmKey(ih, `r:${region}`)
+    await this.sample(swarmKey(ih, `r:${region}`), except, count, chosen)
+  }
+
+  /** Add random live members of one peer set (`key`) of the swarm to `chosen`, and purge dead ones. */
+  private async sample(key: string, except: string, count: number, chosen: Map<string, ClusterPeer>): Promise<void> {
     const now = Date.now()
     const [, sample] = await Promise.all([
       this.redis().zremrangebyscore(key, '-inf', now),
@@ -280,6 +294,10 @@ export class RedisCluster implements Cluster {
       .zadd(swarmKey(p.ih, 'regions'), expiry, p.region)
       .pexpire(swarmKey(p.ih, 'regions'), keyTtl)
       .set(`${PREFIX}peer:${p.ih}:${p.peer}`, this.nodeId, 'PX', this.ttlMs)
+    if (p.asn !== undefined) {
+      const key = swarmKey(p.ih, asnPart(p.asn, p.region))
+      pipe.zadd(key, expiry, member).pexpire(key, keyTtl)
+    }
   }
 
   private writeLeave(pipe: ReturnType<Redis['pipeline']>, p: LocalPeer): void {
@@ -289,6 +307,7 @@ export class RedisCluster implements Cluster {
       .zrem(swarmKey(p.ih, 'seed'), member)
       .zrem(swarmKey(p.ih, 'leech'), member)
       .del(`${PREFIX}peer:${p.ih}:${p.peer}`)
+    if (p.asn !== undefined) pipe.zrem(swarmKey(p.ih, asnPart(p.asn, p.region)), member)
   }
 
   private exec(pipe: ReturnType<Redis['pipeline']>): void {
@@ -307,6 +326,11 @@ export class RedisCluster implements Cluster {
 
 function swarmKey(ih: string, part: string): string {
   return `${PREFIX}sw:${ih}:${part}`
+}
+
+/** The key part of one region's peers on network `asn`. */
+function asnPart(asn: number, region: string): string {
+  return `asn:${asn}:r:${region}`
 }
 
 function edgeKey(url: string): string {

@@ -123,7 +123,8 @@ export class TrackerServer implements Tracker {
         return n
       },
       swarms: () => this.ctx.swarms.size,
-      edges: () => this.ctx.edges.list(undefined, this.ctx.now()).length
+      edges: () => this.ctx.edges.list(undefined, this.ctx.now()).length,
+      geoipErrors: () => this.config.geoip.errors
     })
   }
 
@@ -194,6 +195,8 @@ export class TrackerServer implements Tracker {
     address.connections++
     this.idleAddresses.delete(address)
     const now = this.ctx.now()
+    // Once per socket: every peer of the socket shares its address, so its region and network.
+    const place = this.config.geoip.lookup(ip)
     const conn = new SocketConnection(
       socket,
       req.socket,
@@ -202,11 +205,12 @@ export class TrackerServer implements Tracker {
       this.nextConnectionId++,
       ip,
       address,
-      this.config.regions.regionOf(ip),
+      this.config.regions.regionOf(ip, place),
+      place.asn,
       createBucket(this.config.messageBurst, now)
     )
     this.connections.set(socket, conn)
-    this.ctx.log.server.debug('socket-open', { conn: conn.id, ip, region: conn.mappedRegion })
+    this.ctx.log.server.debug('socket-open', { conn: conn.id, ip, region: conn.mappedRegion, asn: conn.asn })
 
     socket.on('message', data => {
       conn.alive = true

@@ -30,6 +30,7 @@ export class SocketConnection implements Connection, BacklogSocket {
     readonly ip: string,
     readonly address: AddressState,
     readonly mappedRegion: string | undefined,
+    readonly asn: number | undefined,
     readonly bucket: Bucket
   ) {}
 

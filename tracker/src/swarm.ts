@@ -4,8 +4,8 @@
  * it back when it needs to reach that peer.
  *
  * Every operation on the announce path is O(1) in the swarm size: peers sit in arrays
- * (one for the swarm, one per region) and know their own index, so removal is a
- * swap-remove and a random choice is a random index. bittorrent-tracker copies the whole
+ * (one for the swarm, one per region, one per network (ASN) within a region) and know
+ * their own index in each, so removal is a swap-remove and a random choice is a random index. bittorrent-tracker copies the whole
  * key list on each announce instead, which is why it slows down as a swarm grows.
  */
 import type { AnnounceEvent } from '../../protocol/src/index.js'
@@ -24,10 +24,21 @@ export interface SwarmPeer<H> {
   readonly handle: H
   /** Who is counted for it against `maxPeersPerSource` (the server passes the client address key). */
   readonly source: string
+  /** Autonomous system number of its address (from GeoIP), when known. */
+  readonly asn: number | undefined
   /** Position in the swarm's `all` array. */
   index: number
   /** Position in its region's array. */
   regionIndex: number
+  /** Position in its region's array for its ASN (unused without one). */
+  asnIndex: number
+}
+
+/** The peers of one region, and those of them whose ASN is known, by ASN. */
+interface RegionGroup<H> {
+  readonly peers: Array<SwarmPeer<H>>
+  /** Created with the region's first peer of known ASN. */
+  byAsn: Map<number, Array<SwarmPeer<H>>> | undefined
 }
 
 /** The parts of an announce that change swarm state. */
@@ -40,6 +51,8 @@ export interface AnnounceUpdate<H> {
   handle: H
   /** Counted against the swarm's `maxPeersPerSource`; peers without one share ''. */
   source?: string
+  /** The peer's network; it is offered to announcers of the same ASN first. Fixed once the peer is in. */
+  asn?: number
 }
 
 /** One `info_hash` and its peers. */
@@ -51,7 +64,7 @@ export class Swarm<H> {
   incomplete = 0
   private readonly peers = new Map<string, SwarmPeer<H>>()
   private readonly all: Array<SwarmPeer<H>> = []
-  private readonly byRegion = new Map<string, Array<SwarmPeer<H>>>()
+  private readonly byRegion = new Map<string, RegionGroup<H>>()
   /** Peers per source, for `maxPeersPerSource`; created with the first peer that has a cap to count against. */
   private perSource: Map<string, number> | undefined
   private readonly maxPeers: number
@@ -79,7 +92,7 @@ export class Swarm<H> {
   /** Peers per region. */
   regionCounts(): Record<string, number> {
     const counts: Record<string, number> = {}
-    for (const [region, list] of this.byRegion) counts[region] = list.length
+    for (const [region, group] of this.byRegion) counts[region] = group.peers.length
     return counts
   }
 
@@ -129,9 +142,10 @@ export class Swarm<H> {
   }
 
   /**
-   * Fill `out` with up to `count` distinct peers other than `from`: peers of its region
-   * first, then of each of `neighbours` in order, then any. Random within each group.
-   * With `usable`, peers whose handle it rejects are skipped (sockets not reading now).
+   * Fill `out` with up to `count` distinct peers other than `from`: peers of `region` on
+   * `from`'s network (ASN) first, then the rest of `region`, then of each of `neighbours`
+   * in order, then any. Random within each group. With `usable`, peers whose handle it
+   * rejects are skipped (sockets not reading now).
    */
   choosePeers(
     from: SwarmPeer<H> | undefined,
@@ -142,10 +156,14 @@ export class Swarm<H> {
     usable?: (handle: H) => boolean
   ): void {
     const own = this.byRegion.get(region)
-    if (own !== undefined) sample(own, count, from, out, usable)
+    if (own !== undefined) {
+      const sameAsn = from?.asn === undefined ? undefined : own.byAsn?.get(from.asn)
+      if (sameAsn !== undefined) sample(sameAsn, count, from, out, usable)
+      if (out.length < count) sample(own.peers, count, from, out, usable)
+    }
     for (let i = 0; i < neighbours.length && out.length < count; i++) {
-      const list = this.byRegion.get(neighbours[i]!)
-      if (list !== undefined) sample(list, count, from, out, usable)
+      const group = this.byRegion.get(neighbours[i]!)
+      if (group !== undefined) sample(group.peers, count, from, out, usable)
     }
     if (out.length < count) sample(this.all, count, from, out, usable)
   }
@@ -157,8 +175,10 @@ export class Swarm<H> {
       complete: seeding,
       handle: update.handle,
       source: update.source ?? '',
+      asn: update.asn,
       index: this.all.length,
-      regionIndex: 0
+      regionIndex: 0,
+      asnIndex: 0
     }
     if (this.maxPeersPerSource !== Number.POSITIVE_INFINITY) {
       this.perSource ??= new Map()
@@ -196,23 +216,43 @@ export class Swarm<H> {
   }
 
   private addToRegion(peer: SwarmPeer<H>): void {
-    let list = this.byRegion.get(peer.region)
+    let group = this.byRegion.get(peer.region)
+    if (group === undefined) {
+      group = { peers: [], byAsn: undefined }
+      this.byRegion.set(peer.region, group)
+    }
+    peer.regionIndex = group.peers.length
+    group.peers.push(peer)
+    if (peer.asn === undefined) return
+    group.byAsn ??= new Map()
+    let list = group.byAsn.get(peer.asn)
     if (list === undefined) {
       list = []
-      this.byRegion.set(peer.region, list)
+      group.byAsn.set(peer.asn, list)
     }
-    peer.regionIndex = list.length
+    peer.asnIndex = list.length
     list.push(peer)
   }
 
   private removeFromRegion(peer: SwarmPeer<H>): void {
-    const list = this.byRegion.get(peer.region)!
-    const last = list.pop()!
+    const group = this.byRegion.get(peer.region)!
+    const last = group.peers.pop()!
     if (last !== peer) {
-      list[peer.regionIndex] = last
+      group.peers[peer.regionIndex] = last
       last.regionIndex = peer.regionIndex
     }
-    if (list.length === 0) this.byRegion.delete(peer.region)
+    if (group.peers.length === 0) {
+      this.byRegion.delete(peer.region)
+      return
+    }
+    if (peer.asn === undefined) return
+    const list = group.byAsn!.get(peer.asn)!
+    const lastOfAsn = list.pop()!
+    if (lastOfAsn !== peer) {
+      list[peer.asnIndex] = lastOfAsn
+      lastOfAsn.asnIndex = peer.asnIndex
+    }
+    if (list.length === 0) group.byAsn!.delete(peer.asn)
   }
 }
 

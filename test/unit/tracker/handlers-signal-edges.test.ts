@@ -171,7 +171,8 @@ describe('announce in a cluster', () => {
       { nodeId: 'me', peerId: localId },
       { nodeId: 'other', peerId: remoteId }
     ]
-    const sender = h.connect()
+    // Its network (from GeoIP) goes to the cluster with it, and picks its targets first.
+    const sender = h.connect({ asn: 64500 })
     const senderId = binaryId()
     const offers = [offer(0), offer(1), offer(2)]
     send(h, sender, { action: 'announce', info_hash: infoHash, peer_id: senderId, region: 'eu', offers, left: 0 })
@@ -179,9 +180,9 @@ describe('announce in a cluster', () => {
     expect(sender.texts[0]).toBe(
       `{"action":"announce","interval":120,"min interval":30,"info_hash":${JSON.stringify(infoHash)},"complete":7,"incomplete":9}`
     )
-    expect(cluster.calls).toContainEqual(['peerUpdated', infoHash, senderId, 'eu', true])
+    expect(cluster.calls).toContainEqual(['peerUpdated', infoHash, senderId, 'eu', true, 64500])
     expect(cluster.calls).toContainEqual(['counts', infoHash])
-    expect(cluster.calls).toContainEqual(['choosePeers', infoHash, senderId, 'eu', [], 3])
+    expect(cluster.calls).toContainEqual(['choosePeers', infoHash, senderId, 'eu', [], 3, 64500])
     const localOffer = JSON.parse(local.texts.at(-1)!) as Record<string, unknown>
     expect(localOffer).toMatchObject({ offer_id: offers[0]!.offer_id, peer_id: senderId, region: 'eu' })
     expect(local.answerCredits.any).toBe(true)

@@ -132,3 +132,59 @@ describe('Swarm', () => {
     expect(looked).toBeLessThan(500)
   })
 })
+
+describe('Swarm: same network first', () => {
+  /** 40 peers in eu: ids 0-3 on AS 64500, 4-39 on AS 64501 (even) or unknown (odd); 10 in us on AS 64500. */
+  function networks(): Swarm<string> {
+    const swarm = new Swarm<string>('z'.repeat(20))
+    for (let n = 0; n < 50; n++) {
+      const region = n < 40 ? 'eu' : 'us'
+      const asn = n < 4 || n >= 40 ? 64500 : n % 2 === 0 ? 64501 : undefined
+      swarm.announce({ peerId: id(n), event: 'started', region, handle: `h${n}`, asn })
+    }
+    return swarm
+  }
+  const asns = (peers: Array<SwarmPeer<string>>): Array<number | undefined> => peers.map(p => p.asn)
+
+  it('offers the peers of the asker`s ASN in its region first, then the rest of the region, then neighbours', () => {
+    const swarm = networks()
+    for (let round = 0; round < 50; round++) {
+      expect(asns(choose(swarm, id(0), 'eu', ['us'], 3))).toEqual([64500, 64500, 64500])
+      const five = choose(swarm, id(0), 'eu', ['us'], 5)
+      expect(asns(five.slice(0, 3))).toEqual([64500, 64500, 64500])
+      expect(five.slice(3).every(p => p.region === 'eu' && p.asn !== 64500)).toBe(true)
+      // Same network in a neighbour region counts for nothing before the own region.
+      expect(choose(swarm, id(0), 'eu', ['us'], 39).every(p => p.region === 'eu')).toBe(true)
+    }
+  })
+
+  it('gives an asker of unknown network, or of a network nobody else is on, the region at random', () => {
+    const swarm = networks()
+    const seen = new Set<number | undefined>()
+    for (let round = 0; round < 50; round++) {
+      for (const p of choose(swarm, id(5), 'eu', [], 3)) seen.add(p.asn)
+    }
+    expect(seen).toEqual(new Set([64500, 64501, undefined]))
+    swarm.announce({ peerId: id(99), event: 'started', region: 'eu', handle: 'h99', asn: 64999 })
+    expect(choose(swarm, id(99), 'eu', [], 3)).toHaveLength(3)
+  })
+
+  it('keeps the per-network lists right through leaves and region moves', () => {
+    const swarm = networks()
+    // 1 leaves and 3 takes its place in the list; then 3 leaves from there.
+    swarm.remove(id(1))
+    swarm.remove(id(3))
+    for (let round = 0; round < 20; round++) {
+      expect(choose(swarm, id(0), 'eu', [], 1).map(p => p.peerId)).toEqual([id(2)])
+    }
+    // 2 moves to us, where 64500 askers find it first; 0 is alone on 64500 in eu.
+    swarm.announce({ peerId: id(2), event: 'started', region: 'us', handle: 'h2' })
+    for (let round = 0; round < 20; round++) {
+      expect(choose(swarm, id(0), 'eu', [], 1)[0]!.asn).not.toBe(64500)
+    }
+    expect(choose(swarm, id(40), 'us', [], 10).map(p => p.peerId)).toContain(id(2))
+    for (let n = 0; n < 50; n++) swarm.remove(id(n))
+    expect(swarm.size).toBe(0)
+    expect(swarm.regionCounts()).toEqual({})
+  })
+})

@@ -29,7 +29,7 @@ export function announceInCluster(
   const cluster = ctx.cluster!
   if (peer === undefined) cluster.peerLeft(msg.info_hash, msg.peer_id, region)
   const updated =
-    peer === undefined ? true : cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete)
+    peer === undefined ? true : cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete, peer.asn)
   ctx.swarms.deleteIfEmpty(swarm)
 
   const run = async (): Promise<void> => {
@@ -49,7 +49,8 @@ export function announceInCluster(
       msg.peer_id,
       region,
       ctx.config.regions.neighbours(region),
-      wanted
+      wanted,
+      conn.asn
     )
     const peerIdJson = JSON.stringify(peer.peerId)
     targets.forEach((target, i) => {

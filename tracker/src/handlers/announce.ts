@@ -34,7 +34,7 @@ export function handleAnnounce(
   msg: AnnounceRequest,
   limitWarning?: string
 ): void {
-  // The CIDR map, when it knows the address, wins over what the client claims.
+  // The region rules, when they know the address, win over what the client claims.
   const region = conn.mappedRegion ?? msg.region ?? conn.region ?? DEFAULT_REGION
   checkSocketLimits(ctx, conn, msg)
   const swarm = ctx.swarms.getOrCreate(msg.info_hash)
@@ -46,7 +46,8 @@ export function handleAnnounce(
       left: msg.left,
       region,
       handle: conn,
-      source: conn.address.key
+      source: conn.address.key,
+      asn: conn.asn
     })
   } catch (err) {
     ctx.swarms.deleteIfEmpty(swarm)
@@ -90,8 +91,8 @@ function offerLimit(ctx: TrackerContext, msg: AnnounceRequest, offers: OfferEntr
 }
 
 /**
- * Each offer goes to one distinct other peer, same region first, never to a socket that
- * is not reading (its backlog would only grow). Leftover offers are ignored.
+ * Each offer goes to one distinct other peer, same network (ASN) then same region first,
+ * never to a socket that is not reading (its backlog would only grow). Leftover offers are ignored.
  */
 function forwardOffers(
   ctx: TrackerContext,

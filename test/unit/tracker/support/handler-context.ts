@@ -48,7 +48,7 @@ export interface Harness {
   logs: LogLine[]
   clock: { now: number }
   /** A new connection from `ip` (a fresh address state unless `address` is shared). */
-  connect: (init?: { ip?: string; address?: AddressState; mappedRegion?: string }) => FakeConnection
+  connect: (init?: { ip?: string; address?: AddressState; mappedRegion?: string; asn?: number }) => FakeConnection
   challenger: { result: Promise<void> | undefined; calls: Array<[string, string | undefined, Buffer]> }
 }
 
@@ -97,6 +97,7 @@ export function createHarness(overrides: Partial<TrackerConfig> = {}, cluster?: 
       id: nextId++,
       ip,
       mappedRegion: init.mappedRegion,
+      asn: init.asn,
       swarms: new Map<string, PeerIds>(),
       region: undefined,
       bucket: createBucket(config.messageBurst, clock.now),
