@@ -33,9 +33,15 @@ import tseslint from 'typescript-eslint'
  * tsconfig.dom.json; protocol/ is linted in the root program. `npm run typecheck` still
  * checks client/ and protocol/ against their own, stricter tsconfigs (no Node, no DOM).
  */
-const DOM_FILES = ['client/src', 'test/e2e', 'test/unit/client', 'bench/swarm', 'bench/latency', 'bench/video'].map(
-  d => `${d}/**/*.ts`
-)
+const DOM_FILES = [
+  'client/src',
+  'test/e2e',
+  'test/unit/client',
+  'bench/swarm',
+  'bench/latency',
+  'bench/video',
+  'bench/worker'
+].map(d => `${d}/**/*.ts`)
 
 export default tseslint.config(
   {

@@ -48,10 +48,14 @@ export function omit(headers: Headers, names: readonly string[]): Headers {
   return out
 }
 
-/** Sent on every response so pages on other origins can read content, ranges and cache status. */
+/**
+ * Sent on every response so pages on other origins can read content, ranges and cache
+ * status, and time the edge with Resource Timing (real-user monitoring, as CDNs allow).
+ */
 export const CORS_HEADERS: Headers = {
   'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'Content-Length, Content-Range, Content-Type, ETag, Age, X-Cache, X-P2PCDN-Region'
+  'access-control-expose-headers': 'Content-Length, Content-Range, Content-Type, ETag, Age, X-Cache, X-P2PCDN-Region',
+  'timing-allow-origin': '*'
 }
 
 export const PREFLIGHT_HEADERS: Headers = {
@@ -74,6 +78,7 @@ export const NOT_STORED = [
   'x-p2pcdn-region',
   'access-control-allow-origin',
   'access-control-expose-headers',
+  'timing-allow-origin',
   ...LEADER_ONLY
 ] as const
 
