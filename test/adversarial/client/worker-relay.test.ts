@@ -95,8 +95,15 @@ function roguePage(behaviour: 'bad-head' | 'mute'): string {
       const behaviour = ${JSON.stringify(behaviour)}
       if (behaviour === 'mute') return
       port.postMessage({ type: 'accepted' })
-      // Bytes that do not add up: 100 announced, a range of 10.
+      // Bytes that do not add up: 100 announced, a range of 10; then those 10 bytes, one pull each.
       port.postMessage({ type: 'head', status: 206, headers: [['Content-Length', '100'], ['Content-Range', 'bytes 0-9/10']] })
+      let sent = false
+      port.onmessage = ask => {
+        if (ask.data.type === 'ping') port.postMessage({ type: 'alive' })
+        if (ask.data.type !== 'pull') return
+        port.postMessage(sent ? { type: 'end' } : { type: 'chunk', bytes: new Uint8Array(10).fill(7).buffer })
+        sent = true
+      }
     })
     sw.startMessages()
     hello()
