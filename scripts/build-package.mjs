@@ -7,8 +7,8 @@ import { createRequire } from 'node:module'
 import { build } from 'esbuild'
 import { root } from './browser-options.mjs'
 
-/** As dist/cli.js: one ES module per entry, dependencies left to `npm install`. */
-const nodeOptions = {
+/** Node bundles (dist/cli.js and the package's entries): one ES module each, dependencies left to `npm install`. */
+export const nodeOptions = {
   absWorkingDir: root,
   bundle: true,
   platform: 'node',

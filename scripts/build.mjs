@@ -2,7 +2,7 @@
 import { build } from 'esbuild'
 import { mkdir } from 'node:fs/promises'
 import { browserOptions, root } from './browser-options.mjs'
-import { buildPackage } from './build-package.mjs'
+import { buildPackage, nodeOptions } from './build-package.mjs'
 
 await mkdir(`${root}/dist`, { recursive: true })
 // `--types` (npm pack's prepack) adds the declarations.
@@ -27,18 +27,7 @@ const [iife] = await Promise.all([
   // The player integrations as their own modules (`p2pcdn/hlsjs`, `p2pcdn/shaka`): they take the instance.
   build({ ...browserOptions, entryPoints: ['client/src/media/hlsjs.ts'], outfile: 'dist/hlsjs.mjs', format: 'esm' }),
   build({ ...browserOptions, entryPoints: ['client/src/media/shaka.ts'], outfile: 'dist/shaka.mjs', format: 'esm' }),
-  build({
-    absWorkingDir: root,
-    entryPoints: ['cli/p2pcdn.ts'],
-    outfile: 'dist/cli.js',
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: true,
-    logLevel: 'warning'
-  })
+  build({ ...nodeOptions, entryPoints: ['cli/p2pcdn.ts'], outfile: 'dist/cli.js' })
 ])
 
 const bytes = Object.values(iife.metafile.outputs).find(o => o.entryPoint)?.bytes ?? 0

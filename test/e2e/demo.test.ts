@@ -29,31 +29,36 @@ afterAll(async () => {
 async function shownAndStats(tab: Page): Promise<any> {
   return await tab.evaluate(async path => {
     const w = window as any
-    const stats = w.demo.renderStats()
-    const tracker = await w.demo.renderTracker()
     const text = (id: string): string => document.getElementById(id)?.textContent ?? ''
+    // Read what the page shows in the same task as the stats it rendered: the video keeps
+    // loading, and a render after an await would show newer figures.
+    const stats = w.demo.renderStats()
     const row = [...document.querySelectorAll('#resources tr')].find(tr => tr.firstElementChild?.textContent === path)
+    const shown = {
+      offload: text('offload'),
+      peerCount: Number(text('peer-count')),
+      peersListed: document.querySelectorAll('#peers li').length,
+      edge: text('edge'),
+      region: text('region'),
+      sample: Object.fromEntries(
+        ['cache', 'peer', 'edge', 'origin'].map(k => [k, row?.querySelector(`.src-${k}`)?.textContent])
+      ),
+      chartAreas: document.querySelectorAll('#chart polygon').length,
+      images: document.querySelectorAll('img[src^="blob:"]').length
+    }
+    const tracker = await w.demo.renderTracker()
     return {
       stats,
       tracker,
       shown: {
-        offload: text('offload'),
-        peerCount: Number(text('peer-count')),
-        peersListed: document.querySelectorAll('#peers li').length,
-        edge: text('edge'),
-        region: text('region'),
-        sample: Object.fromEntries(
-          ['cache', 'peer', 'edge', 'origin'].map(k => [k, row?.querySelector(`.src-${k}`)?.textContent])
-        ),
+        ...shown,
         regions: Object.fromEntries(
           [...document.querySelectorAll('#tracker-regions tr')].map(tr => [
             tr.getAttribute('data-region'),
             Number(tr.querySelector('.count')?.textContent)
           ])
         ),
-        edges: [...document.querySelectorAll('#tracker-edges tr')].map(tr => tr.getAttribute('data-edge')),
-        chartAreas: document.querySelectorAll('#chart polygon').length,
-        images: document.querySelectorAll('img[src^="blob:"]').length
+        edges: [...document.querySelectorAll('#tracker-edges tr')].map(tr => tr.getAttribute('data-edge'))
       }
     }
   }, SAMPLE_PATH)

@@ -3,11 +3,11 @@
  * command line (cli/p2pcdn.ts under tsx), a tracker and an edge configured by their files,
  * a flag and a variable winning over the file, and the errors an operator sees.
  */
-import { spawn } from 'node:child_process'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runNode, waitForStderr, type Run } from '../helpers/command.js'
 import { startOrigin } from '../helpers/origin.js'
 import type { TestOrigin } from '../helpers/origin.js'
 
@@ -17,7 +17,7 @@ const TOKEN = 'edge-token-from-the-file'
 let dir: string
 let origin: TestOrigin
 /** Every process started, so a failed test leaves none running. */
-const children = new Set<ReturnType<typeof spawn>>()
+const children = new Set<Run['child']>()
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'p2pcdn-config-file-'))
@@ -30,45 +30,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-interface Run {
-  child: ReturnType<typeof spawn>
-  stdout: () => string
-  stderr: () => string
-  exit: Promise<number | null>
-}
-
 function run(args: string[], env: Record<string, string> = {}): Run {
-  // A clean environment: only what the test passes may reach the command.
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env }
-  })
-  children.add(child)
-  let out = ''
-  let err = ''
-  child.stdout.on('data', chunk => {
-    out += String(chunk)
-  })
-  child.stderr.on('data', chunk => {
-    err += String(chunk)
-  })
-  const exit = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
-  return { child, stdout: () => out, stderr: () => err, exit }
-}
-
-/** Resolves with the first match of `pattern` in the process's stderr; rejects if it exits first. */
-async function waitForStderr(proc: Run, pattern: RegExp): Promise<RegExpMatchArray> {
-  return await new Promise((resolve, reject) => {
-    const check = (): void => {
-      const match = proc.stderr().match(pattern)
-      if (match !== null) {
-        proc.child.stderr?.off('data', check)
-        resolve(match)
-      }
-    }
-    proc.child.stderr?.on('data', check)
-    void proc.exit.then(code => reject(new Error(`exited ${String(code)} before ${String(pattern)}: ${proc.stderr()}`)))
-    check()
-  })
+  const proc = runNode(['--import', 'tsx', CLI, ...args], env)
+  children.add(proc.child)
+  return proc
 }
 
 async function configFile(name: string, contents: unknown, mode = 0o600): Promise<string> {

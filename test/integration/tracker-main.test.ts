@@ -2,12 +2,12 @@
  * `p2pcdn tracker` as a process: tracker/src/main.ts bundled with esbuild (Node cannot run
  * the TypeScript directly) and run with real argv, env and signals.
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runNode, type Run } from '../helpers/command.js'
 import { selfSignedCert } from '../helpers/tls.js'
 import { connectRaw } from '../helpers/tracker-client.js'
 
@@ -40,26 +40,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-interface Run {
-  child: ReturnType<typeof spawn>
-  stdout: () => string
-  stderr: () => string
-  exit: Promise<number | null>
-}
-
 function run(args: string[], env: Record<string, string> = {}): Run {
-  // A clean environment: only what the test passes may reach main().
-  const child = spawn(process.execPath, [bundle, ...args], { env: { PATH: process.env.PATH ?? '', ...env } })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', chunk => {
-    out += String(chunk)
-  })
-  child.stderr.on('data', chunk => {
-    err += String(chunk)
-  })
-  const exit = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
-  return { child, stdout: () => out, stderr: () => err, exit }
+  return runNode([bundle, ...args], env)
 }
 
 async function waitFor(check: () => RegExpMatchArray | null, timeoutMs = 10_000): Promise<RegExpMatchArray> {

@@ -2,7 +2,7 @@ import { parsePortReply, type PortAsk, type PortReply } from './messages.js'
 
 /**
  * The worker's end of one request's exchange with a page. While a reply is due it pings
- * the page every `livenessMs` and gives up when two pings go unanswered (a closed or
+ * the page every `livenessMs` and gives up when three pings go unanswered (a closed or
  * frozen tab sends nothing, ever) or after `stallMs`. Only replies it asked for are
  * kept: one more, and the exchange fails.
  */
@@ -48,7 +48,7 @@ export class RelayPort {
     const watchdog = setInterval(() => {
       const now = Date.now()
       if (now - started > withinMs) this.fail(new Error(`no answer from the serving page in ${withinMs} ms`))
-      else if (now - this.#heardAt > 2 * this.#livenessMs) this.fail(new Error('the serving page is gone'))
+      else if (now - this.#heardAt > 3 * this.#livenessMs) this.fail(new Error('the serving page is gone'))
       else this.ask({ type: 'ping' })
     }, this.#livenessMs)
     try {

@@ -14,8 +14,12 @@ declare const self: WorkerScope
 
 /** A page that has said nothing for this long is not asked (it says hello every KEEPALIVE_MS). */
 const SERVER_STALE_MS = 3 * KEEPALIVE_MS
-/** How often a relay waiting on a page asks it whether it is still there (see RelayPort). */
-const LIVENESS_MS = 500
+/**
+ * How often a relay waiting on a page asks it whether it is still there (see RelayPort):
+ * a page is given up after three pings unanswered, so a main thread busy for a second
+ * on a loaded machine is not taken for a closed tab (a closing tab says bye at once).
+ */
+const LIVENESS_MS = 1000
 /** A page alive but silent this long while a reply is due is given up on. */
 const STALL_MS = 20_000
 /** A page whose SDK runs says `accepted` at once; one that does not within this is busy or broken. */

@@ -43,7 +43,7 @@ describe('RelayPort', () => {
     expect(closed).toBe(1)
   })
 
-  it('gives a page that answers pings time, and one that does not up after two pings', async () => {
+  it('gives a page that answers pings time, and one that does not up after three pings', async () => {
     const alive = relay((data, port) => {
       if (data.type === 'ping') port.postMessage({ type: 'alive' })
     })
