@@ -34,10 +34,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'p2pcdn-package-'))
   app = join(dir, 'app')
   await mkdir(app)
-  // `npm test` has built dist/ already. Packing without scripts keeps `prepare` from
-  // rebuilding it under the feet of other test files that read it.
+  // `npm test` has built dist/ already, without the declarations (npm pack's prepack
+  // adds them). Packing without scripts keeps `prepare` from rebuilding dist/ again.
   if (!['tracker.mjs', 'edge.mjs', 'p2pcdn.js', 'types/script.d.ts'].every(f => existsSync(join(ROOT, 'dist', f))))
-    await run(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT })
+    await run(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--types'], { cwd: ROOT })
   const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT })
   packed = (JSON.parse(stdout) as PackResult[])[0]!
   const tarball = join(dir, packed.filename)
