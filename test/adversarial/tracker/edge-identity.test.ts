@@ -28,12 +28,18 @@ const SECRET_X = 'secret-of-the-others-012345'
 const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex')
 const isRegistered = (msg: Json): boolean => msg.action === 'p2pcdn:edge-registered'
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as AddressInfo).port
-  await new Promise(resolve => server.close(resolve))
-  return port
+/** A port free now and not in `taken` (to which it is added). */
+async function freePort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const server = net.createServer()
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as AddressInfo).port
+    await new Promise(resolve => server.close(resolve))
+    if (!taken.has(port)) {
+      taken.add(port)
+      return port
+    }
+  }
 }
 
 interface ChallengeServer {
@@ -122,12 +128,6 @@ function expectRefused(reply: Json, reason: RegExp): void {
 
 beforeAll(async () => {
   origin = await startOrigin({ '/a.txt': { body: 'hello', headers: { 'cache-control': 'max-age=60' } } })
-  const [portA, portB, spareA, dead] = await Promise.all([freePort(), freePort(), freePort(), freePort()])
-  urlA = `http://127.0.0.1:${portA}`
-  urlB = `http://127.0.0.1:${portB}`
-  spareUrlA = `http://127.0.0.1:${spareA}`
-  deadUrl = `http://127.0.0.1:${dead}`
-
   servers.wrong = await startChallengeServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' })
     res.end(JSON.stringify({ v: 1, id: 'wrong', mac: 'A'.repeat(43) }))
@@ -172,6 +172,19 @@ beforeAll(async () => {
     res.write('{')
   })
   for (const name of ['slow1', 'slow2', 'slow3'] as const) servers[name] = await startChallengeServer(() => {})
+  // Ports for edges started later and one left dead: none may be a port taken meanwhile (a
+  // closed port can come back from listen(0)), or two ids would list one URL.
+  const taken = new Set(Object.values(servers).map(c => Number(new URL(c.url).port)))
+  const [portA, portB, spareA, dead] = [
+    await freePort(taken),
+    await freePort(taken),
+    await freePort(taken),
+    await freePort(taken)
+  ]
+  urlA = `http://127.0.0.1:${portA}`
+  urlB = `http://127.0.0.1:${portB}`
+  spareUrlA = `http://127.0.0.1:${spareA}`
+  deadUrl = `http://127.0.0.1:${dead}`
 
   tracker = createTracker({
     port: 0,
