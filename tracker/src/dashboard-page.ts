@@ -26,7 +26,7 @@ section h2 { margin: 0 0 8px; font-size: 13px; text-transform: uppercase; letter
 .big { font-size: 30px; font-weight: 600; }
 .sub { color: var(--muted); font-size: 12px; }
 table { width: 100%; border-collapse: collapse; font-size: 13px; }
-th, td { text-align: right; padding: 4px 6px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+th, td { text-align: right; padding: 4px 5px; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; max-width: 420px; overflow: hidden; text-overflow: ellipsis; }
 th { color: var(--muted); font-weight: 500; }
 .legend span { display: inline-flex; align-items: center; gap: 4px; margin-right: 12px; font-size: 12px; color: var(--muted); }
@@ -85,13 +85,13 @@ svg { display: block; width: 100%; }
     if (total > 0) SOURCES.forEach(function (s) { html += '<b style="width:' + (100 * b[s] / total) + '%;background:' + COLORS[s] + '"></b>'; });
     return html + '</div>';
   }
-  function byteRows(rows, label) {
+  function byteRows(rows, label, wide) {
     if (rows.length === 0) return '<tr><td class="empty">no reports yet</td></tr>';
-    var html = '<tr><th>' + label + '</th><th>peer</th><th>edge</th><th>origin</th><th>cache</th><th>offload</th><th></th></tr>';
+    var html = '<tr><th>' + label + '</th><th>peer</th><th>edge</th><th>origin</th><th>cache</th><th>offload</th>' + (wide ? '<th></th>' : '') + '</tr>';
     rows.forEach(function (r) {
       html += '<tr data-key="' + esc(r.key) + '"><td title="' + esc(r.key) + '">' + esc(r.key) + '</td>' +
         cell(r.bytes.peer, fmt(r.bytes.peer)) + cell(r.bytes.edge, fmt(r.bytes.edge)) + cell(r.bytes.origin, fmt(r.bytes.origin)) +
-        cell(r.bytes.cache, fmt(r.bytes.cache)) + cell(offload(r.bytes), pct(offload(r.bytes))) + '<td>' + bar(r.bytes) + '</td></tr>';
+        cell(r.bytes.cache, fmt(r.bytes.cache)) + cell(offload(r.bytes), pct(offload(r.bytes))) + (wide ? '<td>' + bar(r.bytes) + '</td>' : '') + '</tr>';
     });
     return html;
   }
@@ -161,9 +161,9 @@ svg { display: block; width: 100%; }
       rs += '<tr data-key="' + r + '"><td>' + esc(REASONS[r]) + '</td>' + cell(v, fmt(v)) + cell(http === 0 ? 0 : v / http, pct(http === 0 ? 0 : v / http)) + '</tr>';
     });
     $('reasons').innerHTML = rs;
-    $('regions').innerHTML = byteRows(rowsOf(f.regions), 'region');
-    $('swarms').innerHTML = byteRows(rowsOf(f.swarms), 'swarm');
-    $('resources').innerHTML = byteRows(f.resources.map(function (r) { return { key: r.url, bytes: r.bytes }; }), 'resource');
+    $('regions').innerHTML = byteRows(rowsOf(f.regions), 'region', false);
+    $('swarms').innerHTML = byteRows(rowsOf(f.swarms), 'swarm', false);
+    $('resources').innerHTML = byteRows(f.resources.map(function (r) { return { key: r.url, bytes: r.bytes }; }), 'resource', true);
     var eh = d.edges.length === 0 ? '<tr><td class="empty">no edge registered</td></tr>' :
       '<tr><th>edge</th><th>region</th><th>connections</th><th>bytes/s</th><th>load</th><th>hit ratio</th></tr>';
     d.edges.forEach(function (e) {
