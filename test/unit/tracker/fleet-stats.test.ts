@@ -11,7 +11,7 @@ import {
   parseFleetSnapshot
 } from '../../../tracker/src/fleet-stats.js'
 import { handleMessage } from '../../../tracker/src/handlers/handle-message.js'
-import { STATS_BURST_S } from '../../../tracker/src/handlers/stats.js'
+import { STATS_BURST_S, STATS_CONNECTIONS_AT_OPEN } from '../../../tracker/src/handlers/stats.js'
 import { createHarness, frame } from './support/handler-context.js'
 
 const b = (peer: number, edge: number, origin = 0, cache = 0): SourceBytes => ({ cache, peer, edge, origin })
@@ -167,8 +167,9 @@ describe('handleStats: self-reported figures are clamped', () => {
     const h = createHarness()
     const conn = h.connect()
     h.ctx.statsBudgets.opened(conn, h.clock.now)
-    h.clock.now += 5000 // 2 per second: 10
+    h.clock.now += 5000 // 2 per second: 10, besides those allowed at once
     handleMessage(h.ctx, conn, msg(b(1, 0), { connections: { attempted: 9000, failed: 9000 } }))
-    expect(h.ctx.fleet.totals.connections).toEqual({ attempted: 10, failed: 10 })
+    const allowed = STATS_CONNECTIONS_AT_OPEN + 10
+    expect(h.ctx.fleet.totals.connections).toEqual({ attempted: allowed, failed: allowed })
   })
 })

@@ -4,7 +4,8 @@
  * clamped to what the socket (and its address, shared by all of its sockets) could have
  * fetched since it opened at `statsBytesPerSecond` (and `statsBytesPerSecondPerIp`): a
  * token bucket that starts empty when the socket opens and holds at most
- * STATS_BURST_S of the rate. A report over budget is scaled down as a whole, so its
+ * STATS_BURST_S of the rate (connection attempts likewise, from STATS_CONNECTIONS_AT_OPEN).
+ * A report over budget is scaled down as a whole, so its
  * ratios stand. No flood, however fast or wide, adds more than the budgets allow.
  */
 import { BYTE_SOURCES, HTTP_REASONS } from '../../../protocol/src/index.js'
@@ -22,6 +23,8 @@ export const MIN_STATS_INTERVAL_MS = 1000
 export const STATS_BURST_S = 120
 /** Connection attempts a socket may claim per second, on average (a tab keeps 8 connections by default). */
 export const STATS_CONNECTIONS_PER_SECOND = 2
+/** Connection attempts a socket may claim as soon as it opens: a tab's first peers connect within a second. */
+export const STATS_CONNECTIONS_AT_OPEN = 16
 
 interface SocketBudget {
   bytes: Bucket
@@ -38,7 +41,7 @@ export class StatsBudgets {
   opened(conn: Connection, nowMs: number): void {
     this.#sockets.set(conn, {
       bytes: createBucket(0, nowMs),
-      connections: createBucket(0, nowMs),
+      connections: createBucket(STATS_CONNECTIONS_AT_OPEN, nowMs),
       lastReportMs: -Infinity
     })
     if (!this.#addresses.has(conn.address)) this.#addresses.set(conn.address, createBucket(0, nowMs))
