@@ -5,6 +5,7 @@
  * each show both processes' figures, until one process dies and its figures expire.
  */
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import type { ChildProcess } from 'node:child_process'
 import { join as joinPath } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -80,6 +81,16 @@ describe('one tracker', () => {
     expect(metrics).toContain('p2pcdn_fleet_webrtc_failures_total 2')
     // No URL reaches a label.
     expect(metrics).not.toContain('video.mp4')
+  })
+
+  it('every tracker series the Grafana example queries is one /metrics serves', async () => {
+    const tracker = await trackers.start()
+    const metrics = await (await fetch(`${tracker.httpUrl}/metrics`)).text()
+    const served = new Set([...metrics.matchAll(/^# TYPE (\S+) /gm)].map(m => m[1]))
+    const grafana = readFileSync(joinPath(import.meta.dirname, '../../examples/grafana/p2pcdn.json'), 'utf8')
+    const queried = new Set([...grafana.matchAll(/p2pcdn_(?:fleet|tracker)_[a-z_]+/g)].map(m => m[0]))
+    expect(queried.size).toBeGreaterThan(5)
+    for (const name of queried) expect(served, name).toContain(name)
   })
 
   it('a malformed report is answered with ERR_INVALID_MESSAGE and counts nothing; the socket stays open', async () => {
