@@ -1,6 +1,7 @@
 /**
  * The operator's view, end to end in Chromium: two pages fetch one resource (the second
- * over WebRTC from the first) and a private one (no manifest), report to the tracker, and
+ * over WebRTC from the first) and a private one (no manifest), a third with P2P off
+ * fetches the first resource too, all report to the tracker, and
  * `/dashboard`, opened in Chromium with the dashboard token, shows exactly what the pages'
  * `cdn.stats()` say. Saves test-results/dashboard.png.
  */
@@ -50,9 +51,12 @@ it('the dashboard shows what the pages reported: offload, sources, reasons, reso
   expect(b.stats.bytes.peer).toBeGreaterThan(0)
   const c = await fetchIn(second, '/account.bin')
   expect(c.size).toBe(secret.length)
+  const third = await env.openPage()
+  const d = await fetchIn(third, '/movie.bin', { ...init, p2p: false })
+  expect(d.stats.bytes.edge).toBe(shared.length)
 
   // Everything fetched is in; the next report of each page carries it.
-  const stats = await Promise.all([first, second].map(p => p.evaluate(() => (globalThis as any).cdn.stats())))
+  const stats = await Promise.all([first, second, third].map(p => p.evaluate(() => (globalThis as any).cdn.stats())))
   const want: Bytes = { cache: 0, peer: 0, edge: 0, origin: 0 }
   for (const s of stats) for (const k of Object.keys(want) as Array<keyof Bytes>) want[k] += s.bytes[k]
   let data: any
@@ -60,14 +64,16 @@ it('the dashboard shows what the pages reported: offload, sources, reasons, reso
     .poll(async () => (data = await dashboardJson()).fleet.totals.bytes, { timeout: 20_000, interval: 250 })
     .toEqual(want)
   const http = data.fleet.totals.http
-  // Every HTTP byte has a reason: the first page found no peer, the private file has no manifest.
+  // Every HTTP byte has a reason: the first page found no peer, the private file has no
+  // manifest, the third page has P2P off.
   expect(Object.values(http).reduce((x: number, y: any) => x + Number(y), 0)).toBe(want.edge + want.origin)
   expect(http['no-manifest']).toBe(secret.length)
-  expect(http['no-peer']).toBe(want.edge + want.origin - secret.length)
+  expect(http['p2p-off']).toBe(shared.length)
+  expect(http['no-peer']).toBe(want.edge + want.origin - secret.length - shared.length)
   expect(data.fleet.totals.connections.attempted).toBeGreaterThanOrEqual(2)
   const movie = data.fleet.resources.find((r: any) => r.url.endsWith('/movie.bin'))
   expect(movie.bytes.peer).toBe(b.stats.bytes.peer)
-  expect(movie.bytes.edge + movie.bytes.peer).toBe(2 * shared.length)
+  expect(movie.bytes.edge + movie.bytes.peer).toBe(3 * shared.length)
   expect(data.edges).toHaveLength(1)
 
   const context = await env.browser.newContext({
@@ -107,6 +113,5 @@ it('the dashboard shows what the pages reported: offload, sources, reasons, reso
   expect(anonymous.status).toBe(401)
   expect(anonymous.headers.get('www-authenticate')).toMatch(/^Basic /)
   await context.close()
-  await first.context().close()
-  await second.context().close()
+  for (const p of [first, second, third]) await p.context().close()
 }, 60_000)
