@@ -8,7 +8,7 @@
 import { mkdir } from 'node:fs/promises'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { deterministicBytes } from '../../examples/demo/deterministic-bytes.js'
-import { createIn, fetchIn, peerConnectedIn, sha256Hex, startCdnEnv, type CdnEnv } from '../helpers/cdn-env.js'
+import { BLANK, createIn, fetchIn, peerConnectedIn, sha256Hex, startCdnEnv, type CdnEnv } from '../helpers/cdn-env.js'
 
 const MIB = 1024 * 1024
 const TOKEN = 'dashboard-secret'
@@ -115,3 +115,19 @@ it('the dashboard shows what the pages reported: offload, sources, reasons, reso
   await context.close()
   for (const p of [first, second, third]) await p.context().close()
 }, 60_000)
+
+it('a page going away sends what it fetched since its last report (pagehide)', async () => {
+  const before = (await dashboardJson()).fleet.totals
+  const page = await env.openPage()
+  // No periodic report within the test: only pagehide can carry these bytes.
+  const r = await fetchIn(page, '/movie.bin', { tracker: env.tracker.url, swarm: 'leaving', statsIntervalMs: 600_000 })
+  const fetched = r.stats.bytes.peer + r.stats.bytes.edge + r.stats.bytes.origin + r.stats.bytes.cache
+  expect(fetched).toBe(shared.length)
+  await page.goto(`${env.origin.url}${BLANK}`)
+  await expect
+    .poll(async () => (await dashboardJson()).fleet.totals.reports, { timeout: 10_000, interval: 100 })
+    .toBe(before.reports + 1)
+  const after = (await dashboardJson()).fleet
+  expect(after.swarms.leaving).toEqual(r.stats.bytes)
+  await page.context().close()
+}, 30_000)

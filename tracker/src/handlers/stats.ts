@@ -89,7 +89,8 @@ export function handleStats(ctx: TrackerContext, conn: Connection, msg: StatsRep
   const clamped = factor < 1 || attempted < msg.connections.attempted
   ctx.fleet.add(report, regionOf(conn, msg), clamped)
   if (clamped)
-    ctx.log.server.info('stats-clamped', { conn: conn.id, ip: conn.ip, claimedBytes: claimed, takenBytes: taken })
+    // Debug: a hostile client must not be able to flood the log.
+    ctx.log.server.debug('stats-clamped', { conn: conn.id, ip: conn.ip, claimedBytes: claimed, takenBytes: taken })
 }
 
 /** Where the tracker places the visitor: its own mapping first, then what the socket announced or reported. */
