@@ -115,6 +115,10 @@ describe('one tracker', () => {
     expect(page.status).toBe(200)
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
     expect(await page.text()).toContain('<title>p2pcdn dashboard</title>')
+    // Its own inline script by hash, this tracker only, never framed.
+    expect(page.headers.get('content-security-policy')).toMatch(
+      /^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]{43}='; .*connect-src 'self'; frame-ancestors 'none'/
+    )
     const off = await trackers.start()
     expect((await fetch(`${off.httpUrl}/dashboard`)).status).toBe(404)
     expect((await dashboard(off.httpUrl)).status).toBe(404)

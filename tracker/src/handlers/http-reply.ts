@@ -26,7 +26,10 @@ export function send(
   res.end(res.req.method === 'HEAD' ? undefined : text)
 }
 
-/** An HTML body, as a route returns it. */
+/** An HTML body, as a route returns it, with headers of its own (its CSP). */
 export class Page {
-  constructor(readonly html: string) {}
+  constructor(
+    readonly html: string,
+    readonly headers: Record<string, string> = {}
+  ) {}
 }

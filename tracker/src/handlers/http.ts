@@ -71,7 +71,7 @@ export function handleHttpRequest(
   route(ctx, url, src).then(
     body => {
       if (typeof body === 'string') send(res, 200, src.metrics.contentType, body)
-      else if (body instanceof Page) send(res, 200, 'text/html; charset=utf-8', body.html)
+      else if (body instanceof Page) send(res, 200, 'text/html; charset=utf-8', body.html, body.headers)
       else sendJson(res, 200, body)
     },
     (err: unknown) => {
