@@ -124,8 +124,10 @@ describe('a flood of inflated stats reports', () => {
     expect(floodPeer).toBeGreaterThan(0)
     expect(floodPeer).toBeLessThanOrEqual(budget)
     expect(d.fleet.totals.bytes.edge).toBe(100_000)
-    // Reports closer than a second apart on a socket were refused, most of the flood.
-    expect(failures).toBeGreaterThan(sent / 2)
+    // At most one report per second per socket was taken (the rest refused as stats-too-often,
+    // or dropped by the message budgets), and the honest one.
+    expect(failures).toBeGreaterThan(0)
+    expect(d.fleet.totals.reports).toBeLessThanOrEqual(SOCKETS * Math.ceil(elapsedS + 1) + 1)
     expect(d.fleet.resources.length).toBeLessThanOrEqual(51)
     expect(Object.keys(d.fleet.regions).length).toBeLessThanOrEqual(65)
     expect(m.peak - m.baseline).toBeLessThan(96 * MiB)
