@@ -5,6 +5,7 @@ import {
   MAX_REQUESTS_IN_FLIGHT,
   TimeoutError,
   verifyChunk,
+  type HttpReason,
   type Manifest,
   type Sha256
 } from '../../protocol/src/index.js'
@@ -92,6 +93,8 @@ export interface Delivery<P extends SourcePeer = SourcePeer> {
   peer?: P
   /** Bytes at the start that a peer sent before another source finished the chunk. */
   prefix: number
+  /** From an edge or the origin: why not from a peer (the fleet statistics' reasons). */
+  reason?: HttpReason
 }
 
 export interface ChunkFetcherDeps<P extends SourcePeer = SourcePeer> {
@@ -245,17 +248,23 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     if (job.early?.index === index) {
       const { end, start } = chunkBounds(job.manifest, index)
       const bytes = (await job.early.bytes)?.subarray(0, end - start)
+      // Asked only while no peer was connected.
       if (bytes !== undefined && (await this.#valid(job.manifest, index, bytes)))
-        return { bytes, source: 'edge', prefix: 0 }
+        return { bytes, source: 'edge', prefix: 0, reason: 'no-peer' }
     }
     let prefix: Uint8Array = new Uint8Array(0)
     let stalled: P | undefined
     const tried = new Set<P>()
+    // What sends the chunk to HTTP: nobody to ask, or what went wrong with the last peer asked.
+    let reason: HttpReason = 'no-peer'
     for (let attempt = 0; attempt < PEER_ATTEMPTS; attempt++) {
       job.signal.throwIfAborted()
       let peer = this.#pick(job.id, index, tried)
-      if (peer === undefined && job.media !== undefined) peer = await this.#awaitMedia(job, job.media, index, tried)
-      else if (peer === undefined && index !== job.first) {
+      if (peer === undefined && job.media !== undefined) {
+        peer = await this.#awaitMedia(job, job.media, index, tried)
+        if (peer === undefined && tried.size === 0 && job.media.deadlineMs() <= this.deps.urgentWindowMs)
+          reason = 'deadline'
+      } else if (peer === undefined && index !== job.first) {
         await this.#awaitPeers(job, index)
         // Woken with others when a request ends: whoever picks first takes the room.
         while ((peer = this.#pick(job.id, index, tried)) === undefined && (await this.#awaitLeader(job, index, tried)))
@@ -265,10 +274,12 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
       tried.add(peer)
       try {
         const got = await this.#fromPeer(job, index, peer)
-        if (got !== undefined) return got
+        if (typeof got !== 'string') return got
+        reason = got
       } catch (err) {
         job.signal.throwIfAborted()
         this.deps.report(err, { peer: peer.id, url: job.url })
+        reason = (err as { code?: unknown }).code === 'ERR_TIMEOUT' ? 'peer-slow' : 'peer-error'
         const received = receivedOf(err)
         if (received.length > 0) {
           // Another peer cannot start mid-chunk, HTTP Range can: keep these bytes.
@@ -279,9 +290,11 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
       }
     }
     const got = await this.#fromHttpTold(job, index, prefix)
-    if (got.prefix === 0 && prefix.length > 0 && stalled !== undefined)
+    if (got.prefix === 0 && prefix.length > 0 && stalled !== undefined) {
       this.deps.ban(stalled, `peer sent bad bytes of chunk ${index} of ${job.url}`)
-    return got.prefix > 0 ? { ...got, peer: stalled } : got
+      reason = 'peer-integrity'
+    }
+    return got.prefix > 0 ? { ...got, peer: stalled, reason } : { ...got, reason }
   }
 
   /** Deadlines the peer missed in a row (0 for one that never missed or delivered since). */
@@ -387,18 +400,19 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
   }
 
   /**
-   * Verified bytes from `peer`; undefined when it lied (it is banned then) or was choked
-   * meanwhile. Called right after `#pick`, with no await between: the request counts
-   * against the peer's room from the moment it was chosen.
+   * Verified bytes from `peer`; else why not: it lied (it is banned then), or was choked
+   * or gone meanwhile. Called right after `#pick`, with no await between: the request
+   * counts against the peer's room from the moment it was chosen.
    */
-  async #fromPeer(job: FetchJob, index: number, peer: P): Promise<Delivery<P> | undefined> {
+  async #fromPeer(job: FetchJob, index: number, peer: P): Promise<Delivery<P> | HttpReason> {
     const { start, end } = chunkBounds(job.manifest, index)
     this.#load.set(peer, this.#loadOf(peer) + 1)
     let release = (): void => {}
     try {
       release = await this.deps.peerSlots.acquire(job.signal)
       // The wait for a slot may have outlasted the peer's standing.
-      if (peer.destroyed || this.strikes(peer) >= CHOKE_STRIKES) return undefined
+      if (peer.destroyed) return 'peer-error'
+      if (this.strikes(peer) >= CHOKE_STRIKES) return 'peer-slow'
       return await this.#askPeer(job, index, peer, end - start)
     } finally {
       this.#load.set(peer, this.#loadOf(peer) - 1)
@@ -407,7 +421,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
     }
   }
 
-  async #askPeer(job: FetchJob, index: number, peer: P, size: number): Promise<Delivery<P> | undefined> {
+  async #askPeer(job: FetchJob, index: number, peer: P, size: number): Promise<Delivery<P> | HttpReason> {
     const ask = new AbortController()
     const stop = (): void => ask.abort(job.signal.reason)
     job.signal.addEventListener('abort', stop, { once: true })
@@ -422,7 +436,7 @@ export class ChunkFetcher<P extends SourcePeer = SourcePeer> {
       this.#strikes.delete(peer)
       if (await this.#valid(job.manifest, index, bytes)) return { bytes, source: 'peer', peer, prefix: 0 }
       this.deps.ban(peer, `peer sent a bad chunk ${index} of ${job.url}`)
-      return undefined
+      return 'peer-integrity'
     } finally {
       watch.stop()
       job.signal.removeEventListener('abort', stop)

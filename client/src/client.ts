@@ -7,7 +7,8 @@ import {
   errorMessageOf,
   resourceId,
   verifyChunk,
-  type FailureResponse
+  type FailureResponse,
+  type HttpReason
 } from '../../protocol/src/index.js'
 import { ChunkFetcher, type Delivery, type FetchJob, type MediaHints } from './chunk-fetcher.js'
 import { abortable } from './abortable.js'
@@ -26,6 +27,7 @@ import type { Peer } from './peer/peer.js'
 import { randomBinaryId, Swarm } from './peer/swarm.js'
 import { chunksOf } from './range.js'
 import { responseHead } from './response-head.js'
+import { StatsReporter } from './stats-reporter.js'
 import { sha256 } from './sha256.js'
 import type { ChunkStore } from './storage/chunk-store.js'
 import { createIdbStore } from './storage/idb-store.js'
@@ -68,6 +70,9 @@ export class Client extends Emitter<ClientEvents> {
   readonly #bytes = emptyBytes()
   readonly #resources = new Map<string, ReturnType<typeof emptyBytes>>()
   readonly #streams = new StreamBook()
+  /** What the next `p2pcdn:stats` report to the tracker says. */
+  readonly #statsReport = new StatsReporter()
+  #statsTimer: ReturnType<typeof setInterval> | undefined
   /** Chunks of media resources being fetched over HTTP now, by resource id: what peers hear in FETCHING. */
   readonly #overHttp = new Map<string, Set<number>>()
   readonly #haveTimers = new Map<string, ReturnType<typeof setTimeout>>()
@@ -357,6 +362,8 @@ export class Client extends Emitter<ClientEvents> {
     this.#fetches.clear()
     for (const timer of this.#haveTimers.values()) clearTimeout(timer)
     this.#haveTimers.clear()
+    // pagehide lands here too: the last report leaves while the socket is still open.
+    this.#sendStats()
     this.#stopPeering()
     await this.#keeping
     await this.#holdings?.flush().catch(() => {})
@@ -429,6 +436,8 @@ export class Client extends Emitter<ClientEvents> {
     if (url === undefined || this.#tracker !== undefined || this.#destroyed || !this.#consented) return
     const tracker = (this.#tracker = new TrackerClient(url))
     tracker.on('failure', failure => this.#onTrackerFailure(failure))
+    if (this.config.statsIntervalMs > 0)
+      this.#statsTimer = setInterval(() => this.#sendStats(), this.config.statsIntervalMs)
     let emptyLists = 0
     const takeEdges = async (): Promise<void> => {
       const edges = await tracker.edges(this.config.region)
@@ -461,6 +470,8 @@ export class Client extends Emitter<ClientEvents> {
     const tracker = this.#tracker
     this.#swarm = undefined
     this.#tracker = undefined
+    clearInterval(this.#statsTimer)
+    this.#statsTimer = undefined
     clearTimeout(this.#edgeListRetry)
     this.#edgeListRetry = undefined
     swarm?.destroy()
@@ -500,6 +511,7 @@ export class Client extends Emitter<ClientEvents> {
     swarm.on('uploaded', bytes => {
       this.#uploaded += bytes
     })
+    swarm.on('attempt', connected => this.#statsReport.connection(connected))
     this.#swarm = swarm
     for (const wake of this.#joinWaiters) wake()
   }
@@ -530,12 +542,12 @@ export class Client extends Emitter<ClientEvents> {
     return this.#counted(url, await networkFetch(url, init), 'origin', stream)
   }
 
-  /** `res` with its body's bytes counted as they are read. */
+  /** `res` with its body's bytes counted as they are read: bytes no peer carries, for want of a manifest. */
   #counted(url: string, res: Response, source: Source, stream?: string): Response {
     if (res.body === null) return res
     const counter = new TransformStream<Uint8Array, Uint8Array>({
       transform: (bytes, controller) => {
-        this.#count(url, source, bytes.length, stream)
+        this.#count(url, source, bytes.length, stream, 'no-manifest')
         controller.enqueue(bytes)
       }
     })
@@ -589,7 +601,9 @@ export class Client extends Emitter<ClientEvents> {
     const got: Delivery = await this.#fetcher!.fetch(job, index)
     const stream = job.media?.stream
     if (got.prefix > 0) this.#count(job.url, 'peer', got.prefix, stream)
-    this.#count(job.url, got.source, got.bytes.length - got.prefix, stream)
+    // With P2P off or before consent no peer was there to ask: that is the reason, whatever the fetcher saw.
+    const reason = this.config.p2p && this.#consented && this.config.tracker !== undefined ? got.reason : 'p2p-off'
+    this.#count(job.url, got.source, got.bytes.length - got.prefix, stream, reason)
     if (stream !== undefined && index === job.first) this.#streams.segment(stream)
     this.emit('chunk', {
       url: job.url,
@@ -688,12 +702,22 @@ export class Client extends Emitter<ClientEvents> {
     return bytes
   }
 
-  #count(url: string, source: Source, bytes: number, stream?: string): void {
+  /** The one place bytes are counted: `stats()`, a stream's figures, and the next report to the tracker. */
+  #count(url: string, source: Source, bytes: number, stream: string | undefined, reason?: HttpReason): void {
+    this.#statsReport.count(url, source, bytes, reason)
     if (stream !== undefined) this.#streams.count(stream, source, bytes)
     this.#bytes[source] += bytes
     let r = this.#resources.get(url)
     if (r === undefined) this.#resources.set(url, (r = emptyBytes()))
     r[source] += bytes
+  }
+
+  /** Send what was fetched since the last report, if the tracker socket is open (else it keeps adding up). */
+  #sendStats(): void {
+    const tracker = this.#tracker
+    if (tracker?.connected !== true || this.config.statsIntervalMs === 0) return
+    const report = this.#statsReport.take(this.config.swarm, this.#region)
+    if (report !== undefined) tracker.send(report)
   }
 
   /** A failure the SDK recovered from, as the page's `error` event: coded by what it is (`errorCodeOf`). */

@@ -165,6 +165,14 @@ export interface ClientInit {
    * @default undefined (edges only)
    */
   manifestSuffix?: string
+  /**
+   * How often, in milliseconds, the SDK sends the tracker a summary of what it fetched
+   * (bytes by source, why bytes came over HTTP, WebRTC connection failures; URLs without
+   * their query), for the operator's `/dashboard`; also once when the page goes away.
+   * Only over the tracker socket, so never before consent. 0 sends none.
+   * @default 30000
+   */
+  statsIntervalMs?: number
 }
 
 export interface ClientConfig {
@@ -195,6 +203,7 @@ export interface ClientConfig {
   persist: boolean
   storeName: string
   manifestSuffix: string | undefined
+  statsIntervalMs: number
 }
 
 export const DEFAULT_CLIENT_CONFIG: Omit<
@@ -221,7 +230,8 @@ export const DEFAULT_CLIENT_CONFIG: Omit<
   parallelChunks: 8,
   urgentWindowMs: 3000,
   persist: true,
-  storeName: 'p2pcdn'
+  storeName: 'p2pcdn',
+  statsIntervalMs: 30_000
 }
 
 const COUNTS = [
@@ -237,7 +247,8 @@ const COUNTS = [
   'peerConcurrency',
   'httpConcurrency',
   'parallelChunks',
-  'urgentWindowMs'
+  'urgentWindowMs',
+  'statsIntervalMs'
 ] as const
 const AT_LEAST_ONE = ['peerConcurrency', 'httpConcurrency', 'parallelChunks'] as const
 
@@ -298,6 +309,9 @@ export function edgeAllowed(origins: readonly string[], url: string): boolean {
   return false
 }
 
+/** The shortest `statsIntervalMs`: the tracker refuses a socket's reports sooner than 1 s apart. */
+const MIN_STATS_INTERVAL_MS = 5000
+
 /** Defaults filled in and every option checked; a bad option throws a TypeError naming it. */
 export function resolveConfig(init: ClientInit = {}): ClientConfig {
   const config: ClientConfig = {
@@ -322,6 +336,9 @@ export function resolveConfig(init: ClientInit = {}): ClientConfig {
       fail(name, 'a non-negative integer', value)
   }
   for (const name of AT_LEAST_ONE) if (config[name] < 1) fail(name, 'at least 1', config[name])
+  // The tracker refuses reports closer together than a second.
+  if (config.statsIntervalMs > 0 && config.statsIntervalMs < MIN_STATS_INTERVAL_MS)
+    fail('statsIntervalMs', `0 (off) or at least ${MIN_STATS_INTERVAL_MS}`, config.statsIntervalMs)
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a script tag or a JavaScript caller may pass anything
   if (config.consent !== 'granted' && config.consent !== 'required')
     fail('consent', "'granted' or 'required'", config.consent)

@@ -22,6 +22,8 @@ export function initFromScript(script: HTMLOrSVGScriptElement | null): ClientIni
   if (d.manifestSuffix !== undefined) init.manifestSuffix = d.manifestSuffix
   if (d.upload !== undefined) init.upload = d.upload !== 'false' && d.upload !== 'off'
   if (d.consent === 'required') init.consent = 'required'
+  // `data-stats="off"` sends no summaries to the tracker; a number is their interval in ms.
+  if (d.stats !== undefined) init.statsIntervalMs = d.stats === 'off' || d.stats === 'false' ? 0 : Number(d.stats)
   return init
 }
 

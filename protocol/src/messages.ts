@@ -5,6 +5,7 @@
  *
  * `info_hash`, `peer_id` and `offer_id` are 20-character binary strings (each char 0-255).
  */
+import type { StatsReport } from './stats.js'
 
 export interface SessionDescription {
   type: 'offer' | 'answer'
@@ -87,7 +88,7 @@ export interface EdgesRequest {
 }
 
 export type ClientMessage =
-  AnnounceRequest | AnswerRequest | ScrapeRequest | EdgeRegisterRequest | EdgeLoadRequest | EdgesRequest
+  AnnounceRequest | AnswerRequest | ScrapeRequest | EdgeRegisterRequest | EdgeLoadRequest | EdgesRequest | StatsReport
 
 /** The tracker's reply to an announce. */
 export interface AnnounceResponse {
@@ -143,6 +144,8 @@ export type RefusalReason =
   | 'edge-refused'
   /** An edge's load report on a connection with no registered edge (dropped for late heartbeats): register again. */
   | 'edge-not-registered'
+  /** A stats report sooner than the tracker accepts after the previous one on this connection. */
+  | 'stats-too-often'
 
 /** A request failed; the socket stays open. `code` and `reason` are p2pcdn additions. */
 export interface FailureResponse {

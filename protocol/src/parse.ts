@@ -5,6 +5,7 @@
 import { EDGE_ID_RULE, MAX_MESSAGE_BYTES, WEBTORRENT_ID_LENGTH, PROTOCOL_VERSION, isEdgeId } from './constants.js'
 import { InvalidMessageError } from './errors.js'
 import { dropUndefined } from './object.js'
+import { parseStatsReport } from './stats.js'
 import type {
   AnnounceEvent,
   AnnounceRequest,
@@ -199,6 +200,8 @@ export function parseClientMessage(raw: string): ClientMessage {
       }
     case 'p2pcdn:edges':
       return dropUndefined({ action: 'p2pcdn:edges' as const, v: version(msg), region: optionalText(msg, 'region') })
+    case 'p2pcdn:stats':
+      return parseStatsReport(msg, version(msg), raw.length)
     default:
       throw new InvalidMessageError(`unknown action: ${JSON.stringify(msg.action ?? null).slice(0, 64)}`)
   }

@@ -44,6 +44,25 @@ export class ScrapeMetrics {
     })
   }
 
+  /** Running totals by several labels' values, read at scrape time. */
+  labelsCounter(
+    name: string,
+    help: string,
+    labels: string[],
+    read: () => Iterable<readonly [Record<string, string>, number]>
+  ): void {
+    new Counter({
+      name,
+      help,
+      labelNames: labels,
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const [values, n] of read()) this.inc(values, n)
+      }
+    })
+  }
+
   /** Running totals by one label's value, read at scrape time. */
   labelledCounter(name: string, help: string, label: string, read: () => Iterable<readonly [string, number]>): void {
     new Counter({

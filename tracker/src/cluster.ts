@@ -3,6 +3,7 @@
  * `RedisCluster`; without `--redis` there is no cluster and everything stays in memory.
  */
 import type { EdgeInfo } from '../../protocol/src/index.js'
+import type { FleetSnapshot } from './fleet-stats.js'
 
 /** A peer as the cluster knows it: which process holds its socket. */
 export interface ClusterPeer {
@@ -58,4 +59,8 @@ export interface Cluster {
   edgeRemoved: (url: string) => void
   /** Every healthy edge of the cluster, unordered. */
   edges: () => Promise<EdgeInfo[]>
+  /** Store this process's fleet figures for the others; they expire unless stored again. */
+  publishFleet: (snapshot: FleetSnapshot) => void
+  /** The fleet figures of the other live processes, and how many could not be read. */
+  fleet: () => Promise<{ snapshots: FleetSnapshot[]; unreadable: number }>
 }

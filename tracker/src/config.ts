@@ -208,6 +208,32 @@ export interface TrackerInit {
    */
   clusterTtlMs?: number
   /**
+   * Bytes one socket's stats reports may claim per second, on average, from the moment it
+   * opened (at most 120 s of it at once): a report beyond is scaled down. 25 MB/s is a
+   * 200 Mbit/s line kept busy by one tab.
+   * @default 25_000_000
+   */
+  statsBytesPerSecond?: number
+  /**
+   * Bytes all sockets of one address (IPv6: one /64) may claim per second together, the
+   * same way; what one host opening many sockets can add.
+   * @default 250_000_000
+   */
+  statsBytesPerSecondPerIp?: number
+  /**
+   * Resources whose bytes are kept apart in the fleet statistics (least recently reported
+   * out first, into "(other)"); `/dashboard` shows the biggest 50.
+   * @default 1000
+   */
+  maxStatsResources?: number
+  /**
+   * Serve `/dashboard` and `/dashboard.json` to requests carrying this token (HTTP Basic
+   * with it as password, or `Authorization: Bearer`). Without it they answer 404: the
+   * figures name the operator's URLs and traffic.
+   * @default undefined
+   */
+  dashboardToken?: string
+  /**
    * PEM certificate chain and private key: serve `wss://` and HTTPS instead of `ws://` and
    * HTTP. Browsers on HTTPS pages refuse plain `ws://`, so a public tracker needs this or a
    * TLS-terminating proxy in front.
@@ -265,6 +291,10 @@ export interface TrackerConfig {
   geoip: GeoIp
   redisUrl: string | undefined
   clusterTtlMs: number
+  statsBytesPerSecond: number
+  statsBytesPerSecondPerIp: number
+  maxStatsResources: number
+  dashboardToken: string | undefined
   tls: TlsOptions | undefined
   shutdownGraceMs: number
   logger: Logger
@@ -301,6 +331,10 @@ export const DEFAULT_TRACKER_CONFIG: TrackerConfig = {
   geoip: new GeoIp(),
   redisUrl: undefined,
   clusterTtlMs: 30_000,
+  statsBytesPerSecond: 25_000_000,
+  statsBytesPerSecondPerIp: 250_000_000,
+  maxStatsResources: 1000,
+  dashboardToken: undefined,
   tls: undefined,
   shutdownGraceMs: DEFAULT_SHUTDOWN_GRACE_MS,
   logger: silentLogger,
@@ -331,6 +365,9 @@ type IntegerOption =
   | 'maxConcurrentEdgeChallenges'
   | 'maxEdgesPerId'
   | 'shutdownGraceMs'
+  | 'statsBytesPerSecond'
+  | 'statsBytesPerSecondPerIp'
+  | 'maxStatsResources'
 
 const INTEGER_OPTIONS: readonly IntegerOption[] = [
   'announceIntervalS',
@@ -352,7 +389,10 @@ const INTEGER_OPTIONS: readonly IntegerOption[] = [
   'edgeChallengeTimeoutMs',
   'maxConcurrentEdgeChallenges',
   'maxEdgesPerId',
-  'shutdownGraceMs'
+  'shutdownGraceMs',
+  'statsBytesPerSecond',
+  'statsBytesPerSecondPerIp',
+  'maxStatsResources'
 ]
 
 function geoIpDatabase(
@@ -390,6 +430,7 @@ export function resolveConfig(init: TrackerInit = {}): TrackerConfig {
   checkPort('port', config.port)
   checkNonEmptyString('host', config.host)
   if (config.edgeToken !== undefined) checkNonEmptyString('edgeToken', config.edgeToken)
+  if (config.dashboardToken !== undefined) checkNonEmptyString('dashboardToken', config.dashboardToken)
   if (edges !== undefined && identities.size === 0) throw optionError('edges', 'at least one edge')
   for (const name of ['allowSharedEdgeToken', 'edgeChallenge', 'trustProxy'] as const) {
     if (typeof config[name] !== 'boolean') throw optionError(name, 'a boolean', config[name])

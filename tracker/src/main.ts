@@ -17,6 +17,8 @@ const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-to
                       [--messages-per-second-per-ip 100] [--message-burst-per-ip 300]
                       [--max-peer-ids-per-ip-per-swarm 32] [--max-buffered-bytes 1048576]
                       [--max-buffered-bytes-total 67108864] [--shutdown-grace-ms 5000]
+                      [--dashboard-token T] [--stats-bytes-per-second 25000000]
+                      [--stats-bytes-per-second-per-ip 250000000] [--max-stats-resources 1000]
                       [--cert FILE --key FILE] [--config FILE]
 
   --config       JSON file of options, each key a flag in camelCase: {"port": 8000, "edgeToken": "T"}
@@ -53,6 +55,14 @@ const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-to
                  (env P2PCDN_MAX_BUFFERED_BYTES; default 1048576)
   --max-buffered-bytes-total  unsent bytes of all slow sockets together; the largest go first
                  (env P2PCDN_MAX_BUFFERED_BYTES_TOTAL; default 67108864)
+  --dashboard-token  serve /dashboard and /dashboard.json to requests with this token (HTTP Basic
+                 password or Bearer) (env P2PCDN_DASHBOARD_TOKEN; without it they answer 404)
+  --stats-bytes-per-second  bytes one socket's stats reports may claim per second; beyond,
+                 a report is scaled down (env P2PCDN_STATS_BYTES_PER_SECOND; default 25000000)
+  --stats-bytes-per-second-per-ip  the same for all sockets of one address
+                 (env P2PCDN_STATS_BYTES_PER_SECOND_PER_IP; default 250000000)
+  --max-stats-resources  resources kept apart in the fleet figures, the rest as "(other)"
+                 (env P2PCDN_MAX_STATS_RESOURCES; default 1000)
   --shutdown-grace-ms  on SIGINT/SIGTERM, how long HTTP requests in flight may take to finish
                  (env P2PCDN_SHUTDOWN_GRACE_MS; default 5000)
   --cert         PEM certificate chain: serve wss:// and HTTPS (env P2PCDN_CERT); needs --key
@@ -76,7 +86,11 @@ const OPTIONS = {
   'message-burst-per-ip': { type: 'string' },
   'max-peer-ids-per-ip-per-swarm': { type: 'string' },
   'max-buffered-bytes': { type: 'string' },
-  'max-buffered-bytes-total': { type: 'string' }
+  'max-buffered-bytes-total': { type: 'string' },
+  'dashboard-token': { type: 'string' },
+  'stats-bytes-per-second': { type: 'string' },
+  'stats-bytes-per-second-per-ip': { type: 'string' },
+  'max-stats-resources': { type: 'string' }
 } as const
 
 /** Run the tracker until SIGINT or SIGTERM; exit codes as service/src/main.ts says. */
@@ -86,7 +100,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       name: 'tracker',
       usage: USAGE,
       options: OPTIONS,
-      secrets: ['edge-token'],
+      secrets: ['edge-token', 'dashboard-token'],
       read: readOptions,
       create: (init, logger) => createTracker({ ...init, logger }),
       started: (tracker, init, logger) => {
@@ -126,7 +140,11 @@ function readOptions(flags: FlagReader): TrackerInit {
     messageBurstPerIp: flags.integer('message-burst-per-ip', 'P2PCDN_MESSAGE_BURST_PER_IP'),
     maxPeerIdsPerIpPerSwarm: flags.integer('max-peer-ids-per-ip-per-swarm', 'P2PCDN_MAX_PEER_IDS_PER_IP_PER_SWARM'),
     maxBufferedBytes: flags.integer('max-buffered-bytes', 'P2PCDN_MAX_BUFFERED_BYTES'),
-    maxBufferedBytesTotal: flags.integer('max-buffered-bytes-total', 'P2PCDN_MAX_BUFFERED_BYTES_TOTAL')
+    maxBufferedBytesTotal: flags.integer('max-buffered-bytes-total', 'P2PCDN_MAX_BUFFERED_BYTES_TOTAL'),
+    dashboardToken: flags.string('dashboard-token', 'P2PCDN_DASHBOARD_TOKEN'),
+    statsBytesPerSecond: flags.integer('stats-bytes-per-second', 'P2PCDN_STATS_BYTES_PER_SECOND'),
+    statsBytesPerSecondPerIp: flags.integer('stats-bytes-per-second-per-ip', 'P2PCDN_STATS_BYTES_PER_SECOND_PER_IP'),
+    maxStatsResources: flags.integer('max-stats-resources', 'P2PCDN_MAX_STATS_RESOURCES')
   }
 }
 

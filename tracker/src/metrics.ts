@@ -1,5 +1,7 @@
 /** The tracker's counters, kept as plain numbers as service/src/metrics.ts says. */
 import { ScrapeMetrics } from '../../service/src/metrics.js'
+import { BYTE_SOURCES, HTTP_REASONS } from '../../protocol/src/index.js'
+import type { FleetStats } from './fleet-stats.js'
 import type { RefusalReason } from './refusal.js'
 
 /** Running totals since the tracker started. */
@@ -26,6 +28,8 @@ export interface MetricsSources {
   edges: () => number
   /** GeoIP lookups that hit a record the database could not decode. */
   geoipErrors: () => number
+  /** What this process's visitors reported. */
+  fleet: FleetStats
 }
 
 /** The tracker's series, read from `src` at each scrape. */
@@ -63,5 +67,51 @@ export function createTrackerMetrics(src: MetricsSources): ScrapeMetrics {
     'reason',
     () => src.metrics.rejects
   )
+  fleetMetrics(m, src.fleet)
   return m
+}
+
+/**
+ * The fleet figures this process took (Prometheus sums the processes). Labels stay few:
+ * source (4), reason (7), region (at most MAX_FLEET_REGIONS + 1); never a URL or a swarm.
+ */
+function fleetMetrics(m: ScrapeMetrics, fleet: FleetStats): void {
+  const t = fleet.totals
+  m.labelledCounter(
+    'p2pcdn_fleet_bytes_total',
+    'Content bytes browsers reported fetching, by source (self-reported, clamped)',
+    'source',
+    () => BYTE_SOURCES.map(s => [s, t.bytes[s]] as const)
+  )
+  m.labelledCounter(
+    'p2pcdn_fleet_http_bytes_total',
+    'Edge and origin bytes browsers reported, by why they did not come from a peer',
+    'reason',
+    () => HTTP_REASONS.map(r => [r, t.http[r]] as const)
+  )
+  m.labelsCounter(
+    'p2pcdn_fleet_region_bytes_total',
+    'Content bytes browsers reported, by the region the tracker placed them in and source',
+    ['region', 'source'],
+    function* () {
+      for (const [region, bytes] of fleet.regions.entries())
+        for (const source of BYTE_SOURCES) yield [{ region, source }, bytes[source]] as const
+    }
+  )
+  m.counter(
+    'p2pcdn_fleet_webrtc_attempts_total',
+    'WebRTC connections to peers browsers reported attempting',
+    () => t.connections.attempted
+  )
+  m.counter(
+    'p2pcdn_fleet_webrtc_failures_total',
+    'WebRTC connection attempts browsers reported as never connected',
+    () => t.connections.failed
+  )
+  m.counter('p2pcdn_fleet_reports_total', 'Stats reports taken from browsers', () => t.reports)
+  m.counter(
+    'p2pcdn_fleet_reports_clamped_total',
+    'Stats reports scaled down to the per-socket or per-address budget',
+    () => t.clamped
+  )
 }

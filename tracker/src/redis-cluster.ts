@@ -12,6 +12,8 @@
  * - `p2pcdn:peer:<ih>:<peer>` the node holding that peer (PX = TTL), to route answers and
  *   to bind a peer id to one process (set only by the node that holds it, or once it expired)
  * - `p2pcdn:edge:<url>` one edge as JSON (PX = edge silence limit); `p2pcdn:edges` the set of urls
+ * - `p2pcdn:fleet:<node>` that node's fleet statistics as JSON (PX = TTL); `p2pcdn:fleet-nodes`
+ *   sorted set of node ids, score = expiry
  * - channel `p2pcdn:relay:<node>`: `<ih>|<peer>|<json text>` for that node's socket
  *
  * Sorted sets with expiry scores let a single member expire, which a Redis key TTL cannot:
@@ -22,11 +24,16 @@ import { Redis } from 'ioredis'
 import { binaryStringToHex, hexToBinaryString } from '../../protocol/src/index.js'
 import type { EdgeInfo, Logger } from '../../protocol/src/index.js'
 import type { Cluster, ClusterPeer, DeliverFn } from './cluster.js'
+import { parseFleetSnapshot } from './fleet-stats.js'
+import type { FleetSnapshot } from './fleet-stats.js'
 import { EDGE_MISSED_HEARTBEATS } from './config.js'
 import type { TrackerConfig } from './config.js'
 
 const PREFIX = 'p2pcdn:'
 const EDGES_KEY = `${PREFIX}edges`
+const FLEET_NODES_KEY = `${PREFIX}fleet-nodes`
+/** Most processes whose fleet figures are read for one dashboard poll. */
+const MAX_FLEET_NODES = 256
 /** Owner key: set it to this node unless another node holds it. Atomic, as a script. */
 const CLAIM_SCRIPT = `local owner = redis.call('GET', KEYS[1])
 if owner and owner ~= ARGV[1] then return 0 end
@@ -97,6 +104,8 @@ export class RedisCluster implements Cluster {
     const pipe = cmd.pipeline()
     for (const p of this.peers.values()) this.writeLeave(pipe, p)
     for (const url of this.localEdges.keys()) pipe.del(edgeKey(url)).srem(EDGES_KEY, url)
+    // A process that stops takes its figures with it, as a dead one does once they expire.
+    pipe.del(fleetKey(this.nodeId)).zrem(FLEET_NODES_KEY, this.nodeId)
     await pipe.exec().catch(() => {})
     this.peers.clear()
     await Promise.all([cmd.quit(), this.sub?.quit()].map(async p => await p?.catch(() => {})))
@@ -227,6 +236,38 @@ export class RedisCluster implements Cluster {
     return edges
   }
 
+  publishFleet(snapshot: FleetSnapshot): void {
+    if (this.cmd === undefined) return
+    const now = Date.now()
+    this.exec(
+      this.cmd
+        .pipeline()
+        .set(fleetKey(this.nodeId), JSON.stringify(snapshot), 'PX', this.ttlMs)
+        .zadd(FLEET_NODES_KEY, now + this.ttlMs, this.nodeId)
+        .zremrangebyscore(FLEET_NODES_KEY, '-inf', now)
+    )
+  }
+
+  async fleet(): Promise<{ snapshots: FleetSnapshot[]; unreadable: number }> {
+    const nodes = (
+      await this.redis().zrangebyscore(FLEET_NODES_KEY, Date.now(), '+inf', 'LIMIT', 0, MAX_FLEET_NODES + 1)
+    ).filter(node => node !== this.nodeId)
+    if (nodes.length === 0) return { snapshots: [], unreadable: 0 }
+    const values = await this.redis().mget(nodes.slice(0, MAX_FLEET_NODES).map(fleetKey))
+    const snapshots: FleetSnapshot[] = []
+    let unreadable = 0
+    values.forEach((value, i) => {
+      if (value === null) return // expired between the two reads
+      const snapshot = parseFleetSnapshot(value)
+      if (snapshot !== undefined) snapshots.push(snapshot)
+      else {
+        unreadable++
+        this.log.warn('fleet-unreadable', { node: nodes[i]!.slice(0, 64) })
+      }
+    })
+    return { snapshots, unreadable }
+  }
+
   /**
    * Bind a peer id new to this process to it, unless a live peer of another process has
    * it. On success the peer is local (in `peers`) before anything awaiting this resumes.
@@ -331,6 +372,10 @@ function swarmKey(ih: string, part: string): string {
 /** The key part of one region's peers on network `asn`. */
 function asnPart(asn: number, region: string): string {
   return `asn:${asn}:r:${region}`
+}
+
+function fleetKey(node: string): string {
+  return `${PREFIX}fleet:${node}`
 }
 
 function edgeKey(url: string): string {

@@ -27,6 +27,8 @@ import { announceReplyHead, createLoggers } from './handlers/context.js'
 import type { TrackerContext } from './handlers/context.js'
 import { handleMessage } from './handlers/handle-message.js'
 import { handleHttpRequest } from './handlers/http.js'
+import { StatsBudgets } from './handlers/stats.js'
+import { FleetStats } from './fleet-stats.js'
 import { TrackerMetrics, createTrackerMetrics } from './metrics.js'
 import { SocketConnection } from './socket-connection.js'
 import { Swarms } from './swarm.js'
@@ -59,6 +61,8 @@ const CLOSE_GRACE_MS = 1000
  * to 160 ms whenever it happened). At 30 s that is 300 slices, 17 of 5,000 sockets each.
  */
 const PING_TICK_MS = 100
+/** In cluster mode, fleet figures are stored at most this long after a report changed them. */
+const FLEET_PUBLISH_DELAY_MS = 1000
 
 /** The context with `cluster` settable, which happens once in `start()`. */
 type MutableContext = { -readonly [K in keyof TrackerContext]: TrackerContext[K] }
@@ -101,6 +105,8 @@ export class TrackerServer implements Tracker {
         maxConcurrent: config.maxConcurrentEdgeChallenges
       }),
       metrics: new TrackerMetrics(),
+      fleet: new FleetStats({ maxResources: config.maxStatsResources, now: config.now }),
+      statsBudgets: new StatsBudgets(),
       cluster: undefined,
       announceReplyHead: announceReplyHead(config),
       log: createLoggers(config.logger),
@@ -124,7 +130,8 @@ export class TrackerServer implements Tracker {
       },
       swarms: () => this.ctx.swarms.size,
       edges: () => this.ctx.edges.list(undefined, this.ctx.now()).length,
-      geoipErrors: () => this.config.geoip.errors
+      geoipErrors: () => this.config.geoip.errors,
+      fleet: this.ctx.fleet
     })
   }
 
@@ -167,10 +174,10 @@ export class TrackerServer implements Tracker {
     this.wss = wss
 
     this.boundPort = (await listen(http, this.config.port, this.config.host)).port
-    this.timers = [
+    this.timers.push(
       setInterval(() => this.pingSockets(), this.config.pingIntervalMs / this.pingSlices),
       setInterval(() => this.sweepEdges(), this.config.edgeHeartbeatMs)
-    ]
+    )
     for (const timer of this.timers) timer.unref()
     this.ctx.log.server.info('listening', { url: this.url, httpUrl: this.httpUrl })
   }
@@ -181,6 +188,14 @@ export class TrackerServer implements Tracker {
     const cluster: Cluster = new RedisCluster(redisUrl, this.config, this.ctx.log.cluster)
     await cluster.start((infoHash, peerId, text) => deliverLocal(this.ctx, infoHash, peerId, text))
     this.ctx.cluster = cluster
+    // Stored again well within its expiry, and soon after figures change, so that the
+    // other processes' dashboards lag by about a second, not by the refresh period.
+    const publish = (): void => cluster.publishFleet(this.ctx.fleet.snapshot())
+    publish()
+    this.ctx.fleet.onChange(publish, FLEET_PUBLISH_DELAY_MS)
+    const timer = setInterval(publish, Math.max(50, Math.floor(this.config.clusterTtlMs / 3)))
+    timer.unref()
+    this.timers.push(timer)
   }
 
   private onConnection(socket: WebSocket, req: IncomingMessage): void {
@@ -210,6 +225,7 @@ export class TrackerServer implements Tracker {
       createBucket(this.config.messageBurst, now)
     )
     this.connections.set(socket, conn)
+    this.ctx.statsBudgets.opened(conn, now)
     this.ctx.log.server.debug('socket-open', { conn: conn.id, ip, region: conn.mappedRegion, asn: conn.asn })
 
     socket.on('message', data => {
@@ -328,6 +344,7 @@ export class TrackerServer implements Tracker {
     await this.starting?.catch(() => {})
     for (const timer of this.timers) clearInterval(timer)
     this.timers = []
+    this.ctx.fleet.onChange(undefined, 0)
     // Stop accepting first, so no client reconnects to a tracker on its way out.
     const closed = this.httpConnections?.close(this.config.shutdownGraceMs)
     const sockets = [...this.connections.keys()]

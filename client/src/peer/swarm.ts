@@ -35,6 +35,8 @@ export interface SwarmEvents {
   /** A peer announced chunks, or finished its first HAVEs (`resourceId` undefined). */
   have: { peer: Peer; resourceId: string | undefined }
   uploaded: number
+  /** A WebRTC connection attempt with a peer settled: connected, or never did. */
+  attempt: boolean
 }
 
 /** Offers sent per announce, as bittorrent-tracker's client caps it. */
@@ -318,6 +320,7 @@ export class Swarm extends Emitter<SwarmEvents> {
 
   #answer(id: string, msg: OfferForward): void {
     const sp = this.#newPeer(false)
+    this.#watchAttempt(sp)
     this.#answering.set(id, sp)
     this.#lastSign.set(sp, performance.now())
     const forget = (): void => {
@@ -363,6 +366,7 @@ export class Swarm extends Emitter<SwarmEvents> {
       return
     }
     this.#connecting.add(sp)
+    this.#watchAttempt(sp)
     // An answer is a sign of life: ICE gets a fresh deadline from here.
     this.#lastSign.set(sp, performance.now())
     const forget = (): void => {
@@ -384,6 +388,21 @@ export class Swarm extends Emitter<SwarmEvents> {
       sp.destroy()
     })
     sp.signal(msg.answer)
+  }
+
+  /**
+   * An offer being answered, or an answer being connected, is an attempt (an offer nobody
+   * answered is not): it connects, or closes first. Closed by our own teardown, it is neither.
+   */
+  #watchAttempt(sp: SimplePeer.Instance): void {
+    let settled = false
+    const settle = (connected: boolean): void => {
+      if (settled || (this.#destroyed && !connected)) return
+      settled = true
+      this.emit('attempt', connected)
+    }
+    sp.once('connect', () => settle(true))
+    sp.once('close', () => settle(false))
   }
 
   #addPeer(id: string, region: string, sp: SimplePeer.Instance): void {

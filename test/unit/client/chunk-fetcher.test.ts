@@ -521,3 +521,48 @@ describe('ChunkFetcher: media segments by deadline', () => {
     ])
   })
 })
+
+describe('ChunkFetcher: why a chunk came over HTTP (the fleet statistics)', () => {
+  const fetchOne = async (s: Setup, job: FetchJob, index: number): Promise<unknown> => {
+    const got = s.fetcher.fetch(job, index)
+    await s.clock.until(got, 20_000)
+    const d = await got
+    expect(d.source).toBe('edge')
+    return d.reason
+  }
+
+  it('no connected peer: no-peer', async () => {
+    const s = await setup(() => [])
+    expect(await fetchOne(s, s.job, 0)).toBe('no-peer')
+  })
+
+  it('a peer that missed its deadline, with or without sending some bytes first: peer-slow', async () => {
+    const silent = await setup((clock, body, m) => [new FakePeer('silent', body, m, clock, 'silent')], 4)
+    expect(await fetchOne(silent, silent.job, 2)).toBe('peer-slow')
+    const drip = await setup((clock, body, m) => [new FakePeer('drip', body, m, clock, 'drip')], 4)
+    expect(await fetchOne(drip, drip.job, 2)).toBe('peer-slow')
+  })
+
+  it('a peer that answered ABSENT: peer-error', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('absent', body, m, clock, 'absent')], 4)
+    expect(await fetchOne(s, { ...s.job, first: -1 }, 2)).toBe('peer-error')
+  })
+
+  it('a peer that sent bytes that do not verify: peer-integrity', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('liar', body, m, clock, 'honest')], 4)
+    s.peers[0]!.request = async (_id, _index, size) => await Promise.resolve(new Uint8Array(size).fill(1))
+    expect(await fetchOne(s, { ...s.job, first: -1 }, 2)).toBe('peer-integrity')
+    expect(s.peers[0]!.destroyed).toBe(true)
+  })
+
+  it('a segment in the urgent window nobody holds: deadline; one further ahead nobody holds or fetches: no-peer', async () => {
+    const s = await setup((clock, body, m) => [new FakePeer('p', body, m, clock, 'honest')], 2)
+    s.peers[0]!.has = () => false
+    const media = (deadline: number): FetchJob => ({
+      ...s.job,
+      media: { stream: 'v', deadlineMs: () => deadline - s.clock.now() }
+    })
+    expect(await fetchOne(s, media(2000), 0)).toBe('deadline')
+    expect(await fetchOne(s, media(s.clock.now() + 10_000), 1)).toBe('no-peer')
+  })
+})

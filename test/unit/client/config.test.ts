@@ -8,6 +8,8 @@ describe('resolveConfig', () => {
     expect(c.cacheBytes).toBe(256 * 1024 * 1024)
     expect(c.maxPeers).toBe(8)
     expect(c.consent).toBe('granted')
+    expect(c.statsIntervalMs).toBe(30_000)
+    expect(resolveConfig({ statsIntervalMs: 0 }).statsIntervalMs).toBe(0)
   })
 
   it('undefined values do not wipe defaults; edges lose trailing slashes', () => {
@@ -25,7 +27,10 @@ describe('resolveConfig', () => {
     [{ peerConcurrency: 0 }, 'peerConcurrency'],
     [{ httpConcurrency: 0 }, 'httpConcurrency'],
     [{ consent: 'maybe' as 'granted' }, 'consent'],
-    [{ upload: 'yes' as unknown as boolean }, 'upload']
+    [{ upload: 'yes' as unknown as boolean }, 'upload'],
+    // The tracker refuses a socket's reports closer than a second apart; NaN from data-stats="soon".
+    [{ statsIntervalMs: 4999 }, 'statsIntervalMs'],
+    [{ statsIntervalMs: Number.NaN }, 'statsIntervalMs']
   ])('rejects %j with a TypeError naming %s', (init, name) => {
     expect(() => resolveConfig(init)).toThrow(TypeError)
     expect(() => resolveConfig(init)).toThrow(name)

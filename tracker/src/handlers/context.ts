@@ -4,9 +4,11 @@ import type { TrackerConfig } from '../config.js'
 import type { Connection } from '../connection.js'
 import type { EdgeChallenger } from '../edge-challenge.js'
 import type { EdgeRegistry } from '../edge-registry.js'
+import type { FleetStats } from '../fleet-stats.js'
 import { scopeLogger } from '../../../service/src/log.js'
 import type { TrackerMetrics } from '../metrics.js'
 import type { Swarms } from '../swarm.js'
+import type { StatsBudgets } from './stats.js'
 
 /** Everything a handler may touch. Built once per tracker by the server. */
 export interface TrackerContext {
@@ -16,6 +18,10 @@ export interface TrackerContext {
   /** Reachability checks of registering edges, bounded in number. */
   readonly edgeChallenger: EdgeChallenger
   readonly metrics: TrackerMetrics
+  /** What this process's visitors reported (`p2pcdn:stats`). */
+  readonly fleet: FleetStats
+  /** Per-socket and per-address budgets that clamp those reports. */
+  readonly statsBudgets: StatsBudgets
   /** Set in cluster mode (`redisUrl`): swarms and edges shared with other processes. */
   readonly cluster: Cluster | undefined
   /** `{"action":"announce","interval":N,"min interval":M,"info_hash":` — the constant head of every announce reply. */

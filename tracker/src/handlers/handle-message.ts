@@ -15,6 +15,7 @@ import { handleEdgeLoad, handleEdgeRegister, handleEdgesRequest } from './edges.
 import { failureReply, replyFailure } from './failure.js'
 import type { FailureContext } from './failure.js'
 import { handleScrape } from './scrape.js'
+import { handleStats } from './stats.js'
 import { handleAnswer } from './signal.js'
 
 /**
@@ -87,6 +88,9 @@ function dispatch(ctx: TrackerContext, conn: Connection, msg: ClientMessage, war
       return
     case 'p2pcdn:edges':
       handleEdgesRequest(ctx, conn, msg)
+      return
+    case 'p2pcdn:stats':
+      handleStats(ctx, conn, msg)
   }
 }
 

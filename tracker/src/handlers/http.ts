@@ -4,7 +4,9 @@ import type { ScrapeMetrics } from '../../../service/src/metrics.js'
 import { PROTOCOL_VERSION, binaryStringToHex, errorMessageOf } from '../../../protocol/src/index.js'
 import type { EdgeInfo, EdgesResponse } from '../../../protocol/src/index.js'
 import type { TrackerContext } from './context.js'
+import { DASHBOARD_ROUTES, dashboardAccess } from './dashboard.js'
 import { listEdges } from './edges.js'
+import { Page, send, sendJson } from './http-reply.js'
 
 /** Most swarms listed in `/stats`, the biggest first. */
 export const MAX_STATS_SWARMS = 100
@@ -43,7 +45,10 @@ export interface HttpSources {
   metrics: ScrapeMetrics
 }
 
-/** Route one HTTP request: `/healthz`, `/edges?region=`, `/stats`, `/metrics`; 404 otherwise. */
+/**
+ * Route one HTTP request: `/healthz`, `/edges?region=`, `/stats`, `/metrics`, and with a
+ * `dashboardToken` `/dashboard` and `/dashboard.json`; 404 otherwise.
+ */
 export function handleHttpRequest(
   ctx: TrackerContext,
   src: HttpSources,
@@ -51,11 +56,13 @@ export function handleHttpRequest(
   res: ServerResponse
 ): void {
   const url = new URL(req.url ?? '/', 'http://tracker.invalid')
-  const route = ROUTES.get(url.pathname)
+  const dashboard = DASHBOARD_ROUTES.get(url.pathname)
+  const route = ROUTES.get(url.pathname) ?? dashboard
   if (route === undefined) {
     sendJson(res, 404, { error: 'not found' })
     return
   }
+  if (dashboard !== undefined && !dashboardAccess(ctx, req, res)) return
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD')
     sendJson(res, 405, { error: 'method not allowed' })
@@ -64,6 +71,7 @@ export function handleHttpRequest(
   route(ctx, url, src).then(
     body => {
       if (typeof body === 'string') send(res, 200, src.metrics.contentType, body)
+      else if (body instanceof Page) send(res, 200, 'text/html; charset=utf-8', body.html, body.headers)
       else sendJson(res, 200, body)
     },
     (err: unknown) => {
@@ -73,8 +81,8 @@ export function handleHttpRequest(
   )
 }
 
-/** A string body is Prometheus text; anything else goes out as JSON. */
-type Route = (ctx: TrackerContext, url: URL, src: HttpSources) => Promise<unknown>
+/** A string body is Prometheus text, a Page is HTML; anything else goes out as JSON. */
+export type Route = (ctx: TrackerContext, url: URL, src: HttpSources) => Promise<unknown>
 
 const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/healthz', () => Promise.resolve({ ok: true })],
@@ -117,17 +125,4 @@ function swarmList(ctx: TrackerContext): SwarmStats[] {
       incomplete: swarm.incomplete,
       peersByRegion: swarm.regionCounts()
     }))
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  send(res, status, 'application/json; charset=utf-8', JSON.stringify(body))
-}
-
-function send(res: ServerResponse, status: number, type: string, text: string): void {
-  res.writeHead(status, {
-    'content-type': type,
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store'
-  })
-  res.end(res.req.method === 'HEAD' ? undefined : text)
 }

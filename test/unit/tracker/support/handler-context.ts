@@ -16,6 +16,8 @@ import { EdgeRegistry } from '../../../../tracker/src/edge-registry.js'
 import { announceReplyHead, createLoggers } from '../../../../tracker/src/handlers/context.js'
 import type { TrackerContext } from '../../../../tracker/src/handlers/context.js'
 import { TrackerMetrics } from '../../../../tracker/src/metrics.js'
+import { FleetStats } from '../../../../tracker/src/fleet-stats.js'
+import { StatsBudgets } from '../../../../tracker/src/handlers/stats.js'
 import { Swarms } from '../../../../tracker/src/swarm.js'
 
 export interface LogLine {
@@ -78,6 +80,8 @@ export function createHarness(overrides: Partial<TrackerConfig> = {}, cluster?: 
     edges: new EdgeRegistry<Connection>(3 * config.edgeHeartbeatMs, config.maxEdgesPerId),
     edgeChallenger,
     metrics: new TrackerMetrics(),
+    fleet: new FleetStats({ maxResources: config.maxStatsResources, now: () => clock.now }),
+    statsBudgets: new StatsBudgets(),
     cluster,
     announceReplyHead: announceReplyHead(config),
     log: createLoggers(logger),
@@ -165,7 +169,11 @@ export function createFakeCluster(nodeId = 'node-a'): FakeCluster {
     edges: async () => {
       calls.push(['edges'])
       return await cluster.clusterEdges
-    }
+    },
+    publishFleet: () => {
+      calls.push(['publishFleet'])
+    },
+    fleet: () => Promise.resolve({ snapshots: [], unreadable: 0 })
   }
   return cluster
 }
