@@ -13,6 +13,7 @@ import { binaryId, connectRaw, isFailure } from '../helpers/tracker-client.js'
 import type { Json, RawTrackerClient } from '../helpers/tracker-client.js'
 import { barrier } from '../helpers/barrier.js'
 import { join, useTrackers } from '../helpers/tracker-harness.js'
+import { emptyReasonBytes } from '../../protocol/src/stats.js'
 import { startRedis } from '../helpers/tracker-redis.js'
 import type { RedisProcess } from '../helpers/tracker-redis.js'
 
@@ -57,15 +58,7 @@ describe('one tracker', () => {
     expect(status).toBe(200)
     expect(body.fleet.totals).toEqual({
       bytes: bytes(3000, 1500, 100, 50),
-      http: {
-        'no-peer': 1600,
-        deadline: 0,
-        'peer-slow': 0,
-        'peer-error': 0,
-        'peer-integrity': 0,
-        'p2p-off': 0,
-        'no-manifest': 0
-      },
+      http: { ...emptyReasonBytes(), 'no-peer': 1600 },
       connections: { attempted: 4, failed: 2 },
       reports: 2,
       clamped: 0

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parseClientMessage } from '../../../protocol/src/parse.js'
+import { emptyReasonBytes } from '../../../protocol/src/stats.js'
 import {
   MAX_STATS_CONNECTIONS,
   MAX_STATS_FIGURE,
@@ -35,15 +36,7 @@ describe('p2pcdn:stats', () => {
       swarm: 'example.com',
       region: 'eu',
       bytes,
-      http: {
-        'no-peer': 400,
-        deadline: 0,
-        'peer-slow': 0,
-        'peer-error': 0,
-        'peer-integrity': 0,
-        'p2p-off': 0,
-        'no-manifest': 0
-      },
+      http: { ...emptyReasonBytes(), 'no-peer': 400 },
       connections: { attempted: 3, failed: 1 },
       resources: [{ url: 'https://example.com/a.mp4', bytes: { cache: 0, peer: 600, edge: 300, origin: 0 } }]
     })
