@@ -5,6 +5,7 @@ import {
   DEFAULT_CHUNK_SIZE_BYTES,
   errorCodeOf,
   errorMessageOf,
+  MIN_STATS_GAP_MS,
   resourceId,
   verifyChunk,
   type FailureResponse,
@@ -73,6 +74,7 @@ export class Client extends Emitter<ClientEvents> {
   /** What the next `p2pcdn:stats` report to the tracker says. */
   readonly #statsReport = new StatsReporter()
   #statsTimer: ReturnType<typeof setInterval> | undefined
+  #statsSentAt = -Infinity
   /** Chunks of media resources being fetched over HTTP now, by resource id: what peers hear in FETCHING. */
   readonly #overHttp = new Map<string, Set<number>>()
   readonly #haveTimers = new Map<string, ReturnType<typeof setTimeout>>()
@@ -716,8 +718,14 @@ export class Client extends Emitter<ClientEvents> {
   #sendStats(): void {
     const tracker = this.#tracker
     if (tracker?.connected !== true || this.config.statsIntervalMs === 0) return
+    // The tracker refuses a second report within MIN_STATS_GAP_MS: a pagehide right after
+    // a periodic report drops that last second rather than earn an error.
+    const now = performance.now()
+    if (now - this.#statsSentAt < MIN_STATS_GAP_MS) return
     const report = this.#statsReport.take(this.config.swarm, this.#region)
-    if (report !== undefined) tracker.send(report)
+    if (report === undefined) return
+    tracker.send(report)
+    this.#statsSentAt = now
   }
 
   /** A failure the SDK recovered from, as the page's `error` event: coded by what it is (`errorCodeOf`). */

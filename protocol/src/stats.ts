@@ -65,6 +65,8 @@ export interface StatsReport {
 
 /** Most resources one report lists; the SDK folds the rest into "other". */
 export const MAX_STATS_RESOURCES = 20
+/** A tracker takes one report per socket at most this often; a client sends no faster. */
+export const MIN_STATS_GAP_MS = 1000
 /** Most characters of a resource URL in a report (the SDK drops query and fragment, then cuts). */
 export const MAX_STATS_URL_CHARS = 256
 /** Most characters of a swarm or region name in a report. */

@@ -1,6 +1,6 @@
 /**
  * `p2pcdn:stats`: a browser's summary of what it fetched. Self-reported, so bounded on the
- * way in: at most one report per MIN_STATS_INTERVAL_MS per socket, and every figure
+ * way in: at most one report per MIN_STATS_GAP_MS per socket, and every figure
  * clamped to what the socket (and its address, shared by all of its sockets) could have
  * fetched since it opened at `statsBytesPerSecond` (and `statsBytesPerSecondPerIp`): a
  * token bucket that starts empty when the socket opens and holds at most
@@ -8,7 +8,7 @@
  * A report over budget is scaled down as a whole, so its
  * ratios stand. No flood, however fast or wide, adds more than the budgets allow.
  */
-import { BYTE_SOURCES, HTTP_REASONS } from '../../../protocol/src/index.js'
+import { BYTE_SOURCES, HTTP_REASONS, MIN_STATS_GAP_MS } from '../../../protocol/src/index.js'
 import type { StatsReport } from '../../../protocol/src/index.js'
 import { createBucket, refill } from '../budget.js'
 import type { Bucket } from '../budget.js'
@@ -18,7 +18,6 @@ import { Refusal } from '../refusal.js'
 import type { TrackerContext } from './context.js'
 
 /** Reports closer together than this on one socket are refused (the SDK sends one per 30 s, and one on pagehide). */
-export const MIN_STATS_INTERVAL_MS = 1000
 /** A bucket holds at most this many seconds of its rate: a socket idle for an hour cannot claim an hour at once. */
 export const STATS_BURST_S = 120
 /** Connection attempts a socket may claim per second, on average (a tab keeps 8 connections by default). */
@@ -68,8 +67,8 @@ export function handleStats(ctx: TrackerContext, conn: Connection, msg: StatsRep
   const now = ctx.now()
   const { statsBytesPerSecond, statsBytesPerSecondPerIp } = ctx.config
   const own = ctx.statsBudgets.socket(conn, now)
-  if (now - own.lastReportMs < MIN_STATS_INTERVAL_MS)
-    throw new Refusal('stats-too-often', `stats report refused: at most one per ${MIN_STATS_INTERVAL_MS} ms`)
+  if (now - own.lastReportMs < MIN_STATS_GAP_MS)
+    throw new Refusal('stats-too-often', `stats report refused: at most one per ${MIN_STATS_GAP_MS} ms`)
   own.lastReportMs = now
   const shared = ctx.statsBudgets.address(conn, now)
   refill(own.bytes, now, statsBytesPerSecond, statsBytesPerSecond * STATS_BURST_S)
