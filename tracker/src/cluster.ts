@@ -14,10 +14,16 @@ export interface ClusterPeer {
 /** Delivers relayed text to the local socket of `peerId` in `infoHash`; false if it is gone. */
 export type DeliverFn = (infoHash: string, peerId: string, text: string) => boolean
 
+/**
+ * This process no longer holds `peerId` in `infoHash`: another live process took the id
+ * while this one was not seen (stalled longer than the TTL). Drop the local peer.
+ */
+export type LostFn = (infoHash: string, peerId: string) => void
+
 export interface Cluster {
   /** This process's id; peers it holds carry it in the shared state. */
   readonly nodeId: string
-  start: (deliver: DeliverFn) => Promise<void>
+  start: (deliver: DeliverFn, lost: LostFn) => Promise<void>
   /** Stop refreshing, remove this process's peers and edges, and disconnect. */
   stop: () => Promise<void>
   /**
@@ -34,8 +40,13 @@ export interface Cluster {
   ) => Promise<boolean>
   /** A local peer left. Fire and forget. */
   peerLeft: (infoHash: string, peerId: string, region: string) => void
-  /** Cluster-wide counts of `infoHash`. */
+  /** Cluster-wide counts of `infoHash`: this process's exact, the others' up to a second old. */
   counts: (infoHash: string) => Promise<{ complete: number; incomplete: number }>
+  /**
+   * Peers of `infoHash` on other processes as last counted (0 if never), without a
+   * round trip: what the swarm cap adds to the local swarm's size.
+   */
+  remotePeers: (infoHash: string) => number
   /**
    * Up to `count` peers of `infoHash` other than `exceptPeerId`, from any process: those of
    * `region` on network `asn` (when known) first, then the rest of `region`, then

@@ -40,7 +40,7 @@ export function announceInCluster(
       replyFailure(ctx, conn, peerIdTaken(), msg)
       return
     }
-    // Same Redis connection as the update above, so the counts already include it.
+    // This process's own counts are exact, so they include this update already.
     const counts = await cluster.counts(msg.info_hash)
     conn.sendText(announceReply(ctx, swarm, counts.complete, counts.incomplete, warning))
     if (peer === undefined || msg.offers === undefined || wanted === 0) return

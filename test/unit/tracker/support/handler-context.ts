@@ -145,6 +145,7 @@ export function createFakeCluster(nodeId = 'node-a'): FakeCluster {
       calls.push(['counts', ...args])
       return await cluster.clusterCounts
     },
+    remotePeers: () => 0,
     choosePeers: async (...args) => {
       calls.push(['choosePeers', ...args])
       return await cluster.peers
