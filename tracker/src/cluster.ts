@@ -38,8 +38,8 @@ export interface Cluster {
     complete: boolean,
     asn: number | undefined
   ) => Promise<boolean>
-  /** A local peer left. Fire and forget. */
-  peerLeft: (infoHash: string, peerId: string, region: string) => void
+  /** A local peer left. Resolves (never rejects) once Redis has it, so a reply after it can free the id. */
+  peerLeft: (infoHash: string, peerId: string, region: string) => Promise<void>
   /** Cluster-wide counts of `infoHash`: this process's exact, the others' up to a second old. */
   counts: (infoHash: string) => Promise<{ complete: number; incomplete: number }>
   /**

@@ -42,6 +42,7 @@ const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-to
   --redis        share swarms and edges with other trackers through Redis; several
                  comma-separated urls are the seed nodes of a Redis Cluster (env P2PCDN_REDIS)
   --cluster-ttl-ms  how long a stalled or dead process's peers still count (env P2PCDN_CLUSTER_TTL_MS)
+  --max-peers-per-swarm  cluster-wide with --redis, within a second (env P2PCDN_MAX_PEERS_PER_SWARM; default 20000)
   --max-connections-per-ip  (env P2PCDN_MAX_CONNECTIONS_PER_IP; default 1000)
   --messages-per-second  per socket, on average (env P2PCDN_MESSAGES_PER_SECOND; default 20)
   --message-burst  per socket back to back; as many again get a warning (env P2PCDN_MESSAGE_BURST; default 60)
@@ -70,6 +71,7 @@ const OPTIONS = {
   'trust-proxy': { type: 'boolean' },
   redis: { type: 'string' },
   'cluster-ttl-ms': { type: 'string' },
+  'max-peers-per-swarm': { type: 'string' },
   'max-connections-per-ip': { type: 'string' },
   'messages-per-second': { type: 'string' },
   'message-burst': { type: 'string' },
@@ -120,6 +122,7 @@ function readOptions(flags: FlagReader): TrackerInit {
     trustProxy: flags.boolean('trust-proxy', 'P2PCDN_TRUST_PROXY'),
     redisUrl: flags.string('redis', 'P2PCDN_REDIS'),
     clusterTtlMs: flags.integer('cluster-ttl-ms', 'P2PCDN_CLUSTER_TTL_MS'),
+    maxPeersPerSwarm: flags.integer('max-peers-per-swarm', 'P2PCDN_MAX_PEERS_PER_SWARM'),
     maxConnectionsPerIp: flags.integer('max-connections-per-ip', 'P2PCDN_MAX_CONNECTIONS_PER_IP'),
     messagesPerSecond: flags.integer('messages-per-second', 'P2PCDN_MESSAGES_PER_SECOND'),
     messageBurst: flags.integer('message-burst', 'P2PCDN_MESSAGE_BURST'),

@@ -213,25 +213,29 @@ export class RedisCluster implements Cluster {
     return true
   }
 
-  peerLeft(infoHash: string, peerId: string): void {
+  async peerLeft(infoHash: string, peerId: string): Promise<void> {
     const key = `${binaryStringToHex(infoHash)}|${binaryStringToHex(peerId)}`
-    const pending = this.claims.get(key)
     // Leave after the claim settles, or a claim that succeeds later would re-add the peer.
+    const pending = this.claims.get(key)
     if (pending !== undefined) {
-      pending.then(
-        () => this.peerLeft(infoHash, peerId),
-        () => {}
-      )
+      await pending.catch(() => false)
+      await this.peerLeft(infoHash, peerId)
       return
     }
     const before = this.peers.get(key)
     if (before === undefined || this.cmd === undefined) return
     this.peers.delete(key)
     this.untally(before)
-    this.report(
-      this.writeMove(this.cmd, before, this.setsOf(before), [], true, this.countFields(before.ih, [before.region]))
+    const write = this.writeMove(
+      this.cmd,
+      before,
+      this.setsOf(before),
+      [],
+      true,
+      this.countFields(before.ih, [before.region])
     )
     this.dropEmptyTally(before.ih)
+    await write.catch((err: unknown) => this.log.warn('redis-write-failed', { error: String(err) }))
   }
 
   async counts(infoHash: string): Promise<{ complete: number; incomplete: number }> {
@@ -405,14 +409,16 @@ export class RedisCluster implements Cluster {
   }
 
   /**
-   * `live`, `dead` (its heartbeat lapsed, or it is not listed although the list was read
-   * after `seenAt`, when its member was), or `unknown` (maybe too new for our list).
+   * `live`, `dead`, or `unknown`: whether a process whose member was read at `seenAt` is
+   * alive, by our list of processes. Only a list read after the member can call it dead:
+   * a process too new for an older list, or back from a stall since, is not listed (or
+   * listed as lapsed) there, and no process writes members before it is listed.
    */
   private nodeState(node: string, seenAt: number): 'live' | 'dead' | 'unknown' {
     if (node === this.nodeId) return 'live'
     const expiry = this.nodes.get(node)
-    if (expiry === undefined) return this.nodesReadAt > seenAt ? 'dead' : 'unknown'
-    return expiry > Date.now() ? 'live' : 'dead'
+    if (expiry !== undefined && expiry > Date.now()) return 'live'
+    return this.nodesReadAt > seenAt ? 'dead' : 'unknown'
   }
 
   /** Our list of processes is recent enough to declare one dead and purge its members. */

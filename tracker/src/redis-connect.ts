@@ -67,7 +67,9 @@ export async function connectRedis(text: string, log: Logger): Promise<RedisClie
   }
   const redisOptions = { ...nodeOptions(first), enableAutoPipelining: undefined, lazyConnect: undefined }
   const nodes = urls.map(seed)
-  const cmd = watch(new Cluster(nodes, { redisOptions, lazyConnect: true, enableAutoPipelining: true }))
+  // No auto-pipelining here: ioredis 6 refuses an auto-pipeline whose scripts' keys span
+  // slots ("All keys in the pipeline should belong to the same slots allocation group").
+  const cmd = watch(new Cluster(nodes, { redisOptions, lazyConnect: true }))
   const sub = watch(new Cluster(nodes, { redisOptions, lazyConnect: true, shardedSubscribers: true }))
   await Promise.all([cmd.connect(), sub.connect()])
   return { cmd, sub, sharded: true }

@@ -285,7 +285,7 @@ export class TrackerServer implements Tracker {
         const region = swarm.get(peerId)?.region
         if (region !== undefined && swarm.remove(peerId, conn)) {
           left++
-          cluster?.peerLeft(infoHash, peerId, region)
+          void cluster?.peerLeft(infoHash, peerId, region)
         }
       }
       this.ctx.swarms.deleteIfEmpty(swarm)

@@ -27,9 +27,11 @@ export function announceInCluster(
   warning: string | undefined
 ): void {
   const cluster = ctx.cluster!
-  if (peer === undefined) cluster.peerLeft(msg.info_hash, msg.peer_id, region)
+  // A leave is written before the reply: whoever the client hands its id to next may claim it at once.
   const updated =
-    peer === undefined ? true : cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete, peer.asn)
+    peer === undefined
+      ? cluster.peerLeft(msg.info_hash, msg.peer_id, region).then(() => true)
+      : cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete, peer.asn)
   ctx.swarms.deleteIfEmpty(swarm)
 
   const run = async (): Promise<void> => {

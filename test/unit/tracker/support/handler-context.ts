@@ -138,8 +138,9 @@ export function createFakeCluster(nodeId = 'node-a'): FakeCluster {
       calls.push(['peerUpdated', ...args])
       return Promise.resolve(cluster.updated)
     },
-    peerLeft: (...args) => {
+    peerLeft: async (...args) => {
       calls.push(['peerLeft', ...args])
+      await Promise.resolve()
     },
     counts: async (...args) => {
       calls.push(['counts', ...args])
