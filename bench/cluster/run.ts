@@ -49,6 +49,8 @@ interface Row {
   trackerHeapPerMembershipBytes: number
   redisMemoryPerMembershipBytes: number
   redisKeyBytesPerMembership: number
+  /** Per `started` announce (one membership): Redis commands (scripts' inner ones included), tracker and Redis CPU-ms. */
+  join: { commands: number; trackerCpuMs: number; redisCpuMs: number }
   failures: number
 }
 
@@ -142,7 +144,15 @@ async function runConfig(mode: Mode, processes: number, target: string, nodes: R
     const heapBefore = await heap(servers)
     const redisBefore = await redisSum(nodes, 'memory', field('used_memory'))
     await load(loader, { type: 'connect', url: urls[0]!, urls, peers: PEERS })
+    await Promise.all(nodes.map(async n => await n.config('RESETSTAT')))
+    const joinCpuBefore = await cpuUs(servers)
+    const joinRedisCpuBefore = await redisCpuS(nodes)
     const joined = await load(loader, { type: 'join', swarms: 'sixteen' })
+    const join = {
+      commands: (await redisSum(nodes, 'commandstats', commandCalls)) / MEMBERSHIPS,
+      trackerCpuMs: ((await cpuUs(servers)) - joinCpuBefore) / 1000 / MEMBERSHIPS,
+      redisCpuMs: (((await redisCpuS(nodes)) - joinRedisCpuBefore) * 1000) / MEMBERSHIPS
+    }
     if (joined.failures > 0) throw new Error(`${mode}: ${joined.failures} joins failed`)
     const heapPer = ((await heap(servers)) - heapBefore) / MEMBERSHIPS
     const redisPer = ((await redisSum(nodes, 'memory', field('used_memory'))) - redisBefore) / MEMBERSHIPS
@@ -169,6 +179,7 @@ async function runConfig(mode: Mode, processes: number, target: string, nodes: R
         trackerHeapPerMembershipBytes: heapPer,
         redisMemoryPerMembershipBytes: redisPer,
         redisKeyBytesPerMembership: keyPer,
+        join,
         failures: result.failures
       })
     }
@@ -247,10 +258,32 @@ async function main(): Promise<void> {
       r.mode === 'memory' ? '-' : Math.round(r.redisKeyBytesPerMembership)
     ])
   )
+  const joins = markdownTable(
+    [
+      'mode',
+      'tracker processes',
+      'Redis commands / join',
+      'tracker CPU-ms / 1,000 joins',
+      'Redis CPU-ms / 1,000 joins'
+    ],
+    rows
+      .filter(r => !r.offers && r.mode !== 'memory')
+      .map(r => [
+        r.mode,
+        r.processes,
+        r.join.commands.toFixed(2),
+        (r.join.trackerCpuMs * 1000).toFixed(1),
+        (r.join.redisCpuMs * 1000).toFixed(1)
+      ])
+  )
   const text = [
     `bench:cluster: ${PEERS} peers in 2 of 32 swarms each (${MEMBERSHIPS} memberships), ${LOOP_MS / 1000} s closed loops of re-announces; ${machine.cores} cores (${machine.cpu}) shared by the trackers, Redis and the load generator; load average ${machine.loadAverage.before} before / ${machine.loadAverage.after} after; ${Math.round((Date.now() - started) / 1000)} s.`,
     '',
-    table
+    table,
+    '',
+    'Joins (`started`, before the loops; Redis commands include those run inside the join script):',
+    '',
+    joins
   ].join('\n')
   await writeResults('cluster', text, {
     bench: 'cluster',

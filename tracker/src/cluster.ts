@@ -29,7 +29,8 @@ export interface Cluster {
   /**
    * A local peer joined or changed (region, seeding). A peer id new to this process is
    * first claimed cluster-wide: false when a live peer of another process holds it.
-   * `asn` is its network (GeoIP), when known.
+   * `asn` is its network (GeoIP), when known. Plain `true` when nothing changed: the
+   * caller can answer without waiting.
    */
   peerUpdated: (
     infoHash: string,
@@ -37,11 +38,13 @@ export interface Cluster {
     region: string,
     complete: boolean,
     asn: number | undefined
-  ) => Promise<boolean>
+  ) => boolean | Promise<boolean>
   /** A local peer left. Resolves (never rejects) once Redis has it, so a reply after it can free the id. */
   peerLeft: (infoHash: string, peerId: string, region: string) => Promise<void>
   /** Cluster-wide counts of `infoHash`: this process's exact, the others' up to a second old. */
-  counts: (infoHash: string) => Promise<{ complete: number; incomplete: number }>
+  counts: (
+    infoHash: string
+  ) => { complete: number; incomplete: number } | Promise<{ complete: number; incomplete: number }>
   /**
    * Peers of `infoHash` on other processes as last counted (0 if never), without a
    * round trip: what the swarm cap adds to the local swarm's size.

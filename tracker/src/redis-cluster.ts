@@ -50,6 +50,8 @@ const KEY_TTL_MS = 60 * 60 * 1000
 const KEY_REFRESH_MS = KEY_TTL_MS / 4
 /** A dead process stays listed this long, so its leftovers are told apart from a process too new to know. */
 const NODE_FORGET_MS = 24 * 60 * 60 * 1000
+/** Info hashes whose hex is kept; past this the cache starts over. */
+const MAX_HEX_CACHE = 100_000
 /** A relay message grows to this size at most before it is sent. */
 const MAX_RELAY_BYTES = 256 * 1024
 
@@ -75,6 +77,11 @@ interface RemoteCounts {
   regions: string[]
 }
 
+interface Counts {
+  complete: number
+  incomplete: number
+}
+
 interface Sample {
   at: number
   members: string[]
@@ -91,7 +98,8 @@ export class RedisCluster implements Cluster {
   private readonly log: Logger
   private readonly peers = new Map<string, LocalPeer>()
   private readonly tallies = new Map<string, Tally>()
-  /** Claims in flight, by `<ih>|<peer>`: later updates of that peer wait for them. */
+  private readonly hexes = new Map<string, string>()
+  /** Claims in flight, by info hash + peer id: later updates of that peer wait for them. */
   private readonly claims = new Map<string, Promise<boolean>>()
   private readonly localEdges = new Map<string, EdgeInfo>()
   /** Every process listed in `p2pcdn:nodes`, with its heartbeat expiry, as of `nodesReadAt`. */
@@ -175,17 +183,39 @@ export class RedisCluster implements Cluster {
     this.log.info('cluster-left', { node: this.nodeId })
   }
 
-  async peerUpdated(
+  peerUpdated(
+    infoHash: string,
+    peerId: string,
+    region: string,
+    complete: boolean,
+    asn: number | undefined
+  ): boolean | Promise<boolean> {
+    // Both ids are exactly 20 characters (the parser checks), so the pair needs no separator.
+    const key = infoHash + peerId
+    const before = this.peers.get(key)
+    // The common re-announce: nothing the cluster keeps has changed, so nothing is written,
+    // and nothing is awaited.
+    if (
+      before !== undefined &&
+      before.region === region &&
+      before.complete === complete &&
+      before.asn === asn &&
+      !this.claims.has(key)
+    )
+      return true
+    return this.peerChanged(key, infoHash, peerId, region, complete, asn)
+  }
+
+  private async peerChanged(
+    key: string,
     infoHash: string,
     peerId: string,
     region: string,
     complete: boolean,
     asn: number | undefined
   ): Promise<boolean> {
-    const ih = binaryStringToHex(infoHash)
-    const peer = binaryStringToHex(peerId)
-    const key = `${ih}|${peer}`
-    const next: LocalPeer = { ih, peer, region, complete, asn }
+    const ih = this.hexOf(infoHash)
+    const next: LocalPeer = { ih, peer: binaryStringToHex(peerId), region, complete, asn }
     // A claim of this peer in flight decides first; then the state is read afresh.
     const pending = this.claims.get(key)
     if (pending !== undefined) await pending.catch(() => false)
@@ -214,7 +244,7 @@ export class RedisCluster implements Cluster {
   }
 
   async peerLeft(infoHash: string, peerId: string): Promise<void> {
-    const key = `${binaryStringToHex(infoHash)}|${binaryStringToHex(peerId)}`
+    const key = infoHash + peerId
     // Leave after the claim settles, or a claim that succeeds later would re-add the peer.
     const pending = this.claims.get(key)
     if (pending !== undefined) {
@@ -238,15 +268,31 @@ export class RedisCluster implements Cluster {
     await write.catch((err: unknown) => this.log.warn('redis-write-failed', { error: String(err) }))
   }
 
-  async counts(infoHash: string): Promise<{ complete: number; incomplete: number }> {
-    const ih = binaryStringToHex(infoHash)
+  counts(infoHash: string): Counts | Promise<Counts> {
+    const ih = this.hexOf(infoHash)
+    const cached = this.remote.get(ih)
+    if (cached !== undefined && Date.now() - cached.at < COUNTS_CACHE_MS) return this.withLocal(ih, cached)
+    return this.remoteCounts(ih).then(remote => this.withLocal(ih, remote))
+  }
+
+  private withLocal(ih: string, remote: RemoteCounts): Counts {
     const local = this.tallies.get(ih)
-    const remote = await this.remoteCounts(ih)
     return { complete: (local?.seed ?? 0) + remote.complete, incomplete: (local?.leech ?? 0) + remote.incomplete }
   }
 
+  /** The hex of an info hash, kept for the swarms in use: the hot path converts each once. */
+  private hexOf(infoHash: string): string {
+    let hex = this.hexes.get(infoHash)
+    if (hex === undefined) {
+      if (this.hexes.size >= MAX_HEX_CACHE) this.hexes.clear()
+      hex = binaryStringToHex(infoHash)
+      this.hexes.set(infoHash, hex)
+    }
+    return hex
+  }
+
   remotePeers(infoHash: string): number {
-    const remote = this.remote.get(binaryStringToHex(infoHash))
+    const remote = this.remote.get(this.hexOf(infoHash))
     return remote === undefined ? 0 : remote.complete + remote.incomplete
   }
 
@@ -258,7 +304,7 @@ export class RedisCluster implements Cluster {
     count: number,
     asn: number | undefined
   ): Promise<ClusterPeer[]> {
-    const ih = binaryStringToHex(infoHash)
+    const ih = this.hexOf(infoHash)
     const except = binaryStringToHex(exceptPeerId)
     const chosen = new Map<string, ClusterPeer>()
     if (asn !== undefined) await this.draw(ih, asnKey(ih, asn, region), except, count, chosen)

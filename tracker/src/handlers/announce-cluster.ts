@@ -33,6 +33,15 @@ export function announceInCluster(
       ? cluster.peerLeft(msg.info_hash, msg.peer_id, region).then(() => true)
       : cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete, peer.asn)
   ctx.swarms.deleteIfEmpty(swarm)
+  // The common re-announce: nothing changed and the counts are cached, so the reply goes
+  // out in this turn without a promise.
+  if (updated === true && (msg.offers === undefined || wanted === 0)) {
+    const counts = cluster.counts(msg.info_hash)
+    if (!(counts instanceof Promise)) {
+      conn.sendText(announceReply(ctx, swarm, counts.complete, counts.incomplete, warning))
+      return
+    }
+  }
 
   const run = async (): Promise<void> => {
     if (!(await updated)) {
