@@ -9,8 +9,9 @@
  * commandstats` summed over every Redis node, after CONFIG RESETSTAT; the bench's own
  * INFO and CONFIG left out); tracker CPU-ms per 1,000 announces (process.cpuUsage of
  * every tracker process) and the same for Redis (`INFO cpu`); and after the joins,
- * tracker heap and Redis memory (`INFO memory` used_memory, and MEMORY USAGE of the swarm
- * keys) per swarm membership. In-memory rows run 1-3 separate trackers (each its own
+ * tracker heap per peer (one socket, two swarms) and Redis memory per swarm membership
+ * (MEMORY USAGE of the swarm keys; `INFO memory` used_memory in the JSON, noisy as Redis
+ * keeps what earlier steps freed). In-memory rows run 1-3 separate trackers (each its own
  * swarms), the baseline at the same load per process. The
  * totals depend on the cores (2 here, shared with the load generator and Redis); the
  * per-announce costs do not. Prints a Markdown table and a JSON line, and writes both
@@ -46,7 +47,7 @@ interface Row {
   redisCommandsPerAnnounce: number
   trackerCpuMsPer1000: number
   redisCpuMsPer1000: number
-  trackerHeapPerMembershipBytes: number
+  trackerHeapPerPeerBytes: number
   redisMemoryPerMembershipBytes: number
   redisKeyBytesPerMembership: number
   /** Per `started` announce (one membership): Redis commands (scripts' inner ones included), tracker and Redis CPU-ms. */
@@ -154,7 +155,7 @@ async function runConfig(mode: Mode, processes: number, target: string, nodes: R
       redisCpuMs: (((await redisCpuS(nodes)) - joinRedisCpuBefore) * 1000) / MEMBERSHIPS
     }
     if (joined.failures > 0) throw new Error(`${mode}: ${joined.failures} joins failed`)
-    const heapPer = ((await heap(servers)) - heapBefore) / MEMBERSHIPS
+    const heapPer = ((await heap(servers)) - heapBefore) / PEERS
     const redisPer = ((await redisSum(nodes, 'memory', field('used_memory'))) - redisBefore) / MEMBERSHIPS
     const keyPer = (await swarmKeyBytes(nodes)) / MEMBERSHIPS
     const rows: Row[] = []
@@ -176,7 +177,7 @@ async function runConfig(mode: Mode, processes: number, target: string, nodes: R
         redisCommandsPerAnnounce: calls / result.replies,
         trackerCpuMsPer1000: (cpuS * 1e6) / result.replies,
         redisCpuMsPer1000: (redisCpu * 1e6) / result.replies,
-        trackerHeapPerMembershipBytes: heapPer,
+        trackerHeapPerPeerBytes: heapPer,
         redisMemoryPerMembershipBytes: redisPer,
         redisKeyBytesPerMembership: keyPer,
         join,
@@ -239,9 +240,8 @@ async function main(): Promise<void> {
       'tracker CPU-ms / 1,000 announces',
       'x in-memory (same processes)',
       'Redis CPU-ms / 1,000 announces',
-      'tracker heap B / membership',
-      'Redis used_memory B / membership',
-      'swarm keys B / membership'
+      'tracker heap B / peer',
+      'Redis keys B / membership'
     ],
     rows.map(r => [
       r.mode,
@@ -253,8 +253,7 @@ async function main(): Promise<void> {
       r.trackerCpuMsPer1000.toFixed(1),
       (r.trackerCpuMsPer1000 / memoryCpu(r.offers, r.processes)).toFixed(2),
       r.mode === 'memory' ? '-' : r.redisCpuMsPer1000.toFixed(1),
-      Math.round(r.trackerHeapPerMembershipBytes),
-      r.mode === 'memory' ? '-' : Math.round(r.redisMemoryPerMembershipBytes),
+      Math.round(r.trackerHeapPerPeerBytes),
       r.mode === 'memory' ? '-' : Math.round(r.redisKeyBytesPerMembership)
     ])
   )
