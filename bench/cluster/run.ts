@@ -15,7 +15,9 @@
  * swarms), the baseline at the same load per process. The
  * totals depend on the cores (2 here, shared with the load generator and Redis); the
  * per-announce costs do not. Prints a Markdown table and a JSON line, and writes both
- * under bench/results/cluster.*.
+ * under bench/results/cluster.*. BENCH_PEERS, BENCH_LOOP_MS, BENCH_PROCESSES (`1,2,3`),
+ * BENCH_MODES (`memory,redis,redis-cluster`; the in-memory rows always run, as the
+ * baseline) and BENCH_CPU_PROF=DIR (V8 CPU profiles of the trackers) narrow or change it.
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -28,7 +30,9 @@ import { startRedis, startRedisCluster } from '../../test/helpers/tracker-redis.
 
 const PEERS = Number(process.env.BENCH_PEERS ?? 500)
 const LOOP_MS = Number(process.env.BENCH_LOOP_MS ?? 4000)
-const PROCESS_COUNTS = [1, 2, 3]
+const PROCESS_COUNTS = (process.env.BENCH_PROCESSES ?? '1,2,3').split(',').map(Number)
+/** `BENCH_MODES=redis,redis-cluster`: leave some modes out (the in-memory rows are the baseline of the others). */
+const MODES = (process.env.BENCH_MODES ?? 'memory,redis,redis-cluster').split(',')
 /** Any one request to a child taking longer than this means something hung. */
 const STEP_TIMEOUT_MS = 60_000
 const MEMBERSHIPS = PEERS * 2
@@ -55,8 +59,12 @@ interface Row {
   failures: number
 }
 
+/** `BENCH_CPU_PROF=DIR`: tracker processes write V8 CPU profiles there. */
+const PROFILE_DIR = process.env.BENCH_CPU_PROF
+
 function child(file: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, file), ...args], {
+  const prof = PROFILE_DIR !== undefined && file === 'server.ts' ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []
+  return spawn(process.execPath, ['--expose-gc', ...prof, '--import', 'tsx', join(here, file), ...args], {
     cwd: root,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
@@ -215,7 +223,7 @@ async function main(): Promise<void> {
   // In memory, each process is its own tracker (peers meet only their own process's): the
   // baseline for the same load per process, which batches less per event-loop turn as it falls.
   for (const n of PROCESS_COUNTS) rows.push(...(await runConfig('memory', n, 'none', [])))
-  for (const mode of ['redis', 'redis-cluster'] as const) {
+  for (const mode of (['redis', 'redis-cluster'] as const).filter(m => MODES.includes(m))) {
     const redis = mode === 'redis' ? await startRedis() : await startRedisCluster(3)
     const urls = mode === 'redis' ? [redis.url] : redis.url.split(',')
     const nodes = urls.map(url => new Redis(url))
