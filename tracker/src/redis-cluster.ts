@@ -27,7 +27,6 @@ import {
   MOVE_SCRIPT,
   NODE_ID,
   NODES_KEY,
-  PEER_HEX,
   PURGE_SCRIPT,
   asnKey,
   countsKey,
@@ -50,6 +49,8 @@ const KEY_TTL_MS = 60 * 60 * 1000
 const KEY_REFRESH_MS = KEY_TTL_MS / 4
 /** A dead process stays listed this long, so its leftovers are told apart from a process too new to know. */
 const NODE_FORGET_MS = 24 * 60 * 60 * 1000
+/** Characters of an info_hash or a peer_id. */
+const ID_CHARS = 20
 /** Info hashes whose hex is kept; past this the cache starts over. */
 const MAX_HEX_CACHE = 100_000
 /** A relay message grows to this size at most before it is sent. */
@@ -85,6 +86,8 @@ interface Counts {
 interface Sample {
   at: number
   members: string[]
+  /** The list of processes was checked against its members (read again if one was unknown). */
+  checked: boolean
 }
 
 type ScriptFn = (numKeys: number, ...args: Array<string | number>) => Promise<unknown>
@@ -331,7 +334,8 @@ export class RedisCluster implements Cluster {
   relay(nodeId: string, infoHash: string, peerId: string, text: string): void {
     // One signal a line: our frames are JSON.stringify'd pieces, which never hold a raw newline.
     if (text.includes('\n')) return
-    const line = `${binaryStringToHex(infoHash)}|${binaryStringToHex(peerId)}|${text}`
+    // Both ids are exactly 20 characters, so they go as they are, ahead of the text.
+    const line = infoHash + peerId + text
     let box = this.outbox.get(nodeId)
     if (box === undefined) {
       box = { lines: [], bytes: 0 }
@@ -598,10 +602,13 @@ export class RedisCluster implements Cluster {
     /** Seen but not used (the announcer itself, or chosen from another set): left for the next draw. */
     const kept: string[] = []
     for (;;) {
-      await this.learnNodes(
-        sample.members.map(m => m.slice(0, m.indexOf('|'))),
-        sample.at
-      )
+      if (!sample.checked) {
+        sample.checked = true
+        await this.learnNodes(
+          sample.members.map(m => m.slice(0, m.indexOf('|'))),
+          sample.at
+        )
+      }
       const purge = this.nodesFresh()
       while (chosen.size < count && sample.members.length > 0) {
         const member = sample.members.pop()!
@@ -640,7 +647,7 @@ export class RedisCluster implements Cluster {
             const j = Math.floor(Math.random() * (i + 1))
             ;[members[i], members[j]] = [members[j]!, members[i]!]
           }
-          const sample = { at, members }
+          const sample = { at, members, checked: false }
           this.samples.set(key, sample)
           return sample
         })
@@ -650,15 +657,19 @@ export class RedisCluster implements Cluster {
     return await fetch
   }
 
+  /** Lines of `<info_hash><peer_id><text>`, ids 20 characters each; whatever does not fit is skipped. */
   private receive(message: string, deliver: DeliverFn): void {
-    for (const line of message.split('\n')) {
-      const a = line.indexOf('|')
-      const b = line.indexOf('|', a + 1)
-      if (a === -1 || b === -1) continue
-      const ih = line.slice(0, a)
-      const peer = line.slice(a + 1, b)
-      if (!PEER_HEX.test(ih) || !PEER_HEX.test(peer)) continue
-      deliver(hexToBinaryString(ih), hexToBinaryString(peer), line.slice(b + 1))
+    let pos = 0
+    while (pos < message.length) {
+      const end = message.indexOf('\n', pos + 2 * ID_CHARS)
+      const stop = end === -1 ? message.length : end
+      if (stop - pos > 2 * ID_CHARS && isBinary(message, pos, pos + 2 * ID_CHARS))
+        deliver(
+          message.slice(pos, pos + ID_CHARS),
+          message.slice(pos + ID_CHARS, pos + 2 * ID_CHARS),
+          message.slice(pos + 2 * ID_CHARS, stop)
+        )
+      pos = stop + 1
     }
   }
 
@@ -747,6 +758,12 @@ export class RedisCluster implements Cluster {
     if (this.cmd === undefined) throw new Error('cluster is not connected')
     return this.cmd
   }
+}
+
+/** Whether `text[from, to)` holds only byte-sized characters, as a WebTorrent id does. */
+function isBinary(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) > 0xff) return false
+  return true
 }
 
 /** An edge as another process stored it; undefined unless it has the fields every reader uses. */

@@ -15,7 +15,8 @@
  *   (not incremented), so a lost write heals with the next one
  * - `p2pcdn:{edges}:list` set of edge urls, `p2pcdn:{edges}:e:<url>` one edge as JSON
  * - channel `p2pcdn:relay:{<node>}` (sharded pub/sub on a Redis Cluster): signals for
- *   that process's sockets, one `<ih>|<peer>|<json text>` a line
+ *   that process's sockets, one `<info_hash><peer_id><json text>` a line (the ids as the
+ *   20-character strings they are; the text never holds a raw newline)
  */
 
 const PREFIX = 'p2pcdn:'
