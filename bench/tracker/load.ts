@@ -102,10 +102,12 @@ async function makePeer(url: string, i: number): Promise<Peer> {
   return peer
 }
 
-async function connect(url: string, count: number): Promise<void> {
+async function connect(urls: string[], count: number): Promise<void> {
   for (let i = 0; i < count; i += CONNECT_BATCH) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(CONNECT_BATCH, count - i) }, (_, k) => makePeer(url, i + k))
+      Array.from({ length: Math.min(CONNECT_BATCH, count - i) }, (_, k) =>
+        makePeer(urls[(i + k) % urls.length]!, i + k)
+      )
     )
     peers.push(...batch)
   }
@@ -275,7 +277,7 @@ function sleep(ms: number): Promise<void> {
 async function run(cmd: LoadCommand): Promise<LoadReply> {
   switch (cmd.type) {
     case 'connect':
-      await connect(cmd.url, cmd.peers)
+      await connect(cmd.urls ?? [cmd.url], cmd.peers)
       return { type: 'done', replies: peers.length, failures: 0, elapsedMs: 0 }
     case 'join':
       return await join(cmd.swarms)

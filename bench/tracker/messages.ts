@@ -9,7 +9,8 @@ export interface ServerReport {
 }
 
 export type LoadCommand =
-  | { type: 'connect'; url: string; peers: number }
+  /** `urls`, when given, spreads the peers over several trackers round-robin (bench:cluster). */
+  | { type: 'connect'; url: string; peers: number; urls?: string[] }
   | { type: 'join'; swarms: 'sixteen' | 'one' }
   | { type: 'closed'; swarms: 'sixteen' | 'one'; offers: boolean; durationMs: number }
   | { type: 'open'; ratePerSec: number; durationMs: number }

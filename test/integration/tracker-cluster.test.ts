@@ -22,6 +22,7 @@ import type { Json, RawTrackerClient } from '../helpers/tracker-client.js'
 import { join } from '../helpers/tracker-harness.js'
 import { barrier, expectNothing } from '../helpers/barrier.js'
 import { startRedis } from '../helpers/tracker-redis.js'
+import { Redis } from 'ioredis'
 import type { RedisProcess } from '../helpers/tracker-redis.js'
 
 const TTL_MS = 1500
@@ -235,6 +236,31 @@ describe('three tracker processes sharing Redis', () => {
     // Relayed after the forged ones of a's own process and of c's (one Redis publisher): had those gone through, they would be here first.
     expect(await a.next(isAnswer)).toMatchObject({ peer_id: peerB, offer_id: offerId, answer: fakeSdp('answer', 'b') })
     await expectNothing(a, isAnswer)
+  })
+
+  it('delivers only well-formed relayed signals: junk on a process channel is skipped', async () => {
+    const b = await connect(nodes[1]!)
+    const infoHash = binaryId()
+    const peerB = binaryId()
+    await join(b, infoHash, peerB)
+    const node = ((await getJson(`${nodes[1]!.httpUrl}/stats`)).body as { node: string }).node
+    const text = JSON.stringify({
+      action: 'announce',
+      offer: fakeSdp('offer', 'relayed'),
+      offer_id: binaryId(),
+      peer_id: binaryId(),
+      info_hash: infoHash
+    })
+    const db = new Redis(redis.url)
+    try {
+      // A short line, ids that are not byte strings, a peer nobody holds, then one good line.
+      const junk = ['short', `${'\u2603'.repeat(40)}${text}`, `${infoHash}${binaryId()}${text}`]
+      await db.publish(`p2pcdn:relay:{${node}}`, [...junk, `${infoHash}${peerB}${text}`].join('\n'))
+    } finally {
+      db.disconnect()
+    }
+    expect(await b.next(isOffer)).toMatchObject({ offer: fakeSdp('offer', 'relayed') })
+    await expectNothing(b, isOffer)
   })
 
   it('forgets the peers of a killed process within the TTL', async () => {

@@ -80,6 +80,8 @@ describe('resolveConfig', () => {
     ['maxBufferedBytesTotal', 1024],
     ['trustProxy', 'yes'],
     ['redisUrl', 'http://localhost:6379'],
+    ['redisUrl', 'redis://127.0.0.1:7000,http://127.0.0.1:7001'],
+    ['redisUrl', 'redis://127.0.0.1:7000,'],
     ['regions', { cidrs: { eu: ['10.0.0.0/33'] } }],
     ['regions', { cidrs: { eu: ['not-an-ip/8'] } }],
     ['regions', { neighbours: { eu: 'us' } }],

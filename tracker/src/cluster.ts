@@ -15,16 +15,23 @@ export interface ClusterPeer {
 /** Delivers relayed text to the local socket of `peerId` in `infoHash`; false if it is gone. */
 export type DeliverFn = (infoHash: string, peerId: string, text: string) => boolean
 
+/**
+ * This process no longer holds `peerId` in `infoHash`: another live process took the id
+ * while this one was not seen (stalled longer than the TTL). Drop the local peer.
+ */
+export type LostFn = (infoHash: string, peerId: string) => void
+
 export interface Cluster {
   /** This process's id; peers it holds carry it in the shared state. */
   readonly nodeId: string
-  start: (deliver: DeliverFn) => Promise<void>
+  start: (deliver: DeliverFn, lost: LostFn) => Promise<void>
   /** Stop refreshing, remove this process's peers and edges, and disconnect. */
   stop: () => Promise<void>
   /**
    * A local peer joined or changed (region, seeding). A peer id new to this process is
    * first claimed cluster-wide: false when a live peer of another process holds it.
-   * `asn` is its network (GeoIP), when known.
+   * `asn` is its network (GeoIP), when known. Plain `true` when nothing changed: the
+   * caller can answer without waiting.
    */
   peerUpdated: (
     infoHash: string,
@@ -32,11 +39,18 @@ export interface Cluster {
     region: string,
     complete: boolean,
     asn: number | undefined
-  ) => Promise<boolean>
-  /** A local peer left. Fire and forget. */
-  peerLeft: (infoHash: string, peerId: string, region: string) => void
-  /** Cluster-wide counts of `infoHash`. */
-  counts: (infoHash: string) => Promise<{ complete: number; incomplete: number }>
+  ) => boolean | Promise<boolean>
+  /** A local peer left. Resolves (never rejects) once Redis has it, so a reply after it can free the id. */
+  peerLeft: (infoHash: string, peerId: string, region: string) => Promise<void>
+  /** Cluster-wide counts of `infoHash`: this process's exact, the others' up to a second old. */
+  counts: (
+    infoHash: string
+  ) => { complete: number; incomplete: number } | Promise<{ complete: number; incomplete: number }>
+  /**
+   * Peers of `infoHash` on other processes as last counted (0 if never), without a
+   * round trip: what the swarm cap adds to the local swarm's size.
+   */
+  remotePeers: (infoHash: string) => number
   /**
    * Up to `count` peers of `infoHash` other than `exceptPeerId`, from any process: those of
    * `region` on network `asn` (when known) first, then the rest of `region`, then

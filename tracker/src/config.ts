@@ -198,12 +198,15 @@ export interface TrackerInit {
   /**
    * `redis://host:port`: share swarms and edges with other tracker processes through
    * Redis and relay signals between them. Without it, all state is in this process.
+   * Several urls, comma-separated (`redis://a:7000,redis://b:7000`), are the seed nodes
+   * of a Redis Cluster; one url of a node with `cluster_enabled:1` is one too.
    * @default undefined
    */
   redisUrl?: string
   /**
-   * In cluster mode, how long a peer or edge stays in Redis after its process stops
-   * refreshing it (because it died), in milliseconds.
+   * In cluster mode, how long a process's peers still count (and its peer ids stay
+   * bound) after its last heartbeat, and an edge after its last report, in milliseconds.
+   * Heartbeats go every third of it, one per process.
    * @default 30_000
    */
   clusterTtlMs?: number
@@ -454,10 +457,23 @@ export function resolveConfig(init: TrackerInit = {}): TrackerConfig {
     )
   }
   // The URL may carry a password: not echoed.
-  if (config.redisUrl !== undefined && (typeof config.redisUrl !== 'string' || !/^rediss?:\/\/./.test(config.redisUrl)))
-    throw optionError('redisUrl', 'redis://host:port')
+  if (config.redisUrl !== undefined && (typeof config.redisUrl !== 'string' || !isRedisUrlList(config.redisUrl)))
+    throw optionError('redisUrl', 'redis://host:port, or several comma-separated for a Redis Cluster')
   if (config.tls !== undefined) checkTls('tls', config.tls)
   checkLogger('logger', config.logger)
   if (typeof config.now !== 'function') throw optionError('now', 'a function returning milliseconds')
   return config
+}
+
+/** `redis[s]://host[:port]`, one or several comma-separated (a Redis Cluster's seed nodes). */
+function isRedisUrlList(text: string): boolean {
+  return text.split(',').every(part => {
+    if (!/^rediss?:\/\/./.test(part.trim())) return false
+    try {
+      const url = new URL(part.trim())
+      return url.hostname !== '' && (url.port === '' || Number(url.port) > 0)
+    } catch {
+      return false
+    }
+  })
 }

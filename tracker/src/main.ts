@@ -41,8 +41,10 @@ const USAGE = `Usage: p2pcdn tracker [--port 8000] [--host 127.0.0.1] [--edge-to
   --geoip-asn    MaxMind DB with networks (GeoLite2-ASN .mmdb): offers go to peers of the
                  same network first, within the region (env P2PCDN_GEOIP_ASN)
   --trust-proxy  take the client address from X-Forwarded-For (env P2PCDN_TRUST_PROXY=1)
-  --redis        share swarms and edges with other trackers through Redis (env P2PCDN_REDIS)
-  --cluster-ttl-ms  how long a dead process's peers stay in Redis (env P2PCDN_CLUSTER_TTL_MS)
+  --redis        share swarms and edges with other trackers through Redis; several
+                 comma-separated urls are the seed nodes of a Redis Cluster (env P2PCDN_REDIS)
+  --cluster-ttl-ms  how long a stalled or dead process's peers still count (env P2PCDN_CLUSTER_TTL_MS)
+  --max-peers-per-swarm  cluster-wide with --redis, within a second (env P2PCDN_MAX_PEERS_PER_SWARM; default 20000)
   --max-connections-per-ip  (env P2PCDN_MAX_CONNECTIONS_PER_IP; default 1000)
   --messages-per-second  per socket, on average (env P2PCDN_MESSAGES_PER_SECOND; default 20)
   --message-burst  per socket back to back; as many again get a warning (env P2PCDN_MESSAGE_BURST; default 60)
@@ -79,6 +81,7 @@ const OPTIONS = {
   'trust-proxy': { type: 'boolean' },
   redis: { type: 'string' },
   'cluster-ttl-ms': { type: 'string' },
+  'max-peers-per-swarm': { type: 'string' },
   'max-connections-per-ip': { type: 'string' },
   'messages-per-second': { type: 'string' },
   'message-burst': { type: 'string' },
@@ -133,6 +136,7 @@ function readOptions(flags: FlagReader): TrackerInit {
     trustProxy: flags.boolean('trust-proxy', 'P2PCDN_TRUST_PROXY'),
     redisUrl: flags.string('redis', 'P2PCDN_REDIS'),
     clusterTtlMs: flags.integer('cluster-ttl-ms', 'P2PCDN_CLUSTER_TTL_MS'),
+    maxPeersPerSwarm: flags.integer('max-peers-per-swarm', 'P2PCDN_MAX_PEERS_PER_SWARM'),
     maxConnectionsPerIp: flags.integer('max-connections-per-ip', 'P2PCDN_MAX_CONNECTIONS_PER_IP'),
     messagesPerSecond: flags.integer('messages-per-second', 'P2PCDN_MESSAGES_PER_SECOND'),
     messageBurst: flags.integer('message-burst', 'P2PCDN_MESSAGE_BURST'),

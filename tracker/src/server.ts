@@ -19,17 +19,19 @@ import { SendBacklog } from './backlog.js'
 import type { BacklogDropReason } from './backlog.js'
 import { createBucket, refill } from './budget.js'
 import type { AddressState, Connection } from './connection.js'
-import { listPeerIds } from './connection.js'
+import { forgetPeer, listPeerIds } from './connection.js'
 import { createEdgeChallenger } from './edge-challenge.js'
 import { EdgeRegistry } from './edge-registry.js'
 import { deliverLocal } from './handlers/announce-cluster.js'
 import { announceReplyHead, createLoggers } from './handlers/context.js'
 import type { TrackerContext } from './handlers/context.js'
+import { replyFailure } from './handlers/failure.js'
 import { handleMessage } from './handlers/handle-message.js'
 import { handleHttpRequest } from './handlers/http.js'
 import { StatsBudgets } from './handlers/stats.js'
 import { FleetStats } from './fleet-stats.js'
 import { TrackerMetrics, createTrackerMetrics } from './metrics.js'
+import { peerIdTaken } from './refusal.js'
 import { SocketConnection } from './socket-connection.js'
 import { Swarms } from './swarm.js'
 import { TurnCork } from './turn-cork.js'
@@ -186,7 +188,10 @@ export class TrackerServer implements Tracker {
   private async joinCluster(redisUrl: string): Promise<void> {
     const { RedisCluster } = await import('./redis-cluster.js')
     const cluster: Cluster = new RedisCluster(redisUrl, this.config, this.ctx.log.cluster)
-    await cluster.start((infoHash, peerId, text) => deliverLocal(this.ctx, infoHash, peerId, text))
+    await cluster.start(
+      (infoHash, peerId, text) => deliverLocal(this.ctx, infoHash, peerId, text),
+      (infoHash, peerId) => this.dropLostPeer(infoHash, peerId)
+    )
     this.ctx.cluster = cluster
     // Stored again well within its expiry, and soon after figures change, so that the
     // other processes' dashboards lag by about a second, not by the refresh period.
@@ -196,6 +201,18 @@ export class TrackerServer implements Tracker {
     const timer = setInterval(publish, Math.max(50, Math.floor(this.config.clusterTtlMs / 3)))
     timer.unref()
     this.timers.push(timer)
+  }
+
+  /** Another live process holds this id now (see `LostFn`): forget it here and tell the socket. */
+  private dropLostPeer(infoHash: string, peerId: string): void {
+    const swarm = this.ctx.swarms.get(infoHash)
+    const peer = swarm?.get(peerId)
+    if (swarm === undefined || peer === undefined) return
+    swarm.remove(peerId, peer.handle)
+    forgetPeer(peer.handle, infoHash, peerId)
+    this.ctx.swarms.deleteIfEmpty(swarm)
+    replyFailure(this.ctx, peer.handle, peerIdTaken(), { action: 'announce', info_hash: infoHash })
+    this.ctx.log.cluster.warn('peer-lost', { conn: peer.handle.id })
   }
 
   private onConnection(socket: WebSocket, req: IncomingMessage): void {
@@ -284,7 +301,7 @@ export class TrackerServer implements Tracker {
         const region = swarm.get(peerId)?.region
         if (region !== undefined && swarm.remove(peerId, conn)) {
           left++
-          cluster?.peerLeft(infoHash, peerId, region)
+          void cluster?.peerLeft(infoHash, peerId, region)
         }
       }
       this.ctx.swarms.deleteIfEmpty(swarm)

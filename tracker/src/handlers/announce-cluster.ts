@@ -27,10 +27,21 @@ export function announceInCluster(
   warning: string | undefined
 ): void {
   const cluster = ctx.cluster!
-  if (peer === undefined) cluster.peerLeft(msg.info_hash, msg.peer_id, region)
+  // A leave is written before the reply: whoever the client hands its id to next may claim it at once.
   const updated =
-    peer === undefined ? true : cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete, peer.asn)
+    peer === undefined
+      ? cluster.peerLeft(msg.info_hash, msg.peer_id, region).then(() => true)
+      : cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete, peer.asn)
   ctx.swarms.deleteIfEmpty(swarm)
+  // The common re-announce: nothing changed and the counts are cached, so the reply goes
+  // out in this turn without a promise.
+  if (updated === true && (msg.offers === undefined || wanted === 0)) {
+    const counts = cluster.counts(msg.info_hash)
+    if (!(counts instanceof Promise)) {
+      conn.sendText(announceReply(ctx, swarm, counts.complete, counts.incomplete, warning))
+      return
+    }
+  }
 
   const run = async (): Promise<void> => {
     if (!(await updated)) {
@@ -40,7 +51,7 @@ export function announceInCluster(
       replyFailure(ctx, conn, peerIdTaken(), msg)
       return
     }
-    // Same Redis connection as the update above, so the counts already include it.
+    // This process's own counts are exact, so they include this update already.
     const counts = await cluster.counts(msg.info_hash)
     conn.sendText(announceReply(ctx, swarm, counts.complete, counts.incomplete, warning))
     if (peer === undefined || msg.offers === undefined || wanted === 0) return

@@ -38,6 +38,7 @@ export function handleAnnounce(
   const region = conn.mappedRegion ?? msg.region ?? conn.region ?? DEFAULT_REGION
   checkSocketLimits(ctx, conn, msg)
   const swarm = ctx.swarms.getOrCreate(msg.info_hash)
+  if (ctx.cluster !== undefined) checkClusterCap(ctx, swarm, msg)
   let peer: SwarmPeer<Connection> | undefined
   try {
     peer = swarm.announce({
@@ -111,6 +112,18 @@ function forwardOffers(
     target.sendText(offerForward(offers[i]!, peerIdJson, swarm.infoHashJson, from.region))
   }
   ctx.metrics.offersRelayed += targets.length
+}
+
+/**
+ * The swarm cap counts the peers of other processes too, as last counted (at most
+ * COUNTS_CACHE_MS old): so it holds cluster-wide only approximately, overshooting by
+ * the joins that other processes accept within that second.
+ */
+function checkClusterCap(ctx: TrackerContext, swarm: Swarm<Connection>, msg: AnnounceRequest): void {
+  if (msg.event === 'stopped' || swarm.get(msg.peer_id) !== undefined) return
+  if (swarm.size + ctx.cluster!.remotePeers(msg.info_hash) < ctx.config.maxPeersPerSwarm) return
+  ctx.swarms.deleteIfEmpty(swarm)
+  throw new Refusal('swarm-full', 'swarm is full; try again later')
 }
 
 /** Refuse joining one swarm too many, or one peer id too many in a swarm. */

@@ -142,13 +142,15 @@ export function createFakeCluster(nodeId = 'node-a'): FakeCluster {
       calls.push(['peerUpdated', ...args])
       return Promise.resolve(cluster.updated)
     },
-    peerLeft: (...args) => {
+    peerLeft: async (...args) => {
       calls.push(['peerLeft', ...args])
+      await Promise.resolve()
     },
     counts: async (...args) => {
       calls.push(['counts', ...args])
       return await cluster.clusterCounts
     },
+    remotePeers: () => 0,
     choosePeers: async (...args) => {
       calls.push(['choosePeers', ...args])
       return await cluster.peers
