@@ -214,7 +214,11 @@ export function createFiller(init: FillerInit): Filler {
   }
 
   /** A fill across workers: lead it, or wait for the leader's and read its entry from disk. */
-  async function runLocked(lock: (id: string) => Promise<FillLock>, req: FillRequest, onTurn: () => void): Promise<FillOutcome> {
+  async function runLocked(
+    lock: (id: string) => Promise<FillLock>,
+    req: FillRequest,
+    onTurn: () => void
+  ): Promise<FillOutcome> {
     const held = await lock(req.id)
     if (!held.leader) {
       // The leader's Vary, if any, was passed on before its unlock: look under the id it stored.
@@ -261,7 +265,8 @@ export function createFiller(init: FillerInit): Filler {
       const onTurn = (): void => {
         record.started = true
       }
-      const credentials = header(req.headers, 'authorization') !== undefined || header(req.headers, 'cookie') !== undefined
+      const credentials =
+        header(req.headers, 'authorization') !== undefined || header(req.headers, 'cookie') !== undefined
       const p =
         init.lock !== undefined && req.stale === undefined && !credentials
           ? runLocked(init.lock, req, onTurn)

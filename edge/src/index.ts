@@ -202,7 +202,7 @@ class EdgeNode implements Edge {
     if (worker !== undefined) {
       AggregatorRegistry.setRegistries([metrics.registry])
       // Constructing one is what installs prom-client's answer to the primary's requests.
-      void new AggregatorRegistry()
+      new AggregatorRegistry()
       this.loadReport = setInterval(() => {
         const { hits, misses, bytesServed } = counters
         worker.reportLoad({ connections: this.server?.connections ?? 0, hits, misses, bytesServed })

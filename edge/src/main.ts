@@ -105,7 +105,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
           {
             ...edgeInit,
             logger: scopeLogger(logger, `worker-${cluster.worker?.id ?? 0}`),
-            maxMemoryBytes: Math.max(1, Math.floor((init.maxMemoryBytes ?? DEFAULT_EDGE_CONFIG.maxMemoryBytes) / workers))
+            maxMemoryBytes: Math.max(
+              1,
+              Math.floor((init.maxMemoryBytes ?? DEFAULT_EDGE_CONFIG.maxMemoryBytes) / workers)
+            )
           },
           connectWorkerLink()
         )

@@ -207,7 +207,8 @@ export class FlagReader {
   count(flag: string, variable: string, auto: number, max: number): number | undefined {
     const raw = this.raw(flag, variable)
     if (raw === undefined) return undefined
-    const value = 'text' in raw ? (raw.text === 'auto' ? 'auto' : /^\d+$/.test(raw.text) ? Number(raw.text) : NaN) : raw.json
+    const value =
+      'text' in raw ? (raw.text === 'auto' ? 'auto' : /^\d+$/.test(raw.text) ? Number(raw.text) : NaN) : raw.json
     if (value === 'auto') return auto
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max)
       throw this.bad(raw, `"auto" or an integer from 1 to ${max}`, true)

@@ -80,7 +80,9 @@ export function parseWorkerMessage(raw: unknown): WorkerMessage | undefined {
       const load = raw.load
       const ok =
         isObject(load) &&
-        ['connections', 'bytesServed', 'hits', 'misses'].every(k => typeof load[k] === 'number' && Number.isFinite(load[k]))
+        ['connections', 'bytesServed', 'hits', 'misses'].every(
+          k => typeof load[k] === 'number' && Number.isFinite(load[k])
+        )
       return ok ? (raw as WorkerMessage) : undefined
     }
   }

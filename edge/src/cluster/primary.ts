@@ -191,8 +191,11 @@ export function createEdgeCluster(init: EdgeInit, workers: number, logger: Logge
       slots.delete(worker.id)
       releaseAllOf(worker.id)
       const pid = worker.process.pid
-      if (config.cacheDir !== undefined && pid !== undefined)
-        void removeTempFiles(config.cacheDir, pid).catch(() => {})
+      // Its half-written files: no one else will finish or remove them. The replacement starts after.
+      const cleaned =
+        config.cacheDir !== undefined && pid !== undefined
+          ? removeTempFiles(config.cacheDir, pid).catch(() => 0)
+          : Promise.resolve(0)
       if (stopping) return
       if (!slot.listening) {
         failed?.(new Error(`worker ${worker.id} exited (${signal ?? String(code)}) before listening`))
@@ -202,11 +205,12 @@ export function createEdgeCluster(init: EdgeInit, workers: number, logger: Logge
       log.error('worker-died', { worker: worker.id, pid, code, signal })
       const alive = Date.now() - slot.startedAt
       setTimeout(
-        () => {
-          if (stopping) return
-          fork()
-          log.info('worker-restarted', { workers: slots.size })
-        },
+        () =>
+          void cleaned.then(() => {
+            if (stopping) return
+            fork()
+            log.info('worker-restarted', { workers: slots.size })
+          }),
         alive < RESTART_DELAY_MS ? RESTART_DELAY_MS : 0
       ).unref()
     })

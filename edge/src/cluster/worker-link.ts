@@ -44,7 +44,10 @@ export function connectWorkerLink(): WorkerLink {
   }
   let seq = 0
   const waiting = new Map<number, (msg: PrimaryMessage) => void>()
-  const ask = async <T extends PrimaryMessage>(build: (seq: number) => WorkerMessage, ms: number): Promise<T | undefined> => {
+  const ask = async <T extends PrimaryMessage>(
+    build: (seq: number) => WorkerMessage,
+    ms: number
+  ): Promise<T | undefined> => {
     const n = ++seq
     return await new Promise(resolve => {
       const timer = setTimeout(() => {

@@ -150,7 +150,7 @@ export function serveEntry(
         hot.bytesCache = cache
       }
       raw._header = hot.bytes
-      const socket = res.socket as (Socket & { _httpMessage?: unknown }) | null
+      const socket: (Socket & { _httpMessage?: unknown }) | null = res.socket
       // Only the response at the head of its connection may write to it (pipelining).
       if (hot.whole !== undefined && socket !== null && socket._httpMessage === res && socket.writable) {
         raw._headerSent = true
