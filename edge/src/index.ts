@@ -196,7 +196,8 @@ class EdgeNode implements Edge {
       onOriginFill: kind => {
         if (kind === 'revalidate') counters.revalidations++
       },
-      lock: worker?.lock
+      // Another worker's fill is worth waiting for only when its entry can be read from disk.
+      lock: disk === undefined ? undefined : worker?.lock
     })
     const signer = config.manifestKey === undefined ? undefined : await createManifestSigner(config.manifestKey)
     if (worker !== undefined) {

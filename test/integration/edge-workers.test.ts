@@ -6,12 +6,16 @@
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import http from 'node:http'
+import { connect } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { WebSocketServer } from 'ws'
 import { deterministicBytes } from '../../examples/demo/deterministic-bytes.js'
 import { startOrigin } from '../helpers/origin.js'
 import type { TestOrigin } from '../helpers/origin.js'
@@ -114,6 +118,49 @@ async function stopCluster(c: Cluster): Promise<number | null> {
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
 
 describe('edge --workers 2', () => {
+  it('registers with the tracker once for the whole cluster, and reports the load of both workers', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+    await once(wss, 'listening')
+    const messages: Array<Record<string, unknown>> = []
+    let trackerSockets = 0
+    wss.on('connection', ws => {
+      trackerSockets++
+      ws.on('message', data => {
+        const msg = JSON.parse(String(data)) as Record<string, unknown>
+        messages.push(msg)
+        if (msg.action === 'p2pcdn:edge-register')
+          ws.send(JSON.stringify({ action: 'p2pcdn:edge-registered', v: 1, heartbeatMs: 100 }))
+      })
+    })
+    const { port } = wss.address() as AddressInfo
+    const c = await startCluster(['--tracker', `ws://127.0.0.1:${port}`, '--edge-token', 'T0ken'])
+    const idle: Socket[] = []
+    try {
+      // Six open connections, dealt out to both workers: the report must count all six.
+      for (let i = 0; i < 6; i++) {
+        const s = connect(new URL(c.url).port === '' ? 80 : Number(new URL(c.url).port), '127.0.0.1')
+        await once(s, 'connect')
+        idle.push(s)
+      }
+      const deadline = Date.now() + 10_000
+      const reported = (): boolean => messages.some(m => m.action === 'p2pcdn:edge-load' && m.connections === 6)
+      while (!reported() && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+      expect(reported()).toBe(true)
+      const registers = messages.filter(m => m.action === 'p2pcdn:edge-register')
+      expect(registers).toEqual([
+        { action: 'p2pcdn:edge-register', v: 1, token: 'T0ken', url: c.url, region: 'default', capacity: 0 }
+      ])
+      expect(trackerSockets).toBe(1)
+      for (const s of idle) s.destroy()
+      expect(await stopCluster(c)).toBe(0)
+    } finally {
+      for (const s of idle) s.destroy()
+      c.child.kill('SIGKILL')
+      for (const ws of wss.clients) ws.terminate()
+      await new Promise(resolve => wss.close(resolve))
+    }
+  })
+
   it('concurrent misses on both workers cost the origin one request, and each worker serves what the other stored', async () => {
     const body = buf(deterministicBytes(300_000, 'coalesce'))
     origin.files['/together.bin'] = { body, headers: HOUR, delayMs: 300 }
