@@ -11,7 +11,7 @@ import http from 'node:http'
 import { connect } from 'node:net'
 import type { AddressInfo, Socket } from 'node:net'
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -57,11 +57,9 @@ async function startCluster(args: string[]): Promise<Cluster> {
       origin.url,
       '--port',
       '0',
-      '--workers',
-      '2',
       '--access-log',
       'off',
-      ...args
+      ...(args.includes('--workers') ? args : ['--workers', '2', ...args])
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] }
   )
@@ -116,6 +114,49 @@ async function stopCluster(c: Cluster): Promise<number | null> {
 }
 
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+
+async function exitOf(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, 'edge-crash-child.ts'), ...args],
+    {
+      stdio: ['ignore', 'ignore', 'pipe']
+    }
+  )
+  let stderr = ''
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString()
+  })
+  const [code] = (await once(child, 'exit')) as [number | null]
+  return { code, stderr }
+}
+
+describe('--workers', () => {
+  it('exits 2 naming the flag or the config key for 0, a word, or more than 256', async () => {
+    for (const bad of ['0', 'many', '300']) {
+      const r = await exitOf(['--origin', origin.url, '--workers', bad])
+      expect(r.code, bad).toBe(2)
+      expect(r.stderr).toContain(
+        `Invalid option "--workers": expected "auto" or an integer from 1 to 256, got "${bad}"`
+      )
+    }
+    const file = join(tmp, 'workers.json')
+    await writeFile(file, JSON.stringify({ origin: origin.url, workers: 2.5 }))
+    const r = await exitOf(['--config', file])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`config ${file}: "workers": expected "auto" or an integer from 1 to 256, got 2.5`)
+  })
+
+  it('auto runs one worker per core', async () => {
+    const c = await startCluster(['--workers', 'auto'])
+    try {
+      expect(c.pids).toHaveLength(availableParallelism())
+      expect(await stopCluster(c)).toBe(0)
+    } finally {
+      c.child.kill('SIGKILL')
+    }
+  })
+})
 
 describe('edge --workers 2', () => {
   it('registers with the tracker once for the whole cluster, and reports the load of both workers', async () => {
@@ -277,5 +318,5 @@ describe('edge --workers 2', () => {
     } finally {
       c.child.kill('SIGKILL')
     }
-  }, 60_000)
+  }, 120_000)
 })
