@@ -82,6 +82,31 @@ const MAX_WORKERS = 256
 
 type MainInit = EdgeInit & { workers: number }
 
+/** Writes to a pipe up to this size are atomic (POSIX PIPE_BUF on Linux). */
+const PIPE_BUF_BYTES = 4096
+
+const writeStdout = (lines: string): void => void process.stdout.write(lines)
+
+/**
+ * Workers share stdout: each write holds whole lines and stays within PIPE_BUF, so lines of
+ * two workers never interleave on a pipe (stdout writes are synchronous on Linux). A single
+ * line longer than that (a URL near the 8 KiB limit) may still be cut into by another.
+ */
+function writeLinesAtomically(lines: string): void {
+  const bytes = Buffer.from(lines)
+  let start = 0
+  while (start < bytes.length) {
+    let end = bytes.length
+    if (end - start > PIPE_BUF_BYTES) {
+      // A newline byte never occurs inside a multi-byte UTF-8 character.
+      const cut = bytes.lastIndexOf(0x0a, start + PIPE_BUF_BYTES - 1)
+      end = cut >= start ? cut + 1 : bytes.indexOf(0x0a, start) + 1 || bytes.length
+    }
+    process.stdout.write(bytes.subarray(start, end))
+    start = end
+  }
+}
+
 /** @param argv the arguments after `p2pcdn edge`; exit codes as service/src/main.ts says. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   await runService(
@@ -95,7 +120,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
         const edgeInit: EdgeInit = {
           ...init,
           // readOptions leaves a placeholder sink that says "on".
-          accessLog: init.accessLog === undefined ? undefined : line => void process.stdout.write(line),
+          accessLog: init.accessLog === undefined ? undefined : workers === 1 ? writeStdout : writeLinesAtomically,
           logger
         }
         if (workers === 1) return createEdge(edgeInit)

@@ -197,7 +197,8 @@ export function createEdgeCluster(init: EdgeInit, workers: number, logger: Logge
           ? removeTempFiles(config.cacheDir, pid).catch(() => 0)
           : Promise.resolve(0)
       if (stopping) return
-      if (!slot.listening) {
+      // At start, a worker that cannot listen (a taken port) fails the start; later, it is one more death.
+      if (!slot.listening && listened !== undefined) {
         failed?.(new Error(`worker ${worker.id} exited (${signal ?? String(code)}) before listening`))
         return
       }
@@ -211,7 +212,7 @@ export function createEdgeCluster(init: EdgeInit, workers: number, logger: Logge
             fork()
             log.info('worker-restarted', { workers: slots.size })
           }),
-        alive < RESTART_DELAY_MS ? RESTART_DELAY_MS : 0
+        alive < RESTART_DELAY_MS || !slot.listening ? RESTART_DELAY_MS : 0
       ).unref()
     })
   }
@@ -252,7 +253,6 @@ export function createEdgeCluster(init: EdgeInit, workers: number, logger: Logge
         for (let i = 0; i < workers; i++) fork()
       })
       listened = undefined
-      failed = err => log.error('worker-failed', { error: err.message })
       log.info('workers-listening', { url: url(), workers, pids: this.pids.join(',') })
 
       const credential = config.edgeSecret ?? config.edgeToken
