@@ -15,9 +15,10 @@ import { errorMessageOf } from '../../protocol/src/index.js'
 import type { Logger, Now } from '../../protocol/src/index.js'
 import type { Cache } from './cache/cache.js'
 import type { CdnLoop } from './cdn-loop.js'
-import { decideStorable, header, initialAgeS, mergeNotModified, varyNames } from './cache/policy.js'
+import { decideStorable, header, initialAgeS, isFresh, mergeNotModified, varyNames } from './cache/policy.js'
 import type { Freshness, RequestFacts } from './cache/policy.js'
 import type { CacheEntry } from './cache/store.js'
+import { entryId } from './cache/store.js'
 import { LEADER_ONLY, NOT_STORED, omit, pick, stripHopByHop } from './headers.js'
 import type { Headers } from './headers.js'
 import { startLiveFill } from './live-fill.js'
@@ -26,6 +27,7 @@ import type { MemoryBudget } from './memory-budget.js'
 import type { OriginClient } from './origin.js'
 import { fillHeaders } from './origin-request.js'
 import type { PublicAddress } from './origin-request.js'
+import type { FillLock } from './cluster/worker-link.js'
 
 export type { LiveFill } from './live-fill.js'
 
@@ -43,7 +45,13 @@ export type FillOutcome =
       /** Fields for the client whose request this was alone (`Set-Cookie`); never for joiners. */
       leaderHeaders?: Headers
     }
-  | { kind: 'streaming'; fill: LiveFill; leaderHeaders?: Headers }
+  | {
+      kind: 'streaming'
+      fill: LiveFill
+      leaderHeaders?: Headers
+      /** Settles once the entry is in the cache (its disk write queued) or will not be. */
+      saved?: Promise<void>
+    }
   | {
       kind: 'pass'
       status: number
@@ -85,6 +93,11 @@ export interface FillerInit {
   now: Now
   /** Called once per fill that hit the origin: 'fill' or 'revalidate'. */
   onOriginFill?: (kind: 'fill' | 'revalidate') => void
+  /**
+   * With `--workers`: one worker at a time fills an id; the others wait (bounded), then
+   * read what it stored. Not for revalidations, nor requests with credentials.
+   */
+  lock?: (id: string) => Promise<FillLock>
 }
 
 export interface Filler {
@@ -182,19 +195,47 @@ export function createFiller(init: FillerInit): Filler {
       etag: header(resHeaders, 'etag') ?? header(resHeaders, 'last-modified') ?? '',
       type: header(resHeaders, 'content-type') ?? 'application/octet-stream'
     })
-    fill.stored.then(
+    const saved = fill.stored.then(
       async entry => {
         // Purged or invalidated while it was filling: serve it to its waiters, but keep it out.
         if (cache.epochOf(key) !== epoch) return
         await cache.put(entry)
         logger.debug('stored', { key, size: entry.body.length, lifetimeS: entry.lifetimeS, heuristic: entry.heuristic })
+        await cache.written(entryId(entry.key, entry.variant))
       },
       (err: unknown) => {
         cache.forgetIfEmpty(key)
         logger.debug('not-stored', { key, reason: errorMessageOf(err) })
       }
     )
-    return { kind: 'streaming', fill, leaderHeaders }
+    // Never rejects, so a lock waiting on it is always released.
+    saved.catch((err: unknown) => logger.error('store-failed', { key, error: errorMessageOf(err) }))
+    return { kind: 'streaming', fill, leaderHeaders, saved: saved.catch(() => {}) }
+  }
+
+  /** A fill across workers: lead it, or wait for the leader's and read its entry from disk. */
+  async function runLocked(
+    lock: (id: string) => Promise<FillLock>,
+    req: FillRequest,
+    onTurn: () => void
+  ): Promise<FillOutcome> {
+    const held = await lock(req.id)
+    if (!held.leader) {
+      // The leader's Vary, if any, was passed on before its unlock: look under the id it stored.
+      const entry = await cache.get(cache.idFor(req.key, req.headers))
+      if (entry !== undefined && isFresh(entry, init.now())) return { kind: 'stored', entry, revalidated: false }
+      return await run(req, onTurn)
+    }
+    let outcome: FillOutcome
+    try {
+      outcome = await run(req, onTurn)
+    } catch (err) {
+      held.release()
+      throw err
+    }
+    if (outcome.kind === 'streaming' && outcome.saved !== undefined) void outcome.saved.finally(held.release)
+    else held.release()
+    return outcome
   }
 
   const forget = (flight: string, record: unknown): void => {
@@ -221,9 +262,15 @@ export function createFiller(init: FillerInit): Filler {
         return { ...outcome, leaderHeaders: undefined }
       }
       const record = { outcome: undefined as unknown as Promise<FillOutcome>, client: req.remote ?? '', started: false }
-      const p = run(req, () => {
+      const onTurn = (): void => {
         record.started = true
-      })
+      }
+      const credentials =
+        header(req.headers, 'authorization') !== undefined || header(req.headers, 'cookie') !== undefined
+      const p =
+        init.lock !== undefined && req.stale === undefined && !credentials
+          ? runLocked(init.lock, req, onTurn)
+          : run(req, onTurn)
       record.outcome = p
       inflight.set(flight, record)
       // Joiners may attach while the body streams; a pass, a stored entry or a failure ends the flight.

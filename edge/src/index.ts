@@ -37,6 +37,8 @@ import { createTrackerLink } from './tracker-link.js'
 import type { TrackerLink } from './tracker-link.js'
 import { createLoadSampler } from './load.js'
 import { serviceUrl } from '../../service/src/listen.js'
+import { AggregatorRegistry } from 'prom-client'
+import type { WorkerLink } from './cluster/worker-link.js'
 
 export type { EdgeInit, EdgeConfig } from './config.js'
 export { DEFAULT_EDGE_CONFIG, resolveConfig } from './config.js'
@@ -61,9 +63,16 @@ export interface Edge {
   stats: () => EdgeStats
 }
 
-export function createEdge(init: EdgeInit): Edge {
-  return new EdgeNode(resolveConfig(init))
+/**
+ * @param worker set in a worker of `p2pcdn edge --workers N` (`cluster/primary.ts`): the
+ * disk index, fill locks, invalidations, metrics and the tracker are the primary's.
+ */
+export function createEdge(init: EdgeInit, worker?: WorkerLink): Edge {
+  return new EdgeNode(resolveConfig(init), worker)
 }
+
+/** How often a worker tells the primary its load, for the tracker's heartbeat. */
+const LOAD_REPORT_MS = 1000
 
 /** A service object of the same make as the tracker's `TrackerServer`. */
 class EdgeNode implements Edge {
@@ -80,9 +89,12 @@ class EdgeNode implements Edge {
   private accessLog: AccessLog | undefined
   private starting: Promise<void> | undefined
   private stopping: Promise<void> | undefined
+  private readonly worker: WorkerLink | undefined
+  private loadReport: NodeJS.Timeout | undefined
 
-  constructor(config: EdgeConfig) {
+  constructor(config: EdgeConfig, worker?: WorkerLink) {
     this.config = config
+    this.worker = worker
     this.log = config.logger
     this.metrics = createMetrics({
       connections: () => this.server?.connections ?? 0,
@@ -135,10 +147,21 @@ class EdgeNode implements Edge {
             maxBytes: config.maxDiskBytes,
             maxEntries: config.maxEntries,
             logger: log,
-            onEvict: evicted('disk')
+            onEvict: evicted('disk'),
+            shared: this.worker?.diskIndex(evicted('disk'))
           })
-    const cache = createCache({ memory, disk, keyHeaders: config.cacheKeyHeaders, logger: log, now: config.now })
+    const { worker } = this
+    const cache = createCache({
+      memory,
+      disk,
+      keyHeaders: config.cacheKeyHeaders,
+      logger: log,
+      now: config.now,
+      onInvalidate: worker?.invalidated
+    })
     this.cache = cache
+    worker?.onInvalidate(what => cache.invalidated(what))
+    worker?.onLearned(item => cache.learnStored(item))
     const found = await cache.open()
     if (disk !== undefined) log.info('cache-opened', { dir: config.cacheDir, entries: found })
     const origin = createOriginClient({
@@ -172,15 +195,36 @@ class EdgeNode implements Edge {
       now: config.now,
       onOriginFill: kind => {
         if (kind === 'revalidate') counters.revalidations++
-      }
+      },
+      // Another worker's fill is worth waiting for only when its entry can be read from disk.
+      lock: disk === undefined ? undefined : worker?.lock
     })
     const signer = config.manifestKey === undefined ? undefined : await createManifestSigner(config.manifestKey)
+    if (worker !== undefined) {
+      AggregatorRegistry.setRegistries([metrics.registry])
+      // Constructing one is what installs prom-client's answer to the primary's requests.
+      new AggregatorRegistry()
+      this.loadReport = setInterval(() => {
+        const { hits, misses, bytesServed } = counters
+        worker.reportLoad({ connections: this.server?.connections ?? 0, hits, misses, bytesServed })
+      }, LOAD_REPORT_MS).unref()
+    }
     const ctx: HandlerContext = {
       config,
       cache,
       origin,
       counters,
-      metrics,
+      // One worker's /metrics answers for the cluster: the primary gathers every worker's.
+      metrics:
+        worker === undefined
+          ? metrics
+          : {
+              counters,
+              observeOrigin: metrics.observeOrigin,
+              render: worker.metrics,
+              registry: metrics.registry,
+              contentType: metrics.contentType
+            },
       throttle: config.maxBytesPerSec === undefined ? undefined : createThrottle(config.maxBytesPerSec),
       log,
       filler,
@@ -213,6 +257,8 @@ class EdgeNode implements Edge {
     })
 
     const credential = config.edgeSecret ?? config.edgeToken
+    // A worker's tracker link is the primary's, one for the whole cluster.
+    if (worker !== undefined) return
     if (config.tracker !== undefined && credential !== undefined) {
       this.link = createTrackerLink({
         tracker: config.tracker,
@@ -236,6 +282,7 @@ class EdgeNode implements Edge {
     await this.starting?.catch(() => {})
     // Off the tracker's list first, so no new client is sent here while downloads drain.
     this.link?.stop()
+    clearInterval(this.loadReport)
     const drained = await this.server?.close(this.config.shutdownGraceMs)
     if (drained !== undefined && drained.cut > 0)
       this.log.warn('downloads-cut', { connections: drained.cut, afterMs: this.config.shutdownGraceMs })

@@ -4,6 +4,12 @@
  */
 import { FlagReader, OptionError } from '../../service/src/options.js'
 import { runService } from '../../service/src/main.js'
+import cluster from 'node:cluster'
+import { availableParallelism } from 'node:os'
+import { scopeLogger } from '../../service/src/log.js'
+import { createEdgeCluster } from './cluster/primary.js'
+import { connectWorkerLink } from './cluster/worker-link.js'
+import { DEFAULT_EDGE_CONFIG } from './config.js'
 import { createEdge } from './index.js'
 import type { EdgeInit } from './config.js'
 
@@ -39,7 +45,9 @@ const USAGE = `Usage: p2pcdn edge --origin URL [options]
   --max-object-bytes N    larger objects are passed through (P2PCDN_MAX_OBJECT_BYTES) [256 MiB]
   --origin-timeout-ms N   origin connect/header/idle-body timeout (P2PCDN_ORIGIN_TIMEOUT_MS) [10000/30000/30000]
   --access-log on|off     one JSON line per request on stdout (P2PCDN_ACCESS_LOG) [on]
-  --shutdown-grace-ms N   on SIGINT/SIGTERM, how long downloads in flight may take to finish (P2PCDN_SHUTDOWN_GRACE_MS) [5000]`
+  --shutdown-grace-ms N   on SIGINT/SIGTERM, how long downloads in flight may take to finish (P2PCDN_SHUTDOWN_GRACE_MS) [5000]
+  --workers N|auto        processes serving the port, auto = one per core (P2PCDN_WORKERS) [1]; they share
+                          --cache-dir, and --max-memory-bytes is split between them`
 
 const OPTIONS = {
   origin: { type: 'string' },
@@ -65,8 +73,39 @@ const OPTIONS = {
   'max-disk-bytes': { type: 'string' },
   'max-object-bytes': { type: 'string' },
   'origin-timeout-ms': { type: 'string' },
-  'access-log': { type: 'string' }
+  'access-log': { type: 'string' },
+  workers: { type: 'string' }
 } as const
+
+/** More processes than this is a typo, not a machine. */
+const MAX_WORKERS = 256
+
+type MainInit = EdgeInit & { workers: number }
+
+/** Writes to a pipe up to this size are atomic (POSIX PIPE_BUF on Linux). */
+const PIPE_BUF_BYTES = 4096
+
+const writeStdout = (lines: string): void => void process.stdout.write(lines)
+
+/**
+ * Workers share stdout: each write holds whole lines and stays within PIPE_BUF, so lines of
+ * two workers never interleave on a pipe (stdout writes are synchronous on Linux). A single
+ * line longer than that (a URL near the 8 KiB limit) may still be cut into by another.
+ */
+function writeLinesAtomically(lines: string): void {
+  const bytes = Buffer.from(lines)
+  let start = 0
+  while (start < bytes.length) {
+    let end = bytes.length
+    if (end - start > PIPE_BUF_BYTES) {
+      // A newline byte never occurs inside a multi-byte UTF-8 character.
+      const cut = bytes.lastIndexOf(0x0a, start + PIPE_BUF_BYTES - 1)
+      end = cut >= start ? cut + 1 : bytes.indexOf(0x0a, start) + 1 || bytes.length
+    }
+    process.stdout.write(bytes.subarray(start, end))
+    start = end
+  }
+}
 
 /** @param argv the arguments after `p2pcdn edge`; exit codes as service/src/main.ts says. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -77,21 +116,38 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       options: OPTIONS,
       secrets: ['edge-token', 'edge-secret', 'purge-token'],
       read: readOptions,
-      create: (init, logger) =>
-        createEdge({
+      create: ({ workers, ...init }, logger) => {
+        const edgeInit: EdgeInit = {
           ...init,
           // readOptions leaves a placeholder sink that says "on".
-          accessLog: init.accessLog === undefined ? undefined : line => void process.stdout.write(line),
+          accessLog: init.accessLog === undefined ? undefined : workers === 1 ? writeStdout : writeLinesAtomically,
           logger
-        }),
-      started: edge => void process.stderr.write(`p2pcdn edge listening on ${edge.url}\n`)
+        }
+        if (workers === 1) return createEdge(edgeInit)
+        if (cluster.isPrimary) return createEdgeCluster(edgeInit, workers, logger)
+        // A worker runs this same command line: it is one edge of the primary's cluster.
+        return createEdge(
+          {
+            ...edgeInit,
+            logger: scopeLogger(logger, `worker-${cluster.worker?.id ?? 0}`),
+            maxMemoryBytes: Math.max(
+              1,
+              Math.floor((init.maxMemoryBytes ?? DEFAULT_EDGE_CONFIG.maxMemoryBytes) / workers)
+            )
+          },
+          connectWorkerLink()
+        )
+      },
+      started: edge => {
+        if (!cluster.isWorker) process.stderr.write(`p2pcdn edge listening on ${edge.url}\n`)
+      }
     },
     argv,
     env
   )
 }
 
-function readOptions(flags: FlagReader): EdgeInit {
+function readOptions(flags: FlagReader): MainInit {
   const origin = flags.string('origin', 'P2PCDN_ORIGIN')
   if (origin === undefined)
     throw new OptionError(
@@ -127,6 +183,7 @@ function readOptions(flags: FlagReader): EdgeInit {
     edgeSecret: flags.string('edge-secret', 'P2PCDN_EDGE_SECRET'),
     publicUrl: flags.string('public-url', 'P2PCDN_PUBLIC_URL'),
     cacheDir: flags.path('cache-dir', 'P2PCDN_CACHE_DIR'),
-    sdkPath: flags.path('sdk-path', 'P2PCDN_SDK_PATH')
+    sdkPath: flags.path('sdk-path', 'P2PCDN_SDK_PATH'),
+    workers: flags.count('workers', 'P2PCDN_WORKERS', availableParallelism(), MAX_WORKERS) ?? 1
   }
 }

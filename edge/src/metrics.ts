@@ -1,5 +1,6 @@
 /** Counters behind `Edge.stats()` and `GET /metrics`, kept as service/src/metrics.ts says. */
 import { Histogram } from 'prom-client'
+import type { Registry } from 'prom-client'
 import { ScrapeMetrics } from '../../service/src/metrics.js'
 
 /** Counters behind `Edge.stats()`. */
@@ -24,6 +25,8 @@ export interface EdgeMetrics {
   observeOrigin: (status: number | 'error', seconds: number) => void
   /** Prometheus text exposition. */
   render: () => Promise<string>
+  /** For prom-client's cluster aggregation. */
+  readonly registry: Registry
   readonly contentType: string
 }
 
@@ -49,8 +52,9 @@ export function createMetrics(sources: MetricsSources): EdgeMetrics {
   m.counter('p2pcdn_edge_bytes_served_total', 'Response body bytes sent to clients', () => counters.bytesServed)
   m.gauge('p2pcdn_edge_connections', 'Open client connections', sources.connections)
   m.gauge('p2pcdn_edge_cache_memory_bytes', 'Body bytes held in memory', sources.memoryBytes)
-  m.gauge('p2pcdn_edge_cache_disk_bytes', 'Body bytes held on disk', sources.diskBytes)
-  m.gauge('p2pcdn_edge_cache_entries', 'Cached variants known', sources.entries)
+  // With --workers the disk is one folder every worker sees, and each knows about the same variants.
+  m.gauge('p2pcdn_edge_cache_disk_bytes', 'Body bytes held on disk', sources.diskBytes, 'max')
+  m.gauge('p2pcdn_edge_cache_entries', 'Cached variants known', sources.entries, 'max')
   const latency = new Histogram({
     name: 'p2pcdn_edge_origin_latency_seconds',
     help: 'Time from sending a request to the origin to its response head',
@@ -65,6 +69,7 @@ export function createMetrics(sources: MetricsSources): EdgeMetrics {
       latency.observe({ status: status === 'error' ? 'error' : `${Math.floor(status / 100)}xx` }, seconds)
     },
     render: async () => await m.render(),
+    registry: m.registry,
     get contentType() {
       return m.contentType
     }

@@ -18,11 +18,16 @@ export class ScrapeMetrics {
     return this.registry.contentType
   }
 
-  /** A value read at scrape time. */
-  gauge(name: string, help: string, read: () => number): void {
+  /**
+   * A value read at scrape time. `aggregator`: how a cluster's workers' values combine
+   * (prom-client `AggregatorRegistry`): `sum` for what each holds apart, `max` for one
+   * thing they all see.
+   */
+  gauge(name: string, help: string, read: () => number, aggregator: 'sum' | 'max' = 'sum'): void {
     new Gauge({
       name,
       help,
+      aggregator,
       registers: [this.registry],
       collect() {
         this.set(read())

@@ -203,6 +203,18 @@ export class FlagReader {
     return value
   }
 
+  /** A count of processes: a positive integer up to `max`, or `auto` for `auto` (the cores). */
+  count(flag: string, variable: string, auto: number, max: number): number | undefined {
+    const raw = this.raw(flag, variable)
+    if (raw === undefined) return undefined
+    const value =
+      'text' in raw ? (raw.text === 'auto' ? 'auto' : /^\d+$/.test(raw.text) ? Number(raw.text) : NaN) : raw.json
+    if (value === 'auto') return auto
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max)
+      throw this.bad(raw, `"auto" or an integer from 1 to ${max}`, true)
+    return value
+  }
+
   choice<C extends string>(flag: string, variable: string, choices: readonly C[]): C | undefined {
     const raw = this.raw(flag, variable)
     if (raw === undefined) return undefined

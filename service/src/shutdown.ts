@@ -20,45 +20,56 @@ export interface ConnectionTracker {
   close: (graceMs: number) => Promise<{ cut: number }>
 }
 
+/**
+ * Node's own mark of a connection with a response in flight: `_httpMessage` is the
+ * response being written (set while a request is handled, cleared when it finishes,
+ * then set to the next pipelined one). Reading it rather than counting with a listener
+ * per request keeps the hot path at one `request` listener.
+ */
+type HttpSocket = Duplex & { _httpMessage?: ServerResponse | null }
+
+const busy = (socket: HttpSocket): ServerResponse | undefined => socket._httpMessage ?? undefined
+
 /** Start tracking `server`'s connections; call before it listens. */
 export function trackConnections(server: Server, secure: boolean): ConnectionTracker {
-  /** Open connections and how many requests each has in flight. */
-  const inFlight = new Map<Duplex, number>()
+  const open = new Set<HttpSocket>()
   let closing: Promise<{ cut: number }> | undefined
 
   // Over TLS the requests' socket is the TLS one, which `secureConnection` gives.
   server.on(secure ? 'secureConnection' : 'connection', (socket: Duplex) => {
-    inFlight.set(socket, 0)
-    socket.once('close', () => inFlight.delete(socket))
+    open.add(socket)
+    socket.once('close', () => open.delete(socket))
   })
   // An upgraded socket belongs to its new protocol, which closes it its own way.
   server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
-    inFlight.delete(socket)
-  })
-  // First, so that the count is up before a handler can answer (and the answer end).
-  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket
-    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1)
-    if (closing !== undefined) res.setHeader('connection', 'close')
-    res.once('close', () => {
-      const requests = inFlight.get(socket)
-      if (requests === undefined) return
-      inFlight.set(socket, requests - 1)
-      // end(), not destroy(): the last response's bytes still go out before the FIN.
-      if (closing !== undefined && requests === 1) socket.end()
-    })
+    open.delete(socket)
   })
 
+  /** While closing: end the connection once its last response is done (end(), so its bytes go out before the FIN). */
+  const endWhenIdle = (socket: HttpSocket): void => {
+    const res = busy(socket)
+    if (res === undefined) {
+      socket.end()
+      return
+    }
+    // A pipelined response is assigned before this one's `close`: look again then.
+    res.once('close', () => endWhenIdle(socket))
+  }
+
   const close = async (graceMs: number): Promise<{ cut: number }> => {
+    // Requests that still arrive on open connections are the last on theirs.
+    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+      res.setHeader('connection', 'close')
+    })
     const closed = new Promise<void>(resolve => {
       if (server.listening) server.close(() => resolve())
       else resolve()
     })
-    for (const [socket, requests] of inFlight) if (requests === 0) socket.end()
+    for (const socket of open) endWhenIdle(socket)
     let cut = 0
     const bound = setTimeout(() => {
-      for (const [socket, requests] of inFlight) {
-        if (requests > 0) cut++
+      for (const socket of open) {
+        if (busy(socket) !== undefined) cut++
         socket.destroy()
       }
       server.closeAllConnections()
@@ -70,7 +81,7 @@ export function trackConnections(server: Server, secure: boolean): ConnectionTra
 
   return {
     get connections() {
-      return inFlight.size
+      return open.size
     },
     close(graceMs) {
       closing ??= close(graceMs)

@@ -24,7 +24,15 @@ export interface CacheInit {
   logger: Logger
   /** For whether a stored page is still fresh. */
   now: Now
+  /**
+   * Told of each invalidation made here (purge, unsafe method, a 304 that may not be
+   * stored), so the other workers of a cluster drop their memory copies too.
+   */
+  onInvalidate?: (what: Invalidation) => void
 }
+
+/** What was invalidated: one key (every variant), or every key under a prefix. */
+export type Invalidation = { key: string } | { prefix: string }
 
 export interface Cache {
   /** The variant id a request maps to, given the `Vary` last stored for `key`. */
@@ -52,6 +60,15 @@ export interface Cache {
   invalidate: (key: string) => Promise<number>
   /** Remove every key starting with `prefix`. Returns how many variants went. */
   purgePrefix: (prefix: string) => Promise<number>
+  /**
+   * Another worker invalidated this (and removed the files): drop the memory copies and
+   * keep fills in flight from storing, without touching the disk.
+   */
+  invalidated: (what: Invalidation) => void
+  /** Another worker stored this entry on disk: requests map to its variant from now on. */
+  learnStored: (item: { key: string; variant: string; vary: string[] }) => void
+  /** Resolves once the disk writes queued for `id` so far are done (or failed). */
+  written: (id: string) => Promise<void>
   /** Open the disk store and rebuild the index. Returns entries found. */
   open: () => Promise<number>
   close: () => Promise<void>
@@ -144,14 +161,22 @@ export function createCache(init: CacheInit): Cache {
   const invalidatedAt = new Map<string, number>()
   let epoch = 0
 
-  const invalidate = async (key: string): Promise<number> => {
+  const invalidateHere = async (key: string, disk: boolean): Promise<number> => {
     if (invalidatedAt.size >= MAX_TRACKED_INVALIDATIONS) invalidatedAt.clear()
     invalidatedAt.set(key, ++epoch)
     const known = index.get(key)
     index.delete(key)
     const ids = known === undefined ? [key] : [...known.ids]
-    for (const id of ids) await removeId(id)
+    for (const id of ids) {
+      if (disk) await removeId(id)
+      else await memory.delete(id)
+    }
     return known?.ids.size ?? 0
+  }
+  const invalidate = async (key: string): Promise<number> => {
+    const n = await invalidateHere(key, true)
+    init.onInvalidate?.({ key })
+    return n
   }
 
   return {
@@ -188,7 +213,11 @@ export function createCache(init: CacheInit): Cache {
         read = (async () => {
           await lastWrite.get(id)
           const cold = await disk.get(id)
-          if (cold !== undefined) await memory.put(cold)
+          if (cold !== undefined) {
+            // Maybe another worker's write: index it here too (its Vary, for later requests).
+            remember(cold.key, cold.variant, cold.vary)
+            await memory.put(cold)
+          }
           return cold
         })().finally(() => reading.delete(id))
         reading.set(id, read)
@@ -221,9 +250,24 @@ export function createCache(init: CacheInit): Cache {
     invalidate,
     async purgePrefix(prefix) {
       let n = 0
-      for (const key of [...index.keys()]) if (key.startsWith(prefix)) n += await invalidate(key)
+      for (const key of [...index.keys()]) if (key.startsWith(prefix)) n += await invalidateHere(key, true)
+      init.onInvalidate?.({ prefix })
       return n
     },
+    invalidated(what) {
+      const keys = 'key' in what ? [what.key] : [...index.keys()].filter(key => key.startsWith(what.prefix))
+      for (const key of keys) void invalidateHere(key, false)
+    },
+    learnStored(item) {
+      const known = index.get(item.key)
+      // Another worker's Vary replaces ours as a store here would (adoptVary), without touching the disk.
+      if (known !== undefined && known.vary.join() !== item.vary.join()) {
+        for (const old of known.ids) void memory.delete(old)
+        known.ids.clear()
+      }
+      remember(item.key, item.variant, item.vary)
+    },
+    written: async id => await lastWrite.get(id),
     async open() {
       if (disk === undefined) return 0
       const found = await disk.open()

@@ -6,16 +6,21 @@
  * in the metadata, so a file damaged or changed while the edge runs is dropped (and the
  * object refilled) rather than served.
  *
- * The index (id → bytes on disk, in LRU order) lives in memory and is rebuilt from the
- * files at `open()`; bytes and entries are kept under `maxBytes` and `maxEntries` by
- * unlinking the least recently used. An entry is charged its whole file, at least one
- * filesystem block, so many tiny entries are bounded as well as a few large ones.
+ * The index (id → bytes on disk, in LRU order, `disk-index.ts`) lives in memory and is
+ * rebuilt from the files at `open()`; bytes and entries are kept under `maxBytes` and
+ * `maxEntries` by unlinking the least recently used. An entry is charged its whole file,
+ * at least one filesystem block, so many tiny entries are bounded as well as a few large
+ * ones. With `--workers`, every worker reads and writes the folder and the primary holds
+ * the one index (`shared`): a worker reads any file it finds, whoever wrote it, and tells
+ * the primary what it wrote, read and removed; the primary evicts.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MAX_MANIFEST_BYTES, parseManifest, serializeManifest } from '../../../protocol/src/index.js'
 import type { Logger } from '../../../protocol/src/index.js'
+import { createDiskIndex } from './disk-index.js'
+import type { DiskIndex, DiskIndexItem, DiskIndexRecord } from './disk-index.js'
 import type { CacheEntry, CacheStore } from './store.js'
 import { entryId } from './store.js'
 
@@ -41,12 +46,7 @@ type EntryMeta = Omit<CacheEntry, 'body' | 'manifest'> & {
   sha256: string
 }
 
-/** What `open()` found for one entry: enough to rebuild the key → variants index. */
-export interface DiskIndexItem {
-  key: string
-  variant: string
-  vary: string[]
-}
+export type { DiskIndexItem } from './disk-index.js'
 
 export interface DiskStoreInit {
   dir: string
@@ -56,6 +56,8 @@ export interface DiskStoreInit {
   logger: Logger
   /** Called for each entry dropped to make room or refused for its size (not for `delete`). */
   onEvict?: (id: string) => void
+  /** The index is another process's (the cluster primary's): `maxBytes` and `maxEntries` are its. */
+  shared?: DiskIndex
 }
 
 export interface DiskStore extends CacheStore {
@@ -69,71 +71,100 @@ export function fileNameFor(id: string): string {
   return createHash('sha256').update(id).digest('hex') + ENTRY_SUFFIX
 }
 
+/**
+ * `NAME.entry.tmp-PPPPPPPPRRRRRRRRRRRR`: the writer's pid in 8 hex digits, then random
+ * ones, so a crashed writer's leftovers can be told from a live one's.
+ */
+function tempNameFor(target: string): string {
+  return `${target}${TEMP_MARK}${process.pid.toString(16).padStart(8, '0')}${randomBytes(6).toString('hex')}`
+}
+
+/** The pid that wrote a temp file, from its name; undefined for a name of another form. */
+export function tempWriterOf(name: string): number | undefined {
+  const at = name.indexOf(TEMP_MARK)
+  if (at === -1) return undefined
+  const hex = name.slice(at + TEMP_MARK.length, at + TEMP_MARK.length + 8)
+  return /^[0-9a-f]{8}$/.test(hex) ? parseInt(hex, 16) : undefined
+}
+
+/** Remove the temp files of `pid` (a writer that died mid-write), or of every writer when undefined. */
+export async function removeTempFiles(dir: string, pid?: number): Promise<number> {
+  let n = 0
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.includes(TEMP_MARK)) continue
+    if (pid !== undefined && tempWriterOf(name) !== pid) continue
+    await unlink(join(dir, name)).then(
+      () => n++,
+      () => {}
+    )
+  }
+  return n
+}
+
+/**
+ * Index every entry under `dir`: temp files a crash left and damaged entries are removed.
+ * Only one process may do this at a time, before any writer starts (it removes every temp file).
+ */
+export async function scanDiskDir(dir: string, logger: Logger): Promise<DiskIndexRecord[]> {
+  await mkdir(dir, { recursive: true })
+  const found: Array<DiskIndexRecord & { mtimeMs: number }> = []
+  for (const name of await readdir(dir)) {
+    const file = join(dir, name)
+    if (name.includes(TEMP_MARK)) {
+      await unlink(file).catch(() => {})
+      continue
+    }
+    if (!name.endsWith(ENTRY_SUFFIX)) continue
+    const meta = await readMeta(file)
+    if (meta === undefined || fileNameFor(entryId(meta.key, meta.variant)) !== name) {
+      logger.warn('disk-entry-invalid', { file: name })
+      await unlink(file).catch(() => {})
+      continue
+    }
+    const info = await stat(file)
+    found.push({
+      id: entryId(meta.key, meta.variant),
+      key: meta.key,
+      variant: meta.variant,
+      vary: meta.vary,
+      cost: fileCost(info.size),
+      mtimeMs: info.mtimeMs
+    })
+  }
+  // Oldest write first: the best LRU guess without access times.
+  found.sort((a, b) => a.mtimeMs - b.mtimeMs)
+  return found.map(({ id, key, variant, vary, cost }) => ({ id, key, variant, vary, cost }))
+}
+
+/** The in-process index of a disk store: scans at `open()` and evicts by unlinking. */
+export function createLocalDiskIndex(init: Omit<DiskStoreInit, 'shared'>): DiskIndex {
+  const pathFor = (id: string): string => join(init.dir, fileNameFor(id))
+  return createDiskIndex({
+    maxBytes: init.maxBytes,
+    maxEntries: init.maxEntries,
+    scan: async () => await scanDiskDir(init.dir, init.logger),
+    unlink: async id => await unlink(pathFor(id)).catch(() => {}),
+    onEvict: init.onEvict
+  })
+}
+
 export function createDiskStore(init: DiskStoreInit): DiskStore {
   const { dir, logger } = init
   const pathFor = (id: string): string => join(dir, fileNameFor(id))
-  // id → bytes charged, in least-recently-used-first order.
-  const index = new Map<string, number>()
-  let bytes = 0
+  const index = init.shared ?? createLocalDiskIndex(init)
 
-  const forget = (id: string): boolean => {
-    const size = index.get(id)
-    if (size === undefined) return false
-    index.delete(id)
-    bytes -= size
-    return true
-  }
   const drop = async (id: string): Promise<void> => {
-    forget(id)
     await unlink(pathFor(id)).catch(() => {})
-  }
-  const evict = async (): Promise<void> => {
-    for (const [id] of index) {
-      if (bytes <= init.maxBytes && index.size <= init.maxEntries) break
-      await drop(id)
-      init.onEvict?.(id)
-    }
+    index.removed(id)
   }
 
   return {
     get bytes() {
-      return bytes
+      return index.bytes
     },
     has: id => index.has(id),
     async open() {
-      await mkdir(dir, { recursive: true })
-      const found: Array<DiskIndexItem & { id: string; size: number; mtimeMs: number }> = []
-      for (const name of await readdir(dir)) {
-        const file = join(dir, name)
-        if (name.includes(TEMP_MARK)) {
-          await unlink(file).catch(() => {})
-          continue
-        }
-        if (!name.endsWith(ENTRY_SUFFIX)) continue
-        const meta = await readMeta(file)
-        if (meta === undefined || fileNameFor(entryId(meta.key, meta.variant)) !== name) {
-          logger.warn('disk-entry-invalid', { file: name })
-          await unlink(file).catch(() => {})
-          continue
-        }
-        const info = await stat(file)
-        found.push({
-          id: entryId(meta.key, meta.variant),
-          key: meta.key,
-          variant: meta.variant,
-          vary: meta.vary,
-          size: fileCost(info.size),
-          mtimeMs: info.mtimeMs
-        })
-      }
-      // Oldest write first: the best LRU guess without access times.
-      found.sort((a, b) => a.mtimeMs - b.mtimeMs)
-      for (const item of found) {
-        index.set(item.id, item.size)
-        bytes += item.size
-      }
-      await evict()
-      return found.filter(item => index.has(item.id)).map(({ key, variant, vary }) => ({ key, variant, vary }))
+      return await index.open()
     },
     async get(id) {
       if (!index.has(id)) return undefined
@@ -143,7 +174,7 @@ export function createDiskStore(init: DiskStoreInit): DiskStore {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
           logger.warn('disk-read-failed', { id, error: String(err) })
-        forget(id)
+        index.missing(id)
         return undefined
       }
       const entry = decode(raw, id)
@@ -152,11 +183,7 @@ export function createDiskStore(init: DiskStoreInit): DiskStore {
         await drop(id)
         return undefined
       }
-      const size = index.get(id)
-      if (size !== undefined) {
-        index.delete(id)
-        index.set(id, size)
-      }
+      index.touched(id, { key: entry.key, variant: entry.variant, vary: entry.vary, cost: fileCost(raw.length) })
       return entry
     },
     async put(entry) {
@@ -191,7 +218,8 @@ export function createDiskStore(init: DiskStoreInit): DiskStore {
       const length = Buffer.alloc(LENGTH_BYTES)
       length.writeUInt32BE(json.length)
       const target = pathFor(id)
-      const temp = `${target}${TEMP_MARK}${randomBytes(6).toString('hex')}`
+      // rename() is atomic between processes too: a reader gets the old file or the new one.
+      const temp = tempNameFor(target)
       try {
         await writeFile(temp, [length, json, entry.body])
         await rename(temp, target)
@@ -199,11 +227,13 @@ export function createDiskStore(init: DiskStoreInit): DiskStore {
         await unlink(temp).catch(() => {})
         throw err
       }
-      forget(id)
-      const cost = fileCost(LENGTH_BYTES + json.length + entry.body.length)
-      index.set(id, cost)
-      bytes += cost
-      await evict()
+      await index.added({
+        id,
+        key: entry.key,
+        variant: entry.variant,
+        vary: entry.vary,
+        cost: fileCost(LENGTH_BYTES + json.length + entry.body.length)
+      })
     },
     async delete(id) {
       await drop(id)

@@ -14,6 +14,11 @@ import { entryId } from './store.js'
  * (`handlers/entry.ts`) kept beside it. Measured order of magnitude, rounded up.
  */
 export const ENTRY_OVERHEAD_BYTES = 2048
+/**
+ * Bodies this small are also kept copied behind their hit head (`handlers/entry.ts`), so
+ * a hit is one write; they are charged twice.
+ */
+export const HIT_COPY_MAX_BYTES = 16 * 1024
 /** V8 keeps a manifest's chunk hash as a 43-character string in an array slot. */
 const MANIFEST_CHUNK_BYTES = 72
 
@@ -27,7 +32,7 @@ export function entryCost(entry: CacheEntry): number {
   }
   if (entry.manifest !== undefined)
     meta += entry.manifest.chunks.length * MANIFEST_CHUNK_BYTES + entry.manifest.url.length
-  return entry.body.length + meta
+  return entry.body.length + meta + (entry.body.length <= HIT_COPY_MAX_BYTES ? entry.body.length : 0)
 }
 
 export interface MemoryStoreInit {

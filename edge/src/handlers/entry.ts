@@ -6,8 +6,10 @@
 import { randomBytes } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { note } from '../access-log.js'
 import { currentAgeS, header } from '../cache/policy.js'
+import { HIT_COPY_MAX_BYTES } from '../cache/memory-store.js'
 import type { CacheEntry } from '../cache/store.js'
 import { appendVia, CORS_HEADERS } from '../headers.js'
 import type { Headers } from '../headers.js'
@@ -42,6 +44,8 @@ interface HotHead {
   after: string
   /** The last head sent, as bytes, and what it said: reused until Age or X-Cache change. */
   bytes: Buffer | undefined
+  /** For a small body: the head and the body in one buffer, written with one `write`. */
+  whole: Buffer | undefined
   bytesAge: string
   bytesCache: string
   list: string[]
@@ -53,11 +57,15 @@ interface HotHead {
  * Node's private outgoing-message fields the fast path relies on (present since Node 0.x
  * and still in 22): `_header` holds the serialized head that `end()` sends in front of
  * the body; setting it skips per-request header validation and serialization, which is
- * most of a small hit's CPU. `shouldKeepAlive` / `maxRequestsOnConnectionReached` say
+ * most of a small hit's CPU. With `_headerSent` also set, Node sends nothing of its own and
+ * `end()` only finishes the response, so a small hit written straight to the socket costs
+ * one `write` syscall rather than a `writev` of head, body and an empty end chunk.
+ * `shouldKeepAlive` / `maxRequestsOnConnectionReached` say
  * whether Node would have written `Connection: keep-alive`.
  */
 type RawResponse = ServerResponse & {
   _header: string | Buffer | null
+  _headerSent: boolean
   _keepAliveTimeout?: number
   maxRequestsOnConnectionReached?: boolean
 }
@@ -85,6 +93,7 @@ function hotHead(ctx: HandlerContext, entry: CacheEntry, keepAliveMs: number): H
     middle: '\r\nx-cache: ',
     after: '\r\n\r\n',
     bytes: undefined,
+    whole: undefined,
     bytesAge: '',
     bytesCache: '',
     list,
@@ -135,10 +144,22 @@ export function serveEntry(
       // (Node queues a non-string first chunk after the head as-is).
       if (hot.bytes === undefined || hot.bytesAge !== age || hot.bytesCache !== cache) {
         hot.bytes = Buffer.from(hot.before + age + hot.middle + cache + hot.after, 'latin1')
+        // memory-store.ts charges small entries for this copy.
+        hot.whole = entry.body.length <= HIT_COPY_MAX_BYTES ? Buffer.concat([hot.bytes, entry.body]) : undefined
         hot.bytesAge = age
         hot.bytesCache = cache
       }
       raw._header = hot.bytes
+      const socket: (Socket & { _httpMessage?: unknown }) | null = res.socket
+      // Only the response at the head of its connection may write to it (pipelining).
+      if (hot.whole !== undefined && socket !== null && socket._httpMessage === res && socket.writable) {
+        raw._headerSent = true
+        socket.write(hot.whole)
+        ctx.counters.bytesServed += entry.body.length
+        note(res, cache, entry.body.length)
+        res.end()
+        return
+      }
     } else {
       // writeHead copies the list synchronously, so the shared slots can be reused.
       hot.list[hot.ageAt] = age
