@@ -11,7 +11,7 @@ import {
   parseFleetSnapshot
 } from '../../../tracker/src/fleet-stats.js'
 import { handleMessage } from '../../../tracker/src/handlers/handle-message.js'
-import { STATS_BURST_S, STATS_CONNECTIONS_AT_OPEN } from '../../../tracker/src/handlers/stats.js'
+import { STATS_BURST_S, STATS_CONNECTIONS_AT_OPEN } from '../../../tracker/src/stats-budgets.js'
 import { createHarness, frame } from './support/handler-context.js'
 
 const b = (peer: number, edge: number, origin = 0, cache = 0): SourceBytes => ({ cache, peer, edge, origin })

@@ -8,7 +8,7 @@ import type { FleetStats } from '../fleet-stats.js'
 import { scopeLogger } from '../../../service/src/log.js'
 import type { TrackerMetrics } from '../metrics.js'
 import type { Swarms } from '../swarm.js'
-import type { StatsBudgets } from './stats.js'
+import type { StatsBudgets } from '../stats-budgets.js'
 
 /** Everything a handler may touch. Built once per tracker by the server. */
 export interface TrackerContext {

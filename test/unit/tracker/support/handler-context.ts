@@ -17,7 +17,7 @@ import { announceReplyHead, createLoggers } from '../../../../tracker/src/handle
 import type { TrackerContext } from '../../../../tracker/src/handlers/context.js'
 import { TrackerMetrics } from '../../../../tracker/src/metrics.js'
 import { FleetStats } from '../../../../tracker/src/fleet-stats.js'
-import { StatsBudgets } from '../../../../tracker/src/handlers/stats.js'
+import { StatsBudgets } from '../../../../tracker/src/stats-budgets.js'
 import { Swarms } from '../../../../tracker/src/swarm.js'
 
 export interface LogLine {
