@@ -25,6 +25,7 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { machine as machineInfo, markdownTable, writeResults } from '../common/report.js'
+import { request } from '../common/ipc.js'
 import type { LoadCommand, LoadReply, ServerReport } from '../tracker/messages.js'
 import { startRedis, startRedisCluster } from '../../test/helpers/tracker-redis.js'
 
@@ -70,48 +71,21 @@ function child(file: string, args: string[]): ChildProcess {
   })
 }
 
-async function request<T>(proc: ChildProcess, msg: object | undefined, type: string): Promise<T> {
-  return await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup()
-      reject(new Error(`no ${type} reply to ${JSON.stringify(msg)} within ${STEP_TIMEOUT_MS} ms`))
-    }, STEP_TIMEOUT_MS)
-    const onMessage = (reply: { type?: string; message?: string }): void => {
-      if (reply.type === 'error') {
-        cleanup()
-        reject(new Error(reply.message))
-      } else if (reply.type === type) {
-        cleanup()
-        resolve(reply as T)
-      }
-    }
-    const onExit = (code: number | null): void => {
-      cleanup()
-      reject(new Error(`child exited with ${String(code)}`))
-    }
-    const cleanup = (): void => {
-      clearTimeout(timer)
-      proc.off('message', onMessage)
-      proc.off('exit', onExit)
-    }
-    proc.on('message', onMessage)
-    proc.once('exit', onExit)
-    if (msg !== undefined) proc.send(msg)
-  })
-}
-
 type Done = Extract<LoadReply, { type: 'done' }>
-const load = async (loader: ChildProcess, cmd: LoadCommand): Promise<Done> => await request<Done>(loader, cmd, 'done')
+const load = async (loader: ChildProcess, cmd: LoadCommand): Promise<Done> =>
+  await request<Done>(loader, cmd, 'done', STEP_TIMEOUT_MS)
 const cpuUs = async (servers: ChildProcess[]): Promise<number> =>
-  (await Promise.all(servers.map(async s => await request<ServerReport>(s, { type: 'cpu' }, 'measure')))).reduce(
-    (sum, r) => sum + r.cpuUs,
-    0
-  )
+  (
+    await Promise.all(
+      servers.map(async s => await request<ServerReport>(s, { type: 'cpu' }, 'measure', STEP_TIMEOUT_MS))
+    )
+  ).reduce((sum, r) => sum + r.cpuUs, 0)
 const heap = async (servers: ChildProcess[]): Promise<number> =>
-  (await Promise.all(servers.map(async s => await request<ServerReport>(s, { type: 'measure' }, 'measure')))).reduce(
-    (sum, r) => sum + r.heapUsed,
-    0
-  )
+  (
+    await Promise.all(
+      servers.map(async s => await request<ServerReport>(s, { type: 'measure' }, 'measure', STEP_TIMEOUT_MS))
+    )
+  ).reduce((sum, r) => sum + r.heapUsed, 0)
 
 /** Sums of one INFO field over every Redis node. */
 async function redisSum(nodes: Redis[], section: string, read: (info: string) => number): Promise<number> {
@@ -147,7 +121,7 @@ async function runConfig(mode: Mode, processes: number, target: string, nodes: R
   const loader = child('../tracker/load.ts', [])
   try {
     const ports = await Promise.all(
-      servers.map(async s => (await request<{ port: number }>(s, undefined, 'ready')).port)
+      servers.map(async s => (await request<{ port: number }>(s, undefined, 'ready', STEP_TIMEOUT_MS)).port)
     )
     const urls = ports.map(p => `ws://127.0.0.1:${p}`)
     const heapBefore = await heap(servers)

@@ -4,7 +4,7 @@
  * `{ type: 'measure' }` with memory after GC and its CPU time so far. Run with --expose-gc.
  */
 import { createTracker } from '../../tracker/src/index.js'
-import type { ServerReport } from '../tracker/messages.js'
+import { measureSelf, type ServerReport } from '../tracker/messages.js'
 
 const target = process.argv[2] ?? 'none'
 
@@ -34,17 +34,8 @@ async function start(): Promise<number> {
   return tracker.port
 }
 
-function measure(): ServerReport {
-  const gc = (globalThis as { gc?: () => void }).gc
-  if (gc === undefined) throw new Error('run the bench server with --expose-gc')
-  for (let i = 0; i < 4; i++) gc()
-  const mem = process.memoryUsage()
-  const cpu = process.cpuUsage()
-  return { type: 'measure', heapUsed: mem.heapUsed, rss: mem.rss, cpuUs: cpu.user + cpu.system }
-}
-
 process.on('message', (msg: { type: string }) => {
-  if (msg.type === 'measure') process.send!(measure())
+  if (msg.type === 'measure') process.send!(measureSelf())
   // CPU alone, without the GC passes of `measure`, which would be charged to the loop.
   if (msg.type === 'cpu') {
     const cpu = process.cpuUsage()

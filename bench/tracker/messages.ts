@@ -8,6 +8,17 @@ export interface ServerReport {
   cpuUs: number
 }
 
+/** This process's report, after the garbage the run left is collected (needs `--expose-gc`). */
+export function measureSelf(): ServerReport {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error('run the bench server with --expose-gc')
+  // Several passes: weak references and finalisers need more than one to settle.
+  for (let i = 0; i < 4; i++) gc()
+  const mem = process.memoryUsage()
+  const cpu = process.cpuUsage()
+  return { type: 'measure', heapUsed: mem.heapUsed, rss: mem.rss, cpuUs: cpu.user + cpu.system }
+}
+
 export type LoadCommand =
   /** `urls`, when given, spreads the peers over several trackers round-robin (bench:cluster). */
   | { type: 'connect'; url: string; peers: number; urls?: string[] }

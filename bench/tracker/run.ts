@@ -22,6 +22,7 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { WebSocket } from 'ws'
 import { machine as machineInfo, median, quantile, writeResults } from '../common/report.js'
+import { request } from '../common/ipc.js'
 import type { LoadCommand, LoadReply, ServerReport } from './messages.js'
 
 const PEERS = Number(process.env.BENCH_PEERS ?? 5000)
@@ -86,45 +87,10 @@ function child(file: string, args: string[], gc: boolean): ChildProcess {
   })
 }
 
-function request<T>(proc: ChildProcess, msg: unknown, accept: (reply: unknown) => reply is T): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup()
-      reject(new Error(`no reply to ${JSON.stringify(msg)} within ${STEP_TIMEOUT_MS} ms`))
-    }, STEP_TIMEOUT_MS)
-    const onMessage = (reply: unknown): void => {
-      if (typeof reply === 'object' && reply !== null && (reply as { type?: string }).type === 'error') {
-        cleanup()
-        reject(new Error((reply as { message: string }).message))
-      } else if (accept(reply)) {
-        cleanup()
-        resolve(reply)
-      }
-    }
-    const onExit = (code: number | null): void => {
-      cleanup()
-      reject(new Error(`child exited with ${String(code)}`))
-    }
-    const cleanup = (): void => {
-      clearTimeout(timer)
-      proc.off('message', onMessage)
-      proc.off('exit', onExit)
-    }
-    proc.on('message', onMessage)
-    proc.once('exit', onExit)
-    if (msg !== undefined) proc.send(msg as object)
-  })
-}
-
-const isType =
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- T is what the guard proves
-  <T>(type: string) =>
-    (reply: unknown): reply is T =>
-      (reply as { type?: string }).type === type
 const load = async (proc: ChildProcess, cmd: LoadCommand): Promise<Extract<LoadReply, { type: 'done' }>> =>
-  await request(proc, cmd, isType<Extract<LoadReply, { type: 'done' }>>('done'))
+  await request<Extract<LoadReply, { type: 'done' }>>(proc, cmd, 'done', STEP_TIMEOUT_MS)
 const measure = async (proc: ChildProcess): Promise<ServerReport> =>
-  await request(proc, { type: 'measure' }, isType<ServerReport>('measure'))
+  await request<ServerReport>(proc, { type: 'measure' }, 'measure', STEP_TIMEOUT_MS)
 
 /** One server under test and its own load generator, both kept for the whole run. */
 interface Pair {
@@ -136,7 +102,7 @@ interface Pair {
 async function startPair(kind: Kind): Promise<Pair & { base: ServerReport }> {
   const server = child('server.ts', [kind], true)
   const loader = child('load.ts', [], false)
-  const { port } = await request(server, undefined, isType<{ type: 'ready'; port: number }>('ready'))
+  const { port } = await request<{ type: 'ready'; port: number }>(server, undefined, 'ready', STEP_TIMEOUT_MS)
   const base = await measure(server)
   await load(loader, { type: 'connect', url: `ws://127.0.0.1:${port}`, peers: PEERS })
   const joined = await load(loader, { type: 'join', swarms: 'sixteen' })
@@ -311,7 +277,7 @@ async function floodStep(): Promise<FloodResult> {
   const server = child('server.ts', ['ours', 'flood'], true)
   const loader = child('load.ts', [], false)
   try {
-    const { port } = await request(server, undefined, isType<{ type: 'ready'; port: number }>('ready'))
+    const { port } = await request<{ type: 'ready'; port: number }>(server, undefined, 'ready', STEP_TIMEOUT_MS)
     const url = `ws://127.0.0.1:${port}`
     const honest = await honestClient(url)
     process.stderr.write('bench: (6) honest client, quiet\n')

@@ -7,7 +7,7 @@
 // @ts-expect-error -- bittorrent-tracker ships no type declarations
 import { Server as BtServer } from 'bittorrent-tracker'
 import { createTracker } from '../../tracker/src/index.js'
-import type { ServerReport } from './messages.js'
+import { measureSelf } from './messages.js'
 
 const kind = process.argv[2]
 
@@ -46,18 +46,8 @@ async function start(): Promise<number> {
   return server.ws.address().port
 }
 
-function measure(): ServerReport {
-  const gc = (globalThis as { gc?: () => void }).gc
-  if (gc === undefined) throw new Error('run the bench server with --expose-gc')
-  // Several passes: weak references and finalisers need more than one to settle.
-  for (let i = 0; i < 4; i++) gc()
-  const mem = process.memoryUsage()
-  const cpu = process.cpuUsage()
-  return { type: 'measure', heapUsed: mem.heapUsed, rss: mem.rss, cpuUs: cpu.user + cpu.system }
-}
-
 process.on('message', (msg: { type: string }) => {
-  if (msg.type === 'measure') process.send!(measure())
+  if (msg.type === 'measure') process.send!(measureSelf())
 })
 
 start().then(

@@ -3,7 +3,6 @@
  * and a real redis-server. An announcer on one process gets the peers of its own ASN on
  * the other process first, out of a swarm mostly on another network.
  */
-import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -13,13 +12,13 @@ import { binaryId, connectRaw, fakeSdp, isAnnounceReply, isOffer } from '../help
 import type { Json, RawTrackerClient } from '../helpers/tracker-client.js'
 import { writeMmdb } from '../helpers/mmdb-writer.js'
 import { join } from '../helpers/tracker-harness.js'
+import { startTrackerProcess } from '../helpers/tracker-process.js'
 import { startRedis } from '../helpers/tracker-redis.js'
 import { Redis } from 'ioredis'
 import { binaryStringToHex } from '../../protocol/src/index.js'
 import { SAMPLE_CACHE_MS } from '../../tracker/src/redis-cluster.js'
 import type { RedisProcess } from '../helpers/tracker-redis.js'
 
-const CLI = joinPath(import.meta.dirname, '../../cli/p2pcdn.ts')
 const ASN_DB = writeMmdb(
   [
     { cidr: '192.0.2.0/25', data: { autonomous_system_number: 64500 } },
@@ -34,24 +33,9 @@ const procs: ChildProcess[] = []
 const clients: RawTrackerClient[] = []
 
 async function startNode(redisUrl: string, asnFile: string): Promise<string> {
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', CLI, 'tracker', '--port', '0', '--redis', redisUrl, '--geoip-asn', asnFile, '--trust-proxy'],
-    { stdio: ['ignore', 'ignore', 'pipe'] }
-  )
-  procs.push(proc)
-  let err = ''
-  return await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tracker did not start: ${err}`)), 20_000)
-    proc.stderr.on('data', chunk => {
-      err += String(chunk)
-      const match = err.match(/listening on (ws:\/\/127\.0\.0\.1:\d+)/)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve(match[1]!)
-      }
-    })
-  })
+  const node = await startTrackerProcess(['--redis', redisUrl, '--geoip-asn', asnFile, '--trust-proxy'])
+  procs.push(node.proc)
+  return node.url
 }
 
 async function connect(url: string, address: string): Promise<RawTrackerClient> {

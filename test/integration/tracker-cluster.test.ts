@@ -4,9 +4,6 @@
  * answers cross processes, edges registered on one are listed by all, and the peers of a
  * killed process expire within the TTL.
  */
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
-import { join as joinPath } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   binaryId,
@@ -21,55 +18,28 @@ import {
 import type { Json, RawTrackerClient } from '../helpers/tracker-client.js'
 import { join } from '../helpers/tracker-harness.js'
 import { barrier, expectNothing } from '../helpers/barrier.js'
+import { startTrackerProcess } from '../helpers/tracker-process.js'
+import type { TrackerProcess } from '../helpers/tracker-process.js'
 import { startRedis } from '../helpers/tracker-redis.js'
 import { Redis } from 'ioredis'
 import type { RedisProcess } from '../helpers/tracker-redis.js'
 
 const TTL_MS = 1500
-const CLI = joinPath(import.meta.dirname, '../../cli/p2pcdn.ts')
 
-interface Node {
-  proc: ChildProcess
-  url: string
-  httpUrl: string
-}
-
+type Node = TrackerProcess
 let redis: RedisProcess
 const nodes: Node[] = []
 const clients: RawTrackerClient[] = []
 
 async function startNode(redisUrl: string): Promise<Node> {
-  const proc = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      CLI,
-      'tracker',
-      '--port',
-      '0',
-      '--redis',
-      redisUrl,
-      '--cluster-ttl-ms',
-      String(TTL_MS),
-      '--edge-token',
-      'secret'
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] }
-  )
-  let err = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tracker did not start: ${err}`)), 20_000)
-    proc.stderr.on('data', chunk => {
-      err += String(chunk)
-      const match = err.match(/listening on (ws:\/\/127\.0\.0\.1:\d+)/)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve(match[1]!)
-      }
-    })
-  })
-  const node = { proc, url, httpUrl: url.replace('ws:', 'http:') }
+  const node = await startTrackerProcess([
+    '--redis',
+    redisUrl,
+    '--cluster-ttl-ms',
+    String(TTL_MS),
+    '--edge-token',
+    'secret'
+  ])
   nodes.push(node)
   return node
 }

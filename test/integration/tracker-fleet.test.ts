@@ -4,7 +4,6 @@
  * then two `p2pcdn tracker --redis` processes and a real redis-server, whose dashboards
  * each show both processes' figures, until one process dies and its figures expire.
  */
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type { ChildProcess } from 'node:child_process'
 import { join as joinPath } from 'node:path'
@@ -14,11 +13,12 @@ import type { Json, RawTrackerClient } from '../helpers/tracker-client.js'
 import { barrier } from '../helpers/barrier.js'
 import { join, useTrackers } from '../helpers/tracker-harness.js'
 import { emptyReasonBytes } from '../../protocol/src/stats.js'
+import { startTrackerProcess } from '../helpers/tracker-process.js'
+import type { TrackerProcess } from '../helpers/tracker-process.js'
 import { startRedis } from '../helpers/tracker-redis.js'
 import type { RedisProcess } from '../helpers/tracker-redis.js'
 
 const TOKEN = 'ops-token'
-const CLI = joinPath(import.meta.dirname, '../../cli/p2pcdn.ts')
 const trackers = useTrackers()
 
 const bytes = (peer: number, edge: number, origin = 0, cache = 0): Json => ({ cache, peer, edge, origin })
@@ -129,39 +129,17 @@ describe('two tracker processes sharing Redis', () => {
     await redis?.stop()
   })
 
-  async function startNode(redisUrl: string): Promise<{ proc: ChildProcess; url: string; httpUrl: string }> {
-    const proc = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        CLI,
-        'tracker',
-        '--port',
-        '0',
-        '--redis',
-        redisUrl,
-        '--cluster-ttl-ms',
-        String(TTL_MS),
-        '--dashboard-token',
-        TOKEN
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] }
-    )
-    procs.push(proc)
-    let err = ''
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`tracker did not start: ${err}`)), 20_000)
-      proc.stderr.on('data', chunk => {
-        err += String(chunk)
-        const match = /listening on (ws:\/\/127\.0\.0\.1:\d+)/.exec(err)
-        if (match !== null) {
-          clearTimeout(timer)
-          resolve(match[1]!)
-        }
-      })
-    })
-    return { proc, url, httpUrl: url.replace('ws:', 'http:') }
+  async function startNode(redisUrl: string): Promise<TrackerProcess> {
+    const node = await startTrackerProcess([
+      '--redis',
+      redisUrl,
+      '--cluster-ttl-ms',
+      String(TTL_MS),
+      '--dashboard-token',
+      TOKEN
+    ])
+    procs.push(node.proc)
+    return node
   }
 
   it("each process's dashboard sums both; a dead process's figures expire within the TTL", async () => {
