@@ -153,6 +153,22 @@ export async function peerConnectedIn(page: Page): Promise<void> {
   )
 }
 
+/**
+ * Parsed events named `name` recorded in `page` (by `createIn`), once there is at least one
+ * whose JSON contains `including`: for events that may come after the fetch that caused them.
+ */
+export async function eventsWhenIn(page: Page, name: string, including = '', timeout = 10_000): Promise<any[]> {
+  const wanted = `${name} `
+  await page.waitForFunction(
+    ([wanted, including]) =>
+      ((globalThis as any).events as string[]).some(e => e.startsWith(wanted!) && e.includes(including!)),
+    [wanted, including],
+    { timeout }
+  )
+  const events = await page.evaluate(() => (globalThis as any).events as string[])
+  return events.filter(e => e.startsWith(wanted)).map(e => JSON.parse(e.slice(wanted.length)))
+}
+
 /** Parsed events of one name from `PageFetch.events`. */
 export function eventsOf(result: PageFetch, name: string): any[] {
   return result.events.filter(e => e.startsWith(`${name} `)).map(e => JSON.parse(e.slice(name.length + 1)))
