@@ -1,14 +1,28 @@
 import { defineConfig } from 'vitest/config'
 
+/** Files that drive Chromium: each opens several contexts, so they run one after another. */
+const BROWSER = ['test/e2e/**/*.test.ts', 'test/adversarial/client/**/*.test.ts']
+const EXCLUDE = ['test/**/*.external.test.ts', 'node_modules/**']
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    exclude: ['test/**/*.external.test.ts', 'node_modules/**'],
+    exclude: EXCLUDE,
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Browser tests open several Chromium contexts; on 2 cores they must not overlap
-    // with each other, so every file runs in one worker, one after another.
-    fileParallelism: false,
-    pool: 'forks'
+    pool: 'forks',
+    // Within a project one file at a time. `npm test` (scripts/test.mjs) runs the two
+    // projects side by side, so on 2 cores one browser and one Node-only file overlap.
+    projects: [
+      { extends: true, test: { name: 'browser', include: BROWSER, fileParallelism: false } },
+      {
+        extends: true,
+        test: {
+          name: 'node',
+          include: ['test/**/*.test.ts'],
+          exclude: [...EXCLUDE, ...BROWSER],
+          fileParallelism: false
+        }
+      }
+    ]
   }
 })

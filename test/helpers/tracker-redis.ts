@@ -2,24 +2,13 @@
 import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
+import { freePort } from './ports.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 export interface RedisProcess {
   url: string
   stop: () => Promise<void>
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /** One redis-server with `args`, resolved once it accepts connections. */
@@ -43,8 +32,31 @@ async function startServer(port: number, args: string[]): Promise<ChildProcess> 
       clearTimeout(timer)
       reject(new Error(`cannot run redis-server (is it installed?): ${err.message}`))
     })
+    proc.once('exit', () => {
+      clearTimeout(timer)
+      reject(new Error(`redis-server exited: ${out}`))
+    })
   })
   return proc
+}
+
+/**
+ * redis-server on ports from `freePort`, with `args(port, spare)` (`spare`: a second free
+ * port). Another process (tests run side by side) may bind a port between `freePort` and
+ * redis-server, so a taken port is tried again with fresh ones.
+ */
+async function startOnFreePorts(
+  args: (port: number, spare: number) => string[]
+): Promise<{ port: number; proc: ChildProcess }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    const spare = await freePort()
+    try {
+      return { port, proc: await startServer(port, args(port, spare)) }
+    } catch (err) {
+      if (attempt === 3 || !String(err).includes('Address already in use')) throw err
+    }
+  }
 }
 
 async function kill(proc: ChildProcess): Promise<void> {
@@ -55,8 +67,7 @@ async function kill(proc: ChildProcess): Promise<void> {
 }
 
 export async function startRedis(): Promise<RedisProcess> {
-  const port = await freePort()
-  const proc = await startServer(port, [])
+  const { port, proc } = await startOnFreePorts(() => [])
   return { url: `redis://127.0.0.1:${port}`, stop: async () => await kill(proc) }
 }
 
@@ -80,24 +91,21 @@ export async function startRedisCluster(size = 3): Promise<RedisClusterProcess> 
   }
   try {
     for (let i = 0; i < size; i++) {
-      const port = await freePort()
       // The bus port defaults to port + 10000, which may be taken or out of range.
-      const busPort = await freePort()
+      const { port, proc } = await startOnFreePorts((port, busPort) => [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-port',
+        String(busPort),
+        '--cluster-config-file',
+        join(dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout',
+        '2000',
+        '--dir',
+        dir
+      ])
       ports.push(port)
-      procs.push(
-        await startServer(port, [
-          '--cluster-enabled',
-          'yes',
-          '--cluster-port',
-          String(busPort),
-          '--cluster-config-file',
-          join(dir, `nodes-${port}.conf`),
-          '--cluster-node-timeout',
-          '2000',
-          '--dir',
-          dir
-        ])
-      )
+      procs.push(proc)
     }
     await run('redis-cli', [
       '--cluster',

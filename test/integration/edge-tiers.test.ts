@@ -4,8 +4,6 @@
  * once, however many children and concurrent clients ask; ranges, ages, revalidation and
  * manifests work through both tiers; a loop or a dead parent gives a clear error.
  */
-import net from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseManifest, serializeManifest } from '../../protocol/src/index.js'
 import { createEdge } from '../../edge/src/index.js'
@@ -13,6 +11,7 @@ import type { Edge, EdgeInit } from '../../edge/src/index.js'
 import { generateManifestKeyPair, verifyManifestSignature } from '../../edge/src/manifest-signer.js'
 import { deterministicBytes } from '../../examples/demo/deterministic-bytes.js'
 import { startOrigin } from '../helpers/origin.js'
+import { freePort } from '../helpers/ports.js'
 import type { TestOrigin } from '../helpers/origin.js'
 
 const CHUNK = 16 * 1024
@@ -173,15 +172,6 @@ describe('edge tiers', () => {
     expect(m.signatures).toBeUndefined()
   })
 })
-
-/** A port nothing listens on now; the edge given it binds it right after. */
-async function freePort(): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address() as AddressInfo
-  await new Promise(resolve => s.close(resolve))
-  return port
-}
 
 describe('edge tier faults', () => {
   it('refuses a loop A -> B -> A with 508, and the origin is never asked', async () => {

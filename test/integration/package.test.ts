@@ -34,8 +34,9 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'p2pcdn-package-'))
   app = join(dir, 'app')
   await mkdir(app)
-  // `npm test` has built dist/ already, without the declarations (npm pack's prepack
-  // adds them). Packing without scripts keeps `prepare` from rebuilding dist/ again.
+  // `npm test` has built dist/ with the declarations already: rebuilding it here would
+  // rewrite the SDK under the browser tests running beside this file. Packing without
+  // scripts keeps prepack and `prepare` from rebuilding it too.
   if (!['tracker.mjs', 'edge.mjs', 'p2pcdn.js', 'types/script.d.ts'].every(f => existsSync(join(ROOT, 'dist', f))))
     await run(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--types'], { cwd: ROOT })
   const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT })

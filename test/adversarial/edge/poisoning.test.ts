@@ -4,7 +4,8 @@
  * The origin here reflects the classic unkeyed headers into a public, cacheable body.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { expectVictim, freePort, isFailure, mustStart, record, request, startEdge } from './support/harness.js'
+import { expectVictim, isFailure, mustStart, record, request, startEdge } from './support/harness.js'
+import { freePort } from '../../helpers/ports.js'
 import type { EdgeChild } from './support/harness.js'
 import { SMALL, serveSmall, startHttpOrigin } from './support/origins.js'
 import type { HttpOrigin } from './support/origins.js'

@@ -17,6 +17,7 @@ import type { Edge } from '../../../edge/src/index.js'
 import { createTracker } from '../../../tracker/src/index.js'
 import type { Tracker } from '../../../tracker/src/index.js'
 import { startOrigin } from '../../helpers/origin.js'
+import { freePort } from '../../helpers/ports.js'
 import type { TestOrigin } from '../../helpers/origin.js'
 import { connectRaw, getJson, isFailure } from '../../helpers/tracker-client.js'
 import type { Json, RawTrackerClient } from '../../helpers/tracker-client.js'
@@ -29,12 +30,9 @@ const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').dig
 const isRegistered = (msg: Json): boolean => msg.action === 'p2pcdn:edge-registered'
 
 /** A port free now and not in `taken` (to which it is added). */
-async function freePort(taken: Set<number>): Promise<number> {
+async function freePortNotIn(taken: Set<number>): Promise<number> {
   for (;;) {
-    const server = net.createServer()
-    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-    const port = (server.address() as AddressInfo).port
-    await new Promise(resolve => server.close(resolve))
+    const port = await freePort()
     if (!taken.has(port)) {
       taken.add(port)
       return port
@@ -176,10 +174,10 @@ beforeAll(async () => {
   // closed port can come back from listen(0)), or two ids would list one URL.
   const taken = new Set(Object.values(servers).map(c => Number(new URL(c.url).port)))
   const [portA, portB, spareA, dead] = [
-    await freePort(taken),
-    await freePort(taken),
-    await freePort(taken),
-    await freePort(taken)
+    await freePortNotIn(taken),
+    await freePortNotIn(taken),
+    await freePortNotIn(taken),
+    await freePortNotIn(taken)
   ]
   urlA = `http://127.0.0.1:${portA}`
   urlB = `http://127.0.0.1:${portB}`

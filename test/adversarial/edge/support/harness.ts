@@ -12,7 +12,6 @@ import type { ChildProcess } from 'node:child_process'
 import http from 'node:http'
 import type { IncomingHttpHeaders } from 'node:http'
 import net from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { expect } from 'vitest'
@@ -340,15 +339,6 @@ export async function bounded(
     while (next < count && signal?.aborted !== true) await task(next++)
   }
   await Promise.all(Array.from({ length: Math.min(width, count) }, worker))
-}
-
-/** A free port on 127.0.0.1, for an edge whose --public-url must name its port in advance. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as AddressInfo).port
-  await new Promise(resolve => server.close(resolve))
-  return port
 }
 
 export async function metric(edge: EdgeChild, name: string): Promise<number | undefined> {
