@@ -1,8 +1,11 @@
 // `npm test`'s vitest step: the two projects of vitest.config.ts in two processes side by
 // side, since vitest itself runs one file at a time across projects whose files must not
-// overlap. The browser project streams its report; the Node project's report is printed
-// whole when it ends, so the two never interleave. Fails if either fails.
+// overlap. The Node project runs at a lower CPU priority: the browser tests' figures
+// (offload, stalls) depend on the CPU their pages get, and they leave most of it idle while
+// videos play in real time. The browser project streams its report; the Node project's is
+// printed whole when it ends, so the two never interleave. Fails if either fails.
 import { spawn } from 'node:child_process'
+import { setPriority } from 'node:os'
 
 const vitest = (project, stdio) =>
   spawn(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--project', project], { stdio })
@@ -11,6 +14,8 @@ const exitOf = child => new Promise(resolve => child.on('close', code => resolve
 
 const browser = vitest('browser', 'inherit')
 const node = vitest('node', ['ignore', 'pipe', 'pipe'])
+// Set before vitest has started its workers (it takes a second to load), which inherit it.
+setPriority(node.pid, 10)
 const report = []
 node.stdout.on('data', chunk => report.push(chunk))
 node.stderr.on('data', chunk => report.push(chunk))
