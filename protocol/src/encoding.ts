@@ -54,9 +54,20 @@ export function toBinaryString(bytes: Uint8Array): string {
   return out
 }
 
+/** Two hex digits per byte value: the tracker converts every peer id it relays (issue 16's bench). */
+const BYTE_HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+/** A hex digit's value by char code, -1 for anything else. */
+const DIGIT_VALUE = Int8Array.from({ length: 128 }, (_, c) => {
+  const v = parseInt(String.fromCharCode(c), 16)
+  return Number.isNaN(v) ? -1 : v
+})
+
 export function binaryStringToHex(text: string): string {
   let out = ''
-  for (let i = 0; i < text.length; i++) out += text.charCodeAt(i).toString(16).padStart(2, '0')
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    out += c < 256 ? BYTE_HEX[c]! : c.toString(16)
+  }
   return out
 }
 
@@ -83,6 +94,10 @@ export function utf8Encode(text: string): Uint8Array {
 /** The inverse of `binaryStringToHex`: two hex digits per char. Invalid digits become NUL. */
 export function hexToBinaryString(hex: string): string {
   let out = ''
-  for (let i = 0; i + 1 < hex.length; i += 2) out += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16) || 0)
+  for (let i = 0; i + 1 < hex.length; i += 2) {
+    const high = DIGIT_VALUE[hex.charCodeAt(i)] ?? -1
+    const low = DIGIT_VALUE[hex.charCodeAt(i + 1)] ?? -1
+    out += String.fromCharCode(high < 0 || low < 0 ? 0 : (high << 4) | low)
+  }
   return out
 }

@@ -54,7 +54,8 @@ export interface Cluster {
   /**
    * Up to `count` peers of `infoHash` other than `exceptPeerId`, from any process: those of
    * `region` on network `asn` (when known) first, then the rest of `region`, then
-   * `neighbours` in order, then any.
+   * `neighbours` in order, then any. Without a promise when cached samples suffice, as
+   * they do for most announces.
    */
   choosePeers: (
     infoHash: string,
@@ -63,7 +64,7 @@ export interface Cluster {
     neighbours: readonly string[],
     count: number,
     asn: number | undefined
-  ) => Promise<ClusterPeer[]>
+  ) => ClusterPeer[] | Promise<ClusterPeer[]>
   /** Which process holds `peerId` in `infoHash`, if any. */
   locate: (infoHash: string, peerId: string) => Promise<string | undefined>
   /** Hand `text` to process `nodeId` for its local peer `peerId`. */

@@ -307,19 +307,34 @@ export class RedisCluster implements Cluster {
     return remote === undefined ? 0 : remote.complete + remote.incomplete
   }
 
-  async choosePeers(
+  choosePeers(
     infoHash: string,
     exceptPeerId: string,
     region: string,
     neighbours: readonly string[],
     count: number,
     asn: number | undefined
-  ): Promise<ClusterPeer[]> {
+  ): ClusterPeer[] | Promise<ClusterPeer[]> {
     const ih = this.hexOf(infoHash)
     const except = binaryStringToHex(exceptPeerId)
     const chosen = new Map<string, ClusterPeer>()
-    if (asn !== undefined) await this.draw(ih, asnKey(ih, asn, region), except, count, chosen)
     const tiers = [region, ...neighbours]
+    // The first set's cached sample is enough for most announces: no promise, no round trip.
+    const first = asn !== undefined ? asnKey(ih, asn, region) : regionKey(ih, region)
+    if (this.drawCached(ih, first, except, count, chosen)) return [...chosen.values()]
+    return this.chooseFrom(ih, except, tiers, count, asn, chosen)
+  }
+
+  /** `choosePeers` with every tier drawn in turn, fetching samples as needed; `chosen` may hold some already. */
+  private async chooseFrom(
+    ih: string,
+    except: string,
+    tiers: string[],
+    count: number,
+    asn: number | undefined,
+    chosen: Map<string, ClusterPeer>
+  ): Promise<ClusterPeer[]> {
+    if (asn !== undefined) await this.draw(ih, asnKey(ih, asn, tiers[0]!), except, count, chosen)
     for (let i = 0; i < tiers.length && chosen.size < count; i++)
       await this.draw(ih, regionKey(ih, tiers[i]!), except, count, chosen)
     if (chosen.size < count) {
@@ -634,9 +649,6 @@ export class RedisCluster implements Cluster {
     let sample = this.samples.get(key)
     let fresh = sample === undefined || sample.members.length === 0 || Date.now() - sample.at > SAMPLE_CACHE_MS
     if (fresh || sample === undefined) sample = await this.fetchSample(key)
-    const dead: string[] = []
-    /** Seen but not used (the announcer itself, or chosen from another set): left for the next draw. */
-    const kept: string[] = []
     for (;;) {
       if (!sample.checked) {
         sample.checked = true
@@ -645,27 +657,56 @@ export class RedisCluster implements Cluster {
           sample.at
         )
       }
-      const purge = this.nodesFresh()
-      while (chosen.size < count && sample.members.length > 0) {
-        const member = sample.members.pop()!
-        const parsed = parseMember(member)
-        if (parsed === undefined) {
-          if (purge) dead.push(member)
-          continue
-        }
-        if (parsed.peer === except || chosen.has(member)) {
-          kept.push(member)
-          continue
-        }
-        const state = this.nodeState(parsed.node, sample.at)
-        if (state === 'live') chosen.set(member, { nodeId: parsed.node, peerId: hexToBinaryString(parsed.peer) })
-        else if (state === 'dead' && purge) dead.push(member)
-      }
+      this.take(ih, key, sample, except, count, chosen)
       // A sample used up by earlier announces is fetched again once, so that a small set is seen whole.
-      if (chosen.size >= count || fresh) break
+      if (chosen.size >= count || fresh) return
       fresh = true
-      kept.length = 0
       sample = await this.fetchSample(key)
+    }
+  }
+
+  /** `draw` from a fresh, checked sample alone; false when that was not enough (or there was none). */
+  private drawCached(
+    ih: string,
+    key: string,
+    except: string,
+    count: number,
+    chosen: Map<string, ClusterPeer>
+  ): boolean {
+    const sample = this.samples.get(key)
+    if (sample?.checked !== true || sample.members.length === 0 || Date.now() - sample.at > SAMPLE_CACHE_MS)
+      return false
+    this.take(ih, key, sample, except, count, chosen)
+    return chosen.size >= count
+  }
+
+  /** Live members of `sample` into `chosen` up to `count`; the dead are purged, the skipped left for the next draw. */
+  private take(
+    ih: string,
+    key: string,
+    sample: Sample,
+    except: string,
+    count: number,
+    chosen: Map<string, ClusterPeer>
+  ): void {
+    const purge = this.nodesFresh()
+    const dead: string[] = []
+    /** Seen but not used (the announcer itself, or chosen from another set). */
+    const kept: string[] = []
+    while (chosen.size < count && sample.members.length > 0) {
+      const member = sample.members.pop()!
+      const parsed = parseMember(member)
+      if (parsed === undefined) {
+        if (purge) dead.push(member)
+        continue
+      }
+      if (parsed.peer === except || chosen.has(member)) {
+        kept.push(member)
+        continue
+      }
+      const state = this.nodeState(parsed.node, sample.at)
+      if (state === 'live') chosen.set(member, { nodeId: parsed.node, peerId: hexToBinaryString(parsed.peer) })
+      else if (state === 'dead' && purge) dead.push(member)
     }
     sample.members.push(...kept)
     if (dead.length > 0) this.report(this.redis().p2pcdnPurge(2, ownersKey(ih), key, ...dead))

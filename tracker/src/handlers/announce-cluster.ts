@@ -6,6 +6,7 @@
  * claim, and undone locally.
  */
 import type { AnnounceRequest } from '../../../protocol/src/index.js'
+import type { ClusterPeer } from '../cluster.js'
 import type { Connection } from '../connection.js'
 import { forgetPeer, isReading } from '../connection.js'
 import { peerIdTaken } from '../refusal.js'
@@ -33,12 +34,37 @@ export function announceInCluster(
       ? cluster.peerLeft(msg.info_hash, msg.peer_id, region).then(() => true)
       : cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete, peer.asn)
   ctx.swarms.deleteIfEmpty(swarm)
-  // The common re-announce: nothing changed and the counts are cached, so the reply goes
-  // out in this turn without a promise.
-  if (updated === true && (msg.offers === undefined || wanted === 0)) {
+  const failed = (err: unknown): void => {
+    ctx.log.cluster.warn('announce-failed', { conn: conn.id, error: errorMessageOf(err) })
+    conn.send({ 'failure reason': 'tracker cluster unavailable', action: 'announce', info_hash: msg.info_hash })
+  }
+  const forward = (targets: ClusterPeer[]): void => {
+    const peerIdJson = JSON.stringify(peer!.peerId)
+    targets.forEach((target, i) => {
+      const text = offerForward(msg.offers![i]!, peerIdJson, swarm.infoHashJson, region)
+      if (target.nodeId === cluster.nodeId) deliverLocal(ctx, msg.info_hash, target.peerId, text)
+      else cluster.relay(target.nodeId, msg.info_hash, target.peerId, text)
+    })
+    ctx.metrics.offersRelayed += targets.length
+  }
+  const offering = peer !== undefined && msg.offers !== undefined && wanted > 0
+  const choose = (): ClusterPeer[] | Promise<ClusterPeer[]> =>
+    cluster.choosePeers(msg.info_hash, msg.peer_id, region, ctx.config.regions.neighbours(region), wanted, conn.asn)
+
+  // The common re-announce: nothing changed, the counts and the peer samples are cached,
+  // so the reply and the offers go out in this turn without a promise.
+  if (updated === true) {
     const counts = cluster.counts(msg.info_hash)
     if (!(counts instanceof Promise)) {
       conn.sendText(announceReply(ctx, swarm, counts.complete, counts.incomplete, warning))
+      if (!offering) return
+      try {
+        const targets = choose()
+        if (targets instanceof Promise) targets.then(forward, failed)
+        else forward(targets)
+      } catch (err) {
+        failed(err)
+      }
       return
     }
   }
@@ -54,27 +80,9 @@ export function announceInCluster(
     // This process's own counts are exact, so they include this update already.
     const counts = await cluster.counts(msg.info_hash)
     conn.sendText(announceReply(ctx, swarm, counts.complete, counts.incomplete, warning))
-    if (peer === undefined || msg.offers === undefined || wanted === 0) return
-    const targets = await cluster.choosePeers(
-      msg.info_hash,
-      msg.peer_id,
-      region,
-      ctx.config.regions.neighbours(region),
-      wanted,
-      conn.asn
-    )
-    const peerIdJson = JSON.stringify(peer.peerId)
-    targets.forEach((target, i) => {
-      const text = offerForward(msg.offers![i]!, peerIdJson, swarm.infoHashJson, region)
-      if (target.nodeId === cluster.nodeId) deliverLocal(ctx, msg.info_hash, target.peerId, text)
-      else cluster.relay(target.nodeId, msg.info_hash, target.peerId, text)
-    })
-    ctx.metrics.offersRelayed += targets.length
+    if (offering) forward(await choose())
   }
-  run().catch((err: unknown) => {
-    ctx.log.cluster.warn('announce-failed', { conn: conn.id, error: errorMessageOf(err) })
-    conn.send({ 'failure reason': 'tracker cluster unavailable', action: 'announce', info_hash: msg.info_hash })
-  })
+  run().catch(failed)
 }
 
 /** How every forwarded offer starts (`offerForward`); answers start with `"answer"` instead. */
