@@ -91,9 +91,12 @@ interface Counts {
 
 interface Sample {
   at: number
+  /** Not drawn yet, in random order. */
   members: string[]
   /** The list of processes was checked against its members (read again if one was unknown). */
   checked: boolean
+  /** Every member of the set, when it had fewer than SAMPLE_SIZE: drawn again once used up. */
+  whole: string[] | undefined
 }
 
 type ScriptFn = (numKeys: number, ...args: Array<string | number>) => Promise<unknown>
@@ -321,7 +324,7 @@ export class RedisCluster implements Cluster {
     const tiers = [region, ...neighbours]
     // The first set's cached sample is enough for most announces: no promise, no round trip.
     const first = asn !== undefined ? asnKey(ih, asn, region) : regionKey(ih, region)
-    if (this.drawCached(ih, first, except, count, chosen)) return [...chosen.values()]
+    if (this.drawCached(ih, first, except, count, chosen) === 'done') return [...chosen.values()]
     return this.chooseFrom(ih, except, tiers, count, asn, chosen)
   }
 
@@ -646,38 +649,39 @@ export class RedisCluster implements Cluster {
     count: number,
     chosen: Map<string, ClusterPeer>
   ): Promise<void> {
-    let sample = this.samples.get(key)
-    let fresh = sample === undefined || sample.members.length === 0 || Date.now() - sample.at > SAMPLE_CACHE_MS
-    if (fresh || sample === undefined) sample = await this.fetchSample(key)
-    for (;;) {
-      if (!sample.checked) {
-        sample.checked = true
-        await this.learnNodes(
-          sample.members.map(m => m.slice(0, m.indexOf('|'))),
-          sample.at
-        )
-      }
-      this.take(ih, key, sample, except, count, chosen)
-      // A sample used up by earlier announces is fetched again once, so that a small set is seen whole.
-      if (chosen.size >= count || fresh) return
-      fresh = true
-      sample = await this.fetchSample(key)
+    if (this.drawCached(ih, key, except, count, chosen) !== 'fetch') return
+    // No sample, or one used up by earlier announces: fetched (again), so that a set is seen whole.
+    const sample = await this.fetchSample(key)
+    if (!sample.checked) {
+      sample.checked = true
+      await this.learnNodes(
+        sample.members.map(m => m.slice(0, m.indexOf('|'))),
+        sample.at
+      )
     }
+    this.take(ih, key, sample, except, count, chosen)
   }
 
-  /** `draw` from a fresh, checked sample alone; false when that was not enough (or there was none). */
+  /**
+   * `draw` from the cached sample alone: `fetch` when there is none fresh, or it was used up
+   * before `count`; `exhausted` when the set, all of it in the sample, has no more to give.
+   */
   private drawCached(
     ih: string,
     key: string,
     except: string,
     count: number,
     chosen: Map<string, ClusterPeer>
-  ): boolean {
+  ): 'done' | 'exhausted' | 'fetch' {
     const sample = this.samples.get(key)
-    if (sample?.checked !== true || sample.members.length === 0 || Date.now() - sample.at > SAMPLE_CACHE_MS)
-      return false
+    if (sample?.checked !== true || Date.now() - sample.at > SAMPLE_CACHE_MS) return 'fetch'
     this.take(ih, key, sample, except, count, chosen)
-    return chosen.size >= count
+    if (chosen.size >= count) return 'done'
+    if (sample.whole === undefined) return 'fetch'
+    // A small set used up by earlier announces: from the top again, as a fetch would return it.
+    sample.members = shuffled(sample.whole)
+    this.take(ih, key, sample, except, count, chosen)
+    return chosen.size >= count ? 'done' : 'exhausted'
   }
 
   /** Live members of `sample` into `chosen` up to `count`; the dead are purged, the skipped left for the next draw. */
@@ -709,7 +713,9 @@ export class RedisCluster implements Cluster {
       else if (state === 'dead' && purge) dead.push(member)
     }
     sample.members.push(...kept)
-    if (dead.length > 0) this.report(this.redis().p2pcdnPurge(2, ownersKey(ih), key, ...dead))
+    if (dead.length === 0) return
+    this.report(this.redis().p2pcdnPurge(2, ownersKey(ih), key, ...dead))
+    if (sample.whole !== undefined) sample.whole = sample.whole.filter(m => !dead.includes(m))
   }
 
   private async fetchSample(key: string): Promise<Sample> {
@@ -720,11 +726,12 @@ export class RedisCluster implements Cluster {
         .srandmember(key, SAMPLE_SIZE)
         .then(members => {
           // A set smaller than the count comes back whole, in its own order.
-          for (let i = members.length - 1; i > 0; i--) {
-            const j = Math.floor(Math.random() * (i + 1))
-            ;[members[i], members[j]] = [members[j]!, members[i]!]
+          const sample = {
+            at,
+            members: shuffled(members),
+            checked: false,
+            whole: members.length < SAMPLE_SIZE ? members : undefined
           }
-          const sample = { at, members, checked: false }
           this.samples.set(key, sample)
           return sample
         })
@@ -835,6 +842,16 @@ export class RedisCluster implements Cluster {
     if (this.cmd === undefined) throw new Error('cluster is not connected')
     return this.cmd
   }
+}
+
+/** A copy of `items` in random order (Fisher-Yates). */
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[out[i], out[j]] = [out[j]!, out[i]!]
+  }
+  return out
 }
 
 /** Whether `text[from, to)` holds only byte-sized characters, as a WebTorrent id does. */
