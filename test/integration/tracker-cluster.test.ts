@@ -233,6 +233,30 @@ describe('three tracker processes sharing Redis', () => {
     await expectNothing(b, isOffer)
   })
 
+  it("draws a small swarm's offer targets from one Redis sample a second, not one every few announces", async () => {
+    const infoHash = binaryId()
+    const b = await connect(nodes[1]!)
+    for (let i = 0; i < 8; i++) await join(b, infoHash, binaryId())
+    const a = await connect(nodes[0]!)
+    const peerA = binaryId()
+    await join(a, infoHash, peerA)
+    const admin = new Redis(redis.url)
+    await admin.config('RESETSTAT')
+    const relayedBefore = await offersRelayed(nodes[0]!)
+    // Ten announces of four offers each: 40 offers among 8 peers, each sampled set used up 5 times.
+    for (let i = 0; i < 10; i++) {
+      const offers = [0, 1, 2, 3].map(k => ({ offer: fakeSdp('offer', `s${i}-${k}`), offer_id: binaryId() }))
+      a.send({ action: 'announce', info_hash: infoHash, peer_id: peerA, event: 'update', numwant: 4, offers })
+      await a.next(isAnnounceReply)
+    }
+    await expect.poll(async () => (await offersRelayed(nodes[0]!)) - relayedBefore).toBe(40)
+    const samples = Number(/^cmdstat_srandmember:calls=(\d+)/m.exec(await admin.info('commandstats'))?.[1] ?? 0)
+    await admin.quit()
+    // One sample of the whole set, and one more if the announces straddled its second.
+    expect(samples).toBeGreaterThan(0)
+    expect(samples).toBeLessThanOrEqual(2)
+  })
+
   it('forgets the peers of a killed process within the TTL', async () => {
     const [a, c] = [await connect(nodes[0]!), await connect(nodes[2]!)]
     const infoHash = binaryId()
@@ -263,4 +287,10 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise
     await new Promise(resolve => setTimeout(resolve, 100))
   }
   return false
+}
+
+/** `p2pcdn_tracker_offers_relayed_total` of one process. */
+async function offersRelayed(node: Node): Promise<number> {
+  const text = await (await fetch(`${node.httpUrl}/metrics`)).text()
+  return Number(/^p2pcdn_tracker_offers_relayed_total (\d+)/m.exec(text)?.[1] ?? NaN)
 }
