@@ -3,7 +3,8 @@
  * processes sharing one Redis, then the same on a 3-node Redis Cluster. The load
  * generator (bench/tracker/load.ts, its own process) spreads BENCH_PEERS peers over the
  * processes round-robin, each peer in 2 of 32 swarms, and runs a closed loop of
- * re-announces, without and then with 5 offers each.
+ * re-announces, without and then with 5 offers each, BENCH_ROUNDS times (3) in turn; the
+ * table has the medians.
  *
  * Per step: announces/s in total and per process; Redis commands per announce (`INFO
  * commandstats` summed over every Redis node, after CONFIG RESETSTAT; the bench's own
@@ -15,7 +16,7 @@
  * swarms), the baseline at the same load per process. The
  * totals depend on the cores (2 here, shared with the load generator and Redis); the
  * per-announce costs do not. Prints a Markdown table and a JSON line, and writes both
- * under bench/results/cluster.*. BENCH_PEERS, BENCH_LOOP_MS, BENCH_PROCESSES (`1,2,3`),
+ * under bench/results/cluster.*. BENCH_PEERS, BENCH_LOOP_MS, BENCH_ROUNDS, BENCH_PROCESSES (`1,2,3`),
  * BENCH_MODES (`memory,redis,redis-cluster`; the in-memory rows always run, as the
  * baseline) and BENCH_CPU_PROF=DIR (V8 CPU profiles of the trackers) narrow or change it.
  */
@@ -24,13 +25,16 @@ import type { ChildProcess } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { machine as machineInfo, markdownTable, writeResults } from '../common/report.js'
+import { machine as machineInfo, markdownTable, median, writeResults } from '../common/report.js'
 import { request } from '../common/ipc.js'
 import type { LoadCommand, LoadReply, ServerReport } from '../tracker/messages.js'
 import { startRedis, startRedisCluster } from '../../test/helpers/tracker-redis.js'
 
 const PEERS = Number(process.env.BENCH_PEERS ?? 500)
 const LOOP_MS = Number(process.env.BENCH_LOOP_MS ?? 4000)
+/** Closed loops per configuration and offer setting; the table has their medians. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`BENCH_ROUNDS must be a whole number from 1: ${ROUNDS}`)
 const PROCESS_COUNTS = (process.env.BENCH_PROCESSES ?? '1,2,3').split(',').map(Number)
 /** `BENCH_MODES=redis,redis-cluster`: leave some modes out (the in-memory rows are the baseline of the others). */
 const MODES = (process.env.BENCH_MODES ?? 'memory,redis,redis-cluster').split(',')
@@ -59,6 +63,12 @@ interface Row {
   join: { commands: number; trackerCpuMs: number; redisCpuMs: number }
   failures: number
 }
+
+/** One closed loop's figures; a row has the medians of ROUNDS of them. */
+type Loop = Pick<
+  Row,
+  'announcesPerSec' | 'redisCommandsPerAnnounce' | 'trackerCpuMsPer1000' | 'redisCpuMsPer1000' | 'failures'
+>
 
 /** `BENCH_CPU_PROF=DIR`: tracker processes write V8 CPU profiles there. */
 const PROFILE_DIR = process.env.BENCH_CPU_PROF
@@ -140,32 +150,48 @@ async function runConfig(mode: Mode, processes: number, target: string, nodes: R
     const heapPer = ((await heap(servers)) - heapBefore) / PEERS
     const redisPer = ((await redisSum(nodes, 'memory', field('used_memory'))) - redisBefore) / MEMBERSHIPS
     const keyPer = (await swarmKeyBytes(nodes)) / MEMBERSHIPS
-    const rows: Row[] = []
-    for (const offers of [false, true]) {
-      await Promise.all(nodes.map(async n => await n.config('RESETSTAT')))
-      const cpuBefore = await cpuUs(servers)
-      const redisCpuBefore = await redisCpuS(nodes)
-      const result = await load(loader, { type: 'closed', swarms: 'sixteen', offers, durationMs: LOOP_MS })
-      const cpuS = ((await cpuUs(servers)) - cpuBefore) / 1e6
-      const redisCpu = (await redisCpuS(nodes)) - redisCpuBefore
-      const calls = await redisSum(nodes, 'commandstats', commandCalls)
-      const perSec = result.replies / (result.elapsedMs / 1000)
-      rows.push({
+    const loops = new Map<boolean, Loop[]>([
+      [false, []],
+      [true, []]
+    ])
+    // Rounds alternate without and with offers, so both see the same drift of the machine.
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const offers of [false, true]) {
+        await Promise.all(nodes.map(async n => await n.config('RESETSTAT')))
+        const cpuBefore = await cpuUs(servers)
+        const redisCpuBefore = await redisCpuS(nodes)
+        const result = await load(loader, { type: 'closed', swarms: 'sixteen', offers, durationMs: LOOP_MS })
+        const cpuS = ((await cpuUs(servers)) - cpuBefore) / 1e6
+        const redisCpu = (await redisCpuS(nodes)) - redisCpuBefore
+        const calls = await redisSum(nodes, 'commandstats', commandCalls)
+        loops.get(offers)!.push({
+          announcesPerSec: result.replies / (result.elapsedMs / 1000),
+          redisCommandsPerAnnounce: calls / result.replies,
+          trackerCpuMsPer1000: (cpuS * 1e6) / result.replies,
+          redisCpuMsPer1000: (redisCpu * 1e6) / result.replies,
+          failures: result.failures
+        })
+      }
+    }
+    const rows: Row[] = [...loops].map(([offers, runs]) => {
+      const mid = (pick: (l: Loop) => number): number => median(runs.map(pick))
+      const perSec = mid(l => l.announcesPerSec)
+      return {
         mode,
         processes,
         offers,
         announcesPerSec: perSec,
         perProcessPerSec: perSec / processes,
-        redisCommandsPerAnnounce: calls / result.replies,
-        trackerCpuMsPer1000: (cpuS * 1e6) / result.replies,
-        redisCpuMsPer1000: (redisCpu * 1e6) / result.replies,
+        redisCommandsPerAnnounce: mid(l => l.redisCommandsPerAnnounce),
+        trackerCpuMsPer1000: mid(l => l.trackerCpuMsPer1000),
+        redisCpuMsPer1000: mid(l => l.redisCpuMsPer1000),
         trackerHeapPerPeerBytes: heapPer,
         redisMemoryPerMembershipBytes: redisPer,
         redisKeyBytesPerMembership: keyPer,
         join,
-        failures: result.failures
-      })
-    }
+        failures: runs.reduce((n, l) => n + l.failures, 0)
+      }
+    })
     await load(loader, { type: 'close' })
     return rows
   } finally {
@@ -258,7 +284,7 @@ async function main(): Promise<void> {
       ])
   )
   const text = [
-    `bench:cluster: ${PEERS} peers in 2 of 32 swarms each (${MEMBERSHIPS} memberships), ${LOOP_MS / 1000} s closed loops of re-announces; ${machine.cores} cores (${machine.cpu}) shared by the trackers, Redis and the load generator; load average ${machine.loadAverage.before} before / ${machine.loadAverage.after} after; ${Math.round((Date.now() - started) / 1000)} s.`,
+    `bench:cluster: ${PEERS} peers in 2 of 32 swarms each (${MEMBERSHIPS} memberships), medians of ${ROUNDS} closed loops of re-announces of ${LOOP_MS / 1000} s each (without and with offers in turn); ${machine.cores} cores (${machine.cpu}) shared by the trackers, Redis and the load generator; load average ${machine.loadAverage.before} before / ${machine.loadAverage.after} after; ${Math.round((Date.now() - started) / 1000)} s.`,
     '',
     table,
     '',
@@ -271,6 +297,7 @@ async function main(): Promise<void> {
     machine,
     peers: PEERS,
     loopMs: LOOP_MS,
+    rounds: ROUNDS,
     rows: rows.map(r =>
       Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? round(v, 3) : v]))
     )
