@@ -10,12 +10,19 @@ import { setPriority } from 'node:os'
 const vitest = (project, stdio) =>
   spawn(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--project', project], { stdio })
 
-const exitOf = child => new Promise(resolve => child.on('close', code => resolve(code ?? 1)))
+const exitOf = child =>
+  new Promise(resolve => {
+    child.on('error', err => {
+      console.error(`cannot run vitest: ${err.message}`)
+      resolve(1)
+    })
+    child.on('close', code => resolve(code ?? 1))
+  })
 
 const browser = vitest('browser', 'inherit')
 const node = vitest('node', ['ignore', 'pipe', 'pipe'])
 // Set before vitest has started its workers (it takes a second to load), which inherit it.
-setPriority(node.pid, 10)
+if (node.pid !== undefined) setPriority(node.pid, 10)
 const report = []
 node.stdout.on('data', chunk => report.push(chunk))
 node.stderr.on('data', chunk => report.push(chunk))
