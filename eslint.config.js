@@ -20,7 +20,10 @@
 //   Playwright's typing, so the no-unsafe-* family is off there (and only there); and their
 //   `afterAll` cleanup runs even when `beforeAll` failed, so `env?.close()` on a variable
 //   typed as set is right there (no-unnecessary-condition off); `String(data)` on a ws
-//   message is fine in a test (no-base-to-string off).
+//   message is fine in a test (no-base-to-string off); and an async callback where a void
+//   one is typed is their `it` and `page.on` style (no-misused-promises' checksVoidReturn
+//   off there: a third of lint time).
+// - deprecations are the editor's to show (no-deprecated off: a tenth of lint time).
 import js from '@eslint/js'
 import prettier from 'eslint-config-prettier'
 import globals from 'globals'
@@ -76,6 +79,7 @@ export default tseslint.config(
       // A class instance assigned where another class's structurally equal type is wanted:
       // rare here (no nominal class hierarchies), and the costliest rule, a fifth of lint time.
       '@typescript-eslint/no-unsafe-class-instance-assignment': 'off',
+      '@typescript-eslint/no-deprecated': 'off',
       '@typescript-eslint/no-dynamic-delete': 'off',
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingAny: true }],
       'no-empty': ['error', { allowEmptyCatch: true }]
@@ -106,7 +110,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unnecessary-condition': 'off',
       '@typescript-eslint/no-base-to-string': 'off',
       '@typescript-eslint/no-unnecessary-type-conversion': 'off',
-      '@typescript-eslint/use-unknown-in-catch-callback-variable': 'off'
+      '@typescript-eslint/use-unknown-in-catch-callback-variable': 'off',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }]
     }
   },
   { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: globals.node } },
