@@ -34,37 +34,15 @@ export function announceInCluster(
       ? cluster.peerLeft(msg.info_hash, msg.peer_id, region).then(() => true)
       : cluster.peerUpdated(msg.info_hash, msg.peer_id, peer.region, peer.complete, peer.asn)
   ctx.swarms.deleteIfEmpty(swarm)
-  const failed = (err: unknown): void => {
-    ctx.log.cluster.warn('announce-failed', { conn: conn.id, error: errorMessageOf(err) })
-    conn.send({ 'failure reason': 'tracker cluster unavailable', action: 'announce', info_hash: msg.info_hash })
-  }
-  const forward = (targets: ClusterPeer[]): void => {
-    const peerIdJson = JSON.stringify(peer!.peerId)
-    targets.forEach((target, i) => {
-      const text = offerForward(msg.offers![i]!, peerIdJson, swarm.infoHashJson, region)
-      if (target.nodeId === cluster.nodeId) deliverLocal(ctx, msg.info_hash, target.peerId, text)
-      else cluster.relay(target.nodeId, msg.info_hash, target.peerId, text)
-    })
-    ctx.metrics.offersRelayed += targets.length
-  }
   const offering = peer !== undefined && msg.offers !== undefined && wanted > 0
-  const choose = (): ClusterPeer[] | Promise<ClusterPeer[]> =>
-    cluster.choosePeers(msg.info_hash, msg.peer_id, region, ctx.config.regions.neighbours(region), wanted, conn.asn)
 
-  // The common re-announce: nothing changed, the counts and the peer samples are cached,
-  // so the reply and the offers go out in this turn without a promise.
+  // The common re-announce: nothing changed and the counts are cached, so the reply (and the
+  // offers, when the peer samples are cached too) go out in this turn without a promise.
   if (updated === true) {
     const counts = cluster.counts(msg.info_hash)
     if (!(counts instanceof Promise)) {
       conn.sendText(announceReply(ctx, swarm, counts.complete, counts.incomplete, warning))
-      if (!offering) return
-      try {
-        const targets = choose()
-        if (targets instanceof Promise) targets.then(forward, failed)
-        else forward(targets)
-      } catch (err) {
-        failed(err)
-      }
+      if (offering) sendOffers(ctx, conn, msg, swarm, peer, region, wanted)
       return
     }
   }
@@ -80,9 +58,50 @@ export function announceInCluster(
     // This process's own counts are exact, so they include this update already.
     const counts = await cluster.counts(msg.info_hash)
     conn.sendText(announceReply(ctx, swarm, counts.complete, counts.incomplete, warning))
-    if (offering) forward(await choose())
+    if (offering) sendOffers(ctx, conn, msg, swarm, peer, region, wanted)
   }
-  run().catch(failed)
+  run().catch((err: unknown) => announceFailed(ctx, conn, msg, err))
+}
+
+/** Choose `wanted` peers cluster-wide and forward them `msg`'s offers, in this turn when the samples allow. */
+function sendOffers(
+  ctx: TrackerContext,
+  conn: Connection,
+  msg: AnnounceRequest,
+  swarm: Swarm<Connection>,
+  peer: SwarmPeer<Connection>,
+  region: string,
+  wanted: number
+): void {
+  const cluster = ctx.cluster!
+  const forward = (targets: ClusterPeer[]): void => {
+    const peerIdJson = JSON.stringify(peer.peerId)
+    targets.forEach((target, i) => {
+      const text = offerForward(msg.offers![i]!, peerIdJson, swarm.infoHashJson, region)
+      if (target.nodeId === cluster.nodeId) deliverLocal(ctx, msg.info_hash, target.peerId, text)
+      else cluster.relay(target.nodeId, msg.info_hash, target.peerId, text)
+    })
+    ctx.metrics.offersRelayed += targets.length
+  }
+  try {
+    const targets = cluster.choosePeers(
+      msg.info_hash,
+      msg.peer_id,
+      region,
+      ctx.config.regions.neighbours(region),
+      wanted,
+      conn.asn
+    )
+    if (targets instanceof Promise) targets.then(forward, (err: unknown) => announceFailed(ctx, conn, msg, err))
+    else forward(targets)
+  } catch (err) {
+    announceFailed(ctx, conn, msg, err)
+  }
+}
+
+function announceFailed(ctx: TrackerContext, conn: Connection, msg: AnnounceRequest, err: unknown): void {
+  ctx.log.cluster.warn('announce-failed', { conn: conn.id, error: errorMessageOf(err) })
+  conn.send({ 'failure reason': 'tracker cluster unavailable', action: 'announce', info_hash: msg.info_hash })
 }
 
 /** How every forwarded offer starts (`offerForward`); answers start with `"answer"` instead. */
